@@ -1,0 +1,678 @@
+// The cdht protocol of one peer as a state machine: fed events that carry `now`, it
+// returns effects (lines, messages, timers, file work). No sockets, clock, disk or console.
+//
+// Rules it keeps
+// - `successors` runs clockwise from this peer, never holds this peer's own id, and never
+//   holds an id it has declared dead or seen depart (for `deadMemoryMs` afterwards).
+// - A successor is declared dead only after `pingMisses` consecutive unanswered pings
+//   (one lost datagram never kills a peer); one that has never answered gets a start-up grace.
+// - Liveness probes go out every `probeMs` = the ping interval split so that detection
+//   takes under 60 s whatever the interval; only one probe per interval prints its lines.
+// - Keys: the owner of key k is the first peer clockwise whose id >= k. A peer forwards a
+//   routed message (join, store, request) to its first successor, marking it `final`
+//   when it knows that successor owns the key.
+//
+// Theory of operation
+// - init: successors come from the command line; pings teach each peer its predecessors
+//   (a ping says whether the receiver is the sender's first or second successor).
+// - join: the request is forwarded along successors to the peer p with joiner in (p, succ1);
+//   p adopts the joiner, answers it with p's old successors, and tells p's first
+//   predecessor its new second successor. Pongs carry the responder's successors, so a
+//   peer that missed that message (its predecessor was not yet known) still catches up.
+// - quit: the leaver tells both predecessors its successors, waits for their acks (bounded),
+//   and exits. kill: nothing is said; predecessors declare it dead after missed pings,
+//   drop it, and ask their next live successor for its successors to refill the list.
+import type { Contact } from './contact.js';
+import { defaultContact } from './contact.js';
+import type { CoreEvent, Effect, LineLevel } from './effects.js';
+import type { FileBegin, Message, MessageOf } from './messages.js';
+import { MAX_HOPS } from './messages.js';
+import { betweenOpen, betweenRightClosed, FILE_NAME, keyOf } from './ring.js';
+
+export interface CoreConfig {
+  self: Contact;
+  /** Turns ids typed by a user (init successors, join's known peer) into contacts. */
+  basePort: number;
+  /** join: `at` gives the known peer's address when it is not the default one for its id. */
+  mode: { kind: 'init'; successors: number[] } | { kind: 'join'; known: number; at?: { host: string; port: number } };
+  pingIntervalMs: number;
+  pingMisses: number;
+  /** Forward past the first successor when the second is closer to the key. */
+  shortcuts: boolean;
+  /** Names this peer's data directory; a store copy is pushed only to a different one. */
+  storeId: string;
+  successorListLength?: number;
+  requestTimeoutMs?: number;
+  joinTimeoutMs?: number;
+  quitTimeoutMs?: number;
+}
+
+export type Phase = 'starting' | 'joining' | 'active' | 'leaving' | 'stopped';
+
+export interface CoreSnapshot {
+  id: number;
+  phase: Phase;
+  pred1?: number;
+  pred2?: number;
+  successors: number[];
+}
+
+/** Detection must stay under 60 s: (misses + 1) probes of at most this budget. */
+const DETECTION_BUDGET_MS = 50_000;
+/** A successor that never answered gets this long on top of the misses (peers start one by one). */
+const STARTUP_GRACE_MS = 10_000;
+/** Joins that arrive while this peer is itself joining wait here, at most this many. */
+const MAX_QUEUED_JOINS = 32;
+/** Requests a peer can have in flight at once. */
+const MAX_PENDING_REQUESTS = 256;
+/** Accepted stores waiting for their file copy. */
+const MAX_PENDING_STORES = 256;
+const STORE_COPY_WAIT_MS = 60_000;
+
+interface Probe {
+  seq: number;
+  answered: boolean;
+  misses: number;
+  heard: boolean;
+}
+
+type Route = { accept: true } | { accept: false; to: Contact; final: boolean; second: boolean };
+
+export class PeerCore {
+  readonly self: Contact;
+  readonly probeMs: number;
+  private readonly cfg: Required<CoreConfig>;
+  private readonly loudEvery: number;
+  private readonly deadMemoryMs: number;
+  private out: Effect[] = [];
+  private phase: Phase = 'starting';
+  private successors: Contact[] = [];
+  private pred1: Contact | undefined;
+  private pred2: Contact | undefined;
+  private readonly predHeard = new Map<number, number>();
+  private pingSeq = 0;
+  private ticks = 0;
+  private readonly probes = new Map<number, Probe>();
+  private readonly dead = new Map<number, number>();
+  private nextQid = 1;
+  private readonly queries = new Map<number, Contact>();
+  private nextRid = 1;
+  private readonly requests = new Map<number, { file: string; receiving: boolean }>();
+  private readonly stores = new Map<string, { origin: Contact; until: number }>();
+  private readonly queuedJoins: MessageOf<'join'>[] = [];
+  private readonly awaitingAcks = new Set<number>();
+
+  constructor(config: CoreConfig) {
+    this.cfg = {
+      successorListLength: 3,
+      requestTimeoutMs: 15_000,
+      joinTimeoutMs: 10_000,
+      quitTimeoutMs: 3_000,
+      ...config,
+    };
+    this.self = config.self;
+    const interval = config.pingIntervalMs;
+    const budget = DETECTION_BUDGET_MS / (config.pingMisses + 1);
+    this.loudEvery = Math.max(1, Math.ceil(interval / budget));
+    this.probeMs = interval / this.loudEvery;
+    this.deadMemoryMs = Math.max(10_000, 4 * (config.pingMisses + 1) * this.probeMs);
+  }
+
+  snapshot(): CoreSnapshot {
+    return {
+      id: this.self.id,
+      phase: this.phase,
+      ...(this.pred1 ? { pred1: this.pred1.id } : {}),
+      ...(this.pred2 ? { pred2: this.pred2.id } : {}),
+      successors: this.successors.map((c) => c.id),
+    };
+  }
+
+  /** Feed one event; returns what the shell must do, in order. */
+  handle(ev: CoreEvent): Effect[] {
+    this.out = [];
+    if (this.phase === 'stopped') return this.out;
+    const before = JSON.stringify(this.snapshot());
+    this.dispatch(ev);
+    if ((this.phase as Phase) !== 'stopped' && JSON.stringify(this.snapshot()) !== before) this.emit({ kind: 'neighbours' });
+    return this.out;
+  }
+
+  private dispatch(ev: CoreEvent): void {
+    switch (ev.type) {
+      case 'start':
+        return this.onStart(ev.now);
+      case 'timer':
+        return this.onTimer(ev.name, ev.now);
+      case 'receive':
+        return this.onReceive(ev.msg, ev.now);
+      case 'send-failed':
+        return this.onSendFailed(ev.to, ev.msg, ev.error, ev.now);
+      case 'command':
+        return this.onCommand(ev.line, ev.now);
+      case 'serve-progress':
+        return this.onServeProgress(ev.file, ev.rid, ev.to, ev.phase, ev.error);
+      case 'push-progress':
+        return this.onPushProgress(ev.file, ev.to, ev.phase, ev.error);
+      case 'file-offer':
+        return this.onFileOffer(ev.header, ev.now);
+      case 'file-done':
+        return this.onFileDone(ev.header, ev.ok, ev.error);
+    }
+  }
+
+  // ---- small helpers -------------------------------------------------------------------
+
+  private emit(e: Effect): void {
+    this.out.push(e);
+  }
+  private print(line: string, level: LineLevel = 'info'): void {
+    this.emit({ kind: 'print', line, level });
+  }
+  private send(to: Contact, msg: Message, transport: 'udp' | 'tcp' = 'tcp'): void {
+    this.emit({ kind: 'send', to, msg, transport });
+  }
+  private contactOf(id: number): Contact {
+    return defaultContact(id, this.self.host, this.cfg.basePort);
+  }
+  private isDead(id: number, now?: number): boolean {
+    const until = this.dead.get(id);
+    if (until === undefined) return false;
+    if (now !== undefined && now > until) {
+      this.dead.delete(id);
+      return false;
+    }
+    return true;
+  }
+  /** Successor list from candidates: no self, no dead, no repeats, bounded length. */
+  private cleanList(cands: readonly Contact[]): Contact[] {
+    const seen = new Set<number>();
+    const list: Contact[] = [];
+    for (const c of cands) {
+      if (c.id === this.self.id || seen.has(c.id) || this.isDead(c.id)) continue;
+      seen.add(c.id);
+      list.push(c);
+      if (list.length >= this.cfg.successorListLength) break;
+    }
+    return list;
+  }
+  private printSuccessors(prefix: 'My new' | 'My'): void {
+    const [s1, s2] = this.successors;
+    if (s1) this.print(`${prefix} first successor is Peer ${s1.id}`);
+    if (s2) this.print(`${prefix} second successor is Peer ${s2.id}`);
+  }
+  private exit(code: number, reason: string): void {
+    this.emit({ kind: 'exit', code, reason });
+    this.phase = 'stopped';
+  }
+
+  // ---- start, timers ---------------------------------------------------------------------
+
+  private onStart(now: number): void {
+    if (this.phase !== 'starting') return;
+    if (this.cfg.mode.kind === 'init') {
+      this.successors = this.cleanList(this.cfg.mode.successors.map((id) => this.contactOf(id)));
+      this.phase = 'active';
+      this.emit({ kind: 'ready' });
+      this.emit({ kind: 'set-timer', name: 'ping', at: now });
+      return;
+    }
+    const { known: id, at } = this.cfg.mode;
+    const known = at ? { id, ...at } : this.contactOf(id);
+    this.phase = 'joining';
+    this.print(`Sending join request to Peer ${known.id}`, 'debug');
+    this.send(known, { type: 'join', joiner: this.self, hops: 0 });
+    this.emit({ kind: 'set-timer', name: 'join', at: now + this.cfg.joinTimeoutMs });
+  }
+
+  private onTimer(name: string, now: number): void {
+    if (name === 'ping') return this.onPingTick(now);
+    if (name === 'join' && this.phase === 'joining') {
+      this.print(`Join failed: no answer from the ring within ${this.cfg.joinTimeoutMs / 1000} s`);
+      return this.exit(1, 'join timed out');
+    }
+    if (name === 'quit' && this.phase === 'leaving') {
+      this.print(`Not every predecessor confirmed the departure; leaving anyway`, 'debug');
+      return this.exit(0, 'quit');
+    }
+    if (name.startsWith('request:')) {
+      const rid = Number(name.slice('request:'.length));
+      const req = this.requests.get(rid);
+      if (req && !req.receiving) {
+        this.requests.delete(rid);
+        this.print(`No answer to the request for File ${req.file} within ${this.cfg.requestTimeoutMs / 1000} s`);
+      }
+    }
+  }
+
+  // ---- pings and failure detection ----------------------------------------------------------
+
+  private onPingTick(now: number): void {
+    if (this.phase !== 'active') return;
+    const loud = this.ticks % this.loudEvery === 0;
+    this.ticks++;
+    const failed: Contact[] = [];
+    for (const t of this.successors.slice(0, 2)) {
+      const p = this.probes.get(t.id);
+      if (!p || p.answered) continue;
+      p.misses++;
+      const graceTicks = p.heard ? 0 : Math.ceil(STARTUP_GRACE_MS / this.probeMs);
+      if (p.misses >= this.cfg.pingMisses + graceTicks) failed.push(t);
+    }
+    if (failed.length) this.declareDead(failed, now);
+    const targets = this.successors.slice(0, 2);
+    for (const id of [...this.probes.keys()]) if (!targets.some((t) => t.id === id)) this.probes.delete(id);
+    targets.forEach((t, i) => {
+      const seq = ++this.pingSeq;
+      const p = this.probes.get(t.id) ?? { seq, answered: true, misses: 0, heard: false };
+      p.seq = seq;
+      p.answered = false;
+      this.probes.set(t.id, p);
+      this.send(t, { type: 'ping', from: this.self, seq, role: i === 0 ? 1 : 2, loud }, 'udp');
+    });
+    if (loud && targets.length === 2) this.print(`Ping requests sent to Peers ${targets[0]!.id} and ${targets[1]!.id}`, 'ping');
+    else if (loud && targets.length === 1) this.print(`Ping request sent to Peer ${targets[0]!.id}`, 'ping');
+    this.expirePredecessors(now);
+    this.emit({ kind: 'set-timer', name: 'ping', at: now + this.probeMs });
+  }
+
+  private expirePredecessors(now: number): void {
+    const limit = (this.cfg.pingMisses + 2) * this.probeMs + STARTUP_GRACE_MS;
+    for (const slot of ['pred1', 'pred2'] as const) {
+      const p = this[slot];
+      if (p && now - (this.predHeard.get(p.id) ?? now) > limit) this[slot] = undefined;
+    }
+  }
+
+  private onPing(msg: MessageOf<'ping'>, now: number): void {
+    const { from } = msg;
+    if (msg.loud) this.print(`Ping request message received from Peer ${from.id}`, 'ping');
+    this.predHeard.set(from.id, now);
+    if (msg.role === 1) {
+      this.pred1 = from;
+      if (this.pred2?.id === from.id) this.pred2 = undefined;
+    } else {
+      this.pred2 = from;
+      if (this.pred1?.id === from.id) this.pred1 = undefined;
+    }
+    const reply: Message = { type: 'pong', from: this.self, seq: msg.seq, loud: msg.loud, successors: this.successors };
+    this.send(from, reply, 'udp');
+  }
+
+  private onPong(msg: MessageOf<'pong'>): void {
+    const p = this.probes.get(msg.from.id);
+    if (!p || this.isDead(msg.from.id)) return;
+    if (msg.seq === p.seq) p.answered = true;
+    p.misses = 0;
+    p.heard = true;
+    if (msg.loud) this.print(`Ping response received from Peer ${msg.from.id}`, 'ping');
+    if (this.successors[0]?.id === msg.from.id) this.stabilize(msg.successors);
+  }
+
+  /**
+   * Learn from the first successor's list. Only additions are taken for the second
+   * successor (a peer that joined between them); removals are left to our own pings, so
+   * that every departure is seen and reported here as well.
+   */
+  private stabilize(theirs: Contact[]): void {
+    const [s1, s2] = this.successors;
+    if (!s1) return;
+    const cands = this.cleanList(theirs);
+    const c = cands[0];
+    if (!c) return;
+    if (!s2 || (c.id !== s2.id && betweenOpen(s1.id, c.id, s2.id))) {
+      this.successors = this.cleanList([s1, ...cands]);
+      this.print(`My new second successor is Peer ${c.id}`);
+    } else if (c.id === s2.id) {
+      this.successors = this.cleanList([s1, ...cands]);
+    }
+  }
+
+  private declareDead(gone: Contact[], now: number): void {
+    for (const d of gone) {
+      this.print(`Peer ${d.id} is no longer alive`);
+      this.dead.set(d.id, now + this.deadMemoryMs);
+      this.probes.delete(d.id);
+      if (this.pred1?.id === d.id) this.pred1 = undefined;
+      if (this.pred2?.id === d.id) this.pred2 = undefined;
+    }
+    this.successors = this.cleanList(this.successors);
+    const next = this.successors[0];
+    if (!next) {
+      this.print('No live successor is known; this peer is alone until another joins');
+      return;
+    }
+    if ([...this.queries.values()].some((c) => c.id === next.id)) return;
+    const qid = this.nextQid++;
+    this.queries.set(qid, next);
+    this.send(next, { type: 'successor-query', from: this.self, qid });
+  }
+
+  private onSuccessorReply(msg: MessageOf<'successor-reply'>): void {
+    const asked = this.queries.get(msg.qid);
+    if (!asked || asked.id !== msg.from.id) return;
+    this.queries.delete(msg.qid);
+    if (this.successors[0]?.id !== msg.from.id) return;
+    this.successors = this.cleanList([msg.from, ...msg.successors]);
+    this.printSuccessors('My new');
+  }
+
+  // ---- join ----------------------------------------------------------------------------
+
+  private onJoin(msg: MessageOf<'join'>): void {
+    const j = msg.joiner;
+    if (this.phase === 'joining') {
+      if (this.queuedJoins.length < MAX_QUEUED_JOINS) this.queuedJoins.push(msg);
+      return;
+    }
+    if (msg.hops > MAX_HOPS) return this.print(`Dropped the join request of Peer ${j.id}: too many hops`, 'debug');
+    if (j.id === this.self.id || this.successors.some((s) => s.id === j.id)) {
+      this.print(`Peer ${j.id} Join request refused: Peer ${j.id} is already in the ring`);
+      return this.send(j, { type: 'join-reject', from: this.self, reason: `Peer ${j.id} is already in the ring` });
+    }
+    const [s1, s2] = this.successors;
+    if (!s1 || betweenOpen(this.self.id, j.id, s1.id)) return this.acceptJoin(j);
+    const viaSecond = this.cfg.shortcuts && !!s2 && !betweenOpen(s1.id, j.id, s2.id) && s2.id !== j.id;
+    this.print(`Peer ${j.id} Join request forwarded to my ${viaSecond ? 'second ' : ''}successor`);
+    this.send(viaSecond ? s2! : s1, { ...msg, hops: msg.hops + 1 });
+  }
+
+  private acceptJoin(j: Contact): void {
+    const old = this.successors;
+    this.dead.delete(j.id);
+    this.print(`Peer ${j.id} Join request received`);
+    this.successors = this.cleanList([j, ...old]);
+    this.printSuccessors('My new');
+    this.send(j, { type: 'join-accept', from: this.self, successors: old.length ? old : [this.self] });
+    if (this.pred1 && this.pred1.id !== j.id) {
+      this.send(this.pred1, { type: 'successor-change', from: this.self, successors: this.successors });
+    }
+  }
+
+  private onJoinAccept(msg: MessageOf<'join-accept'>, now: number): void {
+    if (this.phase !== 'joining') return;
+    this.emit({ kind: 'cancel-timer', name: 'join' });
+    this.successors = this.cleanList(msg.successors);
+    this.pred1 = msg.from;
+    this.predHeard.set(msg.from.id, now);
+    this.phase = 'active';
+    this.print('Join request has been accepted');
+    this.printSuccessors('My');
+    this.emit({ kind: 'ready' });
+    this.emit({ kind: 'set-timer', name: 'ping', at: now });
+    for (const q of this.queuedJoins.splice(0)) this.onJoin(q);
+  }
+
+  private onJoinReject(msg: MessageOf<'join-reject'>): void {
+    if (this.phase !== 'joining') return;
+    this.print(`Join request rejected by Peer ${msg.from.id}: ${msg.reason}`);
+    this.exit(1, 'join rejected');
+  }
+
+  private onSuccessorChange(msg: MessageOf<'successor-change'>): void {
+    const s1 = this.successors[0];
+    if (s1 && s1.id !== msg.from.id) {
+      return this.print(`Ignored a successor change from Peer ${msg.from.id}: my first successor is Peer ${s1.id}`, 'debug');
+    }
+    this.print('Successor Change request received');
+    this.dead.delete(msg.from.id);
+    this.successors = this.cleanList([msg.from, ...msg.successors]);
+    this.printSuccessors('My new');
+  }
+
+  // ---- departure -----------------------------------------------------------------------
+
+  private quit(now: number): void {
+    if (this.phase === 'joining') return this.exit(0, 'quit');
+    if (this.phase !== 'active') return;
+    this.phase = 'leaving';
+    const tell = [this.pred1, this.pred2].filter((p, i, all): p is Contact =>
+      !!p && p.id !== this.self.id && all.findIndex((q) => q?.id === p.id) === i);
+    if (tell.length === 0) {
+      this.print('Leaving the ring; no predecessor is known, so nobody is told');
+      return this.exit(0, 'quit');
+    }
+    this.print(`Leaving the ring; telling Peer${tell.length > 1 ? 's' : ''} ${tell.map((p) => p.id).join(' and ')}`);
+    for (const p of tell) {
+      this.awaitingAcks.add(p.id);
+      this.send(p, { type: 'depart', from: this.self, successors: this.successors });
+    }
+    this.emit({ kind: 'set-timer', name: 'quit', at: now + this.cfg.quitTimeoutMs });
+  }
+
+  private onDepart(msg: MessageOf<'depart'>, now: number): void {
+    const l = msg.from;
+    this.print(`Peer ${l.id} will depart from the network`);
+    this.send(l, { type: 'depart-ack', from: this.self });
+    const idx = this.successors.findIndex((s) => s.id === l.id);
+    this.dead.set(l.id, now + this.deadMemoryMs);
+    this.probes.delete(l.id);
+    if (this.pred1?.id === l.id) this.pred1 = undefined;
+    if (this.pred2?.id === l.id) this.pred2 = undefined;
+    if (idx < 0) return;
+    this.successors = this.cleanList([...this.successors.slice(0, idx), ...msg.successors]);
+    if (idx <= 1) this.printSuccessors('My new');
+  }
+
+  private onDepartAck(from: Contact): void {
+    if (this.phase !== 'leaving') return;
+    this.awaitingAcks.delete(from.id);
+    if (this.awaitingAcks.size === 0) this.exit(0, 'quit');
+  }
+
+  // ---- routing of store and request ----------------------------------------------------------
+
+  private ownsKey(key: number): boolean {
+    if (key === this.self.id || this.successors.length === 0) return true;
+    return !!this.pred1 && betweenRightClosed(this.pred1.id, key, this.self.id);
+  }
+
+  private route(key: number): Route {
+    if (this.ownsKey(key)) return { accept: true };
+    const [s1, s2] = this.successors;
+    if (!s1) return { accept: true };
+    if (betweenRightClosed(this.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false };
+    if (this.cfg.shortcuts && s2) {
+      return { accept: false, to: s2, final: betweenRightClosed(s1.id, key, s2.id), second: true };
+    }
+    return { accept: false, to: s1, final: false, second: false };
+  }
+
+  private onCommand(line: string, now: number): void {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 0) return;
+    const verb = words[0]!.toLowerCase();
+    if (verb === 'quit') {
+      if (words.length > 1) return this.print(`Quit takes no argument (got '${words.slice(1).join(' ')}')`);
+      return this.quit(now);
+    }
+    if (verb !== 'store' && verb !== 'request') {
+      return this.print(`Unknown command '${words[0]}': type Store NNNN, Request NNNN or Quit`);
+    }
+    const name = verb === 'store' ? 'Store' : 'Request';
+    if (words.length !== 2) return this.print(`${name} takes one file name of four digits, e.g. ${name} 2012`);
+    const file = words[1]!;
+    if (!FILE_NAME.test(file)) {
+      return this.print(`Invalid file name '${file}': a file name is exactly four digits, 0000 to 9999`);
+    }
+    if (this.phase !== 'active') return this.print(`Not in a ring yet: ${name} ${file} ignored`);
+    if (verb === 'store') this.storeTyped(file, now);
+    else this.requestTyped(file, now);
+  }
+
+  private storeTyped(file: string, now: number): void {
+    const r = this.route(keyOf(file));
+    if (r.accept) return this.acceptStore(file, this.self, now);
+    this.print(`Store ${file} request forwarded to my ${r.second ? 'second ' : ''}successor`);
+    this.send(r.to, { type: 'store', origin: this.self, file, final: r.final, hops: 1 });
+  }
+
+  private onStore(msg: MessageOf<'store'>, now: number): void {
+    if (msg.hops > MAX_HOPS) return this.print(`Dropped Store ${msg.file}: too many hops`, 'debug');
+    const r: Route = msg.final ? { accept: true } : this.route(keyOf(msg.file));
+    if (r.accept) return this.acceptStore(msg.file, msg.origin, now);
+    this.print(`Store ${msg.file} request forwarded to my ${r.second ? 'second ' : ''}successor`);
+    this.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
+  }
+
+  private acceptStore(file: string, origin: Contact, now: number): void {
+    this.print(`Store ${file} request accepted`);
+    if (origin.id === this.self.id) return;
+    for (const [f, s] of this.stores) if (s.until < now) this.stores.delete(f);
+    if (this.stores.size < MAX_PENDING_STORES) this.stores.set(file, { origin, until: now + STORE_COPY_WAIT_MS });
+    this.send(origin, { type: 'store-accepted', from: this.self, file, storeId: this.cfg.storeId });
+  }
+
+  private onStoreAccepted(msg: MessageOf<'store-accepted'>): void {
+    this.print(`Store ${msg.file} accepted by Peer ${msg.from.id}`);
+    if (msg.storeId !== this.cfg.storeId) this.emit({ kind: 'push-file', file: msg.file, to: msg.from });
+  }
+
+  private onPushProgress(file: string, to: Contact, phase: string, error?: string): void {
+    if (phase === 'missing') this.print(`No ${file}.pdf here to copy to Peer ${to.id}`, 'debug');
+    else if (phase === 'start') this.print(`Copying file ${file} to Peer ${to.id}`);
+    else if (phase === 'sent') this.print(`File ${file} copied to Peer ${to.id}`);
+    else this.print(`Copying file ${file} to Peer ${to.id} failed: ${error ?? 'unknown error'}`);
+  }
+
+  private requestTyped(file: string, now: number): void {
+    const r = this.route(keyOf(file));
+    if (r.accept) return this.emit({ kind: 'serve-file', file, rid: 0, to: this.self });
+    if (this.requests.size >= MAX_PENDING_REQUESTS) return this.print(`Too many requests in flight; Request ${file} ignored`);
+    const rid = this.nextRid++;
+    this.requests.set(rid, { file, receiving: false });
+    this.emit({ kind: 'set-timer', name: `request:${rid}`, at: now + this.cfg.requestTimeoutMs });
+    this.print(`File request for ${file} has been sent to my ${r.second ? 'second ' : ''}successor`);
+    this.send(r.to, { type: 'file-request', requester: this.self, file, rid, final: r.final, hops: 1 });
+  }
+
+  private onFileRequest(msg: MessageOf<'file-request'>): void {
+    if (msg.hops > MAX_HOPS) return this.print(`Dropped the request for File ${msg.file}: too many hops`, 'debug');
+    const r: Route = msg.final ? { accept: true } : this.route(keyOf(msg.file));
+    if (r.accept) return this.emit({ kind: 'serve-file', file: msg.file, rid: msg.rid, to: msg.requester });
+    this.print(`Request for File ${msg.file} has been received, but the file is not stored here`);
+    this.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
+  }
+
+  private onServeProgress(file: string, rid: number, to: Contact, phase: string, error?: string): void {
+    const local = to.id === this.self.id;
+    if (phase === 'start') {
+      this.print(`File ${file} is stored here`);
+      if (!local) this.print(`Sending file ${file} to Peer ${to.id}`);
+    } else if (phase === 'sent') {
+      this.print('The file has been sent');
+    } else if (phase === 'failed') {
+      this.print(`Sending file ${file} to Peer ${to.id} failed: ${error ?? 'unknown error'}`);
+    } else {
+      this.print(`File ${file} belongs here (key ${keyOf(file)}), but there is no ${file}.pdf in my data directory`);
+      if (!local) this.send(to, { type: 'file-missing', from: this.self, file, rid });
+    }
+  }
+
+  private onFileMissing(msg: MessageOf<'file-missing'>): void {
+    const req = this.requests.get(msg.rid);
+    if (!req || req.file !== msg.file) return;
+    this.requests.delete(msg.rid);
+    this.emit({ kind: 'cancel-timer', name: `request:${msg.rid}` });
+    this.print(`Peer ${msg.from.id} does not have File ${msg.file}`);
+  }
+
+  private onFileOffer(h: FileBegin, now: number): void {
+    if (h.purpose === 'request') {
+      const req = this.requests.get(h.rid);
+      if (!req || req.file !== h.file || req.receiving) {
+        return this.print(`Refused File ${h.file} from Peer ${h.from.id}: not requested`, 'debug');
+      }
+      req.receiving = true;
+      this.emit({ kind: 'cancel-timer', name: `request:${h.rid}` });
+      this.print(`Peer ${h.from.id} had File ${h.file}`);
+      this.print(`Receiving File ${h.file} from Peer ${h.from.id}`);
+      return this.emit({ kind: 'accept-file', saveAs: `received_${h.file}.pdf` });
+    }
+    const s = this.stores.get(h.file);
+    if (!s || s.origin.id !== h.from.id || s.until < now) {
+      return this.print(`Refused a copy of File ${h.file} from Peer ${h.from.id}: no such store accepted`, 'debug');
+    }
+    this.stores.delete(h.file);
+    this.print(`Receiving File ${h.file} from Peer ${h.from.id}`);
+    this.emit({ kind: 'accept-file', saveAs: `${h.file}.pdf` });
+  }
+
+  private onFileDone(h: FileBegin, ok: boolean, error?: string): void {
+    if (h.purpose === 'request') this.requests.delete(h.rid);
+    if (ok) this.print(h.purpose === 'request' ? `File ${h.file} received` : `File ${h.file} stored here`);
+    else this.print(`File ${h.file} could not be received from Peer ${h.from.id}: ${error ?? 'transfer failed'}`);
+  }
+
+  // ---- delivery ------------------------------------------------------------------------------
+
+  private onReceive(msg: Message, now: number): void {
+    switch (msg.type) {
+      case 'ping':
+        return this.onPing(msg, now);
+      case 'pong':
+        return this.onPong(msg);
+      case 'join':
+        return this.onJoin(msg);
+      case 'join-accept':
+        return this.onJoinAccept(msg, now);
+      case 'join-reject':
+        return this.onJoinReject(msg);
+      case 'successor-change':
+        return this.onSuccessorChange(msg);
+      case 'depart':
+        return this.onDepart(msg, now);
+      case 'depart-ack':
+        return this.onDepartAck(msg.from);
+      case 'successor-query':
+        return this.send(msg.from, { type: 'successor-reply', from: this.self, qid: msg.qid, successors: this.successors });
+      case 'successor-reply':
+        return this.onSuccessorReply(msg);
+      case 'store':
+        return this.onStore(msg, now);
+      case 'store-accepted':
+        return this.onStoreAccepted(msg);
+      case 'file-request':
+        return this.onFileRequest(msg);
+      case 'file-missing':
+        return this.onFileMissing(msg);
+      default:
+        return this.print(`Ignored a stray ${msg.type} frame`, 'debug');
+    }
+  }
+
+  /** A TCP message could not be delivered: routed messages go on to the next live successor. */
+  private onSendFailed(to: Contact, msg: Message, error: string, now: number): void {
+    switch (msg.type) {
+      case 'join':
+        if (this.phase === 'joining' && msg.joiner.id === this.self.id && msg.hops === 0) {
+          this.print(`Join failed: Peer ${to.id} cannot be reached at ${to.host}:${to.port} (${error})`);
+          return this.exit(1, 'known peer unreachable');
+        }
+        return this.reroute(to, msg, `the join request of Peer ${msg.joiner.id}`);
+      case 'store':
+        return this.reroute(to, msg, `Store ${msg.file}`);
+      case 'file-request':
+        return this.reroute(to, msg, `the request for File ${msg.file}`);
+      case 'successor-query':
+        for (const [qid, c] of this.queries) if (c.id === to.id) this.queries.delete(qid);
+        if (this.successors.some((s) => s.id === to.id)) return this.declareDead([to], now);
+        return;
+      case 'depart':
+        return this.onDepartAck(to);
+      default:
+        return this.print(`Could not deliver ${msg.type} to Peer ${to.id}: ${error}`, 'debug');
+    }
+  }
+
+  private reroute(failed: Contact, msg: MessageOf<'join'> | MessageOf<'store'> | MessageOf<'file-request'>, what: string): void {
+    const idx = this.successors.findIndex((s) => s.id === failed.id);
+    const next = idx >= 0 ? this.successors.slice(idx + 1).find((s) => !this.isDead(s.id)) : undefined;
+    if (!next) {
+      this.print(`Could not forward ${what}: Peer ${failed.id} cannot be reached and no other successor is known`);
+      return;
+    }
+    this.print(`Peer ${failed.id} cannot be reached; forwarding ${what} to Peer ${next.id} instead`);
+    this.send(next, msg);
+  }
+}

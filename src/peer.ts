@@ -1,0 +1,310 @@
+// A peer: the protocol core driven on a runtime (real sockets or the simulator). This shell
+// turns runtime callbacks into core events and carries out the effects the core returns.
+import { EventEmitter } from 'node:events';
+import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact, isPeerId } from './core/contact.js';
+import type { Contact } from './core/contact.js';
+import type { CoreEvent, Effect, LineLevel } from './core/effects.js';
+import type { FileBegin } from './core/messages.js';
+import { PeerCore } from './core/peer-core.js';
+import type { CoreSnapshot } from './core/peer-core.js';
+import { createNodeRuntime } from './runtime/node.js';
+import type { Endpoint, EndpointHandlers, Runtime } from './runtime/types.js';
+
+export interface PeerOptions {
+  id: number;
+  /** init: the two successors' ids; join: the id of a peer already in the ring. */
+  mode: { kind: 'init'; successors: number[] } | { kind: 'join'; known: number; at?: { host: string; port: number } };
+  /** Ping interval in milliseconds (the CLI takes seconds, fractions allowed). */
+  pingIntervalMs: number;
+  basePort?: number;
+  host?: string;
+  /** Where NNNN.pdf files are kept and received_NNNN.pdf land; default: the current directory. */
+  dataDir?: string;
+  pingMisses?: number;
+  shortcuts?: boolean;
+  /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
+  runtime?: Runtime;
+  /** How long a Request waits for an answer before giving up. */
+  requestTimeoutMs?: number;
+}
+
+export interface PeerLine {
+  id: number;
+  text: string;
+  level: LineLevel;
+  at: number;
+}
+export type PeerSnapshot = CoreSnapshot;
+export interface PeerExit {
+  code: number;
+  reason: string;
+}
+
+/**
+ * Events: 'line' (PeerLine) for every line the peer prints, at every level;
+ * 'neighbours' (PeerSnapshot) when successors or predecessors change; 'exit' (PeerExit).
+ */
+export class Peer extends EventEmitter {
+  readonly id: number;
+  readonly self: Contact;
+  /** Resolves when the peer is in the ring (init: sockets bound; join: accepted). Rejects on failure. */
+  readonly ready: Promise<void>;
+  /** Resolves when the peer has stopped, for whatever reason. */
+  readonly closed: Promise<PeerExit>;
+  readonly runtime: Runtime;
+  private readonly core: PeerCore;
+  private readonly dataDir: string;
+  private endpoint: Endpoint | undefined;
+  private readonly timers = new Map<string, unknown>();
+  private stopped = false;
+  private isReady = false;
+  private resolveReady!: () => void;
+  private rejectReady!: (e: Error) => void;
+  private resolveClosed!: (e: PeerExit) => void;
+
+  constructor(opts: PeerOptions) {
+    super();
+    validateOptions(opts);
+    this.id = opts.id;
+    this.runtime = opts.runtime ?? createNodeRuntime();
+    const basePort = opts.basePort ?? DEFAULT_BASE_PORT;
+    this.self = defaultContact(opts.id, opts.host ?? DEFAULT_HOST, basePort);
+    this.dataDir = opts.dataDir ?? process.cwd();
+    this.core = new PeerCore({
+      self: this.self,
+      basePort,
+      mode: opts.mode,
+      pingIntervalMs: opts.pingIntervalMs,
+      pingMisses: opts.pingMisses ?? 3,
+      shortcuts: opts.shortcuts ?? false,
+      storeId: storeIdentity(this.runtime, this.dataDir),
+      ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    });
+    this.ready = new Promise<void>((res, rej) => {
+      this.resolveReady = res;
+      this.rejectReady = rej;
+    });
+    this.ready.catch(() => undefined); // a caller that never awaits ready must not see an unhandled rejection
+    this.closed = new Promise<PeerExit>((res) => (this.resolveClosed = res));
+    void this.start();
+  }
+
+  get isRunning(): boolean {
+    return !this.stopped;
+  }
+  get isInRing(): boolean {
+    return this.isReady && !this.stopped;
+  }
+
+  snapshot(): PeerSnapshot {
+    return this.core.snapshot();
+  }
+
+  /** A line as typed on stdin: `Store 2067`, `Request 4103`, `Quit` (case-insensitive). */
+  command(line: string): void {
+    this.feed({ type: 'command', line, now: this.runtime.now() });
+  }
+  store(file: string): void {
+    this.command(`Store ${file}`);
+  }
+  request(file: string): void {
+    this.command(`Request ${file}`);
+  }
+  /** Graceful departure: tells the predecessors, then stops. */
+  quit(): Promise<PeerExit> {
+    this.command('Quit');
+    return this.closed;
+  }
+  /** Abrupt departure: stops at once, tells no one. */
+  kill(): Promise<PeerExit> {
+    void this.shutdown(0, 'killed');
+    return this.closed;
+  }
+
+  private async start(): Promise<void> {
+    const handlers: EndpointHandlers = {
+      onMessage: (msg) => this.feed({ type: 'receive', msg, now: this.runtime.now() }),
+      onBadInput: (detail) => this.line(`Dropped bad input: ${detail}`, 'debug'),
+      onFileOffer: (header) => this.offer(header),
+      onFileDone: (header, r) =>
+        this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: this.runtime.now() }),
+    };
+    try {
+      this.endpoint = await this.runtime.openEndpoint(this.self, this.dataDir, handlers);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.line(`Cannot start Peer ${this.id}: ${reason}`, 'info');
+      await this.shutdown(1, reason);
+      return;
+    }
+    if (this.stopped) {
+      await this.endpoint.close();
+      return;
+    }
+    this.feed({ type: 'start', now: this.runtime.now() });
+  }
+
+  private feed(ev: CoreEvent): void {
+    if (this.stopped) return;
+    this.apply(this.core.handle(ev));
+  }
+
+  private offer(header: FileBegin): string | null {
+    if (this.stopped) return null;
+    const effects = this.core.handle({ type: 'file-offer', header, now: this.runtime.now() });
+    this.apply(effects);
+    const accepted = effects.find((e) => e.kind === 'accept-file');
+    return accepted && accepted.kind === 'accept-file' ? accepted.saveAs : null;
+  }
+
+  private line(text: string, level: LineLevel): void {
+    const ev: PeerLine = { id: this.id, text, level, at: this.runtime.now() };
+    this.emit('line', ev);
+  }
+
+  private apply(effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'print':
+          this.line(e.line, e.level);
+          break;
+        case 'send':
+          this.send(e.to, e.msg, e.transport);
+          break;
+        case 'set-timer':
+          this.setTimer(e.name, e.at);
+          break;
+        case 'cancel-timer':
+          this.clearTimer(e.name);
+          break;
+        case 'serve-file':
+          void this.serveFile(e.file, e.rid, e.to);
+          break;
+        case 'push-file':
+          void this.pushFile(e.file, e.to);
+          break;
+        case 'accept-file':
+          break; // answered synchronously by offer()
+        case 'ready':
+          this.isReady = true;
+          this.resolveReady();
+          break;
+        case 'neighbours':
+          this.emit('neighbours', this.core.snapshot());
+          break;
+        case 'exit':
+          void this.shutdown(e.code, e.reason);
+          break;
+      }
+    }
+  }
+
+  private send(to: Contact, msg: Parameters<Endpoint['sendMessage']>[1], transport: 'udp' | 'tcp'): void {
+    const ep = this.endpoint;
+    if (!ep) return;
+    if (transport === 'udp') return ep.sendDatagram(to, msg);
+    ep.sendMessage(to, msg).catch((err: unknown) => {
+      const error = err instanceof Error ? err.message : String(err);
+      this.feed({ type: 'send-failed', to, msg, error, now: this.runtime.now() });
+    });
+  }
+
+  private setTimer(name: string, at: number): void {
+    this.clearTimer(name);
+    const handle = this.runtime.setTimer(Math.max(0, at - this.runtime.now()), () => {
+      this.timers.delete(name);
+      this.feed({ type: 'timer', name, now: this.runtime.now() });
+    });
+    this.timers.set(name, handle);
+  }
+
+  private clearTimer(name: string): void {
+    const h = this.timers.get(name);
+    if (h !== undefined) this.runtime.clearTimer(h);
+    this.timers.delete(name);
+  }
+
+  /** Owner side of a request (or a request typed at the owner, when `to` is this peer). */
+  private async serveFile(file: string, rid: number, to: Contact): Promise<void> {
+    const progress = (phase: 'start' | 'missing' | 'sent' | 'failed', error?: string) =>
+      this.feed({ type: 'serve-progress', file, rid, to, phase, ...(error ? { error } : {}), now: this.runtime.now() });
+    const ep = this.endpoint;
+    if (!ep) return;
+    const st = await ep.statFile(`${file}.pdf`).catch(() => null);
+    if (!st) return progress('missing');
+    progress('start');
+    if (to.id === this.id) return;
+    try {
+      await ep.sendFile(to, { type: 'file-begin', from: this.self, file, rid, purpose: 'request', size: st.size }, `${file}.pdf`);
+      progress('sent');
+    } catch (err) {
+      progress('failed', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** Origin side of a store accepted by a peer with another data directory. */
+  private async pushFile(file: string, to: Contact): Promise<void> {
+    const progress = (phase: 'start' | 'missing' | 'sent' | 'failed', error?: string) =>
+      this.feed({ type: 'push-progress', file, to, phase, ...(error ? { error } : {}), now: this.runtime.now() });
+    const ep = this.endpoint;
+    if (!ep) return;
+    const st = await ep.statFile(`${file}.pdf`).catch(() => null);
+    if (!st) return progress('missing');
+    progress('start');
+    try {
+      await ep.sendFile(to, { type: 'file-begin', from: this.self, file, rid: 0, purpose: 'store', size: st.size }, `${file}.pdf`);
+      progress('sent');
+    } catch (err) {
+      progress('failed', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private async shutdown(code: number, reason: string): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const name of [...this.timers.keys()]) this.clearTimer(name);
+    if (!this.isReady) this.rejectReady(new Error(`Peer ${this.id} stopped before joining a ring: ${reason}`));
+    try {
+      await this.endpoint?.close();
+    } catch {
+      // closing is best effort: the peer is gone either way
+    }
+    const exit: PeerExit = { code, reason };
+    this.emit('exit', exit);
+    this.resolveClosed(exit);
+  }
+}
+
+export function startPeer(opts: PeerOptions): Peer {
+  return new Peer(opts);
+}
+
+function validateOptions(o: PeerOptions): void {
+  const bad = (what: string) => {
+    throw new RangeError(what);
+  };
+  if (!isPeerId(o.id)) bad(`peer id must be an integer from 0 to 255 (got ${o.id})`);
+  if (o.mode.kind === 'init' && !o.mode.successors.every(isPeerId)) bad('successor ids must be integers from 0 to 255');
+  if (o.mode.kind === 'join' && !isPeerId(o.mode.known)) bad('the known peer id must be an integer from 0 to 255');
+  if (!(o.pingIntervalMs > 0) || !Number.isFinite(o.pingIntervalMs)) bad('ping interval must be a positive number');
+  if (o.pingMisses !== undefined && !(Number.isInteger(o.pingMisses) && o.pingMisses >= 1 && o.pingMisses <= 100)) {
+    bad('ping misses must be an integer from 1 to 100');
+  }
+  const base = o.basePort ?? DEFAULT_BASE_PORT;
+  if (!Number.isInteger(base) || base < 1 || base + 255 > 65535) bad('base port must be an integer from 1 to 65280');
+}
+
+/** Names a data directory so two peers can tell whether they share it (then no copy is needed). */
+function storeIdentity(rt: Runtime, dataDir: string): string {
+  if (rt.kind === 'sim') return `sim:${dataDir}`;
+  let dir = resolve(dataDir);
+  try {
+    dir = realpathSync(dir);
+  } catch {
+    // a directory that does not exist yet keeps its resolved name
+  }
+  return `${hostname()}:${dir}`;
+}

@@ -1,0 +1,672 @@
+// A deterministic simulated world for peers: a virtual clock, a discrete-event queue, an
+// in-memory network (UDP datagrams, TCP messages, file transfers) and an in-memory disk,
+// with faults (loss, partitions, kills, broken transfers) injected on purpose.
+//
+// Rules it keeps:
+// - Determinism: the same seed and the same sequence of calls give the same event order.
+//   Events are ordered by (time, insertion sequence); all randomness comes from one seeded
+//   PRNG (mulberry32); nothing reads the wall clock, Math.random or real timers.
+// - Between two events, promise continuations triggered by the first one run to completion
+//   (one setImmediate turn drains the microtask queue), so async peer drivers react to an
+//   event before the next one fires.
+// - Everything is bounded: queued events, events per run, events at one instant (a
+//   livelock detector), FIFO bookkeeping, file sizes.
+// - Partitions are given as address strings: either a host ('10.0.0.1') which covers every
+//   port on it, or 'host:port' for one endpoint, since simulated peers usually share a host.
+import type { Contact } from '../core/contact.js';
+import { CdhtError } from '../core/errors.js';
+import type { FileBegin, Message } from '../core/messages.js';
+import { decodeFrame, encodeFrame, type Decoded } from '../core/codec.js';
+import type { Endpoint, EndpointHandlers, Runtime } from './types.js';
+
+/** Events waiting in the queue (live or cancelled); more means a runaway sender or timer. */
+export const MAX_QUEUED_EVENTS = 2_000_000;
+/** Events one runFor/runUntil call may process; more indicates a livelock. */
+export const MAX_EVENTS_PER_RUN = 50_000_000;
+/** Consecutive events without the clock advancing; more means a zero-delay loop. */
+export const MAX_EVENTS_AT_ONE_INSTANT = 100_000;
+/** Sender/receiver pairs remembered for in-order TCP delivery before stale ones are pruned. */
+export const MAX_FIFO_PAIRS = 100_000;
+/** Largest file the in-memory disk accepts. */
+export const MAX_SIM_FILE_BYTES = 256 * 1024 * 1024;
+/** Cancelled timers tolerated in the queue before it is compacted. */
+const COMPACT_MIN_CANCELLED = 4096;
+
+export const DEFAULT_SIM_SEED = 1;
+export const DEFAULT_LATENCY_MS: readonly [number, number] = [1, 5];
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+export const DEFAULT_BYTES_PER_MS = 100_000;
+
+export interface SimNetworkOptions {
+  seed?: number;
+  /** Inclusive range of one-way delay, drawn per datagram / message / transfer. */
+  latencyMs?: [number, number];
+  /** Probability that a UDP datagram is lost (TCP messages are reliable). */
+  lossRate?: number;
+  /** Round-trip every message through encodeFrame/decodeFrame (default true). */
+  codec?: boolean;
+  connectTimeoutMs?: number;
+  /** File transfer speed. */
+  bytesPerMs?: number;
+}
+
+export interface SimStats {
+  now: number;
+  queued: number;
+  eventsProcessed: number;
+  datagramsSent: number;
+  datagramsDropped: number;
+  datagramsDelivered: number;
+  messagesSent: number;
+  messagesDelivered: number;
+  messagesFailed: number;
+  filesSent: number;
+  filesDelivered: number;
+  filesRefused: number;
+  filesFailed: number;
+  fileBytesDelivered: number;
+  badInputs: number;
+}
+
+interface SimEvent {
+  readonly time: number;
+  readonly seq: number;
+  readonly fn: () => void;
+  cancelled: boolean;
+  fired: boolean;
+}
+
+/** An opaque timer handle (the object itself is what clearTimer takes). */
+export interface SimTimer {
+  readonly time: number;
+}
+
+/** Shared in-memory disk: directory name → file name → bytes. Reads and writes copy. */
+export class SimDisk {
+  private readonly dirs = new Map<string, Map<string, Uint8Array>>();
+
+  write(dir: string, name: string, bytes: Uint8Array): void {
+    if (bytes.length > MAX_SIM_FILE_BYTES) {
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `file ${name} is larger than ${MAX_SIM_FILE_BYTES} bytes`);
+    }
+    let files = this.dirs.get(dir);
+    if (!files) {
+      files = new Map();
+      this.dirs.set(dir, files);
+    }
+    files.set(name, new Uint8Array(bytes));
+  }
+
+  read(dir: string, name: string): Uint8Array | undefined {
+    const bytes = this.dirs.get(dir)?.get(name);
+    return bytes ? new Uint8Array(bytes) : undefined;
+  }
+
+  size(dir: string, name: string): number | undefined {
+    return this.dirs.get(dir)?.get(name)?.length;
+  }
+
+  /** File names in `dir`, sorted (so iteration order never depends on write order). */
+  list(dir: string): string[] {
+    return [...(this.dirs.get(dir)?.keys() ?? [])].sort();
+  }
+
+  remove(dir: string, name: string): boolean {
+    return this.dirs.get(dir)?.delete(name) ?? false;
+  }
+}
+
+/** A message in flight: bytes when the codec is on, a private copy otherwise. */
+type Payload = { bytes: Uint8Array } | { msg: Message };
+
+function addressOf(c: Contact): string {
+  return `${c.host}:${c.port}`;
+}
+
+/** The file name a receiver chose must stay inside its data directory and not be hidden. */
+function validFileName(name: string): boolean {
+  return name.length > 0 && !name.includes('/') && !name.includes('\\') && !name.startsWith('.');
+}
+
+function unreachable(to: Contact, why: string): CdhtError {
+  return new CdhtError('CDHT_ERR_UNREACHABLE', `cannot reach ${addressOf(to)}: ${why}`);
+}
+
+/** decodeFrame must not throw on bad bytes; if it does anyway, that is bad input too. */
+function safeDecode(bytes: Uint8Array): Decoded {
+  try {
+    return decodeFrame(bytes);
+  } catch (err) {
+    return { ok: false, error: new CdhtError('CDHT_ERR_BAD_PAYLOAD', `decoder threw: ${String(err)}`) };
+  }
+}
+
+/** mulberry32: tiny, fast, and good enough to drive a simulation. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function before(a: SimEvent, b: SimEvent): boolean {
+  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
+}
+
+/** Binary min-heap of events ordered by (time, seq). */
+class EventHeap {
+  items: SimEvent[] = [];
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  peek(): SimEvent | undefined {
+    return this.items[0];
+  }
+
+  push(ev: SimEvent): void {
+    const h = this.items;
+    h.push(ev);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): SimEvent | undefined {
+    const h = this.items;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      this.siftDown(0);
+    }
+    return top;
+  }
+
+  /** Drop cancelled events and restore the heap order. */
+  compact(): void {
+    this.items = this.items.filter((ev) => !ev.cancelled);
+    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  private siftDown(start: number): void {
+    const h = this.items;
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let min = i;
+      if (l < h.length && before(h[l]!, h[min]!)) min = l;
+      if (r < h.length && before(h[r]!, h[min]!)) min = r;
+      if (min === i) return;
+      [h[i], h[min]] = [h[min]!, h[i]!];
+      i = min;
+    }
+  }
+}
+
+class SimEndpoint implements Endpoint {
+  closed = false;
+
+  constructor(
+    private readonly net: SimNetwork,
+    readonly self: Contact,
+    readonly dataDir: string,
+    readonly handlers: EndpointHandlers,
+  ) {}
+
+  sendDatagram(to: Contact, msg: Message): void {
+    this.net.sendDatagramFrom(this, to, msg);
+  }
+
+  sendMessage(to: Contact, msg: Message): Promise<void> {
+    return this.net.sendMessageFrom(this, to, msg);
+  }
+
+  statFile(name: string): Promise<{ size: number } | null> {
+    const size = this.net.disk.size(this.dataDir, name);
+    return Promise.resolve(size === undefined ? null : { size });
+  }
+
+  sendFile(to: Contact, header: FileBegin, name: string): Promise<void> {
+    return this.net.sendFileFrom(this, to, header, name);
+  }
+
+  close(): Promise<void> {
+    this.net.unbind(this);
+    return Promise.resolve();
+  }
+}
+
+export class SimNetwork {
+  readonly seed: number;
+  readonly disk = new SimDisk();
+  private readonly rand: () => number;
+  private readonly latency: readonly [number, number];
+  private lossRate: number;
+  private readonly useCodec: boolean;
+  private readonly connectTimeoutMs: number;
+  private readonly bytesPerMs: number;
+
+  private clock = 0;
+  private nextSeq = 0;
+  private readonly queue = new EventHeap();
+  private cancelledInQueue = 0;
+  private running = false;
+  private readonly bound = new Map<string, SimEndpoint>();
+  /** Partitions in force: each cuts every address matching `a` off from every one matching `b`. */
+  private cuts: { a: Set<string>; b: Set<string> }[] = [];
+  /** Last scheduled TCP delivery per (sender, receiver), so messages on a pair stay in order. */
+  private readonly fifo = new Map<string, number>();
+  private failTransfers = 0;
+  private readonly counters: Omit<SimStats, 'now' | 'queued'> = {
+    eventsProcessed: 0,
+    datagramsSent: 0,
+    datagramsDropped: 0,
+    datagramsDelivered: 0,
+    messagesSent: 0,
+    messagesDelivered: 0,
+    messagesFailed: 0,
+    filesSent: 0,
+    filesDelivered: 0,
+    filesRefused: 0,
+    filesFailed: 0,
+    fileBytesDelivered: 0,
+    badInputs: 0,
+  };
+
+  constructor(opts: SimNetworkOptions = {}) {
+    this.seed = opts.seed ?? DEFAULT_SIM_SEED;
+    this.rand = mulberry32(this.seed);
+    const [min, max] = opts.latencyMs ?? DEFAULT_LATENCY_MS;
+    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && min <= max)) {
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
+    }
+    this.latency = [min, max];
+    this.lossRate = 0;
+    this.setLoss(opts.lossRate ?? 0);
+    this.useCodec = opts.codec ?? true;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.bytesPerMs = opts.bytesPerMs ?? DEFAULT_BYTES_PER_MS;
+    if (!(this.connectTimeoutMs >= 0) || !(this.bytesPerMs > 0)) {
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'connectTimeoutMs must be >= 0 and bytesPerMs > 0');
+    }
+  }
+
+  /** A uniform number in [0, 1) from the network's seeded PRNG. */
+  random(): number {
+    return this.rand();
+  }
+
+  now(): number {
+    return this.clock;
+  }
+
+  /** A Runtime view on this network; every runtime of one network shares the clock. */
+  runtime(): Runtime {
+    return {
+      kind: 'sim',
+      now: () => this.clock,
+      setTimer: (delayMs: number, fn: () => void): SimTimer => this.schedule(delayMs, fn),
+      clearTimer: (handle: unknown) => this.cancel(handle),
+      openEndpoint: (self, dataDir, handlers) => this.openEndpoint(self, dataDir, handlers),
+    };
+  }
+
+  // ---- faults ---------------------------------------------------------------------------
+
+  /** Crash the endpoint bound at `contact`'s address (like close, but not the peer's doing). */
+  kill(contact: Contact): boolean {
+    const ep = this.bound.get(addressOf(contact));
+    if (!ep) return false;
+    this.unbind(ep);
+    return true;
+  }
+
+  isBound(contact: Contact): boolean {
+    return this.bound.has(addressOf(contact));
+  }
+
+  /**
+   * Cut every address in `a` off from every address in `b` (both directions) until heal().
+   * An entry is a host (all its ports) or 'host:port' (one endpoint). Cuts accumulate.
+   */
+  partition(a: string[], b: string[]): void {
+    this.cuts.push({ a: new Set(a), b: new Set(b) });
+  }
+
+  heal(): void {
+    this.cuts = [];
+  }
+
+  setLoss(rate: number): void {
+    if (!(rate >= 0 && rate <= 1)) {
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `lossRate must be in [0, 1], got ${rate}`);
+    }
+    this.lossRate = rate;
+  }
+
+  /** The next file transfer accepted by a receiver breaks midway (calls accumulate). */
+  failNextTransfer(): void {
+    this.failTransfers++;
+  }
+
+  /** Inject raw bytes into the endpoint at `to`, now. False when nobody is bound there. */
+  deliverRaw(to: Contact, bytes: Uint8Array, via: 'udp' | 'tcp'): boolean {
+    const ep = this.bound.get(addressOf(to));
+    if (!ep) return false;
+    this.deliver(ep, { bytes: new Uint8Array(bytes) }, via, 'injected');
+    return true;
+  }
+
+  stats(): SimStats {
+    return { now: this.clock, queued: this.queue.length - this.cancelledInQueue, ...this.counters };
+  }
+
+  // ---- running --------------------------------------------------------------------------
+
+  /** Process events in time order until the clock has advanced by exactly `ms`. */
+  async runFor(ms: number): Promise<void> {
+    await this.run(this.clock + Math.max(0, ms), null);
+  }
+
+  /** Run until pred() holds (checked before the first and after every event) or maxMs pass. */
+  async runUntil(pred: () => boolean, maxMs: number): Promise<boolean> {
+    return this.run(this.clock + Math.max(0, maxMs), pred);
+  }
+
+  private async run(until: number, pred: (() => boolean) | null): Promise<boolean> {
+    if (!Number.isFinite(until)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'run duration must be a finite number of ms');
+    if (this.running) throw new Error('SimNetwork: runFor/runUntil called while a run is in progress');
+    this.running = true;
+    try {
+      // Let work the caller started before this run (e.g. an awaited openEndpoint) settle.
+      await new Promise<void>((r) => setImmediate(r));
+      if (pred?.()) return true;
+      let processed = 0;
+      let sameInstant = 0;
+      for (;;) {
+        const ev = this.popDue(until);
+        if (!ev) break;
+        if (++processed > MAX_EVENTS_PER_RUN) {
+          throw new Error(`SimNetwork: more than ${MAX_EVENTS_PER_RUN} events in one run (livelock?) at t=${this.clock}ms, seed ${this.seed}`);
+        }
+        sameInstant = ev.time === this.clock ? sameInstant + 1 : 0;
+        if (sameInstant > MAX_EVENTS_AT_ONE_INSTANT) {
+          throw new Error(`SimNetwork: more than ${MAX_EVENTS_AT_ONE_INSTANT} events at t=${this.clock}ms without time advancing (zero-delay loop?), seed ${this.seed}`);
+        }
+        this.clock = ev.time;
+        this.counters.eventsProcessed++;
+        ev.fn();
+        await new Promise<void>((r) => setImmediate(r));
+        if (pred?.()) return true;
+      }
+      this.clock = until;
+      return pred ? pred() : true;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** The next live event due at or before `until`, removed from the queue. */
+  private popDue(until: number): SimEvent | undefined {
+    for (;;) {
+      const top = this.queue.peek();
+      if (!top || top.time > until) return undefined;
+      this.queue.pop();
+      top.fired = true;
+      if (!top.cancelled) return top;
+      this.cancelledInQueue--;
+    }
+  }
+
+  private schedule(delayMs: number, fn: () => void): SimEvent {
+    const delay = Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0;
+    if (this.queue.length >= MAX_QUEUED_EVENTS) {
+      if (this.cancelledInQueue > 0) {
+        this.queue.compact();
+        this.cancelledInQueue = 0;
+      }
+      if (this.queue.length >= MAX_QUEUED_EVENTS) {
+        throw new Error(`SimNetwork: more than ${MAX_QUEUED_EVENTS} queued events at t=${this.clock}ms, seed ${this.seed}`);
+      }
+    }
+    const ev: SimEvent = { time: this.clock + delay, seq: this.nextSeq++, fn, cancelled: false, fired: false };
+    this.queue.push(ev);
+    return ev;
+  }
+
+  private cancel(handle: unknown): void {
+    const ev = handle as SimEvent | null | undefined;
+    // A fired event is no longer in the queue; marking it would skew the cancelled count.
+    if (!ev || typeof ev !== 'object' || !('fired' in ev) || ev.cancelled || ev.fired) return;
+    ev.cancelled = true;
+    this.cancelledInQueue++;
+    if (this.cancelledInQueue >= COMPACT_MIN_CANCELLED && this.cancelledInQueue * 2 > this.queue.length) {
+      this.queue.compact();
+      this.cancelledInQueue = 0;
+    }
+  }
+
+  // ---- endpoints and delivery -----------------------------------------------------------
+
+  private openEndpoint(self: Contact, dataDir: string, handlers: EndpointHandlers): Promise<Endpoint> {
+    const addr = addressOf(self);
+    if (this.bound.has(addr)) {
+      return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
+    }
+    const ep = new SimEndpoint(this, { id: self.id, host: self.host, port: self.port }, dataDir, handlers);
+    this.bound.set(addr, ep);
+    return Promise.resolve(ep);
+  }
+
+  /** @internal */
+  unbind(ep: SimEndpoint): void {
+    if (ep.closed) return;
+    ep.closed = true;
+    const addr = addressOf(ep.self);
+    if (this.bound.get(addr) === ep) this.bound.delete(addr);
+  }
+
+  private matches(entries: Set<string>, c: Contact): boolean {
+    return entries.has(c.host) || entries.has(addressOf(c));
+  }
+
+  private partitioned(x: Contact, y: Contact): boolean {
+    return this.cuts.some(
+      ({ a, b }) => (this.matches(a, x) && this.matches(b, y)) || (this.matches(b, x) && this.matches(a, y)),
+    );
+  }
+
+  private drawLatency(): number {
+    const [min, max] = this.latency;
+    if (Number.isInteger(min) && Number.isInteger(max)) return min + Math.floor(this.rand() * (max - min + 1));
+    return min + this.rand() * (max - min);
+  }
+
+  private pack(msg: Message): Payload {
+    return this.useCodec ? { bytes: encodeFrame(msg) } : { msg: structuredClone(msg) };
+  }
+
+  /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */
+  private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', from: string): void {
+    if ('msg' in payload) {
+      ep.handlers.onMessage(payload.msg, via);
+      return;
+    }
+    const decoded = safeDecode(payload.bytes);
+    if (decoded.ok) {
+      ep.handlers.onMessage(decoded.msg, via);
+    } else {
+      this.counters.badInputs++;
+      ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`);
+    }
+  }
+
+  /** @internal */
+  sendDatagramFrom(src: SimEndpoint, to: Contact, msg: Message): void {
+    this.counters.datagramsSent++;
+    const payload = this.pack(msg);
+    if (src.closed || this.partitioned(src.self, to) || (this.lossRate > 0 && this.rand() < this.lossRate)) {
+      this.counters.datagramsDropped++;
+      return;
+    }
+    const from = addressOf(src.self);
+    this.schedule(this.drawLatency(), () => {
+      const ep = this.bound.get(addressOf(to));
+      if (!ep || this.partitioned(src.self, to)) {
+        this.counters.datagramsDropped++;
+        return;
+      }
+      this.counters.datagramsDelivered++;
+      this.deliver(ep, payload, 'udp', from);
+    });
+  }
+
+  /** @internal */
+  sendMessageFrom(src: SimEndpoint, to: Contact, msg: Message): Promise<void> {
+    this.counters.messagesSent++;
+    let payload: Payload;
+    try {
+      payload = this.pack(msg);
+    } catch (err) {
+      this.counters.messagesFailed++;
+      return Promise.reject(err);
+    }
+    if (src.closed) {
+      this.counters.messagesFailed++;
+      return Promise.reject(unreachable(to, 'endpoint closed'));
+    }
+    const sentAt = this.clock;
+    const from = addressOf(src.self);
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: CdhtError, delayMs: number) => {
+        this.counters.messagesFailed++;
+        this.schedule(delayMs, () => reject(err));
+      };
+      const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
+      if (this.partitioned(src.self, to)) {
+        fail(unreachable(to, 'connect timed out'), timeout());
+        return;
+      }
+      this.schedule(this.fifoDelay(from, addressOf(to)), () => {
+        if (this.partitioned(src.self, to)) {
+          fail(unreachable(to, 'connect timed out'), timeout());
+          return;
+        }
+        const ep = this.bound.get(addressOf(to));
+        if (!ep) {
+          this.counters.messagesFailed++;
+          reject(unreachable(to, 'connection refused'));
+          return;
+        }
+        this.counters.messagesDelivered++;
+        this.deliver(ep, payload, 'tcp', from);
+        resolve();
+      });
+    });
+  }
+
+  /** A latency for the next TCP message on (from, to), never earlier than the previous one. */
+  private fifoDelay(from: string, to: string): number {
+    const key = `${from}>${to}`;
+    const at = Math.max(this.clock + this.drawLatency(), this.fifo.get(key) ?? 0);
+    if (this.fifo.size >= MAX_FIFO_PAIRS && !this.fifo.has(key)) {
+      for (const [k, t] of this.fifo) if (t <= this.clock) this.fifo.delete(k);
+    }
+    this.fifo.set(key, at);
+    return at - this.clock;
+  }
+
+  /**
+   * A transfer connects after one latency (the receiver gets onFileOffer then, as file-begin
+   * arrives first on a real connection), and the data arrives size / bytesPerMs later
+   * (onFileDone, bytes written under the accepted name).
+   * @internal
+   */
+  sendFileFrom(src: SimEndpoint, to: Contact, header: FileBegin, name: string): Promise<void> {
+    const bytes = this.disk.read(src.dataDir, name);
+    if (!bytes) {
+      return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.dataDir}`));
+    }
+    if (src.closed) return Promise.reject(unreachable(to, 'endpoint closed'));
+    let headerPayload: Payload;
+    try {
+      headerPayload = this.pack(header);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.counters.filesSent++;
+    const sentAt = this.clock;
+    const from = addressOf(src.self);
+    const durationMs = Math.ceil(bytes.length / this.bytesPerMs);
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: CdhtError, delayMs = 0) => {
+        this.counters.filesFailed++;
+        this.schedule(delayMs, () => reject(err));
+      };
+      const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
+      if (this.partitioned(src.self, to)) {
+        fail(unreachable(to, 'connect timed out'), timeout());
+        return;
+      }
+      this.schedule(this.drawLatency(), () => {
+        if (this.partitioned(src.self, to)) return fail(unreachable(to, 'connect timed out'), timeout());
+        const dst = this.bound.get(addressOf(to));
+        if (!dst) return fail(unreachable(to, 'connection refused'));
+        if (src.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `sender ${from} closed`));
+        const offered = this.unpackHeader(dst, headerPayload, from);
+        if (!offered) return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} could not decode file-begin`));
+        const saveAs = dst.handlers.onFileOffer(offered);
+        if (saveAs === null) {
+          this.counters.filesRefused++;
+          resolve();
+          return;
+        }
+        if (!validFileName(saveAs)) {
+          dst.handlers.onFileDone(offered, { ok: false, error: `refusing to save as ${JSON.stringify(saveAs)}` });
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver chose an invalid file name ${JSON.stringify(saveAs)}`));
+        }
+        const breakMidway = this.failTransfers > 0;
+        if (breakMidway) this.failTransfers--;
+        this.schedule(breakMidway ? Math.floor(durationMs / 2) : durationMs, () => {
+          const problem = breakMidway
+            ? 'transfer broke midway (injected)'
+            : src.closed
+              ? `sender ${from} went away`
+              : this.partitioned(src.self, to)
+                ? 'connection lost (partition)'
+                : null;
+          if (dst.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver ${addressOf(to)} went away`));
+          if (problem) {
+            dst.handlers.onFileDone(offered, { ok: false, error: problem });
+            return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));
+          }
+          this.disk.write(dst.dataDir, saveAs, bytes);
+          this.counters.filesDelivered++;
+          this.counters.fileBytesDelivered += bytes.length;
+          dst.handlers.onFileDone(offered, { ok: true });
+          resolve();
+        });
+      });
+    });
+  }
+
+  private unpackHeader(dst: SimEndpoint, payload: Payload, from: string): FileBegin | null {
+    if ('msg' in payload) return payload.msg as FileBegin;
+    const decoded = safeDecode(payload.bytes);
+    if (decoded.ok && decoded.msg.type === 'file-begin') return decoded.msg;
+    this.counters.badInputs++;
+    dst.handlers.onBadInput(`tcp from ${from}: file-begin did not decode: ${decoded.ok ? decoded.msg.type : decoded.error.message}`);
+    return null;
+  }
+}

@@ -1,0 +1,179 @@
+// A whole ring of peers in one process, on real sockets or on the simulator: the tests,
+// the `cdht ring` runner and the benchmarks all start rings through here.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join as joinPath } from 'node:path';
+import { ringSuccessors } from './core/ring.js';
+import { Peer } from './peer.js';
+import type { PeerLine, PeerOptions } from './peer.js';
+import { createNodeRuntime } from './runtime/node.js';
+import { SimNetwork } from './runtime/sim.js';
+import type { Runtime } from './runtime/types.js';
+
+/** The spec's Figure 1. */
+export const REFERENCE_RING: readonly number[] = [2, 4, 5, 8, 9, 14, 19];
+
+export interface TestnetOptions {
+  ids?: readonly number[];
+  /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
+  runtime?: 'node' | 'sim';
+  /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
+  sim?: SimNetwork;
+  seed?: number;
+  pingIntervalMs?: number;
+  basePort?: number;
+  host?: string;
+  /** Data directory; with perPeerDirs each peer gets `<dataDir>/peer-<id>`. */
+  dataDir?: string;
+  perPeerDirs?: boolean;
+  pingMisses?: number;
+  shortcuts?: boolean;
+  requestTimeoutMs?: number;
+}
+
+/** Emits 'line' (PeerLine) for every line of every peer, and 'neighbours' ({id}) on changes. */
+export class Testnet extends EventEmitter {
+  readonly peers = new Map<number, Peer>();
+  readonly sim: SimNetwork | undefined;
+  readonly runtime: Runtime;
+  readonly opts: TestnetOptions;
+
+  private constructor(opts: TestnetOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.opts = opts;
+    if (opts.runtime === 'sim') {
+      this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 });
+      this.runtime = this.sim.runtime();
+    } else {
+      this.sim = undefined;
+      this.runtime = createNodeRuntime();
+    }
+  }
+
+  /** Starts the ring (every peer with its next two clockwise as successors) and waits until all are up. */
+  static async create(opts: TestnetOptions = {}): Promise<Testnet> {
+    const net = new Testnet(opts);
+    const ids = opts.ids ?? REFERENCE_RING;
+    const succ = ringSuccessors(ids);
+    for (const [id, s] of succ) net.start({ id, mode: { kind: 'init', successors: s } });
+    const all = [...net.peers.values()];
+    const ok = await net.until(() => all.every((p) => p.isInRing || !p.isRunning), 10_000);
+    const failed = all.filter((p) => !p.isInRing);
+    if (!ok || failed.length) {
+      await net.close();
+      throw new Error(`peers ${failed.map((p) => p.id).join(', ')} did not start`);
+    }
+    return net;
+  }
+
+  dataDirOf(id: number): string {
+    const base = this.opts.dataDir ?? (this.sim ? 'data' : process.cwd());
+    if (!this.opts.perPeerDirs) return base;
+    const dir = joinPath(base, `peer-${id}`);
+    if (!this.sim) mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Starts one peer (not waiting for it); its lines are re-emitted by the testnet. */
+  start(p: { id: number; mode: PeerOptions['mode'] }): Peer {
+    const old = this.peers.get(p.id);
+    if (old?.isRunning) throw new Error(`Peer ${p.id} is already running here`);
+    const o = this.opts;
+    const peer = new Peer({
+      id: p.id,
+      mode: p.mode,
+      pingIntervalMs: o.pingIntervalMs ?? 1000,
+      runtime: this.runtime,
+      dataDir: this.dataDirOf(p.id),
+      ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
+      ...(o.host !== undefined ? { host: o.host } : {}),
+      ...(o.pingMisses !== undefined ? { pingMisses: o.pingMisses } : {}),
+      ...(o.shortcuts !== undefined ? { shortcuts: o.shortcuts } : {}),
+      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+    });
+    peer.on('line', (l: PeerLine) => this.emit('line', l));
+    peer.on('neighbours', () => this.emit('neighbours', { id: p.id }));
+    peer.on('exit', () => this.emit('neighbours', { id: p.id }));
+    this.peers.set(p.id, peer);
+    return peer;
+  }
+
+  /** Starts `id` joining through `via` (default: the lowest running id) and waits until it is in or gave up. */
+  async join(id: number, via?: number, maxMs = 15_000): Promise<Peer> {
+    const known = via ?? this.runningIds()[0];
+    if (known === undefined) throw new Error('no running peer to join through');
+    const peer = this.start({ id, mode: { kind: 'join', known } });
+    await this.until(() => peer.isInRing || !peer.isRunning, maxMs);
+    return peer;
+  }
+
+  kill(id: number): Promise<unknown> {
+    return this.mustGet(id).kill();
+  }
+
+  quit(id: number): Promise<unknown> {
+    return this.mustGet(id).quit();
+  }
+
+  private mustGet(id: number): Peer {
+    const p = this.peers.get(id);
+    if (!p) throw new Error(`no Peer ${id} in this ring`);
+    return p;
+  }
+
+  runningIds(): number[] {
+    return [...this.peers.values()].filter((p) => p.isInRing).map((p) => p.id).sort((a, b) => a - b);
+  }
+
+  /** Ids of running peers whose first two successors differ from the true ring. */
+  staleIds(): number[] {
+    const truth = ringSuccessors(this.runningIds());
+    return this.runningIds().filter((id) => {
+      const want = truth.get(id) ?? [];
+      const have = this.peers.get(id)!.snapshot().successors.slice(0, 2);
+      return want.length !== have.length || want.some((w, i) => w !== have[i]);
+    });
+  }
+
+  /**
+   * Waits until pred() holds, at most maxMs (virtual ms on the simulator, where it also
+   * runs the simulation; real ms otherwise, checked on every line and neighbour change).
+   */
+  async until(pred: () => boolean, maxMs: number): Promise<boolean> {
+    if (pred()) return true;
+    if (this.sim) return this.sim.runUntil(pred, maxMs);
+    return new Promise<boolean>((resolve) => {
+      const check = () => {
+        if (!pred()) return;
+        done(true);
+      };
+      const timer = setTimeout(() => done(pred()), maxMs);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.off('line', check);
+        this.off('neighbours', check);
+        resolve(v);
+      };
+      this.on('line', check);
+      this.on('neighbours', check);
+    });
+  }
+
+  /** Lets time pass: virtual time on the simulator, a real wait otherwise. */
+  async run(ms: number): Promise<void> {
+    if (this.sim) return this.sim.runFor(ms);
+    await new Promise((r) => setTimeout(r, ms));
+  }
+
+  async close(): Promise<void> {
+    const running = [...this.peers.values()].filter((p) => p.isRunning);
+    const closing = Promise.all(running.map((p) => p.kill()));
+    if (this.sim) await this.sim.runFor(1);
+    await closing;
+  }
+}
+
+export function createTestnet(opts: TestnetOptions = {}): Promise<Testnet> {
+  return Testnet.create(opts);
+}

@@ -1,0 +1,404 @@
+// The wire codec: round trips of every message, byte-exact fixtures that pin the layout, the
+// stream decoder under any chunking, and untrusted bytes that must never throw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES, WIRE_VERSION, type Decoded } from '../src/core/codec.js';
+import type { Message } from '../src/core/messages.js';
+import type { ErrorCode } from '../src/core/errors.js';
+
+const SEED = Number(process.env.SEED ?? 0xc0dec);
+
+/** A small seeded PRNG (mulberry32): the same seed replays the same bytes. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomInt(rand: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(rand() * (hi - lo + 1));
+}
+
+function randomBytes(rand: () => number, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = randomInt(rand, 0, 255);
+  return b;
+}
+
+function hex(s: string): Uint8Array {
+  const clean = s.replace(/\s+/g, '');
+  const b = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < b.length; i++) b[i] = Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return b;
+}
+
+/** Prepends the u32 length prefix to version + type + payload given in hex. */
+function framed(body: string): Uint8Array {
+  const b = hex(body);
+  const out = new Uint8Array(4 + b.length);
+  new DataView(out.buffer).setUint32(0, b.length);
+  out.set(b, 4);
+  return out;
+}
+
+function toHex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function ok(d: Decoded): Message {
+  if (!d.ok) assert.fail(`expected ok, got ${d.error.code}: ${d.error.message}`);
+  return d.msg;
+}
+
+function failsWith(d: Decoded, code: ErrorCode): void {
+  assert.equal(d.ok, false, 'expected a decode error');
+  if (!d.ok) {
+    assert.equal(d.error.code, code, d.error.message);
+    assert.ok(!d.error.message.includes('\n'), 'error message is one line');
+  }
+}
+
+const A = { id: 5, host: '127.0.0.1', port: 12005 };
+const B = { id: 255, host: 'peer-b.example', port: 65535 };
+const C = { id: 0, host: 'ünïcødé-host', port: 1 };
+const SHA = Uint8Array.from({ length: 32 }, (_, i) => i);
+
+/** At least one message of every type, with edge values. */
+const SAMPLES: Message[] = [
+  { type: 'ping', from: A, seq: 0, role: 1, loud: false },
+  { type: 'ping', from: B, seq: 0xffffffff, role: 2, loud: true },
+  { type: 'pong', from: A, seq: 42, loud: true, successors: [B, C] },
+  { type: 'pong', from: A, seq: 43, loud: false, successors: [] },
+  { type: 'join', joiner: C, hops: 0 },
+  { type: 'join', joiner: B, hops: 0xffff },
+  { type: 'join-accept', from: B, successors: Array.from({ length: 8 }, (_, i) => ({ id: i, host: 'h', port: 100 + i })) },
+  { type: 'join-reject', from: A, reason: 'ring full: 🙂 try later' },
+  { type: 'join-reject', from: A, reason: '' },
+  { type: 'successor-change', from: A, successors: [B] },
+  { type: 'depart', from: C, successors: [A, B] },
+  { type: 'depart-ack', from: B },
+  { type: 'successor-query', from: A, qid: 123456789 },
+  { type: 'successor-reply', from: B, qid: 7, successors: [C] },
+  { type: 'store', origin: A, file: '0000', final: true, hops: 3 },
+  { type: 'store-accepted', from: B, file: '2012', storeId: 'data/peer-255/ünï' },
+  { type: 'store-accepted', from: B, file: '2013', storeId: '' },
+  { type: 'file-request', requester: C, file: '9999', rid: 1, final: false, hops: 300 },
+  { type: 'file-missing', from: A, file: '0420', rid: 99 },
+  { type: 'file-begin', from: A, file: '1234', rid: 0, purpose: 'store', size: 0 },
+  { type: 'file-begin', from: B, file: '4321', rid: 5, purpose: 'request', size: Number.MAX_SAFE_INTEGER },
+  { type: 'file-data', chunk: Uint8Array.of(7) },
+  { type: 'file-data', chunk: randomBytes(mulberry32(1), 64 * 1024) },
+  { type: 'file-end', sha256: SHA },
+];
+
+const ALL_TYPES = [
+  'ping', 'pong', 'join', 'join-accept', 'join-reject', 'successor-change', 'depart', 'depart-ack',
+  'successor-query', 'successor-reply', 'store', 'store-accepted', 'file-request', 'file-missing',
+  'file-begin', 'file-data', 'file-end',
+];
+
+test('the samples cover every message type', () => {
+  assert.deepEqual(new Set(SAMPLES.map((m) => m.type)), new Set(ALL_TYPES));
+});
+
+test('decodeFrame(encodeFrame(m)) deep-equals m for every message type', () => {
+  for (const m of SAMPLES) {
+    const frame = encodeFrame(m);
+    assert.deepEqual(ok(decodeFrame(frame)), m, m.type);
+    assert.equal(frame[4], WIRE_VERSION);
+  }
+});
+
+test('a decoded chunk is a plain copy, not a view into the caller\'s bytes', () => {
+  const frame = encodeFrame({ type: 'file-data', chunk: Uint8Array.of(1, 2, 3) });
+  const msg = ok(decodeFrame(frame));
+  frame[6] = 99;
+  assert.deepEqual(msg, { type: 'file-data', chunk: Uint8Array.of(1, 2, 3) });
+});
+
+// Fixtures worked out by hand from the layout table in codec.ts.
+const FIXTURES: { name: string; msg: Message; bytes: string }[] = [
+  {
+    name: 'ping',
+    msg: { type: 'ping', from: { id: 5, host: '127.0.0.1', port: 12005 }, seq: 7, role: 1, loud: true },
+    // len 21 | v1 | type 1 | id 5, port 0x2ee5, host len 9, "127.0.0.1" | seq 7 | role 1 | loud 1
+    bytes: '00000015 01 01 05 2ee5 09 3132372e302e302e31 00000007 01 01',
+  },
+  {
+    name: 'join',
+    msg: { type: 'join', joiner: { id: 200, host: 'a', port: 1 }, hops: 300 },
+    // len 9 | v1 | type 3 | id 200, port 1, host len 1, "a" | hops 300
+    bytes: '00000009 01 03 c8 0001 01 61 012c',
+  },
+  {
+    name: 'file-request',
+    msg: { type: 'file-request', requester: { id: 1, host: 'h', port: 65535 }, file: '0042', rid: 0x01020304, final: false, hops: 2 },
+    // len 18 | v1 | type 13 | id 1, port 65535, host len 1, "h" | "0042" | rid | final 0 | hops 2
+    bytes: '00000012 01 0d 01 ffff 01 68 30303432 01020304 00 0002',
+  },
+  {
+    name: 'file-begin',
+    msg: { type: 'file-begin', from: { id: 0, host: 'x', port: 80 }, file: '9999', rid: 0, purpose: 'store', size: 2 ** 40 + 5 },
+    // len 24 | v1 | type 15 | id 0, port 80, host len 1, "x" | "9999" | rid 0 | purpose 2 | size u64
+    bytes: '00000018 01 0f 00 0050 01 78 39393939 00000000 02 0000010000000005',
+  },
+  {
+    name: 'join-reject',
+    msg: { type: 'join-reject', from: { id: 9, host: 'h', port: 2 }, reason: 'no' },
+    // len 11 | v1 | type 5 | id 9, port 2, host len 1, "h" | reason len 2, "no"
+    bytes: '0000000b 01 05 09 0002 01 68 0002 6e6f',
+  },
+  {
+    name: 'pong',
+    msg: { type: 'pong', from: { id: 1, host: 'h', port: 2 }, seq: 3, loud: false, successors: [{ id: 4, host: 'i', port: 5 }] },
+    // len 18 | v1 | type 2 | contact | seq 3 | loud 0 | count 1, contact
+    bytes: '00000012 01 02 01 0002 01 68 00000003 00 01 04 0005 01 69',
+  },
+  {
+    name: 'file-end',
+    msg: { type: 'file-end', sha256: SHA },
+    // len 34 | v1 | type 17 | 32 bytes 00..1f
+    bytes: '00000022 01 11 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f',
+  },
+];
+
+test('byte-exact fixtures: encode gives the bytes, decode gives the message', () => {
+  for (const f of FIXTURES) {
+    const expected = hex(f.bytes);
+    assert.equal(toHex(encodeFrame(f.msg)), toHex(expected), f.name);
+    assert.deepEqual(ok(decodeFrame(expected)), f.msg, f.name);
+  }
+});
+
+test('FrameDecoder: all frames pushed at once, one byte at a time, and in random chunks', () => {
+  const frames = SAMPLES.map(encodeFrame);
+  const stream = concat(frames);
+
+  const whole = new FrameDecoder();
+  assert.deepEqual(whole.push(stream).map(ok), SAMPLES);
+  assert.equal(whole.buffered, 0);
+
+  const bytewise = new FrameDecoder();
+  const got: Message[] = [];
+  for (let i = 0; i < stream.length; i++) got.push(...bytewise.push(stream.subarray(i, i + 1)).map(ok));
+  assert.deepEqual(got, SAMPLES);
+  assert.equal(bytewise.buffered, 0);
+
+  const rand = mulberry32(SEED);
+  for (let round = 0; round < 20; round++) {
+    const d = new FrameDecoder();
+    const out: Message[] = [];
+    for (let at = 0; at < stream.length; ) {
+      const n = randomInt(rand, 0, round % 2 ? 40 : 70000);
+      out.push(...d.push(stream.subarray(at, at + n)).map(ok));
+      at += n;
+    }
+    assert.deepEqual(out, SAMPLES, `seed ${SEED} round ${round}`);
+    assert.equal(d.buffered, 0);
+    assert.equal(d.failed, false);
+  }
+});
+
+test('FrameDecoder keeps a partial frame and reports how much it holds', () => {
+  const frame = encodeFrame(SAMPLES[0]!);
+  const d = new FrameDecoder();
+  assert.deepEqual(d.push(frame.subarray(0, 2)), []);
+  assert.equal(d.buffered, 2);
+  assert.deepEqual(d.push(frame.subarray(2, 10)), []);
+  assert.equal(d.buffered, 10);
+  assert.deepEqual(d.push(frame.subarray(10)).map(ok), [SAMPLES[0]]);
+  assert.equal(d.buffered, 0);
+});
+
+test('FrameDecoder streams many 64 KiB file-data frames split across chunk boundaries', () => {
+  const rand = mulberry32(SEED ^ 0x5eed);
+  const chunks = Array.from({ length: 64 }, () => randomBytes(rand, 64 * 1024));
+  const stream = concat(chunks.map((chunk) => encodeFrame({ type: 'file-data', chunk })));
+  const d = new FrameDecoder();
+  const out: Decoded[] = [];
+  for (let at = 0; at < stream.length; at += 65536) {
+    out.push(...d.push(stream.subarray(at, at + 65536)));
+    assert.ok(d.buffered <= MAX_FRAME_BYTES);
+  }
+  assert.deepEqual(out.map(ok), chunks.map((chunk) => ({ type: 'file-data', chunk })));
+});
+
+test('every truncated prefix of a valid frame is ok:false and never throws', () => {
+  for (const m of SAMPLES.filter((s) => s.type !== 'file-data' || s.chunk.length < 100)) {
+    const frame = encodeFrame(m);
+    for (let n = 0; n < frame.length; n++) {
+      failsWith(decodeFrame(frame.subarray(0, n)), 'CDHT_ERR_FRAME_TRUNCATED');
+    }
+  }
+});
+
+test(`random bytes never throw from decodeFrame or FrameDecoder (seed ${SEED})`, () => {
+  const rand = mulberry32(SEED);
+  const stream = new FrameDecoder();
+  for (let i = 0; i < 20_000; i++) {
+    let b: Uint8Array;
+    if (i % 2 === 0) {
+      b = randomBytes(rand, randomInt(rand, 0, 64));
+    } else {
+      // A plausible header so that the payload readers get exercised too.
+      const body = concat([Uint8Array.of(1, randomInt(rand, 0, 18)), randomBytes(rand, randomInt(rand, 0, 80))]);
+      b = framed(toHex(body));
+    }
+    let d: Decoded;
+    try {
+      d = decodeFrame(b);
+    } catch (e) {
+      assert.fail(`decodeFrame threw on ${toHex(b)} (seed ${SEED}, i ${i}): ${String(e)}`);
+    }
+    // Strict decoding means whatever is accepted re-encodes to the very same bytes.
+    if (d.ok) assert.equal(toHex(encodeFrame(d.msg)), toHex(b), `seed ${SEED}, i ${i}`);
+    assert.doesNotThrow(() => stream.push(b), `FrameDecoder threw (seed ${SEED}, i ${i})`);
+    assert.doesNotThrow(() => new FrameDecoder().push(b), `FrameDecoder threw (seed ${SEED}, i ${i})`);
+  }
+});
+
+test(`mutated valid frames never throw and re-encode exactly when accepted (seed ${SEED})`, () => {
+  const rand = mulberry32(SEED + 1);
+  const frames = SAMPLES.filter((s) => s.type !== 'file-data').map(encodeFrame);
+  for (let i = 0; i < 5000; i++) {
+    const b = frames[i % frames.length]!.slice();
+    for (let k = randomInt(rand, 1, 3); k > 0; k--) b[randomInt(rand, 4, b.length - 1)] = randomInt(rand, 0, 255);
+    const d = decodeFrame(b);
+    if (d.ok) assert.equal(toHex(encodeFrame(d.msg)), toHex(b), `seed ${SEED}, i ${i}`);
+  }
+});
+
+test('an impossible length prefix fails the stream once and ignores everything after', () => {
+  const huge = new FrameDecoder();
+  const first = huge.push(hex('7fffffff 01 01'));
+  assert.equal(first.length, 1);
+  failsWith(first[0]!, 'CDHT_ERR_FRAME_TOO_LARGE');
+  assert.equal(huge.failed, true);
+  assert.deepEqual(huge.push(encodeFrame(SAMPLES[0]!)), []);
+  assert.equal(huge.buffered, 0);
+
+  const tiny = new FrameDecoder();
+  const out = tiny.push(concat([encodeFrame(SAMPLES[0]!), hex('00000001 01'), encodeFrame(SAMPLES[1]!)]));
+  assert.equal(out.length, 2);
+  assert.deepEqual(ok(out[0]!), SAMPLES[0]);
+  failsWith(out[1]!, 'CDHT_ERR_BAD_PAYLOAD');
+  assert.equal(tiny.failed, true);
+
+  // The largest legal length is accepted and buffered; one more is refused.
+  const edge = new FrameDecoder();
+  assert.deepEqual(edge.push(hex('000ffffc 01')), []);
+  assert.equal(edge.failed, false);
+  failsWith(decodeFrame(hex('000ffffd 01 10')), 'CDHT_ERR_FRAME_TOO_LARGE');
+  failsWith(new FrameDecoder().push(hex('000ffffd'))[0]!, 'CDHT_ERR_FRAME_TOO_LARGE');
+});
+
+test('a bad frame with a readable length is reported and skipped; decoding goes on', () => {
+  const bad = encodeFrame(SAMPLES[0]!);
+  bad[4] = 2;
+  const d = new FrameDecoder();
+  const out = d.push(concat([encodeFrame(SAMPLES[2]!), bad, encodeFrame(SAMPLES[3]!)]));
+  assert.equal(out.length, 3);
+  assert.deepEqual(ok(out[0]!), SAMPLES[2]);
+  failsWith(out[1]!, 'CDHT_ERR_BAD_VERSION');
+  assert.deepEqual(ok(out[2]!), SAMPLES[3]);
+  assert.equal(d.failed, false);
+});
+
+/** The ping fixture with some bytes replaced: offsets are into the whole frame. */
+function pingWith(patch: Record<number, number>): Uint8Array {
+  const b = hex(FIXTURES[0]!.bytes);
+  for (const [at, v] of Object.entries(patch)) b[Number(at)] = v;
+  return b;
+}
+
+test('bad field values give the right error codes', () => {
+  // ping: 0-3 length, 4 version, 5 type, 6-18 contact, 19-22 seq, 23 role, 24 loud.
+  failsWith(decodeFrame(pingWith({ 4: 0 })), 'CDHT_ERR_BAD_VERSION');
+  failsWith(decodeFrame(pingWith({ 4: 2 })), 'CDHT_ERR_BAD_VERSION');
+  failsWith(decodeFrame(pingWith({ 5: 0 })), 'CDHT_ERR_UNKNOWN_TYPE');
+  failsWith(decodeFrame(pingWith({ 5: 18 })), 'CDHT_ERR_UNKNOWN_TYPE');
+  failsWith(decodeFrame(pingWith({ 5: 255 })), 'CDHT_ERR_UNKNOWN_TYPE');
+  failsWith(decodeFrame(pingWith({ 24: 2 })), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(pingWith({ 23: 0 })), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(pingWith({ 23: 3 })), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(pingWith({ 7: 0, 8: 0 })), 'CDHT_ERR_BAD_PAYLOAD'); // port 0
+  failsWith(decodeFrame(pingWith({ 10: 0xff })), 'CDHT_ERR_BAD_PAYLOAD'); // invalid UTF-8 in host
+
+  // file-request with file name "12a4".
+  failsWith(decodeFrame(hex('00000012 01 0d 01 ffff 01 68 31326134 01020304 00 0002')), 'CDHT_ERR_BAD_PAYLOAD');
+  // ... and with final = 7.
+  failsWith(decodeFrame(hex('00000012 01 0d 01 ffff 01 68 30303432 01020304 07 0002')), 'CDHT_ERR_BAD_PAYLOAD');
+  // file-begin with purpose 3, and with a size above Number.MAX_SAFE_INTEGER.
+  failsWith(decodeFrame(hex('00000018 01 0f 00 0050 01 78 39393939 00000000 03 0000010000000005')), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex('00000018 01 0f 00 0050 01 78 39393939 00000000 02 0020000000000000')), 'CDHT_ERR_BAD_PAYLOAD');
+  // join with an empty host.
+  failsWith(decodeFrame(hex('00000008 01 03 c8 0001 00 012c')), 'CDHT_ERR_BAD_PAYLOAD');
+  // file-data with an empty chunk, file-end with 31 bytes.
+  failsWith(decodeFrame(hex('00000002 01 10')), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex('00000021 01 11' + '00'.repeat(31))), 'CDHT_ERR_BAD_PAYLOAD');
+  // join-reject with a 513-byte reason.
+  failsWith(decodeFrame(concat([hex('00000209 01 05 09 0002 01 68 0201'), new Uint8Array(513).fill(0x61)])), 'CDHT_ERR_BAD_PAYLOAD');
+});
+
+test('trailing bytes are refused, inside the frame and after it', () => {
+  // join fixture with one extra payload byte (length 9 -> 10).
+  failsWith(decodeFrame(hex('0000000a 01 03 c8 0001 01 61 012c 00')), 'CDHT_ERR_BAD_PAYLOAD');
+  // A whole frame followed by a stray byte.
+  failsWith(decodeFrame(hex('00000009 01 03 c8 0001 01 61 012c 00')), 'CDHT_ERR_BAD_PAYLOAD');
+});
+
+test('a successor count above MAX_SUCCESSORS is refused even when the contacts are there', () => {
+  const contact = '04 0005 01 69';
+  // successor-change from contact 1/h:2, then the count and that many contacts.
+  failsWith(decodeFrame(framed(`01 06 01 0002 01 68 09 ${contact.repeat(9)}`)), 'CDHT_ERR_BAD_PAYLOAD');
+  assert.equal(ok(decodeFrame(framed(`01 06 01 0002 01 68 08 ${contact.repeat(8)}`))).type, 'successor-change');
+});
+
+test('a reason longer than 512 bytes is truncated on a character boundary', () => {
+  const reason = 'a' + 'é'.repeat(300); // 601 bytes; byte 512 is inside an é
+  const msg = ok(decodeFrame(encodeFrame({ type: 'join-reject', from: A, reason })));
+  assert.equal(msg.type === 'join-reject' && msg.reason, 'a' + 'é'.repeat(255));
+  const plain = ok(decodeFrame(encodeFrame({ type: 'join-reject', from: A, reason: 'x'.repeat(600) })));
+  assert.equal(plain.type === 'join-reject' && plain.reason, 'x'.repeat(512));
+});
+
+test('encoding invalid fields throws CDHT_ERR_BAD_PAYLOAD', () => {
+  const throwsBad = (m: unknown) =>
+    assert.throws(() => encodeFrame(m as Message), (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_BAD_PAYLOAD', JSON.stringify(m));
+  throwsBad({ type: 'store', origin: A, file: '123', final: true, hops: 0 });
+  throwsBad({ type: 'store', origin: A, file: '12a4', final: true, hops: 0 });
+  throwsBad({ type: 'store', origin: A, file: '١٢٣٤', final: true, hops: 0 });
+  throwsBad({ type: 'ping', from: A, seq: 1, role: 3, loud: true });
+  throwsBad({ type: 'ping', from: A, seq: -1, role: 1, loud: true });
+  throwsBad({ type: 'ping', from: A, seq: 1, role: 1, loud: 1 });
+  throwsBad({ type: 'ping', from: { ...A, port: 0 }, seq: 1, role: 1, loud: true });
+  throwsBad({ type: 'ping', from: { ...A, id: 256 }, seq: 1, role: 1, loud: true });
+  throwsBad({ type: 'ping', from: { ...A, host: '' }, seq: 1, role: 1, loud: true });
+  throwsBad({ type: 'ping', from: { ...A, host: 'h'.repeat(256) }, seq: 1, role: 1, loud: true });
+  throwsBad({ type: 'join', joiner: A, hops: 65536 });
+  throwsBad({ type: 'pong', from: A, seq: 1, loud: true, successors: Array(9).fill(B) });
+  throwsBad({ type: 'store-accepted', from: A, file: '0001', storeId: 'x'.repeat(1025) });
+  throwsBad({ type: 'file-begin', from: A, file: '0001', rid: 0, purpose: 'store', size: 2 ** 53 });
+  throwsBad({ type: 'file-begin', from: A, file: '0001', rid: 0, purpose: 'copy', size: 1 });
+  throwsBad({ type: 'file-data', chunk: new Uint8Array(0) });
+  throwsBad({ type: 'file-data', chunk: new Uint8Array(MAX_FRAME_BYTES - 5) });
+  throwsBad({ type: 'file-end', sha256: new Uint8Array(31) });
+  throwsBad({ type: 'nope' });
+  // The largest chunk fits exactly in MAX_FRAME_BYTES.
+  assert.equal(encodeFrame({ type: 'file-data', chunk: new Uint8Array(MAX_FRAME_BYTES - 6) }).length, MAX_FRAME_BYTES);
+});

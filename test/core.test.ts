@@ -1,0 +1,167 @@
+// The protocol core on its own: ring arithmetic, commands, pings, failure detection and
+// joins, driven synchronously through FakeLink.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { betweenOpen, betweenRightClosed, keyOf, ownerOf, ringSuccessors } from '../src/core/ring.js';
+import { FakeLink } from './helpers/fake-link.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+test('nothing under src/core imports node:* or reads a clock or randomness', () => {
+  // tests run from dist/test; the sources sit at ../../src/core
+  const dir = join(here, '..', '..', 'src', 'core');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.length >= 6, `expected the core sources in ${dir}`);
+  for (const f of files) {
+    const src = readFileSync(join(dir, f), 'utf8');
+    assert.doesNotMatch(src, /from\s+['"]node:/, `${f} imports a node: module`);
+    assert.doesNotMatch(src, /\brequire\(|\bBuffer\b|Date\.now|Math\.random|setTimeout|setInterval|process\./, `${f} touches the outside world`);
+  }
+});
+
+test('keys and owners follow the spec examples', () => {
+  assert.equal(keyOf('2012'), 220);
+  assert.equal(keyOf('2067'), 19);
+  assert.equal(keyOf('4103'), 7);
+  assert.equal(keyOf('0159'), 159);
+  const ring = [2, 4, 5, 8, 9, 14, 19];
+  assert.equal(ownerOf(7, ring), 8);
+  assert.equal(ownerOf(19, ring), 19);
+  assert.equal(ownerOf(220, ring), 2, 'keys above the largest id wrap to the smallest');
+  assert.equal(ownerOf(0, ring), 2);
+  assert.equal(ownerOf(2, ring), 2);
+});
+
+test('intervals wrap past 255', () => {
+  assert.ok(betweenOpen(19, 200, 2));
+  assert.ok(betweenOpen(19, 0, 2));
+  assert.ok(!betweenOpen(19, 2, 2 + 0));
+  assert.ok(!betweenOpen(4, 4, 5));
+  assert.ok(betweenOpen(7, 3, 7), 'a ring of one covers every other id');
+  assert.ok(betweenRightClosed(19, 2, 2));
+  assert.ok(betweenRightClosed(250, 3, 5));
+  assert.ok(!betweenRightClosed(250, 6, 5));
+  assert.deepEqual(ringSuccessors([19, 2, 4]).get(19), [2, 4]);
+});
+
+function referenceRing(): FakeLink {
+  const net = new FakeLink();
+  for (const [id, s] of ringSuccessors([2, 4, 5, 8, 9, 14, 19])) net.add(id, { kind: 'init', successors: s });
+  return net;
+}
+
+test('pings: each peer pings both successors and learns its predecessors', () => {
+  const net = referenceRing();
+  net.advance(0);
+  assert.ok(net.linesOf(2).includes('Ping requests sent to Peers 4 and 5'));
+  assert.ok(net.linesOf(2).includes('Ping response received from Peer 4'));
+  assert.ok(net.linesOf(2).includes('Ping response received from Peer 5'));
+  assert.ok(net.linesOf(5).includes('Ping request message received from Peer 2'));
+  assert.ok(net.linesOf(5).includes('Ping request message received from Peer 4'));
+  const s = net.cores.get(5)!.snapshot();
+  assert.equal(s.pred1, 4);
+  assert.equal(s.pred2, 2);
+});
+
+test('commands: bad input gets one clear line each and the peer keeps working', () => {
+  const net = referenceRing();
+  net.advance(0);
+  const mark = net.lines.length;
+  for (const bad of ['Store abc', 'Store 12345', 'Store 12', 'Request 99', 'Fetch 1234', 'Store', 'Quit now']) net.command(8, bad);
+  const said = net.linesOf(8, mark);
+  assert.equal(said.length, 7, said.join('\n'));
+  assert.match(said[0]!, /Invalid file name 'abc'/);
+  assert.match(said[1]!, /Invalid file name '12345'/);
+  assert.match(said[2]!, /Invalid file name '12'/);
+  assert.match(said[3]!, /Invalid file name '99'/);
+  assert.match(said[4]!, /Unknown command 'Fetch'/);
+  net.command(8, 'sToRe 2067');
+  assert.ok(net.linesOf(8, mark).includes('Store 2067 request forwarded to my successor'));
+  assert.ok(net.linesOf(19, mark).includes('Store 2067 request accepted'));
+  net.command(2, 'store 0159');
+  assert.ok(net.linesOf(2, mark).includes('Store 0159 request accepted'), 'key 159 wraps to Peer 2 and the name keeps its zero');
+});
+
+test('a killed successor is declared dead after exactly pingMisses intervals', () => {
+  const net = referenceRing();
+  net.advance(2500); // pings at 0, 1000, 2000 all answered
+  net.down.add(14);
+  const mark = net.lines.length;
+  net.advance(500); // the ping at 3000 is the first unanswered one
+  const firstMiss = 3000;
+  net.advance(2999);
+  assert.ok(!net.linesOf(9, mark).includes('Peer 14 is no longer alive'), 'declared too early');
+  net.advance(1);
+  const at = net.lines.find((l, i) => i >= mark && l.id === 9 && l.line === 'Peer 14 is no longer alive')?.at;
+  assert.equal(at, firstMiss + 3 * 1000);
+  assert.deepEqual(net.linesOf(9, mark).filter((l) => l.startsWith('My new')), ['My new first successor is Peer 19', 'My new second successor is Peer 2']);
+  assert.deepEqual(net.linesOf(8, mark).filter((l) => l !== 'Ping requests sent to Peers 9 and 14' && !l.startsWith('Ping')), [
+    'Peer 14 is no longer alive',
+    'My new first successor is Peer 9',
+    'My new second successor is Peer 19',
+  ]);
+});
+
+test('one lost ping never kills a peer, and pingMisses is honoured', () => {
+  const net = new FakeLink();
+  for (const [id, s] of ringSuccessors([1, 2, 3])) net.add(id, { kind: 'init', successors: s }, { pingMisses: 2 });
+  net.advance(1500);
+  let drop = true;
+  net.lose = (from, to, msg) => {
+    if (from === 1 && to === 2 && msg.type === 'ping' && drop) {
+      drop = false;
+      return true;
+    }
+    return false;
+  };
+  net.advance(5000);
+  assert.ok(!net.lines.some((l) => l.line.endsWith('is no longer alive')));
+  net.lose = (from, to, msg) => from === 1 && to === 2 && msg.type === 'ping';
+  const mark = net.lines.length;
+  net.advance(2000); // first lost at 7000 (judged at 8000: one miss)
+  assert.ok(!net.linesOf(1, mark).includes('Peer 2 is no longer alive'));
+  net.advance(1000); // second miss judged at 9000
+  assert.ok(net.linesOf(1, mark).includes('Peer 2 is no longer alive'));
+});
+
+test('a long ping interval still detects a death within 60 s', () => {
+  const net = new FakeLink();
+  for (const [id, s] of ringSuccessors([1, 2, 3])) net.add(id, { kind: 'init', successors: s }, { pingIntervalMs: 30_000 });
+  net.advance(31_000);
+  const pings = net.linesOf(1).filter((l) => l.startsWith('Ping requests sent')).length;
+  assert.equal(pings, 2, 'ping lines stay at one per interval');
+  net.down.add(2);
+  const killedAt = net.now;
+  const mark = net.lines.length;
+  net.advance(60_000);
+  const at = net.lines.find((l, i) => i >= mark && l.line === 'Peer 2 is no longer alive')?.at;
+  assert.ok(at !== undefined && at - killedAt <= 60_000, `detected after ${at === undefined ? 'never' : at - killedAt} ms`);
+});
+
+test('joins wrap around: below the smallest id and above the largest', () => {
+  const net = referenceRing();
+  net.advance(100);
+  for (const [id, via] of [[1, 8], [200, 4], [0, 19], [255, 2]] as const) {
+    const mark = net.lines.length;
+    net.add(id, { kind: 'join', known: via });
+    net.flush();
+    assert.ok(net.linesOf(id, mark).includes('Join request has been accepted'), `Peer ${id} was not accepted`);
+    net.advance(3000);
+  }
+  const ids = [0, 1, 2, 4, 5, 8, 9, 14, 19, 200, 255];
+  const truth = ringSuccessors(ids);
+  for (const id of ids) assert.deepEqual(net.cores.get(id)!.snapshot().successors.slice(0, 2), truth.get(id), `successors of ${id}`);
+});
+
+test('a join for an id already in the ring is refused and the joiner exits non-zero', () => {
+  const net = referenceRing();
+  net.advance(100);
+  net.cores.delete(14); // a second process claiming id 14 (the first is still in the ring)
+  net.add(14, { kind: 'join', known: 2 });
+  net.flush();
+  assert.equal(net.exits.get(14), 1);
+  assert.ok(net.linesOf(14).some((l) => l.startsWith('Join request rejected')));
+});

@@ -1,0 +1,93 @@
+// Layer 1 of the tests: protocol cores wired to each other by hand, with a clock the test
+// moves. No runtime, no sockets, no promises: every step is synchronous and visible.
+import { defaultContact } from '../../src/core/contact.js';
+import type { CoreEvent, Effect } from '../../src/core/effects.js';
+import type { Message } from '../../src/core/messages.js';
+import { PeerCore } from '../../src/core/peer-core.js';
+import type { CoreConfig } from '../../src/core/peer-core.js';
+
+export const BASE = 40000;
+const MAX_STEPS = 100_000;
+
+export class FakeLink {
+  now = 0;
+  readonly cores = new Map<number, PeerCore>();
+  readonly lines: { id: number; line: string; at: number }[] = [];
+  readonly exits = new Map<number, number>();
+  readonly down = new Set<number>();
+  /** Datagrams to drop: return true to lose it. */
+  lose: (from: number, to: number, msg: Message) => boolean = () => false;
+  private readonly timers = new Map<string, { id: number; name: string; at: number }>();
+  private readonly queue: { from: number; to: number; msg: Message; tcp: boolean }[] = [];
+
+  add(id: number, mode: CoreConfig['mode'], extra: Partial<CoreConfig> = {}): PeerCore {
+    const core = new PeerCore({
+      self: defaultContact(id, '127.0.0.1', BASE),
+      basePort: BASE,
+      mode,
+      pingIntervalMs: 1000,
+      pingMisses: 3,
+      shortcuts: false,
+      storeId: 'shared',
+      ...extra,
+    });
+    this.cores.set(id, core);
+    this.feed(id, { type: 'start', now: this.now });
+    return core;
+  }
+
+  feed(id: number, ev: CoreEvent): Effect[] {
+    const core = this.cores.get(id);
+    if (!core || this.down.has(id)) return [];
+    const effects = core.handle(ev);
+    for (const e of effects) this.apply(id, e);
+    return effects;
+  }
+
+  command(id: number, line: string): void {
+    this.feed(id, { type: 'command', line, now: this.now });
+    this.flush();
+  }
+
+  private apply(id: number, e: Effect): void {
+    if (e.kind === 'print') this.lines.push({ id, line: e.line, at: this.now });
+    else if (e.kind === 'send') this.queue.push({ from: id, to: e.to.id, msg: e.msg, tcp: e.transport === 'tcp' });
+    else if (e.kind === 'set-timer') this.timers.set(`${id}:${e.name}`, { id, name: e.name, at: e.at });
+    else if (e.kind === 'cancel-timer') this.timers.delete(`${id}:${e.name}`);
+    else if (e.kind === 'exit') this.exits.set(id, e.code);
+  }
+
+  /** Delivers every queued message (and what they cause) at the current time. */
+  flush(): void {
+    for (let steps = 0; this.queue.length; steps++) {
+      if (steps > MAX_STEPS) throw new Error('message storm: over MAX_STEPS deliveries');
+      const m = this.queue.shift()!;
+      if (this.down.has(m.to) || !this.cores.has(m.to) || this.exits.has(m.to)) {
+        if (m.tcp) this.feed(m.from, { type: 'send-failed', to: defaultContact(m.to, '127.0.0.1', BASE), msg: m.msg, error: 'refused', now: this.now });
+        continue;
+      }
+      if (!m.tcp && this.lose(m.from, m.to, m.msg)) continue;
+      this.feed(m.to, { type: 'receive', msg: m.msg, now: this.now });
+    }
+  }
+
+  /** Moves the clock forward by ms, firing timers in order. */
+  advance(ms: number): void {
+    const end = this.now + ms;
+    this.flush();
+    for (let steps = 0; ; steps++) {
+      if (steps > MAX_STEPS) throw new Error('timer storm: over MAX_STEPS timers');
+      const next = [...this.timers.values()].filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!next) break;
+      this.timers.delete(`${next.id}:${next.name}`);
+      this.now = Math.max(this.now, next.at);
+      this.feed(next.id, { type: 'timer', name: next.name, now: this.now });
+      this.flush();
+    }
+    this.now = end;
+  }
+
+  linesOf(id: number, since = 0): string[] {
+    return this.lines.slice(since).filter((l) => l.id === id).map((l) => l.line);
+  }
+}
