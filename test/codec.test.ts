@@ -82,7 +82,7 @@ const SHA = Uint8Array.from({ length: 32 }, (_, i) => i);
 const SAMPLES: Message[] = [
   { type: 'ping', from: A, seq: 0, role: 1, loud: false },
   { type: 'ping', from: B, seq: 0xffffffff, role: 2, loud: true },
-  { type: 'pong', from: A, seq: 42, loud: true, successors: [B, C] },
+  { type: 'pong', from: A, seq: 42, loud: true, successors: [B, C], pred: C },
   { type: 'pong', from: A, seq: 43, loud: false, successors: [] },
   { type: 'join', joiner: C, hops: 0 },
   { type: 'join', joiner: B, hops: 0xffff },
@@ -166,8 +166,8 @@ const FIXTURES: { name: string; msg: Message; bytes: string }[] = [
   {
     name: 'pong',
     msg: { type: 'pong', from: { id: 1, host: 'h', port: 2 }, seq: 3, loud: false, successors: [{ id: 4, host: 'i', port: 5 }] },
-    // len 18 | v1 | type 2 | contact | seq 3 | loud 0 | count 1, contact
-    bytes: '00000012 01 02 01 0002 01 68 00000003 00 01 04 0005 01 69',
+    // len 19 | v1 | type 2 | contact | seq 3 | loud 0 | count 1, contact | no pred
+    bytes: '00000013 01 02 01 0002 01 68 00000003 00 01 04 0005 01 69 00',
   },
   {
     name: 'file-end',

@@ -17,7 +17,7 @@
 //
 // code  type              payload fields, in order
 //    1  ping              from: contact, seq, role, loud: bool
-//    2  pong              from: contact, seq, loud: bool, successors
+//    2  pong              from: contact, seq, loud: bool, successors, pred: u8 0|1 then a contact if 1
 //    3  join              joiner: contact, hops
 //    4  join-accept       from: contact, successors
 //    5  join-reject       from: contact, reason
@@ -367,12 +367,16 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeU32(w, 'seq', m.seq);
       writeBool(w, 'loud', m.loud);
       writeSuccessors(w, m.successors);
+      writeBool(w, 'pred', m.pred !== undefined);
+      if (m.pred) writeContact(w, m.pred);
     },
     read(r) {
       const from = readContact(r, 'from');
       const seq = r.u32('seq');
       const loud = readBool(r, 'loud');
-      return { type: 'pong', from, seq, loud, successors: readSuccessors(r) };
+      const successors = readSuccessors(r);
+      const pred = readBool(r, 'pred') ? readContact(r, 'pred') : undefined;
+      return { type: 'pong', from, seq, loud, successors, ...(pred ? { pred } : {}) };
     },
   },
   join: {

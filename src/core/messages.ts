@@ -6,8 +6,12 @@ import type { Contact } from './contact.js';
 export type Message =
   /** role: 1 if the receiver is the sender's first successor, 2 if second. loud: print the ping lines. */
   | { type: 'ping'; from: Contact; seq: number; role: 1 | 2; loud: boolean }
-  /** successors: the responder's successor list, first successor first (may be empty while joining). */
-  | { type: 'pong'; from: Contact; seq: number; loud: boolean; successors: Contact[] }
+  /**
+   * successors: the responder's successor list, first successor first (may be empty while
+   * joining); pred: its first predecessor, if known (Chord's stabilize: a peer that joined
+   * between the pinger and the responder shows up there).
+   */
+  | { type: 'pong'; from: Contact; seq: number; loud: boolean; successors: Contact[]; pred?: Contact }
   | { type: 'join'; joiner: Contact; hops: number }
   | { type: 'join-accept'; from: Contact; successors: Contact[] }
   | { type: 'join-reject'; from: Contact; reason: string }

@@ -17,10 +17,11 @@
 //   (a ping says whether the receiver is the sender's first or second successor).
 // - join: the request is forwarded along successors to the peer p with joiner in (p, succ1);
 //   p adopts the joiner, answers it with p's old successors, and tells p's first
-//   predecessor its new second successor. Pongs carry the responder's successors, so a
-//   peer that missed that message (its predecessor was not yet known) still catches up.
+//   predecessor its new second successor. Pongs carry the responder's successors and first
+//   predecessor (Chord's stabilize), so a peer that missed that message still catches up.
 // - quit: the leaver tells both predecessors its successors, waits for their acks (bounded),
-//   and exits. kill: nothing is said; predecessors declare it dead after missed pings,
+//   and exits; its first successor hears it too, to forget its predecessor.
+//   kill: nothing is said; predecessors declare it dead after missed pings,
 //   drop it, and ask their next live successor for its successors to refill the list.
 import type { Contact } from './contact.js';
 import { defaultContact } from './contact.js';
@@ -85,6 +86,8 @@ export class PeerCore {
   private readonly loudEvery: number;
   private readonly deadMemoryMs: number;
   private out: Effect[] = [];
+  /** The `now` of the event being handled. */
+  private clock = 0;
   private phase: Phase = 'starting';
   private successors: Contact[] = [];
   private pred1: Contact | undefined;
@@ -115,7 +118,7 @@ export class PeerCore {
     const budget = DETECTION_BUDGET_MS / (config.pingMisses + 1);
     this.loudEvery = Math.max(1, Math.ceil(interval / budget));
     this.probeMs = interval / this.loudEvery;
-    this.deadMemoryMs = Math.max(10_000, 4 * (config.pingMisses + 1) * this.probeMs);
+    this.deadMemoryMs = Math.max(10_000, 2 * (config.pingMisses + 2) * this.probeMs);
   }
 
   snapshot(): CoreSnapshot {
@@ -132,6 +135,7 @@ export class PeerCore {
   handle(ev: CoreEvent): Effect[] {
     this.out = [];
     if (this.phase === 'stopped') return this.out;
+    this.clock = Math.max(this.clock, ev.now);
     const before = JSON.stringify(this.snapshot());
     this.dispatch(ev);
     if ((this.phase as Phase) !== 'stopped' && JSON.stringify(this.snapshot()) !== before) this.emit({ kind: 'neighbours' });
@@ -175,10 +179,11 @@ export class PeerCore {
   private contactOf(id: number): Contact {
     return defaultContact(id, this.self.host, this.cfg.basePort);
   }
-  private isDead(id: number, now?: number): boolean {
+  /** Declared dead or departed recently (the memory fades, so a false alarm heals). */
+  private isDead(id: number): boolean {
     const until = this.dead.get(id);
     if (until === undefined) return false;
-    if (now !== undefined && now > until) {
+    if (this.clock > until) {
       this.dead.delete(id);
       return false;
     }
@@ -277,7 +282,7 @@ export class PeerCore {
   }
 
   private expirePredecessors(now: number): void {
-    const limit = (this.cfg.pingMisses + 2) * this.probeMs + STARTUP_GRACE_MS;
+    const limit = (this.cfg.pingMisses + 2) * this.probeMs;
     for (const slot of ['pred1', 'pred2'] as const) {
       const p = this[slot];
       if (p && now - (this.predHeard.get(p.id) ?? now) > limit) this[slot] = undefined;
@@ -288,14 +293,21 @@ export class PeerCore {
     const { from } = msg;
     if (msg.loud) this.print(`Ping request message received from Peer ${from.id}`, 'ping');
     this.predHeard.set(from.id, now);
-    if (msg.role === 1) {
-      this.pred1 = from;
-      if (this.pred2?.id === from.id) this.pred2 = undefined;
-    } else {
-      this.pred2 = from;
-      if (this.pred1?.id === from.id) this.pred1 = undefined;
-    }
-    const reply: Message = { type: 'pong', from: this.self, seq: msg.seq, loud: msg.loud, successors: this.successors };
+    const slot = msg.role === 1 ? 'pred1' : 'pred2';
+    const other = msg.role === 1 ? 'pred2' : 'pred1';
+    if (this[other]?.id === from.id) this[other] = undefined;
+    // the closest pinger in each role wins; a silent one gives way to whoever pings
+    const cur = this[slot];
+    const silent = !cur || now - (this.predHeard.get(cur.id) ?? -Infinity) > 2 * this.probeMs;
+    if (!cur || cur.id === from.id || silent || betweenOpen(cur.id, from.id, this.self.id)) this[slot] = from;
+    const reply: Message = {
+      type: 'pong',
+      from: this.self,
+      seq: msg.seq,
+      loud: msg.loud,
+      successors: this.successors,
+      ...(this.pred1 ? { pred: this.pred1 } : {}),
+    };
     this.send(from, reply, 'udp');
   }
 
@@ -306,7 +318,14 @@ export class PeerCore {
     p.misses = 0;
     p.heard = true;
     if (msg.loud) this.print(`Ping response received from Peer ${msg.from.id}`, 'ping');
-    if (this.successors[0]?.id === msg.from.id) this.stabilize(msg.successors);
+    if (this.successors[0]?.id !== msg.from.id) return;
+    const between = msg.pred;
+    if (between && !this.isDead(between.id) && betweenOpen(this.self.id, between.id, msg.from.id)) {
+      // a peer sits between us and our first successor (it joined while we were not told)
+      this.successors = this.cleanList([between, ...this.successors]);
+      return this.printSuccessors('My new');
+    }
+    this.stabilize(msg.successors);
   }
 
   /**
@@ -437,6 +456,9 @@ export class PeerCore {
       this.awaitingAcks.add(p.id);
       this.send(p, { type: 'depart', from: this.self, successors: this.successors });
     }
+    // the first successor is told too (no ack awaited), so it stops counting us as its predecessor
+    const s1 = this.successors[0];
+    if (s1 && !tell.some((p) => p.id === s1.id)) this.send(s1, { type: 'depart', from: this.self, successors: this.successors });
     this.emit({ kind: 'set-timer', name: 'quit', at: now + this.cfg.quitTimeoutMs });
   }
 

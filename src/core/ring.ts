@@ -40,7 +40,7 @@ export function ringSuccessors(ids: readonly number[], count = 2): Map<number, n
   const out = new Map<number, number[]>();
   sorted.forEach((id, i) => {
     const next: number[] = [];
-    for (let k = 1; k <= count && k < sorted.length + 1; k++) next.push(sorted[(i + k) % sorted.length]!);
+    for (let k = 1; k <= count && k < sorted.length; k++) next.push(sorted[(i + k) % sorted.length]!);
     out.set(id, next);
   });
   return out;
