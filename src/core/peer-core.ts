@@ -5,7 +5,8 @@
 // - `successors` runs clockwise from this peer, never holds this peer's own id, and never
 //   holds an id it has declared dead or seen depart (for `deadMemoryMs` afterwards).
 // - A successor is declared dead only after `pingMisses` consecutive unanswered pings
-//   (one lost datagram never kills a peer); one that has never answered gets a start-up grace.
+//   (one lost datagram never kills a peer); init's successors, until they first answer, get a
+//   start-up grace, since peers of a ring are started one by one.
 // - Liveness probes go out every `probeMs` = the ping interval split so that detection
 //   takes under 60 s whatever the interval; only one probe per interval prints its lines.
 // - Keys: the owner of key k is the first peer clockwise whose id >= k. A peer forwards a
@@ -64,6 +65,8 @@ const DETECTION_BUDGET_MS = 50_000;
 const STARTUP_GRACE_MS = 10_000;
 /** Joins that arrive while this peer is itself joining wait here, at most this many. */
 const MAX_QUEUED_JOINS = 32;
+/** Peers declared dead that we are checking again because a neighbour still names them. */
+const MAX_RECHECKS = 8;
 /** Requests a peer can have in flight at once. */
 const MAX_PENDING_REQUESTS = 256;
 /** Accepted stores waiting for their file copy. */
@@ -74,7 +77,6 @@ interface Probe {
   seq: number;
   answered: boolean;
   misses: number;
-  heard: boolean;
 }
 
 type Route = { accept: true } | { accept: false; to: Contact; final: boolean; second: boolean };
@@ -97,6 +99,10 @@ export class PeerCore {
   private ticks = 0;
   private readonly probes = new Map<number, Probe>();
   private readonly dead = new Map<number, number>();
+  /** id -> seq of a quiet ping sent to a peer we declared dead but a neighbour still names. */
+  private readonly rechecks = new Map<number, number>();
+  /** init's successors, which may not have started yet: they get the start-up grace until first heard. */
+  private readonly graceIds = new Set<number>();
   private nextQid = 1;
   private readonly queries = new Map<number, Contact>();
   private nextRid = 1;
@@ -217,6 +223,7 @@ export class PeerCore {
     if (this.phase !== 'starting') return;
     if (this.cfg.mode.kind === 'init') {
       this.successors = this.cleanList(this.cfg.mode.successors.map((id) => this.contactOf(id)));
+      for (const s of this.successors) this.graceIds.add(s.id);
       this.phase = 'active';
       this.emit({ kind: 'ready' });
       this.emit({ kind: 'set-timer', name: 'ping', at: now });
@@ -261,7 +268,7 @@ export class PeerCore {
       const p = this.probes.get(t.id);
       if (!p || p.answered) continue;
       p.misses++;
-      const graceTicks = p.heard ? 0 : Math.ceil(STARTUP_GRACE_MS / this.probeMs);
+      const graceTicks = this.graceIds.has(t.id) ? Math.ceil(STARTUP_GRACE_MS / this.probeMs) : 0;
       if (p.misses >= this.cfg.pingMisses + graceTicks) failed.push(t);
     }
     if (failed.length) this.declareDead(failed, now);
@@ -269,7 +276,7 @@ export class PeerCore {
     for (const id of [...this.probes.keys()]) if (!targets.some((t) => t.id === id)) this.probes.delete(id);
     targets.forEach((t, i) => {
       const seq = ++this.pingSeq;
-      const p = this.probes.get(t.id) ?? { seq, answered: true, misses: 0, heard: false };
+      const p = this.probes.get(t.id) ?? { seq, answered: true, misses: 0 };
       p.seq = seq;
       p.answered = false;
       this.probes.set(t.id, p);
@@ -278,6 +285,7 @@ export class PeerCore {
     if (loud && targets.length === 2) this.print(`Ping requests sent to Peers ${targets[0]!.id} and ${targets[1]!.id}`, 'ping');
     else if (loud && targets.length === 1) this.print(`Ping request sent to Peer ${targets[0]!.id}`, 'ping');
     this.expirePredecessors(now);
+    for (const id of [...this.rechecks.keys()]) if (!this.isDead(id)) this.rechecks.delete(id);
     this.emit({ kind: 'set-timer', name: 'ping', at: now + this.probeMs });
   }
 
@@ -312,15 +320,22 @@ export class PeerCore {
   }
 
   private onPong(msg: MessageOf<'pong'>): void {
+    if (this.rechecks.get(msg.from.id) === msg.seq) {
+      // proof of life from a peer we had declared dead: a false alarm (lost pings), so forget it
+      this.rechecks.delete(msg.from.id);
+      this.dead.delete(msg.from.id);
+      return this.print(`Peer ${msg.from.id} answers again; it was declared dead by mistake`, 'debug');
+    }
     const p = this.probes.get(msg.from.id);
     if (!p || this.isDead(msg.from.id)) return;
     if (msg.seq === p.seq) p.answered = true;
     p.misses = 0;
-    p.heard = true;
+    this.graceIds.delete(msg.from.id);
     if (msg.loud) this.print(`Ping response received from Peer ${msg.from.id}`, 'ping');
     if (this.successors[0]?.id !== msg.from.id) return;
     const between = msg.pred;
-    if (between && !this.isDead(between.id) && betweenOpen(this.self.id, between.id, msg.from.id)) {
+    if (between && betweenOpen(this.self.id, between.id, msg.from.id)) {
+      if (this.isDead(between.id)) return this.recheck(between, 1);
       // a peer sits between us and our first successor (it joined while we were not told)
       this.successors = this.cleanList([between, ...this.successors]);
       return this.printSuccessors('My new');
@@ -336,6 +351,8 @@ export class PeerCore {
   private stabilize(theirs: Contact[]): void {
     const [s1, s2] = this.successors;
     if (!s1) return;
+    const named = theirs[0];
+    if (named && s2 && this.isDead(named.id) && betweenOpen(s1.id, named.id, s2.id)) return this.recheck(named, 2);
     const cands = this.cleanList(theirs);
     const c = cands[0];
     if (!c) return;
@@ -345,6 +362,14 @@ export class PeerCore {
     } else if (c.id === s2.id) {
       this.successors = this.cleanList([s1, ...cands]);
     }
+  }
+
+  /** One quiet ping to a peer we declared dead; its pong lifts the mark (see onPong). */
+  private recheck(c: Contact, role: 1 | 2): void {
+    if (!this.rechecks.has(c.id) && this.rechecks.size >= MAX_RECHECKS) return;
+    const seq = ++this.pingSeq;
+    this.rechecks.set(c.id, seq);
+    this.send(c, { type: 'ping', from: this.self, seq, role, loud: false }, 'udp');
   }
 
   private declareDead(gone: Contact[], now: number): void {
