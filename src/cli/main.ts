@@ -1,0 +1,183 @@
+// The `cdht` (alias `p2p`) command: parses `init` / `join` with commander, then runs one peer in
+// the foreground. Usage mistakes print one `cdht: error: ...` line and the usage, exit code 2.
+import { basename } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
+import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
+import type { RingOptions } from './ring.js';
+import { runRing } from './ring.js';
+import { runPeer } from './run.js';
+
+export const USAGE_EXIT_CODE = 2;
+
+/** `p2p` when started through a link or copy of that name (the reference set-up types `p2p init ...`). */
+export function programName(scriptPath: string | undefined = process.argv[1]): string {
+  const base = scriptPath ? basename(scriptPath).replace(/\.(c|m)?js$/, '') : '';
+  return base === 'p2p' ? 'p2p' : 'cdht';
+}
+
+const COMMANDS_HELP = `
+After start-up a peer reads commands from standard input, one a line:
+  Store NNNN     store file NNNN (key NNNN mod 256) at the peer that owns its key
+  Request NNNN   fetch NNNN.pdf from its owner; it arrives as received_NNNN.pdf
+  Quit           leave the ring gracefully (Ctrl+C leaves abruptly)`;
+
+function addPeerOptions(cmd: Command, name: string): Command {
+  return cmd
+    .addOption(
+      new Option('--base-port <N>', `peer ID listens on TCP and UDP port N + ID (${MIN_BASE_PORT}..${MAX_BASE_PORT})`)
+        .env('CDHT_BASE_PORT')
+        .default('12000'),
+    )
+    .option('--host <ADDR>', 'address to listen on and to reach the other peers at', '127.0.0.1')
+    .option('--data-dir <DIR>', 'where NNNN.pdf files are kept and received (default: the current directory)')
+    .option('--ping-misses <K>', `consecutive unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
+    .option('--no-ping-lines', 'hide the ping request and response lines')
+    .option('--debug', 'show debug lines (dropped input, retries)')
+    .option('--shortcuts', 'forward past the first successor when the second is closer to the key (changes the routes)')
+    .addHelpText('after', COMMANDS_HELP)
+    // After a usage error: the command's usage line, not its whole help.
+    .showHelpAfterError(`Usage: ${name} ${cmd.name()} ${cmd.usage()}\nRun '${name} ${cmd.name()} --help' for the options.`);
+}
+
+function rawOptions(cmd: Command): RawOptions {
+  const o = cmd.opts<Record<string, string | boolean | undefined>>();
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const source = cmd.getOptionValueSource('basePort');
+  return {
+    basePort: str(o['basePort']),
+    ...(source ? { basePortSource: source } : {}),
+    host: str(o['host']),
+    dataDir: str(o['dataDir']),
+    pingMisses: str(o['pingMisses']),
+    pingLines: o['pingLines'] !== false,
+    debug: o['debug'] === true,
+    shortcuts: o['shortcuts'] === true,
+  };
+}
+
+/** Runs `make`, turning an ArgumentProblem into commander's error path (message, usage, exit). */
+function checked<T>(cmd: Command, extra: string[], make: () => T): T {
+  try {
+    if (extra.length > 0) {
+      const names = cmd.registeredArguments.map((a) => a.name()).join(' ');
+      throw new ArgumentProblem(
+        `unexpected extra argument${extra.length > 1 ? 's' : ''} ${extra.map((e) => `'${e}'`).join(' ')} ` +
+          `(${cmd.name()} takes ${names})`,
+      );
+    }
+    return make();
+  } catch (err) {
+    if (err instanceof ArgumentProblem) cmd.error(`error: ${err.message}`, { exitCode: USAGE_EXIT_CODE, code: 'cdht.badArgument' });
+    throw err;
+  }
+}
+
+const RING_HELP = `
+The console reads one command a line (help lists them):
+  <id> store NNNN | <id> request NNNN | <id> quit | kill <id> | join <id> [via <id>]
+  add N | ring | watch | route <key|NNNN> [from <id>] | files [id] | help | exit
+Ctrl+C stops the whole ring (twice forces it).
+
+Examples:
+  npm start                          the reference ring, as cdht ring
+  cdht ring --peers 3,40,77 --reporter
+  cdht ring --sim --random 256 --speed 10 --reporter`;
+
+export function buildProgram(name: string, onPlan: (plan: RunPlan) => void, onRing: (plan: RingOptions) => void = () => {}): Command {
+  const program = new Command(name)
+    .description('A peer of a Chord-style circular distributed hash table (ids 0..255).')
+    .usage('<command> [options]')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      // One line, prefixed with the program's name; commander's own messages start with "error: ".
+      outputError: (s, write) => write(`${name}: ${s.trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    })
+    .showHelpAfterError(
+      `Usage: ${name} init <PEER> <FIRST_SUCCESSOR> <SECOND_SUCCESSOR> <PING_INTERVAL> [options]\n` +
+        `       ${name} join <PEER> <KNOWN_PEER> <PING_INTERVAL> [options]\n` +
+        `Run '${name} --help' for more.`,
+    )
+    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30`);
+
+  addPeerOptions(
+    program
+      .command('init')
+      .description('start a peer of a new ring, with its two successors given')
+      .argument('<PEER>', 'this peer\'s id, 0..255')
+      .argument('<FIRST_SUCCESSOR>', 'the id of its first successor')
+      .argument('<SECOND_SUCCESSOR>', 'the id of its second successor')
+      .argument('<PING_INTERVAL>', 'seconds between pings to the successors (fractions allowed, e.g. 0.5)')
+      .allowExcessArguments(),
+    name,
+  ).action((peer: string, first: string, second: string, interval: string, _opts: unknown, cmd: Command) => {
+    onPlan(checked(cmd, cmd.args.slice(4), () => initPlan({ peer, first, second, interval }, rawOptions(cmd))));
+  });
+
+  addPeerOptions(
+    program
+      .command('join')
+      .description('start a peer that joins an existing ring through a peer already in it')
+      .argument('<PEER>', 'this peer\'s id, 0..255')
+      .argument('<KNOWN_PEER>', 'the id of any peer already in the ring')
+      .argument('<PING_INTERVAL>', 'seconds between pings to the successors (fractions allowed, e.g. 0.5)')
+      .allowExcessArguments(),
+    name,
+  ).action((peer: string, known: string, interval: string, _opts: unknown, cmd: Command) => {
+    onPlan(checked(cmd, cmd.args.slice(3), () => joinPlan({ peer, known, interval }, rawOptions(cmd))));
+  });
+
+  const ring = program
+    .command('ring')
+    .description('start a whole ring in this process, with a console to drive it and a reporter to watch it')
+    .option('--peers <IDS>', 'comma-separated peer ids (default: the reference ring 2,4,5,8,9,14,19)')
+    .option('--random <N>', 'N distinct random ids instead (1..256)')
+    .option('--interval <S>', 'ping interval in seconds (fractions allowed)', '1')
+    .addOption(new Option('--base-port <N>', 'peer ID listens on port N + ID').env('CDHT_BASE_PORT').default('12000'))
+    .option('--host <ADDR>', 'address to listen on', '127.0.0.1')
+    .option('--data-dir <DIR>', 'parent folder of the peers\' data (default: a new temporary folder)')
+    .option('--shared-dir', 'all peers use the data folder itself instead of a subfolder peer-<id> each')
+    .option('--sim', 'run on the simulated network and virtual clock instead of real sockets')
+    .option('--speed <X>', 'with --sim: virtual seconds per real second', '1')
+    .option('--seed <N>', 'seed of --random and of the simulator')
+    .option('--ping-lines', 'show ping lines (default: on for rings of up to 16 peers)')
+    .option('--no-ping-lines', 'hide ping lines')
+    .option('--debug', 'show debug lines')
+    .option('--json', 'one JSON object per event instead of text')
+    .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
+    .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
+    .addHelpText('after', RING_HELP)
+    .showHelpAfterError(`Usage: ${name} ring [options]\nRun '${name} ring --help' for the options.`)
+    .allowExcessArguments();
+  ring.action((_opts: unknown, cmd: Command) => {
+    const o = cmd.opts<RawRingOptions>();
+    const source = cmd.getOptionValueSource('basePort');
+    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}) })));
+  });
+
+  return program;
+}
+
+/** Help that was asked for exits 0; every other way out of commander is a usage error. */
+function exitCodeOf(err: CommanderError): number {
+  return err.exitCode === 0 ? 0 : USAGE_EXIT_CODE;
+}
+
+/** Parses `argv` (the words after the program name) and runs the peer; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const name = programName();
+  let plan: RunPlan | undefined;
+  let ring: RingOptions | undefined;
+  const program = buildProgram(name, (p) => (plan = p), (r) => (ring = r));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return exitCodeOf(err);
+    throw err;
+  }
+  if (ring) return runRing(ring);
+  if (!plan) return USAGE_EXIT_CODE; // commander only returns without a plan for help, handled above
+  return runPeer(plan, name);
+}

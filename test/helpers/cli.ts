@@ -1,0 +1,289 @@
+// Drives the real `cdht` command as child processes, the way a marker does: arguments, stdin,
+// stdout lines, signals, exit codes. Waits are event-driven and bounded; nothing sleeps.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Tests run from dist/test/helpers, three levels below the repository. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI_SCRIPT = join(REPO_ROOT, 'bin', 'cdht.js');
+export const DEFAULT_WAIT_MS = 15_000;
+/** Lines of a process's output quoted in a failure message. */
+const TAIL_LINES = 20;
+/** Lines kept per stream; a runaway peer must not eat the test's memory. */
+const MAX_KEPT_LINES = 100_000;
+
+export const FIGURE1: ReadonlyArray<readonly [number, number, number]> = [
+  [2, 4, 5], [4, 5, 8], [5, 8, 9], [8, 9, 14], [9, 14, 19], [14, 19, 2], [19, 2, 4],
+];
+
+// ---- ports -------------------------------------------------------------------------------
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind({ port, address: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** A base port whose 256 ports are all free for TCP and UDP on 127.0.0.1 (checked as cdht.py does). */
+export async function freeBasePort(attempts = 50): Promise<number> {
+  for (let i = 0; i < attempts; i++) {
+    const base = 20000 + Math.floor(Math.random() * (30000 - 256));
+    let ok = true;
+    for (let id = 0; id < 256 && ok; id++) ok = (await tcpFree(base + id)) && (await udpFree(base + id));
+    if (ok) return base;
+  }
+  throw new Error(`no base port with 256 free TCP and UDP ports after ${attempts} tries`);
+}
+
+// ---- one process ---------------------------------------------------------------------------
+
+export type Expect = string | RegExp;
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+function matches(line: string, e: Expect): boolean {
+  return typeof e === 'string' ? line.trim() === e : e.test(line);
+}
+
+/** Splits a byte stream into lines and hands each one to `onLine`. */
+function lineReader(onLine: (line: string) => void): { push(chunk: Buffer): void; end(): void } {
+  let partial = '';
+  return {
+    push(chunk) {
+      const parts = (partial + chunk.toString('utf8')).split('\n');
+      partial = parts.pop() ?? '';
+      for (const p of parts) onLine(p.replace(/\r$/, ''));
+    },
+    end() {
+      if (partial) onLine(partial);
+      partial = '';
+    },
+  };
+}
+
+export interface SpawnOptions {
+  cwd: string;
+  /** Shown in failure messages, e.g. "peer 8". */
+  label?: string;
+  /** The script node runs; default bin/cdht.js (a link named p2p tests the alias). */
+  script?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class CliProcess {
+  readonly child: ChildProcess;
+  readonly label: string;
+  readonly out: string[] = [];
+  readonly err: string[] = [];
+  readonly exited: Promise<ExitStatus>;
+  status: ExitStatus | undefined;
+  private markAt = 0;
+  private readonly events = new EventEmitter();
+
+  constructor(args: string[], opts: SpawnOptions) {
+    this.label = opts.label ?? args.join(' ');
+    this.events.setMaxListeners(0);
+    this.child = spawn(process.execPath, [opts.script ?? CLI_SCRIPT, ...args], {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const keep = (into: string[]) => (line: string) => {
+      if (into.length < MAX_KEPT_LINES) into.push(line);
+      this.events.emit('change');
+    };
+    const outReader = lineReader(keep(this.out));
+    const errReader = lineReader(keep(this.err));
+    this.child.stdout!.on('data', (c: Buffer) => outReader.push(c));
+    this.child.stderr!.on('data', (c: Buffer) => errReader.push(c));
+    this.child.stdin!.on('error', () => {}); // writing to a peer that has exited is not this helper's failure
+    this.exited = new Promise((resolve) => {
+      this.child.once('close', (code, signal) => {
+        outReader.end();
+        errReader.end();
+        this.status = { code, signal };
+        this.events.emit('change');
+        resolve(this.status);
+      });
+    });
+  }
+
+  get running(): boolean {
+    return this.status === undefined;
+  }
+
+  send(text: string): void {
+    this.child.stdin!.write(`${text}\n`);
+  }
+
+  /** Later waits look only at lines printed after this point. */
+  mark(): void {
+    this.markAt = this.out.length;
+  }
+
+  linesSinceMark(): string[] {
+    return this.out.slice(this.markAt);
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child.kill(sig);
+  }
+
+  describe(): string {
+    const tail = (l: string[]) => l.slice(-TAIL_LINES).map((x) => `    | ${x}`).join('\n') || '    | (nothing)';
+    const state = this.status ? `exited (code ${this.status.code}, signal ${this.status.signal})` : 'running';
+    return `${this.label}, ${state}; last stdout lines:\n${tail(this.out)}\n  last stderr lines:\n${tail(this.err)}`;
+  }
+
+  /**
+   * Resolves once every expected line has appeared on stdout since the mark (in the given order
+   * when `ordered`); rejects at the deadline or if the process exits first.
+   */
+  waitFor(expected: readonly Expect[], opts: { timeoutMs?: number; ordered?: boolean } = {}): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_WAIT_MS;
+    const missing = (): Expect[] => {
+      const lines = this.out.slice(this.markAt);
+      if (!opts.ordered) return expected.filter((e) => !lines.some((l) => matches(l, e)));
+      let at = 0;
+      for (let i = 0; i < expected.length; i++) {
+        const found = lines.findIndex((l, j) => j >= at && matches(l, expected[i]!));
+        if (found < 0) return expected.slice(i);
+        at = found + 1;
+      }
+      return [];
+    };
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const left = missing();
+        if (left.length === 0) return done();
+        if (!this.running) return done(new Error(`${this.label} exited before printing ${show(left)}\n  ${this.describe()}`));
+      };
+      const timer = setTimeout(
+        () => done(new Error(`${this.label} did not print ${show(missing())}${opts.ordered ? ' (in this order)' : ''} within ${timeoutMs} ms\n  ${this.describe()}`)),
+        timeoutMs,
+      );
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        this.events.off('change', check);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.events.on('change', check);
+      check();
+    });
+  }
+
+  async waitForExit(timeoutMs = DEFAULT_WAIT_MS): Promise<ExitStatus> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.label} still running after ${timeoutMs} ms\n  ${this.describe()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGKILL and wait; safe to call on a process that has already exited. */
+  async stop(): Promise<void> {
+    if (this.running) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+function show(list: readonly Expect[]): string {
+  return list.map((e) => (typeof e === 'string' ? JSON.stringify(e) : String(e))).join(', ');
+}
+
+/** Runs the CLI to completion (it must exit by itself within the bound). */
+export async function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number }): Promise<CliProcess & { status: ExitStatus }> {
+  const p = new CliProcess(args, opts);
+  try {
+    await p.waitForExit(opts.timeoutMs ?? DEFAULT_WAIT_MS);
+  } finally {
+    await p.stop();
+  }
+  return p as CliProcess & { status: ExitStatus };
+}
+
+// ---- a ring of processes ----------------------------------------------------------------------
+
+/** Peers started as separate `cdht` processes sharing one directory and one base port. */
+export class CliRing {
+  readonly peers = new Map<number, CliProcess>();
+
+  constructor(
+    readonly cwd: string,
+    readonly basePort: number,
+  ) {}
+
+  private start(id: number, args: string[]): CliProcess {
+    const p = new CliProcess([...args, '--base-port', String(this.basePort)], { cwd: this.cwd, label: `peer ${id}` });
+    this.peers.set(id, p);
+    return p;
+  }
+
+  init(id: number, s1: number, s2: number, intervalS: number, extra: string[] = []): CliProcess {
+    return this.start(id, ['init', String(id), String(s1), String(s2), String(intervalS), ...extra]);
+  }
+
+  join(id: number, known: number, intervalS: number, extra: string[] = []): CliProcess {
+    return this.start(id, ['join', String(id), String(known), String(intervalS), ...extra]);
+  }
+
+  peer(id: number): CliProcess {
+    const p = this.peers.get(id);
+    if (!p) throw new Error(`peer ${id} was never started`);
+    return p;
+  }
+
+  markAll(): void {
+    for (const p of this.peers.values()) p.mark();
+  }
+
+  /**
+   * Waits until every running peer has sent, answered and been answered: for each, the
+   * ping lines towards its successors and from its predecessors.
+   */
+  async pingsSeen(ring: ReadonlyArray<readonly [number, number, number]>, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const preds = new Map<number, number[]>();
+    for (const [id, s1, s2] of ring) for (const s of [s1, s2]) preds.set(s, [...(preds.get(s) ?? []), id]);
+    await Promise.all(
+      ring.map(([id, s1, s2]) =>
+        this.peer(id).waitFor(
+          [
+            `Ping requests sent to Peers ${s1} and ${s2}`,
+            `Ping response received from Peer ${s1}`,
+            `Ping response received from Peer ${s2}`,
+            ...(preds.get(id) ?? []).map((p) => `Ping request message received from Peer ${p}`),
+          ],
+          { timeoutMs },
+        ),
+      ),
+    );
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.peers.values()].map((p) => p.stop()));
+  }
+}
