@@ -43,6 +43,9 @@ export interface PeerExit {
   reason: string;
 }
 
+/** How long a clean exit waits for messages still on their way out. */
+const FLUSH_ON_EXIT_MS = 2_000;
+
 /**
  * Events: 'line' (PeerLine) for every line the peer prints, at every level;
  * 'neighbours' (PeerSnapshot) when successors or predecessors change; 'exit' (PeerExit).
@@ -59,6 +62,8 @@ export class Peer extends EventEmitter {
   private readonly dataDir: string;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
+  /** TCP messages handed to the runtime and not yet delivered (or failed); flushed before a clean exit. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private stopped = false;
   private isReady = false;
   private resolveReady!: () => void;
@@ -206,10 +211,12 @@ export class Peer extends EventEmitter {
     const ep = this.endpoint;
     if (!ep) return;
     if (transport === 'udp') return ep.sendDatagram(to, msg);
-    ep.sendMessage(to, msg).catch((err: unknown) => {
+    const sending = ep.sendMessage(to, msg).catch((err: unknown) => {
       const error = err instanceof Error ? err.message : String(err);
       this.feed({ type: 'send-failed', to, msg, error, now: this.runtime.now() });
     });
+    this.inFlight.add(sending);
+    void sending.finally(() => this.inFlight.delete(sending));
   }
 
   private setTimer(name: string, at: number): void {
@@ -267,6 +274,13 @@ export class Peer extends EventEmitter {
     this.stopped = true;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
     if (!this.isReady) this.rejectReady(new Error(`Peer ${this.id} stopped before joining a ring: ${reason}`));
+    if (reason !== 'killed' && this.inFlight.size > 0) {
+      // a clean exit lets its last messages (acks, handed-back requests) reach their peers, within a bound
+      let timer: unknown;
+      const bound = new Promise<void>((res) => (timer = this.runtime.setTimer(FLUSH_ON_EXIT_MS, res)));
+      await Promise.race([Promise.allSettled([...this.inFlight]), bound]);
+      this.runtime.clearTimer(timer);
+    }
     try {
       await this.endpoint?.close();
     } catch {

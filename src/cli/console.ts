@@ -117,8 +117,14 @@ function dispatch(host: ConsoleHost, words: string[]): void {
 function addPeers(host: ConsoleHost, n: number): void {
   const { net, say } = host;
   const running = net.runningIds();
+  // an id the ring still names (a peer killed moments ago) would be refused as a duplicate
+  const named = new Set<number>();
+  for (const id of running) {
+    const s = net.peers.get(id)!.snapshot();
+    for (const n of [s.pred1, s.pred2, ...s.successors]) if (n !== undefined) named.add(n);
+  }
   const free: number[] = [];
-  for (let id = 0; id < RING_SIZE; id++) if (!net.peers.get(id)?.isRunning) free.push(id);
+  for (let id = 0; id < RING_SIZE; id++) if (!net.peers.get(id)?.isRunning && !named.has(id)) free.push(id);
   if (running.length === 0) return say('No running peer to join through');
   if (free.length < n) return say(`Only ${free.length} ids are free`);
   const chosen: number[] = [];

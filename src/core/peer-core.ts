@@ -63,8 +63,8 @@ export interface CoreSnapshot {
 const DETECTION_BUDGET_MS = 50_000;
 /** A successor that never answered gets this long on top of the misses (peers start one by one). */
 const STARTUP_GRACE_MS = 10_000;
-/** Joins that arrive while this peer is itself joining wait here, at most this many. */
-const MAX_QUEUED_JOINS = 32;
+/** Routed messages (join, store, request) that reach a peer still joining wait, at most this many. */
+const MAX_QUEUED_ROUTED = 32;
 /** Peers declared dead that we are checking again because a neighbour still names them. */
 const MAX_RECHECKS = 8;
 /** Requests a peer can have in flight at once. */
@@ -78,6 +78,8 @@ interface Probe {
   answered: boolean;
   misses: number;
 }
+
+type Routed = MessageOf<'join'> | MessageOf<'store'> | MessageOf<'file-request'>;
 
 type Route = { accept: true } | { accept: false; to: Contact; final: boolean; second: boolean };
 
@@ -99,6 +101,8 @@ export class PeerCore {
   private ticks = 0;
   private readonly probes = new Map<number, Probe>();
   private readonly dead = new Map<number, number>();
+  /** id -> until: successors a TCP message could not reach; routing skips them until a pong or expiry. */
+  private readonly suspects = new Map<number, number>();
   /** id -> seq of a quiet ping sent to a peer we declared dead but a neighbour still names. */
   private readonly rechecks = new Map<number, number>();
   /** init's successors, which may not have started yet: they get the start-up grace until first heard. */
@@ -108,7 +112,10 @@ export class PeerCore {
   private nextRid = 1;
   private readonly requests = new Map<number, { file: string; receiving: boolean }>();
   private readonly stores = new Map<string, { origin: Contact; until: number }>();
-  private readonly queuedJoins: MessageOf<'join'>[] = [];
+  /** Routed messages that arrived while joining (meant for a ring member at this address). */
+  private readonly queued: Routed[] = [];
+  /** join: the peer our join request went to, where queued messages go if the join fails. */
+  private known: Contact | undefined;
   private readonly awaitingAcks = new Set<number>();
 
   constructor(config: CoreConfig) {
@@ -231,6 +238,7 @@ export class PeerCore {
     }
     const { known: id, at } = this.cfg.mode;
     const known = at ? { id, ...at } : this.contactOf(id);
+    this.known = known;
     this.phase = 'joining';
     this.print(`Sending join request to Peer ${known.id}`, 'debug');
     this.send(known, { type: 'join', joiner: this.self, hops: 0 });
@@ -240,8 +248,7 @@ export class PeerCore {
   private onTimer(name: string, now: number): void {
     if (name === 'ping') return this.onPingTick(now);
     if (name === 'join' && this.phase === 'joining') {
-      this.print(`Join failed: no answer from the ring within ${this.cfg.joinTimeoutMs / 1000} s`);
-      return this.exit(1, 'join timed out');
+      return this.failJoin(`Join failed: no answer from the ring within ${this.cfg.joinTimeoutMs / 1000} s`, 'join timed out');
     }
     if (name === 'quit' && this.phase === 'leaving') {
       this.print(`Not every predecessor confirmed the departure; leaving anyway`, 'debug');
@@ -330,6 +337,7 @@ export class PeerCore {
     if (!p || this.isDead(msg.from.id)) return;
     if (msg.seq === p.seq) p.answered = true;
     p.misses = 0;
+    this.suspects.delete(msg.from.id);
     this.graceIds.delete(msg.from.id);
     if (msg.loud) this.print(`Ping response received from Peer ${msg.from.id}`, 'ping');
     if (this.successors[0]?.id !== msg.from.id) return;
@@ -405,16 +413,12 @@ export class PeerCore {
 
   private onJoin(msg: MessageOf<'join'>): void {
     const j = msg.joiner;
-    if (this.phase === 'joining') {
-      if (this.queuedJoins.length < MAX_QUEUED_JOINS) this.queuedJoins.push(msg);
-      return;
-    }
     if (msg.hops > MAX_HOPS) return this.print(`Dropped the join request of Peer ${j.id}: too many hops`, 'debug');
     if (j.id === this.self.id || this.successors.some((s) => s.id === j.id)) {
       this.print(`Peer ${j.id} Join request refused: Peer ${j.id} is already in the ring`);
       return this.send(j, { type: 'join-reject', from: this.self, reason: `Peer ${j.id} is already in the ring` });
     }
-    const [s1, s2] = this.successors;
+    const [s1, s2] = this.routable();
     if (!s1 || betweenOpen(this.self.id, j.id, s1.id)) return this.acceptJoin(j);
     const viaSecond = this.cfg.shortcuts && !!s2 && !betweenOpen(s1.id, j.id, s2.id) && s2.id !== j.id;
     this.print(`Peer ${j.id} Join request forwarded to my ${viaSecond ? 'second ' : ''}successor`);
@@ -422,7 +426,7 @@ export class PeerCore {
   }
 
   private acceptJoin(j: Contact): void {
-    const old = this.successors;
+    const old = this.routable();
     this.dead.delete(j.id);
     this.print(`Peer ${j.id} Join request received`);
     this.successors = this.cleanList([j, ...old]);
@@ -444,13 +448,20 @@ export class PeerCore {
     this.printSuccessors('My');
     this.emit({ kind: 'ready' });
     this.emit({ kind: 'set-timer', name: 'ping', at: now });
-    for (const q of this.queuedJoins.splice(0)) this.onJoin(q);
+    for (const q of this.queued.splice(0)) this.onReceive(q, now);
   }
 
   private onJoinReject(msg: MessageOf<'join-reject'>): void {
     if (this.phase !== 'joining') return;
-    this.print(`Join request rejected by Peer ${msg.from.id}: ${msg.reason}`);
-    this.exit(1, 'join rejected');
+    this.failJoin(`Join request rejected by Peer ${msg.from.id}: ${msg.reason}`, 'join rejected');
+  }
+
+  /** Gives up joining; what others routed to us meanwhile goes back into the ring. */
+  private failJoin(line: string, reason: string): void {
+    this.print(line);
+    const back = this.known;
+    for (const q of this.queued.splice(0)) if (back) this.send(back, { ...q, hops: q.hops + 1 });
+    this.exit(1, reason);
   }
 
   private onSuccessorChange(msg: MessageOf<'successor-change'>): void {
@@ -509,6 +520,15 @@ export class PeerCore {
 
   // ---- routing of store and request ----------------------------------------------------------
 
+  /** Successors that routed messages may go to: not suspected of being gone. */
+  private routable(): Contact[] {
+    return this.successors.filter((c) => {
+      const until = this.suspects.get(c.id);
+      if (until !== undefined && this.clock > until) this.suspects.delete(c.id);
+      return !this.suspects.has(c.id);
+    });
+  }
+
   private ownsKey(key: number): boolean {
     if (key === this.self.id || this.successors.length === 0) return true;
     return !!this.pred1 && betweenRightClosed(this.pred1.id, key, this.self.id);
@@ -516,7 +536,7 @@ export class PeerCore {
 
   private route(key: number): Route {
     if (this.ownsKey(key)) return { accept: true };
-    const [s1, s2] = this.successors;
+    const [s1, s2] = this.routable();
     if (!s1) return { accept: true };
     if (betweenRightClosed(this.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false };
     if (this.cfg.shortcuts && s2) {
@@ -654,6 +674,14 @@ export class PeerCore {
   // ---- delivery ------------------------------------------------------------------------------
 
   private onReceive(msg: Message, now: number): void {
+    if (this.phase === 'joining') {
+      // this address may have belonged to a peer that died: its traffic is not ours to answer yet
+      if (msg.type === 'join' || msg.type === 'store' || msg.type === 'file-request') {
+        if (this.queued.length < MAX_QUEUED_ROUTED) this.queued.push(msg);
+        return;
+      }
+      if (msg.type === 'ping' || msg.type === 'successor-query') return;
+    }
     switch (msg.type) {
       case 'ping':
         return this.onPing(msg, now);
@@ -712,14 +740,17 @@ export class PeerCore {
     }
   }
 
-  private reroute(failed: Contact, msg: MessageOf<'join'> | MessageOf<'store'> | MessageOf<'file-request'>, what: string): void {
-    const idx = this.successors.findIndex((s) => s.id === failed.id);
-    const next = idx >= 0 ? this.successors.slice(idx + 1).find((s) => !this.isDead(s.id)) : undefined;
-    if (!next) {
+  /** The message goes round again, routed as if the unreachable peer were not there. */
+  private reroute(failed: Contact, msg: Routed, what: string): void {
+    this.suspects.set(failed.id, this.clock + (this.cfg.pingMisses + 1) * this.probeMs);
+    if (this.routable().length === 0) {
       this.print(`Could not forward ${what}: Peer ${failed.id} cannot be reached and no other successor is known`);
       return;
     }
-    this.print(`Peer ${failed.id} cannot be reached; forwarding ${what} to Peer ${next.id} instead`);
-    this.send(next, msg);
+    this.print(`Peer ${failed.id} cannot be reached; routing ${what} without it`);
+    if (msg.type === 'join') this.onJoin(msg);
+    else if (msg.type === 'store') this.onStore({ ...msg, final: false }, this.clock);
+    else this.onFileRequest({ ...msg, final: false });
   }
+
 }
