@@ -296,3 +296,22 @@ test('random churn with loss keeps one correct ring (seeded; replay with SEED=)'
     await net.close();
   }
 });
+
+test('a peer refused while joining hands back the traffic it got meanwhile', async () => {
+  // 4 dies; a new process takes its address and tries to join as 4 (refused: the ring still
+  // names 4). A store routed to "4" in that moment must not be lost or accepted by the newcomer.
+  const { net, t } = await ring();
+  await net.run(1500);
+  await net.kill(4);
+  const newcomer = net.start({ id: 4, mode: { kind: 'join', known: 19 } });
+  await net.run(1);
+  const m = t.mark();
+  net.peers.get(2)!.command('Store 2053'); // key 5: 2 forwards it to "4"
+  await net.until(() => t.of(5, m).includes('Store 2053 request accepted'), 5000);
+  t.assertLines(5, ['Store 2053 request accepted'], m);
+  assert.ok(!t.of(4, m).includes('Store 2053 request accepted'), 'the newcomer must not accept it');
+  await net.until(() => !newcomer.isRunning, 5000);
+  assert.equal((await newcomer.closed).code, 1);
+  assert.ok(t.of(4).some((l) => l.startsWith('Join request rejected')));
+  await net.close();
+});
