@@ -108,8 +108,30 @@ test('the console drives the reference ring through every operation of the spec'
   assert.ok(!existsSync(join(dir, 'received_2067.pdf')));
 });
 
-test('--sim with 200 peers: after kills and joins the reporter shows the true ring', async () => {
-  const ring = new CliProcess(['ring', '--sim', '--random', '200', '--seed', '4', '--speed', '40', '--reporter'], {
+/** Waits until the reporter prints a table of `count` rows, none stale, after line `from`. */
+function settledTable(ring: CliProcess, from: number, count: number, timeoutMs = 60_000): Promise<Row[]> {
+  return new Promise<Row[]>((resolve, reject) => {
+    const check = () => {
+      const rows = lastTable(ring.out, from);
+      if (rows && rows.length === count && rows.every((r) => !r.stale)) {
+        clearTimeout(deadline);
+        ring.child.stdout!.off('data', check);
+        resolve(rows);
+      }
+    };
+    const deadline = setTimeout(() => {
+      ring.child.stdout!.off('data', check);
+      const rows = lastTable(ring.out, from);
+      const events = ring.out.filter((l) => /Joining|killed|rejected|Join failed|cannot be reached|Could not|been accepted/.test(l));
+      reject(new Error(`no settled table of ${count} peers (last: ${rows?.length} rows, stale ${rows?.filter((r) => r.stale).map((r) => r.id)})\n${events.join('\n')}`));
+    }, timeoutMs);
+    ring.child.stdout!.on('data', check);
+    check();
+  });
+}
+
+test('--sim with 256 peers: after kills and joins the reporter shows the true ring', async () => {
+  const ring = new CliProcess(['ring', '--sim', '--random', '256', '--seed', '4', '--speed', '40', '--reporter'], {
     cwd: tmpdir(),
     label: 'cdht ring --sim',
   });
@@ -119,32 +141,37 @@ test('--sim with 200 peers: after kills and joins the reporter shows the true ri
   ring.mark();
   await ring.waitFor([/^Unmonitored Peers \(0\)/], { timeoutMs: 30_000 });
   const first = lastTable(ring.out)!;
-  assert.equal(first.length, 200);
-  const victims = [first[3]!.id, first[4]!.id, first[100]!.id, first[150]!.id];
-  ring.mark();
+  assert.equal(first.length, 256);
+  const victims = [3, 4, 100, 150];
+  let from = ring.out.length;
   for (const v of victims) ring.send(`kill ${v}`);
-  ring.send('add 6');
-  await ring.waitFor([/^Joining 6 new peers: /]);
-  const from = ring.out.length;
-  // the reporter prints a table whenever the ring changes; wait for one with the new membership and no stale row
-  await new Promise<void>((resolve, reject) => {
-    const deadline = setTimeout(() => {
-      const rows = lastTable(ring.out, from);
-      reject(new Error(`no settled table of 202 peers (last: ${rows?.length} rows, stale ${rows?.filter((r) => r.stale).map((r) => r.id)})\n${ring.out.filter((l) => /Joining|killed|rejected|Join failed|cannot be reached|Could not|refused|been accepted/.test(l)).join('\n')}`));
-    }, 60_000);
-    const check = () => {
-      const rows = lastTable(ring.out, from);
-      if (rows && rows.length === 202 && rows.every((r) => !r.stale)) {
-        clearTimeout(deadline);
-        ring.child.stdout!.off('data', check);
-        resolve();
-      }
-    };
-    ring.child.stdout!.on('data', check);
-  });
-  const rows = lastTable(ring.out, from)!;
-  for (const v of victims) assert.ok(!rows.some((r) => r.id === v), `killed Peer ${v} still listed`);
+  const afterKills = await settledTable(ring, from, 252);
+  for (const v of victims) assert.ok(!afterKills.some((r) => r.id === v), `killed Peer ${v} still listed`);
+  assertTrueRing(afterKills);
+
+  // the only free ids are the victims': once nobody names them any more, they can join again
+  ring.mark();
+  from = ring.out.length;
+  ring.send('add 4');
+  await ring.waitFor([`Joining 4 new peers: ${victims.join(', ')}`]);
+  const rows = await settledTable(ring, from, 256);
   assertTrueRing(rows);
   ring.send('exit');
   assert.equal((await ring.waitForExit(10_000)).code, 0);
+});
+
+test('--json writes one JSON object per event', async () => {
+  const ring = new CliProcess(['ring', '--sim', '--peers', '3,40,77', '--json', '--speed', '20'], { cwd: tmpdir(), label: 'cdht ring --json' });
+  procs.push(ring);
+  await ring.waitFor([/"type":"console"/]);
+  ring.send('40 store 1234'); // key 210: owned by 3
+  ring.send('nonsense');
+  await ring.waitFor([/"text":"Store 1234 request accepted"/, /Unknown command 'nonsense'/]);
+  ring.send('exit');
+  assert.equal((await ring.waitForExit(10_000)).code, 0);
+  const events = ring.out.filter((l) => l.trim()).map((l) => JSON.parse(l) as { type: string; peer?: number; level?: string; text: string });
+  assert.ok(events.every((e) => e.type === 'line' || e.type === 'console' || e.type === 'report'));
+  const accepted = events.find((e) => e.text === 'Store 1234 request accepted')!;
+  assert.deepEqual([accepted.type, accepted.peer, accepted.level], ['line', 3, 'info']);
+  assert.ok(events.some((e) => e.type === 'line' && e.level === 'ping'), 'a ring of 3 shows ping lines');
 });
