@@ -186,10 +186,10 @@ export class Peer extends EventEmitter {
           this.clearTimer(e.name);
           break;
         case 'serve-file':
-          void this.serveFile(e.file, e.rid, e.to);
+          void this.sendStored(e.file, e.to, e.rid, 'request');
           break;
         case 'push-file':
-          void this.pushFile(e.file, e.to);
+          void this.sendStored(e.file, e.to, 0, 'store');
           break;
         case 'accept-file':
           break; // answered synchronously by offer()
@@ -234,10 +234,16 @@ export class Peer extends EventEmitter {
     this.timers.delete(name);
   }
 
-  /** Owner side of a request (or a request typed at the owner, when `to` is this peer). */
-  private async serveFile(file: string, rid: number, to: Contact): Promise<void> {
-    const progress = (phase: 'start' | 'missing' | 'sent' | 'failed', error?: string) =>
-      this.feed({ type: 'serve-progress', file, rid, to, phase, ...(error ? { error } : {}), now: this.runtime.now() });
+  /**
+   * Streams NNNN.pdf to `to`: the owner answering a request (purpose 'request'; when `to` is this
+   * peer, the request was typed here and only presence is reported), or the origin of a store
+   * copying the file to the owner (purpose 'store'). Each step is reported to the core.
+   */
+  private async sendStored(file: string, to: Contact, rid: number, purpose: 'request' | 'store'): Promise<void> {
+    const progress = (phase: 'start' | 'missing' | 'sent' | 'failed', error?: string) => {
+      const extra = { file, to, phase, ...(error ? { error } : {}), now: this.runtime.now() };
+      this.feed(purpose === 'request' ? { type: 'serve-progress', rid, ...extra } : { type: 'push-progress', ...extra });
+    };
     const ep = this.endpoint;
     if (!ep) return;
     const st = await ep.statFile(`${file}.pdf`).catch(() => null);
@@ -245,24 +251,7 @@ export class Peer extends EventEmitter {
     progress('start');
     if (to.id === this.id) return;
     try {
-      await ep.sendFile(to, { type: 'file-begin', from: this.self, file, rid, purpose: 'request', size: st.size }, `${file}.pdf`);
-      progress('sent');
-    } catch (err) {
-      progress('failed', err instanceof Error ? err.message : String(err));
-    }
-  }
-
-  /** Origin side of a store accepted by a peer with another data directory. */
-  private async pushFile(file: string, to: Contact): Promise<void> {
-    const progress = (phase: 'start' | 'missing' | 'sent' | 'failed', error?: string) =>
-      this.feed({ type: 'push-progress', file, to, phase, ...(error ? { error } : {}), now: this.runtime.now() });
-    const ep = this.endpoint;
-    if (!ep) return;
-    const st = await ep.statFile(`${file}.pdf`).catch(() => null);
-    if (!st) return progress('missing');
-    progress('start');
-    try {
-      await ep.sendFile(to, { type: 'file-begin', from: this.self, file, rid: 0, purpose: 'store', size: st.size }, `${file}.pdf`);
+      await ep.sendFile(to, { type: 'file-begin', from: this.self, file, rid, purpose, size: st.size }, `${file}.pdf`);
       progress('sent');
     } catch (err) {
       progress('failed', err instanceof Error ? err.message : String(err));

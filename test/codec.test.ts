@@ -1,24 +1,14 @@
 // The wire codec: round trips of every message, byte-exact fixtures that pin the layout, the
 // stream decoder under any chunking, and untrusted bytes that must never throw.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { decodeFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES, WIRE_VERSION, type Decoded } from '../src/core/codec.js';
 import type { Message } from '../src/core/messages.js';
 import type { ErrorCode } from '../src/core/errors.js';
+import { mulberry32 } from '../src/runtime/sim.js';
 
 const SEED = Number(process.env.SEED ?? 0xc0dec);
 
-/** A small seeded PRNG (mulberry32): the same seed replays the same bytes. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomInt(rand: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo + 1));

@@ -6,7 +6,7 @@ import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
 import { ownerOf, keyOf } from '../core/ring.js';
 import type { PeerLine } from '../peer.js';
-import { SimNetwork } from '../runtime/sim.js';
+import { mulberry32, SimNetwork } from '../runtime/sim.js';
 import { createTestnet, REFERENCE_RING } from '../testnet.js';
 import type { Testnet } from '../testnet.js';
 import { complete, runCommand } from './console.js';
@@ -42,18 +42,6 @@ const SIM_SLICE_MS = 50;
 const SCREEN_LOG_LINES = 200;
 const PALETTE = [39, 208, 76, 170, 220, 45, 203, 141, 118, 215, 81, 199];
 
-/** A small seeded generator for --random with --seed on real sockets. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function pickIds(n: number, random: () => number): number[] {
   const pool = Array.from({ length: 256 }, (_, i) => i);
   const out: number[] = [];
@@ -66,7 +54,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   const output = o.output ?? process.stdout;
   const tty = !!output.isTTY && !o.json;
   const sim = o.sim ? new SimNetwork({ seed: o.seed ?? 1 }) : undefined;
-  const random = sim ? () => sim.random() : o.seed !== undefined ? seeded(o.seed) : Math.random;
+  const random = sim ? () => sim.random() : o.seed !== undefined ? mulberry32(o.seed) : Math.random;
   const ids = o.ids ?? (o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
   const pingLines = o.pingLines ?? ids.length <= AUTO_PING_LINES_MAX;
   const dataDir = o.dataDir ?? (sim ? 'data' : mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')));

@@ -141,8 +141,8 @@ function safeDecode(bytes: Uint8Array): Decoded {
   }
 }
 
-/** mulberry32: tiny, fast, and good enough to drive a simulation. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: tiny, fast, and good enough to drive a simulation (or any seeded choice). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

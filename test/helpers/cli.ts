@@ -1,11 +1,10 @@
 // Drives the real `cdht` command as child processes, the way a marker does: arguments, stdin,
 // stdout lines, signals, exit codes. Waits are event-driven and bounded; nothing sleeps.
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeBasePort as freeBaseFor } from './ports.js';
 
 /** Tests run from dist/test/helpers, three levels below the repository. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -22,34 +21,9 @@ export const FIGURE1: ReadonlyArray<readonly [number, number, number]> = [
 
 // ---- ports -------------------------------------------------------------------------------
 
-function tcpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-function udpFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => {
-      s.close();
-      resolve(false);
-    });
-    s.bind({ port, address: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port whose 256 ports are all free for TCP and UDP on 127.0.0.1 (checked as cdht.py does). */
-export async function freeBasePort(attempts = 50): Promise<number> {
-  for (let i = 0; i < attempts; i++) {
-    const base = 20000 + Math.floor(Math.random() * (30000 - 256));
-    let ok = true;
-    for (let id = 0; id < 256 && ok; id++) ok = (await tcpFree(base + id)) && (await udpFree(base + id));
-    if (ok) return base;
-  }
-  throw new Error(`no base port with 256 free TCP and UDP ports after ${attempts} tries`);
+/** A base port whose 256 ports are all free for TCP and UDP on 127.0.0.1 (as cdht.py checks). */
+export function freeBasePort(): Promise<number> {
+  return freeBaseFor(Array.from({ length: 256 }, (_, id) => id));
 }
 
 // ---- one process ---------------------------------------------------------------------------
