@@ -65,6 +65,7 @@ export class Peer extends EventEmitter {
   /** TCP messages handed to the runtime and not yet delivered (or failed); flushed before a clean exit. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private stopped = false;
+  private closedDone = false;
   private isReady = false;
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
@@ -99,6 +100,10 @@ export class Peer extends EventEmitter {
 
   get isRunning(): boolean {
     return !this.stopped;
+  }
+  /** Fully stopped: sockets closed and `closed` resolved (isRunning turns false when stopping starts). */
+  get isClosed(): boolean {
+    return this.closedDone;
   }
   get isInRing(): boolean {
     return this.isReady && !this.stopped;
@@ -276,6 +281,7 @@ export class Peer extends EventEmitter {
       // closing is best effort: the peer is gone either way
     }
     const exit: PeerExit = { code, reason };
+    this.closedDone = true;
     this.emit('exit', exit);
     this.resolveClosed(exit);
   }

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { ringSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
-import type { PeerLine, PeerOptions } from './peer.js';
+import type { PeerExit, PeerLine, PeerOptions } from './peer.js';
 import { createNodeRuntime } from './runtime/node.js';
 import { SimNetwork } from './runtime/sim.js';
 import type { Runtime } from './runtime/types.js';
@@ -58,7 +58,7 @@ export class Testnet extends EventEmitter {
     const succ = ringSuccessors(ids);
     for (const [id, s] of succ) net.start({ id, mode: { kind: 'init', successors: s } });
     const all = [...net.peers.values()];
-    const ok = await net.until(() => all.every((p) => p.isInRing || !p.isRunning), 10_000);
+    const ok = await net.until(() => all.every((p) => p.isInRing || p.isClosed), 10_000);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
       await net.close();
@@ -104,7 +104,7 @@ export class Testnet extends EventEmitter {
     const known = via ?? this.runningIds()[0];
     if (known === undefined) throw new Error('no running peer to join through');
     const peer = this.start({ id, mode: { kind: 'join', known } });
-    await this.until(() => peer.isInRing || !peer.isRunning, maxMs);
+    await this.until(() => peer.isInRing || peer.isClosed, maxMs);
     return peer;
   }
 
@@ -112,8 +112,12 @@ export class Testnet extends EventEmitter {
     return this.mustGet(id).kill();
   }
 
-  quit(id: number): Promise<unknown> {
-    return this.mustGet(id).quit();
+  /** Graceful departure; on the simulator this also runs virtual time until the peer is gone. */
+  async quit(id: number, maxMs = 10_000): Promise<PeerExit> {
+    const peer = this.mustGet(id);
+    const closed = peer.quit();
+    if (this.sim) await this.until(() => peer.isClosed, maxMs);
+    return closed;
   }
 
   private mustGet(id: number): Peer {
