@@ -175,3 +175,22 @@ test('--json writes one JSON object per event', async () => {
   assert.deepEqual([accepted.type, accepted.peer, accepted.level], ['line', 3, 'info']);
   assert.ok(events.some((e) => e.type === 'line' && e.level === 'ping'), 'a ring of 3 shows ping lines');
 });
+
+test('cdht ring: bad options get one line naming them and exit 2', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--interval', 'abc'], /--interval must be a number of seconds/],
+    [['--peers', '3,3'], /--peers must not repeat an id/],
+    [['--peers', '3,300'], /--peers must be a peer id/],
+    [['--random', '257'], /--random must be an integer from 1 to 256/],
+    [['--peers', '1,2', '--random', '3'], /--peers and --random cannot be used together/],
+    [['--speed', '5'], /--speed only applies with --sim/],
+  ];
+  for (const [args, want] of cases) {
+    const p = new CliProcess(['ring', ...args], { cwd: tmpdir(), label: `ring ${args.join(' ')}` });
+    procs.push(p);
+    const st = await p.waitForExit(10_000);
+    assert.equal(st.code, 2, p.describe());
+    assert.match(p.err[0] ?? '', /^cdht: error: /);
+    assert.match(p.err[0]!, want);
+  }
+});

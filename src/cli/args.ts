@@ -53,10 +53,10 @@ export function parsePeerId(name: string, value: string): number {
 }
 
 /** Seconds, fractions allowed; returns milliseconds. */
-export function parseInterval(value: string): number {
+export function parseInterval(value: string, name = 'PING_INTERVAL'): number {
   const seconds = /^(\d+(\.\d*)?|\.\d+)$/.test(value) ? Number(value) : NaN;
   if (!(seconds > 0) || !Number.isFinite(seconds)) {
-    problem(`PING_INTERVAL must be a number of seconds greater than 0, such as 30 or 0.5 (got ${quoted(value)})`);
+    problem(`${name} must be a number of seconds greater than 0, such as 30 or 0.5 (got ${quoted(value)})`);
   }
   return seconds * 1000;
 }
@@ -160,7 +160,7 @@ export function ringPlan(o: RawRingOptions): RingOptions {
   return {
     ...(ids ? { ids } : {}),
     ...(random !== undefined ? { random } : {}),
-    intervalS: parseInterval(o.interval) / 1000,
+    intervalS: parseInterval(o.interval, '--interval') / 1000,
     basePort: common.basePort!,
     host: common.host!,
     ...(o.dataDir !== undefined ? { dataDir: common.dataDir! } : {}),
