@@ -144,14 +144,19 @@ export class PeerCore {
     };
   }
 
+  /** Changes whenever what a reporter shows changes (cheap: runs around every event). */
+  private neighbourKey(): string {
+    return `${this.phase} ${this.pred2?.id} ${this.pred1?.id} ${this.successors.map((c) => c.id).join(',')}`;
+  }
+
   /** Feed one event; returns what the shell must do, in order. */
   handle(ev: CoreEvent): Effect[] {
     this.out = [];
     if (this.phase === 'stopped') return this.out;
     this.clock = Math.max(this.clock, ev.now);
-    const before = JSON.stringify(this.snapshot());
+    const before = this.neighbourKey();
     this.dispatch(ev);
-    if ((this.phase as Phase) !== 'stopped' && JSON.stringify(this.snapshot()) !== before) this.emit({ kind: 'neighbours' });
+    if ((this.phase as Phase) !== 'stopped' && this.neighbourKey() !== before) this.emit({ kind: 'neighbours' });
     return this.out;
   }
 
