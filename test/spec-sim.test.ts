@@ -313,3 +313,23 @@ test('a peer refused while joining hands back the traffic it got meanwhile', asy
   assert.ok(t.of(4).some((l) => l.startsWith('Join request rejected')));
   await net.close();
 });
+
+test('one seed replays the same run: every line at the same virtual time', async () => {
+  const transcript = async (seed: number): Promise<string[]> => {
+    const sim = new SimNetwork({ seed, lossRate: 0.05, latencyMs: [1, 20] });
+    const { net, t } = await ring({ sim });
+    await net.run(3000);
+    await net.kill(14);
+    await net.join(15, 4);
+    await net.quit(9);
+    sim.disk.write('data', '4103.pdf', new Uint8Array(1000));
+    net.peers.get(2)!.command('Request 4103');
+    await net.run(20_000);
+    await net.close();
+    return t.lines.map((l) => `${l.at} [${l.id}] ${l.level} ${l.text}`);
+  };
+  const a = await transcript(7);
+  assert.ok(a.length > 100);
+  assert.deepEqual(await transcript(7), a);
+  assert.notDeepEqual(await transcript(8), a);
+});
