@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
-import { ringSuccessors } from './core/ring.js';
+import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
 import type { PeerExit, PeerLine, PeerOptions } from './peer.js';
 import { createNodeRuntime } from './runtime/node.js';
@@ -132,12 +132,7 @@ export class Testnet extends EventEmitter {
 
   /** Ids of running peers whose first two successors differ from the true ring. */
   staleIds(): number[] {
-    const truth = ringSuccessors(this.runningIds());
-    return this.runningIds().filter((id) => {
-      const want = truth.get(id) ?? [];
-      const have = this.peers.get(id)!.snapshot().successors.slice(0, 2);
-      return want.length !== have.length || want.some((w, i) => w !== have[i]);
-    });
+    return staleSuccessors(this.runningIds().map((id) => this.peers.get(id)!.snapshot()));
   }
 
   /**
@@ -170,10 +165,11 @@ export class Testnet extends EventEmitter {
     await new Promise((r) => setTimeout(r, ms));
   }
 
+  /** Kills every running peer and waits until all have closed (on the simulator, running it as needed). */
   async close(): Promise<void> {
-    const running = [...this.peers.values()].filter((p) => p.isRunning);
-    const closing = Promise.all(running.map((p) => p.kill()));
-    if (this.sim) await this.sim.runFor(1);
+    const all = [...this.peers.values()];
+    const closing = Promise.all(all.map((p) => p.kill()));
+    if (this.sim) await this.sim.runUntil(() => all.every((p) => p.isClosed), 10_000);
     await closing;
   }
 }

@@ -305,9 +305,12 @@ test('a peer refused while joining hands back the traffic it got meanwhile', asy
   await net.run(1);
   const m = t.mark();
   net.peers.get(2)!.command('Store 2053'); // key 5: 2 forwards it to "4"
-  await net.until(() => t.of(5, m).includes('Store 2053 request accepted'), 5000);
+  net.peers.get(2)!.command('Store 2052'); // key 4: 2 sends it to "4" marked final (4 owns it)
+  await net.until(() => t.of(5, m).includes('Store 2053 request accepted') && t.of(5, m).includes('Store 2052 request accepted'), 5000);
   t.assertLines(5, ['Store 2053 request accepted'], m);
-  assert.ok(!t.of(4, m).includes('Store 2053 request accepted'), 'the newcomer must not accept it');
+  // key 4's owner is dead, so its successor 5 inherits it; the known peer 19 must not accept it
+  t.assertLines(5, ['Store 2052 request accepted'], m);
+  for (const id of [4, 19]) assert.ok(!t.of(id, m).some((l) => l.endsWith('request accepted')), `Peer ${id} must not accept`);
   await net.until(() => newcomer.isClosed, 5000);
   assert.equal((await newcomer.closed).code, 1);
   assert.ok(t.of(4).some((l) => l.startsWith('Join request rejected')));

@@ -1,7 +1,7 @@
 // The reporter: one row per peer, `pred2 > pred1 > [id] > succ1 > succ2`, the peers that are
 // referenced but not running here, and how many files each peer holds. Pure rendering:
 // the caller gathers the snapshots and decides when to draw.
-import { ringSuccessors } from '../core/ring.js';
+import { ringSuccessors, staleSuccessors } from '../core/ring.js';
 import type { CoreSnapshot } from '../core/peer-core.js';
 
 export interface ReportInput {
@@ -22,24 +22,20 @@ function cell(id: number | undefined, width: number): string {
   return (id === undefined ? '?' : String(id)).padStart(width);
 }
 
-/** The true successors of every running peer, from the ids alone. */
-export function trueSuccessors(peers: readonly CoreSnapshot[]): Map<number, number[]> {
-  return ringSuccessors(peers.filter((p) => p.phase === 'active' || p.phase === 'leaving').map((p) => p.id));
-}
-
 export function buildReport(input: ReportInput): Report {
   const peers = [...input.peers].sort((a, b) => a.id - b.id);
   const w = Math.max(2, ...peers.map((p) => String(p.id).length));
   const running = new Set(peers.map((p) => p.id));
-  const truth = trueSuccessors(peers);
+  // the true ring is made of the peers in it (not those still joining or stopped)
+  const inRing = peers.filter((p) => p.phase === 'active' || p.phase === 'leaving');
+  const truth = ringSuccessors(inRing.map((p) => p.id));
+  const stale = staleSuccessors(inRing);
   const referenced = new Set<number>();
-  const stale: number[] = [];
   const rows = peers.map((p) => {
     const [s1, s2] = p.successors;
     for (const r of [p.pred1, p.pred2, s1, s2]) if (r !== undefined) referenced.add(r);
     const want = truth.get(p.id);
-    const isStale = !!want && (want[0] !== s1 || (want.length > 1 && want[1] !== s2));
-    if (isStale) stale.push(p.id);
+    const isStale = stale.includes(p.id);
     const files = input.files?.get(p.id);
     const tail = [
       files === undefined ? '' : `  files: ${files}`,

@@ -12,6 +12,7 @@ import type { Testnet } from '../testnet.js';
 import { complete, runCommand } from './console.js';
 import type { ConsoleHost } from './console.js';
 import { renderReport } from './reporter.js';
+import { printable, shouldShow } from './run.js';
 
 export interface RingOptions {
   ids?: number[];
@@ -58,7 +59,8 @@ export async function runRing(o: RingOptions): Promise<number> {
   const ids = o.ids ?? (o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
   const pingLines = o.pingLines ?? ids.length <= AUTO_PING_LINES_MAX;
   const dataDir = o.dataDir ?? (sim ? 'data' : mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')));
-  const width = 2;
+  /** Prefixes line up: `[ 2]` in the reference ring, `[  2]` once ids reach three digits. */
+  const width = ids.some((id) => id >= 100) ? 3 : 2;
   const screen: string[] = [];
   let rl: readline.Interface | undefined;
   let watching = o.reporter;
@@ -98,13 +100,14 @@ export async function runRing(o: RingOptions): Promise<number> {
     return 1;
   }
 
+  const show = { pingLines, debug: o.debug };
   net.on('line', (l: PeerLine) => {
-    if (l.level === 'ping' && !pingLines) return;
-    if (l.level === 'debug' && !o.debug) return;
+    if (!shouldShow(l.level, show)) return;
     if (o.json) return void output.write(JSON.stringify({ type: 'line', t: l.at, peer: l.id, level: l.level, text: l.text }) + '\n');
     const tag = `[${String(l.id).padStart(width)}]`;
     const color = PALETTE[l.id % PALETTE.length];
-    write(tty ? `\x1b[38;5;${color}m${tag}\x1b[0m ${l.text}` : `${tag} ${l.text}`);
+    const text = printable(l.text);
+    write(tty ? `\x1b[38;5;${color}m${tag}\x1b[0m ${text}` : `${tag} ${text}`);
   });
 
   const files = (): Map<number, string[]> => {

@@ -465,7 +465,10 @@ export class PeerCore {
   private failJoin(line: string, reason: string): void {
     this.print(line);
     const back = this.known;
-    for (const q of this.queued.splice(0)) if (back) this.send(back, { ...q, hops: q.hops + 1 });
+    // routed afresh: a `final` mark was meant for the peer that had this address before us
+    for (const q of this.queued.splice(0)) {
+      if (back) this.send(back, q.type === 'join' ? { ...q, hops: q.hops + 1 } : { ...q, final: false, hops: q.hops + 1 });
+    }
     this.exit(1, reason);
   }
 
@@ -683,6 +686,7 @@ export class PeerCore {
       // this address may have belonged to a peer that died: its traffic is not ours to answer yet
       if (msg.type === 'join' || msg.type === 'store' || msg.type === 'file-request') {
         if (this.queued.length < MAX_QUEUED_ROUTED) this.queued.push(msg);
+        else this.print(`Dropped a ${msg.type} that arrived while joining: ${MAX_QUEUED_ROUTED} are already waiting`, 'debug');
         return;
       }
       if (msg.type === 'ping' || msg.type === 'successor-query') return;
@@ -726,8 +730,7 @@ export class PeerCore {
     switch (msg.type) {
       case 'join':
         if (this.phase === 'joining' && msg.joiner.id === this.self.id && msg.hops === 0) {
-          this.print(`Join failed: Peer ${to.id} cannot be reached at ${to.host}:${to.port} (${error})`);
-          return this.exit(1, 'known peer unreachable');
+          return this.failJoin(`Join failed: Peer ${to.id} cannot be reached at ${to.host}:${to.port} (${error})`, 'known peer unreachable');
         }
         return this.reroute(to, msg, `the join request of Peer ${msg.joiner.id}`);
       case 'store':
@@ -757,5 +760,4 @@ export class PeerCore {
     else if (msg.type === 'store') this.onStore({ ...msg, final: false }, this.clock);
     else this.onFileRequest({ ...msg, final: false });
   }
-
 }

@@ -45,3 +45,16 @@ export function ringSuccessors(ids: readonly number[], count = 2): Map<number, n
   });
   return out;
 }
+
+/** Ids whose first two successors differ from those of the true ring made of the given peers. */
+export function staleSuccessors(peers: readonly { id: number; successors: readonly number[] }[]): number[] {
+  const truth = ringSuccessors(peers.map((p) => p.id));
+  return peers
+    .filter((p) => {
+      const want = truth.get(p.id) ?? [];
+      const have = p.successors.slice(0, 2);
+      return want.length !== have.length || want.some((w, i) => w !== have[i]);
+    })
+    .map((p) => p.id)
+    .sort((a, b) => a - b);
+}

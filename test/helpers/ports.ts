@@ -7,12 +7,16 @@ import * as net from 'node:net';
 /** Port offsets (peer ids) a test file may use above its base port. */
 export const PORT_SPAN = 256;
 const LOWEST_BASE = 20000;
-const BASE_SLOTS = Math.floor((32768 - PORT_SPAN - LOWEST_BASE) / PORT_SPAN);
+/** Below Linux's ephemeral range, with room for PORT_SPAN ports above the base. */
+const HIGHEST_BASE = 32768 - PORT_SPAN;
 const PROBE_ATTEMPTS = 20;
 
-/** A random base port, a multiple of PORT_SPAN above 20000, with base + PORT_SPAN below 32768. */
+/**
+ * A random base port in [20000, 32512]. Any base, not slots: two test files running side by side
+ * meet only if they pick ports whose ids collide, about 12,000 choices apart.
+ */
 export function randomBasePort(): number {
-  return LOWEST_BASE + Math.floor(Math.random() * BASE_SLOTS) * PORT_SPAN;
+  return LOWEST_BASE + Math.floor(Math.random() * (HIGHEST_BASE - LOWEST_BASE + 1));
 }
 
 /** A random base port where base + id is free on TCP and UDP for every id (checked, then released). */
