@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimNetwork } from '../src/runtime/sim.js';
+import { SimNetwork } from '../src/transport/sim/network.js';
 import { createTestnet } from '../src/testnet.js';
 import { CliRing, FIGURE1 } from '../test/helpers/cli.js';
 import { freeBasePort } from '../test/helpers/ports.js';

@@ -4,19 +4,27 @@ import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact, isPeerId } from './core/contact.js';
-import type { Contact } from './core/contact.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
+import type { Contact, Target } from './core/contact.js';
 import type { CoreEvent, Effect, LineLevel } from './core/effects.js';
-import type { FileBegin } from './core/messages.js';
+import type { Id } from './core/id-space.js';
+import { SPEC_SPACE } from './core/id-space.js';
+import type { FileBegin, Message } from './core/messages.js';
 import { PeerCore } from './core/peer-core.js';
 import type { CoreSnapshot } from './core/peer-core.js';
-import { createNodeRuntime } from './runtime/node.js';
-import type { Endpoint, EndpointHandlers, Runtime } from './runtime/types.js';
+import { createNodeRuntime } from './transport/node/endpoint.js';
+import type { Endpoint, EndpointHandlers, Origin, Runtime } from './transport/types.js';
+
+/** An id as a program gives it: a bigint, or a plain number for the small spaces. */
+export type IdLike = Id | number;
 
 export interface PeerOptions {
-  id: number;
-  /** init: the two successors' ids; join: the id of a peer already in the ring. */
-  mode: { kind: 'init'; successors: number[] } | { kind: 'join'; known: number; at?: { host: string; port: number } };
+  id: IdLike;
+  /**
+   * init: the successors (ids, placed by the reference layout, or contacts); join: a peer
+   * already in the ring (an id placed by the reference layout, or a contact).
+   */
+  mode: { kind: 'init'; successors: (IdLike | Contact)[] } | { kind: 'join'; known: IdLike | Target };
   /** Ping interval in milliseconds (the CLI takes seconds, fractions allowed). */
   pingIntervalMs: number;
   basePort?: number;
@@ -32,7 +40,7 @@ export interface PeerOptions {
 }
 
 export interface PeerLine {
-  id: number;
+  id: Id;
   text: string;
   level: LineLevel;
   at: number;
@@ -51,7 +59,7 @@ const FLUSH_ON_EXIT_MS = 2_000;
  * 'neighbours' (PeerSnapshot) when successors or predecessors change; 'exit' (PeerExit).
  */
 export class Peer extends EventEmitter {
-  readonly id: number;
+  readonly id: Id;
   readonly self: Contact;
   /** Resolves when the peer is in the ring (init: sockets bound; join: accepted). Rejects on failure. */
   readonly ready: Promise<void>;
@@ -74,15 +82,18 @@ export class Peer extends EventEmitter {
   constructor(opts: PeerOptions) {
     super();
     validateOptions(opts);
-    this.id = opts.id;
+    this.id = BigInt(opts.id);
     this.runtime = opts.runtime ?? createNodeRuntime();
     const basePort = opts.basePort ?? DEFAULT_BASE_PORT;
-    this.self = defaultContact(opts.id, opts.host ?? DEFAULT_HOST, basePort);
+    const host = opts.host ?? DEFAULT_HOST;
+    const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
+    this.self = place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
+    const mode = opts.mode;
     this.core = new PeerCore({
       self: this.self,
-      basePort,
-      mode: opts.mode,
+      space: SPEC_SPACE,
+      mode: mode.kind === 'init' ? { kind: 'init', successors: mode.successors.map(place) } : { kind: 'join', known: typeof mode.known === 'object' ? mode.known : place(mode.known) },
       pingIntervalMs: opts.pingIntervalMs,
       pingMisses: opts.pingMisses ?? 3,
       shortcuts: opts.shortcuts ?? false,
@@ -136,14 +147,14 @@ export class Peer extends EventEmitter {
 
   private async start(): Promise<void> {
     const handlers: EndpointHandlers = {
-      onMessage: (msg) => this.feed({ type: 'receive', msg, now: this.runtime.now() }),
-      onBadInput: (detail) => this.line(`Dropped bad input: ${detail}`, 'debug'),
-      onFileOffer: (header) => this.offer(header),
+      onMessage: (msg: Message, _origin: Origin) => this.feed({ type: 'receive', msg, now: this.runtime.now() }),
+      onBadInput: (detail: string) => this.line(`Dropped bad input: ${detail}`, 'debug'),
+      onFileOffer: (header: FileBegin) => this.offer(header),
       onFileDone: (header, r) =>
         this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: this.runtime.now() }),
     };
     try {
-      this.endpoint = await this.runtime.openEndpoint(this.self, this.dataDir, handlers);
+      this.endpoint = await this.runtime.openEndpoint({ self: this.self, dataDir: this.dataDir }, handlers);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.line(`Cannot start Peer ${this.id}: ${reason}`, 'info');
@@ -212,7 +223,7 @@ export class Peer extends EventEmitter {
     }
   }
 
-  private send(to: Contact, msg: Parameters<Endpoint['sendMessage']>[1], transport: 'udp' | 'tcp'): void {
+  private send(to: Target, msg: Message, transport: 'udp' | 'tcp'): void {
     const ep = this.endpoint;
     if (!ep) return;
     if (transport === 'udp') return ep.sendDatagram(to, msg);
@@ -291,13 +302,20 @@ export function startPeer(opts: PeerOptions): Peer {
   return new Peer(opts);
 }
 
+function isIdLike(x: unknown): x is IdLike {
+  return (typeof x === 'number' && Number.isInteger(x) && x >= 0) || typeof x === 'bigint';
+}
+
 function validateOptions(o: PeerOptions): void {
   const bad = (what: string) => {
     throw new RangeError(what);
   };
-  if (!isPeerId(o.id)) bad(`peer id must be an integer from 0 to 255 (got ${o.id})`);
-  if (o.mode.kind === 'init' && !o.mode.successors.every(isPeerId)) bad('successor ids must be integers from 0 to 255');
-  if (o.mode.kind === 'join' && !isPeerId(o.mode.known)) bad('the known peer id must be an integer from 0 to 255');
+  const isSpecId = (x: unknown) => isIdLike(x) && SPEC_SPACE.isId(BigInt(x));
+  if (!isSpecId(o.id)) bad(`peer id must be an integer from 0 to 255 (got ${o.id})`);
+  if (o.mode.kind === 'init' && !o.mode.successors.every((s) => (typeof s === 'object' ? SPEC_SPACE.isId(s.id) : isSpecId(s)))) {
+    bad('successor ids must be integers from 0 to 255');
+  }
+  if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isSpecId(o.mode.known)) bad('the known peer id must be an integer from 0 to 255');
   if (!(o.pingIntervalMs > 0) || !Number.isFinite(o.pingIntervalMs)) bad('ping interval must be a positive number');
   if (o.pingMisses !== undefined && !(Number.isInteger(o.pingMisses) && o.pingMisses >= 1 && o.pingMisses <= 100)) {
     bad('ping misses must be an integer from 1 to 100');

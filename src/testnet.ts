@@ -3,18 +3,20 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
+import type { Id } from './core/id-space.js';
+import { IdSpace } from './core/id-space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
-import type { PeerExit, PeerLine, PeerOptions } from './peer.js';
-import { createNodeRuntime } from './runtime/node.js';
-import { SimNetwork } from './runtime/sim.js';
-import type { Runtime } from './runtime/types.js';
+import type { IdLike, PeerExit, PeerLine, PeerOptions } from './peer.js';
+import { createNodeRuntime } from './transport/node/endpoint.js';
+import { SimNetwork } from './transport/sim/network.js';
+import type { Runtime } from './transport/types.js';
 
 /** The spec's Figure 1. */
-export const REFERENCE_RING: readonly number[] = [2, 4, 5, 8, 9, 14, 19];
+export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
 
 export interface TestnetOptions {
-  ids?: readonly number[];
+  ids?: readonly IdLike[];
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
   runtime?: 'node' | 'sim';
   /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
@@ -33,7 +35,7 @@ export interface TestnetOptions {
 
 /** Emits 'line' (PeerLine) for every line of every peer, and 'neighbours' ({id}) on changes. */
 export class Testnet extends EventEmitter {
-  readonly peers = new Map<number, Peer>();
+  readonly peers = new Map<Id, Peer>();
   readonly sim: SimNetwork | undefined;
   readonly runtime: Runtime;
   readonly opts: TestnetOptions;
@@ -54,7 +56,7 @@ export class Testnet extends EventEmitter {
   /** Starts the ring (every peer with its next two clockwise as successors) and waits until all are up. */
   static async create(opts: TestnetOptions = {}): Promise<Testnet> {
     const net = new Testnet(opts);
-    const ids = opts.ids ?? REFERENCE_RING;
+    const ids = (opts.ids ?? REFERENCE_RING).map((x) => BigInt(x));
     const succ = ringSuccessors(ids);
     for (const [id, s] of succ) net.start({ id, mode: { kind: 'init', successors: s } });
     const all = [...net.peers.values()];
@@ -67,7 +69,12 @@ export class Testnet extends EventEmitter {
     return net;
   }
 
-  dataDirOf(id: number): string {
+  /** The peer with this id (running or not), if this ring ever started one. */
+  peer(id: IdLike): Peer | undefined {
+    return this.peers.get(BigInt(id));
+  }
+
+  dataDirOf(id: IdLike): string {
     const base = this.opts.dataDir ?? (this.sim ? 'data' : process.cwd());
     if (!this.opts.perPeerDirs) return base;
     const dir = joinPath(base, `peer-${id}`);
@@ -76,8 +83,9 @@ export class Testnet extends EventEmitter {
   }
 
   /** Starts one peer (not waiting for it); its lines are re-emitted by the testnet. */
-  start(p: { id: number; mode: PeerOptions['mode'] }): Peer {
-    const old = this.peers.get(p.id);
+  start(p: { id: IdLike; mode: PeerOptions['mode'] }): Peer {
+    const id = BigInt(p.id);
+    const old = this.peers.get(id);
     if (old?.isRunning) throw new Error(`Peer ${p.id} is already running here`);
     const o = this.opts;
     const peer = new Peer({
@@ -93,14 +101,14 @@ export class Testnet extends EventEmitter {
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
-    peer.on('neighbours', () => this.emit('neighbours', { id: p.id }));
-    peer.on('exit', () => this.emit('neighbours', { id: p.id }));
-    this.peers.set(p.id, peer);
+    peer.on('neighbours', () => this.emit('neighbours', { id }));
+    peer.on('exit', () => this.emit('neighbours', { id }));
+    this.peers.set(id, peer);
     return peer;
   }
 
   /** Starts `id` joining through `via` (default: the lowest running id) and waits until it is in or gave up. */
-  async join(id: number, via?: number, maxMs = 15_000): Promise<Peer> {
+  async join(id: IdLike, via?: IdLike, maxMs = 15_000): Promise<Peer> {
     const known = via ?? this.runningIds()[0];
     if (known === undefined) throw new Error('no running peer to join through');
     const peer = this.start({ id, mode: { kind: 'join', known } });
@@ -108,30 +116,30 @@ export class Testnet extends EventEmitter {
     return peer;
   }
 
-  kill(id: number): Promise<unknown> {
+  kill(id: IdLike): Promise<unknown> {
     return this.mustGet(id).kill();
   }
 
   /** Graceful departure; on the simulator this also runs virtual time until the peer is gone. */
-  async quit(id: number, maxMs = 10_000): Promise<PeerExit> {
+  async quit(id: IdLike, maxMs = 10_000): Promise<PeerExit> {
     const peer = this.mustGet(id);
     const closed = peer.quit();
     if (this.sim) await this.until(() => peer.isClosed, maxMs);
     return closed;
   }
 
-  private mustGet(id: number): Peer {
-    const p = this.peers.get(id);
+  private mustGet(id: IdLike): Peer {
+    const p = this.peers.get(BigInt(id));
     if (!p) throw new Error(`no Peer ${id} in this ring`);
     return p;
   }
 
-  runningIds(): number[] {
-    return [...this.peers.values()].filter((p) => p.isInRing).map((p) => p.id).sort((a, b) => a - b);
+  runningIds(): Id[] {
+    return IdSpace.sort([...this.peers.values()].filter((p) => p.isInRing).map((p) => p.id));
   }
 
   /** Ids of running peers whose first two successors differ from the true ring. */
-  staleIds(): number[] {
+  staleIds(): Id[] {
     return staleSuccessors(this.runningIds().map((id) => this.peers.get(id)!.snapshot()));
   }
 

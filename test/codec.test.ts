@@ -2,10 +2,10 @@
 // stream decoder under any chunking, and untrusted bytes that must never throw.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES, WIRE_VERSION, type Decoded } from '../src/core/codec.js';
+import { decodeFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES, WIRE_VERSION, type Decoded } from '../src/wire/index.js';
 import type { Message } from '../src/core/messages.js';
 import type { ErrorCode } from '../src/core/errors.js';
-import { mulberry32 } from '../src/runtime/sim.js';
+import { mulberry32 } from '../src/util/prng.js';
 
 const SEED = Number(process.env.SEED ?? 0xc0dec);
 
@@ -63,9 +63,9 @@ function failsWith(d: Decoded, code: ErrorCode): void {
   }
 }
 
-const A = { id: 5, host: '127.0.0.1', port: 12005 };
-const B = { id: 255, host: 'peer-b.example', port: 65535 };
-const C = { id: 0, host: 'ünïcødé-host', port: 1 };
+const A = { id: 5n, host: '127.0.0.1', port: 12005 };
+const B = { id: 255n, host: 'peer-b.example', port: 65535 };
+const C = { id: 0n, host: 'ünïcødé-host', port: 1 };
 const SHA = Uint8Array.from({ length: 32 }, (_, i) => i);
 
 /** At least one message of every type, with edge values. */
@@ -76,7 +76,7 @@ const SAMPLES: Message[] = [
   { type: 'pong', from: A, seq: 43, loud: false, successors: [] },
   { type: 'join', joiner: C, hops: 0 },
   { type: 'join', joiner: B, hops: 0xffff },
-  { type: 'join-accept', from: B, successors: Array.from({ length: 8 }, (_, i) => ({ id: i, host: 'h', port: 100 + i })) },
+  { type: 'join-accept', from: B, successors: Array.from({ length: 8 }, (_, i) => ({ id: BigInt(i), host: 'h', port: 100 + i })) },
   { type: 'join-reject', from: A, reason: 'ring full: 🙂 try later' },
   { type: 'join-reject', from: A, reason: '' },
   { type: 'successor-change', from: A, successors: [B] },
@@ -106,12 +106,53 @@ test('the samples cover every message type', () => {
   assert.deepEqual(new Set(SAMPLES.map((m) => m.type)), new Set(ALL_TYPES));
 });
 
-test('decodeFrame(encodeFrame(m)) deep-equals m for every message type', () => {
+test('decodeFrame(encodeFrame(m)) deep-equals m for every message type, in both wire versions', () => {
   for (const m of SAMPLES) {
     const frame = encodeFrame(m);
     assert.deepEqual(ok(decodeFrame(frame)), m, m.type);
     assert.equal(frame[4], WIRE_VERSION);
+    const v1 = encodeFrame(m, 1);
+    assert.equal(v1[4], 1);
+    assert.deepEqual(ok(decodeFrame(v1)), m, `${m.type} in version 1`);
   }
+});
+
+test('version 2 carries ids up to 160 bits and any plain file name', () => {
+  const big = { id: 2n ** 160n - 1n, host: '::1', port: 4000 };
+  const zero = { id: 0n, host: 'h', port: 1 };
+  const msgs: Message[] = [
+    { type: 'store', origin: big, file: 'holiday photo ☀.jpg', final: false, hops: 1 },
+    { type: 'pong', from: zero, seq: 1, loud: false, successors: [big, zero], pred: big },
+    { type: 'file-request', requester: big, file: 'x'.repeat(255), rid: 9, final: true, hops: 2 },
+  ];
+  for (const m of msgs) assert.deepEqual(ok(decodeFrame(encodeFrame(m))), m);
+  const throws = (m: unknown, version?: 1 | 2) =>
+    assert.throws(() => encodeFrame(m as Message, version), (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_BAD_PAYLOAD', JSON.stringify(m, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+  throws({ type: 'join', joiner: { ...big, id: 2n ** 160n }, hops: 0 });
+  throws({ type: 'join', joiner: { ...big, id: -1n }, hops: 0 });
+  throws({ type: 'join', joiner: { ...big, id: 5 }, hops: 0 });
+  throws({ type: 'join', joiner: { ...zero, id: 256n }, hops: 0 }, 1);
+  for (const file of ['', 'a/b', 'a\\b', '.hidden', 'nul\u0000', 'x'.repeat(256)]) throws({ type: 'store', origin: zero, file, final: false, hops: 0 });
+  throws({ type: 'store', origin: zero, file: 'name.pdf', final: false, hops: 0 }, 1);
+});
+
+test('version 2 fixtures: ids are length-prefixed and minimal, names length-prefixed', () => {
+  const join = { type: 'join', joiner: { id: 0x1234n, host: 'a', port: 1 }, hops: 300 } as Message;
+  // len 10 | v2 | type 3 | id len 2, 12 34, port 1, host len 1, "a" | hops 300
+  const joinBytes = '0000000b 02 03 02 1234 0001 01 61 012c';
+  assert.equal(toHex(encodeFrame(join)), toHex(hex(joinBytes)));
+  assert.deepEqual(ok(decodeFrame(hex(joinBytes))), join);
+  // id 0 is the empty byte string
+  assert.deepEqual(ok(decodeFrame(hex('00000009 02 03 00 0001 01 61 012c'))), { type: 'join', joiner: { id: 0n, host: 'a', port: 1 }, hops: 300 });
+  // a leading zero byte, or more than 20 id bytes, is refused (one encoding per id)
+  failsWith(decodeFrame(hex('0000000b 02 03 02 0034 0001 01 61 012c')), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(framed(`02 03 15 ${'11'.repeat(21)} 0001 01 61 012c`)), 'CDHT_ERR_BAD_PAYLOAD');
+  // store of "a.b" from id 1: origin, name len 3 "a.b", final 0, hops 1
+  const store = { type: 'store', origin: { id: 1n, host: 'h', port: 2 }, file: 'a.b', final: false, hops: 1 } as Message;
+  const storeBytes = '0000000f 02 0b 01 01 0002 01 68 03 612e62 00 0001';
+  assert.equal(toHex(encodeFrame(store)), toHex(hex(storeBytes)));
+  assert.deepEqual(ok(decodeFrame(hex(storeBytes))), store);
+  failsWith(decodeFrame(hex('0000000f 02 0b 01 01 0002 01 68 03 612f62 00 0001')), 'CDHT_ERR_BAD_PAYLOAD'); // "a/b"
 });
 
 test('a decoded chunk is a plain copy, not a view into the caller\'s bytes', () => {
@@ -125,37 +166,37 @@ test('a decoded chunk is a plain copy, not a view into the caller\'s bytes', () 
 const FIXTURES: { name: string; msg: Message; bytes: string }[] = [
   {
     name: 'ping',
-    msg: { type: 'ping', from: { id: 5, host: '127.0.0.1', port: 12005 }, seq: 7, role: 1, loud: true },
+    msg: { type: 'ping', from: { id: 5n, host: '127.0.0.1', port: 12005 }, seq: 7, role: 1, loud: true },
     // len 21 | v1 | type 1 | id 5, port 0x2ee5, host len 9, "127.0.0.1" | seq 7 | role 1 | loud 1
     bytes: '00000015 01 01 05 2ee5 09 3132372e302e302e31 00000007 01 01',
   },
   {
     name: 'join',
-    msg: { type: 'join', joiner: { id: 200, host: 'a', port: 1 }, hops: 300 },
+    msg: { type: 'join', joiner: { id: 200n, host: 'a', port: 1 }, hops: 300 },
     // len 9 | v1 | type 3 | id 200, port 1, host len 1, "a" | hops 300
     bytes: '00000009 01 03 c8 0001 01 61 012c',
   },
   {
     name: 'file-request',
-    msg: { type: 'file-request', requester: { id: 1, host: 'h', port: 65535 }, file: '0042', rid: 0x01020304, final: false, hops: 2 },
+    msg: { type: 'file-request', requester: { id: 1n, host: 'h', port: 65535 }, file: '0042', rid: 0x01020304, final: false, hops: 2 },
     // len 18 | v1 | type 13 | id 1, port 65535, host len 1, "h" | "0042" | rid | final 0 | hops 2
     bytes: '00000012 01 0d 01 ffff 01 68 30303432 01020304 00 0002',
   },
   {
     name: 'file-begin',
-    msg: { type: 'file-begin', from: { id: 0, host: 'x', port: 80 }, file: '9999', rid: 0, purpose: 'store', size: 2 ** 40 + 5 },
+    msg: { type: 'file-begin', from: { id: 0n, host: 'x', port: 80 }, file: '9999', rid: 0, purpose: 'store', size: 2 ** 40 + 5 },
     // len 24 | v1 | type 15 | id 0, port 80, host len 1, "x" | "9999" | rid 0 | purpose 2 | size u64
     bytes: '00000018 01 0f 00 0050 01 78 39393939 00000000 02 0000010000000005',
   },
   {
     name: 'join-reject',
-    msg: { type: 'join-reject', from: { id: 9, host: 'h', port: 2 }, reason: 'no' },
+    msg: { type: 'join-reject', from: { id: 9n, host: 'h', port: 2 }, reason: 'no' },
     // len 11 | v1 | type 5 | id 9, port 2, host len 1, "h" | reason len 2, "no"
     bytes: '0000000b 01 05 09 0002 01 68 0002 6e6f',
   },
   {
     name: 'pong',
-    msg: { type: 'pong', from: { id: 1, host: 'h', port: 2 }, seq: 3, loud: false, successors: [{ id: 4, host: 'i', port: 5 }] },
+    msg: { type: 'pong', from: { id: 1n, host: 'h', port: 2 }, seq: 3, loud: false, successors: [{ id: 4n, host: 'i', port: 5 }] },
     // len 19 | v1 | type 2 | contact | seq 3 | loud 0 | count 1, contact | no pred
     bytes: '00000013 01 02 01 0002 01 68 00000003 00 01 04 0005 01 69 00',
   },
@@ -167,16 +208,16 @@ const FIXTURES: { name: string; msg: Message; bytes: string }[] = [
   },
 ];
 
-test('byte-exact fixtures: encode gives the bytes, decode gives the message', () => {
+test('byte-exact version 1 fixtures: encode gives the first release\'s bytes, decode gives the message', () => {
   for (const f of FIXTURES) {
     const expected = hex(f.bytes);
-    assert.equal(toHex(encodeFrame(f.msg)), toHex(expected), f.name);
+    assert.equal(toHex(encodeFrame(f.msg, 1)), toHex(expected), f.name);
     assert.deepEqual(ok(decodeFrame(expected)), f.msg, f.name);
   }
 });
 
 test('FrameDecoder: all frames pushed at once, one byte at a time, and in random chunks', () => {
-  const frames = SAMPLES.map(encodeFrame);
+  const frames = SAMPLES.map((m) => encodeFrame(m));
   const stream = concat(frames);
 
   const whole = new FrameDecoder();
@@ -256,7 +297,7 @@ test(`random bytes never throw from decodeFrame or FrameDecoder (seed ${SEED})`,
       assert.fail(`decodeFrame threw on ${toHex(b)} (seed ${SEED}, i ${i}): ${String(e)}`);
     }
     // Strict decoding means whatever is accepted re-encodes to the very same bytes.
-    if (d.ok) assert.equal(toHex(encodeFrame(d.msg)), toHex(b), `seed ${SEED}, i ${i}`);
+    if (d.ok) assert.equal(toHex(encodeFrame(d.msg, b[4] as 1 | 2)), toHex(b), `seed ${SEED}, i ${i}`);
     assert.doesNotThrow(() => stream.push(b), `FrameDecoder threw (seed ${SEED}, i ${i})`);
     assert.doesNotThrow(() => new FrameDecoder().push(b), `FrameDecoder threw (seed ${SEED}, i ${i})`);
   }
@@ -264,12 +305,12 @@ test(`random bytes never throw from decodeFrame or FrameDecoder (seed ${SEED})`,
 
 test(`mutated valid frames never throw and re-encode exactly when accepted (seed ${SEED})`, () => {
   const rand = mulberry32(SEED + 1);
-  const frames = SAMPLES.filter((s) => s.type !== 'file-data').map(encodeFrame);
+  const frames = SAMPLES.filter((s) => s.type !== 'file-data').map((m) => encodeFrame(m));
   for (let i = 0; i < 5000; i++) {
     const b = frames[i % frames.length]!.slice();
     for (let k = randomInt(rand, 1, 3); k > 0; k--) b[randomInt(rand, 4, b.length - 1)] = randomInt(rand, 0, 255);
     const d = decodeFrame(b);
-    if (d.ok) assert.equal(toHex(encodeFrame(d.msg)), toHex(b), `seed ${SEED}, i ${i}`);
+    if (d.ok) assert.equal(toHex(encodeFrame(d.msg, b[4] as 1 | 2)), toHex(b), `seed ${SEED}, i ${i}`);
   }
 });
 
@@ -299,7 +340,7 @@ test('an impossible length prefix fails the stream once and ignores everything a
 
 test('a bad frame with a readable length is reported and skipped; decoding goes on', () => {
   const bad = encodeFrame(SAMPLES[0]!);
-  bad[4] = 2;
+  bad[4] = 3;
   const d = new FrameDecoder();
   const out = d.push(concat([encodeFrame(SAMPLES[2]!), bad, encodeFrame(SAMPLES[3]!)]));
   assert.equal(out.length, 3);
@@ -319,7 +360,7 @@ function pingWith(patch: Record<number, number>): Uint8Array {
 test('bad field values give the right error codes', () => {
   // ping: 0-3 length, 4 version, 5 type, 6-18 contact, 19-22 seq, 23 role, 24 loud.
   failsWith(decodeFrame(pingWith({ 4: 0 })), 'CDHT_ERR_BAD_VERSION');
-  failsWith(decodeFrame(pingWith({ 4: 2 })), 'CDHT_ERR_BAD_VERSION');
+  failsWith(decodeFrame(pingWith({ 4: 3 })), 'CDHT_ERR_BAD_VERSION');
   failsWith(decodeFrame(pingWith({ 5: 0 })), 'CDHT_ERR_UNKNOWN_TYPE');
   failsWith(decodeFrame(pingWith({ 5: 18 })), 'CDHT_ERR_UNKNOWN_TYPE');
   failsWith(decodeFrame(pingWith({ 5: 255 })), 'CDHT_ERR_UNKNOWN_TYPE');
@@ -368,16 +409,16 @@ test('a reason longer than 512 bytes is truncated on a character boundary', () =
 });
 
 test('encoding invalid fields throws CDHT_ERR_BAD_PAYLOAD', () => {
-  const throwsBad = (m: unknown) =>
-    assert.throws(() => encodeFrame(m as Message), (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_BAD_PAYLOAD', JSON.stringify(m));
-  throwsBad({ type: 'store', origin: A, file: '123', final: true, hops: 0 });
-  throwsBad({ type: 'store', origin: A, file: '12a4', final: true, hops: 0 });
-  throwsBad({ type: 'store', origin: A, file: '١٢٣٤', final: true, hops: 0 });
+  const throwsBad = (m: unknown, version?: 1 | 2) =>
+    assert.throws(() => encodeFrame(m as Message, version), (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_BAD_PAYLOAD', String((m as { type?: string }).type));
+  throwsBad({ type: 'store', origin: A, file: '123', final: true, hops: 0 }, 1);
+  throwsBad({ type: 'store', origin: A, file: '12a4', final: true, hops: 0 }, 1);
+  throwsBad({ type: 'store', origin: A, file: '١٢٣٤', final: true, hops: 0 }, 1);
   throwsBad({ type: 'ping', from: A, seq: 1, role: 3, loud: true });
   throwsBad({ type: 'ping', from: A, seq: -1, role: 1, loud: true });
   throwsBad({ type: 'ping', from: A, seq: 1, role: 1, loud: 1 });
   throwsBad({ type: 'ping', from: { ...A, port: 0 }, seq: 1, role: 1, loud: true });
-  throwsBad({ type: 'ping', from: { ...A, id: 256 }, seq: 1, role: 1, loud: true });
+  throwsBad({ type: 'ping', from: { ...A, id: 256n }, seq: 1, role: 1, loud: true }, 1);
   throwsBad({ type: 'ping', from: { ...A, host: '' }, seq: 1, role: 1, loud: true });
   throwsBad({ type: 'ping', from: { ...A, host: 'h'.repeat(256) }, seq: 1, role: 1, loud: true });
   throwsBad({ type: 'join', joiner: A, hops: 65536 });

@@ -5,20 +5,33 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { betweenOpen, betweenRightClosed, keyOf, ownerOf, ringSuccessors } from '../src/core/ring.js';
+import { SPEC_SPACE } from '../src/core/id-space.js';
+import { ringSuccessors as ringSuccessorsOf } from '../src/core/ring.js';
 import { FakeLink } from './helpers/fake-link.js';
+
+const space = SPEC_SPACE;
+const keyOf = (f: string) => Number(space.keyOf(f));
+const ownerOf = (k: number, ids: number[]) => Number(space.ownerOf(BigInt(k), ids.map(BigInt)));
+const betweenOpen = (a: number, x: number, b: number) => space.betweenOpen(BigInt(a), BigInt(x), BigInt(b));
+const betweenRightClosed = (a: number, x: number, b: number) => space.betweenRightClosed(BigInt(a), BigInt(x), BigInt(b));
+/** The true ring with plain-number ids. */
+function ringSuccessors(ids: number[]): Map<number, number[]> {
+  return new Map([...ringSuccessorsOf(ids.map(BigInt))].map(([k, v]) => [Number(k), v.map(Number)]));
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-test('nothing under src/core imports node:* or reads a clock or randomness', () => {
-  // tests run from dist/test; the sources sit at ../../src/core
-  const dir = join(here, '..', '..', 'src', 'core');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
-  assert.ok(files.length >= 6, `expected the core sources in ${dir}`);
-  for (const f of files) {
-    const src = readFileSync(join(dir, f), 'utf8');
-    assert.doesNotMatch(src, /from\s+['"]node:/, `${f} imports a node: module`);
-    assert.doesNotMatch(src, /\brequire\(|\bBuffer\b|Date\.now|Math\.random|setTimeout|setInterval|process\./, `${f} touches the outside world`);
+test('nothing under src/core or src/wire imports node:* or reads a clock or randomness', () => {
+  // tests run from dist/test; the sources sit at ../../src
+  for (const part of ['core', 'wire']) {
+    const dir = join(here, '..', '..', 'src', part);
+    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
+    assert.ok(files.length >= 4, `expected the ${part} sources in ${dir}`);
+    for (const f of files) {
+      const src = readFileSync(join(dir, f), 'utf8');
+      assert.doesNotMatch(src, /from\s+['"]node:/, `${part}/${f} imports a node: module`);
+      assert.doesNotMatch(src, /\brequire\(|\bBuffer\b|Date\.now|Math\.random|setTimeout|setInterval|process\./, `${part}/${f} touches the outside world`);
+    }
   }
 });
 
@@ -61,7 +74,7 @@ test('pings: each peer pings both successors and learns its predecessors', () =>
   assert.ok(net.linesOf(2).includes('Ping response received from Peer 5'));
   assert.ok(net.linesOf(5).includes('Ping request message received from Peer 2'));
   assert.ok(net.linesOf(5).includes('Ping request message received from Peer 4'));
-  const s = net.cores.get(5)!.snapshot();
+  const s = net.snapshot(5);
   assert.equal(s.pred1, 4);
   assert.equal(s.pred2, 2);
 });
@@ -144,16 +157,16 @@ test('a long ping interval still detects a death within 60 s', () => {
 test('joins wrap around: below the smallest id and above the largest', () => {
   const net = referenceRing();
   net.advance(100);
-  for (const [id, via] of [[1, 8], [200, 4], [0, 19], [255, 2]] as const) {
+  for (const [id, via] of [[1, 8], [200, 4], [0, 19], [255, 2]]) {
     const mark = net.lines.length;
-    net.add(id, { kind: 'join', known: via });
+    net.add(id!, { kind: 'join', known: via! });
     net.flush();
     assert.ok(net.linesOf(id, mark).includes('Join request has been accepted'), `Peer ${id} was not accepted`);
     net.advance(3000);
   }
   const ids = [0, 1, 2, 4, 5, 8, 9, 14, 19, 200, 255];
   const truth = ringSuccessors(ids);
-  for (const id of ids) assert.deepEqual(net.cores.get(id)!.snapshot().successors.slice(0, 2), truth.get(id), `successors of ${id}`);
+  for (const id of ids) assert.deepEqual(net.snapshot(id).successors.slice(0, 2), truth.get(id), `successors of ${id}`);
 });
 
 test('a join for an id already in the ring is refused and the joiner exits non-zero', () => {

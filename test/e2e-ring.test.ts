@@ -42,9 +42,9 @@ function lastTable(lines: string[], from = 0): Row[] | undefined {
 }
 
 function assertTrueRing(rows: Row[]): void {
-  const truth = ringSuccessors(rows.map((r) => r.id));
+  const truth = ringSuccessors(rows.map((r) => BigInt(r.id)));
   for (const r of rows) {
-    const [w1, w2] = truth.get(r.id)!;
+    const [w1, w2] = truth.get(BigInt(r.id))!.map(Number);
     assert.deepEqual([r.s1, r.s2], [w1, w2], `row of Peer ${r.id}`);
     assert.equal(r.stale, false);
   }

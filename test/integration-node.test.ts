@@ -20,20 +20,20 @@ test('reference ring on real sockets: store copies, request streams, a kill is r
   const net = await createTestnet({ ids, basePort: await freeBasePort(ids), pingIntervalMs: 200, dataDir, perPeerDirs: true });
   const lines: PeerLine[] = [];
   net.on('line', (l: PeerLine) => lines.push(l));
-  const saw = (id: number, text: string) => lines.some((l) => l.id === id && l.text === text);
+  const saw = (id: number, text: string) => lines.some((l) => l.id === BigInt(id) && l.text === text);
   try {
     assert.ok(await net.until(() => saw(2, 'Ping response received from Peer 5') && saw(19, 'Ping response received from Peer 4'), 5000));
 
     // store at 8 with the file in 8's folder: 19 (key 19's owner) ends with an identical copy
     const doc = randomBytes(700_000);
     writeFileSync(join(dataDir, 'peer-8', '2067.pdf'), doc);
-    net.peers.get(8)!.command('Store 2067');
+    net.peer(8)!.command('Store 2067');
     assert.ok(await net.until(() => saw(19, 'File 2067 stored here'), 5000), 'copy stored at 19');
     assert.deepEqual(readFileSync(join(dataDir, 'peer-19', '2067.pdf')), doc);
     assert.ok(saw(14, 'Store 2067 request forwarded to my successor'));
 
     // request it from 4: streamed from 19's folder into 4's, verified, nothing partial left
-    net.peers.get(4)!.command('Request 2067');
+    net.peer(4)!.command('Request 2067');
     assert.ok(await net.until(() => saw(4, 'File 2067 received'), 5000));
     assert.deepEqual(readFileSync(join(dataDir, 'peer-4', 'received_2067.pdf')), doc);
     assert.deepEqual(readdirSync(join(dataDir, 'peer-4')).filter((f) => f.endsWith('.part')), []);
@@ -44,10 +44,10 @@ test('reference ring on real sockets: store copies, request streams, a kill is r
       await net.until(() => saw(9, 'My new second successor is Peer 2') && saw(8, 'My new second successor is Peer 19'), 10_000),
       'repaired',
     );
-    assert.deepEqual(net.staleIds(), []);
+    assert.deepEqual(net.staleIds().map(Number), []);
 
     // a request for a file nobody has: both sides say so
-    net.peers.get(2)!.command('Request 4103');
+    net.peer(2)!.command('Request 4103');
     assert.ok(await net.until(() => saw(2, 'Peer 8 does not have File 4103'), 5000));
     assert.ok(!existsSync(join(dataDir, 'peer-2', 'received_4103.pdf')));
   } finally {
@@ -66,7 +66,7 @@ test('two peers on real sockets: join, graceful quit and ready/closed promises',
     assert.ok(await net.until(() => net.staleIds().length === 0, 5000), `stale: ${net.staleIds()}`);
     assert.deepEqual(await net.quit(255), { code: 0, reason: 'quit' });
     assert.ok(await net.until(() => net.staleIds().length === 0, 5000), `stale after quit: ${net.staleIds()}`);
-    assert.deepEqual(net.runningIds(), [0, 10, 200]);
+    assert.deepEqual(net.runningIds().map(Number), [0, 10, 200]);
   } finally {
     await net.close();
   }

@@ -8,11 +8,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeFrame } from '../src/core/codec.js';
+import { encodeFrame } from '../src/wire/index.js';
 import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
-import { createNodeRuntime } from '../src/runtime/node.js';
-import type { Endpoint, EndpointHandlers } from '../src/runtime/types.js';
+import { createNodeRuntime } from '../src/transport/node/endpoint.js';
+import type { Endpoint, EndpointHandlers, Origin } from '../src/transport/types.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const HOST = '127.0.0.1';
@@ -25,7 +25,7 @@ const runtime = createNodeRuntime();
 
 function contact(id: number): Contact {
   assert.ok(IDS.includes(id), `id ${id} is missing from IDS`);
-  return { id, host: HOST, port: BASE_PORT + id };
+  return { id: BigInt(id), host: HOST, port: BASE_PORT + id };
 }
 
 type FileResult = { ok: true } | { ok: false; error: string };
@@ -40,8 +40,8 @@ class Recorder implements EndpointHandlers {
   saveAs: (header: FileBegin) => string | null = () => null;
   private readonly watchers = new Set<() => void>();
 
-  onMessage(msg: Message, via: 'udp' | 'tcp'): void {
-    this.messages.push({ msg, via });
+  onMessage(msg: Message, origin: Origin): void {
+    this.messages.push({ msg, via: origin.via });
     this.changed();
   }
   onBadInput(detail: string): void {
@@ -122,7 +122,7 @@ async function openPeer(t: TestContext, id: number): Promise<Peer> {
   const dir = await tempDir(t);
   const rec = new Recorder();
   const me = contact(id);
-  const ep = await runtime.openEndpoint(me, dir, rec);
+  const ep = await runtime.openEndpoint({ self: me, dataDir: dir }, rec);
   t.after(() => ep.close());
   return { me, dir, rec, ep };
 }
@@ -179,7 +179,7 @@ test('a message over TCP and a ping over UDP arrive decoded', { timeout: TEST_TI
   a.ep.sendDatagram(b.me, ping);
   assert.deepEqual(await b.rec.message('ping', 'udp'), ping);
 
-  const pong: Message = { type: 'pong', from: b.me, seq: 42, loud: true, successors: [{ id: 3, host: HOST, port: 1003 }, { id: 4, host: 'localhost', port: 65535 }] };
+  const pong: Message = { type: 'pong', from: b.me, seq: 42, loud: true, successors: [{ id: 3n, host: HOST, port: 1003 }, { id: 4n, host: 'localhost', port: 65535 }] };
   b.ep.sendDatagram(a.me, pong);
   assert.deepEqual(await a.rec.message('pong', 'udp'), pong);
   assert.deepEqual(b.rec.bad, []);
@@ -381,7 +381,7 @@ test('closing an endpoint mid-transfer removes the partial file and reports the 
   const dir = await tempDir(t);
   const rec = new Recorder();
   const me = contact(70);
-  const ep = await runtime.openEndpoint(me, dir, rec);
+  const ep = await runtime.openEndpoint({ self: me, dataDir: dir }, rec);
   rec.saveAs = () => '4103.pdf';
   const sock = await rawTcp(me.port);
   sock.write(concat(fileBegin(contact(71), 1000), { type: 'file-data', chunk: randomBytes(10) }));
@@ -411,7 +411,7 @@ test('statFile reports regular files only, and sendFile refuses what is not one'
 test('opening an endpoint on an address in use rejects and releases what it bound', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const a = await openPeer(t, 90);
   const dir = await tempDir(t);
-  await assert.rejects(runtime.openEndpoint(a.me, dir, new Recorder()), {
+  await assert.rejects(runtime.openEndpoint({ self: a.me, dataDir: dir }, new Recorder()), {
     message: `cannot listen on ${HOST}:${a.me.port}: address already in use`,
   });
 
@@ -422,8 +422,8 @@ test('opening an endpoint on an address in use rejects and releases what it boun
     blocker.once('error', reject);
     blocker.listen({ host: HOST, port: blocked.port }, resolve);
   });
-  await assert.rejects(runtime.openEndpoint(blocked, dir, new Recorder()), /address already in use/);
+  await assert.rejects(runtime.openEndpoint({ self: blocked, dataDir: dir }, new Recorder()), /address already in use/);
   await new Promise<void>((resolve) => blocker.close(() => resolve()));
-  const ep = await runtime.openEndpoint(blocked, dir, new Recorder());
+  const ep = await runtime.openEndpoint({ self: blocked, dataDir: dir }, new Recorder());
   await ep.close();
 });

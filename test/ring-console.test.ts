@@ -4,25 +4,25 @@ import { test } from 'node:test';
 import { complete, runCommand } from '../src/cli/console.js';
 import type { ConsoleHost } from '../src/cli/console.js';
 import { buildReport, renderReport } from '../src/cli/reporter.js';
-import { SimNetwork } from '../src/runtime/sim.js';
+import { SimNetwork } from '../src/transport/sim/network.js';
 import { createTestnet } from '../src/testnet.js';
 import type { Testnet } from '../src/testnet.js';
 
 test('reporter rows: pred2 > pred1 > [id] > succ1 > succ2, ? for unknown, unmonitored and stale peers', () => {
   const text = renderReport({
     peers: [
-      { id: 2, phase: 'active', pred1: 19, pred2: 15, successors: [4, 5] },
-      { id: 4, phase: 'active', successors: [5, 8] },
-      { id: 5, phase: 'active', pred1: 4, pred2: 2, successors: [8, 9] },
+      { id: 2n, phase: 'active', pred1: 19n, pred2: 15n, successors: [4n, 5n] },
+      { id: 4n, phase: 'active', successors: [5n, 8n] },
+      { id: 5n, phase: 'active', pred1: 4n, pred2: 2n, successors: [8n, 9n] },
     ],
-    files: new Map([[2, 1], [4, 0], [5, 3]]),
+    files: new Map([[2n, 1], [4n, 0], [5n, 3]]),
   });
   const lines = text.split('\n');
   assert.equal(lines[0], 'Peer  2 - 15 > 19 > [ 2] >  4 >  5  files: 1');
   assert.equal(lines[1], 'Peer  4 -  ? >  ? > [ 4] >  5 >  8  files: 0  <- stale, should be 5 > 2');
   assert.match(lines[2]!, /^Peer {2}5 - {2}2 > {2}4 > \[ 5\] > {2}8 > {2}9 {2}files: 3 {2}<- stale/);
   assert.equal(lines[3], 'Unmonitored Peers (4): 8, 9, 15, 19');
-  const r = buildReport({ peers: [{ id: 7, phase: 'active', successors: [7 + 1] }, { id: 8, phase: 'active', successors: [7] }] });
+  const r = buildReport({ peers: [{ id: 7n, phase: 'active', successors: [7n + 1n] }, { id: 8n, phase: 'active', successors: [7n] }] });
   assert.deepEqual(r.stale, [], 'a ring of two is not stale');
 });
 
@@ -35,7 +35,7 @@ function host(net: Testnet, said: string[]): ConsoleHost & { watching: boolean; 
     showRing: () => void said.push('<ring>'),
     toggleWatch: () => void (h.watching = !h.watching),
     exit: () => void (h.exited = true),
-    files: () => new Map(net.runningIds().map((id) => [id, id === 19 ? ['2067.pdf'] : []])),
+    files: () => new Map(net.runningIds().map((id) => [id, id === 19n ? ['2067.pdf'] : []])),
     random: () => 0.5,
   };
   return h;
@@ -63,10 +63,10 @@ test('console: every operation of the spec, and bad input answered in one line',
   runCommand(h, '8 store 2067');
   await net.until(() => lines.includes('[19] Store 2067 request accepted'), 2000);
   runCommand(h, 'join 15 via 4');
-  await net.until(() => net.peers.get(15)?.isInRing === true, 3000);
+  await net.until(() => net.peer(15)?.isInRing === true, 3000);
   assert.ok(lines.includes('[14] Peer 15 Join request received'));
   runCommand(h, '9 quit');
-  await net.until(() => lines.includes('[8] Peer 9 will depart from the network') && !net.peers.get(9)!.isRunning, 3000);
+  await net.until(() => lines.includes('[8] Peer 9 will depart from the network') && !net.peer(9)!.isRunning, 3000);
   runCommand(h, 'kill 14');
   await net.until(() => lines.includes('[8] Peer 14 is no longer alive') && net.staleIds().length === 0, 10_000);
   runCommand(h, '2 request 4103');
@@ -74,7 +74,7 @@ test('console: every operation of the spec, and bad input answered in one line',
   runCommand(h, 'add 3');
   assert.match(said.at(-1)!, /^Joining 3 new peers: \d+, \d+, \d+$/);
   await net.until(() => net.runningIds().length === 9 && net.staleIds().length === 0, 10_000);
-  assert.deepEqual(net.staleIds(), []);
+  assert.deepEqual(net.staleIds().map(Number), []);
   runCommand(h, 'files 19');
   assert.equal(said.at(-1), 'Peer 19 holds 1 file: 2067.pdf');
   runCommand(h, 'watch');

@@ -2,13 +2,13 @@
 // determinism (same seed, same trace). Every network test runs with the codec on and off.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimNetwork, type SimNetworkOptions } from '../src/runtime/sim.js';
+import { SimNetwork, type SimNetworkOptions } from '../src/transport/sim/network.js';
 import type { Contact } from '../src/core/contact.js';
 import { defaultContact } from '../src/core/contact.js';
 import { CdhtError } from '../src/core/errors.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
-import type { Endpoint } from '../src/runtime/types.js';
-import { encodeFrame } from '../src/core/codec.js';
+import type { Endpoint } from '../src/transport/types.js';
+import { encodeFrame } from '../src/wire/index.js';
 
 interface Received {
   msg: Message;
@@ -31,7 +31,7 @@ interface TestPeer {
 /** log, when given, gets one line per delivery across all peers, in delivery order. */
 async function peer(net: SimNetwork, id: number, host = '127.0.0.1', log?: string[]): Promise<TestPeer> {
   const rt = net.runtime();
-  const contact = defaultContact(id, host);
+  const contact = defaultContact(BigInt(id), host);
   const p: Partial<TestPeer> & Pick<TestPeer, 'inbox' | 'bad' | 'offers' | 'done'> = {
     contact,
     dir: `data-${host}-${id}`,
@@ -42,8 +42,8 @@ async function peer(net: SimNetwork, id: number, host = '127.0.0.1', log?: strin
     saveAs: (h) => h.file,
   };
   const t = p as TestPeer;
-  t.ep = await rt.openEndpoint(contact, t.dir, {
-    onMessage: (msg, via) => {
+  t.ep = await rt.openEndpoint({ self: contact, dataDir: t.dir }, {
+    onMessage: (msg, { via }) => {
       t.inbox.push({ msg, via, at: rt.now() });
       const n = msg.type === 'ping' ? msg.seq : msg.type === 'successor-query' ? msg.qid : -1;
       log?.push(`${rt.now()} ${id} ${via} ${n}`);
@@ -256,7 +256,7 @@ for (const codec of [true, false]) {
       const net = new SimNetwork(opts({ latencyMs: [3, 3] }));
       const a = await peer(net, 1);
       let failedAt = -1;
-      const sent = settle(a.ep.sendMessage(defaultContact(9), ping(a.contact, 1))).then((r) => {
+      const sent = settle(a.ep.sendMessage(defaultContact(9n), ping(a.contact, 1))).then((r) => {
         failedAt = net.now();
         return r;
       });
@@ -266,7 +266,7 @@ for (const codec of [true, false]) {
       assert.equal(r.code, 'CDHT_ERR_UNREACHABLE');
       assert.equal(failedAt, 3);
       // A datagram to nowhere is silently dropped.
-      a.ep.sendDatagram(defaultContact(9), ping(a.contact, 2));
+      a.ep.sendDatagram(defaultContact(9n), ping(a.contact, 2));
       await net.runFor(10);
       assert.equal(net.stats().datagramsDropped, 1);
     });
@@ -498,7 +498,7 @@ for (const codec of [true, false]) {
       const missing = await settle(a.ep.sendFile(b.contact, header, 'missing.bin'));
       assert.ok(missing instanceof CdhtError && missing.code === 'CDHT_ERR_BAD_ARGUMENT');
 
-      const nowhere = settle(a.ep.sendFile(defaultContact(50), header, '5.bin'));
+      const nowhere = settle(a.ep.sendFile(defaultContact(50n), header, '5.bin'));
       await net.runFor(20);
       const r = await nowhere;
       assert.ok(r instanceof CdhtError && r.code === 'CDHT_ERR_UNREACHABLE');
@@ -530,7 +530,7 @@ for (const codec of [true, false]) {
       assert.match(a.bad[0]!, /^udp /);
       assert.match(a.bad[1]!, /^tcp /);
       assert.equal(a.inbox.length, 0);
-      assert.equal(net.deliverRaw(defaultContact(77), new Uint8Array([1]), 'udp'), false);
+      assert.equal(net.deliverRaw(defaultContact(77n), new Uint8Array([1]), 'udp'), false);
 
       const p = ping(a.contact, 5);
       assert.equal(net.deliverRaw(a.contact, encodeFrame(p), 'udp'), true);

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ringSuccessors } from '../src/core/ring.js';
 import { Peer } from '../src/peer.js';
-import type { PeerLine } from '../src/peer.js';
-import { SimNetwork } from '../src/runtime/sim.js';
+import type { IdLike, PeerLine } from '../src/peer.js';
+import { SimNetwork } from '../src/transport/sim/network.js';
 import { Testnet, createTestnet } from '../src/testnet.js';
 import type { TestnetOptions } from '../src/testnet.js';
 
@@ -17,11 +17,11 @@ class Transcript {
   mark(): number {
     return this.lines.length;
   }
-  of(id: number, since = 0): string[] {
-    return this.lines.slice(since).filter((l) => l.id === id && l.level !== 'debug').map((l) => l.text);
+  of(id: IdLike, since = 0): string[] {
+    return this.lines.slice(since).filter((l) => l.id === BigInt(id) && l.level !== 'debug').map((l) => l.text);
   }
   /** The spec lines at `id` since `since`, in order (other lines may be interleaved). */
-  assertLines(id: number, expected: string[], since = 0): void {
+  assertLines(id: IdLike, expected: string[], since = 0): void {
     const seen = this.of(id, since);
     let at = 0;
     for (const e of expected) {
@@ -43,8 +43,8 @@ test('the reference scenario, line for line, on virtual time', async () => {
   const start = sim.now();
   await net.run(1500);
   // ping
-  const preds = new Map<number, number[]>();
-  for (const [id, [s1, s2]] of ringSuccessors([2, 4, 5, 8, 9, 14, 19])) {
+  const preds = new Map<bigint, bigint[]>();
+  for (const [id, [s1, s2]] of ringSuccessors([2n, 4n, 5n, 8n, 9n, 14n, 19n])) {
     preds.set(s1!, [...(preds.get(s1!) ?? []), id]);
     preds.set(s2!, [...(preds.get(s2!) ?? []), id]);
     t.assertLines(id, [`Ping requests sent to Peers ${s1} and ${s2}`]);
@@ -56,7 +56,7 @@ test('the reference scenario, line for line, on virtual time', async () => {
   // graceful departure of 9
   let m = t.mark();
   assert.deepEqual(await net.quit(9), { code: 0, reason: 'quit' });
-  assert.equal(net.peers.get(9)!.isRunning, false);
+  assert.equal(net.peer(9)!.isRunning, false);
   t.assertLines(8, ['Peer 9 will depart from the network', 'My new first successor is Peer 14', 'My new second successor is Peer 19'], m);
   t.assertLines(5, ['Peer 9 will depart from the network', 'My new first successor is Peer 8', 'My new second successor is Peer 14'], m);
   m = t.mark();
@@ -66,7 +66,7 @@ test('the reference scenario, line for line, on virtual time', async () => {
 
   // data insertion
   m = t.mark();
-  net.peers.get(8)!.command('Store 2067');
+  net.peer(8)!.command('Store 2067');
   await net.until(() => t.of(19, m).includes('Store 2067 request accepted'), 2000);
   t.assertLines(8, ['Store 2067 request forwarded to my successor'], m);
   t.assertLines(14, ['Store 2067 request forwarded to my successor'], m);
@@ -83,7 +83,7 @@ test('the reference scenario, line for line, on virtual time', async () => {
   t.assertLines(8, ['Successor Change request received', 'My new first successor is Peer 14', 'My new second successor is Peer 15'], m);
   t.assertLines(15, ['Join request has been accepted', 'My first successor is Peer 19', 'My second successor is Peer 2'], m);
   await net.run(3000);
-  assert.deepEqual(net.staleIds(), []);
+  assert.deepEqual(net.staleIds().map(Number), []);
 
   // abrupt departure of 14
   m = t.mark();
@@ -94,13 +94,13 @@ test('the reference scenario, line for line, on virtual time', async () => {
   t.assertLines(5, ['Peer 14 is no longer alive', 'My new first successor is Peer 8', 'My new second successor is Peer 15'], m);
   assert.ok(sim.now() - killedAt <= 5000, `repair took ${sim.now() - killedAt} ms of virtual time`);
   await net.run(3000);
-  assert.deepEqual(net.staleIds(), []);
+  assert.deepEqual(net.staleIds().map(Number), []);
 
   // retrieval: file 4103 (key 7) lives at 8
   const bytes = new Uint8Array(300_000).map((_, i) => (i * 31 + 7) & 255);
   sim.disk.write('data', '4103.pdf', bytes);
   m = t.mark();
-  net.peers.get(2)!.command('Request 4103');
+  net.peer(2)!.command('Request 4103');
   await net.until(() => t.of(2, m).includes('File 4103 received'), 5000);
   t.assertLines(2, ['File request for 4103 has been sent to my successor'], m);
   for (const id of [4, 5]) t.assertLines(id, ['Request for File 4103 has been received, but the file is not stored here'], m);
@@ -117,7 +117,7 @@ test('the spec abrupt departure on Figure 1: 9 and 8 repair around 14', async ()
   const m = t.mark();
   await net.kill(14);
   await net.until(() => t.of(9, m).includes('My new second successor is Peer 2') && t.of(8, m).includes('My new second successor is Peer 19'), 10_000);
-  assert.deepEqual(net.staleIds(), []);
+  assert.deepEqual(net.staleIds().map(Number), []);
   t.assertLines(9, ['Peer 14 is no longer alive', 'My new first successor is Peer 19', 'My new second successor is Peer 2'], m);
   t.assertLines(8, ['Peer 14 is no longer alive', 'My new first successor is Peer 9', 'My new second successor is Peer 19'], m);
   await net.close();
@@ -130,9 +130,9 @@ test('a kill is declared after exactly pingMisses intervals of virtual time', as
     await net.kill(14);
     const killedAt = sim.now();
     await net.until(() => t.of(9).includes('Peer 14 is no longer alive'), 20_000);
-    const at = t.lines.find((l) => l.id === 9 && l.text === 'Peer 14 is no longer alive')!.at;
+    const at = t.lines.find((l) => l.id === 9n && l.text === 'Peer 14 is no longer alive')!.at;
     // the first unanswered ping leaves at the next tick after the kill; death is declared `misses` ticks later
-    const pingPhase = t.lines.find((l) => l.id === 9 && l.text.startsWith('Ping requests sent'))!.at;
+    const pingPhase = t.lines.find((l) => l.id === 9n && l.text.startsWith('Ping requests sent'))!.at;
     const firstMiss = pingPhase + Math.ceil((killedAt - pingPhase) / 1000) * 1000;
     assert.equal(at, firstMiss + misses * 1000, `misses=${misses}`);
     await net.close();
@@ -147,7 +147,7 @@ test('joins that wrap around and joins at nearly the same time end in a correct 
   for (const p of peers) assert.ok(p.isInRing, `Peer ${p.id} joined`);
   const ok = await net.until(() => net.staleIds().length === 0, 10_000);
   assert.ok(ok, `stale successors at ${net.staleIds().join(', ')}\n${t.lines.filter((l) => l.level === 'info').map((l) => `[${l.id}] ${l.text}`).join('\n')}`);
-  assert.deepEqual(net.runningIds(), [0, 2, 4, 5, 8, 9, 14, 15, 16, 19, 200]);
+  assert.deepEqual(net.runningIds().map(Number), [0, 2, 4, 5, 8, 9, 14, 15, 16, 19, 200]);
   await net.close();
 });
 
@@ -155,12 +155,12 @@ test('a second peer with an id already in the ring is refused and stops with cod
   const { net } = await ring();
   await net.run(1500);
   // the same id from another host: the ring must refuse it
-  const two = net.peers.get(2)!.self;
+  const two = net.peer(2)!.self;
   const dup = new Peer({ id: 19, host: '127.0.0.2', basePort: two.port - 2, runtime: net.runtime, dataDir: 'other',
-    pingIntervalMs: 1000, mode: { kind: 'join', known: 2, at: { host: two.host, port: two.port } } });
+    pingIntervalMs: 1000, mode: { kind: 'join', known: { id: 2n, host: two.host, port: two.port } } });
   assert.ok(await net.until(() => dup.isClosed, 5000), 'the duplicate is still running');
   assert.equal((await dup.closed).code, 1);
-  assert.deepEqual(net.peers.get(19)!.snapshot().successors.slice(0, 2), [2, 4], 'the real 19 is untouched');
+  assert.deepEqual(net.peer(19)!.snapshot().successors.slice(0, 2).map(Number), [2, 4], 'the real 19 is untouched');
   await net.close();
 });
 
@@ -178,7 +178,7 @@ test('a message forwarded to a peer that just died goes on to the next successor
   await net.run(1500);
   await net.kill(5); // not yet detected by anyone
   const m = t.mark();
-  net.peers.get(2)!.command('Store 2055'); // key 7: owned by 8, route 2 -> 4 -> (5 dead) -> 8
+  net.peer(2)!.command('Store 2055'); // key 7: owned by 8, route 2 -> 4 -> (5 dead) -> 8
   await net.until(() => t.of(8, m).includes('Store 2055 request accepted'), 3000);
   t.assertLines(4, ['Store 2055 request forwarded to my successor', 'Peer 5 cannot be reached; routing Store 2055 without it', 'Store 2055 request forwarded to my successor'], m);
   assert.ok(!t.of(4, m).some((l) => l.includes('no longer alive')), 'delivered before detection');
@@ -191,8 +191,8 @@ test('two adjacent peers failing together do not break the ring', async () => {
   await Promise.all([net.kill(14), net.kill(19)]);
   const ok = await net.until(() => net.staleIds().length === 0, 15_000);
   assert.ok(ok, `stale: ${net.staleIds()}`);
-  assert.deepEqual(net.peers.get(9)!.snapshot().successors.slice(0, 2), [2, 4]);
-  assert.deepEqual(net.peers.get(8)!.snapshot().successors.slice(0, 2), [9, 2]);
+  assert.deepEqual(net.peer(9)!.snapshot().successors.slice(0, 2).map(Number), [2, 4]);
+  assert.deepEqual(net.peer(8)!.snapshot().successors.slice(0, 2).map(Number), [9, 2]);
   await net.close();
 });
 
@@ -202,11 +202,11 @@ test('store copies the file to the owner when their data directories differ', as
   const bytes = new Uint8Array(5000).map((_, i) => i % 251);
   sim.disk.write('data/peer-8', '2067.pdf', bytes);
   const m = t.mark();
-  net.peers.get(8)!.command('Store 2067');
+  net.peer(8)!.command('Store 2067');
   await net.until(() => t.of(19, m).includes('File 2067 stored here'), 3000);
   assert.deepEqual(sim.disk.read('data/peer-19', '2067.pdf'), bytes);
   // and the owner serves it to a requester elsewhere
-  net.peers.get(4)!.command('Request 2067');
+  net.peer(4)!.command('Request 2067');
   await net.until(() => t.of(4, m).includes('File 2067 received'), 3000);
   assert.deepEqual(sim.disk.read('data/peer-4', 'received_2067.pdf'), bytes);
   await net.close();
@@ -216,26 +216,26 @@ test('requests: missing file said on both sides, at the owner itself, and timeou
   const { net, t, sim } = await ring({ requestTimeoutMs: 4000 });
   await net.run(1500);
   let m = t.mark();
-  net.peers.get(2)!.command('Request 4103');
+  net.peer(2)!.command('Request 4103');
   await net.until(() => t.of(2, m).some((l) => l.includes('does not have')), 3000);
   t.assertLines(8, ['File 4103 belongs here (key 7), but there is no 4103.pdf in my data directory'], m);
   t.assertLines(2, ['Peer 8 does not have File 4103'], m);
   sim.disk.write('data', '4103.pdf', new Uint8Array([1, 2, 3]));
   m = t.mark();
-  net.peers.get(8)!.command('request 4103');
+  net.peer(8)!.command('request 4103');
   await net.run(50);
   t.assertLines(8, ['File 4103 is stored here'], m);
   assert.ok(!t.of(8, m).some((l) => l.startsWith('Sending')));
   // the owner dies before the request arrives and nobody has noticed: the requester gives up
   m = t.mark();
   sim.failNextTransfer();
-  net.peers.get(2)!.command('Request 4103');
+  net.peer(2)!.command('Request 4103');
   await net.until(() => t.of(2, m).some((l) => l.includes('could not be received')), 5000);
   assert.equal(sim.disk.read('data', 'received_4103.pdf'), undefined, 'no partial file');
   // every successor 5 knows dies before anyone notices: the request is lost and the requester gives up
   await Promise.all([net.kill(8), net.kill(9), net.kill(14)]);
   m = t.mark();
-  net.peers.get(4)!.command('Request 4103');
+  net.peer(4)!.command('Request 4103');
   await net.until(() => t.of(4, m).some((l) => l.startsWith('No answer')), 10_000);
   t.assertLines(4, ['No answer to the request for File 4103 within 4 s'], m);
   await net.close();
@@ -244,12 +244,12 @@ test('requests: missing file said on both sides, at the owner itself, and timeou
 test('garbage on the wire is dropped with a debug line and the peer keeps answering', async () => {
   const { net, t, sim } = await ring();
   await net.run(1500);
-  const target = net.peers.get(5)!.self;
+  const target = net.peer(5)!.self;
   for (let i = 0; i < 50; i++) {
     const junk = new Uint8Array(1 + (i * 7) % 40).map((_, k) => (k * 13 + i) & 255);
     sim.deliverRaw(target, junk, i % 2 ? 'udp' : 'tcp');
   }
-  assert.ok(t.lines.some((l) => l.id === 5 && l.level === 'debug' && l.text.startsWith('Dropped bad input')));
+  assert.ok(t.lines.some((l) => l.id === 5n && l.level === 'debug' && l.text.startsWith('Dropped bad input')));
   const m = t.mark();
   await net.run(2000);
   assert.ok(t.of(5, m).includes('Ping request message received from Peer 4'));
@@ -261,7 +261,7 @@ test('shortcuts forward past the first successor when the second is closer', asy
   const { net, t } = await ring({ shortcuts: true });
   await net.run(1500);
   const m = t.mark();
-  net.peers.get(2)!.command('Store 2067'); // key 19
+  net.peer(2)!.command('Store 2067'); // key 19
   await net.until(() => t.of(19, m).includes('Store 2067 request accepted'), 2000);
   t.assertLines(2, ['Store 2067 request forwarded to my second successor'], m);
   assert.equal(t.of(4, m).length + t.of(8, m).length + t.of(14, m).length, 0, 'odd hops skipped');
@@ -279,7 +279,7 @@ test('random churn with loss keeps one correct ring (seeded; replay with SEED=)'
       const r = sim.random();
       if (r < 0.4 || running.length < 5) {
         let id = Math.floor(sim.random() * 256);
-        for (let k = 0; net.peers.get(id)?.isRunning && k < 256; k++) id = (id + 1) % 256;
+        for (let k = 0; net.peer(id)?.isRunning && k < 256; k++) id = (id + 1) % 256;
         await net.join(id, running[Math.floor(sim.random() * running.length)]);
       } else if (r < 0.7) {
         await net.kill(running[Math.floor(sim.random() * running.length)]!);
@@ -304,8 +304,8 @@ test('a peer refused while joining hands back the traffic it got meanwhile', asy
   const newcomer = net.start({ id: 4, mode: { kind: 'join', known: 19 } });
   await net.run(1);
   const m = t.mark();
-  net.peers.get(2)!.command('Store 2053'); // key 5: 2 forwards it to "4"
-  net.peers.get(2)!.command('Store 2052'); // key 4: 2 sends it to "4" marked final (4 owns it)
+  net.peer(2)!.command('Store 2053'); // key 5: 2 forwards it to "4"
+  net.peer(2)!.command('Store 2052'); // key 4: 2 sends it to "4" marked final (4 owns it)
   await net.until(() => t.of(5, m).includes('Store 2053 request accepted') && t.of(5, m).includes('Store 2052 request accepted'), 5000);
   t.assertLines(5, ['Store 2053 request accepted'], m);
   // key 4's owner is dead, so its successor 5 inherits it; the known peer 19 must not accept it
@@ -326,7 +326,7 @@ test('one seed replays the same run: every line at the same virtual time', async
     await net.join(15, 4);
     await net.quit(9);
     sim.disk.write('data', '4103.pdf', new Uint8Array(1000));
-    net.peers.get(2)!.command('Request 4103');
+    net.peer(2)!.command('Request 4103');
     await net.run(20_000);
     await net.close();
     return t.lines.map((l) => `${l.at} [${l.id}] ${l.level} ${l.text}`);

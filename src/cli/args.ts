@@ -140,9 +140,9 @@ export interface RawRingOptions {
 
 export function ringPlan(o: RawRingOptions): RingOptions {
   if (o.peers !== undefined && o.random !== undefined) problem('--peers and --random cannot be used together');
-  let ids: number[] | undefined;
+  let ids: bigint[] | undefined;
   if (o.peers !== undefined) {
-    ids = o.peers.split(',').map((w) => parsePeerId('--peers', w.trim()));
+    ids = o.peers.split(',').map((w) => BigInt(parsePeerId('--peers', w.trim())));
     if (new Set(ids).size !== ids.length) problem(`--peers must not repeat an id (got ${quoted(o.peers)})`);
   }
   const random = o.random === undefined ? undefined : parseIntegerIn('--random', o.random, 1, 256);

@@ -1,8 +1,12 @@
 // The ring console's commands: parse one typed line and act on a Testnet. Every answer is
 // one or more lines through `say`; nothing a person types can throw out of here.
-import { isPeerId, RING_SIZE } from '../core/contact.js';
-import { betweenRightClosed, FILE_NAME, keyOf, ownerOf } from '../core/ring.js';
+import type { Id } from '../core/id-space.js';
+import { SPEC_NAME, SPEC_SPACE } from '../core/id-space.js';
 import type { Testnet } from '../testnet.js';
+
+const space = SPEC_SPACE;
+const FILE_NAME = SPEC_NAME;
+const RING_SIZE = 256;
 
 export const HELP = [
   'Commands (ids are 0-255, files are four digits):',
@@ -31,15 +35,14 @@ export interface ConsoleHost {
   toggleWatch(): void;
   exit(): void;
   /** Files held per peer id (from the data directories). */
-  files(): Map<number, string[]>;
+  files(): Map<Id, string[]>;
   /** A random number in [0, 1) (the runner decides where randomness comes from). */
   random(): number;
 }
 
-function parseId(s: string | undefined): number | undefined {
+function parseId(s: string | undefined): Id | undefined {
   if (s === undefined || !/^\d{1,3}$/.test(s)) return undefined;
-  const n = Number(s);
-  return isPeerId(n) ? n : undefined;
+  return space.parse(s);
 }
 
 export function runCommand(host: ConsoleHost, input: string): void {
@@ -118,44 +121,44 @@ function addPeers(host: ConsoleHost, n: number): void {
   const { net, say } = host;
   const running = net.runningIds();
   // an id the ring still names (a peer killed moments ago) would be refused as a duplicate
-  const named = new Set<number>();
+  const named = new Set<Id>();
   for (const id of running) {
     const s = net.peers.get(id)!.snapshot();
     for (const n of [s.pred1, s.pred2, ...s.successors]) if (n !== undefined) named.add(n);
   }
-  const free: number[] = [];
-  for (let id = 0; id < RING_SIZE; id++) if (!net.peers.get(id)?.isRunning && !named.has(id)) free.push(id);
+  const free: Id[] = [];
+  for (let id = 0n; id < BigInt(RING_SIZE); id++) if (!net.peers.get(id)?.isRunning && !named.has(id)) free.push(id);
   if (running.length === 0) return say('No running peer to join through');
   if (free.length < n) return say(`Only ${free.length} ids are free`);
-  const chosen: number[] = [];
+  const chosen: Id[] = [];
   for (let i = 0; i < n; i++) chosen.push(free.splice(Math.floor(host.random() * free.length), 1)[0]!);
   for (const id of chosen) net.start({ id, mode: { kind: 'join', known: running[Math.floor(host.random() * running.length)]! } });
-  say(`Joining ${n} new peer${n > 1 ? 's' : ''}: ${chosen.sort((a, b) => a - b).join(', ')}`);
+  say(`Joining ${n} new peer${n > 1 ? 's' : ''}: ${chosen.sort((a, b) => (a < b ? -1 : 1)).join(', ')}`);
 }
 
 /** Follows the peers' own successor lists the way a request would travel. */
 function route(host: ConsoleHost, args: string[]): void {
   const { net, say } = host;
   const [k, fromWord, fromId] = args;
-  let key: number | undefined;
-  if (k !== undefined && FILE_NAME.test(k)) key = keyOf(k);
-  else if (k !== undefined && /^\d+$/.test(k) && Number(k) < RING_SIZE) key = Number(k);
+  let key: Id | undefined;
+  if (k !== undefined && FILE_NAME.test(k)) key = space.keyOf(k);
+  else if (k !== undefined && /^\d+$/.test(k) && Number(k) < RING_SIZE) key = BigInt(k);
   const start = fromWord === undefined ? net.runningIds()[0] : fromWord.toLowerCase() === 'from' ? parseId(fromId) : undefined;
   if (key === undefined || start === undefined || args.length === 2 || args.length > 3) {
     return say('Usage: route <key 0-255 | file NNNN> [from <id>]');
   }
   if (!net.peers.get(start)?.isInRing) return say(`Peer ${start} is not in the ring here`);
-  const owner = ownerOf(key, net.runningIds());
+  const owner = space.ownerOf(key, net.runningIds());
   const path = [start];
   let at = start;
   for (let hops = 0; hops < RING_SIZE; hops++) {
     const snap = net.peers.get(at)?.snapshot();
     if (!snap) break;
     const s1 = snap.successors[0];
-    const owns = key === at || (snap.pred1 !== undefined && betweenRightClosed(snap.pred1, key, at));
+    const owns = key === at || (snap.pred1 !== undefined && space.betweenRightClosed(snap.pred1, key, at));
     if (owns || s1 === undefined) break;
     path.push(s1);
-    if (betweenRightClosed(at, key, s1)) break;
+    if (space.betweenRightClosed(at, key, s1)) break;
     at = s1;
   }
   const end = path[path.length - 1];
@@ -170,7 +173,7 @@ function showFiles(host: ConsoleHost, which: string | undefined): void {
     const f = all.get(id)!;
     return host.say(`Peer ${id} holds ${f.length} file${f.length === 1 ? '' : 's'}${f.length ? ': ' + f.join(', ') : ''}`);
   }
-  for (const [id, f] of [...all].sort((a, b) => a[0] - b[0])) {
+  for (const [id, f] of [...all].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     host.say(`Peer ${String(id).padStart(3)}: ${f.length ? f.join(', ') : '-'}`);
   }
 }

@@ -4,9 +4,11 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
-import { ownerOf, keyOf } from '../core/ring.js';
+import type { Id } from '../core/id-space.js';
+import { SPEC_SPACE } from '../core/id-space.js';
 import type { PeerLine } from '../peer.js';
-import { mulberry32, SimNetwork } from '../runtime/sim.js';
+import { SimNetwork } from '../transport/sim/network.js';
+import { mulberry32 } from '../util/prng.js';
 import { createTestnet, REFERENCE_RING } from '../testnet.js';
 import type { Testnet } from '../testnet.js';
 import { complete, runCommand } from './console.js';
@@ -15,7 +17,7 @@ import { renderReport } from './reporter.js';
 import { printable, shouldShow } from './run.js';
 
 export interface RingOptions {
-  ids?: number[];
+  ids?: Id[];
   random?: number;
   intervalS: number;
   basePort: number;
@@ -43,11 +45,11 @@ const SIM_SLICE_MS = 50;
 const SCREEN_LOG_LINES = 200;
 const PALETTE = [39, 208, 76, 170, 220, 45, 203, 141, 118, 215, 81, 199];
 
-export function pickIds(n: number, random: () => number): number[] {
-  const pool = Array.from({ length: 256 }, (_, i) => i);
-  const out: number[] = [];
+export function pickIds(n: number, random: () => number): Id[] {
+  const pool = Array.from({ length: 256 }, (_, i) => BigInt(i));
+  const out: Id[] = [];
   for (let i = 0; i < n; i++) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
-  return out.sort((a, b) => a - b);
+  return out.sort((a, b) => (a < b ? -1 : 1));
 }
 
 export async function runRing(o: RingOptions): Promise<number> {
@@ -60,7 +62,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   const pingLines = o.pingLines ?? ids.length <= AUTO_PING_LINES_MAX;
   const dataDir = o.dataDir ?? (sim ? 'data' : mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')));
   /** Prefixes line up: `[ 2]` in the reference ring, `[  2]` once ids reach three digits. */
-  const width = ids.some((id) => id >= 100) ? 3 : 2;
+  const width = ids.some((id) => id >= 100n) ? 3 : 2;
   const screen: string[] = [];
   let rl: readline.Interface | undefined;
   let watching = o.reporter;
@@ -103,15 +105,15 @@ export async function runRing(o: RingOptions): Promise<number> {
   const show = { pingLines, debug: o.debug };
   net.on('line', (l: PeerLine) => {
     if (!shouldShow(l.level, show)) return;
-    if (o.json) return void output.write(JSON.stringify({ type: 'line', t: l.at, peer: l.id, level: l.level, text: l.text }) + '\n');
+    if (o.json) return void output.write(JSON.stringify({ type: 'line', t: l.at, peer: Number(l.id), level: l.level, text: l.text }) + '\n');
     const tag = `[${String(l.id).padStart(width)}]`;
-    const color = PALETTE[l.id % PALETTE.length];
+    const color = PALETTE[Number(l.id) % PALETTE.length];
     const text = printable(l.text);
     write(tty ? `\x1b[38;5;${color}m${tag}\x1b[0m ${text}` : `${tag} ${text}`);
   });
 
-  const files = (): Map<number, string[]> => {
-    const out = new Map<number, string[]>();
+  const files = (): Map<Id, string[]> => {
+    const out = new Map<Id, string[]>();
     const running = net.runningIds();
     const cache = new Map<string, string[]>();
     for (const id of running) {
@@ -119,13 +121,13 @@ export async function runRing(o: RingOptions): Promise<number> {
       let names = cache.get(dir);
       if (!names) {
         try {
-          names = (sim ? sim.disk.list(dir) : readdirSync(dir)).filter((f) => /^\d{4}\.pdf$/.test(f)).sort();
+          names = (sim ? sim.disk.list(dir) : readdirSync(dir)).filter((f: string) => /^\d{4}\.pdf$/.test(f)).sort();
         } catch {
           names = [];
         }
         cache.set(dir, names);
       }
-      out.set(id, o.sharedDir ? names.filter((f) => ownerOf(keyOf(f.slice(0, 4)), running) === id) : names);
+      out.set(id, o.sharedDir ? names.filter((f) => SPEC_SPACE.ownerOf(SPEC_SPACE.keyOf(f.slice(0, 4)), running) === id) : names);
     }
     return out;
   };

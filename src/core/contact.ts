@@ -1,25 +1,36 @@
-// Who a peer is and where it listens: an id on the ring plus an address, so that peers on
-// other hosts are a matter of configuration, not of rewriting the protocol.
+// Who a peer is and where it can be reached: an id on the ring plus an address. The shell hands
+// contacts in (from the command line, a join, a message); the core never builds an address.
+import type { Id } from './id-space.js';
 
-export const RING_SIZE = 256;
 export const DEFAULT_BASE_PORT = 12000;
 export const DEFAULT_HOST = '127.0.0.1';
 
-export interface Contact {
-  readonly id: number;
+export interface Address {
   readonly host: string;
   readonly port: number;
 }
 
-/** The reference layout: peer `id` listens on TCP and UDP port `basePort + id`. */
-export function defaultContact(id: number, host: string = DEFAULT_HOST, basePort: number = DEFAULT_BASE_PORT): Contact {
-  return { id, host, port: basePort + id };
+export interface Contact extends Address {
+  readonly id: Id;
 }
 
-export function isPeerId(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < RING_SIZE;
+/** Where a message goes: an address, with the id of the peer there when it is known. */
+export type Target = Address & { readonly id?: Id };
+
+/** The reference layout: peer `id` listens on TCP and UDP port `basePort + id` (8-bit ids). */
+export function defaultContact(id: Id, host: string = DEFAULT_HOST, basePort: number = DEFAULT_BASE_PORT): Contact {
+  return { id, host, port: basePort + Number(id) };
+}
+
+export function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
+  return !!a && !!b && a.port === b.port && a.host === b.host;
 }
 
 export function sameContact(a: Contact | undefined, b: Contact | undefined): boolean {
-  return !!a && !!b && a.id === b.id && a.host === b.host && a.port === b.port;
+  return !!a && !!b && a.id === b.id && sameAddress(a, b);
+}
+
+/** host:port, with IPv6 hosts in brackets. */
+export function formatAddress(a: Address): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }

@@ -1,6 +1,6 @@
 // What the core is fed (events) and what it asks its shell to do (effects). Times are
 // milliseconds on the shell's clock, passed in as `now`; the core never reads a clock.
-import type { Contact } from './contact.js';
+import type { Contact, Target } from './contact.js';
 import type { FileBegin, Message } from './messages.js';
 
 export type LineLevel = 'info' | 'ping' | 'debug';
@@ -9,7 +9,7 @@ export type CoreEvent =
   | { type: 'start'; now: number }
   | { type: 'timer'; name: string; now: number }
   | { type: 'receive'; msg: Message; now: number }
-  | { type: 'send-failed'; to: Contact; msg: Message; error: string; now: number }
+  | { type: 'send-failed'; to: Target; msg: Message; error: string; now: number }
   | { type: 'command'; line: string; now: number }
   /** Progress of a serve-file effect (owner side of a request). */
   | { type: 'serve-progress'; file: string; rid: number; to: Contact; phase: 'start' | 'missing' | 'sent' | 'failed'; error?: string; now: number }
@@ -21,7 +21,7 @@ export type CoreEvent =
 
 export type Effect =
   | { kind: 'print'; line: string; level: LineLevel }
-  | { kind: 'send'; to: Contact; msg: Message; transport: 'udp' | 'tcp' }
+  | { kind: 'send'; to: Target; msg: Message; transport: 'udp' | 'tcp' }
   | { kind: 'set-timer'; name: string; at: number }
   | { kind: 'cancel-timer'; name: string }
   /** Owner side of a request: stat NNNN.pdf, stream it to `to` (or only report, when `to` is us). */

@@ -24,19 +24,17 @@
 //   and exits; its first successor hears it too, to forget its predecessor.
 //   kill: nothing is said; predecessors declare it dead after missed pings,
 //   drop it, and ask their next live successor for its successors to refill the list.
-import type { Contact } from './contact.js';
-import { defaultContact } from './contact.js';
+import type { Contact, Target } from './contact.js';
 import type { CoreEvent, Effect, LineLevel } from './effects.js';
+import type { Id, IdSpace } from './id-space.js';
 import type { FileBegin, Message, MessageOf } from './messages.js';
 import { MAX_HOPS } from './messages.js';
-import { betweenOpen, betweenRightClosed, FILE_NAME, keyOf } from './ring.js';
 
 export interface CoreConfig {
   self: Contact;
-  /** Turns ids typed by a user (init successors, join's known peer) into contacts. */
-  basePort: number;
-  /** join: `at` gives the known peer's address when it is not the default one for its id. */
-  mode: { kind: 'init'; successors: number[] } | { kind: 'join'; known: number; at?: { host: string; port: number } };
+  space: IdSpace;
+  /** init: the successors given; join: a peer in the ring (its id may be unknown). */
+  mode: { kind: 'init'; successors: Contact[] } | { kind: 'join'; known: Target };
   pingIntervalMs: number;
   pingMisses: number;
   /** Forward past the first successor when the second is closer to the key. */
@@ -52,11 +50,11 @@ export interface CoreConfig {
 export type Phase = 'starting' | 'joining' | 'active' | 'leaving' | 'stopped';
 
 export interface CoreSnapshot {
-  id: number;
+  id: Id;
   phase: Phase;
-  pred1?: number;
-  pred2?: number;
-  successors: number[];
+  pred1?: Id;
+  pred2?: Id;
+  successors: Id[];
 }
 
 /** Detection must stay under 60 s: (misses + 1) probes of at most this budget. */
@@ -85,6 +83,7 @@ type Route = { accept: true } | { accept: false; to: Contact; final: boolean; se
 
 export class PeerCore {
   readonly self: Contact;
+  readonly space: IdSpace;
   readonly probeMs: number;
   private readonly cfg: Required<CoreConfig>;
   private readonly loudEvery: number;
@@ -96,17 +95,17 @@ export class PeerCore {
   private successors: Contact[] = [];
   private pred1: Contact | undefined;
   private pred2: Contact | undefined;
-  private readonly predHeard = new Map<number, number>();
+  private readonly predHeard = new Map<Id, number>();
   private pingSeq = 0;
   private ticks = 0;
-  private readonly probes = new Map<number, Probe>();
-  private readonly dead = new Map<number, number>();
+  private readonly probes = new Map<Id, Probe>();
+  private readonly dead = new Map<Id, number>();
   /** id -> until: successors a TCP message could not reach; routing skips them until a pong or expiry. */
-  private readonly suspects = new Map<number, number>();
+  private readonly suspects = new Map<Id, number>();
   /** id -> seq of a quiet ping sent to a peer we declared dead but a neighbour still names. */
-  private readonly rechecks = new Map<number, number>();
+  private readonly rechecks = new Map<Id, number>();
   /** init's successors, which may not have started yet: they get the start-up grace until first heard. */
-  private readonly graceIds = new Set<number>();
+  private readonly graceIds = new Set<Id>();
   private nextQid = 1;
   private readonly queries = new Map<number, Contact>();
   private nextRid = 1;
@@ -115,8 +114,8 @@ export class PeerCore {
   /** Routed messages that arrived while joining (meant for a ring member at this address). */
   private readonly queued: Routed[] = [];
   /** join: the peer our join request went to, where queued messages go if the join fails. */
-  private known: Contact | undefined;
-  private readonly awaitingAcks = new Set<number>();
+  private known: (Target) | undefined;
+  private readonly awaitingAcks = new Set<Id>();
 
   constructor(config: CoreConfig) {
     this.cfg = {
@@ -127,6 +126,7 @@ export class PeerCore {
       ...config,
     };
     this.self = config.self;
+    this.space = config.space;
     const interval = config.pingIntervalMs;
     const budget = DETECTION_BUDGET_MS / (config.pingMisses + 1);
     this.loudEvery = Math.max(1, Math.ceil(interval / budget));
@@ -185,20 +185,21 @@ export class PeerCore {
 
   // ---- small helpers -------------------------------------------------------------------
 
+  /** "Peer 14", or the address when the id is not known (a join through host:port). */
+  private nameOf(c: Target): string {
+    return c.id === undefined ? `the peer at ${c.host}:${c.port}` : `Peer ${this.space.format(c.id)}`;
+  }
   private emit(e: Effect): void {
     this.out.push(e);
   }
   private print(line: string, level: LineLevel = 'info'): void {
     this.emit({ kind: 'print', line, level });
   }
-  private send(to: Contact, msg: Message, transport: 'udp' | 'tcp' = 'tcp'): void {
+  private send(to: Target, msg: Message, transport: 'udp' | 'tcp' = 'tcp'): void {
     this.emit({ kind: 'send', to, msg, transport });
   }
-  private contactOf(id: number): Contact {
-    return defaultContact(id, this.self.host, this.cfg.basePort);
-  }
   /** Declared dead or departed recently (the memory fades, so a false alarm heals). */
-  private isDead(id: number): boolean {
+  private isDead(id: Id): boolean {
     const until = this.dead.get(id);
     if (until === undefined) return false;
     if (this.clock > until) {
@@ -209,7 +210,7 @@ export class PeerCore {
   }
   /** Successor list from candidates: no self, no dead, no repeats, bounded length. */
   private cleanList(cands: readonly Contact[]): Contact[] {
-    const seen = new Set<number>();
+    const seen = new Set<Id>();
     const list: Contact[] = [];
     for (const c of cands) {
       if (c.id === this.self.id || seen.has(c.id) || this.isDead(c.id)) continue;
@@ -234,18 +235,17 @@ export class PeerCore {
   private onStart(now: number): void {
     if (this.phase !== 'starting') return;
     if (this.cfg.mode.kind === 'init') {
-      this.successors = this.cleanList(this.cfg.mode.successors.map((id) => this.contactOf(id)));
+      this.successors = this.cleanList(this.cfg.mode.successors);
       for (const s of this.successors) this.graceIds.add(s.id);
       this.phase = 'active';
       this.emit({ kind: 'ready' });
       this.emit({ kind: 'set-timer', name: 'ping', at: now });
       return;
     }
-    const { known: id, at } = this.cfg.mode;
-    const known = at ? { id, ...at } : this.contactOf(id);
+    const known = this.cfg.mode.known;
     this.known = known;
     this.phase = 'joining';
-    this.print(`Sending join request to Peer ${known.id}`, 'debug');
+    this.print(`Sending join request to ${this.nameOf(known)}`, 'debug');
     this.send(known, { type: 'join', joiner: this.self, hops: 0 });
     this.emit({ kind: 'set-timer', name: 'join', at: now + this.cfg.joinTimeoutMs });
   }
@@ -319,7 +319,7 @@ export class PeerCore {
     // the closest pinger in each role wins; a silent one gives way to whoever pings
     const cur = this[slot];
     const silent = !cur || now - (this.predHeard.get(cur.id) ?? -Infinity) > 2 * this.probeMs;
-    if (!cur || cur.id === from.id || silent || betweenOpen(cur.id, from.id, this.self.id)) this[slot] = from;
+    if (!cur || cur.id === from.id || silent || this.space.betweenOpen(cur.id, from.id, this.self.id)) this[slot] = from;
     const reply: Message = {
       type: 'pong',
       from: this.self,
@@ -347,7 +347,7 @@ export class PeerCore {
     if (msg.loud) this.print(`Ping response received from Peer ${msg.from.id}`, 'ping');
     if (this.successors[0]?.id !== msg.from.id) return;
     const between = msg.pred;
-    if (between && betweenOpen(this.self.id, between.id, msg.from.id)) {
+    if (between && this.space.betweenOpen(this.self.id, between.id, msg.from.id)) {
       if (this.isDead(between.id)) return this.recheck(between, 1);
       // a peer sits between us and our first successor (it joined while we were not told)
       this.successors = this.cleanList([between, ...this.successors]);
@@ -365,11 +365,11 @@ export class PeerCore {
     const [s1, s2] = this.successors;
     if (!s1) return;
     const named = theirs[0];
-    if (named && s2 && this.isDead(named.id) && betweenOpen(s1.id, named.id, s2.id)) return this.recheck(named, 2);
+    if (named && s2 && this.isDead(named.id) && this.space.betweenOpen(s1.id, named.id, s2.id)) return this.recheck(named, 2);
     const cands = this.cleanList(theirs);
     const c = cands[0];
     if (!c) return;
-    if (!s2 || (c.id !== s2.id && betweenOpen(s1.id, c.id, s2.id))) {
+    if (!s2 || (c.id !== s2.id && this.space.betweenOpen(s1.id, c.id, s2.id))) {
       this.successors = this.cleanList([s1, ...cands]);
       this.print(`My new second successor is Peer ${c.id}`);
     } else if (c.id === s2.id) {
@@ -424,8 +424,8 @@ export class PeerCore {
       return this.send(j, { type: 'join-reject', from: this.self, reason: `Peer ${j.id} is already in the ring` });
     }
     const [s1, s2] = this.routable();
-    if (!s1 || betweenOpen(this.self.id, j.id, s1.id)) return this.acceptJoin(j);
-    const viaSecond = this.cfg.shortcuts && !!s2 && !betweenOpen(s1.id, j.id, s2.id) && s2.id !== j.id;
+    if (!s1 || this.space.betweenOpen(this.self.id, j.id, s1.id)) return this.acceptJoin(j);
+    const viaSecond = this.cfg.shortcuts && !!s2 && !this.space.betweenOpen(s1.id, j.id, s2.id) && s2.id !== j.id;
     this.print(`Peer ${j.id} Join request forwarded to my ${viaSecond ? 'second ' : ''}successor`);
     this.send(viaSecond ? s2! : s1, { ...msg, hops: msg.hops + 1 });
   }
@@ -537,18 +537,18 @@ export class PeerCore {
     });
   }
 
-  private ownsKey(key: number): boolean {
+  private ownsKey(key: Id): boolean {
     if (key === this.self.id || this.successors.length === 0) return true;
-    return !!this.pred1 && betweenRightClosed(this.pred1.id, key, this.self.id);
+    return !!this.pred1 && this.space.betweenRightClosed(this.pred1.id, key, this.self.id);
   }
 
-  private route(key: number): Route {
+  private route(key: Id): Route {
     if (this.ownsKey(key)) return { accept: true };
     const [s1, s2] = this.routable();
     if (!s1) return { accept: true };
-    if (betweenRightClosed(this.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false };
+    if (this.space.betweenRightClosed(this.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false };
     if (this.cfg.shortcuts && s2) {
-      return { accept: false, to: s2, final: betweenRightClosed(s1.id, key, s2.id), second: true };
+      return { accept: false, to: s2, final: this.space.betweenRightClosed(s1.id, key, s2.id), second: true };
     }
     return { accept: false, to: s1, final: false, second: false };
   }
@@ -567,16 +567,15 @@ export class PeerCore {
     const name = verb === 'store' ? 'Store' : 'Request';
     if (words.length !== 2) return this.print(`${name} takes one file name of four digits, e.g. ${name} 2012`);
     const file = words[1]!;
-    if (!FILE_NAME.test(file)) {
-      return this.print(`Invalid file name '${file}': a file name is exactly four digits, 0000 to 9999`);
-    }
+    const problem = this.space.nameProblem(file);
+    if (problem) return this.print(problem);
     if (this.phase !== 'active') return this.print(`Not in a ring yet: ${name} ${file} ignored`);
     if (verb === 'store') this.storeTyped(file, now);
     else this.requestTyped(file, now);
   }
 
   private storeTyped(file: string, now: number): void {
-    const r = this.route(keyOf(file));
+    const r = this.route(this.space.keyOf(file));
     if (r.accept) return this.acceptStore(file, this.self, now);
     this.print(`Store ${file} request forwarded to my ${r.second ? 'second ' : ''}successor`);
     this.send(r.to, { type: 'store', origin: this.self, file, final: r.final, hops: 1 });
@@ -584,7 +583,7 @@ export class PeerCore {
 
   private onStore(msg: MessageOf<'store'>, now: number): void {
     if (msg.hops > MAX_HOPS) return this.print(`Dropped Store ${msg.file}: too many hops`, 'debug');
-    const r: Route = msg.final ? { accept: true } : this.route(keyOf(msg.file));
+    const r: Route = msg.final ? { accept: true } : this.route(this.space.keyOf(msg.file));
     if (r.accept) return this.acceptStore(msg.file, msg.origin, now);
     this.print(`Store ${msg.file} request forwarded to my ${r.second ? 'second ' : ''}successor`);
     this.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
@@ -611,7 +610,7 @@ export class PeerCore {
   }
 
   private requestTyped(file: string, now: number): void {
-    const r = this.route(keyOf(file));
+    const r = this.route(this.space.keyOf(file));
     if (r.accept) return this.emit({ kind: 'serve-file', file, rid: 0, to: this.self });
     if (this.requests.size >= MAX_PENDING_REQUESTS) return this.print(`Too many requests in flight; Request ${file} ignored`);
     const rid = this.nextRid++;
@@ -623,7 +622,7 @@ export class PeerCore {
 
   private onFileRequest(msg: MessageOf<'file-request'>): void {
     if (msg.hops > MAX_HOPS) return this.print(`Dropped the request for File ${msg.file}: too many hops`, 'debug');
-    const r: Route = msg.final ? { accept: true } : this.route(keyOf(msg.file));
+    const r: Route = msg.final ? { accept: true } : this.route(this.space.keyOf(msg.file));
     if (r.accept) return this.emit({ kind: 'serve-file', file: msg.file, rid: msg.rid, to: msg.requester });
     this.print(`Request for File ${msg.file} has been received, but the file is not stored here`);
     this.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
@@ -639,7 +638,7 @@ export class PeerCore {
     } else if (phase === 'failed') {
       this.print(`Sending file ${file} to Peer ${to.id} failed: ${error ?? 'unknown error'}`);
     } else {
-      this.print(`File ${file} belongs here (key ${keyOf(file)}), but there is no ${file}.pdf in my data directory`);
+      this.print(`File ${file} belongs here (key ${this.space.keyOf(file)}), but there is no ${file}.pdf in my data directory`);
       if (!local) this.send(to, { type: 'file-missing', from: this.self, file, rid });
     }
   }
@@ -726,12 +725,14 @@ export class PeerCore {
   }
 
   /** A TCP message could not be delivered: routed messages go on to the next live successor. */
-  private onSendFailed(to: Contact, msg: Message, error: string, now: number): void {
+  private onSendFailed(target: Target, msg: Message, error: string, now: number): void {
+    if (msg.type === 'join' && this.phase === 'joining' && msg.joiner.id === this.self.id && msg.hops === 0) {
+      return this.failJoin(`Join failed: ${this.nameOf(target)} cannot be reached at ${target.host}:${target.port} (${error})`, 'known peer unreachable');
+    }
+    if (target.id === undefined) return this.print(`Could not deliver ${msg.type} to ${this.nameOf(target)}: ${error}`, 'debug');
+    const to: Contact = { id: target.id, host: target.host, port: target.port };
     switch (msg.type) {
       case 'join':
-        if (this.phase === 'joining' && msg.joiner.id === this.self.id && msg.hops === 0) {
-          return this.failJoin(`Join failed: Peer ${to.id} cannot be reached at ${to.host}:${to.port} (${error})`, 'known peer unreachable');
-        }
         return this.reroute(to, msg, `the join request of Peer ${msg.joiner.id}`);
       case 'store':
         return this.reroute(to, msg, `Store ${msg.file}`);

@@ -2,9 +2,23 @@
 // moves. No runtime, no sockets, no promises: every step is synchronous and visible.
 import { defaultContact } from '../../src/core/contact.js';
 import type { CoreEvent, Effect } from '../../src/core/effects.js';
+import { SPEC_SPACE } from '../../src/core/id-space.js';
 import type { Message } from '../../src/core/messages.js';
 import { PeerCore } from '../../src/core/peer-core.js';
-import type { CoreConfig } from '../../src/core/peer-core.js';
+import type { CoreConfig, CoreSnapshot } from '../../src/core/peer-core.js';
+
+/** Modes with plain-number ids, placed by the reference layout. */
+export type FakeMode = { kind: 'init'; successors: number[] } | { kind: 'join'; known: number };
+
+/** A snapshot with plain-number ids, easy to compare in tests. */
+export interface NumSnapshot {
+  phase: CoreSnapshot['phase'];
+  pred1?: number;
+  pred2?: number;
+  successors: number[];
+}
+
+const contact = (id: number) => defaultContact(BigInt(id), '127.0.0.1', BASE);
 
 export const BASE = 40000;
 const MAX_STEPS = 100_000;
@@ -20,11 +34,11 @@ export class FakeLink {
   private readonly timers = new Map<string, { id: number; name: string; at: number }>();
   private readonly queue: { from: number; to: number; msg: Message; tcp: boolean }[] = [];
 
-  add(id: number, mode: CoreConfig['mode'], extra: Partial<CoreConfig> = {}): PeerCore {
+  add(id: number, mode: FakeMode, extra: Partial<CoreConfig> = {}): PeerCore {
     const core = new PeerCore({
-      self: defaultContact(id, '127.0.0.1', BASE),
-      basePort: BASE,
-      mode,
+      self: contact(id),
+      space: SPEC_SPACE,
+      mode: mode.kind === 'init' ? { kind: 'init', successors: mode.successors.map(contact) } : { kind: 'join', known: contact(mode.known) },
       pingIntervalMs: 1000,
       pingMisses: 3,
       shortcuts: false,
@@ -51,7 +65,7 @@ export class FakeLink {
 
   private apply(id: number, e: Effect): void {
     if (e.kind === 'print') this.lines.push({ id, line: e.line, at: this.now });
-    else if (e.kind === 'send') this.queue.push({ from: id, to: e.to.id, msg: e.msg, tcp: e.transport === 'tcp' });
+    else if (e.kind === 'send') this.queue.push({ from: id, to: e.to.port - BASE, msg: e.msg, tcp: e.transport === 'tcp' });
     else if (e.kind === 'set-timer') this.timers.set(`${id}:${e.name}`, { id, name: e.name, at: e.at });
     else if (e.kind === 'cancel-timer') this.timers.delete(`${id}:${e.name}`);
     else if (e.kind === 'exit') this.exits.set(id, e.code);
@@ -63,7 +77,7 @@ export class FakeLink {
       if (steps > MAX_STEPS) throw new Error('message storm: over MAX_STEPS deliveries');
       const m = this.queue.shift()!;
       if (this.down.has(m.to) || !this.cores.has(m.to) || this.exits.has(m.to)) {
-        if (m.tcp) this.feed(m.from, { type: 'send-failed', to: defaultContact(m.to, '127.0.0.1', BASE), msg: m.msg, error: 'refused', now: this.now });
+        if (m.tcp) this.feed(m.from, { type: 'send-failed', to: contact(m.to), msg: m.msg, error: 'refused', now: this.now });
         continue;
       }
       if (!m.tcp && this.lose(m.from, m.to, m.msg)) continue;
@@ -85,6 +99,16 @@ export class FakeLink {
       this.flush();
     }
     this.now = end;
+  }
+
+  snapshot(id: number): NumSnapshot {
+    const s = this.cores.get(id)!.snapshot();
+    return {
+      phase: s.phase,
+      ...(s.pred1 !== undefined ? { pred1: Number(s.pred1) } : {}),
+      ...(s.pred2 !== undefined ? { pred2: Number(s.pred2) } : {}),
+      successors: s.successors.map(Number),
+    };
   }
 
   linesOf(id: number, since = 0): string[] {

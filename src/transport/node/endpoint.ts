@@ -1,15 +1,15 @@
 // The Node shell's window on the world: the real clock and timers, and an endpoint that binds
 // UDP (pings) and TCP (messages, file transfers) on one address and streams files to and from disk.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import { createReadStream, createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { decodeFrame, encodeFrame, FILE_CHUNK_BYTES, FrameDecoder, type Decoded } from '../core/codec.js';
-import type { Contact } from '../core/contact.js';
-import { CdhtError } from '../core/errors.js';
-import type { FileBegin, Message } from '../core/messages.js';
-import type { Endpoint, EndpointHandlers, Runtime } from './types.js';
+import type { Address, Contact, Target } from '../../core/contact.js';
+import { CdhtError } from '../../core/errors.js';
+import type { FileBegin, Message } from '../../core/messages.js';
+import { decodeFrame, encodeFrame, FILE_CHUNK_BYTES, FrameDecoder, type Decoded } from '../../wire/index.js';
+import type { Endpoint, EndpointHandlers, EndpointOptions, Origin, Runtime } from '../types.js';
 
 /** Outgoing TCP connections (messages and file transfers) open at once; more wait in a queue. */
 export const MAX_OUTGOING_CONNECTIONS = 64;
@@ -29,7 +29,8 @@ export function createNodeRuntime(): Runtime {
     now: () => Date.now(),
     setTimer: (delayMs, fn) => setTimeout(fn, delayMs),
     clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
-    openEndpoint: (self, dataDir, handlers) => NodeEndpoint.open(self, dataDir, handlers),
+    random32: () => randomInt(0, 2 ** 32 - 1) >>> 0,
+    openEndpoint: (opts, handlers) => NodeEndpoint.open(opts, handlers),
   };
 }
 
@@ -72,16 +73,16 @@ function guard(h: EndpointHandlers): EndpointHandlers {
   };
   return {
     onBadInput: bad,
-    onMessage(msg, via) {
+    onMessage(msg, origin) {
       try {
-        h.onMessage(msg, via);
+        h.onMessage(msg, origin);
       } catch (err) {
         bad(`onMessage handler threw: ${describe(err)}`);
       }
     },
-    onFileOffer(header) {
+    onFileOffer(header, origin) {
       try {
-        return h.onFileOffer(header);
+        return h.onFileOffer(header, origin);
       } catch (err) {
         bad(`onFileOffer handler threw: ${describe(err)}`);
         return null;
@@ -141,7 +142,7 @@ interface Dialed {
 }
 
 /** Connects within CONNECT_TIMEOUT_MS, or rejects with CDHT_ERR_UNREACHABLE. */
-function dial(to: Contact, idleMs: number, track: Set<(error: Error) => void>): Promise<Dialed> {
+function dial(to: Target, idleMs: number, track: Set<(error: Error) => void>): Promise<Dialed> {
   const where = `${to.host}:${to.port}`;
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: to.host, port: to.port });
@@ -345,12 +346,14 @@ class Inbound {
   private mode: 'first' | 'messages' | 'file' = 'first';
   private receiver: FileReceiver | null = null;
   private readonly where: string;
+  private readonly origin: Origin;
 
   constructor(
     private readonly ctx: Context,
     private readonly sock: net.Socket,
   ) {
     this.where = `tcp from ${sock.remoteAddress}:${sock.remotePort}`;
+    this.origin = { via: 'tcp', src: { host: sock.remoteAddress ?? '', port: sock.remotePort ?? 0 } };
     sock.setTimeout(MESSAGE_IDLE_MS, () =>
       this.abort(`idle for ${this.mode === 'file' ? TRANSFER_IDLE_MS : MESSAGE_IDLE_MS} ms`),
     );
@@ -391,13 +394,13 @@ class Inbound {
     if (type === 'file-begin' || type === 'file-data' || type === 'file-end') {
       return this.ctx.handlers.onBadInput(`${this.where}: ${type} outside a file transfer`);
     }
-    this.ctx.handlers.onMessage(d.msg, 'tcp');
+    this.ctx.handlers.onMessage(d.msg, this.origin);
   }
 
   private startFile(header: FileBegin): void {
     this.mode = 'file';
     this.sock.setTimeout(TRANSFER_IDLE_MS);
-    const saveAs = this.ctx.handlers.onFileOffer(header);
+    const saveAs = this.ctx.handlers.onFileOffer(header, this.origin);
     if (saveAs === null) {
       this.sock.destroy();
       return;
@@ -431,8 +434,9 @@ class NodeEndpoint implements Endpoint {
   private listening = false;
   private closing: Promise<void> | null = null;
 
-  static async open(self: Contact, dataDir: string, handlers: EndpointHandlers): Promise<NodeEndpoint> {
-    const ep = new NodeEndpoint(self, dataDir, guard(handlers));
+  static async open(opts: EndpointOptions, handlers: EndpointHandlers): Promise<NodeEndpoint> {
+    const self = opts.listen ?? opts.self;
+    const ep = new NodeEndpoint(self, opts.dataDir, guard(handlers));
     try {
       await ep.listen();
     } catch (err) {
@@ -445,13 +449,13 @@ class NodeEndpoint implements Endpoint {
   }
 
   private constructor(
-    private readonly self: Contact,
+    private readonly self: Address,
     private readonly dataDir: string,
     handlers: EndpointHandlers,
   ) {
     this.ctx = { dataDir, handlers, transfers: new Set() };
     this.udp = dgram.createSocket(self.host.includes(':') ? 'udp6' : 'udp4');
-    this.udp.on('message', (bytes, from) => this.onDatagram(bytes, `udp from ${from.address}:${from.port}`));
+    this.udp.on('message', (bytes, from) => this.onDatagram(bytes, { host: from.address, port: from.port }));
     this.udp.on('error', (err) => {
       if (this.listening) handlers.onBadInput(`udp socket: ${describe(err)}`);
     });
@@ -480,13 +484,14 @@ class NodeEndpoint implements Endpoint {
     this.listening = true;
   }
 
-  private onDatagram(bytes: Buffer, where: string): void {
+  private onDatagram(bytes: Buffer, src: Address): void {
+    const where = `udp from ${src.host}:${src.port}`;
     const d = decodeFrame(bytes);
     if (!d.ok) return this.ctx.handlers.onBadInput(`${where}: ${d.error.message}`);
     if (d.msg.type !== 'ping' && d.msg.type !== 'pong') {
       return this.ctx.handlers.onBadInput(`${where}: ${d.msg.type} is not allowed over udp`);
     }
-    this.ctx.handlers.onMessage(d.msg, 'udp');
+    this.ctx.handlers.onMessage(d.msg, { via: 'udp', src });
   }
 
   private onConnection(sock: net.Socket): void {
@@ -507,7 +512,7 @@ class NodeEndpoint implements Endpoint {
     sock.once('close', () => this.inbound.delete(conn));
   }
 
-  sendDatagram(to: Contact, msg: Message): void {
+  sendDatagram(to: Target, msg: Message): void {
     if (this.closing) return;
     try {
       const frame = encodeFrame(msg);
@@ -519,7 +524,7 @@ class NodeEndpoint implements Endpoint {
     }
   }
 
-  async sendMessage(to: Contact, msg: Message): Promise<void> {
+  async sendMessage(to: Target, msg: Message): Promise<void> {
     const frame = encodeFrame(msg);
     await this.slots.run(async () => {
       const conn = await this.dial(to, MESSAGE_IDLE_MS);
@@ -540,7 +545,7 @@ class NodeEndpoint implements Endpoint {
     }
   }
 
-  async sendFile(to: Contact, header: FileBegin, name: string): Promise<void> {
+  async sendFile(to: Target, header: FileBegin, name: string): Promise<void> {
     if (!isPlainFileName(name)) {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a plain file name`);
     }
@@ -560,7 +565,7 @@ class NodeEndpoint implements Endpoint {
     });
   }
 
-  private dial(to: Contact, idleMs: number): Promise<Dialed> {
+  private dial(to: Target, idleMs: number): Promise<Dialed> {
     if (this.closing) return Promise.reject(unreachable('endpoint closed'));
     return dial(to, idleMs, this.outgoing);
   }

@@ -13,11 +13,17 @@
 //   livelock detector), FIFO bookkeeping, file sizes.
 // - Partitions are given as address strings: either a host ('10.0.0.1') which covers every
 //   port on it, or 'host:port' for one endpoint, since simulated peers usually share a host.
-import type { Contact } from '../core/contact.js';
-import { CdhtError } from '../core/errors.js';
-import type { FileBegin, Message } from '../core/messages.js';
-import { decodeFrame, encodeFrame, type Decoded } from '../core/codec.js';
-import type { Endpoint, EndpointHandlers, Runtime } from './types.js';
+import type { Address, Contact, Target } from '../../core/contact.js';
+import { CdhtError } from '../../core/errors.js';
+import type { Id } from '../../core/id-space.js';
+import type { FileBegin, Message } from '../../core/messages.js';
+import { mulberry32 } from '../../util/prng.js';
+import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
+import type { Endpoint, EndpointHandlers, EndpointOptions, Origin, Runtime } from '../types.js';
+import { SimDisk } from './disk.js';
+import { EventHeap, type SimEvent } from './event-heap.js';
+
+export { SimDisk, MAX_SIM_FILE_BYTES } from './disk.js';
 
 /** Events waiting in the queue (live or cancelled); more means a runaway sender or timer. */
 export const MAX_QUEUED_EVENTS = 2_000_000;
@@ -27,8 +33,6 @@ export const MAX_EVENTS_PER_RUN = 50_000_000;
 export const MAX_EVENTS_AT_ONE_INSTANT = 100_000;
 /** Sender/receiver pairs remembered for in-order TCP delivery before stale ones are pruned. */
 export const MAX_FIFO_PAIRS = 100_000;
-/** Largest file the in-memory disk accepts. */
-export const MAX_SIM_FILE_BYTES = 256 * 1024 * 1024;
 /** Cancelled timers tolerated in the queue before it is compacted. */
 const COMPACT_MIN_CANCELLED = 4096;
 
@@ -68,58 +72,15 @@ export interface SimStats {
   badInputs: number;
 }
 
-interface SimEvent {
-  readonly time: number;
-  readonly seq: number;
-  readonly fn: () => void;
-  cancelled: boolean;
-  fired: boolean;
-}
-
 /** An opaque timer handle (the object itself is what clearTimer takes). */
 export interface SimTimer {
   readonly time: number;
 }
 
-/** Shared in-memory disk: directory name → file name → bytes. Reads and writes copy. */
-export class SimDisk {
-  private readonly dirs = new Map<string, Map<string, Uint8Array>>();
-
-  write(dir: string, name: string, bytes: Uint8Array): void {
-    if (bytes.length > MAX_SIM_FILE_BYTES) {
-      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `file ${name} is larger than ${MAX_SIM_FILE_BYTES} bytes`);
-    }
-    let files = this.dirs.get(dir);
-    if (!files) {
-      files = new Map();
-      this.dirs.set(dir, files);
-    }
-    files.set(name, new Uint8Array(bytes));
-  }
-
-  read(dir: string, name: string): Uint8Array | undefined {
-    const bytes = this.dirs.get(dir)?.get(name);
-    return bytes ? new Uint8Array(bytes) : undefined;
-  }
-
-  size(dir: string, name: string): number | undefined {
-    return this.dirs.get(dir)?.get(name)?.length;
-  }
-
-  /** File names in `dir`, sorted (so iteration order never depends on write order). */
-  list(dir: string): string[] {
-    return [...(this.dirs.get(dir)?.keys() ?? [])].sort();
-  }
-
-  remove(dir: string, name: string): boolean {
-    return this.dirs.get(dir)?.delete(name) ?? false;
-  }
-}
-
 /** A message in flight: bytes when the codec is on, a private copy otherwise. */
 type Payload = { bytes: Uint8Array } | { msg: Message };
 
-function addressOf(c: Contact): string {
+function addressOf(c: Address): string {
   return `${c.host}:${c.port}`;
 }
 
@@ -128,7 +89,7 @@ function validFileName(name: string): boolean {
   return name.length > 0 && !name.includes('/') && !name.includes('\\') && !name.startsWith('.');
 }
 
-function unreachable(to: Contact, why: string): CdhtError {
+function unreachable(to: Address, why: string): CdhtError {
   return new CdhtError('CDHT_ERR_UNREACHABLE', `cannot reach ${addressOf(to)}: ${why}`);
 }
 
@@ -141,94 +102,29 @@ function safeDecode(bytes: Uint8Array): Decoded {
   }
 }
 
-/** mulberry32: tiny, fast, and good enough to drive a simulation (or any seeded choice). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Who sent a payload: the simulator's stand-in for a socket's remote address and a peer's certificate. */
+interface Sender {
+  readonly self: Address;
+  /** Set when the sender holds a private ring's certificate (opened with tls). */
+  readonly authId?: Id | undefined;
 }
 
-function before(a: SimEvent, b: SimEvent): boolean {
-  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
-}
-
-/** Binary min-heap of events ordered by (time, seq). */
-class EventHeap {
-  items: SimEvent[] = [];
-
-  get length(): number {
-    return this.items.length;
-  }
-
-  peek(): SimEvent | undefined {
-    return this.items[0];
-  }
-
-  push(ev: SimEvent): void {
-    const h = this.items;
-    h.push(ev);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): SimEvent | undefined {
-    const h = this.items;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      this.siftDown(0);
-    }
-    return top;
-  }
-
-  /** Drop cancelled events and restore the heap order. */
-  compact(): void {
-    this.items = this.items.filter((ev) => !ev.cancelled);
-    for (let i = (this.items.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
-  private siftDown(start: number): void {
-    const h = this.items;
-    let i = start;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let min = i;
-      if (l < h.length && before(h[l]!, h[min]!)) min = l;
-      if (r < h.length && before(h[r]!, h[min]!)) min = r;
-      if (min === i) return;
-      [h[i], h[min]] = [h[min]!, h[i]!];
-      i = min;
-    }
-  }
-}
-
-class SimEndpoint implements Endpoint {
+class SimEndpoint implements Endpoint, Sender {
   closed = false;
 
   constructor(
     private readonly net: SimNetwork,
-    readonly self: Contact,
+    readonly self: Address,
+    readonly authId: Id | undefined,
     readonly dataDir: string,
     readonly handlers: EndpointHandlers,
   ) {}
 
-  sendDatagram(to: Contact, msg: Message): void {
+  sendDatagram(to: Target, msg: Message): void {
     this.net.sendDatagramFrom(this, to, msg);
   }
 
-  sendMessage(to: Contact, msg: Message): Promise<void> {
+  sendMessage(to: Target, msg: Message): Promise<void> {
     return this.net.sendMessageFrom(this, to, msg);
   }
 
@@ -237,7 +133,7 @@ class SimEndpoint implements Endpoint {
     return Promise.resolve(size === undefined ? null : { size });
   }
 
-  sendFile(to: Contact, header: FileBegin, name: string): Promise<void> {
+  sendFile(to: Target, header: FileBegin, name: string): Promise<void> {
     return this.net.sendFileFrom(this, to, header, name);
   }
 
@@ -318,7 +214,8 @@ export class SimNetwork {
       now: () => this.clock,
       setTimer: (delayMs: number, fn: () => void): SimTimer => this.schedule(delayMs, fn),
       clearTimer: (handle: unknown) => this.cancel(handle),
-      openEndpoint: (self, dataDir, handlers) => this.openEndpoint(self, dataDir, handlers),
+      random32: () => Math.floor(this.rand() * 2 ** 32) >>> 0,
+      openEndpoint: (opts, handlers) => this.openEndpoint(opts, handlers),
     };
   }
 
@@ -360,11 +257,15 @@ export class SimNetwork {
     this.failTransfers++;
   }
 
-  /** Inject raw bytes into the endpoint at `to`, now. False when nobody is bound there. */
-  deliverRaw(to: Contact, bytes: Uint8Array, via: 'udp' | 'tcp'): boolean {
+  /**
+   * Inject raw bytes into the endpoint at `to`, now, as if sent from `from` (default: an outsider
+   * at 192.0.2.1:9). With `authId` the sender holds a certificate for that id (a member forging);
+   * without it a private endpoint refuses the bytes, as TLS would. False when nobody is bound there.
+   */
+  deliverRaw(to: Address, bytes: Uint8Array, via: 'udp' | 'tcp', from: { src?: Address; authId?: Id } = {}): boolean {
     const ep = this.bound.get(addressOf(to));
     if (!ep) return false;
-    this.deliver(ep, { bytes: new Uint8Array(bytes) }, via, 'injected');
+    this.deliver(ep, { bytes: new Uint8Array(bytes) }, via, { self: from.src ?? { host: '192.0.2.1', port: 9 }, authId: from.authId });
     return true;
   }
 
@@ -459,12 +360,13 @@ export class SimNetwork {
 
   // ---- endpoints and delivery -----------------------------------------------------------
 
-  private openEndpoint(self: Contact, dataDir: string, handlers: EndpointHandlers): Promise<Endpoint> {
-    const addr = addressOf(self);
+  private openEndpoint(opts: EndpointOptions, handlers: EndpointHandlers): Promise<Endpoint> {
+    const at = opts.listen ?? opts.self;
+    const addr = addressOf(at);
     if (this.bound.has(addr)) {
       return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
     }
-    const ep = new SimEndpoint(this, { id: self.id, host: self.host, port: self.port }, dataDir, handlers);
+    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.dataDir, handlers);
     this.bound.set(addr, ep);
     return Promise.resolve(ep);
   }
@@ -477,11 +379,11 @@ export class SimNetwork {
     if (this.bound.get(addr) === ep) this.bound.delete(addr);
   }
 
-  private matches(entries: Set<string>, c: Contact): boolean {
+  private matches(entries: Set<string>, c: Address): boolean {
     return entries.has(c.host) || entries.has(addressOf(c));
   }
 
-  private partitioned(x: Contact, y: Contact): boolean {
+  private partitioned(x: Address, y: Address): boolean {
     return this.cuts.some(
       ({ a, b }) => (this.matches(a, x) && this.matches(b, y)) || (this.matches(b, x) && this.matches(a, y)),
     );
@@ -497,43 +399,73 @@ export class SimNetwork {
     return this.useCodec ? { bytes: encodeFrame(msg) } : { msg: structuredClone(msg) };
   }
 
+  /**
+   * What the receiver learns of a sender: its address, and its id when both ends hold the
+   * ring's certificates. Undefined when a private endpoint must refuse (no certificate).
+   */
+  private originOf(dst: SimEndpoint, src: Sender, via: 'udp' | 'tcp'): Origin | undefined {
+    const origin: Origin = { via, src: src.self };
+    if (dst.authId === undefined) return origin;
+    if (src.authId === undefined) return undefined;
+    return { ...origin, authId: src.authId };
+  }
+
   /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */
-  private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', from: string): void {
+  private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', src: Sender): void {
+    const from = addressOf(src.self);
+    const origin = this.originOf(ep, src, via);
+    if (!origin) {
+      this.counters.badInputs++;
+      ep.handlers.onBadInput(`${via} from ${from}: refused, no certificate of this ring`, from);
+      return;
+    }
     if ('msg' in payload) {
-      ep.handlers.onMessage(payload.msg, via);
+      ep.handlers.onMessage(payload.msg, origin);
       return;
     }
     const decoded = safeDecode(payload.bytes);
     if (decoded.ok) {
-      ep.handlers.onMessage(decoded.msg, via);
+      ep.handlers.onMessage(decoded.msg, origin);
     } else {
       this.counters.badInputs++;
-      ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`);
+      ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from);
     }
   }
 
+  /**
+   * Why a connection (or a sealed datagram) from src cannot reach dst as `to`, or undefined when
+   * it can: private and open endpoints do not talk, and on a private ring the certificate at
+   * the address must name the peer the sender meant.
+   */
+  private handshakeProblem(src: SimEndpoint, dst: SimEndpoint, to: Target): string | undefined {
+    if ((src.authId === undefined) !== (dst.authId === undefined)) return 'TLS handshake failed (one side has no certificate of this ring)';
+    if (dst.authId !== undefined && to.id !== undefined && dst.authId !== to.id) {
+      return `the certificate there names peer ${dst.authId}, not ${to.id}`;
+    }
+    return undefined;
+  }
+
   /** @internal */
-  sendDatagramFrom(src: SimEndpoint, to: Contact, msg: Message): void {
+  sendDatagramFrom(src: SimEndpoint, to: Target, msg: Message): void {
     this.counters.datagramsSent++;
     const payload = this.pack(msg);
     if (src.closed || this.partitioned(src.self, to) || (this.lossRate > 0 && this.rand() < this.lossRate)) {
       this.counters.datagramsDropped++;
       return;
     }
-    const from = addressOf(src.self);
     this.schedule(this.drawLatency(), () => {
       const ep = this.bound.get(addressOf(to));
-      if (!ep || this.partitioned(src.self, to)) {
+      if (!ep || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) {
         this.counters.datagramsDropped++;
         return;
       }
       this.counters.datagramsDelivered++;
-      this.deliver(ep, payload, 'udp', from);
+      this.deliver(ep, payload, 'udp', src);
     });
   }
 
   /** @internal */
-  sendMessageFrom(src: SimEndpoint, to: Contact, msg: Message): Promise<void> {
+  sendMessageFrom(src: SimEndpoint, to: Target, msg: Message): Promise<void> {
     this.counters.messagesSent++;
     let payload: Payload;
     try {
@@ -564,13 +496,14 @@ export class SimNetwork {
           return;
         }
         const ep = this.bound.get(addressOf(to));
-        if (!ep) {
+        const problem = ep ? this.handshakeProblem(src, ep, to) : 'connection refused';
+        if (!ep || problem) {
           this.counters.messagesFailed++;
-          reject(unreachable(to, 'connection refused'));
+          reject(unreachable(to, problem ?? 'connection refused'));
           return;
         }
         this.counters.messagesDelivered++;
-        this.deliver(ep, payload, 'tcp', from);
+        this.deliver(ep, payload, 'tcp', src);
         resolve();
       });
     });
@@ -593,7 +526,7 @@ export class SimNetwork {
    * (onFileDone, bytes written under the accepted name).
    * @internal
    */
-  sendFileFrom(src: SimEndpoint, to: Contact, header: FileBegin, name: string): Promise<void> {
+  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string): Promise<void> {
     const bytes = this.disk.read(src.dataDir, name);
     if (!bytes) {
       return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.dataDir}`));
@@ -623,10 +556,13 @@ export class SimNetwork {
         if (this.partitioned(src.self, to)) return fail(unreachable(to, 'connect timed out'), timeout());
         const dst = this.bound.get(addressOf(to));
         if (!dst) return fail(unreachable(to, 'connection refused'));
+        const problem = this.handshakeProblem(src, dst, to);
+        const origin = problem ? undefined : this.originOf(dst, src, 'tcp');
+        if (!origin) return fail(unreachable(to, problem ?? 'refused'));
         if (src.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `sender ${from} closed`));
         const offered = this.unpackHeader(dst, headerPayload, from);
         if (!offered) return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} could not decode file-begin`));
-        const saveAs = dst.handlers.onFileOffer(offered);
+        const saveAs = dst.handlers.onFileOffer(offered, origin);
         if (saveAs === null) {
           this.counters.filesRefused++;
           resolve();

@@ -1,0 +1,87 @@
+// The one interface a peer's shell needs from the world: a clock, timers, and an endpoint
+// (datagrams, messages, file transfers and a data directory). The Node transport and the
+// simulated one implement it; one compliance suite runs against both.
+import type { Address, Contact, Target } from '../core/contact.js';
+import type { Id } from '../core/id-space.js';
+import type { FileBegin, Message } from '../core/messages.js';
+
+/** Where an inbound message came from, as far as the transport can tell. */
+export interface Origin {
+  readonly via: 'udp' | 'tcp';
+  /** The datagram's source address, or the TCP connection's remote address. */
+  readonly src: Address;
+  /**
+   * The peer id the sender proved (its certificate on a private ring, or the key that sealed a
+   * datagram). Undefined on an open ring, where nothing about the sender is proven.
+   */
+  readonly authId?: Id;
+}
+
+export interface EndpointHandlers {
+  /** A decoded message, from a datagram or a connection. */
+  onMessage(msg: Message, origin: Origin): void;
+  /**
+   * Bytes that did not decode, a connection that broke a rule, a datagram that did not open.
+   * `source` names who sent it (an address), so the shell can rate-limit its lines per source.
+   */
+  onBadInput(detail: string, source?: string): void;
+  /** A file transfer is starting: return the file name to save it as (in the data directory), or null to refuse. */
+  onFileOffer(header: FileBegin, origin: Origin): string | null;
+  /** Bytes of an accepted transfer written so far (at most a few times a second). */
+  onFileProgress?(header: FileBegin, bytes: number): void;
+  /** The transfer accepted by onFileOffer ended: ok only when the whole file was verified and renamed into place. */
+  onFileDone(header: FileBegin, result: { ok: true } | { ok: false; error: string }): void;
+}
+
+/** A private ring's credentials: this peer's key and certificate, and the ring authority's certificate. */
+export interface TlsIdentity {
+  readonly id: Id;
+  readonly keyPem: string;
+  readonly certPem: string;
+  readonly caPem: string;
+}
+
+export interface EndpointOptions {
+  /** The contact others use to reach this peer (advertised). */
+  readonly self: Contact;
+  /** Where to bind, when it differs from the advertised address (NAT, containers). */
+  readonly listen?: Address;
+  readonly dataDir: string;
+  /** A private ring: every connection is mutual TLS 1.3 and every datagram is sealed. */
+  readonly tls?: TlsIdentity;
+  /** Offers larger than this are refused before a byte is written. */
+  readonly maxFileBytes?: number;
+}
+
+export interface Endpoint {
+  /** Fire and forget (lost like any datagram when it cannot be sent). */
+  sendDatagram(to: Target, msg: Message): void;
+  /**
+   * Delivery, not a write: resolves once the receiving endpoint has acknowledged the message
+   * (decoded it and handed it to its handlers). Rejects with CDHT_ERR_UNREACHABLE when no
+   * connection can be made, the peer at the address is not `to.id` (private rings), the
+   * connection breaks before the acknowledgement, or none comes in time. A rejected message
+   * may still have arrived: delivery is at least once, and the core tolerates repeats.
+   */
+  sendMessage(to: Target, msg: Message): Promise<void>;
+  /** Size of `name` in the data directory, or null when there is no such regular file. */
+  statFile(name: string): Promise<{ size: number } | null>;
+  /**
+   * Streams `name` from the data directory to `to` over a connection of its own: file-begin
+   * (the header), file-data..., file-end (sha256). Resolves once the receiver has it all.
+   */
+  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void>;
+  /** Stop listening; pending transfers are abandoned (partial files removed). */
+  close(): Promise<void>;
+}
+
+export interface Runtime {
+  readonly kind: 'node' | 'sim';
+  now(): number;
+  setTimer(delayMs: number, fn: () => void): unknown;
+  clearTimer(handle: unknown): void;
+  /** Unguessable 32-bit numbers (request ids, ping sequence numbers); seeded on the simulator. */
+  random32(): number;
+  /** Bind datagrams and connections at opts.listen ?? opts.self. Rejects if the address is in use. */
+  openEndpoint(opts: EndpointOptions, handlers: EndpointHandlers): Promise<Endpoint>;
+}

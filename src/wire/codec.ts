@@ -1,0 +1,371 @@
+// Binary wire format: one length-prefixed frame per message. Decoding untrusted bytes never
+// throws; it returns a typed error.
+//
+// Frame:  u32 BE length (bytes after it) | u8 version (1 or 2) | u8 type code | payload
+//         2 <= length <= MAX_FRAME_BYTES - 4. All integers are big-endian and unsigned.
+// Version 2 is what peers send; version 1 (one-byte ids, four-digit names) still decodes and
+// encodes byte for byte as the first release did. Field layouts are in fields.ts.
+//
+//   seq/qid/rid u32   hops u16   role u8, 1 or 2   bool u8, 0 or 1   purpose u8, 1 request, 2 store
+//   size u64, at most Number.MAX_SAFE_INTEGER   sha256 32 bytes   chunk the rest of the payload
+//
+// code  type              payload fields, in order
+//    1  ping              from: contact, seq, role, loud: bool
+//    2  pong              from: contact, seq, loud: bool, successors, pred: u8 0|1 then a contact if 1
+//    3  join              joiner: contact, hops
+//    4  join-accept       from: contact, successors
+//    5  join-reject       from: contact, reason
+//    6  successor-change  from: contact, successors
+//    7  depart            from: contact, successors
+//    8  depart-ack        from: contact
+//    9  successor-query   from: contact, qid
+//   10  successor-reply   from: contact, qid, successors
+//   11  store             origin: contact, file, final: bool, hops
+//   12  store-accepted    from: contact, file, storeId
+//   13  file-request      requester: contact, file, rid, final: bool, hops
+//   14  file-missing      from: contact, file, rid
+//   15  file-begin        from: contact, file, rid, purpose, size
+//   16  file-data         chunk
+//   17  file-end          sha256
+//
+// Decoding is strict (no trailing bytes, no out-of-range values, well-formed UTF-8 only), so a
+// frame that decodes re-encodes to the very same bytes in the same version.
+import { CdhtError } from '../core/errors.js';
+import type { Message, MessageOf, MessageType } from '../core/messages.js';
+import {
+  readContact,
+  readFile,
+  readReason,
+  readStoreId,
+  readSuccessors,
+  writeBool,
+  writeContact,
+  writeFile,
+  writeHops,
+  writeReason,
+  writeStoreId,
+  writeSuccessors,
+  writeU32,
+} from './fields.js';
+import { bad, checkBytes, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
+
+export type { WireVersion } from './primitives.js';
+/** The version peers send. */
+export const WIRE_VERSION: WireVersion = 2;
+export const MAX_FRAME_BYTES = 1 << 20;
+export const FILE_CHUNK_BYTES = 64 * 1024;
+
+export type Decoded = { ok: true; msg: Message } | { ok: false; error: CdhtError };
+
+const MIN_LENGTH = 2;
+const MAX_LENGTH = MAX_FRAME_BYTES - PREFIX_BYTES;
+const MAX_CHUNK_BYTES = MAX_FRAME_BYTES - HEADER_BYTES;
+const SHA256_BYTES = 32;
+
+function readPurpose(r: Reader): 'request' | 'store' {
+  const v = r.u8('purpose');
+  if (v === 1) return 'request';
+  if (v === 2) return 'store';
+  throw bad(`purpose must be 1 or 2, got ${v}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One entry per message type: its code and how its payload is written and read (see the table).
+// `since` is the first wire version that has the type.
+
+type Codec<T extends MessageType> = {
+  code: number;
+  since?: WireVersion;
+  write(w: Writer, m: MessageOf<T>): void;
+  read(r: Reader): MessageOf<T>;
+};
+
+const CODECS: { [T in MessageType]: Codec<T> } = {
+  ping: {
+    code: 1,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'seq', m.seq);
+      if (m.role !== 1 && m.role !== 2) throw bad('role must be 1 or 2');
+      w.u8(m.role);
+      writeBool(w, 'loud', m.loud);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const seq = r.u32('seq');
+      const role = r.u8('role');
+      if (role !== 1 && role !== 2) throw bad(`role must be 1 or 2, got ${role}`);
+      return { type: 'ping', from, seq, role, loud: r.bool('loud') };
+    },
+  },
+  pong: {
+    code: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'seq', m.seq);
+      writeBool(w, 'loud', m.loud);
+      writeSuccessors(w, m.successors);
+      writeBool(w, 'pred', m.pred !== undefined);
+      if (m.pred) writeContact(w, m.pred);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const seq = r.u32('seq');
+      const loud = r.bool('loud');
+      const successors = readSuccessors(r);
+      const pred = r.bool('pred') ? readContact(r, 'pred') : undefined;
+      return { type: 'pong', from, seq, loud, successors, ...(pred ? { pred } : {}) };
+    },
+  },
+  join: {
+    code: 3,
+    write(w, m) {
+      writeContact(w, m.joiner);
+      writeHops(w, m.hops);
+    },
+    read(r) {
+      const joiner = readContact(r, 'joiner');
+      return { type: 'join', joiner, hops: r.u16('hops') };
+    },
+  },
+  'join-accept': {
+    code: 4,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeSuccessors(w, m.successors);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'join-accept', from, successors: readSuccessors(r) };
+    },
+  },
+  'join-reject': {
+    code: 5,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeReason(w, m.reason);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'join-reject', from, reason: readReason(r) };
+    },
+  },
+  'successor-change': {
+    code: 6,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeSuccessors(w, m.successors);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'successor-change', from, successors: readSuccessors(r) };
+    },
+  },
+  depart: {
+    code: 7,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeSuccessors(w, m.successors);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'depart', from, successors: readSuccessors(r) };
+    },
+  },
+  'depart-ack': {
+    code: 8,
+    write(w, m) {
+      writeContact(w, m.from);
+    },
+    read(r) {
+      return { type: 'depart-ack', from: readContact(r, 'from') };
+    },
+  },
+  'successor-query': {
+    code: 9,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'successor-query', from, qid: r.u32('qid') };
+    },
+  },
+  'successor-reply': {
+    code: 10,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeSuccessors(w, m.successors);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      return { type: 'successor-reply', from, qid, successors: readSuccessors(r) };
+    },
+  },
+  store: {
+    code: 11,
+    write(w, m) {
+      writeContact(w, m.origin);
+      writeFile(w, m.file);
+      writeBool(w, 'final', m.final);
+      writeHops(w, m.hops);
+    },
+    read(r) {
+      const origin = readContact(r, 'origin');
+      const file = readFile(r);
+      const final = r.bool('final');
+      return { type: 'store', origin, file, final, hops: r.u16('hops') };
+    },
+  },
+  'store-accepted': {
+    code: 12,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeFile(w, m.file);
+      writeStoreId(w, m.storeId);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const file = readFile(r);
+      return { type: 'store-accepted', from, file, storeId: readStoreId(r) };
+    },
+  },
+  'file-request': {
+    code: 13,
+    write(w, m) {
+      writeContact(w, m.requester);
+      writeFile(w, m.file);
+      writeU32(w, 'rid', m.rid);
+      writeBool(w, 'final', m.final);
+      writeHops(w, m.hops);
+    },
+    read(r) {
+      const requester = readContact(r, 'requester');
+      const file = readFile(r);
+      const rid = r.u32('rid');
+      const final = r.bool('final');
+      return { type: 'file-request', requester, file, rid, final, hops: r.u16('hops') };
+    },
+  },
+  'file-missing': {
+    code: 14,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeFile(w, m.file);
+      writeU32(w, 'rid', m.rid);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const file = readFile(r);
+      return { type: 'file-missing', from, file, rid: r.u32('rid') };
+    },
+  },
+  'file-begin': {
+    code: 15,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeFile(w, m.file);
+      writeU32(w, 'rid', m.rid);
+      if (m.purpose !== 'request' && m.purpose !== 'store') throw bad("purpose must be 'request' or 'store'");
+      w.u8(m.purpose === 'request' ? 1 : 2);
+      w.u64('size', m.size);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const file = readFile(r);
+      const rid = r.u32('rid');
+      const purpose = readPurpose(r);
+      return { type: 'file-begin', from, file, rid, purpose, size: r.u64('size') };
+    },
+  },
+  'file-data': {
+    code: 16,
+    write(w, m) {
+      w.bytes(checkBytes('file-data chunk', m.chunk, 1, MAX_CHUNK_BYTES));
+    },
+    read(r) {
+      if (r.left < 1) throw bad('file-data chunk must not be empty');
+      return { type: 'file-data', chunk: r.bytes(r.left, 'chunk') };
+    },
+  },
+  'file-end': {
+    code: 17,
+    write(w, m) {
+      w.bytes(checkBytes('sha256', m.sha256, SHA256_BYTES, SHA256_BYTES));
+    },
+    read(r) {
+      return { type: 'file-end', sha256: r.bytes(SHA256_BYTES, 'sha256') };
+    },
+  },
+};
+
+const BY_CODE: (Codec<MessageType> | undefined)[] = [];
+for (const codec of Object.values(CODECS) as Codec<MessageType>[]) BY_CODE[codec.code] = codec;
+
+// ---------------------------------------------------------------------------------------------
+
+/** Encodes one message as a whole frame. Throws CDHT_ERR_BAD_PAYLOAD on invalid fields. */
+export function encodeFrame(msg: Message, version: WireVersion = WIRE_VERSION): Uint8Array {
+  if (typeof msg !== 'object' || msg === null) throw bad('message must be an object');
+  const codec = Object.hasOwn(CODECS, msg.type) ? CODECS[msg.type] : undefined;
+  if (!codec) throw bad('unknown message type');
+  if (version !== 1 && version !== 2) throw bad(`wire version must be 1 or 2`);
+  if ((codec.since ?? 1) > version) throw bad(`${msg.type} does not exist in wire version ${version}`);
+  // file-data is the only payload that can be large; size its buffer exactly.
+  const w = new Writer(msg.type === 'file-data' && msg.chunk instanceof Uint8Array ? HEADER_BYTES + msg.chunk.length : 128, version);
+  codec.write(w, msg as never);
+  return w.finish(codec.code, MAX_FRAME_BYTES);
+}
+
+/** The error for a length prefix that no frame can have, or undefined if it is possible. */
+export function impossibleLength(length: number): CdhtError | undefined {
+  if (length > MAX_LENGTH) {
+    return new CdhtError('CDHT_ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds ${MAX_LENGTH}`);
+  }
+  if (length < MIN_LENGTH) return bad(`frame length ${length} is below ${MIN_LENGTH}`);
+  return undefined;
+}
+
+/** Decodes one whole frame; `owned` says the bytes belong to the decoder alone (no copies needed). */
+export function decodeBytes(frame: Uint8Array, owned: boolean): Decoded {
+  try {
+    if (!(frame instanceof Uint8Array)) return { ok: false, error: bad('frame is not a Uint8Array') };
+    if (frame.length < PREFIX_BYTES) {
+      return { ok: false, error: new CdhtError('CDHT_ERR_FRAME_TRUNCATED', `frame of ${frame.length} bytes has no length prefix`) };
+    }
+    const length = readU32(frame, 0);
+    const impossible = impossibleLength(length);
+    if (impossible) return { ok: false, error: impossible };
+    const total = PREFIX_BYTES + length;
+    if (frame.length < total) {
+      return { ok: false, error: new CdhtError('CDHT_ERR_FRAME_TRUNCATED', `frame has ${frame.length} of ${total} bytes`) };
+    }
+    if (frame.length > total) return { ok: false, error: bad(`${frame.length - total} bytes after the end of the frame`) };
+    const version = frame[4]!;
+    if (version !== 1 && version !== 2) {
+      return { ok: false, error: new CdhtError('CDHT_ERR_BAD_VERSION', `wire version ${version}, expected 1 or 2`) };
+    }
+    const code = frame[5]!;
+    const codec = BY_CODE[code];
+    if (!codec || (codec.since ?? 1) > version) {
+      return { ok: false, error: new CdhtError('CDHT_ERR_UNKNOWN_TYPE', `unknown message type code ${code} in wire version ${version}`) };
+    }
+    const r = new Reader(frame, HEADER_BYTES, version, owned);
+    const msg = codec.read(r);
+    r.end();
+    return { ok: true, msg };
+  } catch (e) {
+    if (e instanceof CdhtError) return { ok: false, error: e };
+    // Last resort: a bug in a reader must not take down the event loop.
+    const detail = e instanceof Error ? e.message : String(e);
+    return { ok: false, error: bad(`undecodable frame: ${detail.split('\n')[0]}`) };
+  }
+}
+
+/** Decodes one whole frame, length prefix included. Never throws. */
+export function decodeFrame(frame: Uint8Array): Decoded {
+  return decodeBytes(frame, false);
+}

@@ -1,0 +1,156 @@
+// Fields shared by many messages, in both wire versions. Version 1 is the first release's
+// layout (one-byte ids, four-digit names); version 2 carries ids of any length up to 160 bits
+// and any file name, so one codec serves every id space.
+//
+//   id          v1: u8                     v2: u8 n (0..20) | n bytes big-endian, minimal (no leading 0 byte)
+//   contact     id | u16 port (1..65535) | u8 host byte length (1..255) | UTF-8 host
+//   successors  u8 count (at most MAX_SUCCESSORS) | that many contacts
+//   file        v1: 4 ASCII digits         v2: u8 n (1..255) | UTF-8, no / \ NUL or control characters, no leading dot
+//   reason      u16 length | UTF-8, at most 512 bytes (encode truncates on a character boundary)
+//   storeId     u16 length | UTF-8, at most 1024 bytes
+import type { Contact } from '../core/contact.js';
+import type { Id } from '../core/id-space.js';
+import { MAX_NAME_BYTES, SPEC_NAME } from '../core/id-space.js';
+import { MAX_SUCCESSORS } from '../core/messages.js';
+import { bad, checkInt, encodeText, utf8, type Reader, type Writer } from './primitives.js';
+
+export const MAX_ID_BYTES = 20;
+const MAX_HOST_BYTES = 255;
+const MAX_REASON_BYTES = 512;
+const MAX_STORE_ID_BYTES = 1024;
+const BAD_NAME_CHARS = /[/\\\u0000-\u001f\u007f]/;
+
+export function writeId(w: Writer, name: string, id: Id): void {
+  if (typeof id !== 'bigint' || id < 0n) throw bad(`${name} must be a non-negative bigint`);
+  if (w.version === 1) {
+    if (id > 255n) throw bad(`${name} must be in [0, 255] in wire version 1`);
+    return w.u8(Number(id));
+  }
+  const bytes: number[] = [];
+  for (let v = id; v > 0n; v >>= 8n) bytes.unshift(Number(v & 0xffn));
+  if (bytes.length > MAX_ID_BYTES) throw bad(`${name} must fit in ${MAX_ID_BYTES} bytes`);
+  w.u8(bytes.length);
+  w.bytes(Uint8Array.from(bytes));
+}
+
+export function readId(r: Reader, name: string): Id {
+  if (r.version === 1) return BigInt(r.u8(name));
+  const n = r.u8(`${name} length`);
+  if (n > MAX_ID_BYTES) throw bad(`${name} of ${n} bytes exceeds ${MAX_ID_BYTES}`);
+  const b = r.bytes(n, name);
+  if (n > 0 && b[0] === 0) throw bad(`${name} has a leading zero byte`);
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return v;
+}
+
+export function writeContact(w: Writer, c: Contact): void {
+  if (typeof c !== 'object' || c === null) throw bad('contact must be an object');
+  writeId(w, 'contact id', c.id);
+  const port = checkInt('contact port', c.port, 1, 0xffff);
+  const host = encodeText('contact host', c.host);
+  if (host.length < 1 || host.length > MAX_HOST_BYTES) throw bad(`contact host must be 1..${MAX_HOST_BYTES} bytes`);
+  w.u16(port);
+  w.u8(host.length);
+  w.bytes(host);
+}
+
+export function readContact(r: Reader, name: string): Contact {
+  const id = readId(r, `${name} id`);
+  const port = r.u16(`${name} port`);
+  if (port === 0) throw bad(`${name} port must be 1..65535`);
+  const hostLength = r.u8(`${name} host length`);
+  if (hostLength === 0) throw bad(`${name} host must not be empty`);
+  const host = r.text(hostLength, `${name} host`);
+  return { id, host, port };
+}
+
+export function writeSuccessors(w: Writer, list: readonly Contact[]): void {
+  if (!Array.isArray(list) || list.length > MAX_SUCCESSORS) {
+    throw bad(`successors must be an array of at most ${MAX_SUCCESSORS} contacts`);
+  }
+  w.u8(list.length);
+  for (const c of list) writeContact(w, c);
+}
+
+export function readSuccessors(r: Reader): Contact[] {
+  const count = r.u8('successor count');
+  if (count > MAX_SUCCESSORS) throw bad(`successor count ${count} exceeds ${MAX_SUCCESSORS}`);
+  const list: Contact[] = [];
+  for (let i = 0; i < count; i++) list.push(readContact(r, 'successor'));
+  return list;
+}
+
+function fileProblem(file: string): string | undefined {
+  if (file.length === 0 || BAD_NAME_CHARS.test(file) || file.startsWith('.')) return 'file name must be a plain name (no separators, control characters or leading dot)';
+  return undefined;
+}
+
+export function writeFile(w: Writer, file: string): void {
+  if (w.version === 1) {
+    if (typeof file !== 'string' || !SPEC_NAME.test(file)) throw bad('file name must be exactly 4 ASCII digits');
+    return w.bytes(utf8(file));
+  }
+  const b = encodeText('file name', file);
+  const problem = fileProblem(file);
+  if (problem) throw bad(problem);
+  if (b.length > MAX_NAME_BYTES) throw bad(`file name must be at most ${MAX_NAME_BYTES} bytes`);
+  w.u8(b.length);
+  w.bytes(b);
+}
+
+export function readFile(r: Reader): string {
+  if (r.version === 1) {
+    const file = r.text(4, 'file name');
+    if (!SPEC_NAME.test(file)) throw bad('file name must be exactly 4 ASCII digits');
+    return file;
+  }
+  const n = r.u8('file name length');
+  const file = r.text(n, 'file name');
+  const problem = fileProblem(file);
+  if (problem) throw bad(problem);
+  return file;
+}
+
+export function writeReason(w: Writer, reason: string): void {
+  if (typeof reason !== 'string') throw bad('reason must be a string');
+  // Lone surrogates become U+FFFD here: a reason is free text for people, not an identifier.
+  const full = utf8(reason);
+  let cut = Math.min(full.length, MAX_REASON_BYTES);
+  // Back off continuation bytes (10xxxxxx) so the cut lands on the start of a character.
+  while (cut < full.length && cut > 0 && (full[cut]! & 0xc0) === 0x80) cut--;
+  w.u16(cut);
+  w.bytes(full.subarray(0, cut));
+}
+
+export function readReason(r: Reader): string {
+  const n = r.u16('reason length');
+  if (n > MAX_REASON_BYTES) throw bad(`reason of ${n} bytes exceeds ${MAX_REASON_BYTES}`);
+  return r.text(n, 'reason');
+}
+
+export function writeStoreId(w: Writer, storeId: string): void {
+  const b = encodeText('storeId', storeId);
+  if (b.length > MAX_STORE_ID_BYTES) throw bad(`storeId must be at most ${MAX_STORE_ID_BYTES} bytes`);
+  w.u16(b.length);
+  w.bytes(b);
+}
+
+export function readStoreId(r: Reader): string {
+  const n = r.u16('storeId length');
+  if (n > MAX_STORE_ID_BYTES) throw bad(`storeId of ${n} bytes exceeds ${MAX_STORE_ID_BYTES}`);
+  return r.text(n, 'storeId');
+}
+
+export function writeU32(w: Writer, name: string, v: number): void {
+  w.u32(checkInt(name, v, 0, 2 ** 32 - 1));
+}
+
+export function writeHops(w: Writer, v: number): void {
+  w.u16(checkInt('hops', v, 0, 0xffff));
+}
+
+export function writeBool(w: Writer, name: string, v: boolean): void {
+  if (typeof v !== 'boolean') throw bad(`${name} must be a boolean`);
+  w.u8(v ? 1 : 0);
+}
