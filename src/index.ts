@@ -1,6 +1,8 @@
 // cdht as a library: start peers, whole rings, and the simulated network they can run on.
 export { Peer, startPeer } from './peer.js';
-export type { IdLike, PeerOptions, PeerLine, PeerSnapshot, PeerExit } from './peer.js';
+export type { IdLike, PeerOptions, PeerLine, PeerTrace, PeerSnapshot, PeerExit } from './peer.js';
+export { renderTrace } from './core/trace.js';
+export type { Trace, TraceKind, LineLevel } from './core/trace.js';
 export { Testnet, createTestnet, REFERENCE_RING } from './testnet.js';
 export type { TestnetOptions } from './testnet.js';
 export { SimNetwork } from './transport/sim/network.js';

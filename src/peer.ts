@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
 import type { Contact, Target } from './core/contact.js';
-import type { CoreEvent, Effect, LineLevel } from './core/effects.js';
+import type { CoreEvent, Effect } from './core/effects.js';
+import type { LineLevel, Trace } from './core/trace.js';
+import { renderTrace } from './core/trace.js';
 import type { Id } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
 import type { FileBegin, Message } from './core/messages.js';
@@ -45,6 +47,12 @@ export interface PeerLine {
   level: LineLevel;
   at: number;
 }
+/** A typed event of a peer (what its lines are rendered from). */
+export interface PeerTrace {
+  id: Id;
+  at: number;
+  trace: Trace;
+}
 export type PeerSnapshot = CoreSnapshot;
 export interface PeerExit {
   code: number;
@@ -55,7 +63,8 @@ export interface PeerExit {
 const FLUSH_ON_EXIT_MS = 2_000;
 
 /**
- * Events: 'line' (PeerLine) for every line the peer prints, at every level;
+ * Events: 'trace' (PeerTrace) for everything the peer does, typed; 'line' (PeerLine) for every
+ * line the peer prints, at every level, rendered from those traces;
  * 'neighbours' (PeerSnapshot) when successors or predecessors change; 'exit' (PeerExit).
  */
 export class Peer extends EventEmitter {
@@ -181,16 +190,26 @@ export class Peer extends EventEmitter {
     return accepted && accepted.kind === 'accept-file' ? accepted.saveAs : null;
   }
 
+  /** Emits the trace, then the lines rendered from it. */
+  private report(trace: Trace): void {
+    const at = this.runtime.now();
+    const ev: PeerTrace = { id: this.id, at, trace };
+    this.emit('trace', ev);
+    for (const l of renderTrace(trace, SPEC_SPACE)) {
+      const line: PeerLine = { id: this.id, text: l.text, level: l.level, at };
+      this.emit('line', line);
+    }
+  }
+
   private line(text: string, level: LineLevel): void {
-    const ev: PeerLine = { id: this.id, text, level, at: this.runtime.now() };
-    this.emit('line', ev);
+    this.report({ kind: 'note', level, text });
   }
 
   private apply(effects: Effect[]): void {
     for (const e of effects) {
       switch (e.kind) {
-        case 'print':
-          this.line(e.line, e.level);
+        case 'trace':
+          this.report(e.trace);
           break;
         case 'send':
           this.send(e.to, e.msg, e.transport);

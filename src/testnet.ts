@@ -7,7 +7,7 @@ import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
-import type { IdLike, PeerExit, PeerLine, PeerOptions } from './peer.js';
+import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
 import { SimNetwork } from './transport/sim/network.js';
 import type { Runtime } from './transport/types.js';
@@ -33,7 +33,7 @@ export interface TestnetOptions {
   requestTimeoutMs?: number;
 }
 
-/** Emits 'line' (PeerLine) for every line of every peer, and 'neighbours' ({id}) on changes. */
+/** Emits 'trace' (PeerTrace) and 'line' (PeerLine) for every peer, and 'neighbours' ({id}) on changes. */
 export class Testnet extends EventEmitter {
   readonly peers = new Map<Id, Peer>();
   readonly sim: SimNetwork | undefined;
@@ -101,6 +101,7 @@ export class Testnet extends EventEmitter {
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
+    peer.on('trace', (t: PeerTrace) => this.emit('trace', t));
     peer.on('neighbours', () => this.emit('neighbours', { id }));
     peer.on('exit', () => this.emit('neighbours', { id }));
     this.peers.set(id, peer);

@@ -2,8 +2,7 @@
 // milliseconds on the shell's clock, passed in as `now`; the core never reads a clock.
 import type { Contact, Target } from './contact.js';
 import type { FileBegin, Message } from './messages.js';
-
-export type LineLevel = 'info' | 'ping' | 'debug';
+import type { Trace } from './trace.js';
 
 export type CoreEvent =
   | { type: 'start'; now: number }
@@ -20,7 +19,8 @@ export type CoreEvent =
   | { type: 'file-done'; header: FileBegin; ok: boolean; error?: string; now: number };
 
 export type Effect =
-  | { kind: 'print'; line: string; level: LineLevel }
+  /** What happened, for people (rendered as lines) and programs (the console, --json, the web page). */
+  | { kind: 'trace'; trace: Trace }
   | { kind: 'send'; to: Target; msg: Message; transport: 'udp' | 'tcp' }
   | { kind: 'set-timer'; name: string; at: number }
   | { kind: 'cancel-timer'; name: string }

@@ -107,6 +107,16 @@ export class IdSpace {
     return this.hashToId(utf8.encode(name));
   }
 
+  /** The data file that holds a stored name: NNNN.pdf in the spec space, the name itself above it. */
+  fileOf(name: string): string {
+    return this.spec ? `${name}.pdf` : name;
+  }
+
+  /** The file a Request saves what arrives as. */
+  receivedFileOf(name: string): string {
+    return `received_${this.fileOf(name)}`;
+  }
+
   /** A peer id derived from the address it advertises (spaces above 8 bits). */
   idOfAddress(host: string, port: number): Id {
     return this.hashToId(utf8.encode(`${host.includes(':') ? `[${host}]` : host}:${port}`));

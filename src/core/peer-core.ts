@@ -25,7 +25,8 @@
 //   kill: nothing is said; predecessors declare it dead after missed pings,
 //   drop it, and ask their next live successor for its successors to refill the list.
 import type { Contact, Target } from './contact.js';
-import type { CoreEvent, Effect, LineLevel } from './effects.js';
+import type { CoreEvent, Effect } from './effects.js';
+import type { LineLevel, Trace } from './trace.js';
 import type { Id, IdSpace } from './id-space.js';
 import type { FileBegin, Message, MessageOf } from './messages.js';
 import { MAX_HOPS } from './messages.js';
@@ -185,6 +186,9 @@ export class PeerCore {
 
   // ---- small helpers -------------------------------------------------------------------
 
+  private fmt(id: Id): string {
+    return this.space.format(id);
+  }
   /** "Peer 14", or the address when the id is not known (a join through host:port). */
   private nameOf(c: Target): string {
     return c.id === undefined ? `the peer at ${c.host}:${c.port}` : `Peer ${this.space.format(c.id)}`;
@@ -192,8 +196,12 @@ export class PeerCore {
   private emit(e: Effect): void {
     this.out.push(e);
   }
-  private print(line: string, level: LineLevel = 'info'): void {
-    this.emit({ kind: 'print', line, level });
+  private trace(t: Trace): void {
+    this.emit({ kind: 'trace', trace: t });
+  }
+  /** A line only people read: errors, refusals, debug detail. */
+  private note(text: string, level: LineLevel = 'info'): void {
+    this.trace({ kind: 'note', level, text });
   }
   private send(to: Target, msg: Message, transport: 'udp' | 'tcp' = 'tcp'): void {
     this.emit({ kind: 'send', to, msg, transport });
@@ -222,8 +230,9 @@ export class PeerCore {
   }
   private printSuccessors(prefix: 'My new' | 'My'): void {
     const [s1, s2] = this.successors;
-    if (s1) this.print(`${prefix} first successor is Peer ${s1.id}`);
-    if (s2) this.print(`${prefix} second successor is Peer ${s2.id}`);
+    const initial = prefix === 'My';
+    if (s1) this.trace({ kind: 'successor', nth: 1, peer: s1.id, initial });
+    if (s2) this.trace({ kind: 'successor', nth: 2, peer: s2.id, initial });
   }
   private exit(code: number, reason: string): void {
     this.emit({ kind: 'exit', code, reason });
@@ -245,7 +254,7 @@ export class PeerCore {
     const known = this.cfg.mode.known;
     this.known = known;
     this.phase = 'joining';
-    this.print(`Sending join request to ${this.nameOf(known)}`, 'debug');
+    this.note(`Sending join request to ${this.nameOf(known)}`, 'debug');
     this.send(known, { type: 'join', joiner: this.self, hops: 0 });
     this.emit({ kind: 'set-timer', name: 'join', at: now + this.cfg.joinTimeoutMs });
   }
@@ -256,7 +265,7 @@ export class PeerCore {
       return this.failJoin(`Join failed: no answer from the ring within ${this.cfg.joinTimeoutMs / 1000} s`, 'join timed out');
     }
     if (name === 'quit' && this.phase === 'leaving') {
-      this.print(`Not every predecessor confirmed the departure; leaving anyway`, 'debug');
+      this.note(`Not every predecessor confirmed the departure; leaving anyway`, 'debug');
       return this.exit(0, 'quit');
     }
     if (name.startsWith('request:')) {
@@ -264,7 +273,7 @@ export class PeerCore {
       const req = this.requests.get(rid);
       if (req && !req.receiving) {
         this.requests.delete(rid);
-        this.print(`No answer to the request for File ${req.file} within ${this.cfg.requestTimeoutMs / 1000} s`);
+        this.trace({ kind: 'request-timeout', file: req.file, seconds: this.cfg.requestTimeoutMs / 1000 });
       }
     }
   }
@@ -294,8 +303,7 @@ export class PeerCore {
       this.probes.set(t.id, p);
       this.send(t, { type: 'ping', from: this.self, seq, role: i === 0 ? 1 : 2, loud }, 'udp');
     });
-    if (loud && targets.length === 2) this.print(`Ping requests sent to Peers ${targets[0]!.id} and ${targets[1]!.id}`, 'ping');
-    else if (loud && targets.length === 1) this.print(`Ping request sent to Peer ${targets[0]!.id}`, 'ping');
+    if (loud) this.trace({ kind: 'ping-sent', to: targets.map((t) => t.id) });
     this.expirePredecessors(now);
     for (const id of [...this.rechecks.keys()]) if (!this.isDead(id)) this.rechecks.delete(id);
     this.emit({ kind: 'set-timer', name: 'ping', at: now + this.probeMs });
@@ -311,7 +319,7 @@ export class PeerCore {
 
   private onPing(msg: MessageOf<'ping'>, now: number): void {
     const { from } = msg;
-    if (msg.loud) this.print(`Ping request message received from Peer ${from.id}`, 'ping');
+    if (msg.loud) this.trace({ kind: 'ping-received', from: from.id });
     this.predHeard.set(from.id, now);
     const slot = msg.role === 1 ? 'pred1' : 'pred2';
     const other = msg.role === 1 ? 'pred2' : 'pred1';
@@ -336,7 +344,7 @@ export class PeerCore {
       // proof of life from a peer we had declared dead: a false alarm (lost pings), so forget it
       this.rechecks.delete(msg.from.id);
       this.dead.delete(msg.from.id);
-      return this.print(`Peer ${msg.from.id} answers again; it was declared dead by mistake`, 'debug');
+      return this.note(`Peer ${this.fmt(msg.from.id)} answers again; it was declared dead by mistake`, 'debug');
     }
     const p = this.probes.get(msg.from.id);
     if (!p || this.isDead(msg.from.id)) return;
@@ -344,7 +352,7 @@ export class PeerCore {
     p.misses = 0;
     this.suspects.delete(msg.from.id);
     this.graceIds.delete(msg.from.id);
-    if (msg.loud) this.print(`Ping response received from Peer ${msg.from.id}`, 'ping');
+    if (msg.loud) this.trace({ kind: 'pong-received', from: msg.from.id });
     if (this.successors[0]?.id !== msg.from.id) return;
     const between = msg.pred;
     if (between && this.space.betweenOpen(this.self.id, between.id, msg.from.id)) {
@@ -371,7 +379,7 @@ export class PeerCore {
     if (!c) return;
     if (!s2 || (c.id !== s2.id && this.space.betweenOpen(s1.id, c.id, s2.id))) {
       this.successors = this.cleanList([s1, ...cands]);
-      this.print(`My new second successor is Peer ${c.id}`);
+      this.trace({ kind: 'successor', nth: 2, peer: c.id, initial: false });
     } else if (c.id === s2.id) {
       this.successors = this.cleanList([s1, ...cands]);
     }
@@ -387,7 +395,7 @@ export class PeerCore {
 
   private declareDead(gone: Contact[], now: number): void {
     for (const d of gone) {
-      this.print(`Peer ${d.id} is no longer alive`);
+      this.trace({ kind: 'peer-dead', peer: d.id });
       this.dead.set(d.id, now + this.deadMemoryMs);
       this.probes.delete(d.id);
       if (this.pred1?.id === d.id) this.pred1 = undefined;
@@ -396,7 +404,7 @@ export class PeerCore {
     this.successors = this.cleanList(this.successors);
     const next = this.successors[0];
     if (!next) {
-      this.print('No live successor is known; this peer is alone until another joins');
+      this.trace({ kind: 'alone' });
       return;
     }
     if ([...this.queries.values()].some((c) => c.id === next.id)) return;
@@ -418,22 +426,22 @@ export class PeerCore {
 
   private onJoin(msg: MessageOf<'join'>): void {
     const j = msg.joiner;
-    if (msg.hops > MAX_HOPS) return this.print(`Dropped the join request of Peer ${j.id}: too many hops`, 'debug');
+    if (msg.hops > MAX_HOPS) return this.note(`Dropped the join request of Peer ${this.fmt(j.id)}: too many hops`, 'debug');
     if (j.id === this.self.id || this.successors.some((s) => s.id === j.id)) {
-      this.print(`Peer ${j.id} Join request refused: Peer ${j.id} is already in the ring`);
+      this.trace({ kind: 'join-refused', joiner: j.id, reason: `Peer ${this.fmt(j.id)} is already in the ring` });
       return this.send(j, { type: 'join-reject', from: this.self, reason: `Peer ${j.id} is already in the ring` });
     }
     const [s1, s2] = this.routable();
     if (!s1 || this.space.betweenOpen(this.self.id, j.id, s1.id)) return this.acceptJoin(j);
     const viaSecond = this.cfg.shortcuts && !!s2 && !this.space.betweenOpen(s1.id, j.id, s2.id) && s2.id !== j.id;
-    this.print(`Peer ${j.id} Join request forwarded to my ${viaSecond ? 'second ' : ''}successor`);
+    this.trace({ kind: 'forwarded', op: 'join', joiner: j.id, to: (viaSecond ? s2! : s1).id, second: viaSecond, origin: false });
     this.send(viaSecond ? s2! : s1, { ...msg, hops: msg.hops + 1 });
   }
 
   private acceptJoin(j: Contact): void {
     const old = this.routable();
     this.dead.delete(j.id);
-    this.print(`Peer ${j.id} Join request received`);
+    this.trace({ kind: 'join-received', joiner: j.id });
     this.successors = this.cleanList([j, ...old]);
     this.printSuccessors('My new');
     this.send(j, { type: 'join-accept', from: this.self, successors: old.length ? old : [this.self] });
@@ -449,7 +457,7 @@ export class PeerCore {
     this.pred1 = msg.from;
     this.predHeard.set(msg.from.id, now);
     this.phase = 'active';
-    this.print('Join request has been accepted');
+    this.trace({ kind: 'join-accepted', by: msg.from.id });
     this.printSuccessors('My');
     this.emit({ kind: 'ready' });
     this.emit({ kind: 'set-timer', name: 'ping', at: now });
@@ -463,7 +471,7 @@ export class PeerCore {
 
   /** Gives up joining; what others routed to us meanwhile goes back into the ring. */
   private failJoin(line: string, reason: string): void {
-    this.print(line);
+    this.note(line);
     const back = this.known;
     // routed afresh: a `final` mark was meant for the peer that had this address before us
     for (const q of this.queued.splice(0)) {
@@ -475,9 +483,9 @@ export class PeerCore {
   private onSuccessorChange(msg: MessageOf<'successor-change'>): void {
     const s1 = this.successors[0];
     if (s1 && s1.id !== msg.from.id) {
-      return this.print(`Ignored a successor change from Peer ${msg.from.id}: my first successor is Peer ${s1.id}`, 'debug');
+      return this.note(`Ignored a successor change from Peer ${this.fmt(msg.from.id)}: my first successor is Peer ${this.fmt(s1.id)}`, 'debug');
     }
-    this.print('Successor Change request received');
+    this.trace({ kind: 'successor-change-received', from: msg.from.id });
     this.dead.delete(msg.from.id);
     this.successors = this.cleanList([msg.from, ...msg.successors]);
     this.printSuccessors('My new');
@@ -492,10 +500,10 @@ export class PeerCore {
     const tell = [this.pred1, this.pred2].filter((p, i, all): p is Contact =>
       !!p && p.id !== this.self.id && all.findIndex((q) => q?.id === p.id) === i);
     if (tell.length === 0) {
-      this.print('Leaving the ring; no predecessor is known, so nobody is told');
+      this.trace({ kind: 'leaving', told: [] });
       return this.exit(0, 'quit');
     }
-    this.print(`Leaving the ring; telling Peer${tell.length > 1 ? 's' : ''} ${tell.map((p) => p.id).join(' and ')}`);
+    this.trace({ kind: 'leaving', told: tell.map((p) => p.id) });
     for (const p of tell) {
       this.awaitingAcks.add(p.id);
       this.send(p, { type: 'depart', from: this.self, successors: this.successors });
@@ -508,7 +516,7 @@ export class PeerCore {
 
   private onDepart(msg: MessageOf<'depart'>, now: number): void {
     const l = msg.from;
-    this.print(`Peer ${l.id} will depart from the network`);
+    this.trace({ kind: 'depart-received', peer: l.id });
     this.send(l, { type: 'depart-ack', from: this.self });
     const idx = this.successors.findIndex((s) => s.id === l.id);
     this.dead.set(l.id, now + this.deadMemoryMs);
@@ -558,18 +566,18 @@ export class PeerCore {
     if (words.length === 0) return;
     const verb = words[0]!.toLowerCase();
     if (verb === 'quit') {
-      if (words.length > 1) return this.print(`Quit takes no argument (got '${words.slice(1).join(' ')}')`);
+      if (words.length > 1) return this.note(`Quit takes no argument (got '${words.slice(1).join(' ')}')`);
       return this.quit(now);
     }
     if (verb !== 'store' && verb !== 'request') {
-      return this.print(`Unknown command '${words[0]}': type Store NNNN, Request NNNN or Quit`);
+      return this.note(`Unknown command '${words[0]}': type Store NNNN, Request NNNN or Quit`);
     }
     const name = verb === 'store' ? 'Store' : 'Request';
-    if (words.length !== 2) return this.print(`${name} takes one file name of four digits, e.g. ${name} 2012`);
+    if (words.length !== 2) return this.note(`${name} takes one file name of four digits, e.g. ${name} 2012`);
     const file = words[1]!;
     const problem = this.space.nameProblem(file);
-    if (problem) return this.print(problem);
-    if (this.phase !== 'active') return this.print(`Not in a ring yet: ${name} ${file} ignored`);
+    if (problem) return this.note(problem);
+    if (this.phase !== 'active') return this.note(`Not in a ring yet: ${name} ${file} ignored`);
     if (verb === 'store') this.storeTyped(file, now);
     else this.requestTyped(file, now);
   }
@@ -577,20 +585,20 @@ export class PeerCore {
   private storeTyped(file: string, now: number): void {
     const r = this.route(this.space.keyOf(file));
     if (r.accept) return this.acceptStore(file, this.self, now);
-    this.print(`Store ${file} request forwarded to my ${r.second ? 'second ' : ''}successor`);
+    this.trace({ kind: 'forwarded', op: 'store', file, to: r.to.id, second: r.second, origin: true });
     this.send(r.to, { type: 'store', origin: this.self, file, final: r.final, hops: 1 });
   }
 
   private onStore(msg: MessageOf<'store'>, now: number): void {
-    if (msg.hops > MAX_HOPS) return this.print(`Dropped Store ${msg.file}: too many hops`, 'debug');
+    if (msg.hops > MAX_HOPS) return this.note(`Dropped Store ${msg.file}: too many hops`, 'debug');
     const r: Route = msg.final ? { accept: true } : this.route(this.space.keyOf(msg.file));
     if (r.accept) return this.acceptStore(msg.file, msg.origin, now);
-    this.print(`Store ${msg.file} request forwarded to my ${r.second ? 'second ' : ''}successor`);
+    this.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: r.to.id, second: r.second, origin: false });
     this.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
   }
 
   private acceptStore(file: string, origin: Contact, now: number): void {
-    this.print(`Store ${file} request accepted`);
+    this.trace({ kind: 'store-accepted', file, origin: origin.id });
     if (origin.id === this.self.id) return;
     for (const [f, s] of this.stores) if (s.until < now) this.stores.delete(f);
     if (this.stores.size < MAX_PENDING_STORES) this.stores.set(file, { origin, until: now + STORE_COPY_WAIT_MS });
@@ -598,47 +606,37 @@ export class PeerCore {
   }
 
   private onStoreAccepted(msg: MessageOf<'store-accepted'>): void {
-    this.print(`Store ${msg.file} accepted by Peer ${msg.from.id}`);
+    this.trace({ kind: 'store-confirmed', file: msg.file, by: msg.from.id });
     if (msg.storeId !== this.cfg.storeId) this.emit({ kind: 'push-file', file: msg.file, to: msg.from });
   }
 
-  private onPushProgress(file: string, to: Contact, phase: string, error?: string): void {
-    if (phase === 'missing') this.print(`No ${file}.pdf here to copy to Peer ${to.id}`, 'debug');
-    else if (phase === 'start') this.print(`Copying file ${file} to Peer ${to.id}`);
-    else if (phase === 'sent') this.print(`File ${file} copied to Peer ${to.id}`);
-    else this.print(`Copying file ${file} to Peer ${to.id} failed: ${error ?? 'unknown error'}`);
+  private onPushProgress(file: string, to: Contact, phase: 'start' | 'missing' | 'sent' | 'failed', error?: string): void {
+    this.trace({ kind: 'copy', file, to: to.id, phase, ...(error ? { error } : {}) });
   }
 
   private requestTyped(file: string, now: number): void {
     const r = this.route(this.space.keyOf(file));
     if (r.accept) return this.emit({ kind: 'serve-file', file, rid: 0, to: this.self });
-    if (this.requests.size >= MAX_PENDING_REQUESTS) return this.print(`Too many requests in flight; Request ${file} ignored`);
+    if (this.requests.size >= MAX_PENDING_REQUESTS) return this.note(`Too many requests in flight; Request ${file} ignored`);
     const rid = this.nextRid++;
     this.requests.set(rid, { file, receiving: false });
     this.emit({ kind: 'set-timer', name: `request:${rid}`, at: now + this.cfg.requestTimeoutMs });
-    this.print(`File request for ${file} has been sent to my ${r.second ? 'second ' : ''}successor`);
+    this.trace({ kind: 'forwarded', op: 'request', file, to: r.to.id, second: r.second, origin: true });
     this.send(r.to, { type: 'file-request', requester: this.self, file, rid, final: r.final, hops: 1 });
   }
 
   private onFileRequest(msg: MessageOf<'file-request'>): void {
-    if (msg.hops > MAX_HOPS) return this.print(`Dropped the request for File ${msg.file}: too many hops`, 'debug');
+    if (msg.hops > MAX_HOPS) return this.note(`Dropped the request for File ${msg.file}: too many hops`, 'debug');
     const r: Route = msg.final ? { accept: true } : this.route(this.space.keyOf(msg.file));
     if (r.accept) return this.emit({ kind: 'serve-file', file: msg.file, rid: msg.rid, to: msg.requester });
-    this.print(`Request for File ${msg.file} has been received, but the file is not stored here`);
+    this.trace({ kind: 'forwarded', op: 'request', file: msg.file, to: r.to.id, second: r.second, origin: false });
     this.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
   }
 
-  private onServeProgress(file: string, rid: number, to: Contact, phase: string, error?: string): void {
+  private onServeProgress(file: string, rid: number, to: Contact, phase: 'start' | 'missing' | 'sent' | 'failed', error?: string): void {
     const local = to.id === this.self.id;
-    if (phase === 'start') {
-      this.print(`File ${file} is stored here`);
-      if (!local) this.print(`Sending file ${file} to Peer ${to.id}`);
-    } else if (phase === 'sent') {
-      this.print('The file has been sent');
-    } else if (phase === 'failed') {
-      this.print(`Sending file ${file} to Peer ${to.id} failed: ${error ?? 'unknown error'}`);
-    } else {
-      this.print(`File ${file} belongs here (key ${this.space.keyOf(file)}), but there is no ${file}.pdf in my data directory`);
+    this.trace({ kind: 'serve', file, to: to.id, local, phase, ...(phase === 'missing' ? { key: this.space.keyOf(file) } : {}), ...(error ? { error } : {}) });
+    if (phase === 'missing') {
       if (!local) this.send(to, { type: 'file-missing', from: this.self, file, rid });
     }
   }
@@ -648,34 +646,32 @@ export class PeerCore {
     if (!req || req.file !== msg.file) return;
     this.requests.delete(msg.rid);
     this.emit({ kind: 'cancel-timer', name: `request:${msg.rid}` });
-    this.print(`Peer ${msg.from.id} does not have File ${msg.file}`);
+    this.trace({ kind: 'request-missing', file: msg.file, from: msg.from.id });
   }
 
   private onFileOffer(h: FileBegin, now: number): void {
     if (h.purpose === 'request') {
       const req = this.requests.get(h.rid);
       if (!req || req.file !== h.file || req.receiving) {
-        return this.print(`Refused File ${h.file} from Peer ${h.from.id}: not requested`, 'debug');
+        return this.note(`Refused File ${h.file} from Peer ${this.fmt(h.from.id)}: not requested`, 'debug');
       }
       req.receiving = true;
       this.emit({ kind: 'cancel-timer', name: `request:${h.rid}` });
-      this.print(`Peer ${h.from.id} had File ${h.file}`);
-      this.print(`Receiving File ${h.file} from Peer ${h.from.id}`);
+      this.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'request', phase: 'start', size: h.size });
       return this.emit({ kind: 'accept-file', saveAs: `received_${h.file}.pdf` });
     }
     const s = this.stores.get(h.file);
     if (!s || s.origin.id !== h.from.id || s.until < now) {
-      return this.print(`Refused a copy of File ${h.file} from Peer ${h.from.id}: no such store accepted`, 'debug');
+      return this.note(`Refused a copy of File ${h.file} from Peer ${this.fmt(h.from.id)}: no such store accepted`, 'debug');
     }
     this.stores.delete(h.file);
-    this.print(`Receiving File ${h.file} from Peer ${h.from.id}`);
+    this.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'store', phase: 'start', size: h.size });
     this.emit({ kind: 'accept-file', saveAs: `${h.file}.pdf` });
   }
 
   private onFileDone(h: FileBegin, ok: boolean, error?: string): void {
     if (h.purpose === 'request') this.requests.delete(h.rid);
-    if (ok) this.print(h.purpose === 'request' ? `File ${h.file} received` : `File ${h.file} stored here`);
-    else this.print(`File ${h.file} could not be received from Peer ${h.from.id}: ${error ?? 'transfer failed'}`);
+    this.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: h.purpose, phase: ok ? 'done' : 'failed', size: h.size, ...(error ? { error } : {}) });
   }
 
   // ---- delivery ------------------------------------------------------------------------------
@@ -685,7 +681,7 @@ export class PeerCore {
       // this address may have belonged to a peer that died: its traffic is not ours to answer yet
       if (msg.type === 'join' || msg.type === 'store' || msg.type === 'file-request') {
         if (this.queued.length < MAX_QUEUED_ROUTED) this.queued.push(msg);
-        else this.print(`Dropped a ${msg.type} that arrived while joining: ${MAX_QUEUED_ROUTED} are already waiting`, 'debug');
+        else this.note(`Dropped a ${msg.type} that arrived while joining: ${MAX_QUEUED_ROUTED} are already waiting`, 'debug');
         return;
       }
       if (msg.type === 'ping' || msg.type === 'successor-query') return;
@@ -720,7 +716,7 @@ export class PeerCore {
       case 'file-missing':
         return this.onFileMissing(msg);
       default:
-        return this.print(`Ignored a stray ${msg.type} frame`, 'debug');
+        return this.note(`Ignored a stray ${msg.type} frame`, 'debug');
     }
   }
 
@@ -729,7 +725,7 @@ export class PeerCore {
     if (msg.type === 'join' && this.phase === 'joining' && msg.joiner.id === this.self.id && msg.hops === 0) {
       return this.failJoin(`Join failed: ${this.nameOf(target)} cannot be reached at ${target.host}:${target.port} (${error})`, 'known peer unreachable');
     }
-    if (target.id === undefined) return this.print(`Could not deliver ${msg.type} to ${this.nameOf(target)}: ${error}`, 'debug');
+    if (target.id === undefined) return this.note(`Could not deliver ${msg.type} to ${this.nameOf(target)}: ${error}`, 'debug');
     const to: Contact = { id: target.id, host: target.host, port: target.port };
     switch (msg.type) {
       case 'join':
@@ -745,7 +741,7 @@ export class PeerCore {
       case 'depart':
         return this.onDepartAck(to);
       default:
-        return this.print(`Could not deliver ${msg.type} to Peer ${to.id}: ${error}`, 'debug');
+        return this.note(`Could not deliver ${msg.type} to Peer ${this.fmt(to.id)}: ${error}`, 'debug');
     }
   }
 
@@ -753,10 +749,10 @@ export class PeerCore {
   private reroute(failed: Contact, msg: Routed, what: string): void {
     this.suspects.set(failed.id, this.clock + (this.cfg.pingMisses + 1) * this.probeMs);
     if (this.routable().length === 0) {
-      this.print(`Could not forward ${what}: Peer ${failed.id} cannot be reached and no other successor is known`);
+      this.note(`Could not forward ${what}: Peer ${this.fmt(failed.id)} cannot be reached and no other successor is known`);
       return;
     }
-    this.print(`Peer ${failed.id} cannot be reached; routing ${what} without it`);
+    this.note(`Peer ${this.fmt(failed.id)} cannot be reached; routing ${what} without it`);
     if (msg.type === 'join') this.onJoin(msg);
     else if (msg.type === 'store') this.onStore({ ...msg, final: false }, this.clock);
     else this.onFileRequest({ ...msg, final: false });

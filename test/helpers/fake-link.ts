@@ -4,6 +4,7 @@ import { defaultContact } from '../../src/core/contact.js';
 import type { CoreEvent, Effect } from '../../src/core/effects.js';
 import { SPEC_SPACE } from '../../src/core/id-space.js';
 import type { Message } from '../../src/core/messages.js';
+import { renderTrace } from '../../src/core/trace.js';
 import { PeerCore } from '../../src/core/peer-core.js';
 import type { CoreConfig, CoreSnapshot } from '../../src/core/peer-core.js';
 
@@ -64,7 +65,7 @@ export class FakeLink {
   }
 
   private apply(id: number, e: Effect): void {
-    if (e.kind === 'print') this.lines.push({ id, line: e.line, at: this.now });
+    if (e.kind === 'trace') for (const l of renderTrace(e.trace, SPEC_SPACE)) this.lines.push({ id, line: l.text, at: this.now });
     else if (e.kind === 'send') this.queue.push({ from: id, to: e.to.port - BASE, msg: e.msg, tcp: e.transport === 'tcp' });
     else if (e.kind === 'set-timer') this.timers.set(`${id}:${e.name}`, { id, name: e.name, at: e.at });
     else if (e.kind === 'cancel-timer') this.timers.delete(`${id}:${e.name}`);

@@ -1,0 +1,124 @@
+// What a peer did, as typed events: the core reports these, and every line a peer prints is
+// rendered from one of them, so the transcript, --json, the console and the web page can never
+// disagree. Events that only people read (errors, debug notes) are `note`s carrying their text.
+import type { Id, IdSpace } from './id-space.js';
+
+export type LineLevel = 'info' | 'ping' | 'debug';
+
+/** A routed operation: a join of `joiner`, a Store or a Request of `file`. */
+export type Routed = { op: 'join'; joiner: Id } | { op: 'store'; file: string } | { op: 'request'; file: string };
+
+export type Trace =
+  | { kind: 'ping-sent'; to: Id[] }
+  | { kind: 'ping-received'; from: Id }
+  | { kind: 'pong-received'; from: Id }
+  /** One of the first two successors changed (`initial`: the first time they are set, after a join). */
+  | { kind: 'successor'; nth: 1 | 2; peer: Id; initial: boolean }
+  | { kind: 'peer-dead'; peer: Id }
+  | { kind: 'alone' }
+  | { kind: 'successor-change-received'; from: Id }
+  | { kind: 'join-received'; joiner: Id }
+  | { kind: 'join-accepted'; by: Id }
+  | { kind: 'join-refused'; joiner: Id; reason: string }
+  | { kind: 'depart-received'; peer: Id }
+  | { kind: 'leaving'; told: Id[] }
+  /** A routed message went on; `origin`: typed here (a request's first line differs from the others'). */
+  | ({ kind: 'forwarded'; to: Id; second: boolean; origin: boolean } & Routed)
+  | { kind: 'store-accepted'; file: string; origin: Id }
+  | { kind: 'store-confirmed'; file: string; by: Id }
+  /** Owner side of a request: found and sending, sent, failed, or the file is missing. */
+  | { kind: 'serve'; file: string; to: Id; local: boolean; phase: 'start' | 'sent' | 'failed' | 'missing'; key?: Id; error?: string }
+  | { kind: 'request-missing'; file: string; from: Id }
+  | { kind: 'request-timeout'; file: string; seconds: number }
+  /** Requester side: the owner answered and the file is arriving, has arrived, or failed. */
+  | { kind: 'receive'; file: string; from: Id; purpose: 'request' | 'store'; phase: 'start' | 'done' | 'failed'; size?: number; error?: string }
+  /** Bytes of a transfer so far, either way (at most a few events a second). */
+  | { kind: 'transfer-progress'; file: string; peer: Id; direction: 'in' | 'out'; bytes: number; size: number }
+  /** Origin side of a store: copying the file to the owner. */
+  | { kind: 'copy'; file: string; to: Id; phase: 'start' | 'sent' | 'failed' | 'missing'; error?: string }
+  | { kind: 'note'; level: LineLevel; text: string };
+
+export type TraceKind = Trace['kind'];
+
+/** How ids print in this space (decimal in the spec space) and which file holds a stored name. */
+type Fmt = Pick<IdSpace, 'format' | 'fileOf'>;
+
+export interface RenderedLine {
+  text: string;
+  level: LineLevel;
+}
+
+/** The lines a trace prints as (the specification's exact words where it has them), often one, sometimes none. */
+export function renderTrace(t: Trace, f: Fmt): RenderedLine[] {
+  const one = render(t, f);
+  return one === null ? [] : Array.isArray(one) ? one : [one];
+}
+
+function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
+  const P = (id: Id) => `Peer ${f.format(id)}`;
+  const info = (text: string) => ({ text, level: 'info' as const });
+  const ping = (text: string) => ({ text, level: 'ping' as const });
+  switch (t.kind) {
+    case 'ping-sent':
+      if (t.to.length === 0) return null;
+      return ping(t.to.length === 1 ? `Ping request sent to ${P(t.to[0]!)}` : `Ping requests sent to Peers ${f.format(t.to[0]!)} and ${f.format(t.to[1]!)}`);
+    case 'ping-received':
+      return ping(`Ping request message received from ${P(t.from)}`);
+    case 'pong-received':
+      return ping(`Ping response received from ${P(t.from)}`);
+    case 'successor':
+      return info(`My ${t.initial ? '' : 'new '}${t.nth === 1 ? 'first' : 'second'} successor is ${P(t.peer)}`);
+    case 'peer-dead':
+      return info(`${P(t.peer)} is no longer alive`);
+    case 'alone':
+      return info('No live successor is known; this peer is alone until another joins');
+    case 'successor-change-received':
+      return info('Successor Change request received');
+    case 'join-received':
+      return info(`${P(t.joiner)} Join request received`);
+    case 'join-accepted':
+      return info('Join request has been accepted');
+    case 'join-refused':
+      return info(`${P(t.joiner)} Join request refused: ${t.reason}`);
+    case 'depart-received':
+      return info(`${P(t.peer)} will depart from the network`);
+    case 'leaving':
+      if (t.told.length === 0) return info('Leaving the ring; no predecessor is known, so nobody is told');
+      return info(`Leaving the ring; telling Peer${t.told.length > 1 ? 's' : ''} ${t.told.map((id) => f.format(id)).join(' and ')}`);
+    case 'forwarded': {
+      const my = `my ${t.second ? 'second ' : ''}successor`;
+      if (t.op === 'join') return info(`${P(t.joiner)} Join request forwarded to ${my}`);
+      if (t.op === 'store') return info(`Store ${t.file} request forwarded to ${my}`);
+      return info(t.origin ? `File request for ${t.file} has been sent to ${my}` : `Request for File ${t.file} has been received, but the file is not stored here`);
+    }
+    case 'store-accepted':
+      return info(`Store ${t.file} request accepted`);
+    case 'store-confirmed':
+      return info(`Store ${t.file} accepted by ${P(t.by)}`);
+    case 'serve':
+      if (t.phase === 'start') return t.local ? info(`File ${t.file} is stored here`) : [info(`File ${t.file} is stored here`), info(`Sending file ${t.file} to ${P(t.to)}`)];
+      if (t.phase === 'sent') return info('The file has been sent');
+      if (t.phase === 'failed') return info(`Sending file ${t.file} to ${P(t.to)} failed: ${t.error ?? 'unknown error'}`);
+      return info(`File ${t.file} belongs here${t.key !== undefined ? ` (key ${f.format(t.key)})` : ''}, but there is no ${f.fileOf(t.file)} in my data directory`);
+    case 'request-missing':
+      return info(`${P(t.from)} does not have File ${t.file}`);
+    case 'request-timeout':
+      return info(`No answer to the request for File ${t.file} within ${t.seconds} s`);
+    case 'receive':
+      if (t.phase === 'start') {
+        const receiving = info(`Receiving File ${t.file} from ${P(t.from)}`);
+        return t.purpose === 'request' ? [info(`${P(t.from)} had File ${t.file}`), receiving] : receiving;
+      }
+      if (t.phase === 'done') return info(t.purpose === 'request' ? `File ${t.file} received` : `File ${t.file} stored here`);
+      return info(`File ${t.file} could not be received from ${P(t.from)}: ${t.error ?? 'transfer failed'}`);
+    case 'transfer-progress':
+      return null;
+    case 'copy':
+      if (t.phase === 'start') return info(`Copying file ${t.file} to ${P(t.to)}`);
+      if (t.phase === 'sent') return info(`File ${t.file} copied to ${P(t.to)}`);
+      if (t.phase === 'failed') return info(`Copying file ${t.file} to ${P(t.to)} failed: ${t.error ?? 'unknown error'}`);
+      return { text: `No ${f.fileOf(t.file)} here to copy to ${P(t.to)}`, level: 'debug' };
+    case 'note':
+      return { text: t.text, level: t.level };
+  }
+}
