@@ -133,6 +133,11 @@ export class Peer extends EventEmitter {
     return this.core.snapshot();
   }
 
+  /** The next hop this peer would route `key` to now, or null when it would take the key itself. */
+  nextHop(key: Id): Id | null {
+    return this.core.nextHop(key);
+  }
+
   /** A line as typed on stdin: `Store 2067`, `Request 4103`, `Quit` (case-insensitive). */
   command(line: string): void {
     this.feed({ type: 'command', line, now: this.runtime.now() });

@@ -135,6 +135,15 @@ export class PeerCore {
     this.deadMemoryMs = Math.max(10_000, 2 * (config.pingMisses + 2) * this.probeMs);
   }
 
+  /**
+   * Where this peer would send a message for `key` now: null when it takes the key itself. The
+   * console's `route` and the web page follow this, hop by hop, so they show the real path.
+   */
+  nextHop(key: Id): Id | null {
+    const r = this.route(key);
+    return r.accept ? null : r.to.id;
+  }
+
   snapshot(): CoreSnapshot {
     return {
       id: this.self.id,
