@@ -1,6 +1,7 @@
 // A ring's certificates on disk: DIR/ca.key + DIR/ca.crt for the authority, DIR/peer-<id>.key +
 // .crt for a peer. Keys are created 0600 (never chmod-ed after); loading checks the whole set.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -45,7 +46,7 @@ async function makeDir(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true, mode: DIR_MODE });
   } catch (err) {
     const code = errnoOf(err);
-    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file of that name is in the way' : code === 'EACCES' ? 'permission denied' : code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way' : code === 'EACCES' ? 'permission denied' : code;
     throw new TlsSetupError(`cannot create directory ${dir} (${why})`);
   }
 }
@@ -157,4 +158,21 @@ export function loadTlsIdentity(dir: string, id: bigint, opts: LoadOptions = {})
   checkKeyMatches(keyPath, key, certPath, cert);
   const warning = keyFileWarning(keyPath);
   return { id, keyPem, certPem, caPem, warnings: warning ? [warning] : [] };
+}
+
+/**
+ * Puts the authority's certificate into a peer's directory (DIR/ca.crt), so that the directory
+ * alone is what the peer needs. Leaves an identical one alone; refuses to replace another
+ * authority's. Returns the path, or undefined when nothing was written.
+ */
+export async function writeAuthorityCertificate(dir: string, certPem: string): Promise<string | undefined> {
+  await makeDir(dir);
+  const path = join(dir, CA_CERT_FILE);
+  if (existsSync(path)) {
+    const existing = parseCertificate(path, readPemFile(path));
+    if (existing.raw.equals(new X509Certificate(certPem).raw)) return undefined;
+    throw new TlsSetupError(`${path} holds another authority's certificate; remove it or choose another directory`);
+  }
+  await replaceFile(path, certPem, CERT_MODE);
+  return path;
 }

@@ -5,23 +5,18 @@ import * as x509 from '@peculiar/x509';
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { checkAuthority } from './checks.js';
 import type { KeyAlgorithm } from './checks.js';
-import { assertPeerId, peerCommonName, TlsSetupError } from './identity.js';
+import { assertPeerId, DEFAULT_AUTHORITY_DAYS, DEFAULT_AUTHORITY_NAME, DEFAULT_PEER_DAYS, MAX_DAYS, MAX_NAME_CHARS, peerCommonName, TlsSetupError } from './identity.js';
 import type { PeerCredentials, RingAuthority } from './identity.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export * from './identity.js';
-export { writeAuthority, readAuthority, writePeer, loadTlsIdentity } from './ca-files.js';
+export { writeAuthority, readAuthority, writePeer, loadTlsIdentity, writeAuthorityCertificate, CA_CERT_FILE, CA_KEY_FILE, peerCertFile, peerKeyFile } from './ca-files.js';
 export { keyFileWarning } from './checks.js';
 export type { LoadedTlsIdentity, LoadOptions } from './ca-files.js';
 
 export type { KeyAlgorithm } from './checks.js';
 export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['Ed25519', 'P-256'];
-export const DEFAULT_AUTHORITY_NAME = 'cdht ring authority';
-export const DEFAULT_AUTHORITY_DAYS = 3650;
-export const DEFAULT_PEER_DAYS = 825;
-/** About a hundred years: beyond that a typo is likelier than a plan. */
-export const MAX_DAYS = 36_500;
 /** Certificates start an hour in the past so a peer whose clock is a little behind accepts them. */
 const BACKDATE_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -62,7 +57,7 @@ export async function createAuthority(opts: { name?: string; algorithm?: KeyAlgo
   const algorithm = opts.algorithm ?? 'Ed25519';
   if (!KEY_ALGORITHMS.includes(algorithm)) throw new RangeError(`algorithm must be one of ${KEY_ALGORITHMS.join(', ')} (got ${String(algorithm)})`);
   const name = opts.name ?? DEFAULT_AUTHORITY_NAME;
-  if (name.length === 0) throw new RangeError('the authority name must not be empty');
+  if (name.length === 0 || name.length > MAX_NAME_CHARS) throw new RangeError(`the authority name must be 1 to ${MAX_NAME_CHARS} characters (got ${name.length})`);
   const days = checkDays(opts.days ?? DEFAULT_AUTHORITY_DAYS);
   const keys = await generateKeys(algorithm);
   const now = Date.now();

@@ -8,6 +8,13 @@ export const MAX_PEER_ID = (1n << BigInt(PEER_ID_BITS)) - 1n;
 /** 2^160 - 1 has 49 decimal digits. */
 const MAX_ID_DIGITS = MAX_PEER_ID.toString().length;
 const CN_PREFIX = 'cdht peer ';
+export const DEFAULT_AUTHORITY_NAME = 'cdht ring authority';
+/** RFC 5280's upper bound for a common name. */
+export const MAX_NAME_CHARS = 64;
+export const DEFAULT_AUTHORITY_DAYS = 3650;
+export const DEFAULT_PEER_DAYS = 825;
+/** About a hundred years: beyond that a typo is likelier than a plan. */
+export const MAX_DAYS = 36_500;
 
 /** The ring's certificate authority: a PKCS#8 private key PEM and its self-signed certificate PEM. */
 export interface RingAuthority {
