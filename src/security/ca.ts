@@ -86,6 +86,9 @@ export async function issuePeer(ca: RingAuthority, id: bigint, opts: { days?: nu
   const days = checkDays(opts.days ?? DEFAULT_PEER_DAYS);
   const { key, cert, algorithm } = checkAuthority(ca);
   const caCert = new x509.X509Certificate(ca.certPem);
+  const now = Date.now();
+  const caNotAfter = caCert.notAfter.getTime();
+  if (caNotAfter <= now) throw new TlsSetupError(`the authority's certificate expired on ${caCert.notAfter.toISOString()}`);
   const signingKey = (await webcrypto.subtle.importKey(
     'pkcs8',
     key.export({ type: 'pkcs8', format: 'der' }),
@@ -94,9 +97,6 @@ export async function issuePeer(ca: RingAuthority, id: bigint, opts: { days?: nu
     ['sign'],
   )) as CryptoKey;
   const keys = await generateKeys(algorithm);
-  const now = Date.now();
-  const caNotAfter = caCert.notAfter.getTime();
-  if (caNotAfter <= now) throw new TlsSetupError(`the authority's certificate expired on ${caCert.notAfter.toISOString()}`);
   const caKeyId = caCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
   const peerCert = await x509.X509CertificateGenerator.create({
     subject: commonNameDn(peerCommonName(id)),
