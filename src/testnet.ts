@@ -30,6 +30,11 @@ export interface TestnetOptions {
   perPeerDirs?: boolean;
   pingMisses?: number;
   shortcuts?: boolean;
+  routing?: PeerOptions['routing'];
+  /** Successor list length r and copies per file k (see PeerOptions). */
+  successors?: number;
+  replicas?: number;
+  maxFileBytes?: number;
   requestTimeoutMs?: number;
 }
 
@@ -98,6 +103,10 @@ export class Testnet extends EventEmitter {
       ...(o.host !== undefined ? { host: o.host } : {}),
       ...(o.pingMisses !== undefined ? { pingMisses: o.pingMisses } : {}),
       ...(o.shortcuts !== undefined ? { shortcuts: o.shortcuts } : {}),
+      ...(o.routing !== undefined ? { routing: o.routing } : {}),
+      ...(o.successors !== undefined ? { successors: o.successors } : {}),
+      ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+      ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));

@@ -11,9 +11,9 @@ import type { Testnet } from '../src/testnet.js';
 test('reporter rows: pred2 > pred1 > [id] > succ1 > succ2, ? for unknown, unmonitored and stale peers', () => {
   const text = renderReport({
     peers: [
-      { id: 2n, phase: 'active', pred1: 19n, pred2: 15n, successors: [4n, 5n] },
-      { id: 4n, phase: 'active', successors: [5n, 8n] },
-      { id: 5n, phase: 'active', pred1: 4n, pred2: 2n, successors: [8n, 9n] },
+      { id: 2n, phase: 'active', pred1: 19n, pred2: 15n, successors: [4n, 5n], files: [] },
+      { id: 4n, phase: 'active', successors: [5n, 8n], files: [] },
+      { id: 5n, phase: 'active', pred1: 4n, pred2: 2n, successors: [8n, 9n], files: [] },
     ],
     files: new Map([[2n, 1], [4n, 0], [5n, 3]]),
   });
@@ -22,7 +22,7 @@ test('reporter rows: pred2 > pred1 > [id] > succ1 > succ2, ? for unknown, unmoni
   assert.equal(lines[1], 'Peer  4 -  ? >  ? > [ 4] >  5 >  8  files: 0  <- stale, should be 5 > 2');
   assert.match(lines[2]!, /^Peer {2}5 - {2}2 > {2}4 > \[ 5\] > {2}8 > {2}9 {2}files: 3 {2}<- stale/);
   assert.equal(lines[3], 'Unmonitored Peers (4): 8, 9, 15, 19');
-  const r = buildReport({ peers: [{ id: 7n, phase: 'active', successors: [7n + 1n] }, { id: 8n, phase: 'active', successors: [7n] }] });
+  const r = buildReport({ peers: [{ id: 7n, phase: 'active', successors: [7n + 1n], files: [] }, { id: 8n, phase: 'active', successors: [7n], files: [] }] });
   assert.deepEqual(r.stale, [], 'a ring of two is not stale');
 });
 

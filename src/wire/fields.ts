@@ -4,14 +4,14 @@
 //
 //   id          v1: u8                     v2: u8 n (0..20) | n bytes big-endian, minimal (no leading 0 byte)
 //   contact     id | u16 port (1..65535) | u8 host byte length (1..255) | UTF-8 host
-//   successors  u8 count (at most MAX_SUCCESSORS) | that many contacts
+//   successors  u8 count (at most 8 in v1, MAX_SUCCESSORS in v2) | that many contacts
 //   file        v1: 4 ASCII digits         v2: u8 n (1..255) | UTF-8, no / \ NUL or control characters, no leading dot
 //   reason      u16 length | UTF-8, at most 512 bytes (encode truncates on a character boundary)
 //   storeId     u16 length | UTF-8, at most 1024 bytes
 import type { Contact } from '../core/contact.js';
 import type { Id } from '../core/id-space.js';
 import { MAX_NAME_BYTES, SPEC_NAME } from '../core/id-space.js';
-import { MAX_SUCCESSORS } from '../core/messages.js';
+import { MAX_SUCCESSORS, MAX_SUCCESSORS_V1 } from '../core/messages.js';
 import { bad, checkInt, encodeText, utf8, type Reader, type Writer } from './primitives.js';
 
 export const MAX_ID_BYTES = 20;
@@ -65,17 +65,21 @@ export function readContact(r: Reader, name: string): Contact {
   return { id, host, port };
 }
 
+function maxSuccessors(version: 1 | 2): number {
+  return version === 1 ? MAX_SUCCESSORS_V1 : MAX_SUCCESSORS;
+}
+
 export function writeSuccessors(w: Writer, list: readonly Contact[]): void {
-  if (!Array.isArray(list) || list.length > MAX_SUCCESSORS) {
-    throw bad(`successors must be an array of at most ${MAX_SUCCESSORS} contacts`);
-  }
+  const max = maxSuccessors(w.version);
+  if (!Array.isArray(list) || list.length > max) throw bad(`successors must be an array of at most ${max} contacts`);
   w.u8(list.length);
   for (const c of list) writeContact(w, c);
 }
 
 export function readSuccessors(r: Reader): Contact[] {
   const count = r.u8('successor count');
-  if (count > MAX_SUCCESSORS) throw bad(`successor count ${count} exceeds ${MAX_SUCCESSORS}`);
+  const max = maxSuccessors(r.version);
+  if (count > max) throw bad(`successor count ${count} exceeds ${max}`);
   const list: Contact[] = [];
   for (let i = 0; i < count; i++) list.push(readContact(r, 'successor'));
   return list;

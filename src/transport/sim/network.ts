@@ -133,8 +133,13 @@ class SimEndpoint implements Endpoint, Sender {
     return Promise.resolve(size === undefined ? null : { size });
   }
 
-  sendFile(to: Target, header: FileBegin, name: string): Promise<void> {
-    return this.net.sendFileFrom(this, to, header, name);
+  listFiles(): Promise<{ name: string; size: number }[]> {
+    const disk = this.net.disk;
+    return Promise.resolve(disk.list(this.dataDir).filter((n) => !n.startsWith('.')).map((name) => ({ name, size: disk.size(this.dataDir, name)! })));
+  }
+
+  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
+    return this.net.sendFileFrom(this, to, header, name, onProgress);
   }
 
   close(): Promise<void> {
@@ -526,7 +531,7 @@ export class SimNetwork {
    * (onFileDone, bytes written under the accepted name).
    * @internal
    */
-  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string): Promise<void> {
+  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
     const bytes = this.disk.read(src.dataDir, name);
     if (!bytes) {
       return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.dataDir}`));
@@ -588,6 +593,8 @@ export class SimNetwork {
             return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));
           }
           this.disk.write(dst.dataDir, saveAs, bytes);
+          onProgress?.(bytes.length);
+          dst.handlers.onFileProgress?.(offered, bytes.length);
           this.counters.filesDelivered++;
           this.counters.fileBytesDelivered += bytes.length;
           dst.handlers.onFileDone(offered, { ok: true });
