@@ -30,7 +30,7 @@ export interface PeerOptions {
    * init: the successors (ids, placed by the reference layout, or contacts); join: a peer
    * already in the ring (an id placed by the reference layout, or a contact).
    */
-  mode: { kind: 'init'; successors: (IdLike | Contact)[] } | { kind: 'join'; known: IdLike | Target };
+  mode: { kind: 'init'; successors: (IdLike | Contact)[]; fingers?: Contact[] } | { kind: 'join'; known: IdLike | Target };
   /** Ping interval in milliseconds (the CLI takes seconds, fractions allowed). */
   pingIntervalMs: number;
   /** The id space (default: the specification's 8 bits). */
@@ -132,7 +132,10 @@ export class Peer extends EventEmitter {
     this.core = new PeerCore({
       self: this.self,
       space: this.space,
-      mode: mode.kind === 'init' ? { kind: 'init', successors: mode.successors.map(place) } : { kind: 'join', known: typeof mode.known === 'object' ? mode.known : place(mode.known) },
+      mode:
+        mode.kind === 'init'
+          ? { kind: 'init', successors: mode.successors.map(place), ...(mode.fingers ? { fingers: mode.fingers } : {}) }
+          : { kind: 'join', known: typeof mode.known === 'object' ? mode.known : place(mode.known) },
       pingIntervalMs: opts.pingIntervalMs,
       pingMisses: opts.pingMisses ?? 3,
       random32: () => this.runtime.random32(),

@@ -3,8 +3,11 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
+import type { Contact } from './core/contact.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
 import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
+import { idSpace } from './space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
@@ -16,7 +19,14 @@ import type { Runtime } from './transport/types.js';
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
 
 export interface TestnetOptions {
+  /** The peers' ids (default: the reference ring; above 8 bits, `count` ids derived from addresses). */
   ids?: readonly IdLike[];
+  /** Id space size in bits (default 8, the specification's). */
+  bits?: number;
+  /** Above 8 bits: how many peers, each id derived from its address (port basePort + i). */
+  count?: number;
+  /** Each peer starts knowing its true first r successors, not just two (a settled ring, for large runs). */
+  settled?: boolean;
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
   runtime?: 'node' | 'sim';
   /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
@@ -44,11 +54,17 @@ export class Testnet extends EventEmitter {
   readonly sim: SimNetwork | undefined;
   readonly runtime: Runtime;
   readonly opts: TestnetOptions;
+  readonly space: IdSpace;
+  /** Above 8 bits ports are not derived from ids: each peer gets the next free one. */
+  private readonly addresses = new Map<Id, Contact>();
+  private nextPort: number;
 
   private constructor(opts: TestnetOptions) {
     super();
     this.setMaxListeners(0);
     this.opts = opts;
+    this.space = idSpace(opts.bits);
+    this.nextPort = opts.basePort ?? DEFAULT_BASE_PORT;
     if (opts.runtime === 'sim') {
       this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 });
       this.runtime = this.sim.runtime();
@@ -61,17 +77,58 @@ export class Testnet extends EventEmitter {
   /** Starts the ring (every peer with its next two clockwise as successors) and waits until all are up. */
   static async create(opts: TestnetOptions = {}): Promise<Testnet> {
     const net = new Testnet(opts);
-    const ids = (opts.ids ?? REFERENCE_RING).map((x) => BigInt(x));
-    const succ = ringSuccessors(ids);
-    for (const [id, s] of succ) net.start({ id, mode: { kind: 'init', successors: s } });
+    const ids = net.initialIds();
+    const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
+    const seedFingers = opts.settled && opts.routing === 'fingers';
+    const sorted = seedFingers ? IdSpace.sort(ids) : [];
+    for (const [id, s] of succ) {
+      const fingers = seedFingers ? fingerPeers(net.space, sorted, id).map((x) => net.contactOf(x)) : undefined;
+      net.start({ id, mode: { kind: 'init', successors: s.map((x) => net.contactOf(x)), ...(fingers ? { fingers } : {}) } });
+    }
     const all = [...net.peers.values()];
-    const ok = await net.until(() => all.every((p) => p.isInRing || p.isClosed), 10_000);
+    // counted as they come: checking every peer after every event would be quadratic in a large ring
+    let settled = 0;
+    for (const p of all) {
+      const done = () => settled++;
+      p.ready.then(done, done);
+    }
+    const ok = await net.until(() => settled === all.length, 10_000);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
       await net.close();
-      throw new Error(`peers ${failed.map((p) => p.id).join(', ')} did not start`);
+      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start`);
     }
     return net;
+  }
+
+  private initialIds(): Id[] {
+    const o = this.opts;
+    if (o.ids) return o.ids.map((x) => BigInt(x));
+    if (this.space.spec) return [...REFERENCE_RING];
+    const count = o.count ?? 16;
+    const host = o.host ?? DEFAULT_HOST;
+    const ids: Id[] = [];
+    for (let i = 0; i < count; i++) {
+      const port = this.nextPort++;
+      const id = this.space.idOfAddress(host, port);
+      if (this.addresses.has(id)) continue; // a hash collision: one peer fewer
+      this.addresses.set(id, { id, host, port });
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Where peer `id` listens: the reference layout in the 8-bit space, the next free port above it. */
+  contactOf(id: IdLike): Contact {
+    const x = BigInt(id);
+    const host = this.opts.host ?? DEFAULT_HOST;
+    if (this.space.spec) return defaultContact(x, host, this.opts.basePort ?? DEFAULT_BASE_PORT);
+    let c = this.addresses.get(x);
+    if (!c) {
+      c = { id: x, host, port: this.nextPort++ };
+      this.addresses.set(x, c);
+    }
+    return c;
   }
 
   /** The peer with this id (running or not), if this ring ever started one. */
@@ -93,9 +150,12 @@ export class Testnet extends EventEmitter {
     const old = this.peers.get(id);
     if (old?.isRunning) throw new Error(`Peer ${p.id} is already running here`);
     const o = this.opts;
+    const self = this.contactOf(id);
     const peer = new Peer({
-      id: p.id,
+      id,
       mode: p.mode,
+      space: this.space,
+      port: self.port,
       pingIntervalMs: o.pingIntervalMs ?? 1000,
       runtime: this.runtime,
       dataDir: this.dataDirOf(p.id),
@@ -121,7 +181,7 @@ export class Testnet extends EventEmitter {
   async join(id: IdLike, via?: IdLike, maxMs = 15_000): Promise<Peer> {
     const known = via ?? this.runningIds()[0];
     if (known === undefined) throw new Error('no running peer to join through');
-    const peer = this.start({ id, mode: { kind: 'join', known } });
+    const peer = this.start({ id, mode: { kind: 'join', known: this.contactOf(known) } });
     await this.until(() => peer.isInRing || peer.isClosed, maxMs);
     return peer;
   }
@@ -190,6 +250,29 @@ export class Testnet extends EventEmitter {
     if (this.sim) await this.sim.runUntil(() => all.every((p) => p.isClosed), 10_000);
     await closing;
   }
+}
+
+/** The true finger entries of `self` in a ring of `sorted` ids, with the peer after each (to seed a settled ring). */
+function fingerPeers(space: IdSpace, sorted: readonly Id[], self: Id): Id[] {
+  const out = new Set<Id>();
+  const next = (x: Id): number => {
+    // index of the first id >= x, wrapping
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo % sorted.length;
+  };
+  for (let i = 0; i < space.bits; i++) {
+    const j = next(space.add(self, 1n << BigInt(i)));
+    out.add(sorted[j]!);
+    out.add(sorted[(j + 1) % sorted.length]!);
+  }
+  out.delete(self);
+  return [...out];
 }
 
 export function createTestnet(opts: TestnetOptions = {}): Promise<Testnet> {

@@ -13,8 +13,12 @@ export type RoutingName = 'successor' | 'shortcuts' | 'fingers';
 export interface CoreConfig {
   self: Contact;
   space: IdSpace;
-  /** init: the successors given; join: a peer in the ring (its id may be unknown). */
-  mode: { kind: 'init'; successors: Contact[] } | { kind: 'join'; known: Target };
+  /**
+   * init: the successors given (and, for large simulated rings, peers to seed the finger table
+   * with: it takes for each entry the first of them at or after its start); join: a peer in the
+   * ring (its id may be unknown).
+   */
+  mode: { kind: 'init'; successors: Contact[]; fingers?: Contact[] } | { kind: 'join'; known: Target };
   pingIntervalMs: number;
   /** Consecutive unanswered probes (the ping and its quick re-probes) before a successor is declared dead. */
   pingMisses: number;
@@ -56,6 +60,8 @@ export class Ctx {
   /** The `now` of the event being handled (never goes back). */
   now = 0;
   phase: Phase = 'starting';
+  /** Bumped whenever what a reporter shows changes (successors, predecessors, files held). */
+  version = 0;
   private out: Effect[] = [];
 
   constructor(config: CoreConfig) {

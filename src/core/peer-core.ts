@@ -134,8 +134,7 @@ export class PeerCore {
 
   /** Changes whenever what a reporter shows changes (cheap: runs around every event). */
   private neighbourKey(): string {
-    const { pred1, pred2 } = this.live;
-    return `${this.ctx.phase} ${pred2?.id} ${pred1?.id} ${this.succ.ids().join(',')} ${this.keys.size}`;
+    return `${this.ctx.phase} ${this.ctx.version} ${this.keys.size}`;
   }
 
   /** Feed one event; returns what the shell must do, in order. */
@@ -197,6 +196,7 @@ export class PeerCore {
     const mode = ctx.cfg.mode;
     if (mode.kind === 'join') return this.join.start(mode.known);
     this.succ.init(mode.successors);
+    if (mode.fingers) this.fingers?.seed(mode.fingers);
     ctx.phase = 'active';
     ctx.emit({ kind: 'ready' });
     this.live.start();

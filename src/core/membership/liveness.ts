@@ -90,6 +90,8 @@ export class Liveness {
   /** id -> until: peers a TCP message could not reach; routing skips them until they answer or the mark expires. */
   private readonly suspects = new Map<Id, number>();
   private readonly graceUntil = new Map<Id, number>();
+  /** Contacts that stayed silent when verified: not asked again for a while. */
+  private readonly silent = new Map<string, number>();
   private timerAt: number | undefined;
 
   constructor(
@@ -123,8 +125,11 @@ export class Liveness {
     this.dead.set(c.id, this.ctx.now + this.deadMemoryMs);
     this.probes.delete(c.id);
     this.forgetVerified(c);
-    if (this.pred1?.id === c.id) this.pred1 = undefined;
-    if (this.pred2?.id === c.id) this.pred2 = undefined;
+    if (this.pred1?.id === c.id || this.pred2?.id === c.id) {
+      if (this.pred1?.id === c.id) this.pred1 = undefined;
+      if (this.pred2?.id === c.id) this.pred2 = undefined;
+      this.ctx.version++;
+    }
   }
   /** A peer that proved itself alive (it answered, or it joined again). */
   clearDead(id: Id): void {
@@ -235,6 +240,8 @@ export class Liveness {
       if (v.deadline > ctx.now) continue;
       if (++v.tries >= VERIFY_TRIES) {
         this.verifying.delete(k);
+        if (this.silent.size >= MAX_VERIFYING) this.silent.delete(this.silent.keys().next().value!);
+        this.silent.set(k, ctx.now);
         for (const w of v.waiters) w(false);
         continue;
       }
@@ -269,6 +276,8 @@ export class Liveness {
     if (c.id === this.ctx.self.id) return done(false);
     if (this.isVerified(c)) return done(true);
     const k = contactKey(c);
+    const quietAt = this.silent.get(k);
+    if (quietAt !== undefined && this.ctx.now - quietAt < 2 * this.probeMs) return done(false);
     const v = this.verifying.get(k);
     if (v) {
       v.waiters.push(done);
@@ -327,13 +336,13 @@ export class Liveness {
       const now = this.ctx.now;
       const slot = role === 1 ? 'pred1' : 'pred2';
       const other = role === 1 ? 'pred2' : 'pred1';
-      const before = `${this.pred1?.id} ${this.pred2?.id}`;
+      const [b1, b2] = [this.pred1?.id, this.pred2?.id];
       if (this[other]?.id === from.id) this[other] = undefined;
       // the closest pinger in each role wins; a silent one gives way to whoever pings
       const cur = this[slot];
       const silent = !cur || now - (this.predHeard.get(cur.id) ?? -Infinity) > 2 * this.probeMs;
       if (!cur || cur.id === from.id || silent || this.ctx.space.betweenOpen(cur.id, from.id, this.ctx.self.id)) this[slot] = from;
-      if (`${this.pred1?.id} ${this.pred2?.id}` !== before) this.hooks.onPredecessors();
+      if (this.pred1?.id !== b1 || this.pred2?.id !== b2) this.predecessorsChanged();
     };
     if (this.isVerified(from)) return take();
     this.verify(from, (ok) => ok && take());
@@ -354,6 +363,7 @@ export class Liveness {
     this.outstanding.delete(msg.seq);
     const c = o.target;
     this.markVerified(c);
+    this.silent.delete(contactKey(c));
     this.suspects.delete(c.id);
     const wasDead = this.dead.delete(c.id);
     if (wasDead) ctx.note(`Peer ${ctx.fmt(c.id)} answers again; it was declared dead by mistake`, 'debug');
@@ -385,7 +395,12 @@ export class Liveness {
     if (this.predHeard.size > MAX_VERIFIED) {
       for (const [id, at] of this.predHeard) if (this.ctx.now - at > limit) this.predHeard.delete(id);
     }
-    if (changed) this.hooks.onPredecessors();
+    if (changed) this.predecessorsChanged();
+  }
+
+  private predecessorsChanged(): void {
+    this.ctx.version++;
+    this.hooks.onPredecessors();
   }
 
   /** A peer that left: forget it as a predecessor at once (it said so itself). */
@@ -393,13 +408,13 @@ export class Liveness {
     let changed = false;
     if (this.pred1?.id === id) (this.pred1 = undefined), (changed = true);
     if (this.pred2?.id === id) (this.pred2 = undefined), (changed = true);
-    if (changed) this.hooks.onPredecessors();
+    if (changed) this.predecessorsChanged();
   }
   /** The acceptor of our join is our predecessor until pings say otherwise. */
   setPredecessor(c: Contact): void {
     this.pred1 = c;
     this.predHeard.set(c.id, this.ctx.now);
-    this.hooks.onPredecessors();
+    this.predecessorsChanged();
   }
 }
 

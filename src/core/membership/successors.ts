@@ -23,8 +23,11 @@ import type { Liveness } from './liveness.js';
 /** Successor queries in flight. */
 const MAX_QUERIES = 16;
 
-/** Which lines an adoption prints: both first successors ("My new ..." or, after a join, "My ..."), the second if it changed, or none. */
-export type Print = 'new' | 'initial' | 'second' | 'none';
+/**
+ * Which lines an adoption prints: both first successors ("My new ..." or, after a join, "My ..."),
+ * both only if one of them changed, the second if it changed, or none.
+ */
+export type Print = 'new' | 'initial' | 'changed' | 'second' | 'none';
 
 export interface SuccessorHooks {
   /** Peers to rejoin through when every successor failed (fingers, recent contacts). */
@@ -82,13 +85,17 @@ export class Successors {
   private set(list: Contact[]): boolean {
     const same = list.length === this.list.length && list.every((c, i) => c.id === this.list[i]!.id && sameAddress(c, this.list[i]));
     this.list = list;
-    if (!same) this.hooks.onChange();
+    if (!same) {
+      this.ctx.version++;
+      this.hooks.onChange();
+    }
     return !same;
   }
 
   private print(how: Print, before: readonly Contact[]): void {
     const [s1, s2] = this.list;
-    if (how === 'new' || how === 'initial') {
+    const moved = before[0]?.id !== s1?.id || before[1]?.id !== s2?.id;
+    if (how === 'new' || how === 'initial' || (how === 'changed' && moved)) {
       const initial = how === 'initial';
       if (s1) this.ctx.trace({ kind: 'successor', nth: 1, peer: s1.id, initial });
       if (s2) this.ctx.trace({ kind: 'successor', nth: 2, peer: s2.id, initial });
@@ -156,7 +163,7 @@ export class Successors {
     this.queries.delete(msg.qid);
     const owed = this.owesLines;
     this.owesLines = false;
-    this.adopt([asked, ...msg.successors], owed ? 'new' : 'none');
+    this.adopt([asked, ...msg.successors], owed ? 'new' : 'changed');
   }
 
   /** A successor query could not be delivered: the peer asked is gone too. */
@@ -193,7 +200,7 @@ export class Successors {
     const p = pong.pred;
     if (p && p.id !== self && space.betweenOpen(self, p.id, s1.id)) {
       // a peer joined between us and our first successor while we were not told
-      return this.adopt([p], 'new');
+      return this.adopt([p], 'changed');
     }
     const c = pong.successors[0];
     if (c && s2 && c.id !== s2.id && c.id !== self && space.betweenOpen(s1.id, c.id, s2.id)) return this.adopt([c], 'second');

@@ -56,6 +56,25 @@ export class Fingers implements Strategy {
     return out;
   }
 
+  /** Fills the table from known peers (a settled ring): entry i is the first of them at or after self + 2^i. */
+  seed(peers: readonly Contact[]): void {
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const sorted = [...peers].filter((c) => c.id !== self).sort((a, b) => {
+      const da = space.distance(self, a.id);
+      const db = space.distance(self, b.id);
+      return da < db ? -1 : da > db ? 1 : 0;
+    });
+    if (sorted.length === 0) return;
+    let j = 0;
+    for (let i = 0; i < this.table.length; i++) {
+      const d = 1n << BigInt(i);
+      while (j < sorted.length && space.distance(self, sorted[j]!.id) < d) j++;
+      if (j >= sorted.length) break;
+      this.table[i] = { node: sorted[j]!, succ: sorted[j + 1], at: this.ctx.now };
+    }
+  }
+
   /** The lowest entry not already covered by the first successor. */
   private lowest(): number {
     const s1 = this.succ.list[0];
@@ -92,11 +111,25 @@ export class Fingers implements Strategy {
   pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
+    const hop = (to: Contact): Hop => {
+      const idx = routable.findIndex((c) => c.id === to.id);
+      // the line says "my successor", "my second successor", or names the peer
+      return { to, final: false, second: idx === 1, finger: idx < 0 || idx > 1 };
+    };
+    if (!joining) {
+      // the key lies between a known peer and its successor: straight to its owner, one hop
+      for (let i = 0; i + 1 < routable.length; i++) {
+        if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hop(routable[i + 1]!);
+      }
+      for (const f of this.table) {
+        if (f?.succ && this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ);
+      }
+    }
+    // otherwise the closest peer before the key (a join stops before the joiner)
     let best: Contact | undefined;
     let bestD = -1n;
     const consider = (c: Contact | undefined) => {
       if (!this.usable(c)) return;
-      // a join stops before the joiner; anything else may land on the key's owner itself
       const inside = joining ? space.betweenOpen(self, c.id, key) : space.betweenRightClosed(self, c.id, key);
       if (!inside) return;
       const d = space.distance(self, c.id);
@@ -106,17 +139,8 @@ export class Fingers implements Strategy {
       }
     };
     for (const c of routable) consider(c);
-    for (const f of this.table) {
-      if (!f) continue;
-      consider(f.node);
-      // the key lies just past a finger: its successor owns it, one hop instead of two
-      if (!joining && f.succ && this.usable(f.succ) && this.usable(f.node) && space.betweenRightClosed(f.node.id, key, f.succ.id)) consider(f.succ);
-    }
-    if (!best) return undefined;
-    const b: Contact = best;
-    const idx = routable.findIndex((c) => c.id === b.id);
-    // the line says "my successor", "my second successor", or names the peer
-    return { to: b, final: false, second: idx === 1, finger: idx < 0 || idx > 1 };
+    for (const f of this.table) if (f) consider(f.node);
+    return best ? hop(best) : undefined;
   }
 
   snapshot(): Id[] {
