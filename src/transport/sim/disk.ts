@@ -8,11 +8,14 @@ export const MAX_SIM_FILE_BYTES = 256 * 1024 * 1024;
 /** Shared in-memory disk: directory name → file name → bytes. Reads and writes copy. */
 export class SimDisk {
   private readonly dirs = new Map<string, Map<string, Uint8Array>>();
+  /** Sees every write before it lands (the checker's "no file content ever changes"). */
+  onWrite: ((dir: string, name: string, bytes: Uint8Array) => void) | undefined;
 
   write(dir: string, name: string, bytes: Uint8Array): void {
     if (bytes.length > MAX_SIM_FILE_BYTES) {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `file ${name} is larger than ${MAX_SIM_FILE_BYTES} bytes`);
     }
+    this.onWrite?.(dir, name, bytes);
     let files = this.dirs.get(dir);
     if (!files) {
       files = new Map();

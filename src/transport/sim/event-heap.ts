@@ -2,11 +2,16 @@
 // two events at one instant fire in the order they were scheduled.
 
 export interface SimEvent {
-  readonly time: number;
+  /** When it fires; a parked event gets the time of its owner's resume. */
+  time: number;
   readonly seq: number;
   readonly fn: () => void;
   cancelled: boolean;
   fired: boolean;
+  /** The address of the endpoint (process) it runs in: it waits while that one is paused. */
+  readonly owner?: string | undefined;
+  /** Taken out of the queue because its owner is paused; back in on resume. */
+  parked?: boolean;
 }
 
 function before(a: SimEvent, b: SimEvent): boolean {

@@ -15,6 +15,19 @@
 //   livelock detector), FIFO bookkeeping, file sizes.
 // - Partitions are given as address strings: either a host ('10.0.0.1') which covers every
 //   port on it, or 'host:port' for one endpoint, since simulated peers usually share a host.
+// - Faults, all drawn from the one seeded PRNG (a rate of 0 draws nothing, so runs without a
+//   fault replay exactly as before it existed): datagram loss; delay (the latency range can
+//   change mid-run) and reordering (datagrams always reorder within the range; with
+//   `reorderRate` a TCP message may overtake earlier ones on its pair, as on a fresh connection);
+//   duplicates (`duplicateRate`: a datagram or TCP message arrives twice, the copy one more
+//   latency later: delivery is at least once); partitions; crashes (kill); and pauses.
+// - A pause is a process stopped and resumed (SIGSTOP/SIGCONT, a VM migrating): while paused an
+//   endpoint runs nothing. Its timers, and the settling of its own sends, wait in a parked list;
+//   datagrams sent to it are lost; a TCP message to it waits in its (kernel) buffer and is read on
+//   resume, and its sender, with no acknowledgement, fails after the connect timeout if the pause
+//   lasts longer (the message still arrives on resume: at least once); a file transfer to or from
+//   it breaks. On resume the parked events fire at once, in their order: the clock jumped.
+//   Only timers of a runtime made with `runtime(owner)` know their owner (and so wait).
 import type { Address, Contact, Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
@@ -42,6 +55,8 @@ export const DEFAULT_SIM_SEED = 1;
 export const DEFAULT_LATENCY_MS: readonly [number, number] = [1, 5];
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 export const DEFAULT_BYTES_PER_MS = 100_000;
+/** Events one paused endpoint may have waiting (timers, held messages) before the run fails. */
+export const MAX_PARKED_EVENTS = 100_000;
 
 export interface SimNetworkOptions {
   seed?: number;
@@ -54,6 +69,10 @@ export interface SimNetworkOptions {
   connectTimeoutMs?: number;
   /** File transfer speed. */
   bytesPerMs?: number;
+  /** Probability that a datagram or TCP message is delivered twice. */
+  duplicateRate?: number;
+  /** Probability that a TCP message ignores the order of earlier ones on its pair. */
+  reorderRate?: number;
 }
 
 export interface SimStats {
@@ -159,8 +178,10 @@ export class SimNetwork {
   readonly seed: number;
   readonly disk = new SimDisk();
   private readonly rand: () => number;
-  private readonly latency: readonly [number, number];
+  private latency: readonly [number, number];
   private lossRate: number;
+  private duplicateRate = 0;
+  private reorderRate = 0;
   private readonly useCodec: boolean;
   private readonly connectTimeoutMs: number;
   private readonly bytesPerMs: number;
@@ -176,6 +197,8 @@ export class SimNetwork {
   /** Last scheduled TCP delivery per (sender, receiver), so messages on a pair stay in order. */
   private readonly fifo = new Map<string, number>();
   private failTransfers = 0;
+  /** Paused endpoints (by address) and the events of theirs that wait for the resume. */
+  private readonly paused = new Map<string, SimEvent[]>();
   /** A timer fired, an endpoint call returned a promise, or an event settled one: drain continuations before the next event. */
   promised = false;
   private readonly counters: Omit<SimStats, 'now' | 'queued'> = {
@@ -197,13 +220,12 @@ export class SimNetwork {
   constructor(opts: SimNetworkOptions = {}) {
     this.seed = opts.seed ?? DEFAULT_SIM_SEED;
     this.rand = mulberry32(this.seed);
-    const [min, max] = opts.latencyMs ?? DEFAULT_LATENCY_MS;
-    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && min <= max)) {
-      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
-    }
-    this.latency = [min, max];
+    this.latency = DEFAULT_LATENCY_MS;
+    this.setLatency(opts.latencyMs ?? DEFAULT_LATENCY_MS);
     this.lossRate = 0;
     this.setLoss(opts.lossRate ?? 0);
+    this.setDuplicates(opts.duplicateRate ?? 0);
+    this.setReorder(opts.reorderRate ?? 0);
     this.useCodec = opts.codec ?? true;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.bytesPerMs = opts.bytesPerMs ?? DEFAULT_BYTES_PER_MS;
@@ -221,16 +243,25 @@ export class SimNetwork {
     return this.clock;
   }
 
-  /** A Runtime view on this network; every runtime of one network shares the clock. */
-  runtime(): Runtime {
+  /**
+   * A Runtime view on this network; every runtime of one network shares the clock. With `owner`
+   * (the address the endpoint will bind) its timers belong to that process: they wait while it
+   * is paused.
+   */
+  runtime(owner?: Address): Runtime {
+    const key = owner ? addressOf(owner) : undefined;
     return {
       kind: 'sim',
       now: () => this.clock,
       setTimer: (delayMs: number, fn: () => void): SimTimer =>
-        this.schedule(delayMs, () => {
-          this.promised = true;
-          fn();
-        }),
+        this.schedule(
+          delayMs,
+          () => {
+            this.promised = true;
+            fn();
+          },
+          key,
+        ),
       clearTimer: (handle: unknown) => this.cancel(handle),
       random32: () => Math.floor(this.rand() * 2 ** 32) >>> 0,
       openEndpoint: (opts, handlers) => this.openEndpoint(opts, handlers),
@@ -238,6 +269,36 @@ export class SimNetwork {
   }
 
   // ---- faults ---------------------------------------------------------------------------
+
+  /**
+   * Stop the process at `contact`'s address (see the pause rule at the top); false when nothing
+   * is bound there or it is paused already.
+   */
+  pause(contact: Address): boolean {
+    const a = addressOf(contact);
+    if (!this.bound.has(a) || this.paused.has(a)) return false;
+    this.paused.set(a, []);
+    return true;
+  }
+
+  /** Let a paused process go on: what waited fires now, in order. False when it was not paused. */
+  resume(contact: Address): boolean {
+    const a = addressOf(contact);
+    const parked = this.paused.get(a);
+    if (!parked) return false;
+    this.paused.delete(a);
+    for (const ev of parked) {
+      if (ev.cancelled) continue;
+      ev.parked = false;
+      ev.time = this.clock;
+      this.queue.push(ev);
+    }
+    return true;
+  }
+
+  isPaused(contact: Address): boolean {
+    return this.paused.has(addressOf(contact));
+  }
 
   /** Crash the endpoint bound at `contact`'s address (like close, but not the peer's doing). */
   kill(contact: Contact): boolean {
@@ -268,6 +329,24 @@ export class SimNetwork {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `lossRate must be in [0, 1], got ${rate}`);
     }
     this.lossRate = rate;
+  }
+
+  /** The range of one-way delays from now on (a delay spike, and its end). */
+  setLatency([min, max]: readonly [number, number]): void {
+    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && min <= max)) {
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
+    }
+    this.latency = [min, max];
+  }
+
+  setDuplicates(rate: number): void {
+    if (!(rate >= 0 && rate <= 1)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `duplicateRate must be in [0, 1], got ${rate}`);
+    this.duplicateRate = rate;
+  }
+
+  setReorder(rate: number): void {
+    if (!(rate >= 0 && rate <= 1)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `reorderRate must be in [0, 1], got ${rate}`);
+    this.reorderRate = rate;
   }
 
   /** The next file transfer accepted by a receiver breaks midway (calls accumulate). */
@@ -339,19 +418,43 @@ export class SimNetwork {
     }
   }
 
-  /** The next live event due at or before `until`, removed from the queue. */
+  /** The next live event due at or before `until`, removed from the queue (a paused owner's is parked). */
   private popDue(until: number): SimEvent | undefined {
     for (;;) {
       const top = this.queue.peek();
       if (!top || top.time > until) return undefined;
       this.queue.pop();
+      if (top.cancelled) {
+        top.fired = true;
+        this.cancelledInQueue--;
+        continue;
+      }
+      const parked = top.owner === undefined ? undefined : this.paused.get(top.owner);
+      if (parked) {
+        this.park(parked, top);
+        continue;
+      }
       top.fired = true;
-      if (!top.cancelled) return top;
-      this.cancelledInQueue--;
+      return top;
     }
   }
 
-  private schedule(delayMs: number, fn: () => void): SimEvent {
+  private park(parked: SimEvent[], ev: SimEvent): void {
+    if (parked.length >= MAX_PARKED_EVENTS) {
+      throw new Error(`SimNetwork: more than ${MAX_PARKED_EVENTS} events wait for a paused endpoint (${ev.owner}) at t=${this.clock}ms, seed ${this.seed}`);
+    }
+    ev.parked = true;
+    parked.push(ev);
+  }
+
+  /** Runs `fn` in the process at `owner` now, or on its resume if it is paused. */
+  private into(owner: string, fn: () => void): void {
+    const parked = this.paused.get(owner);
+    if (!parked) return fn();
+    this.park(parked, { time: this.clock, seq: this.nextSeq++, fn, cancelled: false, fired: false, owner });
+  }
+
+  private schedule(delayMs: number, fn: () => void, owner?: string): SimEvent {
     const delay = Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0;
     if (this.queue.length >= MAX_QUEUED_EVENTS) {
       if (this.cancelledInQueue > 0) {
@@ -362,7 +465,7 @@ export class SimNetwork {
         throw new Error(`SimNetwork: more than ${MAX_QUEUED_EVENTS} queued events at t=${this.clock}ms, seed ${this.seed}`);
       }
     }
-    const ev: SimEvent = { time: this.clock + delay, seq: this.nextSeq++, fn, cancelled: false, fired: false };
+    const ev: SimEvent = { time: this.clock + delay, seq: this.nextSeq++, fn, cancelled: false, fired: false, owner };
     this.queue.push(ev);
     return ev;
   }
@@ -372,6 +475,7 @@ export class SimNetwork {
     // A fired event is no longer in the queue; marking it would skew the cancelled count.
     if (!ev || typeof ev !== 'object' || !('fired' in ev) || ev.cancelled || ev.fired) return;
     ev.cancelled = true;
+    if (ev.parked) return; // not in the queue: the resume skips it
     this.cancelledInQueue++;
     if (this.cancelledInQueue >= COMPACT_MIN_CANCELLED && this.cancelledInQueue * 2 > this.queue.length) {
       this.queue.compact();
@@ -398,6 +502,12 @@ export class SimNetwork {
     ep.closed = true;
     const addr = addressOf(ep.self);
     if (this.bound.get(addr) === ep) this.bound.delete(addr);
+    // a process that dies while stopped takes what waited for it along
+    const parked = this.paused.get(addr);
+    if (parked) {
+      this.paused.delete(addr);
+      for (const ev of parked) ev.cancelled = true;
+    }
   }
 
   private matches(entries: Set<string>, c: Address): boolean {
@@ -474,15 +584,19 @@ export class SimNetwork {
       this.counters.datagramsDropped++;
       return;
     }
-    this.schedule(this.drawLatency(), () => {
-      const ep = this.bound.get(addressOf(to));
-      if (!ep || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) {
-        this.counters.datagramsDropped++;
-        return;
-      }
-      this.counters.datagramsDelivered++;
-      this.deliver(ep, payload, 'udp', src);
-    });
+    const copies = this.duplicateRate > 0 && this.rand() < this.duplicateRate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      this.schedule(this.drawLatency() * (i + 1), () => {
+        const ep = this.bound.get(addressOf(to));
+        // a stopped process reads nothing: its socket buffer overflows, the datagram is lost
+        if (!ep || this.paused.has(addressOf(to)) || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) {
+          this.counters.datagramsDropped++;
+          return;
+        }
+        this.counters.datagramsDelivered++;
+        this.deliver(ep, payload, 'udp', src);
+      });
+    }
   }
 
   /** @internal */
@@ -501,36 +615,67 @@ export class SimNetwork {
     }
     const sentAt = this.clock;
     const from = addressOf(src.self);
+    const toAddr = addressOf(to);
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       const fail = (err: CdhtError, delayMs: number) => {
+        if (settled) return;
+        settled = true;
         this.counters.messagesFailed++;
-        this.schedule(delayMs, () => {
+        const settle = () => {
           this.promised = true;
           reject(err);
-        });
+        };
+        if (delayMs > 0) this.schedule(delayMs, settle, from);
+        else this.into(from, settle);
       };
       const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
       if (this.partitioned(src.self, to)) {
         fail(unreachable(to, 'connect timed out'), timeout());
         return;
       }
-      this.schedule(this.fifoDelay(from, addressOf(to)), () => {
+      const handOver = (ep: SimEndpoint) => {
+        this.counters.messagesDelivered++;
+        this.deliver(ep, payload, 'tcp', src);
+        if (settled) return; // its sender gave up already: delivered at least once anyway
+        settled = true;
+        this.into(from, () => {
+          this.promised = true;
+          resolve();
+        });
+      };
+      const arrive = () => {
         this.promised = true;
         if (this.partitioned(src.self, to)) {
           fail(unreachable(to, 'connect timed out'), timeout());
           return;
         }
-        const ep = this.bound.get(addressOf(to));
+        const ep = this.bound.get(toAddr);
         const problem = ep ? this.handshakeProblem(src, ep, to) : 'connection refused';
         if (!ep || problem) {
-          this.counters.messagesFailed++;
-          reject(unreachable(to, problem ?? 'connection refused'));
+          fail(unreachable(to, problem ?? 'connection refused'), 0);
           return;
         }
-        this.counters.messagesDelivered++;
-        this.deliver(ep, payload, 'tcp', src);
-        resolve();
-      });
+        const parked = this.paused.get(toAddr);
+        if (parked) {
+          // the receiver's kernel holds the bytes; it reads them when it runs again
+          this.park(parked, { time: this.clock, seq: this.nextSeq++, fn: () => !ep.closed && handOver(ep), cancelled: false, fired: false, owner: toAddr });
+          this.schedule(timeout(), () => fail(unreachable(to, 'no acknowledgement (the peer does not respond)'), 0));
+          return;
+        }
+        handOver(ep);
+      };
+      const reorder = this.reorderRate > 0 && this.rand() < this.reorderRate;
+      this.schedule(reorder ? this.drawLatency() : this.fifoDelay(from, toAddr), arrive);
+      if (this.duplicateRate > 0 && this.rand() < this.duplicateRate) {
+        // a second copy (a retransmission): delivered if the receiver can take it then
+        this.schedule(2 * this.drawLatency() + 1, () => {
+          const ep = this.bound.get(toAddr);
+          if (!ep || this.paused.has(toAddr) || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) return;
+          this.counters.messagesDelivered++;
+          this.deliver(ep, payload, 'tcp', src);
+        });
+      }
     });
   }
 
@@ -570,11 +715,18 @@ export class SimNetwork {
     return new Promise<void>((resolve, reject) => {
       const fail = (err: CdhtError, delayMs = 0) => {
         this.counters.filesFailed++;
-        this.schedule(delayMs, () => {
+        const settle = () => {
           this.promised = true;
           reject(err);
-        });
+        };
+        if (delayMs > 0) this.schedule(delayMs, settle, from);
+        else this.into(from, settle);
       };
+      const succeed = () =>
+        this.into(from, () => {
+          this.promised = true;
+          resolve();
+        });
       const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
       if (this.partitioned(src.self, to)) {
         fail(unreachable(to, 'connect timed out'), timeout());
@@ -585,6 +737,8 @@ export class SimNetwork {
         if (this.partitioned(src.self, to)) return fail(unreachable(to, 'connect timed out'), timeout());
         const dst = this.bound.get(addressOf(to));
         if (!dst) return fail(unreachable(to, 'connection refused'));
+        // a stopped receiver never reads the file-begin: the sender gives up
+        if (this.paused.has(addressOf(to))) return fail(unreachable(to, 'no answer (the peer does not respond)'), timeout());
         const problem = this.handshakeProblem(src, dst, to);
         const origin = problem ? undefined : this.originOf(dst, src, 'tcp');
         if (!origin) return fail(unreachable(to, problem ?? 'refused'));
@@ -594,7 +748,7 @@ export class SimNetwork {
         const saveAs = dst.handlers.onFileOffer(offered, origin);
         if (saveAs === null) {
           this.counters.filesRefused++;
-          resolve();
+          succeed();
           return;
         }
         if (!validFileName(saveAs)) {
@@ -605,25 +759,28 @@ export class SimNetwork {
         if (breakMidway) this.failTransfers--;
         this.schedule(breakMidway ? Math.floor(durationMs / 2) : durationMs, () => {
           this.promised = true;
+          const stopped = this.paused.has(from) || this.paused.has(addressOf(to));
           const problem = breakMidway
             ? 'transfer broke midway (injected)'
             : src.closed
               ? `sender ${from} went away`
               : this.partitioned(src.self, to)
                 ? 'connection lost (partition)'
-                : null;
+                : stopped
+                  ? 'connection timed out (a peer stopped responding)'
+                  : null;
           if (dst.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver ${addressOf(to)} went away`));
           if (problem) {
-            dst.handlers.onFileDone(offered, { ok: false, error: problem });
+            this.into(addressOf(to), () => dst.closed || dst.handlers.onFileDone(offered, { ok: false, error: problem }));
             return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));
           }
           this.disk.write(dst.dataDir, saveAs, bytes);
-          onProgress?.(bytes.length);
+          this.into(from, () => onProgress?.(bytes.length));
           dst.handlers.onFileProgress?.(offered, bytes.length);
           this.counters.filesDelivered++;
           this.counters.fileBytesDelivered += bytes.length;
           dst.handlers.onFileDone(offered, { ok: true });
-          resolve();
+          succeed();
         });
       });
     });
