@@ -1,0 +1,503 @@
+// Plays one scenario on the simulator with real peers (the Peer shell and the protocol core) and
+// checks the invariants: content safety on every disk write, the ring's structure, copies and
+// Requests at every checkpoint.
+//
+// Definitions
+// - Calm: no partition in force, no peer paused, no datagram loss, the normal latency
+//   (duplicates and reordering, when a seed has them, never stop: the ring must be right with them).
+// - A checkpoint comes when the world is calm and the next step is more than quietMs + 1 s away
+//   (and once at the end, after every fault has been ended). It waits until quietMs have passed
+//   since the last step, then checks the structure every pollMs until it holds; if it still
+//   does not hold settleMs after the last step, the seed fails with the violation seen last.
+//   Then a probe: a store typed now, in a settled ring, must reach its right peers within
+//   requestBoundMs. Then it requests every stored file from a random live peer: each must
+//   arrive (its bytes equal to the original) within requestBoundMs.
+// - A file is stored (must never be lost) once a checkpoint found it on its right peers
+//   (committed), or while a peer that took a copy of it from the ring (the owner that accepted
+//   it, a replica, a hand-over) has not crashed since: a crash of every holder before the copies
+//   were made is the one loss the protocol does not claim to survive.
+import type { Contact } from '../core/contact.js';
+import { defaultContact } from '../core/contact.js';
+import { SPEC_SPACE } from '../core/id-space.js';
+import type { Trace } from '../core/trace.js';
+import { Peer } from '../peer.js';
+import type { PeerSnapshot, PeerTrace } from '../peer.js';
+import { SimNetwork } from '../transport/sim/network.js';
+import { mulberry32 } from '../util/prng.js';
+import { checkCopies, checkRing, type RingView, type Violation } from './invariants.js';
+import { contentOf, ID_COUNT, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
+
+export interface CheckOptions {
+  /** Peers the ring starts with. */
+  peers: number;
+  episodes?: number;
+  pingIntervalMs?: number;
+  /** Successor list length r and copies per file k. */
+  successors?: number;
+  replicas?: number;
+  /** A checkpoint starts this long after the last fault ... */
+  quietMs?: number;
+  /** ... and the structure must hold this long after it at the latest. */
+  settleMs?: number;
+  pollMs?: number;
+  requestBoundMs?: number;
+}
+
+export const CHECK_DEFAULTS = {
+  pingIntervalMs: 1000,
+  successors: 4,
+  replicas: 3,
+  quietMs: 4_000,
+  settleMs: 30_000,
+  pollMs: 500,
+  requestBoundMs: 5_000,
+} as const;
+
+export interface RunFailure extends Violation {
+  /** Virtual time of the failure, in ms. */
+  at: number;
+}
+
+export interface RunResult {
+  seed: number;
+  /** Simulated events processed. */
+  events: number;
+  virtualMs: number;
+  checkpoints: number;
+  stores: number;
+  requests: number;
+  failure?: RunFailure;
+}
+
+const BASE_PORT = 20_000;
+const HOST = '127.0.0.1';
+/** Peers of the first ring get this long to open their endpoints. */
+const START_BOUND_MS = 5_000;
+const FILE_RE = /^(received_)?(\d{4})\.pdf$/;
+const DIR_RE = /^peer-(\d+)$/;
+
+interface StoreRecord {
+  origin: number;
+  committed: boolean;
+  /** Peers that took a copy and have not crashed since. */
+  holders: Set<number>;
+}
+
+interface PendingRequest {
+  requester: number;
+  file: string;
+  outcome?: string;
+}
+
+class World {
+  readonly sim: SimNetwork;
+  readonly peers = new Map<number, Peer>();
+  failure: RunFailure | undefined;
+  checkpoints = 0;
+  requests = 0;
+  private readonly o: Required<Omit<CheckOptions, 'episodes'>>;
+  private readonly rand: () => number;
+  private readonly originals = new Map<string, Uint8Array>();
+  private readonly stores = new Map<string, StoreRecord>();
+  private readonly partitions = new Map<number, number[]>();
+  private readonly losses = new Map<number, number>();
+  private readonly delays = new Map<number, [number, number]>();
+  private readonly paused = new Set<number>();
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly everyAddress: string[];
+  /** Names the scenario stores (a probe store takes another). */
+  private readonly scenarioFiles: Set<string>;
+  /** Virtual time of the last step carried out (a fault, its end, a store or a request); and whether any came since the last checkpoint. */
+  lastStepAt = 0;
+  dirty = true;
+
+  constructor(
+    readonly sc: Scenario,
+    opts: CheckOptions,
+  ) {
+    this.o = { ...CHECK_DEFAULTS, ...opts };
+    this.rand = mulberry32((sc.seed ^ 0x85ebca6b) >>> 0);
+    this.sim = new SimNetwork({
+      seed: sc.seed,
+      codec: sc.net.codec,
+      latencyMs: sc.net.latencyMs,
+      duplicateRate: sc.net.duplicateRate,
+      reorderRate: sc.net.reorderRate,
+    });
+    this.scenarioFiles = new Set(sc.steps.flatMap((s) => (s.kind === 'store' ? [s.file] : [])));
+    this.everyAddress = Array.from({ length: ID_COUNT }, (_, id) => `${HOST}:${BASE_PORT + id}`);
+    this.sim.disk.onWrite = (dir, name, bytes) => this.onWrite(dir, name, bytes);
+  }
+
+  contact(id: number): Contact {
+    return defaultContact(BigInt(id), HOST, BASE_PORT);
+  }
+  dir(id: number): string {
+    return `peer-${id}`;
+  }
+
+  fail(v: Violation): void {
+    this.failure ??= { ...v, at: this.sim.now() };
+  }
+
+  // ---- peers ---------------------------------------------------------------------------------
+
+  private startPeer(id: number, mode: ConstructorParameters<typeof Peer>[0]['mode']): Peer {
+    const self = this.contact(id);
+    const peer = new Peer({
+      id,
+      mode,
+      port: self.port,
+      host: HOST,
+      basePort: BASE_PORT,
+      runtime: this.sim.runtime(self),
+      dataDir: this.dir(id),
+      pingIntervalMs: this.o.pingIntervalMs,
+      successors: this.o.successors,
+      replicas: this.o.replicas,
+    });
+    peer.on('trace', (t: PeerTrace) => this.onTrace(id, t.trace));
+    this.peers.set(id, peer);
+    return peer;
+  }
+
+  async start(): Promise<void> {
+    const ids = this.sc.ids;
+    ids.forEach((id, i) => {
+      const next = [1, 2].filter((d) => d < ids.length).map((d) => this.contact(ids[(i + d) % ids.length]!));
+      this.startPeer(id, { kind: 'init', successors: next });
+    });
+    const all = [...this.peers.values()];
+    if (!(await this.sim.runUntil(() => all.every((p) => p.isInRing), START_BOUND_MS))) {
+      this.fail({ invariant: 'crash', detail: 'the first ring did not start' });
+    }
+  }
+
+  /** In the ring, running, not paused, not leaving. */
+  isLive(id: number): boolean {
+    const p = this.peers.get(id);
+    return !!p && p.isInRing && !this.paused.has(id) && p.snapshot().phase === 'active';
+  }
+  liveIds(): number[] {
+    return [...this.peers.keys()].filter((id) => this.isLive(id)).sort((a, b) => a - b);
+  }
+
+  calm(): boolean {
+    return this.partitions.size === 0 && this.paused.size === 0 && this.losses.size === 0 && this.delays.size === 0;
+  }
+
+  // ---- steps ---------------------------------------------------------------------------------
+
+  apply(step: Step): void {
+    const fault = step.kind !== 'store' && step.kind !== 'request';
+    const done = this.applyStep(step);
+    if (!done) return;
+    this.lastStepAt = this.sim.now();
+    this.dirty = true;
+  }
+
+  /** Carries out one step; false when it does not apply now (its peer is not there). */
+  private applyStep(step: Step): boolean {
+    switch (step.kind) {
+      case 'kill': {
+        const p = this.peers.get(step.id);
+        if (!p?.isRunning) return false;
+        this.paused.delete(step.id);
+        for (const s of this.stores.values()) s.holders.delete(step.id);
+        void p.kill();
+        return true;
+      }
+      case 'quit': {
+        const p = this.peers.get(step.id);
+        if (!p?.isInRing || this.paused.has(step.id)) return false;
+        void p.quit();
+        return true;
+      }
+      case 'join': {
+        if (this.peers.get(step.id)?.isRunning) return false;
+        const live = this.liveIds();
+        if (live.length === 0) return false;
+        // the named peer, or the first live one after it
+        const via = live.find((x) => x >= step.via) ?? live[0]!;
+        this.startPeer(step.id, { kind: 'join', known: this.contact(via) });
+        return true;
+      }
+      case 'pause': {
+        const p = this.peers.get(step.id);
+        if (!p?.isRunning || !this.sim.pause(this.contact(step.id))) return false;
+        this.paused.add(step.id);
+        return true;
+      }
+      case 'resume':
+        if (!this.paused.delete(step.id)) return false;
+        this.sim.resume(this.contact(step.id));
+        return true;
+      case 'partition':
+        this.partitions.set(step.group, step.side);
+        this.applyPartitions();
+        return true;
+      case 'heal':
+        if (!this.partitions.delete(step.group)) return false;
+        this.applyPartitions();
+        return true;
+      case 'loss':
+        if (step.rate > 0) this.losses.set(step.group, step.rate);
+        else if (!this.losses.delete(step.group)) return false;
+        this.sim.setLoss(Math.max(0, ...this.losses.values()));
+        return true;
+      case 'delay':
+        if (step.min === NORMAL_LATENCY[0] && step.max === NORMAL_LATENCY[1]) {
+          if (!this.delays.delete(step.group)) return false;
+        } else {
+          this.delays.set(step.group, [step.min, step.max]);
+        }
+        this.sim.setLatency([...this.delays.values()].pop() ?? NORMAL_LATENCY);
+        return true;
+      case 'store':
+        return this.store(step.id, step.file, step.size);
+      case 'request': {
+        if (!this.isLive(step.id) || !this.originals.has(step.file)) return false;
+        this.peers.get(step.id)!.request(step.file);
+        return true;
+      }
+    }
+  }
+
+  private applyPartitions(): void {
+    this.sim.heal();
+    for (const side of this.partitions.values()) {
+      const a = side.map((id) => this.everyAddress[id]!);
+      const inA = new Set(a);
+      this.sim.partition(a, this.everyAddress.filter((x) => !inA.has(x)));
+    }
+  }
+
+  private store(origin: number, file: string, size: number): boolean {
+    if (!this.isLive(origin) || this.stores.has(file)) return false;
+    const bytes = contentOf(file, size);
+    this.originals.set(file, bytes);
+    this.sim.disk.write(this.dir(origin), SPEC_SPACE.fileOf(file), bytes);
+    this.stores.set(file, { origin, committed: false, holders: new Set() });
+    this.peers.get(origin)!.store(file);
+    return true;
+  }
+
+  /** Ends every fault still in force (the end of the schedule). */
+  endFaults(): void {
+    let changed = false;
+    for (const id of this.paused) {
+      this.sim.resume(this.contact(id));
+      changed = true;
+    }
+    this.paused.clear();
+    if (this.partitions.size) {
+      this.partitions.clear();
+      this.sim.heal();
+      changed = true;
+    }
+    if (this.losses.size || this.delays.size) {
+      this.losses.clear();
+      this.delays.clear();
+      this.sim.setLoss(0);
+      this.sim.setLatency(NORMAL_LATENCY);
+      changed = true;
+    }
+    if (changed) {
+      this.lastStepAt = this.sim.now();
+      this.dirty = true;
+    }
+  }
+
+  // ---- observation -------------------------------------------------------------------------
+
+  private onWrite(dir: string, name: string, bytes: Uint8Array): void {
+    const m = FILE_RE.exec(name);
+    if (!m) return;
+    const file = m[2]!;
+    const original = this.originals.get(file);
+    if (!original) return this.fail({ invariant: 'content', detail: `${dir}/${name} was written, but nobody stored ${file}` });
+    if (!sameBytes(original, bytes)) return this.fail({ invariant: 'content', detail: `${dir}/${name} was written with other bytes than ${file} was stored with` });
+    const id = DIR_RE.exec(dir);
+    if (!m[1] && id) this.stores.get(file)?.holders.add(Number(id[1]));
+  }
+
+  private onTrace(id: number, t: Trace): void {
+    // the origin took the store itself: its own file is the copy
+    if (t.kind === 'store-accepted' && Number(t.origin) === id) this.stores.get(t.file)?.holders.add(id);
+    if (this.pending.size === 0) return;
+    let file: string | undefined;
+    let outcome: string | undefined;
+    switch (t.kind) {
+      case 'receive':
+        if (t.purpose !== 'request' || t.phase === 'start') return;
+        file = t.file;
+        outcome = t.phase === 'done' ? 'ok' : `the transfer from Peer ${t.from} failed: ${t.error ?? 'unknown'}`;
+        if (outcome === 'ok' && this.sim.disk.size(this.dir(id), SPEC_SPACE.receivedFileOf(t.file)) === undefined) outcome = 'received, but no file landed';
+        break;
+      case 'serve':
+        if (!t.local || t.phase === 'sent') return;
+        file = t.file;
+        outcome = t.phase === 'start' ? 'ok' : `the owner itself lacks it (${t.phase})`;
+        break;
+      case 'request-missing':
+        file = t.file;
+        outcome = `Peer ${t.from} does not have it`;
+        break;
+      case 'request-timeout':
+        file = t.file;
+        outcome = `no answer within ${t.seconds} s`;
+        break;
+      default:
+        return;
+    }
+    const p = this.pending.get(`${id}:${file}`);
+    if (p && p.outcome === undefined) p.outcome = outcome;
+  }
+
+  /** The names that must not be lost now. */
+  storedFiles(): string[] {
+    const out: string[] = [];
+    for (const [file, s] of this.stores) if (s.committed || s.holders.size > 0) out.push(file);
+    return out;
+  }
+
+  view(files: readonly string[]): RingView {
+    const snaps = new Map<bigint, PeerSnapshot>();
+    for (const id of this.liveIds()) snaps.set(BigInt(id), this.peers.get(id)!.snapshot());
+    const held = new Map<bigint, Set<string>>();
+    return {
+      space: SPEC_SPACE,
+      r: this.o.successors,
+      k: this.o.replicas,
+      peers: [...snaps.values()].map((s) => ({ id: s.id, phase: s.phase, successors: s.successors, pred1: s.pred1, pred2: s.pred2 })),
+      owns: (id, key) => this.peers.get(Number(id))!.nextHop(key) === null,
+      holds: (id, name) => {
+        let names = held.get(id);
+        if (!names) held.set(id, (names = new Set(snaps.get(id)?.files.map((f) => f.name))));
+        return names.has(name) && this.sim.disk.size(this.dir(Number(id)), SPEC_SPACE.fileOf(name)) !== undefined;
+      },
+      files,
+    };
+  }
+
+  /** Peers still joining or leaving (a checkpoint waits for them). */
+  unsettled(): number[] {
+    return [...this.peers.entries()]
+      .filter(([id, p]) => p.isRunning && !this.paused.has(id) && p.snapshot().phase !== 'active')
+      .map(([id]) => id);
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------
+
+  async checkpoint(): Promise<void> {
+    this.checkpoints++;
+    this.dirty = false;
+    const sim = this.sim;
+    const from = this.lastStepAt;
+    if (sim.now() < from + this.o.quietMs) await sim.runFor(from + this.o.quietMs - sim.now());
+    const files = this.storedFiles();
+    let last: Violation | undefined;
+    for (;;) {
+      if (this.failure) return;
+      const busy = this.unsettled();
+      last = busy.length
+        ? { invariant: 'settled', detail: `Peer${busy.length > 1 ? 's' : ''} ${busy.join(', ')} still ${this.peers.get(busy[0]!)!.snapshot().phase}` }
+        : checkRing(this.view(files));
+      if (!last) break;
+      if (sim.now() >= from + this.o.settleMs) return this.fail({ ...last, detail: `${last.detail} (${((sim.now() - from) / 1000).toFixed(1)} s after the last step)` });
+      await sim.runFor(this.o.pollMs);
+    }
+    for (const f of files) this.stores.get(f)!.committed = true;
+    const probe = await this.probeStore();
+    if (this.failure) return;
+    await this.requestAll(probe ? [...files, probe] : files);
+  }
+
+  /** A store typed in the settled ring must reach its right peers within requestBoundMs. */
+  private async probeStore(): Promise<string | undefined> {
+    const live = this.liveIds();
+    if (!live.length) return undefined;
+    let file: string;
+    do file = String(Math.floor(this.rand() * 10_000)).padStart(4, '0');
+    while (this.originals.has(file) || this.scenarioFiles.has(file));
+    const origin = live[Math.floor(this.rand() * live.length)]!;
+    this.store(origin, file, 100 + Math.floor(this.rand() * 2000));
+    let last: Violation | undefined;
+    const ok = await this.sim.runUntil(() => !!this.failure || !(last = checkCopies(this.view([file]))), this.o.requestBoundMs);
+    if (!ok && last) this.fail({ ...last, detail: `Store ${file} typed at Peer ${origin} in a settled ring: ${last.detail} after ${this.o.requestBoundMs / 1000} s` });
+    if (!this.failure) this.stores.get(file)!.committed = true;
+    return file;
+  }
+
+  private async requestAll(files: readonly string[]): Promise<void> {
+    const live = this.liveIds();
+    if (!files.length || !live.length) return;
+    this.pending.clear();
+    for (const file of files) {
+      const id = live[Math.floor(this.rand() * live.length)]!;
+      this.sim.disk.remove(this.dir(id), SPEC_SPACE.receivedFileOf(file));
+      this.pending.set(`${id}:${file}`, { requester: id, file });
+      this.requests++;
+      this.peers.get(id)!.request(file);
+    }
+    const all = [...this.pending.values()];
+    await this.sim.runUntil(() => !!this.failure || all.every((p) => p.outcome !== undefined), this.o.requestBoundMs);
+    this.pending.clear();
+    const bad = all.find((p) => p.outcome !== 'ok');
+    if (bad) {
+      this.fail({ invariant: 'requests', detail: `Request ${bad.file} at Peer ${bad.requester}: ${bad.outcome ?? `no answer within ${this.o.requestBoundMs / 1000} s`}` });
+    }
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A checkpoint needs this much calm before the next step. */
+const MIN_GAP_MS = 1_000;
+
+/** Plays the scenario (or only the steps kept) and checks every invariant. */
+export async function runScenario(sc: Scenario, opts: CheckOptions): Promise<RunResult> {
+  const w = new World(sc, opts);
+  const o = { ...CHECK_DEFAULTS, ...opts };
+  const sim = w.sim;
+  try {
+    await w.start();
+    let offset = 0;
+    for (const step of sc.steps) {
+      if (w.failure) break;
+      let at = step.at + offset;
+      if (w.dirty && w.calm() && at - Math.max(sim.now(), w.lastStepAt) >= o.quietMs + MIN_GAP_MS) {
+        await w.checkpoint();
+        if (w.failure) break;
+        // the rest of the schedule keeps its spacing after the checkpoint
+        if (sim.now() > at) {
+          offset += sim.now() - at;
+          at = sim.now();
+        }
+      }
+      if (at > sim.now()) await sim.runFor(at - sim.now());
+      if (w.failure) break;
+      w.apply(step);
+    }
+    if (!w.failure) {
+      w.endFaults();
+      await w.checkpoint();
+    }
+  } catch (err) {
+    w.fail({ invariant: 'crash', detail: err instanceof Error ? err.message.split('\n')[0]! : String(err) });
+  }
+  const st = sim.stats();
+  return {
+    seed: sc.seed,
+    events: st.eventsProcessed,
+    virtualMs: sim.now(),
+    checkpoints: w.checkpoints,
+    stores: sc.steps.filter((s) => s.kind === 'store').length,
+    requests: w.requests,
+    ...(w.failure ? { failure: w.failure } : {}),
+  };
+}
