@@ -220,7 +220,9 @@ export class Successors {
       const cur = this.list;
       if (cur[0]?.id !== s1.id || cur[1]?.id !== s2.id) return; // the list moved on meanwhile
       const tail = beyond.filter((c) => known.some((k) => k.id === c.id) || alive.some((a) => a.id === c.id));
-      const pad = known.filter((k) => !tail.some((t) => t.id === k.id) && space.betweenOpen(tail[tail.length - 1]?.id ?? s2.id, k.id, this.ctx.self.id));
+      // a list that reaches round to us names every peer up to us: nothing of ours lies beyond it
+      const wraps = theirs.some((c) => c.id === this.ctx.self.id);
+      const pad = wraps ? [] : known.filter((k) => !tail.some((t) => t.id === k.id) && space.betweenOpen(tail[tail.length - 1]?.id ?? s2.id, k.id, this.ctx.self.id));
       this.set(this.merge([s1, s2], [...tail, ...pad]));
     });
   }
