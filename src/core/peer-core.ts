@@ -71,6 +71,7 @@ export class PeerCore {
       onDead: (gone) => this.succ.onDead(gone),
       onFirstSuccessorPong: (pong) => this.succ.onFirstSuccessorPong(pong),
       onPredecessors: () => this.repl.changed(),
+      onGhostAlive: (c) => this.succ.onGhostAlive(c),
     });
     this.succ = new Successors(ctx, this.live, {
       fallbacks: () => [this.live.pred1, this.live.pred2, ...(this.fingers?.entries() ?? []), ...this.live.recentlyHeard()].filter((c): c is Contact => !!c),

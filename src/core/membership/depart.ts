@@ -64,7 +64,7 @@ export class Depart {
     const l = msg.from;
     ctx.trace({ kind: 'depart-received', peer: l.id });
     ctx.send(l, { type: 'depart-ack', from: ctx.self });
-    this.live.markDead(l);
+    this.live.markDead(l, true);
     this.live.forgetPredecessor(l.id);
     this.succ.onDepart(l, msg.successors);
   }

@@ -12,6 +12,10 @@
 //   (pingMisses >= 2 unless the user asks for 1); init's successors get a start-up grace.
 // - Probes go out every `probeMs` = the interval split so that detection stays under 60 s; only
 //   one probe per interval prints its lines.
+// - A peer declared dead by our probes is a ghost: one ghost a probe interval is pinged again,
+//   for GHOST_MEMORY_MS, and one that answers is handed back (a false alarm, a pause, or a
+//   partition that healed: two rings that lost sight of each other find each other again this
+//   way). A peer that said it departs is no ghost, and a pong does not bring it back either.
 // - Every table here is bounded (MAX_* below).
 import type { Contact } from '../contact.js';
 import { sameAddress } from '../contact.js';
@@ -34,6 +38,9 @@ const MAX_VERIFYING = 64;
 const MAX_VERIFIED = 1024;
 /** Quiet pings a verification sends before giving up. */
 const VERIFY_TRIES = 3;
+/** Peers declared dead that are looked for again, and for how long. */
+const MAX_GHOSTS = 32;
+export const GHOST_MEMORY_MS = 10 * 60_000;
 
 interface Outstanding {
   target: Contact;
@@ -66,6 +73,8 @@ export interface LivenessHooks {
   onFirstSuccessorPong(pong: MessageOf<'pong'>): void;
   /** Predecessors changed. */
   onPredecessors(): void;
+  /** A peer declared dead answers again. */
+  onGhostAlive(c: Contact): void;
 }
 
 export function contactKey(c: Contact): string {
@@ -85,8 +94,12 @@ export class Liveness {
   private readonly outstanding = new Map<number, Outstanding>();
   private readonly probes = new Map<Id, Probe>();
   private readonly verifying = new Map<string, Verification>();
-  private readonly verified = new Map<string, { c: Contact; at: number }>();
-  private readonly dead = new Map<Id, number>();
+  /** inRing: its last pong named successors (a peer still joining names none). */
+  private readonly verified = new Map<string, { c: Contact; at: number; inRing: boolean }>();
+  /** id -> until when it counts as dead, and whether it said itself that it departs. */
+  private readonly dead = new Map<Id, { until: number; departed: boolean }>();
+  private readonly ghosts = new Map<Id, { c: Contact; at: number }>();
+  private ghostTurn = 0;
   /** id -> until: peers a TCP message could not reach; routing skips them until they answer or the mark expires. */
   private readonly suspects = new Map<Id, number>();
   private readonly graceUntil = new Map<Id, number>();
@@ -113,16 +126,22 @@ export class Liveness {
 
   /** Declared dead or departed recently (the memory fades, so a false alarm heals). */
   isDead(id: Id): boolean {
-    const until = this.dead.get(id);
-    if (until === undefined) return false;
-    if (this.ctx.now > until) {
+    const d = this.dead.get(id);
+    if (d === undefined) return false;
+    if (this.ctx.now > d.until) {
       this.dead.delete(id);
       return false;
     }
     return true;
   }
-  markDead(c: Contact): void {
-    this.dead.set(c.id, this.ctx.now + this.deadMemoryMs);
+  /** Declared dead by our probes, or `departed` (it said so itself). */
+  markDead(c: Contact, departed = false): void {
+    this.dead.set(c.id, { until: this.ctx.now + this.deadMemoryMs, departed });
+    this.ghosts.delete(c.id);
+    if (!departed) {
+      if (this.ghosts.size >= MAX_GHOSTS) this.ghosts.delete(this.ghosts.keys().next().value!);
+      this.ghosts.set(c.id, { c, at: this.ctx.now });
+    }
     this.probes.delete(c.id);
     this.forgetVerified(c);
     if (this.pred1?.id === c.id || this.pred2?.id === c.id) {
@@ -134,6 +153,9 @@ export class Liveness {
   /** A peer that proved itself alive (it answered, or it joined again). */
   clearDead(id: Id): void {
     this.dead.delete(id);
+    this.ghosts.delete(id);
+    // nor is an earlier silence held against it (a ghost probe may have just found its address mute)
+    for (const k of this.silent.keys()) if (k.startsWith(`${id}@`)) this.silent.delete(k);
   }
   isSuspect(id: Id): boolean {
     const until = this.suspects.get(id);
@@ -157,11 +179,11 @@ export class Liveness {
     const v = this.verified.get(contactKey(c));
     return v !== undefined && this.ctx.now - v.at <= this.deadMemoryMs;
   }
-  private markVerified(c: Contact): void {
+  private markVerified(c: Contact, inRing: boolean): void {
     const k = contactKey(c);
     this.verified.delete(k);
     if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
-    this.verified.set(k, { c, at: this.ctx.now });
+    this.verified.set(k, { c, at: this.ctx.now, inRing });
   }
   /** Peers that answered a ping of ours lately, most recent first (where to turn when every successor failed). */
   recentlyHeard(): Contact[] {
@@ -196,9 +218,27 @@ export class Liveness {
       p.deadline ??= ctx.now + this.reprobeMs;
     });
     if (loud) ctx.trace({ kind: 'ping-sent', to: targets.map((t) => t.id) });
+    this.probeGhost();
     this.expirePredecessors();
     this.schedule();
     ctx.setTimer('ping', ctx.now + this.probeMs);
+  }
+
+  /** Pings the next ghost (oldest first, in turn); one that answers goes back to the successors. */
+  private probeGhost(): void {
+    const now = this.ctx.now;
+    for (const [id, g] of this.ghosts) if (now - g.at > GHOST_MEMORY_MS) this.ghosts.delete(id);
+    if (this.ghosts.size === 0) return;
+    const list = [...this.ghosts.values()];
+    const g = list[this.ghostTurn++ % list.length]!;
+    this.verify(g.c, (ok) => {
+      // a new process at its address, still joining, is not the peer we lost: its join will do;
+      // but a peer that is alone takes any ghost that answers (it may be alone too)
+      if (!ok || !this.ghosts.has(g.c.id)) return;
+      if (!this.verified.get(contactKey(g.c))?.inRing && this.hooks.successors().length > 0) return;
+      this.ghosts.delete(g.c.id);
+      this.hooks.onGhostAlive(g.c);
+    });
   }
 
   private ping(to: Contact, role: 0 | 1 | 2, loud: boolean): void {
@@ -362,11 +402,15 @@ export class Liveness {
     if (!o) return ctx.note(`Dropped a pong that answers no ping of ours (from ${origin.src.host}:${origin.src.port})`, 'debug');
     this.outstanding.delete(msg.seq);
     const c = o.target;
-    this.markVerified(c);
+    this.markVerified(c, msg.successors.length > 0);
     this.silent.delete(contactKey(c));
     this.suspects.delete(c.id);
-    const wasDead = this.dead.delete(c.id);
-    if (wasDead) ctx.note(`Peer ${ctx.fmt(c.id)} answers again; it was declared dead by mistake`, 'debug');
+    // a peer that said it departs may answer while it finishes leaving: it stays gone
+    const d = this.dead.get(c.id);
+    if (d && !d.departed) {
+      this.dead.delete(c.id);
+      ctx.note(`Peer ${ctx.fmt(c.id)} answers again; it was declared dead by mistake`, 'debug');
+    }
     const v = this.verifying.get(contactKey(c));
     if (v) {
       this.verifying.delete(contactKey(c));

@@ -241,6 +241,15 @@ export class Successors {
     this.adopt([msg.from, ...msg.successors], 'new');
   }
 
+  /**
+   * A peer declared dead answers again: taken back if it is among our next r (a false alarm, or
+   * the far side of a partition that healed: the rings merge through it by stabilization).
+   */
+  onGhostAlive(c: Contact): void {
+    if (this.ctx.phase !== 'active') return;
+    this.adopt([c], 'changed');
+  }
+
   /** A successor leaves and names its successors; the lines follow once they are verified. */
   onDepart(leaver: Contact, theirs: readonly Contact[]): void {
     const top = this.has(leaver.id) && this.list.findIndex((c) => c.id === leaver.id) <= 1;
