@@ -1,6 +1,9 @@
 // Replication and hand-over: an owner keeps a copy of each key it owns on its next k - 1
-// successors; a peer holding keys that now belong to its first predecessor (one that joined)
-// offers them to it; a peer that quits hands the keys it owns to its first successor first.
+// successors; a peer holding keys it does not own offers them towards their owner: to the
+// successor that owns them when they lie ahead, otherwise to its first predecessor (the owner,
+// or a peer on the way back to it: one that joined in front of us, or the owner that was cut off
+// while a wrong peer took the key during a partition); a peer that quits hands the keys it owns
+// to its first successor first.
 // Everything moves by offer -> want -> file transfer, so only what is missing travels, every
 // copy is streamed and verified like any transfer, and nothing is ever deleted here: a copy
 // stays until (and after) its new holder has confirmed it.
@@ -67,10 +70,14 @@ export class Replication {
     this.dirty = true;
   }
 
-  /** A file is now held here: if it is ours, copy it to our replica holders at once. */
+  /** A file is now held here: if it is ours, copy it to our replica holders at once; if not, it moves on at the next tick. */
   onHeld(name: string): void {
     const h = this.keys.get(name);
-    if (!h || !this.owned().some((o) => o.name === name)) return;
+    if (!h) return;
+    if (!this.owned().some((o) => o.name === name)) {
+      this.dirty = true;
+      return;
+    }
     for (const t of this.replicaHolders()) this.offer([h], t);
   }
 
@@ -83,12 +90,21 @@ export class Replication {
     this.dirty = false;
     const mine = this.owned();
     if (mine.length) for (const t of this.replicaHolders()) this.offer(mine, t);
-    // keys between our two predecessors belong to the first one (it joined in front of us)
-    const { pred1: p1, pred2: p2 } = this.live;
-    if (p1 && p2) {
-      const theirs = this.keys.inRange(p2.id, p1.id);
-      if (theirs.length) this.offer(theirs, p1);
+    // keys that are not ours go towards their owner: a successor when they lie ahead, else a step
+    // back to our first predecessor (which passes them on in turn); only missing ones travel
+    const p1 = this.live.pred1;
+    if (!p1) return;
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const to = new Map<Contact, Held[]>();
+    for (const h of this.keys.all()) {
+      if (space.betweenRightClosed(p1.id, h.key, self)) continue;
+      const t = this.succ.list.find((s) => space.betweenRightClosed(self, h.key, s.id)) ?? p1;
+      const list = to.get(t);
+      if (list) list.push(h);
+      else to.set(t, [h]);
     }
+    for (const [t, held] of to) this.offer(held, t);
   }
 
   private expire(): void {

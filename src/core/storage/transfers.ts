@@ -220,7 +220,10 @@ export class Transfers {
     const ctx = this.ctx;
     if (h.purpose === 'request') this.requests.delete(h.rid);
     if (h.purpose === 'replica') {
-      if (ok) this.keys.add({ name: h.file, size: h.size });
+      if (ok) {
+        this.keys.add({ name: h.file, size: h.size });
+        this.hooks.onHeld(h.file);
+      }
       if (!ok) ctx.note(`A replica of ${h.file} from Peer ${ctx.fmt(h.from.id)} could not be received: ${error ?? 'transfer failed'}`, 'debug');
       return;
     }
