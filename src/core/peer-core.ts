@@ -86,6 +86,7 @@ export class PeerCore {
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),
       replicaArrived: (name, to) => this.repl.pushed(name, to),
+      replicaFailed: (name, to) => this.repl.pushFailed(name, to),
       wantsReplica: (h, origin) => this.repl.wantsReplica(h, origin),
     });
     this.join = new Join(ctx, this.live, this.succ, this.router, {
@@ -325,6 +326,8 @@ export class PeerCore {
         return this.succ.onQueryFailed(to);
       case 'depart':
         return this.depart.onDepartAck(to);
+      case 'key-offer':
+        return this.repl.onOfferFailed(msg.oid, to);
       default:
         return ctx.note(`Could not deliver ${msg.type} to Peer ${ctx.fmt(to.id)}: ${error}`, 'debug');
     }

@@ -170,10 +170,43 @@ export class Replication {
     return true;
   }
 
-  /** A replica push of ours finished (sent or failed). */
+  /** A replica push of ours arrived. */
   pushed(name: string, to: Contact): void {
     for (const o of this.offers.values()) if (o.to.id === to.id) o.inFlight.delete(name);
     this.checkHandover();
+  }
+
+  /** A replica push of ours failed: a hand-over gives the name to the next live successor (a sync redoes the rest). */
+  pushFailed(name: string, to: Contact): void {
+    let handing = false;
+    for (const [oid, o] of this.offers) {
+      if (o.to.id !== to.id || !o.inFlight.delete(name)) continue;
+      handing ||= !!this.handover?.oids.has(oid);
+    }
+    if (handing) this.handOn([name], to);
+    this.checkHandover();
+  }
+
+  /** A key offer of ours could not be delivered. */
+  onOfferFailed(oid: number, to: Contact): void {
+    const o = this.offers.get(oid);
+    if (!o || o.answered) return;
+    this.offers.delete(oid);
+    if (!this.handover?.oids.delete(oid)) return;
+    this.handOn([...o.names], to);
+    this.checkHandover();
+  }
+
+  /** During a hand-over: the names `failed` could not take go to the next successor that may. */
+  private handOn(names: readonly string[], failed: Contact): void {
+    const h = this.handover;
+    if (!h) return;
+    this.live.suspect(failed.id);
+    const next = this.succ.list.find((c) => c.id !== failed.id && !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
+    const held = names.map((n) => this.keys.get(n)).filter((x): x is Held => !!x);
+    if (!next || held.length === 0) return;
+    this.ctx.note(`Peer ${this.ctx.fmt(failed.id)} cannot take the keys handed over; handing them to Peer ${this.ctx.fmt(next.id)}`, 'debug');
+    for (const oid of this.offer(held, next)) h.oids.add(oid);
   }
 
   // ---- quitting ----------------------------------------------------------------------------

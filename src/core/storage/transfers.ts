@@ -25,6 +25,8 @@ export interface TransferHooks {
   onHeld(name: string): void;
   /** An offer of ours was answered: the transfer of a wanted replica is under way or done. */
   replicaArrived(name: string, from: Contact): void;
+  /** The transfer of a wanted replica failed (or the file was gone). */
+  replicaFailed(name: string, to: Contact): void;
   /** Whether a replica transfer from `from` with offer id `oid` was asked for (key-want). */
   wantsReplica(h: FileBegin, origin: Origin): boolean;
 }
@@ -113,7 +115,10 @@ export class Transfers {
     if (phase === 'start' && size !== undefined && !this.keys.has(file)) this.keys.add({ name: file, size });
     if (purpose === 'store') this.ctx.trace({ kind: 'copy', file, to: to.id, phase, ...(error ? { error } : {}) });
     else if (phase === 'sent') this.hooks.replicaArrived(file, to);
-    else if (phase === 'failed' || phase === 'missing') this.ctx.note(`Copying a replica of ${file} to Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'no such file'}`, 'debug');
+    else if (phase === 'failed' || phase === 'missing') {
+      this.ctx.note(`Copying a replica of ${file} to Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'no such file'}`, 'debug');
+      this.hooks.replicaFailed(file, to);
+    }
   }
 
   // ---- Request ------------------------------------------------------------------------------
