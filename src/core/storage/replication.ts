@@ -211,10 +211,12 @@ export class Replication {
 
   // ---- quitting ----------------------------------------------------------------------------
 
-  /** Hands the keys we own to the first successor; `done` once it has them all, or after the timeout. */
+  /** Hands the keys we hold to the first successor; `done` once it has them all, or after the timeout. */
   handOver(done: () => void): void {
     const to = this.succ.list[0];
-    const mine = this.owned();
+    // every key held, not only those we own by our (perhaps stale) first predecessor: what the
+    // successor lacks travels, and finds its owner from there
+    const mine = this.keys.all();
     if (!to || mine.length === 0) return done();
     this.handover = { oids: new Set(this.offer(mine, to)), done };
     this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
