@@ -10,7 +10,8 @@
 //   departures (kill or quit) and one pause, so with r = 4 successors and k = 3 copies no more
 //   than r - 1 adjacent peers and k - 1 holders of a key fail before repair; at least three
 //   peers stay up; a partition, a pause, a loss or a delay always comes with its end (same
-//   `group`), and the shrinker removes the pair together.
+//   `group`), and the shrinker removes the pair together. A peer cut off by a partition does
+//   not quit (it could hand its keys to nobody: that is a crash, and kills are counted as such).
 // - Steps name their peers and files, so a step removed by the shrinker leaves the others as
 //   they were; a step whose peer is not there when it comes is skipped by the runner.
 import { mulberry32 } from '../util/prng.js';
@@ -138,6 +139,9 @@ export function generate(seed: number, opts: ScenarioOptions): Scenario {
     const ends: Step[] = [];
     let applied = 0;
     const paused = new Set<number>();
+    /** Peers on the cut side of a partition, until its heal. */
+    let cut = new Set<number>();
+    let healAt = Infinity;
     let end = start;
     for (const at of times) {
       // restorations due before this step happen first (the planned membership follows them)
@@ -149,6 +153,7 @@ export function generate(seed: number, opts: ScenarioOptions): Scenario {
           up.add(r.id);
         }
       }
+      if (at >= healAt) cut = new Set();
       const kinds: StepKind[] = ['store', 'request'];
       if (departures < 2 && up.size > MIN_UP) kinds.push('kill', 'kill', 'quit');
       if (pauses < 1 && up.size > MIN_UP) kinds.push('pause', 'pause');
@@ -167,7 +172,7 @@ export function generate(seed: number, opts: ScenarioOptions): Scenario {
           break;
         case 'kill':
         case 'quit': {
-          const id = pick([...up]);
+          const id = pick([...up].filter((x) => kind === 'kill' || !cut.has(x)));
           up.delete(id);
           departures++;
           steps.push({ at, kind, id });
@@ -209,6 +214,8 @@ export function generate(seed: number, opts: ScenarioOptions): Scenario {
           const g = ++group;
           steps.push({ at, kind: 'partition', side: side.sort((a, b) => a - b), group: g });
           ends.push({ at: at + outage, kind: 'heal', group: g });
+          cut = new Set(side);
+          healAt = at + outage;
           break;
         }
         case 'loss': {
