@@ -222,6 +222,8 @@ export class PeerCore {
         return this.depart.onTimeout();
       case 'handover':
         return this.repl.onHandoverTimeout();
+      case 'handover-retry':
+        return this.repl.onHandoverRetry();
     }
     if (name.startsWith('request:')) this.transfers.onRequestTimeout(Number(name.slice('request:'.length)));
   }

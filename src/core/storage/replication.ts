@@ -41,7 +41,8 @@ export class Replication {
   private readonly wants = new Map<number, { from: Contact; names: Set<string>; at: number }>();
   private dirty = true;
   private ticks = 0;
-  private handover: { oids: Set<number>; done: () => void } | undefined;
+  /** A quit under way: offers out, names not offered yet (their taker failed), and what to do when all are taken. */
+  private handover: { oids: Set<number>; waiting: Set<string>; done: () => void } | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -202,24 +203,61 @@ export class Replication {
     const h = this.handover;
     if (!h) return;
     this.live.suspect(failed.id);
-    const next = this.succ.list.find((c) => c.id !== failed.id && !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
-    const held = names.map((n) => this.keys.get(n)).filter((x): x is Held => !!x);
-    if (!next || held.length === 0) return;
-    this.ctx.note(`Peer ${this.ctx.fmt(failed.id)} cannot take the keys handed over; handing them to Peer ${this.ctx.fmt(next.id)}`, 'debug');
-    for (const oid of this.offer(held, next)) h.oids.add(oid);
+    for (const n of names) h.waiting.add(n);
+    this.ctx.note(`Peer ${this.ctx.fmt(failed.id)} cannot take the keys handed over; handing them on`, 'debug');
+    this.sendHandover();
   }
 
   // ---- quitting ----------------------------------------------------------------------------
 
-  /** Hands the keys we hold to the first successor; `done` once it has them all, or after the timeout. */
+  /** Hands the keys we hold to the first successor (or, with none, the first predecessor); `done` once it has them all, or after the timeout. */
   handOver(done: () => void): void {
-    const to = this.succ.list[0];
     // every key held, not only those we own by our (perhaps stale) first predecessor: what the
     // successor lacks travels, and finds its owner from there
     const mine = this.keys.all();
-    if (!to || mine.length === 0) return done();
-    this.handover = { oids: new Set(this.offer(mine, to)), done };
+    if (mine.length === 0) return done();
+    this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), done };
     this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
+    this.sendHandover();
+  }
+
+  /**
+   * Offers the names still waiting to the first successor that may take them (a peer that knows
+   * no successor still knows the predecessor it tells); an offer left unanswered for a retry
+   * period (lost verification, a peer that stopped) goes again. Runs again after that period
+   * until the hand-over is done or times out.
+   */
+  private sendHandover(): void {
+    const h = this.handover;
+    if (!h) return;
+    const now = this.ctx.now;
+    const retryMs = this.retryMs();
+    for (const oid of [...h.oids]) {
+      const o = this.offers.get(oid);
+      if (!o || o.answered || now - o.at < retryMs) continue;
+      h.oids.delete(oid);
+      this.offers.delete(oid);
+      for (const n of o.names) h.waiting.add(n);
+    }
+    const self = this.ctx.self.id;
+    const to = [...this.succ.list, this.live.pred1].find((c): c is Contact => !!c && c.id !== self && !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
+    const held = [...h.waiting].map((n) => this.keys.get(n)).filter((x): x is Held => !!x);
+    if (to && held.length) {
+      h.waiting.clear();
+      for (const oid of this.offer(held, to)) h.oids.add(oid);
+    } else if (!held.length) {
+      h.waiting.clear();
+    }
+    this.ctx.setTimer('handover-retry', now + retryMs);
+  }
+
+  private retryMs(): number {
+    return Math.max(2 * this.live.probeMs, 1_000);
+  }
+
+  onHandoverRetry(): void {
+    this.sendHandover();
+    this.checkHandover();
   }
 
   onHandoverTimeout(): void {
@@ -230,7 +268,7 @@ export class Replication {
 
   private checkHandover(): void {
     const h = this.handover;
-    if (!h) return;
+    if (!h || h.waiting.size > 0) return;
     for (const oid of h.oids) {
       const o = this.offers.get(oid);
       if (o && (!o.answered || o.inFlight.size > 0)) return;
@@ -243,6 +281,7 @@ export class Replication {
     if (!h) return;
     this.handover = undefined;
     this.ctx.cancelTimer('handover');
+    this.ctx.cancelTimer('handover-retry');
     h.done();
   }
 }
