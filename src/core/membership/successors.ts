@@ -20,8 +20,11 @@ import type { MessageOf } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Liveness } from './liveness.js';
 
-/** Successor queries in flight. */
+/** Successor queries in flight, and how long (in probe intervals) one waits for its answer. */
 const MAX_QUERIES = 16;
+const QUERY_TTL_PROBES = 4;
+/** Contacts named to us that did not answer when we checked them, kept to ask when alone. */
+const MAX_NAMED = 16;
 
 /**
  * Which lines an adoption prints: both first successors ("My new ..." or, after a join, "My ..."),
@@ -38,9 +41,12 @@ export interface SuccessorHooks {
 
 export class Successors {
   list: Contact[] = [];
-  private readonly queries = new Map<number, Contact>();
+  private readonly queries = new Map<number, { c: Contact; at: number }>();
   /** Lines owed after a death whose replacement is not known yet (printed once the reply fills the list). */
   private owesLines = false;
+  /** Which known peer an alone peer asks next. */
+  private turn = 0;
+  private readonly named = new Map<Id, Contact>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -111,6 +117,12 @@ export class Successors {
   adopt(cands: readonly Contact[], how: Print, then?: (alive: Contact[]) => void): void {
     const fresh = cands.filter((c) => c.id !== this.ctx.self.id && !this.list.some((l) => l.id === c.id));
     this.live.verifyAll(fresh, (alive) => {
+      for (const c of fresh) {
+        if (alive.some((a) => a.id === c.id)) continue;
+        this.named.delete(c.id);
+        if (this.named.size >= MAX_NAMED) this.named.delete(this.named.keys().next().value!);
+        this.named.set(c.id, c);
+      }
       const before = this.list;
       this.set(this.merge(this.list, alive));
       this.print(how, before);
@@ -145,9 +157,11 @@ export class Successors {
 
   /** Asks a live successor for its successors, to refill the list. */
   private query(to: Contact): void {
-    if ([...this.queries.values()].some((c) => c.id === to.id) || this.queries.size >= MAX_QUERIES) return;
+    // a query unanswered after a few probe intervals is forgotten (its answer may never come)
+    for (const [qid, q] of this.queries) if (this.ctx.now - q.at > QUERY_TTL_PROBES * this.live.probeMs) this.queries.delete(qid);
+    if ([...this.queries.values()].some((q) => q.c.id === to.id) || this.queries.size >= MAX_QUERIES) return;
     const qid = this.ctx.nonce();
-    this.queries.set(qid, to);
+    this.queries.set(qid, { c: to, at: this.ctx.now });
     this.ctx.send(to, { type: 'successor-query', from: this.ctx.self, qid });
   }
 
@@ -158,7 +172,7 @@ export class Successors {
   }
 
   onSuccessorReply(msg: MessageOf<'successor-reply'>): void {
-    const asked = this.queries.get(msg.qid);
+    const asked = this.queries.get(msg.qid)?.c;
     if (!asked || asked.id !== msg.from.id || !sameAddress(asked, msg.from)) return;
     this.queries.delete(msg.qid);
     const owed = this.owesLines;
@@ -168,9 +182,23 @@ export class Successors {
 
   /** A successor query could not be delivered: the peer asked is gone too. */
   onQueryFailed(to: Contact): void {
-    for (const [qid, c] of this.queries) if (c.id === to.id) this.queries.delete(qid);
+    for (const [qid, q] of this.queries) if (q.c.id === to.id) this.queries.delete(qid);
     if (this.has(to.id)) this.onDead([to]);
     else if (this.list.length === 0) this.rejoin();
+  }
+
+  /**
+   * Every probe interval: a peer that knows no successor but knows other peers (a predecessor
+   * that found it, a finger, one heard from lately) keeps asking them, quietly. Before, it asked
+   * once, when its last successor went, and stayed alone if that failed.
+   */
+  tick(): void {
+    if (this.list.length > 0 || this.ctx.phase !== 'active') return;
+    // the peers we know, then those we were told of that did not answer when we checked
+    const known = [...this.hooks.fallbacks(), ...this.named.values()].filter((c) => c.id !== this.ctx.self.id && !this.live.isDead(c.id));
+    if (known.length === 0) return;
+    this.owesLines = true;
+    this.query(known[this.turn++ % known.length]!);
   }
 
   /** Every successor failed: rejoin through any other peer this one knows, or wait to be found. */
