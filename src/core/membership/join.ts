@@ -9,7 +9,7 @@
 import type { Contact, Target } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
 import type { MessageOf } from '../messages.js';
-import { MAX_HOPS } from '../messages.js';
+import { MAX_HOPS, MAX_SUCCESSORS } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Router } from '../routing/router.js';
 import type { Liveness } from './liveness.js';
@@ -95,7 +95,11 @@ export class Join {
         ctx.note(`Peer ${ctx.fmt(j.id)} does not answer at ${j.host}:${j.port}; its join is refused`);
         return ctx.send(j, { type: 'join-reject', from: ctx.self, reason: `Peer ${ctx.fmt(ctx.self.id)} cannot reach you at ${j.host}:${j.port}` });
       }
-      ctx.send(j, { type: 'join-accept', from: ctx.self, successors: old.length ? old : [ctx.self] });
+      // with fewer than r successors to give (we were alone, or nearly), our predecessors too: the
+      // joiner keeps the closest, and must not be left knowing only us if we leave
+      const preds = old.length < this.succ.r ? [this.live.pred1, this.live.pred2].filter((p): p is Contact => !!p && p.id !== j.id && !old.some((o) => o.id === p.id)) : [];
+      const given = [...old, ...preds].slice(0, MAX_SUCCESSORS);
+      ctx.send(j, { type: 'join-accept', from: ctx.self, successors: given.length ? given : [ctx.self] });
       const p1 = this.live.pred1;
       if (p1 && p1.id !== j.id) ctx.send(p1, { type: 'successor-change', from: ctx.self, successors: this.succ.list });
       this.hooks.onJoinerAdopted(j);
