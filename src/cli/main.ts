@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
 import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
+import { addCheckCommand, runCheck, type CheckPlan } from './check.js';
 import type { CaPlan } from './ca.js';
 import type { RingOptions } from './ring.js';
 import { runRing } from './ring.js';
@@ -135,6 +136,7 @@ export function buildProgram(
   onPlan: (plan: RunPlan) => void,
   onRing: (plan: RingOptions) => void = () => {},
   onCa: (plan: CaPlan) => void = () => {},
+  onCheck: (plan: CheckPlan) => void = () => {},
 ): Command {
   const program = new Command(name)
     .description('A peer of a Chord-style circular distributed hash table (ids 0..255).')
@@ -209,6 +211,7 @@ export function buildProgram(
   });
 
   addCaCommands(program, name, onCa);
+  addCheckCommand(program, name, onCheck);
   return program;
 }
 
@@ -223,7 +226,8 @@ export async function main(argv: string[]): Promise<number> {
   let plan: RunPlan | undefined;
   let ring: RingOptions | undefined;
   let ca: CaPlan | undefined;
-  const program = buildProgram(name, (p) => (plan = p), (r) => (ring = r), (c) => (ca = c));
+  let check: CheckPlan | undefined;
+  const program = buildProgram(name, (p) => (plan = p), (r) => (ring = r), (c) => (ca = c), (c) => (check = c));
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -232,6 +236,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (ring) return runRing(ring);
   if (ca) return runCa(ca, name);
+  if (check) return runCheck(check);
   if (!plan) return USAGE_EXIT_CODE; // commander only returns without a plan for help, handled above
   return runPeer(plan, name);
 }

@@ -1,0 +1,130 @@
+// `cdht check`: the seed sweep. Runs seeds on the fault simulator with real peers, checks every
+// invariant (src/check), and exits 0 only if every seed kept every one. A failing seed prints
+// the one command that replays it and the shortest schedule the shrinker found.
+import { Command } from 'commander';
+import { DEFAULT_EPISODES } from '../check/scenario.js';
+import { sweep, type SeedFailure, type SweepResult } from '../check/sweep.js';
+import { ArgumentProblem, parseIntegerIn } from './args.js';
+
+const USAGE_EXIT_CODE = 2;
+export const DEFAULT_SEEDS = 1000;
+export const DEFAULT_CHECK_PEERS = 8;
+const MAX_SEEDS = 10_000_000;
+const MAX_PEERS = 64;
+const MAX_WORKERS = 64;
+const MAX_EPISODES = 20;
+
+export interface CheckPlan {
+  seeds: number;
+  from: number;
+  peers: number;
+  episodes: number;
+  json: boolean;
+  shrink: boolean;
+  workers?: number;
+  steps?: number[];
+}
+
+interface RawCheckOptions {
+  seeds: string;
+  from: string;
+  peers: string;
+  episodes: string;
+  json?: boolean;
+  shrink?: boolean;
+  workers?: string;
+  steps?: string;
+}
+
+const CHECK_HELP = `
+Each seed makes a ring of --peers peers on the simulator and a schedule of faults (kills, quits,
+joins, pauses, partitions that heal, datagram loss, delay, duplicates, reordering) with stores and
+requests, then checks at every quiet point: successor lists and predecessors are the true ring, no
+peer is alone, one owner per key, every stored file on its owner and next k - 1 live peers, every
+Request answered; and at every step, that no file's bytes ever change.
+
+Examples:
+  cdht check --seeds 1000                  the sweep CI runs
+  cdht check --seeds 1 --from 4711         replay one seed
+  cdht check --seeds 1 --from 4711 --steps 2,5,9   replay a shrunk schedule`;
+
+export function checkPlan(o: RawCheckOptions): CheckPlan {
+  const seeds = parseIntegerIn('--seeds', o.seeds, 1, MAX_SEEDS);
+  const from = parseIntegerIn('--from', o.from, 0, 2 ** 32 - 1 - seeds);
+  const peers = parseIntegerIn('--peers', o.peers, 3, MAX_PEERS);
+  const episodes = parseIntegerIn('--episodes', o.episodes, 0, MAX_EPISODES);
+  const workers = o.workers === undefined ? undefined : parseIntegerIn('--workers', o.workers, 1, MAX_WORKERS);
+  let steps: number[] | undefined;
+  if (o.steps !== undefined) {
+    if (o.steps === 'none') steps = [];
+    else if (!/^\d+(,\d+)*$/.test(o.steps)) throw new ArgumentProblem(`--steps must be step numbers separated by commas, e.g. 2,5,9, or none (got '${o.steps}')`);
+    else steps = o.steps.split(',').map(Number);
+  }
+  return { seeds, from, peers, episodes, json: !!o.json, shrink: o.shrink !== false, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
+}
+
+export function addCheckCommand(program: Command, name: string, onCheck: (plan: CheckPlan) => void): void {
+  const cmd = program
+    .command('check')
+    .description('prove the protocol on the fault simulator: run seeds, check every invariant, shrink what fails')
+    .option('--seeds <N>', 'how many seeds to run', String(DEFAULT_SEEDS))
+    .option('--from <S>', 'the first seed', '1')
+    .option('--peers <P>', `peers the ring of each seed starts with (3..${MAX_PEERS})`, String(DEFAULT_CHECK_PEERS))
+    .option('--episodes <N>', 'bursts of faults per seed', String(DEFAULT_EPISODES))
+    .option('--steps <LIST>', 'run only these steps of each schedule (a shrunk schedule\'s replay gives them)')
+    .option('--workers <N>', 'worker threads (default: up to 2, the cores there are)')
+    .option('--no-shrink', 'do not shrink failing schedules')
+    .option('--json', 'print one JSON object instead of text')
+    .addHelpText('after', CHECK_HELP)
+    .showHelpAfterError(`Usage: ${name} check [--seeds N] [--from S] [--peers P] [--json]\nRun '${name} check --help' for the options.`)
+    .allowExcessArguments();
+  cmd.action((_opts: unknown, c: Command) => {
+    try {
+      if (c.args.length) throw new ArgumentProblem(`unexpected argument ${c.args.map((a) => `'${a}'`).join(' ')} (check takes options only)`);
+      onCheck(checkPlan(c.opts<RawCheckOptions>()));
+    } catch (err) {
+      if (err instanceof ArgumentProblem) c.error(`error: ${err.message}`, { exitCode: USAGE_EXIT_CODE, code: 'cdht.badArgument' });
+      throw err;
+    }
+  });
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+function summary(r: SweepResult): string {
+  const secs = r.wallMs / 1000;
+  const verdict = r.failures.length === 0 ? 'every invariant held' : `${r.failures.length} seed${r.failures.length > 1 ? 's' : ''} failed`;
+  return (
+    `cdht check: ${n(r.seeds)} seed${r.seeds > 1 ? 's' : ''}, ${n(r.events)} simulated events in ${secs.toFixed(1)} s ` +
+    `(${n(Math.round(r.events / Math.max(secs, 1e-3)))} events/s, ${(r.virtualMs / 1000 / Math.max(secs, 1e-3)).toFixed(0)}x real time, ${r.workers} worker${r.workers > 1 ? 's' : ''}): ${verdict}`
+  );
+}
+
+function describe(f: SeedFailure): string[] {
+  const out = [`FAIL seed ${f.seed}: ${f.invariant}: ${f.detail} (at ${f.atS.toFixed(3)} s virtual)`, `  replay: ${f.replay}`];
+  if (f.shrunk) {
+    out.push(`  shortest schedule found (${f.shrunk.steps.length} step${f.shrunk.steps.length === 1 ? '' : 's'}, ${f.shrunk.runs} runs), replay: ${f.shrunk.replay}`);
+    for (const s of f.shrunk.steps) out.push(`    ${s}`);
+  }
+  return out;
+}
+
+export async function runCheck(plan: CheckPlan, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const r = await sweep({
+    from: plan.from,
+    seeds: plan.seeds,
+    peers: plan.peers,
+    episodes: plan.episodes,
+    shrink: plan.shrink,
+    ...(plan.workers !== undefined ? { workers: plan.workers } : {}),
+    ...(plan.steps ? { steps: plan.steps } : {}),
+    ...(plan.json ? {} : { onSeed: (s) => s.failure && write(`${describe(s.failure).join('\n')}\n`) }),
+  });
+  if (plan.json) {
+    const failures = r.failures.map((f) => ({ seed: f.seed, invariant: f.invariant, detail: f.detail, atS: f.atS, replay: f.replay, shrunk: f.shrunk ?? null }));
+    write(`${JSON.stringify({ seeds: r.seeds, events: r.events, eventsPerSecond: Math.round(r.events / Math.max(r.wallMs / 1000, 1e-3)), wallMs: Math.round(r.wallMs), virtualMs: r.virtualMs, workers: r.workers, failures })}\n`);
+  } else {
+    write(`${summary(r)}\n`);
+  }
+  return r.failures.length === 0 ? 0 : 1;
+}
