@@ -72,6 +72,7 @@ export class PeerCore {
       onFirstSuccessorPong: (pong) => this.succ.onFirstSuccessorPong(pong),
       onPredecessors: () => this.repl.changed(),
       onGhostAlive: (c) => this.succ.onGhostAlive(c),
+      onPingWhileAlone: (from) => this.succ.heardOf(from),
     });
     this.succ = new Successors(ctx, this.live, {
       fallbacks: () => [this.live.pred1, this.live.pred2, ...(this.fingers?.entries() ?? []), ...this.live.recentlyHeard()].filter((c): c is Contact => !!c),

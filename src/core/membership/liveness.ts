@@ -75,6 +75,8 @@ export interface LivenessHooks {
   onPredecessors(): void;
   /** A peer declared dead answers again. */
   onGhostAlive(c: Contact): void;
+  /** A peer pinged us while we know no successor: one to ask for its successors. */
+  onPingWhileAlone(from: Contact): void;
 }
 
 export function contactKey(c: Contact): string {
@@ -366,6 +368,8 @@ export class Liveness {
     };
     ctx.send(msg.from, pong, 'udp');
     if (msg.role !== 0 && (ctx.phase === 'active' || ctx.phase === 'leaving')) this.heardFromPredecessor(msg.from, msg.role);
+    // alone, a ping is news of another peer (one looking for its ghost, say): ask it back
+    if (ctx.phase === 'active' && pong.successors.length === 0 && msg.from.id !== ctx.self.id) this.hooks.onPingWhileAlone(msg.from);
   }
 
   /** A pinger is a predecessor; it is taken only once it has answered a ping of ours itself. */

@@ -23,7 +23,7 @@ import type { Liveness } from './liveness.js';
 /** Successor queries in flight, and how long (in probe intervals) one waits for its answer. */
 const MAX_QUERIES = 16;
 const QUERY_TTL_PROBES = 4;
-/** Contacts named to us that did not answer when we checked them, kept to ask when alone. */
+/** Contacts named to us that did not answer when we checked them, or that pinged us while we were alone: kept to ask when alone. */
 const MAX_NAMED = 16;
 
 /**
@@ -117,12 +117,7 @@ export class Successors {
   adopt(cands: readonly Contact[], how: Print, then?: (alive: Contact[]) => void): void {
     const fresh = cands.filter((c) => c.id !== this.ctx.self.id && !this.list.some((l) => l.id === c.id));
     this.live.verifyAll(fresh, (alive) => {
-      for (const c of fresh) {
-        if (alive.some((a) => a.id === c.id)) continue;
-        this.named.delete(c.id);
-        if (this.named.size >= MAX_NAMED) this.named.delete(this.named.keys().next().value!);
-        this.named.set(c.id, c);
-      }
+      for (const c of fresh) if (!alive.some((a) => a.id === c.id)) this.heardOf(c);
       const before = this.list;
       this.set(this.merge(this.list, alive));
       this.print(how, before);
@@ -199,6 +194,14 @@ export class Successors {
     if (known.length === 0) return;
     this.owesLines = true;
     this.query(known[this.turn++ % known.length]!);
+  }
+
+  /** A contact worth asking for its successors while this peer is alone (it pinged us). */
+  heardOf(c: Contact): void {
+    if (c.id === this.ctx.self.id) return;
+    this.named.delete(c.id);
+    if (this.named.size >= MAX_NAMED) this.named.delete(this.named.keys().next().value!);
+    this.named.set(c.id, c);
   }
 
   /** Every successor failed: rejoin through any other peer this one knows, or wait to be found. */
