@@ -10,7 +10,8 @@
 // - ownership: of every key checked, exactly one live peer takes it (the true owner);
 // - copies: every stored file is on the right peers: the owner of its key among the live
 //   peers and the next min(k, n) - 1 of them, and their key stores know it.
-// Content safety (no file's bytes ever change) is checked on every disk write, in run.ts.
+// - content: every file written under a stored name (or as a received copy of one) has the bytes
+//   that name was stored with; run.ts checks it on every disk write, as it happens.
 import type { Phase } from '../core/context.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 
@@ -149,4 +150,25 @@ export function checkCopies(view: RingView): Violation | undefined {
 /** Every structural invariant, in the order a repair makes them true; the first violation. */
 export function checkRing(view: RingView): Violation | undefined {
   return checkAlone(view) ?? checkSuccessors(view) ?? checkPredecessors(view) ?? checkOwnership(view) ?? checkCopies(view);
+}
+
+/** A stored file, or a Request's received copy of one, in the specification's space. */
+const DATA_FILE = /^(received_)?(\d{4})\.pdf$/;
+
+/** The stored name a data file holds (received copies too), or undefined for other files. */
+export function storedNameOf(file: string): { name: string; received: boolean } | undefined {
+  const m = DATA_FILE.exec(file);
+  return m ? { name: m[2]!, received: !!m[1] } : undefined;
+}
+
+/** A write of `bytes` as `dir`/`file`: a violation unless the bytes are those `file`'s name was stored with. */
+export function checkWrite(originals: ReadonlyMap<string, Uint8Array>, dir: string, file: string, bytes: Uint8Array): Violation | undefined {
+  const s = storedNameOf(file);
+  if (!s) return undefined;
+  const original = originals.get(s.name);
+  if (!original) return { invariant: 'content', detail: `${dir}/${file} was written, but nobody stored ${s.name}` };
+  if (original.length !== bytes.length || original.some((b, i) => b !== bytes[i])) {
+    return { invariant: 'content', detail: `${dir}/${file} was written with other bytes than ${s.name} was stored with` };
+  }
+  return undefined;
 }

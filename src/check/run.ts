@@ -24,7 +24,7 @@ import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
-import { checkCopies, checkRing, type RingView, type Violation } from './invariants.js';
+import { checkCopies, checkRing, checkWrite, storedNameOf, type RingView, type Violation } from './invariants.js';
 import { contentOf, ID_COUNT, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
 
 export interface CheckOptions {
@@ -73,7 +73,6 @@ const BASE_PORT = 20_000;
 const HOST = '127.0.0.1';
 /** Peers of the first ring get this long to open their endpoints. */
 const START_BOUND_MS = 5_000;
-const FILE_RE = /^(received_)?(\d{4})\.pdf$/;
 const DIR_RE = /^peer-(\d+)$/;
 
 interface StoreRecord {
@@ -89,7 +88,11 @@ interface PendingRequest {
   outcome?: string;
 }
 
-class World {
+/**
+ * A ring of real peers on the simulator, driven step by step, with the invariants at hand: the
+ * runner below plays whole scenarios with it, tests drive it by hand.
+ */
+export class CheckWorld {
   readonly sim: SimNetwork;
   readonly peers = new Map<number, Peer>();
   failure: RunFailure | undefined;
@@ -272,7 +275,8 @@ class World {
     }
   }
 
-  private store(origin: number, file: string, size: number): boolean {
+  /** Puts the file in the origin's directory and types Store there; false when the origin is not live. */
+  store(origin: number, file: string, size: number): boolean {
     if (!this.isLive(origin) || this.stores.has(file)) return false;
     const bytes = contentOf(file, size);
     this.originals.set(file, bytes);
@@ -310,15 +314,12 @@ class World {
 
   // ---- observation -------------------------------------------------------------------------
 
-  private onWrite(dir: string, name: string, bytes: Uint8Array): void {
-    const m = FILE_RE.exec(name);
-    if (!m) return;
-    const file = m[2]!;
-    const original = this.originals.get(file);
-    if (!original) return this.fail({ invariant: 'content', detail: `${dir}/${name} was written, but nobody stored ${file}` });
-    if (!sameBytes(original, bytes)) return this.fail({ invariant: 'content', detail: `${dir}/${name} was written with other bytes than ${file} was stored with` });
+  private onWrite(dir: string, file: string, bytes: Uint8Array): void {
+    const bad = checkWrite(this.originals, dir, file, bytes);
+    if (bad) return this.fail(bad);
+    const s = storedNameOf(file);
     const id = DIR_RE.exec(dir);
-    if (!m[1] && id) this.stores.get(file)?.holders.add(Number(id[1]));
+    if (s && !s.received && id) this.stores.get(s.name)?.holders.add(Number(id[1]));
   }
 
   private onTrace(id: number, t: Trace): void {
@@ -429,12 +430,13 @@ class World {
     return file;
   }
 
-  private async requestAll(files: readonly string[]): Promise<void> {
+  /** Requests each file from a random live peer (or `from`); each must arrive within requestBoundMs. */
+  async requestAll(files: readonly string[], from?: number): Promise<void> {
     const live = this.liveIds();
     if (!files.length || !live.length) return;
     this.pending.clear();
     for (const file of files) {
-      const id = live[Math.floor(this.rand() * live.length)]!;
+      const id = from ?? live[Math.floor(this.rand() * live.length)]!;
       this.sim.disk.remove(this.dir(id), SPEC_SPACE.receivedFileOf(file));
       this.pending.set(`${id}:${file}`, { requester: id, file });
       this.requests++;
@@ -450,18 +452,12 @@ class World {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** A checkpoint needs this much calm before the next step. */
 const MIN_GAP_MS = 1_000;
 
 /** Plays the scenario (or only the steps kept) and checks every invariant. */
 export async function runScenario(sc: Scenario, opts: CheckOptions): Promise<RunResult> {
-  const w = new World(sc, opts);
+  const w = new CheckWorld(sc, opts);
   const o = { ...CHECK_DEFAULTS, ...opts };
   const sim = w.sim;
   try {
