@@ -1,6 +1,7 @@
-// Graceful departure: the leaver first hands its keys on (storage does that), then tells both
-// predecessors its successors, waits for their acknowledgements (bounded) and exits; its first
-// successor hears it too, to forget its predecessor. The receivers drop the leaver at once.
+// Graceful departure: the leaver first hands its keys on (storage does that; it stays an active
+// member meanwhile), then tells both predecessors its successors, waits for their
+// acknowledgements (bounded) and exits; its first successor hears it too, to forget its
+// predecessor. The receivers drop the leaver at once.
 import type { Contact } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
 import type { MessageOf } from '../messages.js';
@@ -16,6 +17,7 @@ export interface DepartHooks {
 
 export class Depart {
   private readonly awaitingAcks = new Set<bigint>();
+  private handingOver = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -27,14 +29,18 @@ export class Depart {
   quit(): void {
     const ctx = this.ctx;
     if (ctx.phase === 'joining') return this.hooks.exit(0, 'quit');
-    if (ctx.phase !== 'active') return;
-    ctx.phase = 'leaving';
+    if (ctx.phase !== 'active' || this.handingOver) return;
+    // until it has handed its keys over and said it leaves, the peer stays a full member: it keeps
+    // probing, and finds a successor to hand over to after a partition or a false death
+    this.handingOver = true;
     this.hooks.handOver(() => this.announce());
   }
 
   private announce(): void {
     const ctx = this.ctx;
-    if (ctx.phase !== 'leaving') return;
+    if (ctx.phase !== 'active' || !this.handingOver) return;
+    this.handingOver = false;
+    ctx.phase = 'leaving';
     const tell = [this.live.pred1, this.live.pred2].filter(
       (p, i, all): p is Contact => !!p && p.id !== ctx.self.id && all.findIndex((q) => q?.id === p.id) === i,
     );
