@@ -99,6 +99,7 @@ test('replication: a key taken by a wrong peer during a partition goes back to i
   assert.ok(w.store(10, '0040', 700)); // key 40: owner 40, cut off; 100 takes it
   await w.sim.runFor(1000);
   assert.ok(holds(w, 100, '0040'), '100 took the store');
+  w.sim.disk.remove(w.dir(10), '0040.pdf'); // the ring's copies are all there is
   w.sim.heal();
   assert.equal(await settles(w, ['0040'], 30_000), undefined);
   assert.equal(checkCopies(w.view(['0040'])), undefined);
@@ -106,14 +107,50 @@ test('replication: a key taken by a wrong peer during a partition goes back to i
 
 test('replication: a key ahead of the peer that took it goes forward to its owner, not round the ring (seed 89)', async () => {
   const w = await world();
-  w.sim.partition([addr(70)], IDS.filter((x) => x !== 70).map(addr));
+  w.sim.partition([addr(40), addr(70)], [10, 100, 130, 200].map(addr));
   await w.sim.runFor(5000);
-  assert.ok(w.store(70, '0090', 700)); // key 90: owner 100; 70, alone, takes it itself
+  assert.ok(w.store(70, '0090', 700)); // key 90: owner 100, cut off; 40, the next on this side, takes it
   await w.sim.runFor(1000);
+  assert.ok(holds(w, 40, '0090'), '40 took the store');
+  w.sim.disk.remove(w.dir(70), '0090.pdf');
   w.sim.heal();
   assert.equal(await settles(w, ['0090'], 30_000), undefined);
   for (const id of [100, 130, 200]) assert.ok(holds(w, id, '0090'), `${id} holds it`);
-  for (const id of [10, 40]) assert.ok(!holds(w, id, '0090'), `no copy went backwards through ${id}`);
+  assert.ok(!holds(w, 10, '0090'), 'no copy went backwards through 10');
+});
+
+/** A core of `self` with successors and a file, its predecessors taught by their pings; returns it and the offers it makes at its next tick. */
+function syncOffers(self: number, successors: number[], preds: [number, number], file: string): Map<number, string[]> {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 5;
+  const core = new PeerCore({ self: c(self), space: SPEC_SPACE, mode: { kind: 'init', successors: successors.map(c) }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x', replicas: 3 });
+  core.handle({ type: 'start', now: 0, files: [{ name: file, size: 10 }] });
+  preds.forEach((p, i) => {
+    const effects = core.handle({ type: 'receive', msg: { type: 'ping', from: c(p), seq: 1, role: (i + 1) as 1 | 2, loud: false }, origin: { via: 'udp', src: c(p) }, now: 10 + i });
+    const check = effects.find((e) => e.kind === 'send' && e.to.id === BigInt(p) && e.msg.type === 'ping');
+    if (check?.kind === 'send' && check.msg.type === 'ping') {
+      core.handle({ type: 'receive', msg: { type: 'pong', from: c(p), seq: check.msg.seq, loud: false, successors: [c(self)] }, origin: { via: 'udp', src: c(p) }, now: 12 + i });
+    }
+  });
+  assert.deepEqual([core.snapshot().pred1, core.snapshot().pred2], preds.map(BigInt));
+  const offers = new Map<number, string[]>();
+  for (const e of core.handle({ type: 'timer', name: 'ping', now: 1000 })) {
+    if (e.kind === 'send' && e.msg.type === 'key-offer') offers.set(Number(e.to.id), e.msg.keys.map((k) => k.name));
+  }
+  return offers;
+}
+
+test('replication: a key behind both predecessors goes one step back, to the first (seed 5)', () => {
+  // 100 holds key 30; its predecessors are 70 and 40: 30 belongs to 40 (or before), it moves to 70
+  const offers = syncOffers(100, [130, 200], [70, 40], '0030');
+  assert.deepEqual(offers.get(70), ['0030']);
+});
+
+test('replication: a key ahead goes straight to the successor that owns it (seed 89)', () => {
+  // 40 holds key 90, which its successor 100 owns: offered there, not back to 10
+  const offers = syncOffers(40, [70, 100, 130], [10, 200], '0090');
+  assert.deepEqual(offers.get(100), ['0090']);
+  assert.ok(!offers.get(10)?.includes('0090'));
 });
 
 test('hand-over: a quitting peer whose first successor cannot be reached hands its keys to the next (seed 196)', async () => {
@@ -143,33 +180,57 @@ test('hand-over: a key taken while the predecessor had just died is handed over 
   assert.equal(await settles(w, ['0030'], 30_000), undefined);
 });
 
-test('hand-over: an offer the successor could not answer (its check of us was lost) is made again (seed 1494)', async () => {
-  const w = await world();
-  assert.ok(w.store(10, '0060', 900));
+test('hand-over: names no successor could take are offered again once one can (seeds 1494, 1496)', async () => {
+  const w = await world([10, 70, 200]);
+  assert.ok(w.store(10, '0060', 900)); // key 60: owner 70
   await w.sim.runFor(3000);
   const leaver = w.peers.get(70)!;
-  w.sim.setLoss(1);
+  // 70 is cut off as it quits: both successors fail to take its keys; it must try again after the heal
+  w.sim.partition([addr(70)], [10, 200].map(addr));
+  const t0 = w.sim.now();
   void leaver.quit();
-  await w.sim.runFor(1200);
-  w.sim.setLoss(0);
-  assert.ok(await w.sim.runUntil(() => leaver.isClosed, 10_000), 'left within 10 s of the loss ending');
+  await w.sim.runFor(8000);
+  w.sim.heal();
+  assert.ok(await w.sim.runUntil(() => leaver.isClosed, 40_000));
+  assert.ok(w.sim.now() - t0 < 20_000, `left ${(w.sim.now() - t0) / 1000} s after the quit, not after the 30 s hand-over timeout`);
   assert.equal(await settles(w, ['0060'], 30_000), undefined);
 });
 
 test('never alone: a peer left knowing nobody asks back a peer that pings it (seed 41842 with 6 peers)', async () => {
   const w = await world();
-  // 130 and 200 leave while 100 is cut off with them... 100 ends up knowing nobody
+  // 130 and 200 leave while 100 is cut off with them, and the partition lasts until 100 knows nobody
   w.sim.partition([addr(10), addr(40), addr(70)], [100, 130, 200].map(addr));
-  await w.sim.runFor(2500);
+  await w.sim.runFor(12_000);
   void w.peers.get(200)!.quit();
   await w.sim.runFor(500);
   void w.peers.get(130)!.quit();
-  await w.sim.runFor(3500);
+  await w.sim.runFor(15_000);
   const lone = w.peers.get(100)!;
   assert.deepEqual(lone.snapshot().successors, [], '100 is alone');
   w.sim.heal();
   assert.equal(await settles(w, [], 30_000), undefined);
   assert.ok(lone.snapshot().successors.length > 0);
+});
+
+test('join: an acceptor that knows no successor names its predecessors to the joiner (seed 1685)', () => {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 3;
+  const core = new PeerCore({ self: c(70), space: SPEC_SPACE, mode: { kind: 'init', successors: [] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x' });
+  const sentTo = (effects: Effect[], to: number, type: Message['type']): Message | undefined => {
+    const e = effects.find((x) => x.kind === 'send' && x.to.id === BigInt(to) && x.msg.type === type);
+    return e?.kind === 'send' ? e.msg : undefined;
+  };
+  core.handle({ type: 'start', now: 0 });
+  // 40 pings 70 as its first successor; 70 checks it and takes it as its predecessor
+  const check = sentTo(core.handle({ type: 'receive', msg: { type: 'ping', from: c(40), seq: 1, role: 1, loud: false }, origin: { via: 'udp', src: c(40) }, now: 10 }), 40, 'ping') as MessageOf<'ping'>;
+  core.handle({ type: 'receive', msg: { type: 'pong', from: c(40), seq: check.seq, loud: false, successors: [c(70)] }, origin: { via: 'udp', src: c(40) }, now: 12 });
+  assert.equal(core.snapshot().pred1, 40n);
+  // 80 joins through 70, which knows no successor: 70 takes it, once it answers
+  const verify = sentTo(core.handle({ type: 'receive', msg: { type: 'join', joiner: c(80), hops: 0 }, origin: { via: 'tcp', src: c(80) }, now: 20 }), 80, 'ping') as MessageOf<'ping'>;
+  const accepted = core.handle({ type: 'receive', msg: { type: 'pong', from: c(80), seq: verify.seq, loud: false, successors: [] }, origin: { via: 'udp', src: c(80) }, now: 22 });
+  const accept = sentTo(accepted, 80, 'join-accept') as MessageOf<'join-accept'>;
+  assert.ok(accept, 'accepted');
+  assert.ok(accept.successors.some((x) => x.id === 40n), `the joiner is told of 40 too, not only of ${accept.successors.map((x) => x.id)}`);
 });
 
 test('never alone: a joiner whose only contact quits asks the peers it was told of until one answers (seed 1685)', async () => {
