@@ -62,6 +62,8 @@ export function scenarioOf(seed: number, o: SeedOptions): Scenario {
 export function replayCommand(seed: number, o: SeedOptions, steps?: readonly number[]): string {
   const words = ['cdht check --seeds 1', `--from ${seed}`, `--peers ${o.peers}`];
   if (o.episodes !== undefined && o.episodes !== DEFAULT_EPISODES) words.push(`--episodes ${o.episodes}`);
+  if (o.quietMs !== undefined && o.quietMs !== CHECK_DEFAULTS.quietMs) words.push(`--quiet-ms ${o.quietMs}`);
+  if (o.settleMs !== undefined && o.settleMs !== CHECK_DEFAULTS.settleMs) words.push(`--settle-ms ${o.settleMs}`);
   const kept = steps ?? o.steps;
   if (kept) words.push(`--steps ${kept.length ? kept.join(',') : 'none'}`);
   return words.join(' ');

@@ -2,6 +2,7 @@
 // invariant (src/check), and exits 0 only if every seed kept every one. A failing seed prints
 // the one command that replays it and the shortest schedule the shrinker found.
 import { Command } from 'commander';
+import { CHECK_DEFAULTS } from '../check/run.js';
 import { DEFAULT_EPISODES } from '../check/scenario.js';
 import { sweep, type SeedFailure, type SweepResult } from '../check/sweep.js';
 import { ArgumentProblem, parseIntegerIn } from './args.js';
@@ -13,12 +14,15 @@ const MAX_SEEDS = 10_000_000;
 const MAX_PEERS = 64;
 const MAX_WORKERS = 64;
 const MAX_EPISODES = 20;
+const MAX_WAIT_MS = 600_000;
 
 export interface CheckPlan {
   seeds: number;
   from: number;
   peers: number;
   episodes: number;
+  quietMs: number;
+  settleMs: number;
   json: boolean;
   shrink: boolean;
   workers?: number;
@@ -30,6 +34,8 @@ interface RawCheckOptions {
   from: string;
   peers: string;
   episodes: string;
+  quietMs: string;
+  settleMs: string;
   json?: boolean;
   shrink?: boolean;
   workers?: string;
@@ -53,6 +59,8 @@ export function checkPlan(o: RawCheckOptions): CheckPlan {
   const from = parseIntegerIn('--from', o.from, 0, 2 ** 32 - 1 - seeds);
   const peers = parseIntegerIn('--peers', o.peers, 3, MAX_PEERS);
   const episodes = parseIntegerIn('--episodes', o.episodes, 0, MAX_EPISODES);
+  const quietMs = parseIntegerIn('--quiet-ms', o.quietMs, 0, MAX_WAIT_MS);
+  const settleMs = parseIntegerIn('--settle-ms', o.settleMs, 0, MAX_WAIT_MS);
   const workers = o.workers === undefined ? undefined : parseIntegerIn('--workers', o.workers, 1, MAX_WORKERS);
   let steps: number[] | undefined;
   if (o.steps !== undefined) {
@@ -60,7 +68,7 @@ export function checkPlan(o: RawCheckOptions): CheckPlan {
     else if (!/^\d+(,\d+)*$/.test(o.steps)) throw new ArgumentProblem(`--steps must be step numbers separated by commas, e.g. 2,5,9, or none (got '${o.steps}')`);
     else steps = o.steps.split(',').map(Number);
   }
-  return { seeds, from, peers, episodes, json: !!o.json, shrink: o.shrink !== false, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
+  return { seeds, from, peers, episodes, quietMs, settleMs, json: !!o.json, shrink: o.shrink !== false, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
 }
 
 export function addCheckCommand(program: Command, name: string, onCheck: (plan: CheckPlan) => void): void {
@@ -71,6 +79,8 @@ export function addCheckCommand(program: Command, name: string, onCheck: (plan: 
     .option('--from <S>', 'the first seed', '1')
     .option('--peers <P>', `peers the ring of each seed starts with (3..${MAX_PEERS})`, String(DEFAULT_CHECK_PEERS))
     .option('--episodes <N>', 'bursts of faults per seed', String(DEFAULT_EPISODES))
+    .option('--quiet-ms <MS>', 'virtual time without a step before the invariants are checked', String(CHECK_DEFAULTS.quietMs))
+    .option('--settle-ms <MS>', 'virtual time after the last step by which the ring must be right', String(CHECK_DEFAULTS.settleMs))
     .option('--steps <LIST>', 'run only these steps of each schedule (a shrunk schedule\'s replay gives them)')
     .option('--workers <N>', 'worker threads (default: up to 2, the cores there are)')
     .option('--no-shrink', 'do not shrink failing schedules')
@@ -115,6 +125,8 @@ export async function runCheck(plan: CheckPlan, write: (s: string) => void = (s)
     seeds: plan.seeds,
     peers: plan.peers,
     episodes: plan.episodes,
+    quietMs: plan.quietMs,
+    settleMs: plan.settleMs,
     shrink: plan.shrink,
     ...(plan.workers !== undefined ? { workers: plan.workers } : {}),
     ...(plan.steps ? { steps: plan.steps } : {}),
