@@ -13,7 +13,7 @@ import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
 import { SimNetwork } from './transport/sim/network.js';
-import type { Runtime } from './transport/types.js';
+import type { Runtime, TlsIdentity } from './transport/types.js';
 
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
@@ -27,6 +27,15 @@ export interface TestnetOptions {
   count?: number;
   /** Each peer starts knowing its true first r successors, not just two (a settled ring, for large runs). */
   settled?: boolean;
+  /** With `settled` and routing by fingers: fill the finger tables from the true ring too (default true). */
+  seedFingers?: boolean;
+  /**
+   * A private ring. On the simulator each peer holds a stand-in certificate for its id (the
+   * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
+   */
+  secure?: boolean;
+  /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
+  identityFor?: (id: Id) => TlsIdentity;
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
   runtime?: 'node' | 'sim';
   /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
@@ -79,7 +88,7 @@ export class Testnet extends EventEmitter {
     const net = new Testnet(opts);
     const ids = net.initialIds();
     const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
-    const seedFingers = opts.settled && opts.routing === 'fingers';
+    const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
     const sorted = seedFingers ? IdSpace.sort(ids) : [];
     for (const [id, s] of succ) {
       const fingers = seedFingers ? fingerPeers(net.space, sorted, id).map((x) => net.contactOf(x)) : undefined;
@@ -131,6 +140,13 @@ export class Testnet extends EventEmitter {
     return c;
   }
 
+  /** A private ring's credentials for `id`. */
+  private identity(id: Id): TlsIdentity {
+    if (this.opts.identityFor) return this.opts.identityFor(id);
+    if (this.sim) return { id, keyPem: '', certPem: '', caPem: '' }; // the simulator only reads the id
+    throw new Error('a private ring on sockets needs identityFor');
+  }
+
   /** The peer with this id (running or not), if this ring ever started one. */
   peer(id: IdLike): Peer | undefined {
     return this.peers.get(BigInt(id));
@@ -167,6 +183,7 @@ export class Testnet extends EventEmitter {
       ...(o.successors !== undefined ? { successors: o.successors } : {}),
       ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
       ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+      ...(o.secure ? { tls: this.identity(id) } : {}),
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
