@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
+import type { RoutingName } from '../core/context.js';
 import type { Id } from '../core/id-space.js';
 import { SPEC_SPACE } from '../core/id-space.js';
 import type { PeerLine } from '../peer.js';
@@ -33,6 +34,11 @@ export interface RingOptions {
   json: boolean;
   reporter: boolean;
   pingMisses: number;
+  bits?: number;
+  routing?: RoutingName;
+  successors?: number;
+  replicas?: number;
+  maxFileBytes?: number;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { isTTY?: boolean; rows?: number };
 }
@@ -58,11 +64,13 @@ export async function runRing(o: RingOptions): Promise<number> {
   const tty = !!output.isTTY && !o.json;
   const sim = o.sim ? new SimNetwork({ seed: o.seed ?? 1 }) : undefined;
   const random = sim ? () => sim.random() : o.seed !== undefined ? mulberry32(o.seed) : Math.random;
-  const ids = o.ids ?? (o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
-  const pingLines = o.pingLines ?? ids.length <= AUTO_PING_LINES_MAX;
+  const big = (o.bits ?? 8) > 8;
+  const ids = o.ids ?? (big ? undefined : o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
+  const count = ids ? ids.length : (o.random ?? 16);
+  const pingLines = o.pingLines ?? count <= AUTO_PING_LINES_MAX;
   const dataDir = o.dataDir ?? (sim ? 'data' : mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')));
   /** Prefixes line up: `[ 2]` in the reference ring, `[  2]` once ids reach three digits. */
-  const width = ids.some((id) => id >= 100n) ? 3 : 2;
+  const width = big ? 10 : ids!.some((id) => id >= 100n) ? 3 : 2;
   const screen: string[] = [];
   let rl: readline.Interface | undefined;
   let watching = o.reporter;
@@ -87,7 +95,11 @@ export async function runRing(o: RingOptions): Promise<number> {
   let net: Testnet;
   try {
     net = await createTestnet({
-      ids,
+      ...(ids ? { ids } : { bits: o.bits!, count: o.random ?? 16 }),
+      ...(o.routing ? { routing: o.routing } : {}),
+      ...(o.successors !== undefined ? { successors: o.successors } : {}),
+      ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+      ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
       runtime: sim ? 'sim' : 'node',
       ...(sim ? { sim } : {}),
       pingIntervalMs: o.intervalS * 1000,
@@ -138,7 +150,9 @@ export async function runRing(o: RingOptions): Promise<number> {
   };
 
   const where = sim ? `the simulator (seed ${sim.seed}, ${o.speed}x real time)` : `${o.host}, ports ${o.basePort}+id`;
-  say(`cdht ring: ${ids.length} peers (${ids.join(', ')}) on ${where}, ping interval ${o.intervalS} s`);
+  const running = net.runningIds();
+  const listed = running.length <= 32 ? ` (${running.map((id) => net.space.format(id)).join(', ')})` : '';
+  say(`cdht ring: ${running.length} peers${listed}, ${net.space.bits}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
   say(`Data: ${sim ? 'in memory' : dataDir}${o.sharedDir ? ' (shared)' : ' (one folder per peer: peer-<id>)'}. Type help for commands.`);
 
   // the simulator runs in slices of real time, `speed` times faster

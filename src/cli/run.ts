@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { Peer } from '../peer.js';
 import type { PeerExit, PeerLine } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
+import { publishTyped } from './publish.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
 const KILL_GRACE_MS = 2_000;
@@ -44,9 +45,12 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   });
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  rl.on('line', (line) => {
+  const dataDir = plan.peer.dataDir ?? process.cwd();
+  rl.on('line', (typed) => {
     try {
-      peer.command(line);
+      const published = publishTyped(typed, peer.space, dataDir);
+      if ('error' in published) return void process.stdout.write(`${printable(published.error)}\n`);
+      peer.command(published.line);
     } catch (err) {
       // The core checks commands itself; this is only a guard against a bug taking the peer down.
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);
