@@ -8,6 +8,8 @@ import type { RoutingName } from '../core/context.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 import type { PeerOptions } from '../peer.js';
+import { loadTlsIdentity } from '../security/ca-files.js';
+import { TlsSetupError, type TlsIdentity } from '../security/identity.js';
 import { idSpace } from '../space.js';
 import { ContactProblem, parseAddress, parsePeer } from './contacts.js';
 import type { RingOptions } from './ring.js';
@@ -43,6 +45,9 @@ export interface RawOptions {
   successors?: string;
   replicas?: string;
   maxFileSize?: string;
+  /** A private ring's certificate directory (--tls, or CDHT_TLS_DIR). */
+  tls?: string;
+  tlsSource?: string;
 }
 
 /** What the CLI does with the lines a peer prints. */
@@ -54,6 +59,8 @@ export interface LineFilter {
 export interface RunPlan {
   peer: PeerOptions & { space: IdSpace };
   show: LineFilter;
+  /** Said once at start: the ring is open, or a private ring's key file is readable by others. */
+  notices: string[];
 }
 
 export class ArgumentProblem extends Error {}
@@ -203,9 +210,26 @@ function peerArg(space: IdSpace, name: string, text: string, place: ((id: Id) =>
   }
 }
 
-function planOf(c: ReturnType<typeof commonOptions>, at: ReturnType<typeof placeSelf>, mode: PeerOptions['mode'], pingIntervalMs: number): RunPlan {
+/** A private ring's credentials for `id` from --tls DIR (or CDHT_TLS_DIR); every problem is one line (exit 2). */
+function privateRing(o: RawOptions, id: Id): { tls?: TlsIdentity; notices: string[] } {
+  if (o.tls === undefined || o.tls === '') {
+    return { notices: ['This ring is open: anyone who can reach this peer can send it messages, and nothing is encrypted (--tls DIR makes a private ring)'] };
+  }
+  const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
+  try {
+    const { warnings, ...tls } = loadTlsIdentity(resolve(o.tls), id);
+    return { tls, notices: warnings };
+  } catch (err) {
+    if (err instanceof TlsSetupError) problem(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+function planOf(c: ReturnType<typeof commonOptions>, at: ReturnType<typeof placeSelf>, mode: PeerOptions['mode'], pingIntervalMs: number, o: RawOptions): RunPlan {
   const { show, ...rest } = c;
-  return { peer: { ...rest, id: at.id, host: at.self.host, port: at.self.port, ...(at.listen ? { listen: at.listen } : {}), mode, pingIntervalMs }, show };
+  const { tls, notices } = privateRing(o, at.id);
+  const peer = { ...rest, id: at.id, host: at.self.host, port: at.self.port, ...(at.listen ? { listen: at.listen } : {}), ...(tls ? { tls } : {}), mode, pingIntervalMs };
+  return { peer, show, notices };
 }
 
 export function initPlan(words: { peer: string; first: string; second: string; interval: string }, o: RawOptions): RunPlan {
@@ -219,7 +243,7 @@ export function initPlan(words: { peer: string; first: string; second: string; i
   if (first.id === at.id) problem(`FIRST_SUCCESSOR must be another peer (got ${name(first.id)}, the same as PEER)`);
   if (second.id === at.id) problem(`SECOND_SUCCESSOR must be another peer (got ${name(second.id)}, the same as PEER)`);
   if (first.id === second.id) problem(`FIRST_SUCCESSOR and SECOND_SUCCESSOR must be two different peers (both are ${name(first.id)})`);
-  return planOf(c, at, { kind: 'init', successors: [first, second] }, pingIntervalMs);
+  return planOf(c, at, { kind: 'init', successors: [first, second] }, pingIntervalMs, o);
 }
 
 export function joinPlan(words: { peer: string; known: string; interval: string }, o: RawOptions): RunPlan {
@@ -229,7 +253,7 @@ export function joinPlan(words: { peer: string; known: string; interval: string 
   const known = peerArg(c.space, 'KNOWN_PEER', words.known, place, true);
   const pingIntervalMs = parseInterval(words.interval);
   if (known.id === at.id) problem(`KNOWN_PEER must be another peer, already in the ring (got ${c.space.format(at.id)}, the same as PEER)`);
-  return planOf(c, at, { kind: 'join', known }, pingIntervalMs);
+  return planOf(c, at, { kind: 'join', known }, pingIntervalMs, o);
 }
 
 /** The options of `cdht ring`, as commander collects them. */

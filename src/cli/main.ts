@@ -48,6 +48,7 @@ function addPeerOptions(cmd: Command, name: string): Command {
     .option('--successors <R>', 'successor list length: any R - 1 adjacent failures are survived (2..32)', '4')
     .option('--replicas <K>', 'copies of each stored file, on the owner and its next K - 1 successors (default 1 at 8 bits, 3 above)')
     .option('--max-file-size <SIZE>', 'refuse incoming files larger than this, before writing a byte (e.g. 500M, 2G)', '1G')
+    .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca)').env('CDHT_TLS_DIR'))
     .addHelpText('after', COMMANDS_HELP)
     // After a usage error: the command's usage line, not its whole help.
     .showHelpAfterError(`Usage: ${name} ${cmd.name()} ${cmd.usage()}\nRun '${name} ${cmd.name()} --help' for the options.`);
@@ -74,6 +75,8 @@ function rawOptions(cmd: Command): RawOptions {
     successors: str(o['successors']),
     replicas: str(o['replicas']),
     maxFileSize: str(o['maxFileSize']),
+    tls: str(o['tls']),
+    ...(cmd.getOptionValueSource('tls') ? { tlsSource: cmd.getOptionValueSource('tls') } : {}),
   };
 }
 

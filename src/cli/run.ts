@@ -40,6 +40,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
     process.stderr.write(`${programName}: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
+  for (const n of plan.notices) process.stdout.write(`${printable(n)}\n`);
   peer.on('line', (l: PeerLine) => {
     if (shouldShow(l.level, plan.show)) process.stdout.write(`${printable(l.text)}\n`);
   });
