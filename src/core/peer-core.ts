@@ -207,6 +207,7 @@ export class PeerCore {
       case 'ping':
         this.live.onTick();
         if (this.ctx.phase === 'active') {
+          this.succ.tick();
           this.fingers?.tick();
           this.repl.tick();
           this.lookups.expire();
