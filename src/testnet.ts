@@ -63,8 +63,9 @@ export class Testnet extends EventEmitter {
     const ok = await net.until(() => all.every((p) => p.isInRing || p.isClosed), 10_000);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
+      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : 'not up within 10 s')));
       await net.close();
-      throw new Error(`peers ${failed.map((p) => p.id).join(', ')} did not start`);
+      throw new Error(`peers ${failed.map((p) => p.id).join(', ')} did not start: ${summarize(failed.map((p, i) => [p.id, why[i]!]))}`);
     }
     return net;
   }
@@ -185,4 +186,12 @@ export class Testnet extends EventEmitter {
 
 export function createTestnet(opts: TestnetOptions = {}): Promise<Testnet> {
   return Testnet.create(opts);
+}
+
+/** Reasons, each once with the peers it stopped: "listen EADDRINUSE ... (Peers 2, 4)". */
+function summarize(failures: [Id, string][]): string {
+  const byReason = new Map<string, Id[]>();
+  for (const [id, why] of failures) byReason.set(why, [...(byReason.get(why) ?? []), id]);
+  const parts = [...byReason].map(([why, ids]) => `${why} (Peer${ids.length > 1 ? 's' : ''} ${ids.join(', ')})`);
+  return parts.length > 3 ? `${parts.slice(0, 3).join('; ')}; and ${parts.length - 3} more` : parts.join('; ');
 }
