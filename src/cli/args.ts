@@ -67,10 +67,10 @@ export function parseIntegerIn(name: string, value: string, min: number, max: nu
   return n;
 }
 
-function parseHost(value: string): string {
+function parseHost(value: string, name = '--host'): string {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes === 0 || bytes > MAX_HOST_BYTES || /[\s\u0000-\u001f\u007f]/.test(value)) {
-    problem(`--host must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
+    problem(`${name} must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
   }
   return value;
 }
@@ -105,6 +105,10 @@ export function initPlan(words: { peer: string; first: string; second: string; i
   const first = parsePeerId('FIRST_SUCCESSOR', words.first);
   const second = parsePeerId('SECOND_SUCCESSOR', words.second);
   const pingIntervalMs = parseInterval(words.interval);
+  if (first === id) problem(`FIRST_SUCCESSOR must be another peer (got ${first}, the same as PEER)`);
+  if (second === first) {
+    problem(`SECOND_SUCCESSOR must differ from FIRST_SUCCESSOR (got ${first} twice); in a ring of two, give PEER itself: init ${id} ${first} ${id}`);
+  }
   const { show, ...rest } = commonOptions(o);
   return { peer: { id, mode: { kind: 'init', successors: [first, second] }, pingIntervalMs, ...rest }, show };
 }
@@ -136,9 +140,14 @@ export interface RawRingOptions {
   json?: boolean;
   reporter?: boolean;
   pingMisses?: string;
+  web?: boolean;
+  webPort?: string;
+  webHost?: string;
+  start?: boolean;
 }
 
 export function ringPlan(o: RawRingOptions): RingOptions {
+  if ((o.webPort !== undefined || o.webHost !== undefined) && !o.web) problem('--web-port and --web-host only apply with --web');
   if (o.peers !== undefined && o.random !== undefined) problem('--peers and --random cannot be used together');
   let ids: bigint[] | undefined;
   if (o.peers !== undefined) {
@@ -173,5 +182,9 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     json: !!o.json,
     reporter: !!o.reporter,
     pingMisses: common.pingMisses!,
+    ...(o.web ? { web: true } : {}),
+    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, 65535) } : {}),
+    ...(o.webHost !== undefined ? { webHost: parseHost(o.webHost, '--web-host') } : {}),
+    ...(o.start === false ? { start: false } : {}),
   };
 }

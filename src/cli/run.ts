@@ -1,9 +1,12 @@
 // Runs one peer in the foreground: its lines go to stdout, stdin lines become commands, and a
 // signal is an abrupt departure. Resolves with the process exit code; the caller exits.
 import { createInterface } from 'node:readline';
+import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
+import { SPEC_SPACE } from '../core/id-space.js';
 import { Peer } from '../peer.js';
-import type { PeerExit, PeerLine } from '../peer.js';
+import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
+import { TransferMeter } from './transfer-meter.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
 const KILL_GRACE_MS = 2_000;
@@ -26,6 +29,34 @@ export function shouldShow(level: PeerLine['level'], show: LineFilter): boolean 
 
 const ignore = (): void => {};
 
+const HELP = [
+  'Commands (case-insensitive):',
+  '  Store NNNN     store file NNNN at the peer that owns key NNNN mod 256 (NNNN.pdf is copied there)',
+  '  Request NNNN   fetch NNNN.pdf from its owner; it lands here as received_NNNN.pdf',
+  '  Quit           leave the ring gracefully (Ctrl+C leaves abruptly)',
+  '  status         this peer\'s predecessors, successors and files',
+  '  help           this list',
+];
+
+/** What a peer says when it starts, whatever lines are hidden: who it is, where, and its folder. */
+function startLine(peer: Peer, plan: RunPlan): string {
+  const p = plan.peer;
+  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.join(' and ')}` : `joining through Peer ${String(p.mode.known)}`;
+  const pings = plan.show.pingLines ? '' : ' (ping lines hidden)';
+  return `Peer ${peer.id} on ${peer.self.host}, TCP and UDP port ${peer.self.port}; ${how}; data folder ${p.dataDir ?? process.cwd()}; ping every ${p.pingIntervalMs / 1000} s${pings}. Type help for commands.`;
+}
+
+function status(peer: Peer, plan: RunPlan): string[] {
+  const s = peer.snapshot();
+  const q = (id: bigint | undefined) => (id === undefined ? '?' : String(id));
+  const dir = plan.peer.dataDir ?? process.cwd();
+  const files = listFolder(nodeDisk, SPEC_SPACE, dir);
+  return [
+    `Peer ${peer.id} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${peer.id}] > ${s.successors.map(String).join(' > ') || '?'}`,
+    `Files in ${dir}: ${files.length ? files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ') : 'none'}`,
+  ];
+}
+
 export async function runPeer(plan: RunPlan, programName: string): Promise<number> {
   // A reader that went away (EPIPE) or a terminal that closed must not crash a running peer.
   process.stdout.on('error', ignore);
@@ -39,12 +70,20 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
     process.stderr.write(`${programName}: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
+  const out = (text: string) => process.stdout.write(`${printable(text)}\n`);
   peer.on('line', (l: PeerLine) => {
-    if (shouldShow(l.level, plan.show)) process.stdout.write(`${printable(l.text)}\n`);
+    if (shouldShow(l.level, plan.show)) out(l.text);
   });
+  const meter = new TransferMeter();
+  peer.on('trace', (t: PeerTrace) => meter.lines(t.id, t.at, t.trace).forEach(out));
+  out(startLine(peer, plan));
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   rl.on('line', (line) => {
+    // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
+    const word = line.trim().toLowerCase();
+    if (word === 'help') return HELP.forEach(out);
+    if (word === 'status') return status(peer, plan).forEach(out);
     try {
       peer.command(line);
     } catch (err) {

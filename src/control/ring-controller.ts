@@ -313,6 +313,7 @@ export class RingController extends EventEmitter {
     }
     const owner = this.space.ownerOf(key, this.members());
     const path: Id[] = [from];
+    const seen = new Set<Id>([from]);
     let at = from;
     let note: string | undefined;
     let complete = false;
@@ -327,6 +328,12 @@ export class RingController extends EventEmitter {
         note = `Peer ${this.fmt(next)} ${net.peers.has(next) ? 'is not running' : 'runs outside this process'}`;
         break;
       }
+      if (seen.has(next)) {
+        // a peer that does not know its predecessor yet cannot tell that it owns the key
+        note = `Peer ${this.fmt(next)} again: the ring is still learning its predecessors`;
+        break;
+      }
+      seen.add(next);
       at = next;
     }
     if (!complete && !note) note = `no peer took the key within ${MAX_ROUTE_HOPS} hops`;
@@ -340,9 +347,10 @@ export class RingController extends EventEmitter {
     };
   }
 
-  /** Files of every live peer, or of one. */
+  /** Files of every live peer, or of one, read afresh from the data folders. */
   files(idText?: unknown): Map<Id, FileView[]> {
     const net = this.running();
+    this.folderCache.clear();
     if (idText !== undefined) {
       const id = this.parseId(idText, 'Peer ID');
       if (!net.peers.get(id)?.isRunning) throw new ControlError('UNKNOWN_PEER', `Peer ${this.fmt(id)} is not running here`);
@@ -420,7 +428,6 @@ export class RingController extends EventEmitter {
 
   private rescan(): void {
     if (!this.net || this.ringPhase !== 'running') return;
-    this.folderCache.clear();
     const now = JSON.stringify([...this.files()].map(([id, f]) => [this.fmt(id), f]));
     if (now !== this.lastFiles) this.changed();
     this.lastFiles = now;
@@ -444,6 +451,7 @@ export class RingController extends EventEmitter {
     this.pacer = setInterval(() => {
       if (!this.pacing) this.pacing = sim.runFor(SIM_SLICE_MS * speed).finally(() => (this.pacing = undefined));
     }, SIM_SLICE_MS);
+    this.pacer.unref(); // the simulation alone keeps no process alive
   }
 
   private async stopPacing(): Promise<void> {
