@@ -157,6 +157,9 @@ export class RingDrawing {
     if (v.side < 1080) v = fit(r);
     const box = v.side >= 1080 ? '-540 -540 1080 1080' : `${(v.cx - v.side / 2).toFixed(1)} ${(v.cy - v.side / 2).toFixed(1)} ${v.side.toFixed(1)} ${v.side.toFixed(1)}`;
     set(this.svg, 'viewBox', box);
+    // arrowheads in a crowded ring shrink with the nodes
+    const head = (7 * Math.min(1, baseR / 16)).toFixed(1);
+    for (const m of this.svg.querySelectorAll('marker')) (set(m, 'markerWidth', head), set(m, 'markerHeight', head));
     this.svg.style.setProperty('--u', (v.side / 1080).toFixed(4));
     return v.side >= 1080 ? baseR : r;
   }

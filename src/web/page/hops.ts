@@ -4,7 +4,7 @@
 // one the peers reported, never worked out here.
 import type { TraceView } from '../../control/view-types.js';
 import type { Geometry } from './draw.js';
-import { RADIUS, svgEl } from './draw.js';
+import { svgEl } from './draw.js';
 
 /** Operations kept drawn and listed; older ones are removed. */
 const MAX_OPS = 12;
@@ -20,6 +20,8 @@ interface Op {
   status: string;
   failed: boolean;
   accepted: boolean;
+  /** The file arrived: later news (the sender's own 'sent') does not replace that. */
+  done: boolean;
   els: SVGElement[];
   transfer?: { path: SVGPathElement; label: SVGTextElement; from: string; to: string };
   li: HTMLLIElement;
@@ -105,7 +107,10 @@ export class HopDrawing {
         if (!o) return;
         const size = t['size'] === undefined ? '' : formatBytes(Number(t['size']));
         if (t['phase'] === 'start') this.progress(o, `0% of ${size}`);
-        else if (t['phase'] === 'done') this.progress(o, `100% of ${size}`, purpose === 'request' ? `received by Peer ${at} (${size})` : `stored at Peer ${at} (${size})`);
+        else if (t['phase'] === 'done') {
+          this.progress(o, `100% of ${size}`, purpose === 'request' ? `received by Peer ${at} (${size})` : `stored at Peer ${at} (${size})`);
+          o.done = true;
+        }
         else this.fail(o, `transfer failed: ${str(t, 'error')}`);
         return;
       }
@@ -123,7 +128,7 @@ export class HopDrawing {
 
   private open(op: Op['op'], subject: string, origin: string): Op {
     const li = document.createElement('li');
-    const o: Op = { key: `${op}-${++this.seq}`, op, subject, origin, path: [origin], status: 'on its way', failed: false, accepted: false, els: [], li, touched: Date.now() };
+    const o: Op = { key: `${op}-${++this.seq}`, op, subject, origin, path: [origin], status: 'on its way', failed: false, accepted: false, done: false, els: [], li, touched: Date.now() };
     this.ops.push(o);
     this.list.prepend(li);
     while (this.ops.length > MAX_OPS) this.drop(this.ops.shift()!);
@@ -170,11 +175,14 @@ export class HopDrawing {
   private transfer(o: Op, from: string, to: string, what: string): void {
     const g = this.geometry();
     const path = svgEl('path', { class: 'transfer', d: g.curve(from, to, 0.6, this.radius() + 3), 'marker-end': 'url(#arrow-hop)', 'data-transfer': o.subject, 'data-from': from, 'data-to': to });
-    const [x1, y1] = g.point(from, RADIUS * 0.62);
-    const [x2, y2] = g.point(to, RADIUS * 0.62);
-    const label = svgEl('text', { class: 'transfer-label', x: ((x1 + x2) / 2).toFixed(1), y: ((y1 + y2) / 2).toFixed(1), 'text-anchor': 'middle', 'data-progress': o.subject });
+    const label = svgEl('text', { class: 'transfer-label', 'text-anchor': 'middle', 'data-progress': o.subject });
     label.textContent = what;
     this.layer.append(path, label);
+    const mid = path.getPointAtLength(path.getTotalLength() / 2);
+    label.setAttribute('x', mid.x.toFixed(1));
+    label.setAttribute('y', mid.y.toFixed(1));
+    o.transfer?.path.remove();
+    o.transfer?.label.remove();
     o.transfer = { path, label, from, to };
     o.touched = Date.now();
   }
@@ -186,6 +194,7 @@ export class HopDrawing {
   }
 
   private status(o: Op, status: string): void {
+    if (o.done) return;
     o.status = status;
     o.touched = Date.now();
     this.describe(o);
