@@ -65,6 +65,13 @@ export async function runRing(o: RingOptions): Promise<number> {
   const input = o.input ?? process.stdin;
   const output = o.output ?? process.stdout;
   const tty = !!output.isTTY && !o.json;
+  // A reader that went away (`| head -2`, jq stopped with Ctrl+C) ends the ring quietly, whenever it goes.
+  let gone: number | undefined;
+  let stopRing: ((code: number) => void) | undefined;
+  output.on('error', (err: NodeJS.ErrnoException) => {
+    gone ??= err.code === 'EPIPE' ? 0 : 1;
+    stopRing?.(gone);
+  });
   // --random without --seed still replays: the seed is chosen here and printed
   const seed = o.seed ?? (o.random !== undefined ? Math.floor(Math.random() * 2 ** 32) : undefined);
   const ctlOpts = {
@@ -90,6 +97,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   const show = { pingLines: o.pingLines === true, debug: o.debug };
 
   const write = (text: string) => {
+    if (gone !== undefined) return;
     if (watching && tty) {
       screen.push(text);
       if (screen.length > SCREEN_LOG_LINES) screen.splice(0, screen.length - SCREEN_LOG_LINES);
@@ -104,7 +112,7 @@ export async function runRing(o: RingOptions): Promise<number> {
       output.write(text + '\n');
     }
   };
-  const json = (obj: object) => output.write(JSON.stringify(obj) + '\n');
+  const json = (obj: object) => gone === undefined && output.write(JSON.stringify(obj) + '\n');
   const say = (text: string) => (o.json ? json({ type: 'console', text }) : write(text));
 
   const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ports ${o.basePort}+id`;
@@ -188,8 +196,8 @@ export async function runRing(o: RingOptions): Promise<number> {
       await cleanUp();
       resolve(code);
     };
-    // A reader that went away (`| head -2`, jq stopped with Ctrl+C) ends the ring quietly.
-    output.on('error', (err: NodeJS.ErrnoException) => void stop(err.code === 'EPIPE' ? 0 : 1));
+    stopRing = (code) => void stop(code);
+    if (gone !== undefined) stopRing(gone);
     const host: ConsoleHost = {
       ctl,
       say,
