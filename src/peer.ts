@@ -5,17 +5,21 @@ import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
-import type { Contact, Target } from './core/contact.js';
-import type { CoreEvent, Effect } from './core/effects.js';
-import type { LineLevel, Trace } from './core/trace.js';
-import { renderTrace } from './core/trace.js';
-import type { Id } from './core/id-space.js';
+import type { Address, Contact, Target } from './core/contact.js';
+import type { RoutingName } from './core/context.js';
+import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
+import type { Id, IdSpace } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
-import type { FileBegin, Message } from './core/messages.js';
+import type { FileBegin, Message, Purpose } from './core/messages.js';
+import type { Origin } from './core/origin.js';
 import { PeerCore } from './core/peer-core.js';
 import type { CoreSnapshot } from './core/peer-core.js';
+import { KeyStore } from './core/storage/key-store.js';
+import type { LineLevel, Trace } from './core/trace.js';
+import { renderTrace } from './core/trace.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
-import type { Endpoint, EndpointHandlers, Origin, Runtime } from './transport/types.js';
+import type { Endpoint, EndpointHandlers, Runtime, TlsIdentity } from './transport/types.js';
+import { RateLimiter } from './util/rate-limit.js';
 
 /** An id as a program gives it: a bigint, or a plain number for the small spaces. */
 export type IdLike = Id | number;
@@ -26,15 +30,32 @@ export interface PeerOptions {
    * init: the successors (ids, placed by the reference layout, or contacts); join: a peer
    * already in the ring (an id placed by the reference layout, or a contact).
    */
-  mode: { kind: 'init'; successors: (IdLike | Contact)[] } | { kind: 'join'; known: IdLike | Target };
+  mode: { kind: 'init'; successors: (IdLike | Contact)[]; fingers?: Contact[] } | { kind: 'join'; known: IdLike | Target };
   /** Ping interval in milliseconds (the CLI takes seconds, fractions allowed). */
   pingIntervalMs: number;
+  /** The id space (default: the specification's 8 bits). */
+  space?: IdSpace;
   basePort?: number;
+  /** The advertised host (and the one to listen on, unless `listen` says otherwise). */
   host?: string;
-  /** Where NNNN.pdf files are kept and received_NNNN.pdf land; default: the current directory. */
+  /** The advertised port (default: the reference layout, basePort + id). */
+  port?: number;
+  /** Where to bind when it differs from the advertised address (NAT, containers). */
+  listen?: Address;
+  /** Where stored files are kept and received copies land; default: the current directory. */
   dataDir?: string;
   pingMisses?: number;
+  /** Routing strategy (default: the specification's successor walk). `shortcuts: true` is the same as routing 'shortcuts'. */
+  routing?: RoutingName;
   shortcuts?: boolean;
+  /** Successor list length r (default 4). */
+  successors?: number;
+  /** Copies of each stored file, the owner's included (default 1). */
+  replicas?: number;
+  /** Offers of larger files are refused before a byte is written (default 1 GiB). */
+  maxFileBytes?: number;
+  /** A private ring: mutual TLS and sealed pings with these credentials. */
+  tls?: TlsIdentity;
   /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
   runtime?: Runtime;
   /** How long a Request waits for an answer before giving up. */
@@ -61,6 +82,10 @@ export interface PeerExit {
 
 /** How long a clean exit waits for messages still on their way out. */
 const FLUSH_ON_EXIT_MS = 2_000;
+/** Bad input from one source prints at most one debug line a minute. */
+const BAD_INPUT_LINE_EVERY_MS = 60_000;
+/** Transfer progress reaches the core at most this often per transfer. */
+const PROGRESS_EVERY_MS = 250;
 
 /**
  * Events: 'trace' (PeerTrace) for everything the peer does, typed; 'line' (PeerLine) for every
@@ -70,6 +95,7 @@ const FLUSH_ON_EXIT_MS = 2_000;
 export class Peer extends EventEmitter {
   readonly id: Id;
   readonly self: Contact;
+  readonly space: IdSpace;
   /** Resolves when the peer is in the ring (init: sockets bound; join: accepted). Rejects on failure. */
   readonly ready: Promise<void>;
   /** Resolves when the peer has stopped, for whatever reason. */
@@ -77,10 +103,12 @@ export class Peer extends EventEmitter {
   readonly runtime: Runtime;
   private readonly core: PeerCore;
   private readonly dataDir: string;
+  private readonly opts: PeerOptions;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
   /** TCP messages handed to the runtime and not yet delivered (or failed); flushed before a clean exit. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly badInput = new RateLimiter(BAD_INPUT_LINE_EVERY_MS, 256);
   private stopped = false;
   private closedDone = false;
   private isReady = false;
@@ -90,23 +118,33 @@ export class Peer extends EventEmitter {
 
   constructor(opts: PeerOptions) {
     super();
-    validateOptions(opts);
+    this.opts = opts;
+    this.space = opts.space ?? SPEC_SPACE;
+    validateOptions(opts, this.space);
     this.id = BigInt(opts.id);
     this.runtime = opts.runtime ?? createNodeRuntime();
     const basePort = opts.basePort ?? DEFAULT_BASE_PORT;
     const host = opts.host ?? DEFAULT_HOST;
     const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
-    this.self = place(this.id);
+    this.self = opts.port !== undefined ? { id: this.id, host, port: opts.port } : place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
     const mode = opts.mode;
     this.core = new PeerCore({
       self: this.self,
-      space: SPEC_SPACE,
-      mode: mode.kind === 'init' ? { kind: 'init', successors: mode.successors.map(place) } : { kind: 'join', known: typeof mode.known === 'object' ? mode.known : place(mode.known) },
+      space: this.space,
+      mode:
+        mode.kind === 'init'
+          ? { kind: 'init', successors: mode.successors.map(place), ...(mode.fingers ? { fingers: mode.fingers } : {}) }
+          : { kind: 'join', known: typeof mode.known === 'object' ? mode.known : place(mode.known) },
       pingIntervalMs: opts.pingIntervalMs,
       pingMisses: opts.pingMisses ?? 3,
-      shortcuts: opts.shortcuts ?? false,
+      random32: () => this.runtime.random32(),
       storeId: storeIdentity(this.runtime, this.dataDir),
+      routing: opts.routing ?? (opts.shortcuts ? 'shortcuts' : 'successor'),
+      secure: !!opts.tls,
+      ...(opts.successors !== undefined ? { successors: opts.successors } : {}),
+      ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+      ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     this.ready = new Promise<void>((res, rej) => {
@@ -148,7 +186,11 @@ export class Peer extends EventEmitter {
   request(file: string): void {
     this.command(`Request ${file}`);
   }
-  /** Graceful departure: tells the predecessors, then stops. */
+  /** Asks the ring who owns `key`; the answer comes as a 'lookup-result' trace. */
+  lookup(key: Id): void {
+    this.feed({ type: 'lookup', key, now: this.runtime.now() });
+  }
+  /** Graceful departure: hands its keys on, tells the predecessors, then stops. */
   quit(): Promise<PeerExit> {
     this.command('Quit');
     return this.closed;
@@ -160,18 +202,34 @@ export class Peer extends EventEmitter {
   }
 
   private async start(): Promise<void> {
+    const now = () => this.runtime.now();
     const handlers: EndpointHandlers = {
-      onMessage: (msg: Message, _origin: Origin) => this.feed({ type: 'receive', msg, now: this.runtime.now() }),
-      onBadInput: (detail: string) => this.line(`Dropped bad input: ${detail}`, 'debug'),
-      onFileOffer: (header: FileBegin) => this.offer(header),
-      onFileDone: (header, r) =>
-        this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: this.runtime.now() }),
+      onMessage: (msg: Message, origin: Origin) => this.feed({ type: 'receive', msg, origin, now: now() }),
+      onBadInput: (detail: string, source?: string) => {
+        if (this.badInput.allow(source ?? '', now())) this.line(`Dropped bad input: ${detail}`, 'debug');
+      },
+      onFileOffer: (header: FileBegin, origin: Origin) => this.offer(header, origin),
+      onFileProgress: (header: FileBegin, bytes: number) =>
+        this.feed({ type: 'file-progress', header, direction: 'in', peer: header.from.id, bytes, now: now() }),
+      onFileDone: (header, r) => this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: now() }),
     };
+    let files: { name: string; size: number }[] = [];
     try {
-      this.endpoint = await this.runtime.openEndpoint({ self: this.self, dataDir: this.dataDir }, handlers);
+      const o = this.opts;
+      this.endpoint = await this.runtime.openEndpoint(
+        {
+          self: this.self,
+          dataDir: this.dataDir,
+          ...(o.listen ? { listen: o.listen } : {}),
+          ...(o.tls ? { tls: o.tls } : {}),
+          ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+        },
+        handlers,
+      );
+      files = await this.endpoint.listFiles().catch(() => []);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      this.line(`Cannot start Peer ${this.id}: ${reason}`, 'info');
+      this.line(`Cannot start Peer ${this.space.format(this.id)}: ${reason}`, 'info');
       await this.shutdown(1, reason);
       return;
     }
@@ -179,7 +237,12 @@ export class Peer extends EventEmitter {
       await this.endpoint.close();
       return;
     }
-    this.feed({ type: 'start', now: this.runtime.now() });
+    const keys = new KeyStore(this.space);
+    const held = files.flatMap((f) => {
+      const name = keys.nameOfFile(f.name);
+      return name === undefined ? [] : [{ name, size: f.size }];
+    });
+    this.feed({ type: 'start', files: held, now: now() });
   }
 
   private feed(ev: CoreEvent): void {
@@ -187,9 +250,9 @@ export class Peer extends EventEmitter {
     this.apply(this.core.handle(ev));
   }
 
-  private offer(header: FileBegin): string | null {
+  private offer(header: FileBegin, origin: Origin): string | null {
     if (this.stopped) return null;
-    const effects = this.core.handle({ type: 'file-offer', header, now: this.runtime.now() });
+    const effects = this.core.handle({ type: 'file-offer', header, origin, now: this.runtime.now() });
     this.apply(effects);
     const accepted = effects.find((e) => e.kind === 'accept-file');
     return accepted && accepted.kind === 'accept-file' ? accepted.saveAs : null;
@@ -200,7 +263,7 @@ export class Peer extends EventEmitter {
     const at = this.runtime.now();
     const ev: PeerTrace = { id: this.id, at, trace };
     this.emit('trace', ev);
-    for (const l of renderTrace(trace, SPEC_SPACE)) {
+    for (const l of renderTrace(trace, this.space)) {
       const line: PeerLine = { id: this.id, text: l.text, level: l.level, at };
       this.emit('line', line);
     }
@@ -226,10 +289,13 @@ export class Peer extends EventEmitter {
           this.clearTimer(e.name);
           break;
         case 'serve-file':
-          void this.sendStored(e.file, e.to, e.rid, 'request');
+          void this.sendStored(e.name, e.to, e.rid, 'request');
           break;
         case 'push-file':
-          void this.sendStored(e.file, e.to, 0, 'store');
+          void this.sendStored(e.name, e.to, e.rid, e.purpose);
+          break;
+        case 'stat-file':
+          void this.statStored(e.name);
           break;
         case 'accept-file':
           break; // answered synchronously by offer()
@@ -275,34 +341,48 @@ export class Peer extends EventEmitter {
   }
 
   /**
-   * Streams NNNN.pdf to `to`: the owner answering a request (purpose 'request'; when `to` is this
-   * peer, the request was typed here and only presence is reported), or the origin of a store
-   * copying the file to the owner (purpose 'store'). Each step is reported to the core.
+   * Streams the file holding `name` to `to`: the owner answering a request (when `to` is this
+   * peer, the request was typed here and only presence is reported), a store's origin copying
+   * the file to its owner, or a holder sending a replica. Each step is reported to the core.
    */
-  private async sendStored(file: string, to: Contact, rid: number, purpose: 'request' | 'store'): Promise<void> {
-    const progress = (phase: 'start' | 'missing' | 'sent' | 'failed', error?: string) => {
-      const extra = { file, to, phase, ...(error ? { error } : {}), now: this.runtime.now() };
-      this.feed(purpose === 'request' ? { type: 'serve-progress', rid, ...extra } : { type: 'push-progress', ...extra });
+  private async sendStored(name: string, to: Contact, rid: number, purpose: Purpose): Promise<void> {
+    const now = () => this.runtime.now();
+    const progress = (phase: TransferPhase, extra: { error?: string; size?: number } = {}) => {
+      const base = { file: name, to, phase, ...extra, now: now() };
+      this.feed(purpose === 'request' ? { type: 'serve-progress', rid, ...base } : { type: 'push-progress', purpose, rid, ...base });
     };
     const ep = this.endpoint;
     if (!ep) return;
-    const st = await ep.statFile(`${file}.pdf`).catch(() => null);
+    const file = this.space.fileOf(name);
+    const st = await ep.statFile(file).catch(() => null);
     if (!st) return progress('missing');
-    progress('start');
+    progress('start', { size: st.size });
     if (to.id === this.id) return;
+    const header: FileBegin = { type: 'file-begin', from: this.self, file: name, rid, purpose, size: st.size };
+    let last = -Infinity;
+    const onProgress = (bytes: number) => {
+      if (now() - last < PROGRESS_EVERY_MS) return;
+      last = now();
+      this.feed({ type: 'file-progress', header, direction: 'out', peer: to.id, bytes, now: now() });
+    };
     try {
-      await ep.sendFile(to, { type: 'file-begin', from: this.self, file, rid, purpose, size: st.size }, `${file}.pdf`);
+      await ep.sendFile(to, header, file, onProgress);
       progress('sent');
     } catch (err) {
-      progress('failed', err instanceof Error ? err.message : String(err));
+      progress('failed', { error: err instanceof Error ? err.message : String(err) });
     }
+  }
+
+  private async statStored(name: string): Promise<void> {
+    const st = await this.endpoint?.statFile(this.space.fileOf(name)).catch(() => null);
+    this.feed({ type: 'file-stat', name, ...(st ? { size: st.size } : {}), now: this.runtime.now() });
   }
 
   private async shutdown(code: number, reason: string): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
-    if (!this.isReady) this.rejectReady(new Error(`Peer ${this.id} stopped before joining a ring: ${reason}`));
+    if (!this.isReady) this.rejectReady(new Error(`Peer ${this.space.format(this.id)} stopped before joining a ring: ${reason}`));
     if (reason !== 'killed' && this.inFlight.size > 0) {
       // a clean exit lets its last messages (acks, handed-back requests) reach their peers, within a bound
       let timer: unknown;
@@ -330,22 +410,29 @@ function isIdLike(x: unknown): x is IdLike {
   return (typeof x === 'number' && Number.isInteger(x) && x >= 0) || typeof x === 'bigint';
 }
 
-function validateOptions(o: PeerOptions): void {
+function validateOptions(o: PeerOptions, space: IdSpace): void {
   const bad = (what: string) => {
     throw new RangeError(what);
   };
-  const isSpecId = (x: unknown) => isIdLike(x) && SPEC_SPACE.isId(BigInt(x));
-  if (!isSpecId(o.id)) bad(`peer id must be an integer from 0 to 255 (got ${o.id})`);
-  if (o.mode.kind === 'init' && !o.mode.successors.every((s) => (typeof s === 'object' ? SPEC_SPACE.isId(s.id) : isSpecId(s)))) {
-    bad('successor ids must be integers from 0 to 255');
+  const range = space.spec ? 'an integer from 0 to 255' : `an id of the ${space.bits}-bit space`;
+  const isId = (x: unknown) => isIdLike(x) && space.isId(BigInt(x));
+  if (!isId(o.id)) bad(`peer id must be ${range} (got ${o.id})`);
+  if (o.mode.kind === 'init' && !o.mode.successors.every((s) => (typeof s === 'object' ? space.isId(s.id) : isId(s)))) {
+    bad(`successor ids must be ${range}`);
   }
-  if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isSpecId(o.mode.known)) bad('the known peer id must be an integer from 0 to 255');
+  if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isId(o.mode.known)) bad(`the known peer id must be ${range}`);
   if (!(o.pingIntervalMs > 0) || !Number.isFinite(o.pingIntervalMs)) bad('ping interval must be a positive number');
   if (o.pingMisses !== undefined && !(Number.isInteger(o.pingMisses) && o.pingMisses >= 1 && o.pingMisses <= 100)) {
     bad('ping misses must be an integer from 1 to 100');
   }
+  if (o.successors !== undefined && !(Number.isInteger(o.successors) && o.successors >= 2 && o.successors <= 32)) bad('successors must be an integer from 2 to 32');
+  if (o.replicas !== undefined && !(Number.isInteger(o.replicas) && o.replicas >= 1 && o.replicas <= (o.successors ?? 4) + 1)) {
+    bad('replicas must be an integer from 1 to the successor list length + 1');
+  }
+  if (o.maxFileBytes !== undefined && !(Number.isInteger(o.maxFileBytes) && o.maxFileBytes >= 0)) bad('max file size must be a whole number of bytes');
   const base = o.basePort ?? DEFAULT_BASE_PORT;
-  if (!Number.isInteger(base) || base < 1 || base + 255 > 65535) bad('base port must be an integer from 1 to 65280');
+  if (o.port === undefined && (!Number.isInteger(base) || base < 1 || base + 255 > 65535)) bad('base port must be an integer from 1 to 65280');
+  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad('port must be an integer from 1 to 65535');
 }
 
 /** Names a data directory so two peers can tell whether they share it (then no copy is needed). */

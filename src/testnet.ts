@@ -3,20 +3,39 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
+import type { Contact } from './core/contact.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
 import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
+import { idSpace } from './space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
 import { SimNetwork } from './transport/sim/network.js';
-import type { Runtime } from './transport/types.js';
+import type { Runtime, TlsIdentity } from './transport/types.js';
 
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
 
 export interface TestnetOptions {
+  /** The peers' ids (default: the reference ring; above 8 bits, `count` ids derived from addresses). */
   ids?: readonly IdLike[];
+  /** Id space size in bits (default 8, the specification's). */
+  bits?: number;
+  /** Above 8 bits: how many peers, each id derived from its address (port basePort + i). */
+  count?: number;
+  /** Each peer starts knowing its true first r successors, not just two (a settled ring, for large runs). */
+  settled?: boolean;
+  /** With `settled` and routing by fingers: fill the finger tables from the true ring too (default true). */
+  seedFingers?: boolean;
+  /**
+   * A private ring. On the simulator each peer holds a stand-in certificate for its id (the
+   * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
+   */
+  secure?: boolean;
+  /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
+  identityFor?: (id: Id) => TlsIdentity;
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
   runtime?: 'node' | 'sim';
   /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
@@ -30,6 +49,11 @@ export interface TestnetOptions {
   perPeerDirs?: boolean;
   pingMisses?: number;
   shortcuts?: boolean;
+  routing?: PeerOptions['routing'];
+  /** Successor list length r and copies per file k (see PeerOptions). */
+  successors?: number;
+  replicas?: number;
+  maxFileBytes?: number;
   requestTimeoutMs?: number;
 }
 
@@ -39,11 +63,17 @@ export class Testnet extends EventEmitter {
   readonly sim: SimNetwork | undefined;
   readonly runtime: Runtime;
   readonly opts: TestnetOptions;
+  readonly space: IdSpace;
+  /** Above 8 bits ports are not derived from ids: each peer gets the next free one. */
+  private readonly addresses = new Map<Id, Contact>();
+  private nextPort: number;
 
   private constructor(opts: TestnetOptions) {
     super();
     this.setMaxListeners(0);
     this.opts = opts;
+    this.space = idSpace(opts.bits);
+    this.nextPort = opts.basePort ?? DEFAULT_BASE_PORT;
     if (opts.runtime === 'sim') {
       this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 });
       this.runtime = this.sim.runtime();
@@ -56,18 +86,66 @@ export class Testnet extends EventEmitter {
   /** Starts the ring (every peer with its next two clockwise as successors) and waits until all are up. */
   static async create(opts: TestnetOptions = {}): Promise<Testnet> {
     const net = new Testnet(opts);
-    const ids = (opts.ids ?? REFERENCE_RING).map((x) => BigInt(x));
-    const succ = ringSuccessors(ids);
-    for (const [id, s] of succ) net.start({ id, mode: { kind: 'init', successors: s } });
+    const ids = net.initialIds();
+    const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
+    const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
+    const sorted = seedFingers ? IdSpace.sort(ids) : [];
+    for (const [id, s] of succ) {
+      const fingers = seedFingers ? fingerPeers(net.space, sorted, id).map((x) => net.contactOf(x)) : undefined;
+      net.start({ id, mode: { kind: 'init', successors: s.map((x) => net.contactOf(x)), ...(fingers ? { fingers } : {}) } });
+    }
     const all = [...net.peers.values()];
-    const ok = await net.until(() => all.every((p) => p.isInRing || p.isClosed), 10_000);
+    // counted as they come: checking every peer after every event would be quadratic in a large ring
+    let settled = 0;
+    for (const p of all) {
+      const done = () => settled++;
+      p.ready.then(done, done);
+    }
+    const ok = await net.until(() => settled === all.length, 10_000);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
       const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : 'not up within 10 s')));
       await net.close();
-      throw new Error(`peers ${failed.map((p) => p.id).join(', ')} did not start: ${summarize(failed.map((p, i) => [p.id, why[i]!]))}`);
+      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }
     return net;
+  }
+
+  private initialIds(): Id[] {
+    const o = this.opts;
+    if (o.ids) return o.ids.map((x) => BigInt(x));
+    if (this.space.spec) return [...REFERENCE_RING];
+    const count = o.count ?? 16;
+    const host = o.host ?? DEFAULT_HOST;
+    const ids: Id[] = [];
+    for (let i = 0; i < count; i++) {
+      const port = this.nextPort++;
+      const id = this.space.idOfAddress(host, port);
+      if (this.addresses.has(id)) continue; // a hash collision: one peer fewer
+      this.addresses.set(id, { id, host, port });
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Where peer `id` listens: the reference layout in the 8-bit space, the next free port above it. */
+  contactOf(id: IdLike): Contact {
+    const x = BigInt(id);
+    const host = this.opts.host ?? DEFAULT_HOST;
+    if (this.space.spec) return defaultContact(x, host, this.opts.basePort ?? DEFAULT_BASE_PORT);
+    let c = this.addresses.get(x);
+    if (!c) {
+      c = { id: x, host, port: this.nextPort++ };
+      this.addresses.set(x, c);
+    }
+    return c;
+  }
+
+  /** A private ring's credentials for `id`. */
+  private identity(id: Id): TlsIdentity {
+    if (this.opts.identityFor) return this.opts.identityFor(id);
+    if (this.sim) return { id, keyPem: '', certPem: '', caPem: '' }; // the simulator only reads the id
+    throw new Error('a private ring on sockets needs identityFor');
   }
 
   /** The peer with this id (running or not), if this ring ever started one. */
@@ -89,9 +167,12 @@ export class Testnet extends EventEmitter {
     const old = this.peers.get(id);
     if (old?.isRunning) throw new Error(`Peer ${p.id} is already running here`);
     const o = this.opts;
+    const self = this.contactOf(id);
     const peer = new Peer({
-      id: p.id,
+      id,
       mode: p.mode,
+      space: this.space,
+      port: self.port,
       pingIntervalMs: o.pingIntervalMs ?? 1000,
       runtime: this.runtime,
       dataDir: this.dataDirOf(p.id),
@@ -99,6 +180,11 @@ export class Testnet extends EventEmitter {
       ...(o.host !== undefined ? { host: o.host } : {}),
       ...(o.pingMisses !== undefined ? { pingMisses: o.pingMisses } : {}),
       ...(o.shortcuts !== undefined ? { shortcuts: o.shortcuts } : {}),
+      ...(o.routing !== undefined ? { routing: o.routing } : {}),
+      ...(o.successors !== undefined ? { successors: o.successors } : {}),
+      ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+      ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+      ...(o.secure ? { tls: this.identity(id) } : {}),
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
@@ -113,7 +199,7 @@ export class Testnet extends EventEmitter {
   async join(id: IdLike, via?: IdLike, maxMs = 15_000): Promise<Peer> {
     const known = via ?? this.runningIds()[0];
     if (known === undefined) throw new Error('no running peer to join through');
-    const peer = this.start({ id, mode: { kind: 'join', known } });
+    const peer = this.start({ id, mode: { kind: 'join', known: this.contactOf(known) } });
     await this.until(() => peer.isInRing || peer.isClosed, maxMs);
     return peer;
   }
@@ -184,13 +270,36 @@ export class Testnet extends EventEmitter {
   }
 }
 
+/** The true finger entries of `self` in a ring of `sorted` ids, with the peer after each (to seed a settled ring). */
+function fingerPeers(space: IdSpace, sorted: readonly Id[], self: Id): Id[] {
+  const out = new Set<Id>();
+  const next = (x: Id): number => {
+    // index of the first id >= x, wrapping
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo % sorted.length;
+  };
+  for (let i = 0; i < space.bits; i++) {
+    const j = next(space.add(self, 1n << BigInt(i)));
+    out.add(sorted[j]!);
+    out.add(sorted[(j + 1) % sorted.length]!);
+  }
+  out.delete(self);
+  return [...out];
+}
+
 export function createTestnet(opts: TestnetOptions = {}): Promise<Testnet> {
   return Testnet.create(opts);
 }
 
 /** Reasons, each once with the peers it stopped: "listen EADDRINUSE ... (Peers 2, 4)". */
-function summarize(failures: [Id, string][]): string {
-  const byReason = new Map<string, Id[]>();
+function summarize(failures: [string, string][]): string {
+  const byReason = new Map<string, string[]>();
   for (const [id, why] of failures) byReason.set(why, [...(byReason.get(why) ?? []), id]);
   const parts = [...byReason].map(([why, ids]) => `${why} (Peer${ids.length > 1 ? 's' : ''} ${ids.join(', ')})`);
   return parts.length > 3 ? `${parts.slice(0, 3).join('; ')}; and ${parts.length - 3} more` : parts.join('; ');

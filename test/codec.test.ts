@@ -72,6 +72,7 @@ const SHA = Uint8Array.from({ length: 32 }, (_, i) => i);
 const SAMPLES: Message[] = [
   { type: 'ping', from: A, seq: 0, role: 1, loud: false },
   { type: 'ping', from: B, seq: 0xffffffff, role: 2, loud: true },
+  { type: 'ping', from: C, seq: 9, role: 0, loud: false },
   { type: 'pong', from: A, seq: 42, loud: true, successors: [B, C], pred: C },
   { type: 'pong', from: A, seq: 43, loud: false, successors: [] },
   { type: 'join', joiner: C, hops: 0 },
@@ -87,19 +88,37 @@ const SAMPLES: Message[] = [
   { type: 'store', origin: A, file: '0000', final: true, hops: 3 },
   { type: 'store-accepted', from: B, file: '2012', storeId: 'data/peer-255/ünï' },
   { type: 'store-accepted', from: B, file: '2013', storeId: '' },
-  { type: 'file-request', requester: C, file: '9999', rid: 1, final: false, hops: 300 },
+  { type: 'file-request', requester: C, file: '9999', rid: 1, final: false, hops: 300, fallback: 0 },
   { type: 'file-missing', from: A, file: '0420', rid: 99 },
   { type: 'file-begin', from: A, file: '1234', rid: 0, purpose: 'store', size: 0 },
   { type: 'file-begin', from: B, file: '4321', rid: 5, purpose: 'request', size: Number.MAX_SAFE_INTEGER },
   { type: 'file-data', chunk: Uint8Array.of(7) },
   { type: 'file-data', chunk: randomBytes(mulberry32(1), 64 * 1024) },
   { type: 'file-end', sha256: SHA },
+  { type: 'file-request', requester: A, file: 'name with spaces.txt', rid: 2, final: true, hops: 1, fallback: 255 },
+  { type: 'file-begin', from: B, file: 'photo.jpg', rid: 77, purpose: 'replica', size: 12 },
+  { type: 'lookup', origin: A, key: 0n, lid: 1, final: false, hops: 0 },
+  { type: 'lookup', origin: B, key: 2n ** 160n - 1n, lid: 0xffffffff, final: true, hops: 65535 },
+  { type: 'lookup-reply', from: C, lid: 3, hops: 7, successors: Array.from({ length: 32 }, (_, i) => ({ id: BigInt(i) << 100n, host: 'h', port: 100 + i })) },
+  { type: 'key-offer', from: A, oid: 5, keys: [{ name: '2067', size: 0 }, { name: 'ünï.pdf', size: Number.MAX_SAFE_INTEGER, sha256: SHA }] },
+  { type: 'key-offer', from: A, oid: 6, keys: [] },
+  { type: 'key-want', from: B, oid: 5, names: ['2067', 'ünï.pdf'] },
 ];
+
+/** Whether a message can be written in wire version 1 (the first release's types and fields). */
+function inV1(m: Message): boolean {
+  if (['lookup', 'lookup-reply', 'key-offer', 'key-want'].includes(m.type)) return false;
+  if (m.type === 'ping' && m.role === 0) return false;
+  if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
+  if (m.type === 'file-begin' && (m.purpose === 'replica' || !/^\d{4}$/.test(m.file))) return false;
+  if ('successors' in m && m.successors.length > 8) return false;
+  return true;
+}
 
 const ALL_TYPES = [
   'ping', 'pong', 'join', 'join-accept', 'join-reject', 'successor-change', 'depart', 'depart-ack',
   'successor-query', 'successor-reply', 'store', 'store-accepted', 'file-request', 'file-missing',
-  'file-begin', 'file-data', 'file-end',
+  'file-begin', 'file-data', 'file-end', 'lookup', 'lookup-reply', 'key-offer', 'key-want',
 ];
 
 test('the samples cover every message type', () => {
@@ -111,6 +130,10 @@ test('decodeFrame(encodeFrame(m)) deep-equals m for every message type, in both 
     const frame = encodeFrame(m);
     assert.deepEqual(ok(decodeFrame(frame)), m, m.type);
     assert.equal(frame[4], WIRE_VERSION);
+    if (!inV1(m)) {
+      assert.throws(() => encodeFrame(m, 1), /version 1|version 2|wire version|4 ASCII digits|at most 8/, `${m.type} must not encode in version 1`);
+      continue;
+    }
     const v1 = encodeFrame(m, 1);
     assert.equal(v1[4], 1);
     assert.deepEqual(ok(decodeFrame(v1)), m, `${m.type} in version 1`);
@@ -123,7 +146,7 @@ test('version 2 carries ids up to 160 bits and any plain file name', () => {
   const msgs: Message[] = [
     { type: 'store', origin: big, file: 'holiday photo ☀.jpg', final: false, hops: 1 },
     { type: 'pong', from: zero, seq: 1, loud: false, successors: [big, zero], pred: big },
-    { type: 'file-request', requester: big, file: 'x'.repeat(255), rid: 9, final: true, hops: 2 },
+    { type: 'file-request', requester: big, file: 'x'.repeat(255), rid: 9, final: true, hops: 2, fallback: 2 },
   ];
   for (const m of msgs) assert.deepEqual(ok(decodeFrame(encodeFrame(m))), m);
   const throws = (m: unknown, version?: 1 | 2) =>
@@ -178,7 +201,7 @@ const FIXTURES: { name: string; msg: Message; bytes: string }[] = [
   },
   {
     name: 'file-request',
-    msg: { type: 'file-request', requester: { id: 1n, host: 'h', port: 65535 }, file: '0042', rid: 0x01020304, final: false, hops: 2 },
+    msg: { type: 'file-request', requester: { id: 1n, host: 'h', port: 65535 }, file: '0042', rid: 0x01020304, final: false, hops: 2, fallback: 0 },
     // len 18 | v1 | type 13 | id 1, port 65535, host len 1, "h" | "0042" | rid | final 0 | hops 2
     bytes: '00000012 01 0d 01 ffff 01 68 30303432 01020304 00 0002',
   },
@@ -400,6 +423,16 @@ test('a successor count above MAX_SUCCESSORS is refused even when the contacts a
   assert.equal(ok(decodeFrame(framed(`01 06 01 0002 01 68 08 ${contact.repeat(8)}`))).type, 'successor-change');
 });
 
+test('frames of every length round-trip (the writer grows its buffer mid-field)', () => {
+  // a u8 written just as the buffer grew once landed in the old buffer: every length is tried
+  for (let n = 0; n <= 600; n++) {
+    const m: Message = { type: 'join-reject', from: { id: 7n, host: 'h'.repeat(1 + (n % 200)), port: 9 }, reason: 'r'.repeat(n % 512) };
+    assert.deepEqual(ok(decodeFrame(encodeFrame(m))), m, `n=${n}`);
+    const list: Message = { type: 'successor-reply', from: A, qid: n, successors: Array.from({ length: n % 33 }, (_, i) => ({ id: BigInt(n * 33 + i) << 64n, host: 'x'.repeat(1 + (i % 7)), port: 1 + i })) };
+    assert.deepEqual(ok(decodeFrame(encodeFrame(list))), list, `list n=${n}`);
+  }
+});
+
 test('a reason longer than 512 bytes is truncated on a character boundary', () => {
   const reason = 'a' + 'é'.repeat(300); // 601 bytes; byte 512 is inside an é
   const msg = ok(decodeFrame(encodeFrame({ type: 'join-reject', from: A, reason })));
@@ -422,7 +455,8 @@ test('encoding invalid fields throws CDHT_ERR_BAD_PAYLOAD', () => {
   throwsBad({ type: 'ping', from: { ...A, host: '' }, seq: 1, role: 1, loud: true });
   throwsBad({ type: 'ping', from: { ...A, host: 'h'.repeat(256) }, seq: 1, role: 1, loud: true });
   throwsBad({ type: 'join', joiner: A, hops: 65536 });
-  throwsBad({ type: 'pong', from: A, seq: 1, loud: true, successors: Array(9).fill(B) });
+  throwsBad({ type: 'pong', from: A, seq: 1, loud: true, successors: Array(9).fill(B) }, 1);
+  throwsBad({ type: 'pong', from: A, seq: 1, loud: true, successors: Array(33).fill(B) });
   throwsBad({ type: 'store-accepted', from: A, file: '0001', storeId: 'x'.repeat(1025) });
   throwsBad({ type: 'file-begin', from: A, file: '0001', rid: 0, purpose: 'store', size: 2 ** 53 });
   throwsBad({ type: 'file-begin', from: A, file: '0001', rid: 0, purpose: 'copy', size: 1 });

@@ -98,20 +98,23 @@ test('commands: bad input gets one clear line each and the peer keeps working', 
   assert.ok(net.linesOf(2, mark).includes('Store 0159 request accepted'), 'key 159 wraps to Peer 2 and the name keeps its zero');
 });
 
-test('a killed successor is declared dead after exactly pingMisses intervals', () => {
+test('a killed successor is declared dead after the missed ping and pingMisses - 1 quick re-probes', () => {
   const net = referenceRing();
   net.advance(2500); // pings at 0, 1000, 2000 all answered
   net.down.add(14);
   const mark = net.lines.length;
   net.advance(500); // the ping at 3000 is the first unanswered one
   const firstMiss = 3000;
-  net.advance(2999);
+  const reprobeMs = net.cores.get(9)!.reprobeMs;
+  assert.equal(reprobeMs, 250, 'a quarter of the 1 s interval');
+  net.advance(3 * reprobeMs - 1);
   assert.ok(!net.linesOf(9, mark).includes('Peer 14 is no longer alive'), 'declared too early');
   net.advance(1);
   const at = net.lines.find((l, i) => i >= mark && l.id === 9 && l.line === 'Peer 14 is no longer alive')?.at;
-  assert.equal(at, firstMiss + 3 * 1000);
+  assert.equal(at, firstMiss + 3 * reprobeMs, 'three unanswered probes: the ping and two re-probes');
+  assert.ok(at - 2000 <= 2 * 1000, 'within two intervals of the last answered ping');
   assert.deepEqual(net.linesOf(9, mark).filter((l) => l.startsWith('My new')), ['My new first successor is Peer 19', 'My new second successor is Peer 2']);
-  assert.deepEqual(net.linesOf(8, mark).filter((l) => l !== 'Ping requests sent to Peers 9 and 14' && !l.startsWith('Ping')), [
+  assert.deepEqual(net.linesOf(8, mark).filter((l) => !l.startsWith('Ping')), [
     'Peer 14 is no longer alive',
     'My new first successor is Peer 9',
     'My new second successor is Peer 19',
@@ -131,12 +134,13 @@ test('one lost ping never kills a peer, and pingMisses is honoured', () => {
     return false;
   };
   net.advance(5000);
+  assert.equal(drop, false, 'a ping was lost');
   assert.ok(!net.lines.some((l) => l.line.endsWith('is no longer alive')));
   net.lose = (from, to, msg) => from === 1 && to === 2 && msg.type === 'ping';
   const mark = net.lines.length;
-  net.advance(2000); // first lost at 7000 (judged at 8000: one miss)
+  net.advance(500 + 250); // the ping at 7000 is lost: one miss at 7250, and a re-probe
   assert.ok(!net.linesOf(1, mark).includes('Peer 2 is no longer alive'));
-  net.advance(1000); // second miss judged at 9000
+  net.advance(250); // the re-probe is lost too: the second miss
   assert.ok(net.linesOf(1, mark).includes('Peer 2 is no longer alive'));
 });
 

@@ -58,7 +58,12 @@ test('the console drives the reference ring through every operation of the spec'
     { cwd: dir, label: 'cdht ring' },
   );
   procs.push(ring);
-  await ring.waitFor(['[ 9] Ping response received from Peer 14', '[ 8] Ping response received from Peer 14']);
+  await ring.waitFor([
+    '[ 9] Ping response received from Peer 14',
+    '[ 8] Ping response received from Peer 14',
+    '[ 2] Ping request message received from Peer 19',
+    '[ 2] Ping request message received from Peer 14',
+  ]);
   ring.send('ring');
   await ring.waitFor([/^Unmonitored Peers \(0\)/]);
   const before = lastTable(ring.out)!;

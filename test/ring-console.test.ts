@@ -31,9 +31,9 @@ test('reporter rows: pred2 > pred1 > [id] > succ1 > succ2, ? for unknown, unmoni
   const text = renderReport(
     stateOf(
       [
-        { id: 2n, phase: 'active', pred1: 19n, pred2: 15n, successors: [4n, 5n] },
-        { id: 4n, phase: 'active', successors: [5n, 8n] },
-        { id: 5n, phase: 'active', pred1: 4n, pred2: 2n, successors: [9n, 8n] },
+        { id: 2n, phase: 'active', pred1: 19n, pred2: 15n, successors: [4n, 5n], files: [] },
+        { id: 4n, phase: 'active', successors: [5n, 8n], files: [] },
+        { id: 5n, phase: 'active', pred1: 4n, pred2: 2n, successors: [9n, 8n], files: [] },
       ],
       { '2': 1, '4': 0, '5': 3 },
     ),
@@ -45,9 +45,9 @@ test('reporter rows: pred2 > pred1 > [id] > succ1 > succ2, ? for unknown, unmoni
   assert.equal(lines[3], 'Unmonitored Peers (4): 8, 9, 15, 19');
   assert.equal(lines[4], 'Stale rows (1): 5');
   // a ring of two is not stale; a peer that ran here and stopped is no member
-  const two = buildReport(stateOf([{ id: 7n, phase: 'active', successors: [8n] }, { id: 8n, phase: 'active', successors: [7n] }]));
+  const two = buildReport(stateOf([{ id: 7n, phase: 'active', successors: [8n], files: [] }, { id: 8n, phase: 'active', successors: [7n], files: [] }]));
   assert.deepEqual(two.stale, []);
-  const gone = buildReport(stateOf([{ id: 7n, phase: 'active', successors: [8n, 9n] }, { id: 9n, phase: 'active', successors: [7n] }], {}, [7n, 8n, 9n]));
+  const gone = buildReport(stateOf([{ id: 7n, phase: 'active', successors: [8n, 9n], files: [] }, { id: 9n, phase: 'active', successors: [7n], files: [] }], {}, [7n, 8n, 9n]));
   assert.deepEqual(gone.stale, ['7']);
 });
 

@@ -7,6 +7,7 @@ import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
 import { RingController } from '../control/ring-controller.js';
 import type { RingState, TraceView } from '../control/view-types.js';
+import type { RoutingName } from '../core/context.js';
 import type { Id } from '../core/id-space.js';
 import type { PeerTrace } from '../peer.js';
 import { REFERENCE_RING } from '../testnet.js';
@@ -37,6 +38,11 @@ export interface RingOptions {
   json: boolean;
   reporter: boolean;
   pingMisses: number;
+  bits?: number;
+  routing?: RoutingName;
+  successors?: number;
+  replicas?: number;
+  maxFileBytes?: number;
   /** Serve the web page (`--web`). */
   web?: boolean;
   webHost?: string;
@@ -82,15 +88,21 @@ export async function runRing(o: RingOptions): Promise<number> {
     host: o.host,
     perPeerDirs: !o.sharedDir,
     pingMisses: o.pingMisses,
+    ...(o.bits !== undefined ? { bits: o.bits } : {}),
+    ...(o.routing ? { routing: o.routing } : {}),
+    ...(o.successors !== undefined ? { successors: o.successors } : {}),
+    ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+    ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
   };
   const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
   const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
-  const ids = o.ids ?? (o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
+  const big = (o.bits ?? 8) > 8;
+  const ids = o.ids ?? (big ? [] : o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
   const tempDir = o.dataDir === undefined && !o.sim ? mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')) : undefined;
   const dataDir = o.dataDir ?? tempDir ?? 'data';
-  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids });
+  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? 16 } : {}) });
   /** Prefixes line up: `[ 2]` in the reference ring, `[  2]` once ids reach three digits. */
-  const width = ids.some((id) => id >= 100n) ? 3 : 2;
+  const width = big ? 10 : ids.some((id) => id >= 100n) ? 3 : 2;
   const screen: string[] = [];
   let rl: readline.Interface | undefined;
   let watching = o.reporter;
@@ -116,7 +128,8 @@ export async function runRing(o: RingOptions): Promise<number> {
   const say = (text: string) => (o.json ? json({ type: 'console', text }) : write(text));
 
   const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ports ${o.basePort}+id`;
-  say(`cdht ring: ${ids.length} peers (${ids.join(', ')}) on ${where}, ping interval ${o.intervalS} s`);
+  const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
+  say(`cdht ring: ${ids.length || (o.random ?? 16)} peers${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
   if (o.random !== undefined && o.seed === undefined) say(`Random ids from seed ${seed} (replay with --seed ${seed})`);
   const folder = o.sim ? 'in memory' : `${dataDir}${tempDir ? ' (temporary: removed on exit)' : ''}`;
   say(`Data: ${folder}${o.sharedDir ? ' (shared)' : ' (one folder per peer: peer-<id>)'}. Ping lines ${show.pingLines ? 'shown' : 'hidden (pings on shows them)'}. Type help for commands.`);
@@ -124,7 +137,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   const meter = new TransferMeter();
   const tag = (peer: string) => {
     const t = `[${peer.padStart(width)}]`;
-    return tty ? `\x1b[38;5;${PALETTE[Number(peer) % PALETTE.length]}m${t}\x1b[0m` : t;
+    return tty ? `\x1b[38;5;${PALETTE[(/^\d+$/.test(peer) ? Number(peer) : parseInt(peer.slice(-4), 16)) % PALETTE.length]}m${t}\x1b[0m` : t;
   };
   ctl.on('trace', (v: TraceView, raw: PeerTrace) => {
     const lines = v.lines.filter((l) => shouldShow(l.level, show));

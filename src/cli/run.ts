@@ -2,10 +2,10 @@
 // signal is an abrupt departure. Resolves with the process exit code; the caller exits.
 import { createInterface } from 'node:readline';
 import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
-import { SPEC_SPACE } from '../core/id-space.js';
 import { Peer } from '../peer.js';
 import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
+import { publishTyped } from './publish.js';
 import { TransferMeter } from './transfer-meter.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
@@ -41,18 +41,19 @@ const HELP = [
 /** What a peer says when it starts, whatever lines are hidden: who it is, where, and its folder. */
 function startLine(peer: Peer, plan: RunPlan): string {
   const p = plan.peer;
-  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.join(' and ')}` : `joining through Peer ${String(p.mode.known)}`;
+  const name = (x: unknown) => (typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'bigint' ? peer.space.format(x.id) : typeof x === 'object' ? 'a known address' : String(x));
+  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.map(name).join(' and ')}` : `joining through Peer ${name(p.mode.known)}`;
   const pings = plan.show.pingLines ? '' : ' (ping lines hidden)';
-  return `Peer ${peer.id} on ${peer.self.host}, TCP and UDP port ${peer.self.port}; ${how}; data folder ${p.dataDir ?? process.cwd()}; ping every ${p.pingIntervalMs / 1000} s${pings}. Type help for commands.`;
+  return `Peer ${peer.space.format(peer.id)} on ${peer.self.host}, TCP and UDP port ${peer.self.port}; ${how}; data folder ${p.dataDir ?? process.cwd()}; ping every ${p.pingIntervalMs / 1000} s${pings}. Type help for commands.`;
 }
 
 function status(peer: Peer, plan: RunPlan): string[] {
   const s = peer.snapshot();
-  const q = (id: bigint | undefined) => (id === undefined ? '?' : String(id));
+  const q = (id: bigint | undefined) => (id === undefined ? '?' : peer.space.format(id));
   const dir = plan.peer.dataDir ?? process.cwd();
-  const files = listFolder(nodeDisk, SPEC_SPACE, dir);
+  const files = listFolder(nodeDisk, peer.space, dir);
   return [
-    `Peer ${peer.id} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${peer.id}] > ${s.successors.map(String).join(' > ') || '?'}`,
+    `Peer ${q(peer.id)} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${q(peer.id)}] > ${s.successors.map(q).join(' > ') || '?'}`,
     `Files in ${dir}: ${files.length ? files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ') : 'none'}`,
   ];
 }
@@ -79,13 +80,16 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   out(startLine(peer, plan));
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  rl.on('line', (line) => {
+  const dataDir = plan.peer.dataDir ?? process.cwd();
+  rl.on('line', (typed) => {
     // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
-    const word = line.trim().toLowerCase();
+    const word = typed.trim().toLowerCase();
     if (word === 'help') return HELP.forEach(out);
     if (word === 'status') return status(peer, plan).forEach(out);
     try {
-      peer.command(line);
+      const published = publishTyped(typed, peer.space, dataDir);
+      if ('error' in published) return void process.stdout.write(`${printable(published.error)}\n`);
+      peer.command(published.line);
     } catch (err) {
       // The core checks commands itself; this is only a guard against a bug taking the peer down.
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);

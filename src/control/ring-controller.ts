@@ -10,6 +10,7 @@ import { IdSpace, SPEC_SPACE } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { renderTrace } from '../core/trace.js';
 import type { Peer, PeerExit, PeerTrace } from '../peer.js';
+import { idSpace } from '../space.js';
 import { createTestnet } from '../testnet.js';
 import type { Testnet, TestnetOptions } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
@@ -75,7 +76,6 @@ const MAX_IDS_QUOTED = 12;
 const FILE_TRACES: ReadonlySet<Trace['kind']> = new Set(['receive', 'store-accepted', 'copy', 'serve']);
 
 export class RingController extends EventEmitter {
-  readonly space: IdSpace = SPEC_SPACE;
   readonly runtime: 'node' | 'sim';
   readonly sim: SimNetwork | undefined;
   private readonly opts: ControllerOptions;
@@ -97,6 +97,7 @@ export class RingController extends EventEmitter {
   private pacing: Promise<void> | undefined;
   private lastFiles = '';
   private closed = false;
+  private readonly planSpace: IdSpace;
 
   constructor(opts: ControllerOptions = {}) {
     super();
@@ -105,6 +106,7 @@ export class RingController extends EventEmitter {
     this.runtime = opts.runtime ?? 'node';
     this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 })) : undefined;
     this.disk = this.sim ? simDisk(this.sim) : nodeDisk;
+    this.planSpace = opts.bits === undefined ? SPEC_SPACE : idSpace(opts.bits);
     this.plan = IdSpace.sort(new Set((opts.ids ?? []).map((x) => BigInt(x))));
     for (const id of this.plan) if (!this.space.isId(id)) throw new RangeError(`planned id ${id} is not in the id space`);
   }
@@ -114,6 +116,11 @@ export class RingController extends EventEmitter {
     const ctl = new RingController({ ...net.opts, ...opts, runtime: net.sim ? 'sim' : 'node', ...(net.sim ? { sim: net.sim } : {}) });
     ctl.adopt(net);
     return ctl;
+  }
+
+  /** The ring's id space (the plan's until it runs). */
+  get space(): IdSpace {
+    return this.net?.space ?? this.planSpace;
   }
 
   get phase(): RingPhase {
@@ -150,13 +157,13 @@ export class RingController extends EventEmitter {
   async start(): Promise<ControlResult> {
     if (this.ringPhase === 'running') throw new ControlError('ALREADY_RUNNING', 'The ring is already running');
     this.notBusy();
-    if (this.plan.length === 0) throw new ControlError('EMPTY_PLAN', 'Nothing to start: add a node to the plan first');
+    if (this.plan.length === 0 && !this.opts.count) throw new ControlError('EMPTY_PLAN', 'Nothing to start: add a node to the plan first');
     this.ringPhase = 'starting';
     this.changed();
-    const count = this.plan.length;
+    const count = this.plan.length || this.opts.count || 0;
     const { speed: _s, stateEveryMs: _e, waitMs: _w, ids: _i, ...rest } = this.opts;
     try {
-      const net = await createTestnet({ ...rest, ids: this.plan, runtime: this.runtime, ...(this.sim ? { sim: this.sim } : {}) });
+      const net = await createTestnet({ ...rest, ...(this.plan.length ? { ids: this.plan } : {}), runtime: this.runtime, ...(this.sim ? { sim: this.sim } : {}) });
       this.adopt(net);
     } catch (err) {
       this.ringPhase = 'planned';

@@ -55,8 +55,10 @@ export function buildRingState(v: ViewInput): RingState {
   const peers: PeerView[] = [];
   const stale: Id[] = [];
   const layerNames = new Set<string>();
+  const fingersOf = new Map(v.live.filter((s) => s.fingers?.length).map((s) => [s.id, s.fingers!]));
   const withLayers = (id: Id, p: PeerView): PeerView => {
-    const layers = v.layers?.(id);
+    const fingers = fingersOf.get(id);
+    const layers = { ...(fingers ? { fingers: fingers.map(f) } : {}), ...v.layers?.(id) };
     if (layers && Object.keys(layers).length) {
       Object.keys(layers).forEach((k) => layerNames.add(k));
       return { ...p, layers };

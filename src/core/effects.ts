@@ -1,21 +1,32 @@
 // What the core is fed (events) and what it asks its shell to do (effects). Times are
 // milliseconds on the shell's clock, passed in as `now`; the core never reads a clock.
 import type { Contact, Target } from './contact.js';
-import type { FileBegin, Message } from './messages.js';
+import type { Id } from './id-space.js';
+import type { FileBegin, KeyInfo, Message } from './messages.js';
+import type { Origin } from './origin.js';
 import type { Trace } from './trace.js';
 
+export type TransferPhase = 'start' | 'missing' | 'sent' | 'failed';
+
 export type CoreEvent =
-  | { type: 'start'; now: number }
+  /** files: what the data directory holds at start (stored names only, with their sizes). */
+  | { type: 'start'; now: number; files?: KeyInfo[] }
   | { type: 'timer'; name: string; now: number }
-  | { type: 'receive'; msg: Message; now: number }
+  | { type: 'receive'; msg: Message; origin: Origin; now: number }
   | { type: 'send-failed'; to: Target; msg: Message; error: string; now: number }
   | { type: 'command'; line: string; now: number }
-  /** Progress of a serve-file effect (owner side of a request). */
-  | { type: 'serve-progress'; file: string; rid: number; to: Contact; phase: 'start' | 'missing' | 'sent' | 'failed'; error?: string; now: number }
-  /** Progress of a push-file effect (origin side of a store). */
-  | { type: 'push-progress'; file: string; to: Contact; phase: 'start' | 'missing' | 'sent' | 'failed'; error?: string; now: number }
+  /** Ask the ring who owns `key`; answered by a lookup-result trace. */
+  | { type: 'lookup'; key: Id; now: number }
+  /** Progress of a serve-file effect (owner side of a request); size when the file was found. */
+  | { type: 'serve-progress'; file: string; rid: number; to: Contact; phase: TransferPhase; size?: number; error?: string; now: number }
+  /** Progress of a push-file effect (a store's copy, or a replica). */
+  | { type: 'push-progress'; file: string; to: Contact; purpose: 'store' | 'replica'; rid: number; phase: TransferPhase; size?: number; error?: string; now: number }
+  /** Bytes of a transfer so far: `in` for one accepted here, `out` for one this peer sends. */
+  | { type: 'file-progress'; header: FileBegin; direction: 'in' | 'out'; peer: Id; bytes: number; now: number }
+  /** The answer to a stat-file effect: the name's file is there with this size, or (size undefined) not. */
+  | { type: 'file-stat'; name: string; size?: number; now: number }
   /** A peer opened a file transfer to us; the core answers with accept-file or nothing (refused). */
-  | { type: 'file-offer'; header: FileBegin; now: number }
+  | { type: 'file-offer'; header: FileBegin; origin: Origin; now: number }
   | { type: 'file-done'; header: FileBegin; ok: boolean; error?: string; now: number };
 
 export type Effect =
@@ -24,10 +35,12 @@ export type Effect =
   | { kind: 'send'; to: Target; msg: Message; transport: 'udp' | 'tcp' }
   | { kind: 'set-timer'; name: string; at: number }
   | { kind: 'cancel-timer'; name: string }
-  /** Owner side of a request: stat NNNN.pdf, stream it to `to` (or only report, when `to` is us). */
-  | { kind: 'serve-file'; file: string; rid: number; to: Contact }
-  /** Origin side of a store: copy NNNN.pdf, if we have it, to the owner. */
-  | { kind: 'push-file'; file: string; to: Contact }
+  /** Owner side of a request: stat the name's file, stream it to `to` (or only report, when `to` is us). */
+  | { kind: 'serve-file'; name: string; rid: number; to: Contact }
+  /** Copy the name's file, if we have it, to `to`: a store's copy to its owner, or a replica. */
+  | { kind: 'push-file'; name: string; to: Contact; purpose: 'store' | 'replica'; rid: number }
+  /** Is the name's file in the data directory (it may have been put there by hand)? Answered by file-stat. */
+  | { kind: 'stat-file'; name: string }
   /** Answer to a file-offer: write the incoming file under this name in the data directory. */
   | { kind: 'accept-file'; saveAs: string }
   /** The peer is part of a ring (init: at start; join: once accepted). */

@@ -2,10 +2,24 @@
 // one frame per message, and a file travels as file-begin, file-data..., file-end on a
 // connection of its own.
 import type { Contact } from './contact.js';
+import type { Id } from './id-space.js';
+
+/** A stored name as a holder describes it: its size, and its SHA-256 when known. */
+export interface KeyInfo {
+  name: string;
+  size: number;
+  sha256?: Uint8Array;
+}
+
+/** Why a file travels: a Request's answer, a Store's copy to the owner, a replica or a hand-over. */
+export type Purpose = 'request' | 'store' | 'replica';
 
 export type Message =
-  /** role: 1 if the receiver is the sender's first successor, 2 if second. loud: print the ping lines. */
-  | { type: 'ping'; from: Contact; seq: number; role: 1 | 2; loud: boolean }
+  /**
+   * role: 1 if the receiver is the sender's first successor, 2 if second, 0 for a check that the
+   * receiver answers at its address (verification; wire version 2 only). loud: print the ping lines.
+   */
+  | { type: 'ping'; from: Contact; seq: number; role: 0 | 1 | 2; loud: boolean }
   /**
    * successors: the responder's successor list, first successor first (may be empty while
    * joining); pred: its first predecessor, if known (Chord's stabilize: a peer that joined
@@ -22,20 +36,39 @@ export type Message =
   | { type: 'successor-reply'; from: Contact; qid: number; successors: Contact[] }
   /** final: the sender knows the receiver owns the key. */
   | { type: 'store'; origin: Contact; file: string; final: boolean; hops: number }
-  /** storeId names the owner's data directory, so the origin can tell whether a copy is needed. */
+  /**
+   * storeId names the owner's data directory, so the origin can tell whether a copy is needed;
+   * empty when the owner holds the name already (stored files never change).
+   */
   | { type: 'store-accepted'; from: Contact; file: string; storeId: string }
-  | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number }
+  /**
+   * fallback: how many more successors of the owner may be asked when the owner lacks the file
+   * (a replica serves it); 0 in wire version 1.
+   */
+  | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number; fallback: number }
   | { type: 'file-missing'; from: Contact; file: string; rid: number }
-  /** First frame of a file transfer connection. rid is 0 for a store copy. size in bytes. */
-  | { type: 'file-begin'; from: Contact; file: string; rid: number; purpose: 'request' | 'store'; size: number }
+  /** First frame of a file transfer connection. rid: the request's id, the store's, or the offer's. size in bytes. */
+  | { type: 'file-begin'; from: Contact; file: string; rid: number; purpose: Purpose; size: number }
   | { type: 'file-data'; chunk: Uint8Array }
-  | { type: 'file-end'; sha256: Uint8Array };
+  | { type: 'file-end'; sha256: Uint8Array }
+  /** A routed query for the owner of `key` (finger refresh, `cdht sim`); the owner answers the origin directly. */
+  | { type: 'lookup'; origin: Contact; key: Id; lid: number; final: boolean; hops: number }
+  /** from: the owner of the key, with its successors; hops: how many forwards the lookup took. */
+  | { type: 'lookup-reply'; from: Contact; lid: number; hops: number; successors: Contact[] }
+  /** Keys a holder offers to a peer that should hold them too: a replica, or their new owner. */
+  | { type: 'key-offer'; from: Contact; oid: number; keys: KeyInfo[] }
+  /** The names of an offer the receiver lacks (or holds with other bytes): send them. */
+  | { type: 'key-want'; from: Contact; oid: number; names: string[] };
 
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 export type FileBegin = MessageOf<'file-begin'>;
 
 /** Routed messages cross at most this many peers; a larger count means a loop, and is dropped. */
-export const MAX_HOPS = 300;
-/** A successor list holds at most this many contacts (the wire refuses longer ones). */
-export const MAX_SUCCESSORS = 8;
+export const MAX_HOPS = 65_000;
+/** A successor list holds at most this many contacts in wire version 1 ... */
+export const MAX_SUCCESSORS_V1 = 8;
+/** ... and at most this many in version 2 (the wire refuses longer ones). */
+export const MAX_SUCCESSORS = 32;
+/** A key offer or want lists at most this many names (a frame stays far below 64 KiB). */
+export const MAX_OFFER_KEYS = 128;

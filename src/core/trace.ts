@@ -23,7 +23,7 @@ export type Trace =
   | { kind: 'depart-received'; peer: Id }
   | { kind: 'leaving'; told: Id[] }
   /** A routed message went on; `origin`: typed here (a request's first line differs from the others'). */
-  | ({ kind: 'forwarded'; to: Id; second: boolean; origin: boolean } & Routed)
+  | ({ kind: 'forwarded'; to: Id; second: boolean; origin: boolean; finger?: true } & Routed)
   | { kind: 'store-accepted'; file: string; origin: Id }
   | { kind: 'store-confirmed'; file: string; by: Id }
   /** Owner side of a request: found and sending, sent, failed, or the file is missing. */
@@ -36,6 +36,8 @@ export type Trace =
   | { kind: 'transfer-progress'; file: string; peer: Id; direction: 'in' | 'out'; bytes: number; size: number }
   /** Origin side of a store: copying the file to the owner. */
   | { kind: 'copy'; file: string; to: Id; phase: 'start' | 'sent' | 'failed' | 'missing'; error?: string }
+  /** The answer to a lookup asked here (`cdht sim`, fingers): the owner, or none within the timeout. */
+  | { kind: 'lookup-result'; key: Id; owner?: Id; hops: number }
   | { kind: 'note'; level: LineLevel; text: string };
 
 export type TraceKind = Trace['kind'];
@@ -86,7 +88,7 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       if (t.told.length === 0) return info('Leaving the ring; no predecessor is known, so nobody is told');
       return info(`Leaving the ring; telling Peer${t.told.length > 1 ? 's' : ''} ${t.told.map((id) => f.format(id)).join(' and ')}`);
     case 'forwarded': {
-      const my = `my ${t.second ? 'second ' : ''}successor`;
+      const my = t.finger ? P(t.to) : `my ${t.second ? 'second ' : ''}successor`;
       if (t.op === 'join') return info(`${P(t.joiner)} Join request forwarded to ${my}`);
       if (t.op === 'store') return info(`Store ${t.file} request forwarded to ${my}`);
       return info(t.origin ? `File request for ${t.file} has been sent to ${my}` : `Request for File ${t.file} has been received, but the file is not stored here`);
@@ -112,12 +114,13 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       if (t.phase === 'done') return info(t.purpose === 'request' ? `File ${t.file} received` : `File ${t.file} stored here`);
       return info(`File ${t.file} could not be received from ${P(t.from)}: ${t.error ?? 'transfer failed'}`);
     case 'transfer-progress':
+    case 'lookup-result':
       return null;
     case 'copy':
       if (t.phase === 'start') return info(`Copying file ${t.file} to ${P(t.to)}`);
       if (t.phase === 'sent') return info(`File ${t.file} copied to ${P(t.to)}`);
       if (t.phase === 'failed') return info(`Copying file ${t.file} to ${P(t.to)} failed: ${t.error ?? 'unknown error'}`);
-      return { text: `No ${f.fileOf(t.file)} here to copy to ${P(t.to)}`, level: 'debug' };
+      return info(`There is no ${f.fileOf(t.file)} here to copy to ${P(t.to)}: the owner holds nothing for ${t.file}`);
     case 'note':
       return { text: t.text, level: t.level };
   }

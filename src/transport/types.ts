@@ -4,18 +4,9 @@
 import type { Address, Contact, Target } from '../core/contact.js';
 import type { Id } from '../core/id-space.js';
 import type { FileBegin, Message } from '../core/messages.js';
+import type { Origin } from '../core/origin.js';
 
-/** Where an inbound message came from, as far as the transport can tell. */
-export interface Origin {
-  readonly via: 'udp' | 'tcp';
-  /** The datagram's source address, or the TCP connection's remote address. */
-  readonly src: Address;
-  /**
-   * The peer id the sender proved (its certificate on a private ring, or the key that sealed a
-   * datagram). Undefined on an open ring, where nothing about the sender is proven.
-   */
-  readonly authId?: Id;
-}
+export type { Origin } from '../core/origin.js';
 
 export interface EndpointHandlers {
   /** A decoded message, from a datagram or a connection. */
@@ -66,6 +57,8 @@ export interface Endpoint {
   sendMessage(to: Target, msg: Message): Promise<void>;
   /** Size of `name` in the data directory, or null when there is no such regular file. */
   statFile(name: string): Promise<{ size: number } | null>;
+  /** The regular files in the data directory with their sizes (hidden ones left out), e.g. to rebuild the key store at start. */
+  listFiles(): Promise<{ name: string; size: number }[]>;
   /**
    * Streams `name` from the data directory to `to` over a connection of its own: file-begin
    * (the header), file-data..., file-end (sha256). Resolves once the receiver has it all.

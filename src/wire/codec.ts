@@ -6,7 +6,7 @@
 // Version 2 is what peers send; version 1 (one-byte ids, four-digit names) still decodes and
 // encodes byte for byte as the first release did. Field layouts are in fields.ts.
 //
-//   seq/qid/rid u32   hops u16   role u8, 1 or 2   bool u8, 0 or 1   purpose u8, 1 request, 2 store
+//   seq/qid/rid u32   hops u16   role u8, 1 or 2 (0 in v2: a check)   bool u8, 0 or 1   purpose u8, 1 request, 2 store, 3 replica
 //   size u64, at most Number.MAX_SAFE_INTEGER   sha256 32 bytes   chunk the rest of the payload
 //
 // code  type              payload fields, in order
@@ -22,17 +22,25 @@
 //   10  successor-reply   from: contact, qid, successors
 //   11  store             origin: contact, file, final: bool, hops
 //   12  store-accepted    from: contact, file, storeId
-//   13  file-request      requester: contact, file, rid, final: bool, hops
+//   13  file-request      requester: contact, file, rid, final: bool, hops[, fallback: u8 in v2]
 //   14  file-missing      from: contact, file, rid
-//   15  file-begin        from: contact, file, rid, purpose, size
+//   15  file-begin        from: contact, file, rid, purpose, size     (purpose 3, replica: v2 only)
 //   16  file-data         chunk
 //   17  file-end          sha256
+// Version 2 only:
+//   18  lookup            origin: contact, key: id, lid: u32, final: bool, hops
+//   19  lookup-reply      from: contact, lid: u32, hops, successors
+//   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
+//   21  key-want          from: contact, oid: u32, u8 count (<= 128) | count x file
 //
 // Decoding is strict (no trailing bytes, no out-of-range values, well-formed UTF-8 only), so a
 // frame that decodes re-encodes to the very same bytes in the same version.
 import { CdhtError } from '../core/errors.js';
-import type { Message, MessageOf, MessageType } from '../core/messages.js';
+import type { KeyInfo, Message, MessageOf, MessageType, Purpose } from '../core/messages.js';
+import { MAX_OFFER_KEYS } from '../core/messages.js';
 import {
+  readId,
+  writeId,
   readContact,
   readFile,
   readReason,
@@ -47,7 +55,7 @@ import {
   writeSuccessors,
   writeU32,
 } from './fields.js';
-import { bad, checkBytes, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
+import { bad, checkBytes, checkInt, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
 
 export type { WireVersion } from './primitives.js';
 /** The version peers send. */
@@ -62,11 +70,43 @@ const MAX_LENGTH = MAX_FRAME_BYTES - PREFIX_BYTES;
 const MAX_CHUNK_BYTES = MAX_FRAME_BYTES - HEADER_BYTES;
 const SHA256_BYTES = 32;
 
-function readPurpose(r: Reader): 'request' | 'store' {
+const PURPOSES: Purpose[] = ['request', 'store', 'replica'];
+
+function writePurpose(w: Writer, p: Purpose): void {
+  const code = PURPOSES.indexOf(p) + 1;
+  if (code === 0 || (code === 3 && w.version === 1)) throw bad(`purpose must be one of ${PURPOSES.join(', ')} (replica: version 2 only)`);
+  w.u8(code);
+}
+
+function readPurpose(r: Reader): Purpose {
   const v = r.u8('purpose');
-  if (v === 1) return 'request';
-  if (v === 2) return 'store';
-  throw bad(`purpose must be 1 or 2, got ${v}`);
+  const p = PURPOSES[v - 1];
+  if (!p || (v === 3 && r.version === 1)) throw bad(`purpose must be 1..${r.version === 1 ? 2 : 3}, got ${v}`);
+  return p;
+}
+
+function writeCount(w: Writer, name: string, n: number, max: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > max) throw bad(`${name} must hold at most ${max} entries`);
+  w.u8(n);
+}
+
+function readCount(r: Reader, name: string, max: number): number {
+  const n = r.u8(`${name} count`);
+  if (n > max) throw bad(`${name} count ${n} exceeds ${max}`);
+  return n;
+}
+
+function writeKeyInfo(w: Writer, k: KeyInfo): void {
+  writeFile(w, k.name);
+  w.u64('size', k.size);
+  writeBool(w, 'has sha256', k.sha256 !== undefined);
+  if (k.sha256 !== undefined) w.bytes(checkBytes('sha256', k.sha256, SHA256_BYTES, SHA256_BYTES));
+}
+
+function readKeyInfo(r: Reader): KeyInfo {
+  const name = readFile(r);
+  const size = r.u64('size');
+  return r.bool('has sha256') ? { name, size, sha256: r.bytes(SHA256_BYTES, 'sha256') } : { name, size };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,7 +126,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
     write(w, m) {
       writeContact(w, m.from);
       writeU32(w, 'seq', m.seq);
-      if (m.role !== 1 && m.role !== 2) throw bad('role must be 1 or 2');
+      if (m.role !== 1 && m.role !== 2 && (m.role !== 0 || w.version === 1)) throw bad('role must be 1 or 2 (or 0 in version 2)');
       w.u8(m.role);
       writeBool(w, 'loud', m.loud);
     },
@@ -94,7 +134,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const from = readContact(r, 'from');
       const seq = r.u32('seq');
       const role = r.u8('role');
-      if (role !== 1 && role !== 2) throw bad(`role must be 1 or 2, got ${role}`);
+      if (role !== 1 && role !== 2 && (role !== 0 || r.version === 1)) throw bad(`role must be 1 or 2 (or 0 in version 2), got ${role}`);
       return { type: 'ping', from, seq, role, loud: r.bool('loud') };
     },
   },
@@ -241,13 +281,20 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeU32(w, 'rid', m.rid);
       writeBool(w, 'final', m.final);
       writeHops(w, m.hops);
+      if (w.version === 1) {
+        if (m.fallback !== 0) throw bad('fallback must be 0 in wire version 1');
+      } else {
+        w.u8(checkInt('fallback', m.fallback, 0, 255));
+      }
     },
     read(r) {
       const requester = readContact(r, 'requester');
       const file = readFile(r);
       const rid = r.u32('rid');
       const final = r.bool('final');
-      return { type: 'file-request', requester, file, rid, final, hops: r.u16('hops') };
+      const hops = r.u16('hops');
+      const fallback = r.version === 1 ? 0 : r.u8('fallback');
+      return { type: 'file-request', requester, file, rid, final, hops, fallback };
     },
   },
   'file-missing': {
@@ -269,8 +316,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeContact(w, m.from);
       writeFile(w, m.file);
       writeU32(w, 'rid', m.rid);
-      if (m.purpose !== 'request' && m.purpose !== 'store') throw bad("purpose must be 'request' or 'store'");
-      w.u8(m.purpose === 'request' ? 1 : 2);
+      writePurpose(w, m.purpose);
       w.u64('size', m.size);
     },
     read(r) {
@@ -298,6 +344,76 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
     },
     read(r) {
       return { type: 'file-end', sha256: r.bytes(SHA256_BYTES, 'sha256') };
+    },
+  },
+  lookup: {
+    code: 18,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.origin);
+      writeId(w, 'key', m.key);
+      writeU32(w, 'lid', m.lid);
+      writeBool(w, 'final', m.final);
+      writeHops(w, m.hops);
+    },
+    read(r) {
+      const origin = readContact(r, 'origin');
+      const key = readId(r, 'key');
+      const lid = r.u32('lid');
+      const final = r.bool('final');
+      return { type: 'lookup', origin, key, lid, final, hops: r.u16('hops') };
+    },
+  },
+  'lookup-reply': {
+    code: 19,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'lid', m.lid);
+      writeHops(w, m.hops);
+      writeSuccessors(w, m.successors);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const lid = r.u32('lid');
+      const hops = r.u16('hops');
+      return { type: 'lookup-reply', from, lid, hops, successors: readSuccessors(r) };
+    },
+  },
+  'key-offer': {
+    code: 20,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'oid', m.oid);
+      writeCount(w, 'keys', Array.isArray(m.keys) ? m.keys.length : -1, MAX_OFFER_KEYS);
+      for (const k of m.keys) writeKeyInfo(w, k);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const oid = r.u32('oid');
+      const n = readCount(r, 'keys', MAX_OFFER_KEYS);
+      const keys: KeyInfo[] = [];
+      for (let i = 0; i < n; i++) keys.push(readKeyInfo(r));
+      return { type: 'key-offer', from, oid, keys };
+    },
+  },
+  'key-want': {
+    code: 21,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'oid', m.oid);
+      writeCount(w, 'names', Array.isArray(m.names) ? m.names.length : -1, MAX_OFFER_KEYS);
+      for (const n of m.names) writeFile(w, n);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const oid = r.u32('oid');
+      const n = readCount(r, 'names', MAX_OFFER_KEYS);
+      const names: string[] = [];
+      for (let i = 0; i < n; i++) names.push(readFile(r));
+      return { type: 'key-want', from, oid, names };
     },
   },
 };

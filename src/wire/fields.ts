@@ -4,14 +4,14 @@
 //
 //   id          v1: u8                     v2: u8 n (0..20) | n bytes big-endian, minimal (no leading 0 byte)
 //   contact     id | u16 port (1..65535) | u8 host byte length (1..255) | UTF-8 host
-//   successors  u8 count (at most MAX_SUCCESSORS) | that many contacts
+//   successors  u8 count (at most 8 in v1, MAX_SUCCESSORS in v2) | that many contacts
 //   file        v1: 4 ASCII digits         v2: u8 n (1..255) | UTF-8, no / \ NUL or control characters, no leading dot
 //   reason      u16 length | UTF-8, at most 512 bytes (encode truncates on a character boundary)
 //   storeId     u16 length | UTF-8, at most 1024 bytes
 import type { Contact } from '../core/contact.js';
 import type { Id } from '../core/id-space.js';
 import { MAX_NAME_BYTES, SPEC_NAME } from '../core/id-space.js';
-import { MAX_SUCCESSORS } from '../core/messages.js';
+import { MAX_SUCCESSORS, MAX_SUCCESSORS_V1 } from '../core/messages.js';
 import { bad, checkInt, encodeText, utf8, type Reader, type Writer } from './primitives.js';
 
 export const MAX_ID_BYTES = 20;
@@ -20,17 +20,35 @@ const MAX_REASON_BYTES = 512;
 const MAX_STORE_ID_BYTES = 1024;
 const BAD_NAME_CHARS = /[/\\\u0000-\u001f\u007f]/;
 
+/** The minimal big-endian bytes of a non-negative id (empty for 0). */
+function idBytes(id: Id): Uint8Array {
+  if (id < 0x100000000n) {
+    // the common small ids without bigint shifting
+    let v = Number(id);
+    const out: number[] = [];
+    while (v > 0) {
+      out.unshift(v & 0xff);
+      v = Math.floor(v / 256);
+    }
+    return Uint8Array.from(out);
+  }
+  let hex = id.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 export function writeId(w: Writer, name: string, id: Id): void {
   if (typeof id !== 'bigint' || id < 0n) throw bad(`${name} must be a non-negative bigint`);
   if (w.version === 1) {
     if (id > 255n) throw bad(`${name} must be in [0, 255] in wire version 1`);
     return w.u8(Number(id));
   }
-  const bytes: number[] = [];
-  for (let v = id; v > 0n; v >>= 8n) bytes.unshift(Number(v & 0xffn));
+  const bytes = idBytes(id);
   if (bytes.length > MAX_ID_BYTES) throw bad(`${name} must fit in ${MAX_ID_BYTES} bytes`);
   w.u8(bytes.length);
-  w.bytes(Uint8Array.from(bytes));
+  w.bytes(bytes);
 }
 
 export function readId(r: Reader, name: string): Id {
@@ -39,20 +57,47 @@ export function readId(r: Reader, name: string): Id {
   if (n > MAX_ID_BYTES) throw bad(`${name} of ${n} bytes exceeds ${MAX_ID_BYTES}`);
   const b = r.bytes(n, name);
   if (n > 0 && b[0] === 0) throw bad(`${name} has a leading zero byte`);
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  return v;
+  if (n <= 6) {
+    let v = 0;
+    for (const x of b) v = v * 256 + x;
+    return BigInt(v);
+  }
+  let hex = '0x';
+  for (const x of b) hex += x.toString(16).padStart(2, '0');
+  return BigInt(hex);
 }
+
+/**
+ * A contact's version-2 bytes, by object: a peer sends the same contact objects again and again
+ * (itself, its successors), and encoding the id and host each time was most of a ping's cost.
+ * Contacts are immutable, so an object's bytes never change.
+ */
+const contactBytes = new WeakMap<Contact, Uint8Array>();
 
 export function writeContact(w: Writer, c: Contact): void {
   if (typeof c !== 'object' || c === null) throw bad('contact must be an object');
-  writeId(w, 'contact id', c.id);
+  const cached = w.version === 2 ? contactBytes.get(c) : undefined;
+  if (cached) return w.bytes(cached);
   const port = checkInt('contact port', c.port, 1, 0xffff);
   const host = encodeText('contact host', c.host);
   if (host.length < 1 || host.length > MAX_HOST_BYTES) throw bad(`contact host must be 1..${MAX_HOST_BYTES} bytes`);
-  w.u16(port);
-  w.u8(host.length);
-  w.bytes(host);
+  if (w.version === 1) {
+    writeId(w, 'contact id', c.id);
+    w.u16(port);
+    w.u8(host.length);
+    return w.bytes(host);
+  }
+  const id = typeof c.id === 'bigint' && c.id >= 0n ? idBytes(c.id) : undefined;
+  if (!id || id.length > MAX_ID_BYTES) throw bad(`contact id must be a non-negative bigint of at most ${MAX_ID_BYTES} bytes`);
+  const out = new Uint8Array(1 + id.length + 3 + host.length);
+  out[0] = id.length;
+  out.set(id, 1);
+  out[1 + id.length] = port >>> 8;
+  out[2 + id.length] = port & 0xff;
+  out[3 + id.length] = host.length;
+  out.set(host, 4 + id.length);
+  contactBytes.set(c, out);
+  w.bytes(out);
 }
 
 export function readContact(r: Reader, name: string): Contact {
@@ -65,17 +110,21 @@ export function readContact(r: Reader, name: string): Contact {
   return { id, host, port };
 }
 
+function maxSuccessors(version: 1 | 2): number {
+  return version === 1 ? MAX_SUCCESSORS_V1 : MAX_SUCCESSORS;
+}
+
 export function writeSuccessors(w: Writer, list: readonly Contact[]): void {
-  if (!Array.isArray(list) || list.length > MAX_SUCCESSORS) {
-    throw bad(`successors must be an array of at most ${MAX_SUCCESSORS} contacts`);
-  }
+  const max = maxSuccessors(w.version);
+  if (!Array.isArray(list) || list.length > max) throw bad(`successors must be an array of at most ${max} contacts`);
   w.u8(list.length);
   for (const c of list) writeContact(w, c);
 }
 
 export function readSuccessors(r: Reader): Contact[] {
   const count = r.u8('successor count');
-  if (count > MAX_SUCCESSORS) throw bad(`successor count ${count} exceeds ${MAX_SUCCESSORS}`);
+  const max = maxSuccessors(r.version);
+  if (count > max) throw bad(`successor count ${count} exceeds ${max}`);
   const list: Contact[] = [];
   for (let i = 0; i < count; i++) list.push(readContact(r, 'successor'));
   return list;

@@ -71,8 +71,11 @@ export class Writer {
     return at;
   }
 
+  // Each writer reserves before touching this.buf: reserve may replace the buffer (and
+  // `this.buf[this.reserve(1)] = v` would write into the old one, as JS reads this.buf first).
   u8(v: number): void {
-    this.buf[this.reserve(1)] = v;
+    const at = this.reserve(1);
+    this.buf[at] = v;
   }
   u16(v: number): void {
     const at = this.reserve(2);

@@ -30,6 +30,8 @@ export class FakeLink {
   readonly lines: { id: number; line: string; at: number }[] = [];
   readonly exits = new Map<number, number>();
   readonly down = new Set<number>();
+  /** A seeded sequence for the cores' random numbers (replayable). */
+  private seq = 1;
   /** Datagrams to drop: return true to lose it. */
   lose: (from: number, to: number, msg: Message) => boolean = () => false;
   private readonly timers = new Map<string, { id: number; name: string; at: number }>();
@@ -42,8 +44,8 @@ export class FakeLink {
       mode: mode.kind === 'init' ? { kind: 'init', successors: mode.successors.map(contact) } : { kind: 'join', known: contact(mode.known) },
       pingIntervalMs: 1000,
       pingMisses: 3,
-      shortcuts: false,
       storeId: 'shared',
+      random32: () => (this.seq = (this.seq * 1103515245 + 12345) >>> 0),
       ...extra,
     });
     this.cores.set(id, core);
@@ -82,7 +84,7 @@ export class FakeLink {
         continue;
       }
       if (!m.tcp && this.lose(m.from, m.to, m.msg)) continue;
-      this.feed(m.to, { type: 'receive', msg: m.msg, now: this.now });
+      this.feed(m.to, { type: 'receive', msg: m.msg, origin: { via: m.tcp ? 'tcp' : 'udp', src: contact(m.from) }, now: this.now });
     }
   }
 

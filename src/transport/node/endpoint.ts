@@ -22,6 +22,8 @@ export const CONNECT_TIMEOUT_MS = 3_000;
 export const MESSAGE_IDLE_MS = 10_000;
 /** A file transfer with no traffic for this long is abandoned. */
 export const TRANSFER_IDLE_MS = 30_000;
+/** listFiles looks at no more than this many directory entries. */
+const MAX_LISTED_FILES = 100_000;
 
 export function createNodeRuntime(): Runtime {
   return {
@@ -64,9 +66,9 @@ const LISTEN_ERRORS: Record<string, string> = {
 
 /** Handlers that never throw back into a socket callback: a throwing handler is logged and ignored. */
 function guard(h: EndpointHandlers): EndpointHandlers {
-  const bad = (detail: string): void => {
+  const bad = (detail: string, source?: string): void => {
     try {
-      h.onBadInput(oneLine(detail));
+      h.onBadInput(oneLine(detail), source);
     } catch {
       // The log itself failed; there is nowhere left to report it.
     }
@@ -360,7 +362,7 @@ class Inbound {
     sock.on('data', (bytes: Buffer) => this.onData(bytes));
     sock.on('end', () => this.onEnd());
     sock.on('error', (err) => {
-      this.ctx.handlers.onBadInput(`${this.where}: ${describe(err)}`);
+      this.ctx.handlers.onBadInput(`${this.where}: ${describe(err)}`, this.where);
       this.receiver?.abort(`connection failed: ${describe(err)}`);
     });
     sock.on('close', () => this.receiver?.abort('connection closed before file-end'));
@@ -389,10 +391,10 @@ class Inbound {
       this.receiver?.frame(d);
       return;
     }
-    if (!d.ok) return this.ctx.handlers.onBadInput(`${this.where}: ${d.error.message}`);
+    if (!d.ok) return this.ctx.handlers.onBadInput(`${this.where}: ${d.error.message}`, this.where);
     const type = d.msg.type;
     if (type === 'file-begin' || type === 'file-data' || type === 'file-end') {
-      return this.ctx.handlers.onBadInput(`${this.where}: ${type} outside a file transfer`);
+      return this.ctx.handlers.onBadInput(`${this.where}: ${type} outside a file transfer`, this.where);
     }
     this.ctx.handlers.onMessage(d.msg, this.origin);
   }
@@ -416,7 +418,7 @@ class Inbound {
   private onEnd(): void {
     // The socket ends its side too (allowHalfOpen is off); a transfer cut short fails on 'close'.
     if (this.mode !== 'file' && this.decoder.buffered > 0 && !this.decoder.failed) {
-      this.ctx.handlers.onBadInput(`${this.where}: connection closed inside a frame (${this.decoder.buffered} bytes)`);
+      this.ctx.handlers.onBadInput(`${this.where}: connection closed inside a frame (${this.decoder.buffered} bytes)`, this.where);
     }
   }
 }
@@ -487,9 +489,9 @@ class NodeEndpoint implements Endpoint {
   private onDatagram(bytes: Buffer, src: Address): void {
     const where = `udp from ${src.host}:${src.port}`;
     const d = decodeFrame(bytes);
-    if (!d.ok) return this.ctx.handlers.onBadInput(`${where}: ${d.error.message}`);
+    if (!d.ok) return this.ctx.handlers.onBadInput(`${where}: ${d.error.message}`, where);
     if (d.msg.type !== 'ping' && d.msg.type !== 'pong') {
-      return this.ctx.handlers.onBadInput(`${where}: ${d.msg.type} is not allowed over udp`);
+      return this.ctx.handlers.onBadInput(`${where}: ${d.msg.type} is not allowed over udp`, where);
     }
     this.ctx.handlers.onMessage(d.msg, { via: 'udp', src });
   }
@@ -543,6 +545,22 @@ class NodeEndpoint implements Endpoint {
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw err;
     }
+  }
+
+  async listFiles(): Promise<{ name: string; size: number }[]> {
+    const out: { name: string; size: number }[] = [];
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.dataDir);
+    } catch {
+      return out;
+    }
+    for (const name of names.slice(0, MAX_LISTED_FILES)) {
+      if (!isPlainFileName(name)) continue;
+      const st = await this.statFile(name).catch(() => null);
+      if (st) out.push({ name, size: st.size });
+    }
+    return out;
   }
 
   async sendFile(to: Target, header: FileBegin, name: string): Promise<void> {

@@ -8,7 +8,9 @@
 //   PRNG (mulberry32); nothing reads the wall clock, Math.random or real timers.
 // - Between two events, promise continuations triggered by the first one run to completion
 //   (one setImmediate turn drains the microtask queue), so async peer drivers react to an
-//   event before the next one fires.
+//   event before the next one fires. The turn is taken only after a timer or an event that
+//   touched one of the simulator's promises: a datagram handed to a synchronous handler needs
+//   none, and the turn costs more than the event.
 // - Everything is bounded: queued events, events per run, events at one instant (a
 //   livelock detector), FIFO bookkeeping, file sizes.
 // - Partitions are given as address strings: either a host ('10.0.0.1') which covers every
@@ -125,19 +127,29 @@ class SimEndpoint implements Endpoint, Sender {
   }
 
   sendMessage(to: Target, msg: Message): Promise<void> {
+    this.net.promised = true;
     return this.net.sendMessageFrom(this, to, msg);
   }
 
   statFile(name: string): Promise<{ size: number } | null> {
+    this.net.promised = true;
     const size = this.net.disk.size(this.dataDir, name);
     return Promise.resolve(size === undefined ? null : { size });
   }
 
-  sendFile(to: Target, header: FileBegin, name: string): Promise<void> {
-    return this.net.sendFileFrom(this, to, header, name);
+  listFiles(): Promise<{ name: string; size: number }[]> {
+    this.net.promised = true;
+    const disk = this.net.disk;
+    return Promise.resolve(disk.list(this.dataDir).filter((n) => !n.startsWith('.')).map((name) => ({ name, size: disk.size(this.dataDir, name)! })));
+  }
+
+  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
+    this.net.promised = true;
+    return this.net.sendFileFrom(this, to, header, name, onProgress);
   }
 
   close(): Promise<void> {
+    this.net.promised = true;
     this.net.unbind(this);
     return Promise.resolve();
   }
@@ -164,6 +176,8 @@ export class SimNetwork {
   /** Last scheduled TCP delivery per (sender, receiver), so messages on a pair stay in order. */
   private readonly fifo = new Map<string, number>();
   private failTransfers = 0;
+  /** A timer fired, an endpoint call returned a promise, or an event settled one: drain continuations before the next event. */
+  promised = false;
   private readonly counters: Omit<SimStats, 'now' | 'queued'> = {
     eventsProcessed: 0,
     datagramsSent: 0,
@@ -212,7 +226,11 @@ export class SimNetwork {
     return {
       kind: 'sim',
       now: () => this.clock,
-      setTimer: (delayMs: number, fn: () => void): SimTimer => this.schedule(delayMs, fn),
+      setTimer: (delayMs: number, fn: () => void): SimTimer =>
+        this.schedule(delayMs, () => {
+          this.promised = true;
+          fn();
+        }),
       clearTimer: (handle: unknown) => this.cancel(handle),
       random32: () => Math.floor(this.rand() * 2 ** 32) >>> 0,
       openEndpoint: (opts, handlers) => this.openEndpoint(opts, handlers),
@@ -308,7 +326,10 @@ export class SimNetwork {
         this.clock = ev.time;
         this.counters.eventsProcessed++;
         ev.fn();
-        await new Promise<void>((r) => setImmediate(r));
+        if (this.promised) {
+          this.promised = false;
+          await new Promise<void>((r) => setImmediate(r));
+        }
         if (pred?.()) return true;
       }
       this.clock = until;
@@ -483,7 +504,10 @@ export class SimNetwork {
     return new Promise<void>((resolve, reject) => {
       const fail = (err: CdhtError, delayMs: number) => {
         this.counters.messagesFailed++;
-        this.schedule(delayMs, () => reject(err));
+        this.schedule(delayMs, () => {
+          this.promised = true;
+          reject(err);
+        });
       };
       const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
       if (this.partitioned(src.self, to)) {
@@ -491,6 +515,7 @@ export class SimNetwork {
         return;
       }
       this.schedule(this.fifoDelay(from, addressOf(to)), () => {
+        this.promised = true;
         if (this.partitioned(src.self, to)) {
           fail(unreachable(to, 'connect timed out'), timeout());
           return;
@@ -526,7 +551,7 @@ export class SimNetwork {
    * (onFileDone, bytes written under the accepted name).
    * @internal
    */
-  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string): Promise<void> {
+  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
     const bytes = this.disk.read(src.dataDir, name);
     if (!bytes) {
       return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.dataDir}`));
@@ -545,7 +570,10 @@ export class SimNetwork {
     return new Promise<void>((resolve, reject) => {
       const fail = (err: CdhtError, delayMs = 0) => {
         this.counters.filesFailed++;
-        this.schedule(delayMs, () => reject(err));
+        this.schedule(delayMs, () => {
+          this.promised = true;
+          reject(err);
+        });
       };
       const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
       if (this.partitioned(src.self, to)) {
@@ -553,6 +581,7 @@ export class SimNetwork {
         return;
       }
       this.schedule(this.drawLatency(), () => {
+        this.promised = true;
         if (this.partitioned(src.self, to)) return fail(unreachable(to, 'connect timed out'), timeout());
         const dst = this.bound.get(addressOf(to));
         if (!dst) return fail(unreachable(to, 'connection refused'));
@@ -575,6 +604,7 @@ export class SimNetwork {
         const breakMidway = this.failTransfers > 0;
         if (breakMidway) this.failTransfers--;
         this.schedule(breakMidway ? Math.floor(durationMs / 2) : durationMs, () => {
+          this.promised = true;
           const problem = breakMidway
             ? 'transfer broke midway (injected)'
             : src.closed
@@ -588,6 +618,8 @@ export class SimNetwork {
             return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));
           }
           this.disk.write(dst.dataDir, saveAs, bytes);
+          onProgress?.(bytes.length);
+          dst.handlers.onFileProgress?.(offered, bytes.length);
           this.counters.filesDelivered++;
           this.counters.fileBytesDelivered += bytes.length;
           dst.handlers.onFileDone(offered, { ok: true });

@@ -1,0 +1,424 @@
+// Who is alive: pings to the first two successors (with quick silent re-probes after a miss),
+// pongs that count only as answers to pings this peer sent, predecessors learned from pings,
+// and verification: a contact named by someone else is trusted only once it answers a ping at
+// that address (on a private ring, sealed by the key of the peer it names).
+//
+// Rules it keeps
+// - A pong counts only if it answers an outstanding ping of ours: same sequence number (32
+//   random bits), sent to the address it comes from (open ring) or sealed by the peer it names
+//   (private ring, `authId`), and naming the contact we pinged.
+// - A successor is declared dead after `pingMisses` consecutive unanswered probes: the regular
+//   ping, then quick silent re-probes `reprobeMs` apart. One lost datagram never kills a peer
+//   (pingMisses >= 2 unless the user asks for 1); init's successors get a start-up grace.
+// - Probes go out every `probeMs` = the interval split so that detection stays under 60 s; only
+//   one probe per interval prints its lines.
+// - Every table here is bounded (MAX_* below).
+import type { Contact } from '../contact.js';
+import { sameAddress } from '../contact.js';
+import { impersonation, type Ctx } from '../context.js';
+import type { Id } from '../id-space.js';
+import type { MessageOf } from '../messages.js';
+import type { Origin } from '../origin.js';
+
+/** Detection must stay under 60 s: a probe interval and its re-probes fit this budget. */
+const DETECTION_BUDGET_MS = 45_000;
+/** A successor that never answered gets this long on top of the misses (peers start one by one). */
+export const STARTUP_GRACE_MS = 10_000;
+/** Re-probes follow a miss this fast: a quarter of the probe interval, within these bounds. */
+const MIN_REPROBE_MS = 100;
+const MAX_REPROBE_MS = 2_500;
+/** Pings of ours awaiting an answer (probes and verifications). */
+const MAX_OUTSTANDING = 512;
+/** Contacts being verified at once, and remembered as verified. */
+const MAX_VERIFYING = 64;
+const MAX_VERIFIED = 1024;
+/** Quiet pings a verification sends before giving up. */
+const VERIFY_TRIES = 3;
+
+interface Outstanding {
+  target: Contact;
+  at: number;
+}
+
+interface Probe {
+  contact: Contact;
+  /** Consecutive probes that went unanswered. */
+  misses: number;
+  /** A probe is out and unanswered; judged at `deadline`. */
+  deadline: number | undefined;
+  /** Answered at least once (the start-up grace ends). */
+  heard: boolean;
+}
+
+interface Verification {
+  contact: Contact;
+  tries: number;
+  deadline: number;
+  waiters: ((ok: boolean) => void)[];
+}
+
+export interface LivenessHooks {
+  /** The first successors, in order (only the first two are pinged). */
+  successors(): readonly Contact[];
+  /** Successors declared dead by missed probes, all at once. */
+  onDead(gone: Contact[]): void;
+  /** A pong from the first successor: its successors and predecessor (Chord's stabilize). */
+  onFirstSuccessorPong(pong: MessageOf<'pong'>): void;
+  /** Predecessors changed. */
+  onPredecessors(): void;
+}
+
+export function contactKey(c: Contact): string {
+  return `${c.id}@${c.host}:${c.port}`;
+}
+
+export class Liveness {
+  readonly probeMs: number;
+  readonly reprobeMs: number;
+  readonly loudEvery: number;
+  /** How long a dead or departed peer is remembered (so a stale list cannot bring it back). */
+  readonly deadMemoryMs: number;
+  pred1: Contact | undefined;
+  pred2: Contact | undefined;
+  private readonly predHeard = new Map<Id, number>();
+  private ticks = 0;
+  private readonly outstanding = new Map<number, Outstanding>();
+  private readonly probes = new Map<Id, Probe>();
+  private readonly verifying = new Map<string, Verification>();
+  private readonly verified = new Map<string, { c: Contact; at: number }>();
+  private readonly dead = new Map<Id, number>();
+  /** id -> until: peers a TCP message could not reach; routing skips them until they answer or the mark expires. */
+  private readonly suspects = new Map<Id, number>();
+  private readonly graceUntil = new Map<Id, number>();
+  /** Contacts that stayed silent when verified: not asked again for a while. */
+  private readonly silent = new Map<string, number>();
+  private timerAt: number | undefined;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly hooks: LivenessHooks,
+  ) {
+    const { pingIntervalMs: interval, pingMisses } = ctx.cfg;
+    const reprobeFor = (probe: number) => Math.min(MAX_REPROBE_MS, Math.max(MIN_REPROBE_MS, probe / 4));
+    // split a long interval into silent probes until a probe and its re-probes fit the budget
+    let every = 1;
+    while (interval / every + pingMisses * reprobeFor(interval / every) > DETECTION_BUDGET_MS) every++;
+    this.loudEvery = every;
+    this.probeMs = interval / every;
+    this.reprobeMs = reprobeFor(this.probeMs);
+    this.deadMemoryMs = Math.max(10_000, 2 * (pingMisses + 2) * this.probeMs);
+  }
+
+  // ---- marks ------------------------------------------------------------------------------
+
+  /** Declared dead or departed recently (the memory fades, so a false alarm heals). */
+  isDead(id: Id): boolean {
+    const until = this.dead.get(id);
+    if (until === undefined) return false;
+    if (this.ctx.now > until) {
+      this.dead.delete(id);
+      return false;
+    }
+    return true;
+  }
+  markDead(c: Contact): void {
+    this.dead.set(c.id, this.ctx.now + this.deadMemoryMs);
+    this.probes.delete(c.id);
+    this.forgetVerified(c);
+    if (this.pred1?.id === c.id || this.pred2?.id === c.id) {
+      if (this.pred1?.id === c.id) this.pred1 = undefined;
+      if (this.pred2?.id === c.id) this.pred2 = undefined;
+      this.ctx.version++;
+    }
+  }
+  /** A peer that proved itself alive (it answered, or it joined again). */
+  clearDead(id: Id): void {
+    this.dead.delete(id);
+  }
+  isSuspect(id: Id): boolean {
+    const until = this.suspects.get(id);
+    if (until === undefined) return false;
+    if (this.ctx.now > until) {
+      this.suspects.delete(id);
+      return false;
+    }
+    return true;
+  }
+  suspect(id: Id): void {
+    if (this.suspects.size >= MAX_OUTSTANDING) this.suspects.clear();
+    this.suspects.set(id, this.ctx.now + (this.ctx.cfg.pingMisses + 1) * this.probeMs);
+  }
+  /** init's successors may not have started yet. */
+  grace(c: Contact): void {
+    this.graceUntil.set(c.id, this.ctx.now + STARTUP_GRACE_MS + this.ctx.cfg.pingMisses * this.probeMs);
+  }
+
+  isVerified(c: Contact): boolean {
+    const v = this.verified.get(contactKey(c));
+    return v !== undefined && this.ctx.now - v.at <= this.deadMemoryMs;
+  }
+  private markVerified(c: Contact): void {
+    const k = contactKey(c);
+    this.verified.delete(k);
+    if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(k, { c, at: this.ctx.now });
+  }
+  /** Peers that answered a ping of ours lately, most recent first (where to turn when every successor failed). */
+  recentlyHeard(): Contact[] {
+    const out: Contact[] = [];
+    for (const { c, at } of this.verified.values()) if (this.ctx.now - at <= this.deadMemoryMs && !this.isDead(c.id)) out.push(c);
+    return out.reverse();
+  }
+  private forgetVerified(c: Contact): void {
+    for (const k of [...this.verified.keys()]) if (k.startsWith(`${c.id}@`)) this.verified.delete(k);
+  }
+
+  // ---- the probe cycle ----------------------------------------------------------------------
+
+  start(): void {
+    this.ctx.setTimer('ping', this.ctx.now);
+  }
+
+  onTick(): void {
+    const ctx = this.ctx;
+    if (ctx.phase !== 'active') return;
+    const loud = this.ticks % this.loudEvery === 0;
+    this.ticks++;
+    const targets = this.hooks.successors().slice(0, 2);
+    for (const id of [...this.probes.keys()]) if (!targets.some((t) => t.id === id)) this.probes.delete(id);
+    targets.forEach((t, i) => {
+      let p = this.probes.get(t.id);
+      if (!p || !sameAddress(p.contact, t)) {
+        p = { contact: t, misses: 0, deadline: undefined, heard: false };
+        this.probes.set(t.id, p);
+      }
+      this.ping(t, i === 0 ? 1 : 2, loud);
+      p.deadline ??= ctx.now + this.reprobeMs;
+    });
+    if (loud) ctx.trace({ kind: 'ping-sent', to: targets.map((t) => t.id) });
+    this.expirePredecessors();
+    this.schedule();
+    ctx.setTimer('ping', ctx.now + this.probeMs);
+  }
+
+  private ping(to: Contact, role: 0 | 1 | 2, loud: boolean): void {
+    const seq = this.ctx.nonce();
+    this.remember(seq, to);
+    this.ctx.send(to, { type: 'ping', from: this.ctx.self, seq, role, loud }, 'udp');
+  }
+
+  private remember(seq: number, target: Contact): void {
+    if (this.outstanding.size >= MAX_OUTSTANDING) {
+      // the oldest go first: they are the least likely to be answered still
+      for (const [s] of this.outstanding) {
+        this.outstanding.delete(s);
+        if (this.outstanding.size < MAX_OUTSTANDING / 2) break;
+      }
+    }
+    this.outstanding.set(seq, { target, at: this.ctx.now });
+  }
+
+  /** The liveness timer: judge probes and verifications whose answer is overdue. */
+  onDeadline(): void {
+    const ctx = this.ctx;
+    this.timerAt = undefined;
+    const gone: Contact[] = [];
+    for (const [id, p] of this.probes) {
+      if (p.deadline === undefined || p.deadline > ctx.now) continue;
+      p.misses++;
+      const graced = (this.graceUntil.get(id) ?? -Infinity) > ctx.now && !p.heard;
+      if (p.misses >= ctx.cfg.pingMisses && !graced) {
+        gone.push(p.contact);
+        continue;
+      }
+      // a quick silent re-probe: one lost datagram must not cost a whole interval
+      const role = this.hooks.successors()[0]?.id === id ? 1 : 2;
+      this.ping(p.contact, role, false);
+      p.deadline = ctx.now + (graced ? this.probeMs : this.reprobeMs);
+    }
+    for (const [k, v] of this.verifying) {
+      if (v.deadline > ctx.now) continue;
+      if (++v.tries >= VERIFY_TRIES) {
+        this.verifying.delete(k);
+        if (this.silent.size >= MAX_VERIFYING) this.silent.delete(this.silent.keys().next().value!);
+        this.silent.set(k, ctx.now);
+        for (const w of v.waiters) w(false);
+        continue;
+      }
+      this.ping(v.contact, 0, false);
+      v.deadline = ctx.now + this.verifyWaitMs();
+    }
+    for (const [seq, o] of this.outstanding) if (ctx.now - o.at > 4 * this.probeMs) this.outstanding.delete(seq);
+    if (gone.length) this.hooks.onDead(gone);
+    this.schedule();
+  }
+
+  private verifyWaitMs(): number {
+    return Math.max(this.reprobeMs, 200);
+  }
+
+  private schedule(): void {
+    let at = Infinity;
+    for (const p of this.probes.values()) if (p.deadline !== undefined) at = Math.min(at, p.deadline);
+    for (const v of this.verifying.values()) at = Math.min(at, v.deadline);
+    if (at === Infinity || at === this.timerAt) return;
+    this.timerAt = at;
+    this.ctx.setTimer('liveness', at);
+  }
+
+  // ---- verification -------------------------------------------------------------------------
+
+  /**
+   * Calls back true once `c` has answered a ping at its address (at once if it did recently),
+   * false if it stays silent or too many verifications are in flight. May call back synchronously.
+   */
+  verify(c: Contact, done: (ok: boolean) => void): void {
+    if (c.id === this.ctx.self.id) return done(false);
+    if (this.isVerified(c)) return done(true);
+    const k = contactKey(c);
+    const quietAt = this.silent.get(k);
+    if (quietAt !== undefined && this.ctx.now - quietAt < 2 * this.probeMs) return done(false);
+    const v = this.verifying.get(k);
+    if (v) {
+      v.waiters.push(done);
+      return;
+    }
+    if (this.verifying.size >= MAX_VERIFYING) return done(false);
+    this.verifying.set(k, { contact: c, tries: 0, deadline: this.ctx.now + this.verifyWaitMs(), waiters: [done] });
+    this.ping(c, 0, false);
+    this.schedule();
+  }
+
+  /** Verifies several contacts; calls back once, with those that answered, in the given order. */
+  verifyAll(cands: readonly Contact[], done: (alive: Contact[]) => void): void {
+    const results = new Map<string, boolean>();
+    let left = cands.length;
+    if (left === 0) return done([]);
+    let called = false;
+    const finish = () => {
+      if (called || left > 0) return;
+      called = true;
+      done(cands.filter((c) => results.get(contactKey(c))));
+    };
+    for (const c of cands) {
+      this.verify(c, (ok) => {
+        results.set(contactKey(c), ok);
+        left--;
+        finish();
+      });
+    }
+  }
+
+  // ---- pings and pongs ------------------------------------------------------------------------
+
+  onPing(msg: MessageOf<'ping'>, origin: Origin): void {
+    const ctx = this.ctx;
+    const forged = impersonation(ctx, msg.from, origin.authId);
+    if (forged) return ctx.note(`Dropped a ping claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (msg.loud) ctx.trace({ kind: 'ping-received', from: msg.from.id });
+    const pong: MessageOf<'pong'> = {
+      type: 'pong',
+      from: ctx.self,
+      seq: msg.seq,
+      loud: msg.loud,
+      successors: [...this.hooks.successors()],
+      ...(this.pred1 ? { pred: this.pred1 } : {}),
+    };
+    ctx.send(msg.from, pong, 'udp');
+    if (msg.role !== 0 && (ctx.phase === 'active' || ctx.phase === 'leaving')) this.heardFromPredecessor(msg.from, msg.role);
+  }
+
+  /** A pinger is a predecessor; it is taken only once it has answered a ping of ours itself. */
+  private heardFromPredecessor(from: Contact, role: 1 | 2): void {
+    if (from.id === this.ctx.self.id || this.isDead(from.id)) return;
+    this.predHeard.set(from.id, this.ctx.now);
+    const take = () => {
+      const now = this.ctx.now;
+      const slot = role === 1 ? 'pred1' : 'pred2';
+      const other = role === 1 ? 'pred2' : 'pred1';
+      const [b1, b2] = [this.pred1?.id, this.pred2?.id];
+      if (this[other]?.id === from.id) this[other] = undefined;
+      // the closest pinger in each role wins; a silent one gives way to whoever pings
+      const cur = this[slot];
+      const silent = !cur || now - (this.predHeard.get(cur.id) ?? -Infinity) > 2 * this.probeMs;
+      if (!cur || cur.id === from.id || silent || this.ctx.space.betweenOpen(cur.id, from.id, this.ctx.self.id)) this[slot] = from;
+      if (this.pred1?.id !== b1 || this.pred2?.id !== b2) this.predecessorsChanged();
+    };
+    if (this.isVerified(from)) return take();
+    this.verify(from, (ok) => ok && take());
+  }
+
+  /** Whether a pong answers a ping of ours: known sequence number, from the peer and place we pinged. */
+  private answers(msg: MessageOf<'pong'>, origin: Origin): Outstanding | undefined {
+    const o = this.outstanding.get(msg.seq);
+    if (!o || o.target.id !== msg.from.id || !sameAddress(o.target, msg.from)) return undefined;
+    if (this.ctx.cfg.secure ? origin.authId !== o.target.id : !sameAddress(normalize(origin.src), o.target)) return undefined;
+    return o;
+  }
+
+  onPong(msg: MessageOf<'pong'>, origin: Origin): void {
+    const ctx = this.ctx;
+    const o = this.answers(msg, origin);
+    if (!o) return ctx.note(`Dropped a pong that answers no ping of ours (from ${origin.src.host}:${origin.src.port})`, 'debug');
+    this.outstanding.delete(msg.seq);
+    const c = o.target;
+    this.markVerified(c);
+    this.silent.delete(contactKey(c));
+    this.suspects.delete(c.id);
+    const wasDead = this.dead.delete(c.id);
+    if (wasDead) ctx.note(`Peer ${ctx.fmt(c.id)} answers again; it was declared dead by mistake`, 'debug');
+    const v = this.verifying.get(contactKey(c));
+    if (v) {
+      this.verifying.delete(contactKey(c));
+      for (const w of v.waiters) w(true);
+    }
+    const p = this.probes.get(c.id);
+    if (!p || !sameAddress(p.contact, c)) return;
+    p.misses = 0;
+    p.deadline = undefined;
+    p.heard = true;
+    this.graceUntil.delete(c.id);
+    if (msg.loud) ctx.trace({ kind: 'pong-received', from: c.id });
+    if (this.hooks.successors()[0]?.id === c.id) this.hooks.onFirstSuccessorPong(msg);
+  }
+
+  private expirePredecessors(): void {
+    const limit = (this.ctx.cfg.pingMisses + 2) * this.probeMs;
+    let changed = false;
+    for (const slot of ['pred1', 'pred2'] as const) {
+      const p = this[slot];
+      if (p && this.ctx.now - (this.predHeard.get(p.id) ?? this.ctx.now) > limit) {
+        this[slot] = undefined;
+        changed = true;
+      }
+    }
+    if (this.predHeard.size > MAX_VERIFIED) {
+      for (const [id, at] of this.predHeard) if (this.ctx.now - at > limit) this.predHeard.delete(id);
+    }
+    if (changed) this.predecessorsChanged();
+  }
+
+  private predecessorsChanged(): void {
+    this.ctx.version++;
+    this.hooks.onPredecessors();
+  }
+
+  /** A peer that left: forget it as a predecessor at once (it said so itself). */
+  forgetPredecessor(id: Id): void {
+    let changed = false;
+    if (this.pred1?.id === id) (this.pred1 = undefined), (changed = true);
+    if (this.pred2?.id === id) (this.pred2 = undefined), (changed = true);
+    if (changed) this.predecessorsChanged();
+  }
+  /** The acceptor of our join is our predecessor until pings say otherwise. */
+  setPredecessor(c: Contact): void {
+    this.pred1 = c;
+    this.predHeard.set(c.id, this.ctx.now);
+    this.predecessorsChanged();
+  }
+}
+
+/** IPv4 addresses seen through a dual-stack socket come as ::ffff:a.b.c.d. */
+function normalize(a: { host: string; port: number }): { host: string; port: number } {
+  return a.host.startsWith('::ffff:') && a.host.includes('.') ? { host: a.host.slice(7), port: a.port } : a;
+}

@@ -1,0 +1,251 @@
+// The successor list: the next r peers clockwise, verified, kept in ring order. Contacts named
+// by other peers enter only after they answer a ping; entries leave only when this peer's own
+// probes find them dead or when they say themselves that they depart.
+//
+// Rules it keeps
+// - The list never holds this peer, a peer declared dead, or two entries with one id; it is
+//   sorted by clockwise distance and at most r long.
+// - The first two entries change only through this peer's own detection, a verified addition
+//   (a peer that joined between), or a successor-change / depart from the peers concerned, so
+//   every change there is printed here with the specification's lines. Entries from the third
+//   on are refreshed silently from the first successor's own list.
+// - One message never leaves the list shorter: candidates are merged, never substituted.
+// - Never alone while another peer is known: when every successor has failed, the peer asks a
+//   predecessor, a finger or a peer heard from recently for its successors, and says so.
+import type { Contact } from '../contact.js';
+import { sameAddress } from '../contact.js';
+import { impersonation, type Ctx } from '../context.js';
+import type { Id } from '../id-space.js';
+import type { MessageOf } from '../messages.js';
+import type { Origin } from '../origin.js';
+import type { Liveness } from './liveness.js';
+
+/** Successor queries in flight. */
+const MAX_QUERIES = 16;
+
+/**
+ * Which lines an adoption prints: both first successors ("My new ..." or, after a join, "My ..."),
+ * both only if one of them changed, the second if it changed, or none.
+ */
+export type Print = 'new' | 'initial' | 'changed' | 'second' | 'none';
+
+export interface SuccessorHooks {
+  /** Peers to rejoin through when every successor failed (fingers, recent contacts). */
+  fallbacks(): Contact[];
+  /** The list changed (routing and replication react). */
+  onChange(): void;
+}
+
+export class Successors {
+  list: Contact[] = [];
+  private readonly queries = new Map<number, Contact>();
+  /** Lines owed after a death whose replacement is not known yet (printed once the reply fills the list). */
+  private owesLines = false;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly live: Liveness,
+    private readonly hooks: SuccessorHooks,
+  ) {}
+
+  get r(): number {
+    return this.ctx.cfg.successors;
+  }
+  ids(): Id[] {
+    return this.list.map((c) => c.id);
+  }
+  has(id: Id): boolean {
+    return this.list.some((c) => c.id === id);
+  }
+
+  /** init: the successors typed by the user are taken as they are, with the start-up grace. */
+  init(given: Contact[]): void {
+    this.set(this.merge([], given));
+    for (const c of this.list) this.live.grace(c);
+  }
+
+  /** Candidates in ring order: no self, no dead, one entry per id (a listed contact wins), at most r. */
+  private merge(base: readonly Contact[], cands: readonly Contact[]): Contact[] {
+    const byId = new Map<Id, Contact>();
+    for (const c of [...base, ...cands]) {
+      if (c.id === this.ctx.self.id || this.live.isDead(c.id) || byId.has(c.id)) continue;
+      byId.set(c.id, c);
+    }
+    const self = this.ctx.self.id;
+    const space = this.ctx.space;
+    return [...byId.values()]
+      .sort((a, b) => {
+        const da = space.distance(self, a.id);
+        const db = space.distance(self, b.id);
+        return da < db ? -1 : da > db ? 1 : 0;
+      })
+      .slice(0, this.r);
+  }
+
+  private set(list: Contact[]): boolean {
+    const same = list.length === this.list.length && list.every((c, i) => c.id === this.list[i]!.id && sameAddress(c, this.list[i]));
+    this.list = list;
+    if (!same) {
+      this.ctx.version++;
+      this.hooks.onChange();
+    }
+    return !same;
+  }
+
+  private print(how: Print, before: readonly Contact[]): void {
+    const [s1, s2] = this.list;
+    const moved = before[0]?.id !== s1?.id || before[1]?.id !== s2?.id;
+    if (how === 'new' || how === 'initial' || (how === 'changed' && moved)) {
+      const initial = how === 'initial';
+      if (s1) this.ctx.trace({ kind: 'successor', nth: 1, peer: s1.id, initial });
+      if (s2) this.ctx.trace({ kind: 'successor', nth: 2, peer: s2.id, initial });
+    } else if (how === 'second' && s2 && s2.id !== before[1]?.id) {
+      this.ctx.trace({ kind: 'successor', nth: 2, peer: s2.id, initial: false });
+    }
+  }
+
+  /**
+   * Merges the candidates that answer a ping (the listed ones need not) and prints `how`.
+   * `then` runs after the merge, whether or not anything changed.
+   */
+  adopt(cands: readonly Contact[], how: Print, then?: (alive: Contact[]) => void): void {
+    const fresh = cands.filter((c) => c.id !== this.ctx.self.id && !this.list.some((l) => l.id === c.id));
+    this.live.verifyAll(fresh, (alive) => {
+      const before = this.list;
+      this.set(this.merge(this.list, alive));
+      this.print(how, before);
+      then?.(alive);
+    });
+  }
+
+  /** Drops a peer (it departed or died) without printing; returns whether it was among the first two. */
+  remove(id: Id): boolean {
+    const idx = this.list.findIndex((c) => c.id === id);
+    if (idx < 0) return false;
+    this.set(this.list.filter((c) => c.id !== id));
+    return idx <= 1;
+  }
+
+  // ---- deaths and repair ----------------------------------------------------------------------
+
+  onDead(gone: Contact[]): void {
+    let top = false;
+    for (const d of gone) {
+      this.ctx.trace({ kind: 'peer-dead', peer: d.id });
+      this.live.markDead(d);
+      top = this.remove(d.id) || top;
+    }
+    const next = this.list[0];
+    if (!next) return this.rejoin();
+    // two successors known: the lines come now; otherwise once the query has filled the list
+    if (top && this.list.length >= 2) this.print('new', []);
+    else if (top) this.owesLines = true;
+    this.query(next);
+  }
+
+  /** Asks a live successor for its successors, to refill the list. */
+  private query(to: Contact): void {
+    if ([...this.queries.values()].some((c) => c.id === to.id) || this.queries.size >= MAX_QUERIES) return;
+    const qid = this.ctx.nonce();
+    this.queries.set(qid, to);
+    this.ctx.send(to, { type: 'successor-query', from: this.ctx.self, qid });
+  }
+
+  onSuccessorQuery(msg: MessageOf<'successor-query'>, origin: Origin): void {
+    const forged = impersonation(this.ctx, msg.from, origin.authId);
+    if (forged) return this.ctx.note(`Dropped a successor query claiming to be from Peer ${this.ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    this.ctx.send(msg.from, { type: 'successor-reply', from: this.ctx.self, qid: msg.qid, successors: this.list });
+  }
+
+  onSuccessorReply(msg: MessageOf<'successor-reply'>): void {
+    const asked = this.queries.get(msg.qid);
+    if (!asked || asked.id !== msg.from.id || !sameAddress(asked, msg.from)) return;
+    this.queries.delete(msg.qid);
+    const owed = this.owesLines;
+    this.owesLines = false;
+    this.adopt([asked, ...msg.successors], owed ? 'new' : 'changed');
+  }
+
+  /** A successor query could not be delivered: the peer asked is gone too. */
+  onQueryFailed(to: Contact): void {
+    for (const [qid, c] of this.queries) if (c.id === to.id) this.queries.delete(qid);
+    if (this.has(to.id)) this.onDead([to]);
+    else if (this.list.length === 0) this.rejoin();
+  }
+
+  /** Every successor failed: rejoin through any other peer this one knows, or wait to be found. */
+  private rejoin(): void {
+    const via = this.hooks.fallbacks().find((c) => c.id !== this.ctx.self.id && !this.live.isDead(c.id));
+    if (!via) {
+      this.owesLines = false;
+      return this.ctx.trace({ kind: 'alone' });
+    }
+    this.ctx.note(`Every successor has failed; rejoining the ring through Peer ${this.ctx.fmt(via.id)}`);
+    this.owesLines = true;
+    this.query(via);
+  }
+
+  // ---- stabilization ----------------------------------------------------------------------------
+
+  /**
+   * The first successor's pong: a peer between us and it is adopted as the first successor; a
+   * peer between it and our second is adopted as the second; entries from the third on follow
+   * its list. Removals from the first two are left to our own probes.
+   */
+  onFirstSuccessorPong(pong: MessageOf<'pong'>): void {
+    const [s1, s2] = this.list;
+    if (!s1 || s1.id !== pong.from.id) return;
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const p = pong.pred;
+    if (p && p.id !== self && space.betweenOpen(self, p.id, s1.id)) {
+      // a peer joined between us and our first successor while we were not told
+      return this.adopt([p], 'changed');
+    }
+    const c = pong.successors[0];
+    if (c && s2 && c.id !== s2.id && c.id !== self && space.betweenOpen(s1.id, c.id, s2.id)) return this.adopt([c], 'second');
+    if (c && !s2 && c.id !== self) return this.adopt([c], 'second');
+    this.refreshTail(pong.successors);
+  }
+
+  /** Entries after the second follow the first successor's list (verified), padded with ours. */
+  private refreshTail(theirs: readonly Contact[]): void {
+    const [s1, s2] = this.list;
+    if (!s1 || !s2 || this.r <= 2) return;
+    const space = this.ctx.space;
+    const beyond = theirs.filter((c) => c.id !== this.ctx.self.id && space.betweenOpen(s2.id, c.id, this.ctx.self.id));
+    const known = this.list.slice(2);
+    if (beyond.length === known.length && beyond.every((c, i) => c.id === known[i]!.id)) return;
+    this.live.verifyAll(beyond.filter((c) => !known.some((k) => k.id === c.id)), (alive) => {
+      const cur = this.list;
+      if (cur[0]?.id !== s1.id || cur[1]?.id !== s2.id) return; // the list moved on meanwhile
+      const tail = beyond.filter((c) => known.some((k) => k.id === c.id) || alive.some((a) => a.id === c.id));
+      const pad = known.filter((k) => !tail.some((t) => t.id === k.id) && space.betweenOpen(tail[tail.length - 1]?.id ?? s2.id, k.id, this.ctx.self.id));
+      this.set(this.merge([s1, s2], [...tail, ...pad]));
+    });
+  }
+
+  /** successor-change: the first successor adopted a joiner and tells us its new list. */
+  onSuccessorChange(msg: MessageOf<'successor-change'>, origin: Origin): void {
+    const ctx = this.ctx;
+    const forged = impersonation(ctx, msg.from, origin.authId);
+    if (forged) return ctx.note(`Dropped a successor change claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    const s1 = this.list[0];
+    if (s1 && (s1.id !== msg.from.id || !sameAddress(s1, msg.from))) {
+      return ctx.note(`Ignored a successor change from Peer ${ctx.fmt(msg.from.id)}: my first successor is Peer ${ctx.fmt(s1.id)}`, 'debug');
+    }
+    ctx.trace({ kind: 'successor-change-received', from: msg.from.id });
+    this.live.clearDead(msg.from.id);
+    this.adopt([msg.from, ...msg.successors], 'new');
+  }
+
+  /** A successor leaves and names its successors; the lines follow once they are verified. */
+  onDepart(leaver: Contact, theirs: readonly Contact[]): void {
+    const top = this.has(leaver.id) && this.list.findIndex((c) => c.id === leaver.id) <= 1;
+    if (!this.has(leaver.id)) return;
+    this.remove(leaver.id);
+    this.adopt(theirs, top ? 'new' : 'none', () => {
+      if (this.list.length === 0) this.rejoin();
+    });
+  }
+}

@@ -1,0 +1,152 @@
+// Chord's finger table: entry i is the first peer at or after self + 2^i, refreshed in the
+// background one entry per probe interval (fix_fingers) by a lookup, and verified before use.
+// Routing forwards to the closest preceding peer among fingers and successors, or to a finger's
+// successor when the key lies just past that finger; a dead finger is skipped, and the
+// successor list is always there to fall back on.
+import type { Contact } from '../contact.js';
+import type { Ctx } from '../context.js';
+import type { Id } from '../id-space.js';
+import type { Liveness } from '../membership/liveness.js';
+import type { Successors } from '../membership/successors.js';
+import type { Lookups } from './lookups.js';
+import type { Hop, Strategy } from './router.js';
+
+interface Finger {
+  node: Contact;
+  /** The node's first successor, as it said when it answered the lookup. */
+  succ: Contact | undefined;
+  at: number;
+}
+
+/** Bit length of a non-negative bigint. */
+function bitLength(n: bigint): number {
+  return n === 0n ? 0 : n.toString(2).length;
+}
+
+export class Fingers implements Strategy {
+  readonly name = 'fingers' as const;
+  private readonly table: (Finger | undefined)[];
+  /** The next entry to refresh, counting down from the top. */
+  private next: number;
+  private refreshing = false;
+  private ticks = 0;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly live: Liveness,
+    private readonly succ: Successors,
+    private readonly lookups: Lookups,
+  ) {
+    this.table = new Array<Finger | undefined>(ctx.space.bits).fill(undefined);
+    this.next = ctx.space.bits - 1;
+  }
+
+  private usable(c: Contact | undefined): c is Contact {
+    return !!c && c.id !== this.ctx.self.id && !this.live.isDead(c.id) && !this.live.isSuspect(c.id);
+  }
+
+  /** Live finger entries (each peer once). */
+  entries(): Contact[] {
+    const seen = new Set<Id>();
+    const out: Contact[] = [];
+    for (const f of this.table) {
+      if (!f || seen.has(f.node.id) || !this.usable(f.node)) continue;
+      seen.add(f.node.id);
+      out.push(f.node);
+    }
+    return out;
+  }
+
+  /** Fills the table from known peers (a settled ring): entry i is the first of them at or after self + 2^i. */
+  seed(peers: readonly Contact[]): void {
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const sorted = [...peers].filter((c) => c.id !== self).sort((a, b) => {
+      const da = space.distance(self, a.id);
+      const db = space.distance(self, b.id);
+      return da < db ? -1 : da > db ? 1 : 0;
+    });
+    if (sorted.length === 0) return;
+    let j = 0;
+    for (let i = 0; i < this.table.length; i++) {
+      const d = 1n << BigInt(i);
+      while (j < sorted.length && space.distance(self, sorted[j]!.id) < d) j++;
+      if (j >= sorted.length) break;
+      this.table[i] = { node: sorted[j]!, succ: sorted[j + 1], at: this.ctx.now };
+    }
+  }
+
+  /** The lowest entry not already covered by the first successor. */
+  private lowest(): number {
+    const s1 = this.succ.list[0];
+    if (!s1) return this.ctx.space.bits;
+    return bitLength(this.ctx.space.distance(this.ctx.self.id, s1.id));
+  }
+
+  /** fix_fingers: refresh one entry (called every probe interval). */
+  tick(): void {
+    const ctx = this.ctx;
+    // the first tick is left to pings: successors and predecessors settle before lookups go out
+    if (ctx.phase !== 'active' || this.refreshing || this.ticks++ === 0) return;
+    const low = this.lowest();
+    // entries below `low` are the first successor itself: drop them, the successor list covers them
+    for (let i = 0; i < Math.min(low, this.table.length); i++) this.table[i] = undefined;
+    if (low >= this.table.length) return;
+    if (this.next < low) this.next = this.table.length - 1;
+    const i = this.next--;
+    const start = ctx.space.add(ctx.self.id, 1n << BigInt(i));
+    this.refreshing = true;
+    this.lookups.find(start, (r) => {
+      this.refreshing = false;
+      if (!r || r.owner.id === ctx.self.id) {
+        this.table[i] = undefined;
+        return;
+      }
+      const succ = r.successors[0];
+      this.live.verifyAll(succ ? [r.owner, succ] : [r.owner], (alive) => {
+        const node = alive.find((a) => a.id === r.owner.id);
+        this.table[i] = node ? { node, succ: alive.find((a) => a.id === succ?.id), at: ctx.now } : undefined;
+      });
+    });
+  }
+
+  pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined {
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const hop = (to: Contact, final = false): Hop => {
+      const idx = routable.findIndex((c) => c.id === to.id);
+      // the line says "my successor", "my second successor", or names the peer
+      return { to, final, second: idx === 1, finger: idx < 0 || idx > 1 };
+    };
+    if (!joining) {
+      // the key lies between a known peer and its successor: straight to its owner, one hop,
+      // marked final (the owner takes it unless its own predecessor says otherwise)
+      for (let i = 0; i + 1 < routable.length; i++) {
+        if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hop(routable[i + 1]!, true);
+      }
+      for (const f of this.table) {
+        if (f?.succ && this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ, true);
+      }
+    }
+    // otherwise the closest peer before the key (a join stops before the joiner)
+    let best: Contact | undefined;
+    let bestD = -1n;
+    const consider = (c: Contact | undefined) => {
+      if (!this.usable(c)) return;
+      const inside = joining ? space.betweenOpen(self, c.id, key) : space.betweenRightClosed(self, c.id, key);
+      if (!inside) return;
+      const d = space.distance(self, c.id);
+      if (d > bestD) {
+        best = c;
+        bestD = d;
+      }
+    };
+    for (const c of routable) consider(c);
+    for (const f of this.table) if (f) consider(f.node);
+    return best ? hop(best) : undefined;
+  }
+
+  snapshot(): Id[] {
+    return this.entries().map((c) => c.id);
+  }
+}

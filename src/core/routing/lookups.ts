@@ -1,0 +1,72 @@
+// Lookups: a routed question "who owns key k?", answered by the owner straight to the asker
+// with its successors. Fingers refresh themselves with them; `cdht sim` measures routing with
+// them (hops, and whether the true owner answered).
+import type { Contact } from '../contact.js';
+import type { Ctx } from '../context.js';
+import type { Id } from '../id-space.js';
+import type { MessageOf } from '../messages.js';
+import { MAX_HOPS } from '../messages.js';
+import type { Router } from './router.js';
+
+/** Lookups of ours awaiting an answer. */
+const MAX_PENDING_LOOKUPS = 1024;
+
+export interface LookupResult {
+  key: Id;
+  owner: Contact;
+  hops: number;
+  successors: Contact[];
+}
+
+interface Pending {
+  key: Id;
+  at: number;
+  done: (r: LookupResult | undefined) => void;
+}
+
+export class Lookups {
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly router: Router,
+  ) {}
+
+  /** Asks the ring who owns `key`; `done` gets the answer, or undefined after the request timeout. */
+  find(key: Id, done: (r: LookupResult | undefined) => void): void {
+    const ctx = this.ctx;
+    const r = this.router.route(key);
+    if (r.accept) return done({ key, owner: ctx.self, hops: 0, successors: [] });
+    if (this.pending.size >= MAX_PENDING_LOOKUPS) this.expire(true);
+    const lid = ctx.nonce();
+    this.pending.set(lid, { key, at: ctx.now, done });
+    ctx.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1 });
+  }
+
+  onLookup(msg: MessageOf<'lookup'>): void {
+    const ctx = this.ctx;
+    if (msg.hops > MAX_HOPS) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)}: too many hops`, 'debug');
+    const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
+    if (r.accept) {
+      return ctx.send(msg.origin, { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable() });
+    }
+    ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
+  }
+
+  onLookupReply(msg: MessageOf<'lookup-reply'>): void {
+    const p = this.pending.get(msg.lid);
+    if (!p) return;
+    this.pending.delete(msg.lid);
+    p.done({ key: p.key, owner: msg.from, hops: msg.hops, successors: msg.successors });
+  }
+
+  /** Forgets lookups unanswered for longer than the request timeout (all of them when `all`). */
+  expire(all = false): void {
+    for (const [lid, p] of this.pending) {
+      if (all || this.ctx.now - p.at > this.ctx.cfg.requestTimeoutMs) {
+        this.pending.delete(lid);
+        p.done(undefined);
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// One router for every routed message: joins, stores, requests, lookups and the console's
+// `route` all ask it where a key goes next. The strategies (successor walk, shortcuts, Chord
+// fingers) only choose among the live contacts this peer knows; ownership is decided here.
+//
+// A peer owns key k when k is its id, when it knows no successor, or when k lies in
+// (first predecessor, itself]. A hop is `final` when the sender knows the receiver owns the key
+// (k in (self, first successor]), so the receiver accepts without asking its own predecessor.
+import type { Contact } from '../contact.js';
+import type { Ctx } from '../context.js';
+import type { Id } from '../id-space.js';
+import type { Liveness } from '../membership/liveness.js';
+import type { Successors } from '../membership/successors.js';
+
+export interface Hop {
+  to: Contact;
+  /** The receiver owns the key. */
+  final: boolean;
+  /** Sent past the first successor to the second (the line says "my second successor"). */
+  second: boolean;
+  /** Sent to a finger or a later successor (the line names the peer). */
+  finger: boolean;
+}
+
+export type Route = { accept: true } | ({ accept: false } & Hop);
+
+/** How a strategy picks the next hop for a key this peer does not own and its first successor does not either. */
+export interface Strategy {
+  readonly name: 'successor' | 'shortcuts' | 'fingers';
+  /** `routable` are the live successors in ring order; the key lies beyond the first of them. */
+  pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined;
+}
+
+export class Router {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly live: Liveness,
+    private readonly succ: Successors,
+    public strategy: Strategy,
+  ) {}
+
+  /** Successors that routed messages may go to: not suspected of being gone. */
+  routable(): Contact[] {
+    return this.succ.list.filter((c) => !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
+  }
+
+  ownsKey(key: Id): boolean {
+    const self = this.ctx.self.id;
+    if (key === self || this.succ.list.length === 0) return true;
+    const p1 = this.live.pred1;
+    return !!p1 && this.ctx.space.betweenRightClosed(p1.id, key, self);
+  }
+
+  /**
+   * Where a message the sender marked `final` goes: it is taken here unless this peer knows its
+   * first predecessor and the key is not in its range (a forged or stale mark must not plant a
+   * file at a peer that does not own the key).
+   */
+  routeFinal(key: Id): Route {
+    const p1 = this.live.pred1;
+    if (!p1 || this.ownsKey(key)) return { accept: true };
+    return this.route(key);
+  }
+
+  /** Where a message for `key` goes: here, or the next hop. */
+  route(key: Id): Route {
+    if (this.ownsKey(key)) return { accept: true };
+    const live = this.routable();
+    const s1 = live[0];
+    if (!s1) return { accept: true };
+    if (this.ctx.space.betweenRightClosed(this.ctx.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false, finger: false };
+    const hop = this.strategy.pick(key, live, false) ?? { to: s1, final: false, second: false, finger: false };
+    return { accept: false, ...hop };
+  }
+
+  /**
+   * Where a join of `joiner` goes: it is accepted by the peer it belongs right after
+   * (joiner in (self, first successor)); hops never pass that peer.
+   */
+  towardsJoiner(joiner: Id): Route {
+    const live = this.routable();
+    const s1 = live[0];
+    if (!s1 || this.ctx.space.betweenOpen(this.ctx.self.id, joiner, s1.id)) return { accept: true };
+    const hop = this.strategy.pick(joiner, live, true) ?? { to: s1, final: false, second: false, finger: false };
+    return { accept: false, ...hop };
+  }
+
+  /** The console's and the web page's question: the next hop for `key`, or null when this peer takes it. */
+  nextHop(key: Id): Id | null {
+    const r = this.route(key);
+    return r.accept ? null : r.to.id;
+  }
+}
+
+/** The specification's walk: always the first successor. */
+export const successorWalk: Strategy = {
+  name: 'successor',
+  pick: () => undefined,
+};
+
+/**
+ * The report's shortcuts: skip to the second successor when the key lies beyond the first (for
+ * a join, when the joiner does not belong between the first and the second).
+ */
+export function shortcutsFor(ctx: Ctx): Strategy {
+  return {
+    name: 'shortcuts',
+    pick(key, routable, joining) {
+      const [s1, s2] = routable;
+      if (!s1 || !s2) return undefined;
+      const space = ctx.space;
+      if (joining) {
+        if (space.betweenOpen(s1.id, key, s2.id) || s2.id === key) return undefined;
+        return { to: s2, final: false, second: true, finger: false };
+      }
+      return { to: s2, final: space.betweenRightClosed(s1.id, key, s2.id), second: true, finger: false };
+    },
+  };
+}

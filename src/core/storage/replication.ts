@@ -1,0 +1,197 @@
+// Replication and hand-over: an owner keeps a copy of each key it owns on its next k - 1
+// successors; a peer holding keys that now belong to its first predecessor (one that joined)
+// offers them to it; a peer that quits hands the keys it owns to its first successor first.
+// Everything moves by offer -> want -> file transfer, so only what is missing travels, every
+// copy is streamed and verified like any transfer, and nothing is ever deleted here: a copy
+// stays until (and after) its new holder has confirmed it.
+import type { Contact } from '../contact.js';
+import { sameAddress } from '../contact.js';
+import { impersonation, type Ctx } from '../context.js';
+import type { Liveness } from '../membership/liveness.js';
+import type { Successors } from '../membership/successors.js';
+import type { FileBegin, KeyInfo, MessageOf } from '../messages.js';
+import { MAX_OFFER_KEYS } from '../messages.js';
+import type { Origin } from '../origin.js';
+import type { Held, KeyStore } from './key-store.js';
+
+/** Offers of ours awaiting a want, and wants of ours awaiting their files. */
+const MAX_OFFERS = 256;
+const MAX_WANTS = 256;
+/** An offer or a want is forgotten after this long. */
+const OFFER_TTL_MS = 120_000;
+/** A full sync with the successors runs at least this often (in probe intervals), and after any membership change. */
+const SYNC_EVERY_PROBES = 10;
+/** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
+export const HANDOVER_TIMEOUT_MS = 30_000;
+
+interface Offer {
+  to: Contact;
+  names: Set<string>;
+  at: number;
+  /** Wanted names whose transfer has not finished yet (for a hand-over's completion). */
+  inFlight: Set<string>;
+  answered: boolean;
+}
+
+export class Replication {
+  private readonly offers = new Map<number, Offer>();
+  private readonly wants = new Map<number, { from: Contact; names: Set<string>; at: number }>();
+  private dirty = true;
+  private ticks = 0;
+  private handover: { oids: Set<number>; done: () => void } | undefined;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly live: Liveness,
+    private readonly succ: Successors,
+    private readonly keys: KeyStore,
+  ) {}
+
+  private get k(): number {
+    return this.ctx.cfg.replicas;
+  }
+
+  /** Keys this peer owns: in (first predecessor, self]; all it holds while it knows no predecessor. */
+  private owned(): Held[] {
+    const p1 = this.live.pred1;
+    return p1 ? this.keys.inRange(p1.id, this.ctx.self.id) : this.keys.all();
+  }
+
+  /** The successors that should hold replicas of our keys. */
+  private replicaHolders(): Contact[] {
+    return this.succ.list.slice(0, Math.max(0, this.k - 1));
+  }
+
+  /** Membership changed: sync at the next tick. */
+  changed(): void {
+    this.dirty = true;
+  }
+
+  /** A file is now held here: if it is ours, copy it to our replica holders at once. */
+  onHeld(name: string): void {
+    const h = this.keys.get(name);
+    if (!h || !this.owned().some((o) => o.name === name)) return;
+    for (const t of this.replicaHolders()) this.offer([h], t);
+  }
+
+  /** Every probe interval: after a change, and now and then anyway, offer what others should hold. */
+  tick(): void {
+    if (this.ctx.phase !== 'active') return;
+    this.ticks++;
+    this.expire();
+    if (!this.dirty && this.ticks % SYNC_EVERY_PROBES !== 0) return;
+    this.dirty = false;
+    const mine = this.owned();
+    if (mine.length) for (const t of this.replicaHolders()) this.offer(mine, t);
+    // keys between our two predecessors belong to the first one (it joined in front of us)
+    const { pred1: p1, pred2: p2 } = this.live;
+    if (p1 && p2) {
+      const theirs = this.keys.inRange(p2.id, p1.id);
+      if (theirs.length) this.offer(theirs, p1);
+    }
+  }
+
+  private expire(): void {
+    const now = this.ctx.now;
+    for (const [oid, o] of this.offers) if (now - o.at > OFFER_TTL_MS) this.offers.delete(oid);
+    for (const [oid, w] of this.wants) if (now - w.at > OFFER_TTL_MS) this.wants.delete(oid);
+  }
+
+  /** Offers `held` to `to` in batches; returns the offer ids. */
+  private offer(held: readonly Held[], to: Contact): number[] {
+    const ctx = this.ctx;
+    if (to.id === ctx.self.id) return [];
+    const oids: number[] = [];
+    for (let i = 0; i < held.length; i += MAX_OFFER_KEYS) {
+      const batch = held.slice(i, i + MAX_OFFER_KEYS);
+      if (this.offers.size >= MAX_OFFERS) this.offers.delete(this.offers.keys().next().value!);
+      const oid = ctx.nonce();
+      this.offers.set(oid, { to, names: new Set(batch.map((h) => h.name)), at: ctx.now, inFlight: new Set(), answered: false });
+      const keys: KeyInfo[] = batch.map((h) => ({ name: h.name, size: h.size, ...(h.sha256 ? { sha256: h.sha256 } : {}) }));
+      ctx.send(to, { type: 'key-offer', from: ctx.self, oid, keys });
+      oids.push(oid);
+    }
+    return oids;
+  }
+
+  /** An offer: ask for what is missing here (an empty want says "I have them all"). */
+  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin): void {
+    const ctx = this.ctx;
+    const forged = impersonation(ctx, msg.from, origin.authId);
+    if (forged) return ctx.note(`Dropped a key offer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    // only a neighbour this peer has heard answer may fill its disk
+    if (!ctx.cfg.secure && !this.live.isVerified(msg.from)) {
+      return this.live.verify(msg.from, (ok) => (ok ? this.onKeyOffer(msg, origin) : ctx.note(`Ignored a key offer from Peer ${ctx.fmt(msg.from.id)}: it does not answer`, 'debug')));
+    }
+    const missing = msg.keys.filter((k) => !this.keys.has(k.name) && !ctx.space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes).map((k) => k.name);
+    if (missing.length) {
+      if (this.wants.size >= MAX_WANTS) this.wants.delete(this.wants.keys().next().value!);
+      this.wants.set(msg.oid, { from: msg.from, names: new Set(missing), at: ctx.now });
+    }
+    ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, names: missing });
+  }
+
+  /** The answer to an offer of ours: send what was asked for (and only what we offered). */
+  onKeyWant(msg: MessageOf<'key-want'>, origin: Origin): void {
+    const ctx = this.ctx;
+    const o = this.offers.get(msg.oid);
+    if (!o || o.answered || o.to.id !== msg.from.id || !sameAddress(o.to, msg.from) || impersonation(ctx, msg.from, origin.authId)) return;
+    o.answered = true;
+    for (const name of msg.names) {
+      if (!o.names.has(name) || !this.keys.has(name)) continue;
+      o.inFlight.add(name);
+      ctx.emit({ kind: 'push-file', name, to: o.to, purpose: 'replica', rid: msg.oid });
+    }
+    this.checkHandover();
+  }
+
+  /** Whether an incoming replica was asked for, from that peer, under that offer (each name once). */
+  wantsReplica(h: FileBegin, origin: Origin): boolean {
+    const w = this.wants.get(h.rid);
+    if (!w || w.from.id !== h.from.id || !w.names.has(h.file) || impersonation(this.ctx, h.from, origin.authId)) return false;
+    w.names.delete(h.file);
+    if (w.names.size === 0) this.wants.delete(h.rid);
+    return true;
+  }
+
+  /** A replica push of ours finished (sent or failed). */
+  pushed(name: string, to: Contact): void {
+    for (const o of this.offers.values()) if (o.to.id === to.id) o.inFlight.delete(name);
+    this.checkHandover();
+  }
+
+  // ---- quitting ----------------------------------------------------------------------------
+
+  /** Hands the keys we own to the first successor; `done` once it has them all, or after the timeout. */
+  handOver(done: () => void): void {
+    const to = this.succ.list[0];
+    const mine = this.owned();
+    if (!to || mine.length === 0) return done();
+    this.handover = { oids: new Set(this.offer(mine, to)), done };
+    this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
+  }
+
+  onHandoverTimeout(): void {
+    if (!this.handover) return;
+    this.ctx.note('The successor did not confirm every key in time; leaving anyway');
+    this.finishHandover();
+  }
+
+  private checkHandover(): void {
+    const h = this.handover;
+    if (!h) return;
+    for (const oid of h.oids) {
+      const o = this.offers.get(oid);
+      if (o && (!o.answered || o.inFlight.size > 0)) return;
+    }
+    this.finishHandover();
+  }
+
+  private finishHandover(): void {
+    const h = this.handover;
+    if (!h) return;
+    this.handover = undefined;
+    this.ctx.cancelTimer('handover');
+    h.done();
+  }
+}
