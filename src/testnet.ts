@@ -104,8 +104,9 @@ export class Testnet extends EventEmitter {
     const ok = await net.until(() => settled === all.length, 10_000);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
+      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : 'not up within 10 s')));
       await net.close();
-      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start`);
+      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }
     return net;
   }
@@ -294,4 +295,12 @@ function fingerPeers(space: IdSpace, sorted: readonly Id[], self: Id): Id[] {
 
 export function createTestnet(opts: TestnetOptions = {}): Promise<Testnet> {
   return Testnet.create(opts);
+}
+
+/** Reasons, each once with the peers it stopped: "listen EADDRINUSE ... (Peers 2, 4)". */
+function summarize(failures: [string, string][]): string {
+  const byReason = new Map<string, string[]>();
+  for (const [id, why] of failures) byReason.set(why, [...(byReason.get(why) ?? []), id]);
+  const parts = [...byReason].map(([why, ids]) => `${why} (Peer${ids.length > 1 ? 's' : ''} ${ids.join(', ')})`);
+  return parts.length > 3 ? `${parts.slice(0, 3).join('; ')}; and ${parts.length - 3} more` : parts.join('; ');
 }

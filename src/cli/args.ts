@@ -102,10 +102,10 @@ export function parseSize(name: string, value: string): number {
   return n;
 }
 
-function parseHost(value: string): string {
+function parseHost(value: string, name = '--host'): string {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes === 0 || bytes > MAX_HOST_BYTES || /[\s\u0000-\u001f\u007f]/.test(value)) {
-    problem(`--host must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
+    problem(`${name} must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
   }
   return value;
 }
@@ -279,9 +279,14 @@ export interface RawRingOptions {
   successors?: string;
   replicas?: string;
   maxFileSize?: string;
+  web?: boolean;
+  webPort?: string;
+  webHost?: string;
+  start?: boolean;
 }
 
 export function ringPlan(o: RawRingOptions): RingOptions {
+  if ((o.webPort !== undefined || o.webHost !== undefined) && !o.web) problem('--web-port and --web-host only apply with --web');
   if (o.peers !== undefined && o.random !== undefined) problem('--peers and --random cannot be used together');
   let ids: bigint[] | undefined;
   if (o.peers !== undefined) {
@@ -323,5 +328,9 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     // a whole ring on one machine: copies on three peers unless asked otherwise
     ...parseReplication(o, DEFAULT_REPLICAS),
     ...(o.maxFileSize !== undefined ? { maxFileBytes: parseSize('--max-file-size', o.maxFileSize) } : {}),
+    ...(o.web ? { web: true } : {}),
+    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, 65535) } : {}),
+    ...(o.webHost !== undefined ? { webHost: parseHost(o.webHost, '--web-host') } : {}),
+    ...(o.start === false ? { start: false } : {}),
   };
 }

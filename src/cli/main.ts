@@ -1,17 +1,29 @@
 // The `cdht` (alias `p2p`) command: parses `init` / `join` / `ring` / `ca` with commander, then runs
 // the plan. Usage mistakes print one `cdht: error: ...` line and the usage, exit code 2.
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
 import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
 import type { CaPlan } from './ca.js';
 import type { RingOptions } from './ring.js';
-import { runRing } from './ring.js';
+import { DEFAULT_WEB_PORT, runRing } from './ring.js';
 import { runPeer } from './run.js';
 import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
 
 export const USAGE_EXIT_CODE = 2;
+
+/** The version in package.json (dist/src/cli/main.js is three levels below it). */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** `p2p` when started through a link or copy of that name (the reference set-up types `p2p init ...`). */
 export function programName(scriptPath: string | undefined = process.argv[1]): string {
@@ -100,11 +112,11 @@ function checked<T>(cmd: Command, extra: string[], make: () => T): T {
 const RING_HELP = `
 The console reads one command a line (help lists them):
   <id> store NNNN | <id> request NNNN | <id> quit | kill <id> | join <id> [via <id>]
-  add N | ring | watch | route <key|NNNN> [from <id>] | files [id] | help | exit
+  add N | ring | watch | pings on|off | route <key|NNNN> [from <id>] | files [id] | stop | start | help | exit
 Ctrl+C stops the whole ring (twice forces it).
 
 Examples:
-  npm start                          the reference ring, as cdht ring
+  npm start                          the reference ring with its web page, as cdht ring --web
   cdht ring --peers 3,40,77 --reporter
   cdht ring --sim --random 256 --speed 10 --reporter`;
 
@@ -179,7 +191,8 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
         `       ${name} join <PEER> <KNOWN_PEER> <PING_INTERVAL> [options]\n` +
         `Run '${name} --help' for more.`,
     )
-    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30`);
+    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30\n  ${name} ring --web`)
+    .version(packageVersion(), '-V, --version', 'print the version');
 
   addPeerOptions(
     program
@@ -221,8 +234,8 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--sim', 'run on the simulated network and virtual clock instead of real sockets')
     .option('--speed <X>', 'with --sim: virtual seconds per real second', '1')
     .option('--seed <N>', 'seed of --random and of the simulator')
-    .option('--ping-lines', 'show ping lines (default: on for rings of up to 16 peers)')
-    .option('--no-ping-lines', 'hide ping lines')
+    .option('--ping-lines', 'show ping lines (hidden by default; the console\'s pings on|off toggles them)')
+    .option('--no-ping-lines', 'hide ping lines (the default)')
     .option('--debug', 'show debug lines')
     .option('--json', 'one JSON object per event instead of text')
     .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
@@ -232,6 +245,10 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--successors <R>', 'successor list length (2..32)', '4')
     .option('--replicas <K>', 'copies of each stored file (default 3)')
     .option('--max-file-size <SIZE>', 'refuse incoming files larger than this (e.g. 500M, 2G)', '1G')
+    .option('--web', 'serve the ring\'s web page and print its URL')
+    .option('--web-port <N>', `port of the web page (default ${DEFAULT_WEB_PORT}, or a free one when that is taken)`)
+    .option('--web-host <ADDR>', 'address the web page listens on (default 127.0.0.1: this machine only)')
+    .option('--no-start', 'plan the ring without starting it: Start it from the page or the console')
     .addHelpText('after', RING_HELP)
     .showHelpAfterError(`Usage: ${name} ring [options]\nRun '${name} ring --help' for the options.`)
     .allowExcessArguments();
