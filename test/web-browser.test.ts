@@ -152,8 +152,9 @@ test('the storyboard in Chromium: plan, Start, Join Node, Store, Request, Leave 
 
   await page.getByRole('button', { name: 'Start' }).click();
   await assertDrawn(page, ctl);
-  assert.equal(await page.getByRole('button', { name: 'Stop' }).isVisible(), true);
-  assert.equal(await page.getByRole('button', { name: 'Add Node' }).isVisible(), false);
+  // the buttons follow the reply to Start, which may come a moment after the ring is drawn
+  await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Add Node' }).waitFor({ state: 'hidden' });
 
   // Join Node: an unknown known peer, a taken id, then a good join
   await peerId.fill('15');

@@ -241,9 +241,12 @@ export function initPlan(words: { peer: string; first: string; second: string; i
   const pingIntervalMs = parseInterval(words.interval);
   const name = (id: Id) => c.space.format(id);
   if (first.id === at.id) problem(`FIRST_SUCCESSOR must be another peer (got ${name(first.id)}, the same as PEER)`);
-  if (second.id === at.id) problem(`SECOND_SUCCESSOR must be another peer (got ${name(second.id)}, the same as PEER)`);
   if (first.id === second.id) problem(`FIRST_SUCCESSOR and SECOND_SUCCESSOR must be two different peers (both are ${name(first.id)})`);
-  return planOf(c, at, { kind: 'init', successors: [first, second] }, pingIntervalMs, o);
+  // a ring of two is written with the peer itself as the second successor
+  const two = second.id === at.id;
+  const plan = planOf(c, at, { kind: 'init', successors: two ? [first] : [first, second] }, pingIntervalMs, o);
+  if (two) plan.notices.unshift(`A ring of two: Peer ${name(at.id)} has one successor, Peer ${name(first.id)}`);
+  return plan;
 }
 
 export function joinPlan(words: { peer: string; known: string; interval: string }, o: RawOptions): RunPlan {

@@ -324,12 +324,15 @@ export class RingController extends EventEmitter {
     let at = from;
     let note: string | undefined;
     let complete = false;
+    let final = false;
     for (let hops = 0; hops < MAX_ROUTE_HOPS; hops++) {
-      const next = net.peers.get(at)!.nextHop(key);
-      if (next === null) {
+      const hop = net.peers.get(at)!.nextHop(key, final);
+      if (hop === null) {
         complete = true;
         break;
       }
+      const next = hop.to;
+      final = hop.final;
       path.push(next);
       if (!net.peers.get(next)?.isInRing) {
         note = `Peer ${this.fmt(next)} ${net.peers.has(next) ? 'is not running' : 'runs outside this process'}`;

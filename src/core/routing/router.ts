@@ -84,10 +84,13 @@ export class Router {
     return { accept: false, ...hop };
   }
 
-  /** The console's and the web page's question: the next hop for `key`, or null when this peer takes it. */
-  nextHop(key: Id): Id | null {
-    const r = this.route(key);
-    return r.accept ? null : r.to.id;
+  /**
+   * The console's and the web page's question: where a message for `key` goes from here, given
+   * whether the hop that brought it marked it final; null when this peer takes it.
+   */
+  nextHop(key: Id, arrivedFinal = false): { to: Id; final: boolean } | null {
+    const r = arrivedFinal ? this.routeFinal(key) : this.route(key);
+    return r.accept ? null : { to: r.to.id, final: r.final };
   }
 }
 
