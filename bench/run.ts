@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { SimNetwork } from '../src/transport/sim/network.js';
 import { createTestnet } from '../src/testnet.js';
 import { CliRing, FIGURE1 } from '../test/helpers/cli.js';
+import { routingBench } from './routing.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 3);
@@ -105,8 +106,14 @@ async function simulate(): Promise<void> {
   await net.close();
 }
 
+/** BENCH=routing,transfer runs only those sections (default: all). */
+const only = new Set((process.env.BENCH ?? '').split(',').filter(Boolean));
+const wanted = (name: string) => only.size === 0 || only.has(name);
+
 async function main(): Promise<void> {
   console.log(`cdht benchmarks (node ${process.version}, ${new Date().toISOString().slice(0, 10)})`);
+  if (wanted('routing')) await routingBench();
+  if (only.size && !wanted('repair') && !wanted('transfer') && !wanted('simulator')) return;
   const runs: { detectS: number; repairS: number }[] = [];
   for (let i = 0; i < REPAIR_RUNS; i++) runs.push(await repairOnce());
   console.log(`Kill -> repair, reference ring, interval 1 s, --ping-misses 3 (${REPAIR_RUNS} runs):`);

@@ -17,3 +17,8 @@ export { IdSpace, SPEC_SPACE } from './core/id-space.js';
 export type { Id } from './core/id-space.js';
 export { CdhtError } from './core/errors.js';
 export { encodeFrame, decodeFrame, FrameDecoder } from './wire/index.js';
+export { RingController, ControlError } from './control/ring-controller.js';
+export type { ControllerOptions, ControlResult, ControlCode } from './control/ring-controller.js';
+export type { RingState, PeerView, FileView, RouteView, TraceView, PeerState, RingPhase } from './control/view-types.js';
+export { startWebServer } from './web/server.js';
+export type { WebServer, WebServerOptions } from './web/server.js';

@@ -84,6 +84,8 @@ export interface PeerExit {
 const FLUSH_ON_EXIT_MS = 2_000;
 /** Bad input from one source prints at most one debug line a minute. */
 const BAD_INPUT_LINE_EVERY_MS = 60_000;
+/** Commands typed before the peer has started wait, at most this many. */
+const MAX_EARLY_COMMANDS = 64;
 /** Transfer progress reaches the core at most this often per transfer. */
 const PROGRESS_EVERY_MS = 250;
 
@@ -110,6 +112,9 @@ export class Peer extends EventEmitter {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly badInput = new RateLimiter(BAD_INPUT_LINE_EVERY_MS, 256);
   private stopped = false;
+  private started = false;
+  /** Commands typed before the core started (the data directory is still being read): replayed after. */
+  private readonly early: string[] = [];
   private closedDone = false;
   private isReady = false;
   private resolveReady!: () => void;
@@ -171,13 +176,20 @@ export class Peer extends EventEmitter {
     return this.core.snapshot();
   }
 
-  /** The next hop this peer would route `key` to now, or null when it would take the key itself. */
-  nextHop(key: Id): Id | null {
-    return this.core.nextHop(key);
+  /**
+   * The next hop this peer would route `key` to now, and whether it would mark it final; null
+   * when it would take the key itself. `arrivedFinal`: the message reached it marked final.
+   */
+  nextHop(key: Id, arrivedFinal = false): { to: Id; final: boolean } | null {
+    return this.core.nextHop(key, arrivedFinal);
   }
 
   /** A line as typed on stdin: `Store 2067`, `Request 4103`, `Quit` (case-insensitive). */
   command(line: string): void {
+    if (!this.started) {
+      if (this.early.length < MAX_EARLY_COMMANDS) this.early.push(line);
+      return;
+    }
     this.feed({ type: 'command', line, now: this.runtime.now() });
   }
   store(file: string): void {
@@ -243,6 +255,8 @@ export class Peer extends EventEmitter {
       return name === undefined ? [] : [{ name, size: f.size }];
     });
     this.feed({ type: 'start', files: held, now: now() });
+    this.started = true;
+    for (const line of this.early.splice(0)) this.command(line);
   }
 
   private feed(ev: CoreEvent): void {

@@ -13,7 +13,7 @@ import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
 import { SimNetwork } from './transport/sim/network.js';
-import type { Runtime } from './transport/types.js';
+import type { Runtime, TlsIdentity } from './transport/types.js';
 
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
@@ -27,6 +27,15 @@ export interface TestnetOptions {
   count?: number;
   /** Each peer starts knowing its true first r successors, not just two (a settled ring, for large runs). */
   settled?: boolean;
+  /** With `settled` and routing by fingers: fill the finger tables from the true ring too (default true). */
+  seedFingers?: boolean;
+  /**
+   * A private ring. On the simulator each peer holds a stand-in certificate for its id (the
+   * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
+   */
+  secure?: boolean;
+  /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
+  identityFor?: (id: Id) => TlsIdentity;
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
   runtime?: 'node' | 'sim';
   /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
@@ -79,7 +88,7 @@ export class Testnet extends EventEmitter {
     const net = new Testnet(opts);
     const ids = net.initialIds();
     const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
-    const seedFingers = opts.settled && opts.routing === 'fingers';
+    const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
     const sorted = seedFingers ? IdSpace.sort(ids) : [];
     for (const [id, s] of succ) {
       const fingers = seedFingers ? fingerPeers(net.space, sorted, id).map((x) => net.contactOf(x)) : undefined;
@@ -95,8 +104,9 @@ export class Testnet extends EventEmitter {
     const ok = await net.until(() => settled === all.length, 10_000);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
+      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : 'not up within 10 s')));
       await net.close();
-      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start`);
+      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }
     return net;
   }
@@ -129,6 +139,13 @@ export class Testnet extends EventEmitter {
       this.addresses.set(x, c);
     }
     return c;
+  }
+
+  /** A private ring's credentials for `id`. */
+  private identity(id: Id): TlsIdentity {
+    if (this.opts.identityFor) return this.opts.identityFor(id);
+    if (this.sim) return { id, keyPem: '', certPem: '', caPem: '' }; // the simulator only reads the id
+    throw new Error('a private ring on sockets needs identityFor');
   }
 
   /** The peer with this id (running or not), if this ring ever started one. */
@@ -167,6 +184,7 @@ export class Testnet extends EventEmitter {
       ...(o.successors !== undefined ? { successors: o.successors } : {}),
       ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
       ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+      ...(o.secure ? { tls: this.identity(id) } : {}),
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
@@ -277,4 +295,12 @@ function fingerPeers(space: IdSpace, sorted: readonly Id[], self: Id): Id[] {
 
 export function createTestnet(opts: TestnetOptions = {}): Promise<Testnet> {
   return Testnet.create(opts);
+}
+
+/** Reasons, each once with the peers it stopped: "listen EADDRINUSE ... (Peers 2, 4)". */
+function summarize(failures: [string, string][]): string {
+  const byReason = new Map<string, string[]>();
+  for (const [id, why] of failures) byReason.set(why, [...(byReason.get(why) ?? []), id]);
+  const parts = [...byReason].map(([why, ids]) => `${why} (Peer${ids.length > 1 ? 's' : ''} ${ids.join(', ')})`);
+  return parts.length > 3 ? `${parts.slice(0, 3).join('; ')}; and ${parts.length - 3} more` : parts.join('; ');
 }

@@ -54,11 +54,16 @@ test('the console drives the reference ring through every operation of the spec'
   const dir = mkdtempSync(join(tmpdir(), 'cdht-ring-e2e-'));
   dirs.push(dir);
   const ring = new CliProcess(
-    ['ring', '--interval', '0.5', '--base-port', String(await freeBasePort([2, 4, 5, 8, 9, 14, 15, 19])), '--data-dir', dir, '--shared-dir'],
+    ['ring', '--interval', '0.5', '--ping-lines', '--base-port', String(await freeBasePort([2, 4, 5, 8, 9, 14, 15, 19])), '--data-dir', dir, '--shared-dir'],
     { cwd: dir, label: 'cdht ring' },
   );
   procs.push(ring);
-  await ring.waitFor(['[ 9] Ping response received from Peer 14', '[ 8] Ping response received from Peer 14']);
+  await ring.waitFor([
+    '[ 9] Ping response received from Peer 14',
+    '[ 8] Ping response received from Peer 14',
+    '[ 2] Ping request message received from Peer 19',
+    '[ 2] Ping request message received from Peer 14',
+  ]);
   ring.send('ring');
   await ring.waitFor([/^Unmonitored Peers \(0\)/]);
   const before = lastTable(ring.out)!;
@@ -160,20 +165,24 @@ test('--sim with 256 peers: after kills and joins the reporter shows the true ri
   assert.equal((await ring.waitForExit(10_000)).code, 0);
 });
 
-test('--json writes one JSON object per event', async () => {
+test('--json writes one JSON object per line: structured state, traces, console answers', async () => {
   const ring = new CliProcess(['ring', '--sim', '--peers', '3,40,77', '--json', '--speed', '20'], { cwd: tmpdir(), label: 'cdht ring --json' });
   procs.push(ring);
-  await ring.waitFor([/"type":"console"/]);
+  await ring.waitFor([/"type":"state".*"phase":"running"/]);
   ring.send('40 store 1234'); // key 210: owned by 3
   ring.send('nonsense');
   await ring.waitFor([/"text":"Store 1234 request accepted"/, /Unknown command 'nonsense'/]);
   ring.send('exit');
   assert.equal((await ring.waitForExit(10_000)).code, 0);
-  const events = ring.out.filter((l) => l.trim()).map((l) => JSON.parse(l) as { type: string; peer?: number; level?: string; text: string });
-  assert.ok(events.every((e) => e.type === 'line' || e.type === 'console' || e.type === 'report'));
-  const accepted = events.find((e) => e.text === 'Store 1234 request accepted')!;
-  assert.deepEqual([accepted.type, accepted.peer, accepted.level], ['line', 3, 'info']);
-  assert.ok(events.some((e) => e.type === 'line' && e.level === 'ping'), 'a ring of 3 shows ping lines');
+  type Ev = { type: string; peer?: string; trace?: { kind: string; file?: string; origin?: string }; lines?: { text: string; level: string }[]; text?: string; peers?: { id: string; state: string; successors: string[] }[]; stale?: string[] };
+  const events = ring.out.filter((l) => l.trim()).map((l) => JSON.parse(l) as Ev);
+  assert.ok(events.every((e) => e.type === 'trace' || e.type === 'console' || e.type === 'state'), 'only state, trace and console objects');
+  const accepted = events.find((e) => e.type === 'trace' && e.trace?.kind === 'store-accepted')!;
+  assert.deepEqual([accepted.peer, accepted.trace, accepted.lines], ['3', { kind: 'store-accepted', file: '1234', origin: '40' }, [{ text: 'Store 1234 request accepted', level: 'info' }]]);
+  const state = events.filter((e) => e.type === 'state').at(-1)!;
+  assert.deepEqual(state.peers!.map((p) => [p.id, p.state, p.successors.slice(0, 2)]), [['3', 'live', ['40', '77']], ['40', 'live', ['77', '3']], ['77', 'live', ['3', '40']]]);
+  assert.deepEqual(state.stale, []);
+  assert.ok(!events.some((e) => e.lines?.some((l) => l.level === 'ping')), 'ping traces are off by default');
 });
 
 test('cdht ring: bad options get one line naming them and exit 2', async () => {

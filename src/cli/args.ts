@@ -2,8 +2,16 @@
 // which argument is wrong and what it was. No commander here: main.ts reports what this returns.
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST } from '../core/contact.js';
+import type { Address, Contact, Target } from '../core/contact.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from '../core/contact.js';
+import type { RoutingName } from '../core/context.js';
+import type { Id, IdSpace } from '../core/id-space.js';
+import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 import type { PeerOptions } from '../peer.js';
+import { loadTlsIdentity } from '../security/ca-files.js';
+import { TlsSetupError, type TlsIdentity } from '../security/identity.js';
+import { idSpace } from '../space.js';
+import { ContactProblem, parseAddress, parsePeer } from './contacts.js';
 import type { RingOptions } from './ring.js';
 
 export const MIN_BASE_PORT = 1;
@@ -11,6 +19,10 @@ export const MIN_BASE_PORT = 1;
 export const MAX_BASE_PORT = 65535 - 255;
 export const DEFAULT_PING_MISSES = 3;
 export const MAX_PING_MISSES = 100;
+export const DEFAULT_SUCCESSORS = 4;
+export const MAX_SUCCESSORS = 32;
+/** Copies per file above the 8-bit space and in `cdht ring` (the specification's mode keeps 1). */
+export const DEFAULT_REPLICAS = 3;
 /** The wire carries a host in at most 255 bytes. */
 const MAX_HOST_BYTES = 255;
 
@@ -25,6 +37,17 @@ export interface RawOptions {
   pingLines: boolean;
   debug?: boolean;
   shortcuts?: boolean;
+  bits?: string;
+  id?: string;
+  listen?: string;
+  advertise?: string;
+  routing?: string;
+  successors?: string;
+  replicas?: string;
+  maxFileSize?: string;
+  /** A private ring's certificate directory (--tls, or CDHT_TLS_DIR). */
+  tls?: string;
+  tlsSource?: string;
 }
 
 /** What the CLI does with the lines a peer prints. */
@@ -34,8 +57,10 @@ export interface LineFilter {
 }
 
 export interface RunPlan {
-  peer: PeerOptions;
+  peer: PeerOptions & { space: IdSpace };
   show: LineFilter;
+  /** Said once at start: the ring is open, or a private ring's key file is readable by others. */
+  notices: string[];
 }
 
 export class ArgumentProblem extends Error {}
@@ -67,10 +92,20 @@ export function parseIntegerIn(name: string, value: string, min: number, max: nu
   return n;
 }
 
-function parseHost(value: string): string {
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A size in bytes, with an optional K, M, G or T (powers of 1024), e.g. 500M or 2G. */
+export function parseSize(name: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+  const n = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!) : NaN;
+  if (!(n >= 0 && Number.isSafeInteger(n))) problem(`${name} must be a size such as 1048576, 500M or 2G (got ${quoted(value)})`);
+  return n;
+}
+
+function parseHost(value: string, name = '--host'): string {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes === 0 || bytes > MAX_HOST_BYTES || /[\s\u0000-\u001f\u007f]/.test(value)) {
-    problem(`--host must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
+    problem(`${name} must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
   }
   return value;
 }
@@ -87,35 +122,141 @@ function parseDataDir(value: string): string {
   return dir;
 }
 
+function parseListenAddress(name: string, value: string): Address {
+  const a = parseAddress(value);
+  if (!a) problem(`${name} must be host:port, such as 127.0.0.2:12002 or [::1]:12002 (got ${quoted(value)})`);
+  return a;
+}
+
+export function parseBits(value: string | undefined): IdSpace {
+  if (value === undefined) return idSpace(SPEC_BITS);
+  return idSpace(parseIntegerIn('--bits', value, MIN_BITS, MAX_BITS));
+}
+
+export function parseRouting(value: string | undefined, space: IdSpace, shortcuts: boolean): RoutingName {
+  if (value === undefined) return shortcuts ? 'shortcuts' : space.spec ? 'successor' : 'fingers';
+  if (!ROUTINGS.includes(value as RoutingName)) problem(`--routing must be one of ${ROUTINGS.join(', ')} (got ${quoted(value)})`);
+  if (shortcuts && value !== 'shortcuts') problem(`--shortcuts and --routing ${value} cannot be used together`);
+  return value as RoutingName;
+}
+
+const ROUTINGS: RoutingName[] = ['successor', 'shortcuts', 'fingers'];
+/** Wildcard listen addresses cannot be advertised: others could not reach them. */
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** r and k, checked together (k copies need k - 1 successors). */
+export function parseReplication(o: { successors?: string; replicas?: string }, defaultReplicas: number): { successors: number; replicas: number } {
+  const successors = o.successors === undefined ? DEFAULT_SUCCESSORS : parseIntegerIn('--successors', o.successors, 2, MAX_SUCCESSORS);
+  const replicas = o.replicas === undefined ? Math.min(defaultReplicas, successors + 1) : parseIntegerIn('--replicas', o.replicas, 1, successors + 1);
+  return { successors, replicas };
+}
+
 /** The options both commands share, checked. */
-export function commonOptions(o: RawOptions): Omit<PeerOptions, 'id' | 'mode' | 'pingIntervalMs'> & { show: LineFilter } {
+export function commonOptions(o: RawOptions): Omit<PeerOptions, 'id' | 'mode' | 'pingIntervalMs'> & { show: LineFilter; space: IdSpace } {
   const portName = o.basePortSource === 'env' ? '--base-port (from CDHT_BASE_PORT)' : '--base-port';
+  const space = parseBits(o.bits);
   return {
+    space,
     basePort: o.basePort === undefined ? DEFAULT_BASE_PORT : parseIntegerIn(portName, o.basePort, MIN_BASE_PORT, MAX_BASE_PORT),
     host: o.host === undefined ? DEFAULT_HOST : parseHost(o.host),
     dataDir: parseDataDir(o.dataDir ?? process.cwd()),
     pingMisses: o.pingMisses === undefined ? DEFAULT_PING_MISSES : parseIntegerIn('--ping-misses', o.pingMisses, 1, MAX_PING_MISSES),
-    shortcuts: !!o.shortcuts,
+    routing: parseRouting(o.routing, space, !!o.shortcuts),
+    ...parseReplication(o, space.spec ? 1 : DEFAULT_REPLICAS),
+    ...(o.maxFileSize !== undefined ? { maxFileBytes: parseSize('--max-file-size', o.maxFileSize) } : {}),
     show: { pingLines: o.pingLines !== false, debug: !!o.debug },
   };
 }
 
+/**
+ * Where this peer is: its id and advertised contact, and where it binds. The spec's layout
+ * (host, port base + id) unless --advertise / --listen say otherwise; above 8 bits an address
+ * is required and the id may be derived from it (PEER `auto`).
+ */
+function placeSelf(peerWord: string, o: RawOptions, c: ReturnType<typeof commonOptions>): { id: Id; self: Contact; listen?: Address } {
+  const space = c.space;
+  const listen = o.listen === undefined ? undefined : parseListenAddress('--listen', o.listen);
+  let advertise = o.advertise === undefined ? undefined : parseListenAddress('--advertise', o.advertise);
+  if (advertise && WILDCARDS.has(advertise.host)) problem(`--advertise must be an address others can reach, not ${quoted(o.advertise!)}`);
+  if (!advertise && listen && !WILDCARDS.has(listen.host)) advertise = listen;
+  const idWord = o.id ?? peerWord;
+  let id: Id;
+  if (idWord === 'auto') {
+    if (space.spec) problem('PEER must be an id in the 8-bit space (auto ids need --bits above 8)');
+    if (!advertise) problem('PEER auto derives the id from the advertised address: give --advertise host:port (or --listen host:port)');
+    id = space.idOfAddress(advertise.host, advertise.port);
+  } else {
+    const parsed = space.parse(idWord);
+    if (parsed === undefined) {
+      if (space.spec) parsePeerId(o.id !== undefined ? '--id' : 'PEER', idWord);
+      problem(`${o.id !== undefined ? '--id' : 'PEER'} must be an id of the ${space.bits}-bit space${space.bits > 53 ? ' in hex' : ''}, or auto (got ${quoted(idWord)})`);
+    }
+    id = parsed;
+  }
+  if (!advertise) {
+    if (!space.spec) problem(`in a ${space.bits}-bit space ports are not derived from ids: give --advertise host:port (or --listen host:port)`);
+    advertise = defaultContact(id, c.host!, c.basePort);
+  }
+  return { id, self: { id, host: advertise.host, port: advertise.port }, ...(listen ? { listen } : {}) };
+}
+
+/** Turns a ContactProblem into an ArgumentProblem. */
+function peerArg(space: IdSpace, name: string, text: string, place: ((id: Id) => Contact) | undefined, bare = false): Target {
+  try {
+    return parsePeer(space, name, text, place, bare);
+  } catch (err) {
+    if (err instanceof ContactProblem) problem(err.message);
+    throw err;
+  }
+}
+
+/** A private ring's credentials for `id` from --tls DIR (or CDHT_TLS_DIR); every problem is one line (exit 2). */
+function privateRing(o: RawOptions, id: Id): { tls?: TlsIdentity; notices: string[] } {
+  if (o.tls === undefined || o.tls === '') {
+    return { notices: ['This ring is open: anyone who can reach this peer can send it messages, and nothing is encrypted (--tls DIR makes a private ring)'] };
+  }
+  const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
+  try {
+    const { warnings, ...tls } = loadTlsIdentity(resolve(o.tls), id);
+    return { tls, notices: warnings };
+  } catch (err) {
+    if (err instanceof TlsSetupError) problem(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+function planOf(c: ReturnType<typeof commonOptions>, at: ReturnType<typeof placeSelf>, mode: PeerOptions['mode'], pingIntervalMs: number, o: RawOptions): RunPlan {
+  const { show, ...rest } = c;
+  const { tls, notices } = privateRing(o, at.id);
+  const peer = { ...rest, id: at.id, host: at.self.host, port: at.self.port, ...(at.listen ? { listen: at.listen } : {}), ...(tls ? { tls } : {}), mode, pingIntervalMs };
+  return { peer, show, notices };
+}
+
 export function initPlan(words: { peer: string; first: string; second: string; interval: string }, o: RawOptions): RunPlan {
-  const id = parsePeerId('PEER', words.peer);
-  const first = parsePeerId('FIRST_SUCCESSOR', words.first);
-  const second = parsePeerId('SECOND_SUCCESSOR', words.second);
+  const c = commonOptions(o);
+  const at = placeSelf(words.peer, o, c);
+  const place = c.space.spec ? (id: Id) => defaultContact(id, c.host!, c.basePort) : undefined;
+  const first = peerArg(c.space, 'FIRST_SUCCESSOR', words.first, place) as Contact;
+  const second = peerArg(c.space, 'SECOND_SUCCESSOR', words.second, place) as Contact;
   const pingIntervalMs = parseInterval(words.interval);
-  const { show, ...rest } = commonOptions(o);
-  return { peer: { id, mode: { kind: 'init', successors: [first, second] }, pingIntervalMs, ...rest }, show };
+  const name = (id: Id) => c.space.format(id);
+  if (first.id === at.id) problem(`FIRST_SUCCESSOR must be another peer (got ${name(first.id)}, the same as PEER)`);
+  if (first.id === second.id) problem(`FIRST_SUCCESSOR and SECOND_SUCCESSOR must be two different peers (both are ${name(first.id)})`);
+  // a ring of two is written with the peer itself as the second successor
+  const two = second.id === at.id;
+  const plan = planOf(c, at, { kind: 'init', successors: two ? [first] : [first, second] }, pingIntervalMs, o);
+  if (two) plan.notices.unshift(`A ring of two: Peer ${name(at.id)} has one successor, Peer ${name(first.id)}`);
+  return plan;
 }
 
 export function joinPlan(words: { peer: string; known: string; interval: string }, o: RawOptions): RunPlan {
-  const id = parsePeerId('PEER', words.peer);
-  const known = parsePeerId('KNOWN_PEER', words.known);
+  const c = commonOptions(o);
+  const at = placeSelf(words.peer, o, c);
+  const place = c.space.spec ? (id: Id) => defaultContact(id, c.host!, c.basePort) : undefined;
+  const known = peerArg(c.space, 'KNOWN_PEER', words.known, place, true);
   const pingIntervalMs = parseInterval(words.interval);
-  if (known === id) problem(`KNOWN_PEER must be another peer, already in the ring (got ${id}, the same as PEER)`);
-  const { show, ...rest } = commonOptions(o);
-  return { peer: { id, mode: { kind: 'join', known }, pingIntervalMs, ...rest }, show };
+  if (known.id === at.id) problem(`KNOWN_PEER must be another peer, already in the ring (got ${c.space.format(at.id)}, the same as PEER)`);
+  return planOf(c, at, { kind: 'join', known }, pingIntervalMs, o);
 }
 
 /** The options of `cdht ring`, as commander collects them. */
@@ -136,16 +277,28 @@ export interface RawRingOptions {
   json?: boolean;
   reporter?: boolean;
   pingMisses?: string;
+  bits?: string;
+  routing?: string;
+  successors?: string;
+  replicas?: string;
+  maxFileSize?: string;
+  web?: boolean;
+  webPort?: string;
+  webHost?: string;
+  start?: boolean;
 }
 
 export function ringPlan(o: RawRingOptions): RingOptions {
+  if ((o.webPort !== undefined || o.webHost !== undefined) && !o.web) problem('--web-port and --web-host only apply with --web');
   if (o.peers !== undefined && o.random !== undefined) problem('--peers and --random cannot be used together');
   let ids: bigint[] | undefined;
   if (o.peers !== undefined) {
     ids = o.peers.split(',').map((w) => BigInt(parsePeerId('--peers', w.trim())));
     if (new Set(ids).size !== ids.length) problem(`--peers must not repeat an id (got ${quoted(o.peers)})`);
   }
-  const random = o.random === undefined ? undefined : parseIntegerIn('--random', o.random, 1, 256);
+  const space = parseBits(o.bits);
+  if (!space.spec && o.peers !== undefined) problem('--peers takes 8-bit ids; above 8 bits use --random N (ids derived from the peers\' addresses)');
+  const random = o.random === undefined ? undefined : parseIntegerIn('--random', o.random, 1, space.spec ? 256 : 65_536);
   const speed = /^(\d+(\.\d*)?|\.\d+)$/.test(o.speed) ? Number(o.speed) : NaN;
   if (!(speed > 0 && speed <= 10_000)) problem(`--speed must be a number above 0, at most 10000 (got ${quoted(o.speed)})`);
   if (o.speed !== '1' && !o.sim) problem('--speed only applies with --sim');
@@ -173,5 +326,14 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     json: !!o.json,
     reporter: !!o.reporter,
     pingMisses: common.pingMisses!,
+    bits: space.bits,
+    routing: parseRouting(o.routing, space, false),
+    // a whole ring on one machine: copies on three peers unless asked otherwise
+    ...parseReplication(o, DEFAULT_REPLICAS),
+    ...(o.maxFileSize !== undefined ? { maxFileBytes: parseSize('--max-file-size', o.maxFileSize) } : {}),
+    ...(o.web ? { web: true } : {}),
+    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, 65535) } : {}),
+    ...(o.webHost !== undefined ? { webHost: parseHost(o.webHost, '--web-host') } : {}),
+    ...(o.start === false ? { start: false } : {}),
   };
 }

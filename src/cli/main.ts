@@ -1,6 +1,8 @@
 // The `cdht` (alias `p2p`) command: parses `init` / `join` / `ring` / `ca` with commander, then runs
 // the plan. Usage mistakes print one `cdht: error: ...` line and the usage, exit code 2.
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
@@ -8,10 +10,21 @@ import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
 import { addCheckCommand, runCheck, type CheckPlan } from './check.js';
 import type { CaPlan } from './ca.js';
 import type { RingOptions } from './ring.js';
-import { runRing } from './ring.js';
+import { DEFAULT_WEB_PORT, runRing } from './ring.js';
 import { runPeer } from './run.js';
+import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
 
 export const USAGE_EXIT_CODE = 2;
+
+/** The version in package.json (dist/src/cli/main.js is three levels below it). */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** `p2p` when started through a link or copy of that name (the reference set-up types `p2p init ...`). */
 export function programName(scriptPath: string | undefined = process.argv[1]): string {
@@ -23,7 +36,9 @@ const COMMANDS_HELP = `
 After start-up a peer reads commands from standard input, one a line:
   Store NNNN     store file NNNN (key NNNN mod 256) at the peer that owns its key
   Request NNNN   fetch NNNN.pdf from its owner; it arrives as received_NNNN.pdf
-  Quit           leave the ring gracefully (Ctrl+C leaves abruptly)`;
+  Quit           leave the ring gracefully (Ctrl+C leaves abruptly)
+Above 8 bits (--bits): Store PATH publishes any file under its base name (key: SHA-256 of the
+name), and Request NAME fetches it as received_NAME.`;
 
 function addPeerOptions(cmd: Command, name: string): Command {
   return cmd
@@ -38,6 +53,15 @@ function addPeerOptions(cmd: Command, name: string): Command {
     .option('--no-ping-lines', 'hide the ping request and response lines')
     .option('--debug', 'show debug lines (dropped input, retries)')
     .option('--shortcuts', 'forward past the first successor when the second is closer to the key (changes the routes)')
+    .option('--bits <M>', 'id space size in bits, 8 to 160 (default 8: ids 0..255 and four-digit files, as the specification says)')
+    .option('--id <ID>', 'this peer\'s id (instead of PEER; above 8 bits PEER may be auto: derived from the advertised address)')
+    .option('--listen <HOST:PORT>', 'address to bind (default: the advertised one)')
+    .option('--advertise <HOST:PORT>', 'address the other peers reach this one at (default: --host and port base + id; required above 8 bits)')
+    .option('--routing <R>', 'successor (the specification\'s walk), shortcuts, or fingers (Chord; the default above 8 bits)')
+    .option('--successors <R>', 'successor list length: any R - 1 adjacent failures are survived (2..32)', '4')
+    .option('--replicas <K>', 'copies of each stored file, on the owner and its next K - 1 successors (default 1 at 8 bits, 3 above)')
+    .option('--max-file-size <SIZE>', 'refuse incoming files larger than this, before writing a byte (e.g. 500M, 2G)', '1G')
+    .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca)').env('CDHT_TLS_DIR'))
     .addHelpText('after', COMMANDS_HELP)
     // After a usage error: the command's usage line, not its whole help.
     .showHelpAfterError(`Usage: ${name} ${cmd.name()} ${cmd.usage()}\nRun '${name} ${cmd.name()} --help' for the options.`);
@@ -56,6 +80,16 @@ function rawOptions(cmd: Command): RawOptions {
     pingLines: o['pingLines'] !== false,
     debug: o['debug'] === true,
     shortcuts: o['shortcuts'] === true,
+    bits: str(o['bits']),
+    id: str(o['id']),
+    listen: str(o['listen']),
+    advertise: str(o['advertise']),
+    routing: str(o['routing']),
+    successors: str(o['successors']),
+    replicas: str(o['replicas']),
+    maxFileSize: str(o['maxFileSize']),
+    tls: str(o['tls']),
+    ...(cmd.getOptionValueSource('tls') ? { tlsSource: cmd.getOptionValueSource('tls') } : {}),
   };
 }
 
@@ -79,11 +113,11 @@ function checked<T>(cmd: Command, extra: string[], make: () => T): T {
 const RING_HELP = `
 The console reads one command a line (help lists them):
   <id> store NNNN | <id> request NNNN | <id> quit | kill <id> | join <id> [via <id>]
-  add N | ring | watch | route <key|NNNN> [from <id>] | files [id] | help | exit
+  add N | ring | watch | pings on|off | route <key|NNNN> [from <id>] | files [id] | stop | start | help | exit
 Ctrl+C stops the whole ring (twice forces it).
 
 Examples:
-  npm start                          the reference ring, as cdht ring
+  npm start                          the reference ring with its web page, as cdht ring --web
   cdht ring --peers 3,40,77 --reporter
   cdht ring --sim --random 256 --speed 10 --reporter`;
 
@@ -131,13 +165,19 @@ function addCaCommands(program: Command, name: string, onCa: (plan: CaPlan) => v
     });
 }
 
-export function buildProgram(
-  name: string,
-  onPlan: (plan: RunPlan) => void,
-  onRing: (plan: RingOptions) => void = () => {},
-  onCa: (plan: CaPlan) => void = () => {},
-  onCheck: (plan: CheckPlan) => void = () => {},
-): Command {
+/** What each command hands back once its arguments are checked (main runs it). */
+export type Chosen =
+  | { kind: 'peer'; plan: RunPlan }
+  | { kind: 'ring'; plan: RingOptions }
+  | { kind: 'ca'; plan: CaPlan }
+  | { kind: 'sim'; plan: SimPlan }
+  | { kind: 'check'; plan: CheckPlan };
+
+export function buildProgram(name: string, choose: (c: Chosen) => void): Command {
+  const onPlan = (plan: RunPlan) => choose({ kind: 'peer', plan });
+  const onRing = (plan: RingOptions) => choose({ kind: 'ring', plan });
+  const onCa = (plan: CaPlan) => choose({ kind: 'ca', plan });
+  const onSim = (plan: SimPlan) => choose({ kind: 'sim', plan });
   const program = new Command(name)
     .description('A peer of a Chord-style circular distributed hash table (ids 0..255).')
     .usage('<command> [options]')
@@ -153,15 +193,16 @@ export function buildProgram(
         `       ${name} join <PEER> <KNOWN_PEER> <PING_INTERVAL> [options]\n` +
         `Run '${name} --help' for more.`,
     )
-    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30`);
+    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30\n  ${name} ring --web`)
+    .version(packageVersion(), '-V, --version', 'print the version');
 
   addPeerOptions(
     program
       .command('init')
       .description('start a peer of a new ring, with its two successors given')
-      .argument('<PEER>', 'this peer\'s id, 0..255')
-      .argument('<FIRST_SUCCESSOR>', 'the id of its first successor')
-      .argument('<SECOND_SUCCESSOR>', 'the id of its second successor')
+      .argument('<PEER>', 'this peer\'s id, 0..255 (above 8 bits: an id, or auto)')
+      .argument('<FIRST_SUCCESSOR>', 'its first successor: ID (placed as port base + ID) or ID@host:port')
+      .argument('<SECOND_SUCCESSOR>', 'its second successor: ID or ID@host:port')
       .argument('<PING_INTERVAL>', 'seconds between pings to the successors (fractions allowed, e.g. 0.5)')
       .allowExcessArguments(),
     name,
@@ -173,8 +214,8 @@ export function buildProgram(
     program
       .command('join')
       .description('start a peer that joins an existing ring through a peer already in it')
-      .argument('<PEER>', 'this peer\'s id, 0..255')
-      .argument('<KNOWN_PEER>', 'the id of any peer already in the ring')
+      .argument('<PEER>', 'this peer\'s id, 0..255 (above 8 bits: an id, or auto)')
+      .argument('<KNOWN_PEER>', 'any peer already in the ring: ID, host:port or ID@host:port')
       .argument('<PING_INTERVAL>', 'seconds between pings to the successors (fractions allowed, e.g. 0.5)')
       .allowExcessArguments(),
     name,
@@ -195,12 +236,21 @@ export function buildProgram(
     .option('--sim', 'run on the simulated network and virtual clock instead of real sockets')
     .option('--speed <X>', 'with --sim: virtual seconds per real second', '1')
     .option('--seed <N>', 'seed of --random and of the simulator')
-    .option('--ping-lines', 'show ping lines (default: on for rings of up to 16 peers)')
-    .option('--no-ping-lines', 'hide ping lines')
+    .option('--ping-lines', 'show ping lines (hidden by default; the console\'s pings on|off toggles them)')
+    .option('--no-ping-lines', 'hide ping lines (the default)')
     .option('--debug', 'show debug lines')
     .option('--json', 'one JSON object per event instead of text')
     .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
     .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
+    .option('--bits <M>', 'id space size in bits, 8 to 160 (above 8, --random N peers get ids derived from their addresses)')
+    .option('--routing <R>', 'successor, shortcuts or fingers (default: successor at 8 bits, fingers above)')
+    .option('--successors <R>', 'successor list length (2..32)', '4')
+    .option('--replicas <K>', 'copies of each stored file (default 3)')
+    .option('--max-file-size <SIZE>', 'refuse incoming files larger than this (e.g. 500M, 2G)', '1G')
+    .option('--web', 'serve the ring\'s web page and print its URL')
+    .option('--web-port <N>', `port of the web page (default ${DEFAULT_WEB_PORT}, or a free one when that is taken)`)
+    .option('--web-host <ADDR>', 'address the web page listens on (default 127.0.0.1: this machine only)')
+    .option('--no-start', 'plan the ring without starting it: Start it from the page or the console')
     .addHelpText('after', RING_HELP)
     .showHelpAfterError(`Usage: ${name} ring [options]\nRun '${name} ring --help' for the options.`)
     .allowExcessArguments();
@@ -211,7 +261,24 @@ export function buildProgram(
   });
 
   addCaCommands(program, name, onCa);
-  addCheckCommand(program, name, onCheck);
+  program
+    .command('sim')
+    .description('a settled ring of N peers on the simulator: L lookups of random keys, and the hops they take')
+    .option('--peers <N>', 'how many peers (required)')
+    .option('--bits <M>', 'id space size in bits, 8 to 160', '32')
+    .option('--routing <R>', 'successor, shortcuts or fingers (default: fingers above 8 bits)')
+    .option('--lookups <L>', 'how many lookups', '1000')
+    .option('--seed <S>', 'seed of the ids, the lookups and the simulator', '1')
+    .option('--fingers <HOW>', 'seeded (finger tables start as the settled ring has them) or protocol (filled by fix_fingers during the warm-up)', 'seeded')
+    .option('--warmup <S>', 'virtual seconds the ring runs before the lookups (default 0, or 40 with --fingers protocol)')
+    .option('--json', 'one JSON object: peers, lookups, failures, meanHops, p50Hops, p99Hops, maxHops, virtualMs, wallMs')
+    .showHelpAfterError(`Usage: ${name} sim --peers N [options]\nRun '${name} sim --help' for the options.`)
+    .allowExcessArguments()
+    .action((_opts: unknown, cmd: Command) => {
+      onSim(checked(cmd, cmd.args, () => simPlan(cmd.opts<RawSimOptions>())));
+    });
+
+  addCheckCommand(program, name, (plan) => choose({ kind: 'check', plan }));
   return program;
 }
 
@@ -223,20 +290,27 @@ function exitCodeOf(err: CommanderError): number {
 /** Parses `argv` (the words after the program name) and runs the peer; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const name = programName();
-  let plan: RunPlan | undefined;
-  let ring: RingOptions | undefined;
-  let ca: CaPlan | undefined;
-  let check: CheckPlan | undefined;
-  const program = buildProgram(name, (p) => (plan = p), (r) => (ring = r), (c) => (ca = c), (c) => (check = c));
+  let chosen: Chosen | undefined;
+  const program = buildProgram(name, (c) => (chosen = c));
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) return exitCodeOf(err);
     throw err;
   }
-  if (ring) return runRing(ring);
-  if (ca) return runCa(ca, name);
-  if (check) return runCheck(check);
-  if (!plan) return USAGE_EXIT_CODE; // commander only returns without a plan for help, handled above
-  return runPeer(plan, name);
+  const c = chosen as Chosen | undefined;
+  switch (c?.kind) {
+    case 'ring':
+      return runRing(c.plan);
+    case 'sim':
+      return runSim(c.plan);
+    case 'check':
+      return runCheck(c.plan);
+    case 'ca':
+      return runCa(c.plan, name);
+    case 'peer':
+      return runPeer(c.plan, name);
+    default:
+      return USAGE_EXIT_CODE; // commander only returns without a choice for help, handled above
+  }
 }

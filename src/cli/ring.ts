@@ -1,20 +1,25 @@
-// `cdht ring`: a whole ring in one process, with prefixed (and coloured) peer lines, the
-// reporter, and a console to drive it. Runs on real sockets or on the simulator.
-import { mkdtempSync, readdirSync } from 'node:fs';
+// `cdht ring`: a whole ring in one process, driven through the RingController by a console,
+// watched as prefixed (and coloured) peer lines, the reporter, `--json` or the web page.
+// Runs on real sockets or on the simulator.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
+import { RingController } from '../control/ring-controller.js';
+import type { RingState, TraceView } from '../control/view-types.js';
+import type { RoutingName } from '../core/context.js';
 import type { Id } from '../core/id-space.js';
-import { SPEC_SPACE } from '../core/id-space.js';
-import type { PeerLine } from '../peer.js';
+import type { PeerTrace } from '../peer.js';
+import { REFERENCE_RING } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
-import { createTestnet, REFERENCE_RING } from '../testnet.js';
-import type { Testnet } from '../testnet.js';
+import { startWebServer } from '../web/server.js';
+import type { WebServer } from '../web/server.js';
 import { complete, runCommand } from './console.js';
 import type { ConsoleHost } from './console.js';
 import { renderReport } from './reporter.js';
 import { printable, shouldShow } from './run.js';
+import { TransferMeter } from './transfer-meter.js';
 
 export interface RingOptions {
   ids?: Id[];
@@ -27,20 +32,30 @@ export interface RingOptions {
   sim: boolean;
   speed: number;
   seed?: number;
-  /** undefined: shown for rings of at most AUTO_PING_LINES_MAX peers. */
+  /** Ping lines: hidden unless true (the console's `pings on` shows them). */
   pingLines?: boolean;
   debug: boolean;
   json: boolean;
   reporter: boolean;
   pingMisses: number;
+  bits?: number;
+  routing?: RoutingName;
+  successors?: number;
+  replicas?: number;
+  maxFileBytes?: number;
+  /** Serve the web page (`--web`). */
+  web?: boolean;
+  webHost?: string;
+  /** undefined: 8080, or any free port when 8080 is taken. */
+  webPort?: number;
+  /** false: plan the ring and wait for Start (from the page or the console). */
+  start?: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { isTTY?: boolean; rows?: number };
 }
 
-const AUTO_PING_LINES_MAX = 16;
+export const DEFAULT_WEB_PORT = 8080;
 const REPORT_EVERY_MS = 1000;
-/** The simulator advances in slices of this much real time. */
-const SIM_SLICE_MS = 50;
 /** Lines kept for the redrawn reporter screen. */
 const SCREEN_LOG_LINES = 200;
 const PALETTE = [39, 208, 76, 170, 220, 45, 203, 141, 118, 215, 81, 199];
@@ -56,18 +71,45 @@ export async function runRing(o: RingOptions): Promise<number> {
   const input = o.input ?? process.stdin;
   const output = o.output ?? process.stdout;
   const tty = !!output.isTTY && !o.json;
-  const sim = o.sim ? new SimNetwork({ seed: o.seed ?? 1 }) : undefined;
-  const random = sim ? () => sim.random() : o.seed !== undefined ? mulberry32(o.seed) : Math.random;
-  const ids = o.ids ?? (o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
-  const pingLines = o.pingLines ?? ids.length <= AUTO_PING_LINES_MAX;
-  const dataDir = o.dataDir ?? (sim ? 'data' : mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')));
+  // A reader that went away (`| head -2`, jq stopped with Ctrl+C) ends the ring quietly, whenever it goes.
+  let gone: number | undefined;
+  let stopRing: ((code: number) => void) | undefined;
+  output.on('error', (err: NodeJS.ErrnoException) => {
+    gone ??= err.code === 'EPIPE' ? 0 : 1;
+    stopRing?.(gone);
+  });
+  // --random without --seed still replays: the seed is chosen here and printed
+  const seed = o.seed ?? (o.random !== undefined ? Math.floor(Math.random() * 2 ** 32) : undefined);
+  const ctlOpts = {
+    runtime: o.sim ? ('sim' as const) : ('node' as const),
+    ...(o.sim ? { seed: seed ?? 1, speed: o.speed } : {}),
+    pingIntervalMs: o.intervalS * 1000,
+    basePort: o.basePort,
+    host: o.host,
+    perPeerDirs: !o.sharedDir,
+    pingMisses: o.pingMisses,
+    ...(o.bits !== undefined ? { bits: o.bits } : {}),
+    ...(o.routing ? { routing: o.routing } : {}),
+    ...(o.successors !== undefined ? { successors: o.successors } : {}),
+    ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+    ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+  };
+  const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
+  const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
+  const big = (o.bits ?? 8) > 8;
+  const ids = o.ids ?? (big ? [] : o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
+  const tempDir = o.dataDir === undefined && !o.sim ? mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')) : undefined;
+  const dataDir = o.dataDir ?? tempDir ?? 'data';
+  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? 16 } : {}) });
   /** Prefixes line up: `[ 2]` in the reference ring, `[  2]` once ids reach three digits. */
-  const width = ids.some((id) => id >= 100n) ? 3 : 2;
+  const width = big ? 10 : ids.some((id) => id >= 100n) ? 3 : 2;
   const screen: string[] = [];
   let rl: readline.Interface | undefined;
   let watching = o.reporter;
+  const show = { pingLines: o.pingLines === true, debug: o.debug };
 
   const write = (text: string) => {
+    if (gone !== undefined) return;
     if (watching && tty) {
       screen.push(text);
       if (screen.length > SCREEN_LOG_LINES) screen.splice(0, screen.length - SCREEN_LOG_LINES);
@@ -82,79 +124,38 @@ export async function runRing(o: RingOptions): Promise<number> {
       output.write(text + '\n');
     }
   };
-  const say = (text: string) => (o.json ? output.write(JSON.stringify({ type: 'console', text }) + '\n') : write(text));
+  const json = (obj: object) => gone === undefined && output.write(JSON.stringify(obj) + '\n');
+  const say = (text: string) => (o.json ? json({ type: 'console', text }) : write(text));
 
-  let net: Testnet;
-  try {
-    net = await createTestnet({
-      ids,
-      runtime: sim ? 'sim' : 'node',
-      ...(sim ? { sim } : {}),
-      pingIntervalMs: o.intervalS * 1000,
-      basePort: o.basePort,
-      host: o.host,
-      dataDir,
-      perPeerDirs: !o.sharedDir,
-      pingMisses: o.pingMisses,
-    });
-  } catch (err) {
-    process.stderr.write(`cdht: error: cannot start the ring: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
+  const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ports ${o.basePort}+id`;
+  const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
+  say(`cdht ring: ${ids.length || (o.random ?? 16)} peers${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
+  if (o.random !== undefined && o.seed === undefined) say(`Random ids from seed ${seed} (replay with --seed ${seed})`);
+  const folder = o.sim ? 'in memory' : `${dataDir}${tempDir ? ' (temporary: removed on exit)' : ''}`;
+  say(`Data: ${folder}${o.sharedDir ? ' (shared)' : ' (one folder per peer: peer-<id>)'}. Ping lines ${show.pingLines ? 'shown' : 'hidden (pings on shows them)'}. Type help for commands.`);
 
-  const show = { pingLines, debug: o.debug };
-  net.on('line', (l: PeerLine) => {
-    if (!shouldShow(l.level, show)) return;
-    if (o.json) return void output.write(JSON.stringify({ type: 'line', t: l.at, peer: Number(l.id), level: l.level, text: l.text }) + '\n');
-    const tag = `[${String(l.id).padStart(width)}]`;
-    const color = PALETTE[Number(l.id) % PALETTE.length];
-    const text = printable(l.text);
-    write(tty ? `\x1b[38;5;${color}m${tag}\x1b[0m ${text}` : `${tag} ${text}`);
-  });
-
-  const files = (): Map<Id, string[]> => {
-    const out = new Map<Id, string[]>();
-    const running = net.runningIds();
-    const cache = new Map<string, string[]>();
-    for (const id of running) {
-      const dir = net.dataDirOf(id);
-      let names = cache.get(dir);
-      if (!names) {
-        try {
-          names = (sim ? sim.disk.list(dir) : readdirSync(dir)).filter((f: string) => /^\d{4}\.pdf$/.test(f)).sort();
-        } catch {
-          names = [];
-        }
-        cache.set(dir, names);
-      }
-      out.set(id, o.sharedDir ? names.filter((f) => SPEC_SPACE.ownerOf(SPEC_SPACE.keyOf(f.slice(0, 4)), running) === id) : names);
+  const meter = new TransferMeter();
+  const tag = (peer: string) => {
+    const t = `[${peer.padStart(width)}]`;
+    return tty ? `\x1b[38;5;${PALETTE[(/^\d+$/.test(peer) ? Number(peer) : parseInt(peer.slice(-4), 16)) % PALETTE.length]}m${t}\x1b[0m` : t;
+  };
+  ctl.on('trace', (v: TraceView, raw: PeerTrace) => {
+    const lines = v.lines.filter((l) => shouldShow(l.level, show));
+    if (o.json) {
+      if (lines.length > 0 || v.lines.length === 0) json({ type: 'trace', ...v, lines });
+      return;
     }
-    return out;
-  };
-  const report = () => {
-    const held = new Map([...files()].map(([id, f]) => [id, f.length]));
-    const peers = [...net.peers.values()].filter((p) => p.isRunning).map((p) => p.snapshot());
-    return renderReport({ peers, files: held });
-  };
-
-  const where = sim ? `the simulator (seed ${sim.seed}, ${o.speed}x real time)` : `${o.host}, ports ${o.basePort}+id`;
-  say(`cdht ring: ${ids.length} peers (${ids.join(', ')}) on ${where}, ping interval ${o.intervalS} s`);
-  say(`Data: ${sim ? 'in memory' : dataDir}${o.sharedDir ? ' (shared)' : ' (one folder per peer: peer-<id>)'}. Type help for commands.`);
-
-  // the simulator runs in slices of real time, `speed` times faster
-  let pacing: Promise<void> | undefined;
-  const pacer = sim
-    ? setInterval(() => {
-        if (!pacing) pacing = sim.runFor(SIM_SLICE_MS * o.speed).finally(() => (pacing = undefined));
-      }, SIM_SLICE_MS)
-    : undefined;
+    for (const l of lines) write(`${tag(v.peer)} ${printable(l.text)}`);
+    for (const l of meter.lines(raw.id, raw.at, raw.trace)) write(`${tag(v.peer)} ${l}`);
+  });
+  if (o.json) ctl.on('state', (s: RingState) => json(s));
 
   let lastReport = '';
   const drawReport = () => {
-    if (!watching) return;
-    const text = report();
+    if (!watching || ctl.phase !== 'running') return;
+    const text = renderReport(ctl.state());
     if (o.json) {
-      if (text !== lastReport) output.write(JSON.stringify({ type: 'report', text }) + '\n');
+      // --json carries the structured state ({"type":"state"}) on every change instead
     } else if (tty) {
       const rows = output.rows ?? 40;
       const reportLines = text.split('\n');
@@ -162,10 +163,40 @@ export async function runRing(o: RingOptions): Promise<number> {
       output.write('\x1b[2J\x1b[H' + text + '\n\n' + screen.slice(-logRoom).join('\n') + '\n');
       rl?.prompt(true);
     } else if (text !== lastReport) {
-      output.write(`--- ring at ${((sim ? sim.now() : Date.now()) / 1000).toFixed(1)} s ---\n${text}\n`);
+      output.write(`--- ring at ${((ctl.sim ? ctl.sim.now() : Date.now()) / 1000).toFixed(1)} s ---\n${text}\n`);
     }
     lastReport = text;
   };
+
+  let web: WebServer | undefined;
+  const cleanUp = async () => {
+    await web?.close();
+    await ctl.close();
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  };
+
+  if (o.start !== false) {
+    try {
+      await ctl.start();
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      const hint = /in use/.test(msg) ? ` (another ring on ports ${o.basePort}+id? choose others with --base-port)` : '';
+      process.stderr.write(`cdht: error: ${msg.replace(/^The ring could not start: /, 'cannot start the ring: ')}${hint}\n`);
+      await cleanUp();
+      return 1;
+    }
+  }
+  if (o.web) {
+    try {
+      web = await startWebServer({ controller: ctl, host: o.webHost ?? '127.0.0.1', port: o.webPort ?? DEFAULT_WEB_PORT, fallbackToFreePort: o.webPort === undefined });
+    } catch (err) {
+      process.stderr.write(`cdht: error: cannot serve the web page: ${err instanceof Error ? err.message : String(err)}\n`);
+      await cleanUp();
+      return 1;
+    }
+    say(`Web page: ${web.url}${web.port !== (o.webPort ?? DEFAULT_WEB_PORT) ? ` (port ${o.webPort ?? DEFAULT_WEB_PORT} is taken)` : ''}`);
+  }
+  if (o.json) json(ctl.state());
   const reporter = setInterval(drawReport, REPORT_EVERY_MS);
 
   return new Promise<number>((resolve) => {
@@ -174,16 +205,16 @@ export async function runRing(o: RingOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       clearInterval(reporter);
-      if (pacer) clearInterval(pacer);
-      if (pacing) await pacing;
       rl?.close();
-      await net.close();
+      await cleanUp();
       resolve(code);
     };
+    stopRing = (code) => void stop(code);
+    if (gone !== undefined) stopRing(gone);
     const host: ConsoleHost = {
-      net,
+      ctl,
       say,
-      showRing: () => report().split('\n').forEach((l) => say(l)),
+      showRing: () => (ctl.phase === 'running' ? renderReport(ctl.state()).split('\n').forEach((l) => say(l)) : say(`The ring is ${ctl.phase}`)),
       toggleWatch: () => {
         watching = !watching;
         if (!watching && tty) screen.splice(0).forEach((l) => output.write(l + '\n'));
@@ -191,26 +222,23 @@ export async function runRing(o: RingOptions): Promise<number> {
         lastReport = '';
         drawReport();
       },
+      setPings: (on) => (show.pingLines = on),
+      pings: () => show.pingLines,
       exit: () => void stop(0),
-      files,
       random,
     };
-    rl = readline.createInterface({
-      input,
-      output,
-      terminal: tty,
-      historySize: 500,
-      completer: (line: string) => complete(net, line),
-    });
+    rl = readline.createInterface({ input, output, terminal: tty, historySize: 500, completer: (line: string) => complete(ctl, line) });
     if (tty) {
       rl.setPrompt('cdht> ');
       rl.prompt();
     }
     rl.on('line', (line) => {
-      runCommand(host, line);
-      if (tty && !stopping) rl?.prompt();
+      void runCommand(host, line).then(() => {
+        if (tty && !stopping) rl?.prompt(true);
+      });
     });
-    rl.on('close', () => void stop(0));
+    // with the page served, the end of input leaves the ring running (Ctrl+C stops it)
+    rl.on('close', () => (web ? undefined : void stop(0)));
     let interrupts = 0;
     const onInterrupt = () => {
       interrupts++;
@@ -220,6 +248,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     };
     rl.on('SIGINT', onInterrupt);
     process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onInterrupt);
     drawReport();
   });
 }

@@ -1,9 +1,12 @@
 // Runs one peer in the foreground: its lines go to stdout, stdin lines become commands, and a
 // signal is an abrupt departure. Resolves with the process exit code; the caller exits.
 import { createInterface } from 'node:readline';
+import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
 import { Peer } from '../peer.js';
-import type { PeerExit, PeerLine } from '../peer.js';
+import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
+import { publishTyped } from './publish.js';
+import { TransferMeter } from './transfer-meter.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
 const KILL_GRACE_MS = 2_000;
@@ -26,6 +29,35 @@ export function shouldShow(level: PeerLine['level'], show: LineFilter): boolean 
 
 const ignore = (): void => {};
 
+const HELP = [
+  'Commands (case-insensitive):',
+  '  Store NNNN     store file NNNN at the peer that owns key NNNN mod 256 (NNNN.pdf is copied there)',
+  '  Request NNNN   fetch NNNN.pdf from its owner; it lands here as received_NNNN.pdf',
+  '  Quit           leave the ring gracefully (Ctrl+C leaves abruptly)',
+  '  status         this peer\'s predecessors, successors and files',
+  '  help           this list',
+];
+
+/** What a peer says when it starts, whatever lines are hidden: who it is, where, and its folder. */
+function startLine(peer: Peer, plan: RunPlan): string {
+  const p = plan.peer;
+  const name = (x: unknown) => (typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'bigint' ? peer.space.format(x.id) : typeof x === 'object' ? 'a known address' : String(x));
+  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.map(name).join(' and ')}` : `joining through Peer ${name(p.mode.known)}`;
+  const pings = plan.show.pingLines ? '' : ' (ping lines hidden)';
+  return `Peer ${peer.space.format(peer.id)} on ${peer.self.host}, TCP and UDP port ${peer.self.port}; ${how}; data folder ${p.dataDir ?? process.cwd()}; ping every ${p.pingIntervalMs / 1000} s${pings}. Type help for commands.`;
+}
+
+function status(peer: Peer, plan: RunPlan): string[] {
+  const s = peer.snapshot();
+  const q = (id: bigint | undefined) => (id === undefined ? '?' : peer.space.format(id));
+  const dir = plan.peer.dataDir ?? process.cwd();
+  const files = listFolder(nodeDisk, peer.space, dir);
+  return [
+    `Peer ${q(peer.id)} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${q(peer.id)}] > ${s.successors.map(q).join(' > ') || '?'}`,
+    `Files in ${dir}: ${files.length ? files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ') : 'none'}`,
+  ];
+}
+
 export async function runPeer(plan: RunPlan, programName: string): Promise<number> {
   // A reader that went away (EPIPE) or a terminal that closed must not crash a running peer.
   process.stdout.on('error', ignore);
@@ -39,14 +71,26 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
     process.stderr.write(`${programName}: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
+  const out = (text: string) => process.stdout.write(`${printable(text)}\n`);
   peer.on('line', (l: PeerLine) => {
-    if (shouldShow(l.level, plan.show)) process.stdout.write(`${printable(l.text)}\n`);
+    if (shouldShow(l.level, plan.show)) out(l.text);
   });
+  const meter = new TransferMeter();
+  peer.on('trace', (t: PeerTrace) => meter.lines(t.id, t.at, t.trace).forEach(out));
+  out(startLine(peer, plan));
+  plan.notices.forEach(out);
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  rl.on('line', (line) => {
+  const dataDir = plan.peer.dataDir ?? process.cwd();
+  rl.on('line', (typed) => {
+    // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
+    const word = typed.trim().toLowerCase();
+    if (word === 'help') return HELP.forEach(out);
+    if (word === 'status') return status(peer, plan).forEach(out);
     try {
-      peer.command(line);
+      const published = publishTyped(typed, peer.space, dataDir);
+      if ('error' in published) return out(published.error);
+      peer.command(published.line);
     } catch (err) {
       // The core checks commands itself; this is only a guard against a bug taking the peer down.
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);

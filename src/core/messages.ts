@@ -36,7 +36,10 @@ export type Message =
   | { type: 'successor-reply'; from: Contact; qid: number; successors: Contact[] }
   /** final: the sender knows the receiver owns the key. */
   | { type: 'store'; origin: Contact; file: string; final: boolean; hops: number }
-  /** storeId names the owner's data directory, so the origin can tell whether a copy is needed. */
+  /**
+   * storeId names the owner's data directory, so the origin can tell whether a copy is needed;
+   * empty when the owner holds the name already (stored files never change).
+   */
   | { type: 'store-accepted'; from: Contact; file: string; storeId: string }
   /**
    * fallback: how many more successors of the owner may be asked when the owner lacks the file

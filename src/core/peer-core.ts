@@ -128,11 +128,12 @@ export class PeerCore {
   }
 
   /**
-   * Where this peer would send a message for `key` now: null when it takes the key itself. The
-   * console's `route` and the web page follow this, hop by hop, so they show the real path.
+   * Where this peer would send a message for `key` now (`arrivedFinal`: the hop that brought it
+   * marked it final): null when it takes the key itself. The console's `route` and the web page
+   * follow this, hop by hop, so they show the real path.
    */
-  nextHop(key: Id): Id | null {
-    return this.router.nextHop(key);
+  nextHop(key: Id, arrivedFinal = false): { to: Id; final: boolean } | null {
+    return this.router.nextHop(key, arrivedFinal);
   }
 
   /** Changes whenever what a reporter shows changes (cheap: runs around every event). */

@@ -25,12 +25,8 @@ export interface EndpointHandlers {
 }
 
 /** A private ring's credentials: this peer's key and certificate, and the ring authority's certificate. */
-export interface TlsIdentity {
-  readonly id: Id;
-  readonly keyPem: string;
-  readonly certPem: string;
-  readonly caPem: string;
-}
+export type { TlsIdentity } from '../security/identity.js';
+import type { TlsIdentity } from '../security/identity.js';
 
 export interface EndpointOptions {
   /** The contact others use to reach this peer (advertised). */

@@ -61,6 +61,8 @@ export interface SpawnOptions {
   /** The script node runs; default bin/cdht.js (a link named p2p tests the alias). */
   script?: string;
   env?: NodeJS.ProcessEnv;
+  /** A command that runs node, e.g. ['ip', 'netns', 'exec', 'ns-a'] (it must exec, not fork). */
+  wrap?: string[];
 }
 
 export class CliProcess {
@@ -76,7 +78,9 @@ export class CliProcess {
   constructor(args: string[], opts: SpawnOptions) {
     this.label = opts.label ?? args.join(' ');
     this.events.setMaxListeners(0);
-    this.child = spawn(process.execPath, [opts.script ?? CLI_SCRIPT, ...args], {
+    const argv = [process.execPath, opts.script ?? CLI_SCRIPT, ...args];
+    const [cmd, ...rest] = opts.wrap ? [...opts.wrap, ...argv] : argv;
+    this.child = spawn(cmd!, rest, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],

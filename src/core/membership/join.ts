@@ -135,7 +135,8 @@ export class Join {
 
   /** Our join request itself could not be delivered. */
   onUnreachable(to: Target, error: string): void {
-    this.fail(`Join failed: ${this.ctx.nameOf(to)} cannot be reached at ${to.host}:${to.port} (${error})`, 'known peer unreachable');
+    const who = to.id === undefined ? `nobody answers at ${to.host}:${to.port}` : `${this.ctx.nameOf(to)} cannot be reached at ${to.host}:${to.port}`;
+    this.fail(`Join failed: ${who} (${error})`, 'known peer unreachable');
   }
 
   /** Gives up joining; what others routed to us meanwhile goes back into the ring. */

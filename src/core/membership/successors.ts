@@ -178,8 +178,11 @@ export class Successors {
   /** A successor query could not be delivered: the peer asked is gone too. */
   onQueryFailed(to: Contact): void {
     for (const [qid, q] of this.queries) if (q.c.id === to.id) this.queries.delete(qid);
-    if (this.has(to.id)) this.onDead([to]);
-    else if (this.list.length === 0) this.rejoin();
+    if (this.has(to.id)) return this.onDead([to]);
+    if (this.list.length > 0) return;
+    // a peer we tried to rejoin through is gone as well: try the next one we know
+    this.live.markDead(to);
+    this.rejoin();
   }
 
   /**
@@ -205,13 +208,14 @@ export class Successors {
   }
 
   /** Every successor failed: rejoin through any other peer this one knows, or wait to be found. */
-  private rejoin(): void {
+  private rejoin(quiet = false): void {
     const via = this.hooks.fallbacks().find((c) => c.id !== this.ctx.self.id && !this.live.isDead(c.id));
     if (!via) {
       this.owesLines = false;
-      return this.ctx.trace({ kind: 'alone' });
+      if (!quiet) this.ctx.trace({ kind: 'alone' });
+      return;
     }
-    this.ctx.note(`Every successor has failed; rejoining the ring through Peer ${this.ctx.fmt(via.id)}`);
+    if (!quiet) this.ctx.note(`Every successor has failed; rejoining the ring through Peer ${this.ctx.fmt(via.id)}`);
     this.owesLines = true;
     this.query(via);
   }

@@ -29,6 +29,7 @@ export class Fingers implements Strategy {
   /** The next entry to refresh, counting down from the top. */
   private next: number;
   private refreshing = false;
+  private ticks = 0;
 
   constructor(
     private readonly ctx: Ctx,
@@ -85,7 +86,8 @@ export class Fingers implements Strategy {
   /** fix_fingers: refresh one entry (called every probe interval). */
   tick(): void {
     const ctx = this.ctx;
-    if (ctx.phase !== 'active' || this.refreshing) return;
+    // the first tick is left to pings: successors and predecessors settle before lookups go out
+    if (ctx.phase !== 'active' || this.refreshing || this.ticks++ === 0) return;
     const low = this.lowest();
     // entries below `low` are the first successor itself: drop them, the successor list covers them
     for (let i = 0; i < Math.min(low, this.table.length); i++) this.table[i] = undefined;
@@ -111,18 +113,19 @@ export class Fingers implements Strategy {
   pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
-    const hop = (to: Contact): Hop => {
+    const hop = (to: Contact, final = false): Hop => {
       const idx = routable.findIndex((c) => c.id === to.id);
       // the line says "my successor", "my second successor", or names the peer
-      return { to, final: false, second: idx === 1, finger: idx < 0 || idx > 1 };
+      return { to, final, second: idx === 1, finger: idx < 0 || idx > 1 };
     };
     if (!joining) {
-      // the key lies between a known peer and its successor: straight to its owner, one hop
+      // the key lies between a known peer and its successor: straight to its owner, one hop,
+      // marked final (the owner takes it unless its own predecessor says otherwise)
       for (let i = 0; i + 1 < routable.length; i++) {
-        if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hop(routable[i + 1]!);
+        if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hop(routable[i + 1]!, true);
       }
       for (const f of this.table) {
-        if (f?.succ && this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ);
+        if (f?.succ && this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ, true);
       }
     }
     // otherwise the closest peer before the key (a join stops before the joiner)

@@ -46,7 +46,7 @@ export class Lookups {
   onLookup(msg: MessageOf<'lookup'>): void {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)}: too many hops`, 'debug');
-    const r = msg.final ? ({ accept: true } as const) : this.router.route(msg.key);
+    const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
       return ctx.send(msg.origin, { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable() });
     }

@@ -50,6 +50,17 @@ export class Router {
     return !!p1 && this.ctx.space.betweenRightClosed(p1.id, key, self);
   }
 
+  /**
+   * Where a message the sender marked `final` goes: it is taken here unless this peer knows its
+   * first predecessor and the key is not in its range (a forged or stale mark must not plant a
+   * file at a peer that does not own the key).
+   */
+  routeFinal(key: Id): Route {
+    const p1 = this.live.pred1;
+    if (!p1 || this.ownsKey(key)) return { accept: true };
+    return this.route(key);
+  }
+
   /** Where a message for `key` goes: here, or the next hop. */
   route(key: Id): Route {
     if (this.ownsKey(key)) return { accept: true };
@@ -73,10 +84,13 @@ export class Router {
     return { accept: false, ...hop };
   }
 
-  /** The console's and the web page's question: the next hop for `key`, or null when this peer takes it. */
-  nextHop(key: Id): Id | null {
-    const r = this.route(key);
-    return r.accept ? null : r.to.id;
+  /**
+   * The console's and the web page's question: where a message for `key` goes from here, given
+   * whether the hop that brought it marked it final; null when this peer takes it.
+   */
+  nextHop(key: Id, arrivedFinal = false): { to: Id; final: boolean } | null {
+    const r = arrivedFinal ? this.routeFinal(key) : this.route(key);
+    return r.accept ? null : { to: r.to.id, final: r.final };
   }
 }
 

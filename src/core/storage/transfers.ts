@@ -73,7 +73,8 @@ export class Transfers {
       if (forged) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     }
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped Store of an invalid name`, 'debug');
-    const r = msg.final ? ({ accept: true } as const) : this.router.route(ctx.space.keyOf(msg.file));
+    const key = ctx.space.keyOf(msg.file);
+    const r = msg.final ? this.router.routeFinal(key) : this.router.route(key);
     if (r.accept) return this.acceptStore(msg.file, msg.origin);
     ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
     ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
@@ -84,6 +85,11 @@ export class Transfers {
     ctx.trace({ kind: 'store-accepted', file, origin: origin.id });
     // typed here: the file may have been put in the directory by hand since the start
     if (origin.id === ctx.self.id) return ctx.emit({ kind: 'stat-file', name: file });
+    // stored files never change: a name held here already is not copied again (an empty storeId says so)
+    if (this.keys.has(file)) {
+      ctx.note(`File ${file} is already stored here; stored files do not change, so nothing is copied`);
+      return ctx.send(origin, { type: 'store-accepted', from: ctx.self, file, storeId: '' });
+    }
     this.prune();
     if (this.accepted.size < MAX_PENDING_STORES) this.accepted.set(file, { origin, until: ctx.now + STORE_WAIT_MS });
     ctx.send(origin, { type: 'store-accepted', from: ctx.self, file, storeId: ctx.cfg.storeId });
@@ -98,6 +104,7 @@ export class Transfers {
     this.started.delete(msg.file);
     ctx.trace({ kind: 'store-confirmed', file: msg.file, by: msg.from.id });
     if (msg.storeId === ctx.cfg.storeId) return; // the owner reads the very same directory
+    if (msg.storeId === '') return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file} already; nothing is copied`);
     ctx.emit({ kind: 'push-file', name: msg.file, to: msg.from, purpose: 'store', rid: 0 });
   }
 
@@ -150,7 +157,10 @@ export class Transfers {
       if (forged) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${forged}`, 'debug');
     }
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped a request for an invalid name`, 'debug');
-    const r = msg.final ? ({ accept: true } as const) : this.router.route(ctx.space.keyOf(msg.file));
+    // a final mark is taken as it is here: a read plants nothing, and a replica serving the
+    // owner's fallback is exactly a peer that does not own the key
+    const key = ctx.space.keyOf(msg.file);
+    const r = msg.final ? ({ accept: true } as const) : this.router.route(key);
     if (r.accept) {
       if (this.serving.size >= MAX_SERVING) this.serving.delete(this.serving.keys().next().value!);
       this.serving.set(`${msg.requester.id}:${msg.rid}`, msg);
@@ -212,6 +222,7 @@ export class Transfers {
       if (!this.hooks.wantsReplica(h, origin)) return refuse('no such replica was asked for');
       return ctx.space.fileOf(h.file);
     }
+    if (this.keys.has(h.file)) return refuse('a file of that name is stored here already (stored files do not change)');
     this.prune();
     const s = this.accepted.get(h.file);
     const sameOrigin = s && s.origin.id === h.from.id && sameAddress(s.origin, h.from) && (ctx.cfg.secure || origin.src.host === s.origin.host || isLoopback(origin.src.host));

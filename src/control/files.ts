@@ -1,0 +1,85 @@
+// What a peer holds: the files in its data folder, with sizes. Reads the real disk or the
+// simulator's; in a shared folder (the reference set-up) each peer is shown the stored files
+// whose key it owns, and the received copies it asked for.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Id, IdSpace } from '../core/id-space.js';
+import type { SimNetwork } from '../transport/sim/network.js';
+import type { FileView } from './view-types.js';
+
+/** Files listed per folder at most (a folder of a million files must not stall the ring). */
+export const MAX_FILES_LISTED = 1000;
+const RECEIVED = 'received_';
+
+export interface Disk {
+  list(dir: string): string[];
+  size(dir: string, name: string): number | undefined;
+}
+
+export const nodeDisk: Disk = {
+  list(dir) {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  },
+  size(dir, name) {
+    try {
+      const st = statSync(join(dir, name));
+      return st.isFile() ? st.size : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+export function simDisk(sim: SimNetwork): Disk {
+  return { list: (dir) => sim.disk.list(dir), size: (dir, name) => sim.disk.size(dir, name) };
+}
+
+/** The names a data folder holds for the ring: NNNN.pdf and received_NNNN.pdf in the spec space. */
+export function isDataFile(space: IdSpace, name: string): boolean {
+  if (name.startsWith('.')) return false; // transfers in progress
+  if (!space.spec) return true;
+  return /^(received_)?\d{4}\.pdf$/.test(name);
+}
+
+/** The stored name a file holds (`2067` for 2067.pdf and received_2067.pdf). */
+export function storedName(space: IdSpace, file: string): string {
+  const bare = file.startsWith(RECEIVED) ? file.slice(RECEIVED.length) : file;
+  return space.spec ? bare.replace(/\.pdf$/, '') : bare;
+}
+
+/** Lists a folder once (sorted, capped, with sizes). */
+export function listFolder(disk: Disk, space: IdSpace, dir: string): FileView[] {
+  const out: FileView[] = [];
+  for (const name of disk.list(dir).filter((n) => isDataFile(space, n)).sort()) {
+    if (out.length >= MAX_FILES_LISTED) break;
+    const size = disk.size(dir, name);
+    if (size !== undefined) out.push({ name, size, received: name.startsWith(RECEIVED) });
+  }
+  return out;
+}
+
+/**
+ * A peer's share of a folder others use too: stored files whose key it owns among `members`,
+ * and received copies that `receivedBy` says it asked for.
+ */
+export function sharedShare(all: FileView[], space: IdSpace, id: Id, members: readonly Id[], receivedBy: ReadonlyMap<string, Id>): FileView[] {
+  return all.filter((f) =>
+    f.received ? receivedBy.get(f.name) === id : space.ownerOf(space.keyOf(storedName(space, f.name)), members) === id,
+  );
+}
+
+/** 1536 -> "1.5 KiB"; bytes below 1 KiB as "512 B". */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}

@@ -1,0 +1,576 @@
+// The one control surface of a ring: plan, start, stop, join, store, request, quit, kill, its
+// state and the routes keys take. The console, `--json` and the web server all drive a ring
+// through here, so they validate alike and answer alike; none keeps ring logic of its own.
+//
+// Events: 'state' (RingState), coalesced to at most one per `stateEveryMs`; 'trace'
+// (TraceView, PeerTrace) for everything every peer does, pings included.
+import { EventEmitter } from 'node:events';
+import type { Id } from '../core/id-space.js';
+import { IdSpace, SPEC_SPACE } from '../core/id-space.js';
+import type { Trace } from '../core/trace.js';
+import { renderTrace } from '../core/trace.js';
+import type { Peer, PeerExit, PeerTrace } from '../peer.js';
+import { idSpace } from '../space.js';
+import { createTestnet } from '../testnet.js';
+import type { Testnet, TestnetOptions } from '../testnet.js';
+import { SimNetwork } from '../transport/sim/network.js';
+import { listFolder, nodeDisk, sharedShare, simDisk } from './files.js';
+import type { Disk } from './files.js';
+import { buildRingState, members } from './ring-view.js';
+import type { Departed } from './ring-view.js';
+import type { FileView, RingPhase, RingState, RouteView, TraceView } from './view-types.js';
+
+export type ControlCode =
+  | 'BAD_ID'
+  | 'BAD_FILE'
+  | 'BAD_KEY'
+  | 'BAD_COUNT'
+  | 'ID_TAKEN'
+  | 'UNKNOWN_PEER'
+  | 'NOT_RUNNING'
+  | 'ALREADY_RUNNING'
+  | 'BUSY'
+  | 'EMPTY_PLAN'
+  | 'START_FAILED'
+  | 'JOIN_FAILED';
+
+/** A request the ring cannot carry out; `message` is the sentence every surface shows. */
+export class ControlError extends Error {
+  constructor(
+    readonly code: ControlCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+export interface ControlResult {
+  message: string;
+  /** Done, but not everything will happen as one might expect (a Store of a file this peer lacks). */
+  warning?: string;
+}
+
+export interface ControllerOptions extends Omit<TestnetOptions, 'ids'> {
+  /** The plan: peers to start (default: none; Start needs at least one). */
+  ids?: readonly (Id | number)[];
+  /** On the simulator: virtual ms per real ms (default 1); the controller runs the simulation. */
+  speed?: number;
+  /** At most one 'state' event per this many ms (default 100). */
+  stateEveryMs?: number;
+  /** How long join, quit and kill wait for their outcome, in real ms (default 20 s). */
+  waitMs?: number;
+}
+
+/** The simulator advances in slices of this much real time. */
+const SIM_SLICE_MS = 50;
+const DEFAULT_STATE_EVERY_MS = 100;
+const DEFAULT_WAIT_MS = 20_000;
+/** Data folders are listed again this often, to see files put there by hand. */
+const FILES_RESCAN_MS = 2_000;
+/** A route never takes more hops than this (a ring being repaired may loop for a moment). */
+const MAX_ROUTE_HOPS = 512;
+/** Members quoted in an error message at most. */
+const MAX_IDS_QUOTED = 12;
+/** Traces whose peer's files may have changed. */
+const FILE_TRACES: ReadonlySet<Trace['kind']> = new Set(['receive', 'store-accepted', 'copy', 'serve']);
+
+export class RingController extends EventEmitter {
+  readonly runtime: 'node' | 'sim';
+  readonly sim: SimNetwork | undefined;
+  private readonly opts: ControllerOptions;
+  private readonly disk: Disk;
+  private net: Testnet | undefined;
+  private plan: Id[];
+  private ringPhase: RingPhase = 'planned';
+  private readonly departed = new Map<Id, Departed>();
+  private readonly known = new Set<Id>();
+  private readonly watched = new Set<Peer>();
+  /** received_NNNN.pdf -> who asked for it (a shared folder does not say). */
+  private readonly receivedBy = new Map<string, Id>();
+  private readonly folderCache = new Map<string, FileView[]>();
+  private seq = 0;
+  private lastPublished = 0;
+  private stateTimer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private pacer: NodeJS.Timeout | undefined;
+  private pacing: Promise<void> | undefined;
+  private lastFiles = '';
+  private closed = false;
+  private readonly planSpace: IdSpace;
+
+  constructor(opts: ControllerOptions = {}) {
+    super();
+    this.setMaxListeners(0);
+    this.opts = opts;
+    this.runtime = opts.runtime ?? 'node';
+    this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 })) : undefined;
+    this.disk = this.sim ? simDisk(this.sim) : nodeDisk;
+    this.planSpace = opts.bits === undefined ? SPEC_SPACE : idSpace(opts.bits);
+    this.plan = IdSpace.sort(new Set((opts.ids ?? []).map((x) => BigInt(x))));
+    for (const id of this.plan) if (!this.space.isId(id)) throw new RangeError(`planned id ${id} is not in the id space`);
+  }
+
+  /** A controller for a ring that is already running (its peers started through `net`). */
+  static attach(net: Testnet, opts: Omit<ControllerOptions, 'runtime' | 'sim' | 'ids'> & { speed?: number } = {}): RingController {
+    const ctl = new RingController({ ...net.opts, ...opts, runtime: net.sim ? 'sim' : 'node', ...(net.sim ? { sim: net.sim } : {}) });
+    ctl.adopt(net);
+    return ctl;
+  }
+
+  /** The ring's id space (the plan's until it runs). */
+  get space(): IdSpace {
+    return this.net?.space ?? this.planSpace;
+  }
+
+  get phase(): RingPhase {
+    return this.ringPhase;
+  }
+
+  /** The running ring (undefined while planned). */
+  get testnet(): Testnet | undefined {
+    return this.net;
+  }
+
+  /** Ids of the peers running here and in the ring, ascending. */
+  liveIds(): Id[] {
+    return this.net?.runningIds() ?? [];
+  }
+
+  plannedIds(): Id[] {
+    return [...this.plan];
+  }
+
+  // ---- the plan, start and stop ---------------------------------------------------------------
+
+  /** Planned: adds a peer to the plan. Running: the peer joins through the lowest running id. */
+  async add(idText: unknown): Promise<ControlResult> {
+    if (this.ringPhase === 'running') return this.join(idText);
+    this.notBusy();
+    const id = this.parseId(idText, 'Peer ID');
+    if (this.plan.includes(id)) throw new ControlError('ID_TAKEN', `Peer ${this.fmt(id)} is already planned`);
+    this.plan = IdSpace.sort([...this.plan, id]);
+    this.changed();
+    return { message: `Peer ${this.fmt(id)} planned (${this.plan.length} peer${this.plan.length === 1 ? '' : 's'}); Start starts the ring` };
+  }
+
+  async start(): Promise<ControlResult> {
+    if (this.ringPhase === 'running') throw new ControlError('ALREADY_RUNNING', 'The ring is already running');
+    this.notBusy();
+    if (this.plan.length === 0 && !this.opts.count) throw new ControlError('EMPTY_PLAN', 'Nothing to start: add a node to the plan first');
+    this.ringPhase = 'starting';
+    this.changed();
+    const count = this.plan.length || this.opts.count || 0;
+    const { speed: _s, stateEveryMs: _e, waitMs: _w, ids: _i, ...rest } = this.opts;
+    try {
+      const net = await createTestnet({ ...rest, ...(this.plan.length ? { ids: this.plan } : {}), runtime: this.runtime, ...(this.sim ? { sim: this.sim } : {}) });
+      this.adopt(net);
+    } catch (err) {
+      this.ringPhase = 'planned';
+      this.changed();
+      throw new ControlError('START_FAILED', `The ring could not start: ${errorText(err)}`);
+    }
+    return { message: `The ring is running: ${count} peer${count === 1 ? '' : 's'}` };
+  }
+
+  /** Stops every peer (abruptly, as the runner's exit does); the live peers become the plan again. */
+  async stop(): Promise<ControlResult> {
+    const net = this.net;
+    if (!net || this.ringPhase !== 'running') throw new ControlError('NOT_RUNNING', 'The ring is not running');
+    const ids = net.runningIds();
+    this.ringPhase = 'stopping';
+    this.changed();
+    await this.stopPacing();
+    await net.close();
+    this.net = undefined;
+    this.plan = ids;
+    this.departed.clear();
+    this.watched.clear();
+    this.folderCache.clear();
+    this.ringPhase = 'planned';
+    this.changed();
+    return { message: `The ring is stopped; ${ids.length} peer${ids.length === 1 ? '' : 's'} planned again` };
+  }
+
+  private adopt(net: Testnet): void {
+    this.net = net;
+    this.ringPhase = 'running';
+    this.plan = [];
+    this.departed.clear();
+    net.on('trace', (t: PeerTrace) => this.onTrace(t));
+    net.on('neighbours', () => this.changed());
+    for (const p of net.peers.values()) this.watch(p);
+    if (this.sim) this.startPacing();
+    this.rescanTimer ??= setInterval(() => this.rescan(), FILES_RESCAN_MS);
+    this.rescanTimer.unref();
+    this.changed();
+  }
+
+  // ---- peers: join, store, request, quit, kill ------------------------------------------------
+
+  /** A new peer joins through `via` (default: the lowest running id); resolves once it is in the ring. */
+  async join(idText: unknown, viaText?: unknown): Promise<ControlResult> {
+    const net = this.running();
+    const id = this.parseId(idText, 'Peer ID');
+    const via = viaText === undefined || viaText === '' ? this.liveIds()[0] : this.parseId(viaText, 'Known Peer');
+    const ring = this.members();
+    if (net.peers.get(id)?.isRunning || ring.includes(id)) throw new ControlError('ID_TAKEN', `Peer ${this.fmt(id)} is already in the ring`);
+    if (via === undefined) throw new ControlError('NOT_RUNNING', 'No running peer to join through');
+    if (!ring.includes(via)) {
+      throw new ControlError('UNKNOWN_PEER', `Known Peer ${this.fmt(via)} is not in the ring (${this.quoteIds(ring)})`);
+    }
+    const peer = net.start({ id, mode: { kind: 'join', known: via } });
+    this.watch(peer);
+    this.departed.delete(id);
+    this.changed();
+    const ok = await this.waitFor(() => peer.isInRing || peer.isClosed);
+    if (peer.isClosed) throw new ControlError('JOIN_FAILED', `Peer ${this.fmt(id)} could not join: ${(await peer.closed).reason}`);
+    if (!ok) return { message: `Peer ${this.fmt(id)} is still joining through Peer ${this.fmt(via)}`, warning: 'not in the ring yet' };
+    return { message: `Peer ${this.fmt(id)} joined through Peer ${this.fmt(via)}` };
+  }
+
+  /** Joins `n` new peers with random free ids through random running peers; `done` settles when all have. */
+  addRandom(n: number, random: () => number): { ids: Id[]; done: Promise<PromiseSettledResult<ControlResult>[]> } {
+    this.running();
+    if (!Number.isInteger(n) || n < 1 || n > Number(this.space.size)) {
+      throw new ControlError('BAD_COUNT', `The number of peers must be an integer from 1 to ${this.space.size}`);
+    }
+    const live = this.liveIds();
+    if (live.length === 0) throw new ControlError('NOT_RUNNING', 'No running peer to join through');
+    // an id the ring still names (a peer killed moments ago) would be refused as a duplicate
+    const named = new Set<Id>(this.members());
+    for (const id of live) {
+      const s = this.net!.peers.get(id)!.snapshot();
+      for (const x of [s.pred1, s.pred2, ...s.successors]) if (x !== undefined) named.add(x);
+    }
+    const free: Id[] = [];
+    for (let id = 0n; id < this.space.size && free.length <= 4096; id++) if (!this.net!.peers.get(id)?.isRunning && !named.has(id)) free.push(id);
+    if (free.length < n) throw new ControlError('BAD_COUNT', `Only ${free.length} ids are free`);
+    const chosen: Id[] = [];
+    for (let i = 0; i < n; i++) chosen.push(free.splice(Math.floor(random() * free.length), 1)[0]!);
+    const vias = chosen.map(() => live[Math.floor(random() * live.length)]!);
+    const done = Promise.allSettled(chosen.map((id, i) => this.join(id, vias[i])));
+    return { ids: IdSpace.sort(chosen), done };
+  }
+
+  store(idText: unknown, fileText: unknown): ControlResult {
+    const { peer, file } = this.fileCommand(idText, fileText);
+    peer.store(file);
+    this.folderCache.delete(this.net!.dataDirOf(peer.id));
+    const has = this.filesOf(peer.id).some((f) => f.name === this.space.fileOf(file));
+    return {
+      message: `Peer ${this.fmt(peer.id)}: Store ${file}`,
+      ...(has ? {} : { warning: `Peer ${this.fmt(peer.id)} has no ${this.space.fileOf(file)}: the store is routed and accepted, but no bytes are copied` }),
+    };
+  }
+
+  request(idText: unknown, fileText: unknown): ControlResult {
+    const { peer, file } = this.fileCommand(idText, fileText);
+    peer.request(file);
+    return { message: `Peer ${this.fmt(peer.id)}: Request ${file}` };
+  }
+
+  /** Graceful departure; resolves once the peer has gone. */
+  async quit(idText: unknown): Promise<ControlResult> {
+    const peer = this.livePeer(idText);
+    const closed = peer.quit();
+    const ok = await this.waitFor(() => peer.isClosed);
+    if (!ok) return { message: `Peer ${this.fmt(peer.id)} is leaving`, warning: 'it has not gone yet' };
+    const exit = await closed;
+    return { message: `Peer ${this.fmt(peer.id)} left the ring${exit.reason === 'quit' ? '' : ` (${exit.reason})`}` };
+  }
+
+  /** Abrupt departure: the peer stops at once and tells no one. */
+  async kill(idText: unknown): Promise<ControlResult> {
+    const peer = this.livePeer(idText);
+    void peer.kill();
+    await this.waitFor(() => peer.isClosed);
+    return { message: `Peer ${this.fmt(peer.id)} killed (abrupt departure)` };
+  }
+
+  // ---- what the ring looks like ---------------------------------------------------------------
+
+  state(): RingState {
+    const net = this.net;
+    const live = net ? [...net.peers.values()].filter((p) => p.isRunning).map((p) => p.snapshot()) : [];
+    return buildRingState({
+      space: this.space,
+      seq: this.seq,
+      phase: this.ringPhase,
+      runtime: this.runtime,
+      at: this.sim ? this.sim.now() : Date.now(),
+      planned: this.plan,
+      live,
+      departed: this.departed,
+      known: this.known,
+      files: (id) => (net?.peers.get(id)?.isRunning ? this.filesOf(id) : []),
+    });
+  }
+
+  /**
+   * The path a message for `keyText` (a key, or a file name) takes from `fromText` (default: the
+   * lowest running id), asking each peer its real next hop.
+   */
+  routes(keyText: unknown, fromText?: unknown): RouteView {
+    const net = this.running();
+    const key = this.parseKey(keyText);
+    const from = fromText === undefined || fromText === '' ? this.liveIds()[0] : this.parseId(fromText, 'From');
+    if (from === undefined || !net.peers.get(from)?.isInRing) {
+      throw new ControlError('UNKNOWN_PEER', `Peer ${from === undefined ? '?' : this.fmt(from)} is not in the ring here`);
+    }
+    const owner = this.space.ownerOf(key, this.members());
+    const path: Id[] = [from];
+    const seen = new Set<Id>([from]);
+    let at = from;
+    let note: string | undefined;
+    let complete = false;
+    let final = false;
+    for (let hops = 0; hops < MAX_ROUTE_HOPS; hops++) {
+      const hop = net.peers.get(at)!.nextHop(key, final);
+      if (hop === null) {
+        complete = true;
+        break;
+      }
+      const next = hop.to;
+      final = hop.final;
+      path.push(next);
+      if (!net.peers.get(next)?.isInRing) {
+        note = `Peer ${this.fmt(next)} ${net.peers.has(next) ? 'is not running' : 'runs outside this process'}`;
+        break;
+      }
+      if (seen.has(next)) {
+        // a peer that does not know its predecessor yet cannot tell that it owns the key
+        note = `Peer ${this.fmt(next)} again: the ring is still learning its predecessors`;
+        break;
+      }
+      seen.add(next);
+      at = next;
+    }
+    if (!complete && !note) note = `no peer took the key within ${MAX_ROUTE_HOPS} hops`;
+    return {
+      key: this.fmt(key),
+      owner: owner === undefined ? null : this.fmt(owner),
+      from: this.fmt(from),
+      path: path.map((id) => this.fmt(id)),
+      complete,
+      ...(note ? { note } : {}),
+    };
+  }
+
+  /** Files of every live peer, or of one, read afresh from the data folders. */
+  files(idText?: unknown): Map<Id, FileView[]> {
+    const net = this.running();
+    this.folderCache.clear();
+    if (idText !== undefined) {
+      const id = this.parseId(idText, 'Peer ID');
+      if (!net.peers.get(id)?.isRunning) throw new ControlError('UNKNOWN_PEER', `Peer ${this.fmt(id)} is not running here`);
+      return new Map([[id, this.filesOf(id)]]);
+    }
+    return new Map(this.liveIds().map((id) => [id, this.filesOf(id)]));
+  }
+
+  /** Stops everything (the ring too, if it runs) and releases timers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.stateTimer);
+    clearInterval(this.rescanTimer);
+    await this.stopPacing();
+    if (this.net) await this.net.close();
+    this.emit('closed');
+  }
+
+  // ---- inside ---------------------------------------------------------------------------------
+
+  /** Members of the ring: live peers in it and the outside peers they name. */
+  private members(): Id[] {
+    const live = this.net ? [...this.net.peers.values()].filter((p) => p.isRunning).map((p) => p.snapshot()) : [];
+    return members(live, this.known).ids;
+  }
+
+  private watch(peer: Peer): void {
+    if (this.watched.has(peer)) return;
+    this.watched.add(peer);
+    this.known.add(peer.id);
+    void peer.closed.then((exit: PeerExit) => {
+      if (this.ringPhase !== 'running' || this.net?.peers.get(peer.id) !== peer) return;
+      const kind = exit.reason === 'quit' ? 'graceful' : exit.reason === 'killed' ? 'abrupt' : 'failed';
+      this.departed.set(peer.id, { kind, reason: exit.reason });
+      this.changed();
+    });
+  }
+
+  private onTrace(t: PeerTrace): void {
+    if (!this.watched.has(this.net?.peers.get(t.id) as Peer)) {
+      const p = this.net?.peers.get(t.id);
+      if (p) this.watch(p);
+    }
+    const trace = t.trace;
+    if (trace.kind === 'receive' && trace.phase === 'done' && trace.purpose === 'request') {
+      this.receivedBy.set(this.space.receivedFileOf(trace.file), t.id);
+    }
+    if (FILE_TRACES.has(trace.kind)) {
+      this.folderCache.delete(this.net?.dataDirOf(t.id) ?? '');
+      this.changed();
+    }
+    if (this.listenerCount('trace') === 0) return;
+    const view: TraceView = {
+      peer: this.fmt(t.id),
+      at: t.at,
+      trace: plain(trace, this.space) as TraceView['trace'],
+      lines: renderTrace(trace, this.space),
+    };
+    this.emit('trace', view, t);
+  }
+
+  /** Something changed: publish the state soon (at most one event per stateEveryMs). */
+  private changed(): void {
+    if (this.stateTimer || this.closed) return;
+    const every = this.opts.stateEveryMs ?? DEFAULT_STATE_EVERY_MS;
+    const wait = Math.max(0, this.lastPublished + every - Date.now());
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = undefined;
+      this.lastPublished = Date.now();
+      this.seq++;
+      this.emit('state', this.state());
+    }, wait);
+  }
+
+  private rescan(): void {
+    if (!this.net || this.ringPhase !== 'running') return;
+    const now = JSON.stringify([...this.files()].map(([id, f]) => [this.fmt(id), f]));
+    if (now !== this.lastFiles) this.changed();
+    this.lastFiles = now;
+  }
+
+  private filesOf(id: Id): FileView[] {
+    const net = this.net;
+    if (!net) return [];
+    const dir = net.dataDirOf(id);
+    let all = this.folderCache.get(dir);
+    if (!all) {
+      all = listFolder(this.disk, this.space, dir);
+      this.folderCache.set(dir, all);
+    }
+    return net.opts.perPeerDirs ? all : sharedShare(all, this.space, id, this.members(), this.receivedBy);
+  }
+
+  private startPacing(): void {
+    const sim = this.sim!;
+    const speed = this.opts.speed ?? 1;
+    this.pacer = setInterval(() => {
+      if (!this.pacing) this.pacing = sim.runFor(SIM_SLICE_MS * speed).finally(() => (this.pacing = undefined));
+    }, SIM_SLICE_MS);
+    this.pacer.unref(); // the simulation alone keeps no process alive
+  }
+
+  private async stopPacing(): Promise<void> {
+    clearInterval(this.pacer);
+    this.pacer = undefined;
+    if (this.pacing) await this.pacing;
+  }
+
+  /** Resolves true once pred() holds (checked on every trace and change), false after waitMs. */
+  private waitFor(pred: () => boolean): Promise<boolean> {
+    const net = this.net;
+    if (pred() || !net) return Promise.resolve(pred());
+    return new Promise((resolve) => {
+      const check = () => pred() && done(true);
+      const end = () => done(pred());
+      const timer = setTimeout(end, this.opts.waitMs ?? DEFAULT_WAIT_MS);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        net.off('trace', check);
+        net.off('neighbours', check);
+        this.off('closed', end);
+        resolve(v);
+      };
+      net.on('trace', check);
+      net.on('neighbours', check);
+      this.on('closed', end);
+    });
+  }
+
+  private running(): Testnet {
+    if (!this.net || this.ringPhase !== 'running') {
+      throw new ControlError('NOT_RUNNING', this.ringPhase === 'planned' ? 'The ring is not running: Start it first' : `The ring is ${this.ringPhase}`);
+    }
+    return this.net;
+  }
+
+  private notBusy(): void {
+    if (this.ringPhase === 'starting' || this.ringPhase === 'stopping') throw new ControlError('BUSY', `The ring is ${this.ringPhase}; try again in a moment`);
+  }
+
+  private livePeer(idText: unknown): Peer {
+    const net = this.running();
+    const id = this.parseId(idText, 'Peer ID');
+    const p = net.peers.get(id);
+    if (!p || !p.isRunning) throw new ControlError('UNKNOWN_PEER', `Peer ${this.fmt(id)} is not running here (running: ${this.quoteIds(this.liveIds())})`);
+    return p;
+  }
+
+  private fileCommand(idText: unknown, fileText: unknown): { peer: Peer; file: string } {
+    const peer = this.livePeer(idText);
+    const file = typeof fileText === 'string' ? fileText.trim() : '';
+    const problem = this.space.nameProblem(file);
+    if (problem) throw new ControlError('BAD_FILE', problem);
+    if (!peer.isInRing) throw new ControlError('NOT_RUNNING', `Peer ${this.fmt(peer.id)} is not in the ring yet`);
+    return { peer, file };
+  }
+
+  /** An id as typed: decimal in the spec space (at most 3 digits), as IdSpace.parse reads it above. */
+  parseId(text: unknown, field: string): Id {
+    if (typeof text === 'bigint' && this.space.isId(text)) return text;
+    const s = typeof text === 'number' ? String(text) : typeof text === 'string' ? text.trim() : '';
+    const id = this.space.spec ? (/^\d{1,3}$/.test(s) ? BigInt(s) : undefined) : this.space.parse(s);
+    if (id === undefined || !this.space.isId(id)) {
+      const range = this.space.spec ? 'an integer from 0 to 255' : `an id of ${this.space.bits} bits`;
+      throw new ControlError('BAD_ID', `${field} must be a peer id, ${range} (got ${shown(text)})`);
+    }
+    return id;
+  }
+
+  /** A key (0-255 in the spec space) or a file name (four digits there). */
+  private parseKey(text: unknown): Id {
+    const s = typeof text === 'string' ? text.trim() : typeof text === 'number' ? String(text) : '';
+    if (this.space.spec) {
+      if (/^\d{4}$/.test(s)) return this.space.keyOf(s);
+      if (/^\d{1,3}$/.test(s) && Number(s) < 256) return BigInt(s);
+    } else {
+      const id = this.space.parse(s);
+      if (id !== undefined) return id;
+      if (!this.space.nameProblem(s)) return this.space.keyOf(s);
+    }
+    throw new ControlError('BAD_KEY', `Key must be a key from 0 to ${this.space.size - 1n} or a file name of four digits (got ${shown(text)})`);
+  }
+
+  private fmt(id: Id): string {
+    return this.space.formatFull(id);
+  }
+
+  private quoteIds(ids: Id[]): string {
+    if (ids.length === 0) return 'none';
+    const head = ids.slice(0, MAX_IDS_QUOTED).map((id) => this.fmt(id)).join(', ');
+    return ids.length > MAX_IDS_QUOTED ? `${head} and ${ids.length - MAX_IDS_QUOTED} more` : head;
+  }
+}
+
+/** A typed value as shown in an error: quoted, control characters escaped, cut at 24 characters. */
+function shown(v: unknown): string {
+  const s = typeof v === 'string' ? v : v === undefined ? '' : String(v);
+  const cut = s.length > 24 ? `${s.slice(0, 24)}…` : s;
+  return `'${cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The trace with ids (bigints) as strings, ready for JSON. */
+export function plain(x: unknown, space: IdSpace): unknown {
+  if (typeof x === 'bigint') return space.formatFull(x);
+  if (Array.isArray(x)) return x.map((v) => plain(v, space));
+  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v, space)]));
+  return x;
+}

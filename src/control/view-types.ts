@@ -1,0 +1,81 @@
+// The ring as every surface sees it, in JSON shapes: the console's table, `--json`, the web
+// server and the page all read these. Ids are strings (the id space's full form), never bigints.
+// Imports nothing, so the browser build can share it.
+
+/** planned: in the plan, not started; live: running here; departed: left, was killed, or failed. */
+export type PeerState = 'planned' | 'live' | 'departed';
+/** The protocol core's phase of a live peer. */
+export type PeerPhase = 'starting' | 'joining' | 'active' | 'leaving' | 'stopped';
+
+export interface FileView {
+  /** The file's name in the data folder: `2067.pdf`, `received_4103.pdf`. */
+  name: string;
+  size: number;
+  /** A copy that arrived for a Request (received_NNNN.pdf). */
+  received: boolean;
+}
+
+export interface PeerView {
+  id: string;
+  state: PeerState;
+  phase?: PeerPhase;
+  /** What the peer believes, nearest first (planned peers: the planned ring's). */
+  successors: string[];
+  pred1?: string;
+  pred2?: string;
+  /** The true ring's first two successors of this peer (peers in the ring). */
+  want?: string[];
+  /** Its first two successors disagree with the true ring. */
+  stale: boolean;
+  files: FileView[];
+  departure?: 'graceful' | 'abrupt' | 'failed';
+  reason?: string;
+  /**
+   * What later capabilities add, each a layer the page can show or hide: a list of ids is
+   * drawn as links (fingers, replicas), anything else is listed (a private ring's lock).
+   */
+  layers?: Record<string, string[] | string | boolean | number>;
+}
+
+export type RingPhase = 'planned' | 'starting' | 'running' | 'stopping';
+
+export interface RingState {
+  type: 'state';
+  /** Grows with every change the controller publishes. */
+  seq: number;
+  phase: RingPhase;
+  runtime: 'node' | 'sim';
+  /** Bits of the id space (8: ids 0..255). */
+  bits: number;
+  /** The ring's clock in ms (virtual on the simulator). */
+  at: number;
+  /** Sorted by id. */
+  peers: PeerView[];
+  /** Ids the ring names that run outside this process (not monitored here, counted as members). */
+  outside: string[];
+  /** Ids of live peers whose first two successors disagree with the true ring. */
+  stale: string[];
+  /** Layer names present on some peer (see PeerView.layers). */
+  layers: string[];
+}
+
+export interface RouteView {
+  key: string;
+  /** The true owner of the key among the ring's members. */
+  owner: string | null;
+  from: string;
+  /** Peers the message crosses, `from` first, asking each its real next hop. */
+  path: string[];
+  /** The path ends at a peer that takes the key itself. */
+  complete: boolean;
+  /** Why the path stops early (a next hop that is not running here). */
+  note?: string;
+}
+
+/** A trace of one peer, as JSON: the typed event plus the lines it prints as. */
+export interface TraceView {
+  peer: string;
+  at: number;
+  trace: { kind: string; [field: string]: unknown };
+  lines: { text: string; level: 'info' | 'ping' | 'debug' }[];
+}

@@ -1,0 +1,156 @@
+// The protocol's own defences, tried as an attacker would on the simulator: forged successor
+// changes and pongs, forged stores, acceptances and file offers, and (on a private ring) a
+// member speaking for another. Each test checks the ring stays correct and no file changes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Contact } from '../src/core/contact.js';
+import type { Message } from '../src/core/messages.js';
+import type { PeerLine } from '../src/peer.js';
+import { SimNetwork } from '../src/transport/sim/network.js';
+import type { Endpoint, EndpointHandlers } from '../src/transport/types.js';
+import { createTestnet } from '../src/testnet.js';
+import type { Testnet, TestnetOptions } from '../src/testnet.js';
+import { encodeFrame } from '../src/wire/index.js';
+
+const SEED = Number(process.env.SEED ?? 11);
+
+async function ring(opts: TestnetOptions = {}): Promise<{ net: Testnet; sim: SimNetwork; lines: PeerLine[] }> {
+  const sim = opts.sim ?? new SimNetwork({ seed: SEED });
+  const net = await createTestnet({ runtime: 'sim', pingIntervalMs: 1000, ...opts, sim });
+  const lines: PeerLine[] = [];
+  net.on('line', (l: PeerLine) => lines.push(l));
+  await net.run(3000);
+  return { net, sim, lines };
+}
+
+/** Lets the simulator run while an attacker's send is under way; resolves with its outcome. */
+async function sent(net: Testnet, p: Promise<unknown>, ms = 500): Promise<unknown> {
+  const [r] = await Promise.all([p.then(() => 'delivered', (e: unknown) => e), net.run(ms)]);
+  return r;
+}
+
+const of = (lines: PeerLine[], id: number, since = 0) => lines.slice(since).filter((l) => l.id === BigInt(id)).map((l) => l.text);
+
+/** An endpoint of the attacker's own on the simulated network (an outsider unless it holds a certificate). */
+async function attacker(net: Testnet, port: number, authId?: bigint): Promise<{ ep: Endpoint; me: Contact; got: Message[] }> {
+  const me: Contact = { id: 200n, host: '10.66.0.1', port };
+  const got: Message[] = [];
+  const handlers: EndpointHandlers = {
+    onMessage: (m) => void got.push(m),
+    onBadInput: () => {},
+    onFileOffer: () => null,
+    onFileDone: () => {},
+  };
+  const ep = await net.runtime.openEndpoint({ self: me, dataDir: 'evil', ...(authId !== undefined ? { tls: { id: authId, keyPem: '', certPem: '', caPem: '' } } : {}) }, handlers);
+  return { ep, me, got };
+}
+
+test('a forged successor change naming a silent address cannot cut the ring', async () => {
+  const { net, sim, lines } = await ring();
+  const nine = net.contactOf(9);
+  const silent = { id: 10n, host: '127.0.0.1', port: 1 };
+  const forged: Message = { type: 'successor-change', from: nine, successors: [silent, { ...silent, id: 11n, port: 2 }] };
+  const bytes = encodeFrame(forged);
+  for (let i = 0; i < 5; i++) sim.deliverRaw(net.contactOf(8), bytes, 'tcp', { src: { host: '10.66.0.9', port: 4000 + i } });
+  await net.run(10_000);
+  assert.deepEqual(net.peer(8)!.snapshot().successors.slice(0, 2), [9n, 14n], '8 keeps its live successors');
+  assert.deepEqual(net.staleIds(), []);
+  // and a Request still finds 14's file
+  sim.disk.write('data', '0014.pdf', Uint8Array.of(14));
+  const m = lines.length;
+  net.peer(2)!.request('0014');
+  assert.ok(await net.until(() => of(lines, 2, m).includes('File 0014 received'), 5000), of(lines, 2, m).join('\n'));
+  assert.ok(of(lines, 2, m).includes('Peer 14 had File 0014'));
+  await net.close();
+});
+
+test('forged pongs do not keep a killed peer alive, nor hijack a first successor', async () => {
+  const { net, sim, lines } = await ring({ sim: new SimNetwork({ seed: SEED, latencyMs: [1, 1] }) });
+  const m = lines.length;
+  await net.kill(14);
+  const killedAt = sim.now();
+  const fourteen = net.contactOf(14);
+  // pongs "from 14" keep coming every 20 ms, from its own address and from elsewhere, with every seq an attacker might guess
+  let seq = 0;
+  const flood = () => {
+    for (let i = 0; i < 20; i++, seq++) {
+      const pong: Message = { type: 'pong', from: fourteen, seq, loud: false, successors: [net.contactOf(19)], pred: net.contactOf(9) };
+      sim.deliverRaw(net.contactOf(9), encodeFrame(pong), 'udp', { src: seq % 2 ? fourteen : { host: '10.66.0.2', port: 9 } });
+    }
+    if (seq < 10_000) net.runtime.setTimer(20, flood);
+  };
+  flood();
+  assert.ok(await net.until(() => of(lines, 9, m).includes('Peer 14 is no longer alive'), 10_000), 'the forged pongs kept 14 alive');
+  const at = lines.find((l, i) => i >= m && l.id === 9n && l.text === 'Peer 14 is no longer alive')!.at;
+  assert.ok(at - killedAt <= 2000, `detected after ${at - killedAt} ms`);
+  // a pong "from 9" naming peer 2's address (which answers pings) as a closer predecessor
+  const hijack: Message = { type: 'pong', from: net.contactOf(9), seq: 1, loud: false, successors: [], pred: { ...net.contactOf(2), id: 8n } };
+  for (let i = 0; i < 50; i++) sim.deliverRaw(net.contactOf(8), encodeFrame(hijack), 'udp', { src: net.contactOf(9) });
+  await net.run(5000);
+  assert.deepEqual(net.peer(8)!.snapshot().successors.slice(0, 2), [9n, 19n]);
+  assert.deepEqual(net.staleIds(), []);
+  await net.close();
+});
+
+test('forged acceptances, offers and stores move no file where it was not asked for', async () => {
+  const { net, sim, lines } = await ring({ perPeerDirs: true, maxFileBytes: 10_000 });
+  const original = Uint8Array.from({ length: 300 }, (_, i) => i & 255);
+  sim.disk.write('data/peer-8', '2067.pdf', original);
+  const evil = await attacker(net, 6666);
+  // 1. a store-accepted for a store 8 never started: 8 uploads nothing
+  const before = sim.stats().filesSent;
+  await sent(net, evil.ep.sendMessage(net.contactOf(8), { type: 'store-accepted', from: evil.me, file: '2067', storeId: 'x' }));
+  assert.equal(sim.stats().filesSent, before, 'no upload for a store this peer did not start');
+  // 2. a real store, then the attacker offers its own bytes as the copy: refused (not the origin)
+  let m = lines.length;
+  net.peer(8)!.store('2067');
+  assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), 5000));
+  assert.deepEqual(sim.disk.read('data/peer-19', '2067.pdf'), original);
+  sim.disk.write('evil', '2067.pdf', new Uint8Array(300).fill(0xee));
+  const header = { type: 'file-begin', from: evil.me, file: '2067', rid: 0, purpose: 'store', size: 300 } as const;
+  await sent(net, evil.ep.sendFile(net.contactOf(19), header, '2067.pdf'));
+  // 3. the attacker starts a store of its own for 2067 and pushes: the name is taken, nothing changes
+  await sent(net, evil.ep.sendMessage(net.contactOf(19), { type: 'store', origin: evil.me, file: '2067', final: true, hops: 1 }));
+  await sent(net, evil.ep.sendFile(net.contactOf(19), { ...header, from: evil.me }, '2067.pdf'));
+  assert.deepEqual(sim.disk.read('data/peer-19', '2067.pdf'), original, 'the owner\'s copy never changes');
+  // 4. a forged "final" store sent to a non-owner plants nothing there
+  sim.disk.write('evil', '0009.pdf', Uint8Array.of(9, 9));
+  await sent(net, evil.ep.sendMessage(net.contactOf(4), { type: 'store', origin: evil.me, file: '0009', final: true, hops: 1 }));
+  assert.ok(!of(lines, 4).includes('Store 0009 request accepted'), '4 does not own key 9');
+  // 5. an offer of 1 GiB is refused before a byte is written
+  await sent(net, evil.ep.sendMessage(net.contactOf(9), { type: 'store', origin: evil.me, file: '0007', final: false, hops: 1 }));
+  sim.disk.write('evil', '0007.pdf', new Uint8Array(20_000));
+  await sent(net, evil.ep.sendFile(net.contactOf(8), { type: 'file-begin', from: evil.me, file: '0007', rid: 0, purpose: 'store', size: 20_000 }, '0007.pdf'));
+  assert.equal(sim.disk.read('data/peer-8', '0007.pdf'), undefined, 'larger than --max-file-size');
+  // 6. during a real Request, offers with guessed request ids are refused and the genuine bytes land
+  m = lines.length;
+  net.peer(2)!.request('2067');
+  for (let rid = 1; rid <= 200; rid++) {
+    void evil.ep.sendFile(net.contactOf(2), { type: 'file-begin', from: evil.me, file: '2067', rid, purpose: 'request', size: 300 }, '2067.pdf').catch(() => undefined);
+  }
+  assert.ok(await net.until(() => of(lines, 2, m).includes('File 2067 received'), 5000), of(lines, 2, m).join('\n'));
+  assert.deepEqual(sim.disk.read('data/peer-2', 'received_2067.pdf'), original);
+  await net.close();
+});
+
+test('on a private ring a member cannot speak for another, and outsiders are refused', async () => {
+  const { net, sim, lines } = await ring({ secure: true });
+  // peer 4's certificate, used to forge 9's successor change and 14's departure
+  const member = await attacker(net, 7777, 4n);
+  const m = lines.length;
+  await sent(net, member.ep.sendMessage(net.contactOf(8), { type: 'successor-change', from: net.contactOf(9), successors: [net.contactOf(5)] }));
+  await sent(net, member.ep.sendMessage(net.contactOf(9), { type: 'depart', from: net.contactOf(14), successors: [net.contactOf(2)] }), 3000);
+  assert.ok(!of(lines, 8, m).includes('Successor Change request received'));
+  assert.ok(!of(lines, 9, m).includes('Peer 14 will depart from the network'));
+  assert.deepEqual(net.staleIds(), []);
+  // an outsider (no certificate) cannot even deliver
+  const outsider = await attacker(net, 7778);
+  const refused = await sent(net, outsider.ep.sendMessage(net.contactOf(8), { type: 'join', joiner: outsider.me, hops: 0 }));
+  assert.match(String(refused), /certificate|TLS/);
+  assert.ok(sim.stats().messagesFailed > 0);
+  // members still store and request
+  sim.disk.write('data', '4103.pdf', Uint8Array.of(4, 1, 0, 3));
+  net.peer(2)!.request('4103');
+  assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), 5000));
+  await net.close();
+});

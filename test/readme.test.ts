@@ -1,0 +1,37 @@
+// The README's library examples run as written: each ```ts block of "As a library" becomes a
+// module importing the built package, run by node in a fresh folder; it must exit 0.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, test } from 'node:test';
+import { REPO_ROOT, runCli } from './helpers/cli.js';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const section = readme.slice(readme.indexOf('## As a library'), readme.indexOf('\n## ', readme.indexOf('## As a library') + 5));
+const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const lib = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'index.js')).href;
+
+test('the README has library examples to run', () => {
+  assert.ok(blocks.length >= 3, `found ${blocks.length} examples`);
+});
+
+blocks.forEach((code, i) => {
+  const first = code.split('\n').find((l) => l.trim() && !l.startsWith('import')) ?? '';
+  test(`README example ${i + 1}: ${first.slice(0, 60)}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdht-readme-'));
+    dirs.push(dir);
+    const file = join(dir, `example-${i + 1}.mjs`);
+    writeFileSync(file, code.replace(/from 'cdht'/g, `from '${lib}'`));
+    const p = await runCli([], { cwd: dir, script: file, timeoutMs: 60_000 });
+    const why = p.describe();
+    if (p.status.code !== 0 && /address already in use/.test(why)) {
+      assert.fail(`the example's ports are taken on this machine (is a ring running on port 12000+id?)\n${why}`);
+    }
+    assert.equal(p.status.code, 0, why);
+  });
+});
