@@ -53,12 +53,16 @@ export class Router {
   /**
    * Where a message the sender marked `final` goes: it is taken here unless this peer knows its
    * first predecessor and the key is not in its range (a forged or stale mark must not plant a
-   * file at a peer that does not own the key).
+   * file at a peer that does not own the key). Then it goes back to that predecessor, marked
+   * final again, as the sender went round it: sent on clockwise it would come back here, round
+   * and round, while the sender and this peer disagree (the sender skipped a predecessor that
+   * just died; this peer has not noticed yet). If that predecessor cannot be reached it is
+   * suspected, and a predecessor under suspicion no longer speaks against the mark.
    */
   routeFinal(key: Id): Route {
     const p1 = this.live.pred1;
-    if (!p1 || this.ownsKey(key)) return { accept: true };
-    return this.route(key);
+    if (!p1 || this.live.isSuspect(p1.id) || this.live.isDead(p1.id) || this.ownsKey(key)) return { accept: true };
+    return { accept: false, to: p1, final: true, second: false, finger: true };
   }
 
   /** Where a message for `key` goes: here, or the next hop. */
