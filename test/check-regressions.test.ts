@@ -168,6 +168,25 @@ test('hand-over: a quitting peer whose first successor cannot be reached hands i
   assert.equal(await settles(w, ['0060'], 30_000), undefined);
 });
 
+test('routing: a store marked final for the successor of a peer that just died is taken there, not sent round and round', async () => {
+  const w = await world();
+  let forwards = 0;
+  const takers: bigint[] = [];
+  for (const p of w.peers.values()) {
+    p.on('trace', (t) => {
+      if (t.trace.kind === 'forwarded') forwards++;
+      if (t.trace.kind === 'store-accepted') takers.push(t.id);
+    });
+  }
+  void w.peers.get(40)!.kill();
+  // key 30 belonged to 40; 10 goes round the dead 40 to 70 and marks the hop final, while 70
+  // still counts 40 as its predecessor
+  assert.ok(w.store(70, '0030', 600));
+  assert.ok(await w.sim.runUntil(() => takers.length > 0, 1500), `taken within 1.5 s (${forwards} forwards so far)`);
+  assert.deepEqual(takers, [70n]);
+  assert.ok(forwards < 20, `${forwards} forwards`);
+});
+
 test('hand-over: a key taken while the predecessor had just died is handed over too (seed 251)', async () => {
   const w = await world();
   void w.peers.get(40)!.kill();
