@@ -42,7 +42,7 @@ export class Replication {
   private dirty = true;
   private ticks = 0;
   /** A quit under way: offers out, names not offered yet (their taker failed), and what to do when all are taken. */
-  private handover: { oids: Set<number>; waiting: Set<string>; done: () => void } | undefined;
+  private handover: { oids: Set<number>; waiting: Set<string>; covered: Set<string>; done: () => void } | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -216,7 +216,7 @@ export class Replication {
     // successor lacks travels, and finds its owner from there
     const mine = this.keys.all();
     if (mine.length === 0) return done();
-    this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), done };
+    this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), covered: new Set(mine.map((h) => h.name)), done };
     this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
     this.sendHandover();
   }
@@ -268,7 +268,17 @@ export class Replication {
 
   private checkHandover(): void {
     const h = this.handover;
-    if (!h || h.waiting.size > 0) return;
+    if (!h) return;
+    // keys that arrived since the hand-over began (a replica, a store taken just before) go too
+    const late = this.keys.all().filter((k) => !h.covered.has(k.name));
+    if (late.length) {
+      for (const k of late) {
+        h.covered.add(k.name);
+        h.waiting.add(k.name);
+      }
+      this.sendHandover();
+    }
+    if (h.waiting.size > 0) return;
     for (const oid of h.oids) {
       const o = this.offers.get(oid);
       if (o && (!o.answered || o.inFlight.size > 0)) return;

@@ -75,7 +75,15 @@ export class Transfers {
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped Store of an invalid name`, 'debug');
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? this.router.routeFinal(key) : this.router.route(key);
-    if (r.accept) return this.acceptStore(msg.file, msg.origin);
+    if (r.accept) {
+      // a peer on its way out takes no new file: its first successor inherits its keys
+      const next = ctx.quitting ? this.router.routable()[0] : undefined;
+      if (next) {
+        ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
+        return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
+      }
+      return this.acceptStore(msg.file, msg.origin);
+    }
     ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
     ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
   }
