@@ -199,6 +199,28 @@ test('hand-over: a key taken while the predecessor had just died is handed over 
   assert.equal(await settles(w, ['0030'], 30_000), undefined);
 });
 
+test('a quitting peer takes no new store: one that reaches it while it hands over or leaves goes to its successor (seed 100017)', () => {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 9;
+  for (const holding of [true, false]) {
+    const core = new PeerCore({ self: c(70), space: SPEC_SPACE, mode: { kind: 'init', successors: [c(100), c(130)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x', replicas: 3 });
+    core.handle({ type: 'start', now: 0, files: holding ? [{ name: '0050', size: 10 }] : [] });
+    const check = core.handle({ type: 'receive', msg: { type: 'ping', from: c(40), seq: 1, role: 1, loud: false }, origin: { via: 'udp', src: c(40) }, now: 5 });
+    const ping = check.find((e) => e.kind === 'send' && e.msg.type === 'ping');
+    if (ping?.kind === 'send' && ping.msg.type === 'ping') {
+      core.handle({ type: 'receive', msg: { type: 'pong', from: c(40), seq: ping.msg.seq, loud: false, successors: [c(70)] }, origin: { via: 'udp', src: c(40) }, now: 6 });
+    }
+    assert.equal(core.snapshot().pred1, 40n);
+    // holding a file, it is still handing over (active); holding none, it has announced (leaving)
+    core.handle({ type: 'command', line: 'Quit', now: 10 });
+    assert.equal(core.snapshot().phase, holding ? 'active' : 'leaving');
+    const effects = core.handle({ type: 'receive', msg: { type: 'store', origin: c(10), file: '0060', final: true, hops: 2 }, origin: { via: 'tcp', src: c(40) }, now: 20 });
+    assert.ok(!effects.some((e) => e.kind === 'trace' && e.trace.kind === 'store-accepted'), 'not taken here');
+    const on = effects.find((e) => e.kind === 'send' && e.msg.type === 'store');
+    assert.ok(on?.kind === 'send' && on.to.id === 100n, 'passed to the successor that inherits the keys');
+  }
+});
+
 test('hand-over: names no successor could take are offered again once one can (seeds 1494, 1496)', async () => {
   const w = await world([10, 70, 200]);
   assert.ok(w.store(10, '0060', 900)); // key 60: owner 70
