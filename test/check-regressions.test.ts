@@ -119,12 +119,14 @@ test('replication: a key ahead of the peer that took it goes forward to its owne
   assert.ok(!holds(w, 10, '0090'), 'no copy went backwards through 10');
 });
 
-/** A core of `self` with successors and a file, its predecessors taught by their pings; returns it and the offers it makes at its next tick. */
+/** A core of `self` with successors and a ring copy of `file`, its predecessors taught by their pings; the offers it makes at its next tick. */
 function syncOffers(self: number, successors: number[], preds: [number, number], file: string): Map<number, string[]> {
   const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
   let seq = 5;
   const core = new PeerCore({ self: c(self), space: SPEC_SPACE, mode: { kind: 'init', successors: successors.map(c) }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x', replicas: 3 });
-  core.handle({ type: 'start', now: 0, files: [{ name: file, size: 10 }] });
+  core.handle({ type: 'start', now: 0 });
+  // a copy it took from the ring (as owner, when it thought it owned the key): the answer to its stat
+  core.handle({ type: 'file-stat', name: file, size: 10, now: 1 });
   preds.forEach((p, i) => {
     const effects = core.handle({ type: 'receive', msg: { type: 'ping', from: c(p), seq: 1, role: (i + 1) as 1 | 2, loud: false }, origin: { via: 'udp', src: c(p) }, now: 10 + i });
     const check = effects.find((e) => e.kind === 'send' && e.to.id === BigInt(p) && e.msg.type === 'ping');

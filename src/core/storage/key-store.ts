@@ -9,6 +9,12 @@ export const MAX_HELD_KEYS = 100_000;
 
 export interface Held extends KeyInfo {
   key: Id;
+  /**
+   * A copy the ring gave this peer (a store it took as owner, a replica, a hand-over), as
+   * opposed to a file found in its directory (at start, or the source of a store typed here).
+   * Only ring copies move on towards their owner when this peer no longer owns them.
+   */
+  ring: boolean;
 }
 
 export class KeyStore {
@@ -26,11 +32,11 @@ export class KeyStore {
     return this.space.nameProblem(file) ? undefined : file;
   }
 
-  add(info: KeyInfo): void {
+  add(info: KeyInfo, ring = false): void {
     if (!this.held.has(info.name) && this.held.size >= MAX_HELD_KEYS) return;
     const prev = this.held.get(info.name);
     const sha256 = info.sha256 ?? (prev && prev.size === info.size ? prev.sha256 : undefined);
-    this.held.set(info.name, { name: info.name, size: info.size, key: this.space.keyOf(info.name), ...(sha256 ? { sha256 } : {}) });
+    this.held.set(info.name, { name: info.name, size: info.size, key: this.space.keyOf(info.name), ring: ring || !!prev?.ring, ...(sha256 ? { sha256 } : {}) });
   }
   delete(name: string): void {
     this.held.delete(name);

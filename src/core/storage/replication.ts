@@ -1,9 +1,10 @@
 // Replication and hand-over: an owner keeps a copy of each key it owns on its next k - 1
-// successors; a peer holding keys it does not own offers them towards their owner: to the
-// successor that owns them when they lie ahead, otherwise to its first predecessor (the owner,
-// or a peer on the way back to it: one that joined in front of us, or the owner that was cut off
-// while a wrong peer took the key during a partition); a peer that quits hands the keys it owns
-// to its first successor first.
+// successors; a peer holding copies it took from the ring for keys it does not own offers them
+// towards their owner: to the successor that owns them when they lie ahead, otherwise to its
+// first predecessor (the owner, or a peer on the way back to it: one that joined in front of us,
+// or the owner that was cut off while a wrong peer took the key during a partition); a peer that
+// quits hands the keys it owns and the copies the ring gave it to its first successor first.
+// A name already on its way here under another offer is not asked for twice.
 // Everything moves by offer -> want -> file transfer, so only what is missing travels, every
 // copy is streamed and verified like any transfer, and nothing is ever deleted here: a copy
 // stays until (and after) its new holder has confirmed it.
@@ -22,6 +23,8 @@ const MAX_OFFERS = 256;
 const MAX_WANTS = 256;
 /** An offer or a want is forgotten after this long. */
 const OFFER_TTL_MS = 120_000;
+/** A name wanted under another offer this recently, and not arrived yet, is not wanted again. */
+const WANT_FRESH_MS = 5_000;
 /** A full sync with the successors runs at least this often (in probe intervals), and after any membership change. */
 const SYNC_EVERY_PROBES = 10;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
@@ -91,15 +94,17 @@ export class Replication {
     this.dirty = false;
     const mine = this.owned();
     if (mine.length) for (const t of this.replicaHolders()) this.offer(mine, t);
-    // keys that are not ours go towards their owner: a successor when they lie ahead, else a step
-    // back to our first predecessor (which passes them on in turn); only missing ones travel
+    // ring copies that are not ours go towards their owner: to the successor that owns them when
+    // they lie ahead, else a step back to our first predecessor (which passes them on in turn).
+    // Only missing ones travel: a replica of a key our predecessors own goes back to them, who have it.
     const p1 = this.live.pred1;
     if (!p1) return;
     const space = this.ctx.space;
     const self = this.ctx.self.id;
     const to = new Map<Contact, Held[]>();
     for (const h of this.keys.all()) {
-      if (space.betweenRightClosed(p1.id, h.key, self)) continue;
+      // a file found in our directory stays where it is unless we own it; ring copies move on
+      if (!h.ring || space.betweenRightClosed(p1.id, h.key, self)) continue;
       const t = this.succ.list.find((s) => space.betweenRightClosed(self, h.key, s.id)) ?? p1;
       const list = to.get(t);
       if (list) list.push(h);
@@ -140,7 +145,19 @@ export class Replication {
     if (!ctx.cfg.secure && !this.live.isVerified(msg.from)) {
       return this.live.verify(msg.from, (ok) => (ok ? this.onKeyOffer(msg, origin) : ctx.note(`Ignored a key offer from Peer ${ctx.fmt(msg.from.id)}: it does not answer`, 'debug')));
     }
-    const missing = msg.keys.filter((k) => !this.keys.has(k.name) && !ctx.space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes).map((k) => k.name);
+    // what the ring offers us and we hold already (say, the source of a store typed here) is a
+    // ring copy from now on: it moves on if we stop owning it or being a replica holder
+    for (const k of msg.keys) {
+      const h = this.keys.get(k.name);
+      if (h && !h.ring) this.keys.add(h, true);
+    }
+    // an offer that arrives twice gets the same answer twice (the first to arrive is the one counted)
+    const again = this.wants.get(msg.oid);
+    if (again) return ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, names: [...again.names] });
+    // two holders often offer one name at once (its owner, and a neighbour handing it back)
+    const coming = new Set<string>();
+    for (const w of this.wants.values()) if (ctx.now - w.at < WANT_FRESH_MS) for (const n of w.names) coming.add(n);
+    const missing = msg.keys.filter((k) => !this.keys.has(k.name) && !coming.has(k.name) && !ctx.space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes).map((k) => k.name);
     if (missing.length) {
       if (this.wants.size >= MAX_WANTS) this.wants.delete(this.wants.keys().next().value!);
       this.wants.set(msg.oid, { from: msg.from, names: new Set(missing), at: ctx.now });
@@ -212,9 +229,10 @@ export class Replication {
 
   /** Hands the keys we hold to the first successor (or, with none, the first predecessor); `done` once it has them all, or after the timeout. */
   handOver(done: () => void): void {
-    // every key held, not only those we own by our (perhaps stale) first predecessor: what the
-    // successor lacks travels, and finds its owner from there
-    const mine = this.keys.all();
+    // the keys we own, and every copy the ring gave us (we may own more than our perhaps stale
+    // first predecessor says): what the successor lacks travels, and finds its owner from there
+    const owned = new Set(this.owned().map((h) => h.name));
+    const mine = this.keys.all().filter((h) => h.ring || owned.has(h.name));
     if (mine.length === 0) return done();
     this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), covered: new Set(mine.map((h) => h.name)), done };
     this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
@@ -269,8 +287,8 @@ export class Replication {
   private checkHandover(): void {
     const h = this.handover;
     if (!h) return;
-    // keys that arrived since the hand-over began (a replica, a store taken just before) go too
-    const late = this.keys.all().filter((k) => !h.covered.has(k.name));
+    // ring copies that arrived since the hand-over began (a replica, a store taken just before) go too
+    const late = this.keys.all().filter((k) => k.ring && !h.covered.has(k.name));
     if (late.length) {
       for (const k of late) {
         h.covered.add(k.name);

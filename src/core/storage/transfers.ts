@@ -122,7 +122,7 @@ export class Transfers {
       if (this.keys.has(name)) this.keys.delete(name);
       return;
     }
-    this.keys.add({ name, size });
+    this.keys.add({ name, size }, true); // taken here as the owner
     this.hooks.onHeld(name);
   }
 
@@ -245,7 +245,7 @@ export class Transfers {
     if (h.purpose === 'request') this.requests.delete(h.rid);
     if (h.purpose === 'replica') {
       if (ok) {
-        this.keys.add({ name: h.file, size: h.size });
+        this.keys.add({ name: h.file, size: h.size }, true);
         this.hooks.onHeld(h.file);
       }
       if (!ok) ctx.note(`A replica of ${h.file} from Peer ${ctx.fmt(h.from.id)} could not be received: ${error ?? 'transfer failed'}`, 'debug');
@@ -253,7 +253,7 @@ export class Transfers {
     }
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: h.purpose, phase: ok ? 'done' : 'failed', size: h.size, ...(error ? { error } : {}) });
     if (ok && h.purpose === 'store') {
-      this.keys.add({ name: h.file, size: h.size });
+      this.keys.add({ name: h.file, size: h.size }, true);
       this.hooks.onHeld(h.file);
     }
   }
