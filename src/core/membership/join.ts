@@ -95,10 +95,12 @@ export class Join {
         ctx.note(`Peer ${ctx.fmt(j.id)} does not answer at ${j.host}:${j.port}; its join is refused`);
         return ctx.send(j, { type: 'join-reject', from: ctx.self, reason: `Peer ${ctx.fmt(ctx.self.id)} cannot reach you at ${j.host}:${j.port}` });
       }
-      // with fewer than r successors to give (we were alone, or nearly), our predecessors too: the
-      // joiner keeps the closest, and must not be left knowing only us if we leave
-      const preds = old.length < this.succ.r ? [this.live.pred1, this.live.pred2].filter((p): p is Contact => !!p && p.id !== j.id && !old.some((o) => o.id === p.id)) : [];
-      const given = [...old, ...preds].slice(0, MAX_SUCCESSORS);
+      // with fewer than r successors to give (we were alone, or nearly), our predecessors and the
+      // peers we lost lately too: the joiner keeps the closest that answer, asks the others when
+      // alone, and must not be left knowing only us if we leave
+      const more = old.length < this.succ.r ? [this.live.pred1, this.live.pred2, ...this.live.lost()] : [];
+      const extra = more.filter((p, i): p is Contact => !!p && p.id !== j.id && p.id !== ctx.self.id && !old.some((o) => o.id === p.id) && more.findIndex((q) => q?.id === p.id) === i);
+      const given = [...old, ...extra].slice(0, Math.max(this.succ.r, 2) + 2).slice(0, MAX_SUCCESSORS);
       ctx.send(j, { type: 'join-accept', from: ctx.self, successors: given.length ? given : [ctx.self] });
       const p1 = this.live.pred1;
       if (p1 && p1.id !== j.id) ctx.send(p1, { type: 'successor-change', from: ctx.self, successors: this.succ.list });

@@ -136,6 +136,11 @@ export class Liveness {
     }
     return true;
   }
+  /** Peers declared dead lately (looked for again), most recent first. */
+  lost(): Contact[] {
+    return [...this.ghosts.values()].map((g) => g.c).reverse();
+  }
+
   /** Declared dead by our probes, or `departed` (it said so itself). */
   markDead(c: Contact, departed = false): void {
     this.dead.set(c.id, { until: this.ctx.now + this.deadMemoryMs, departed });
