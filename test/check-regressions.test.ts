@@ -276,6 +276,26 @@ test('join: an acceptor that knows no successor names its predecessors to the jo
   assert.ok(accept.successors.some((x) => x.id === 40n), `the joiner is told of 40 too, not only of ${accept.successors.map((x) => x.id)}`);
 });
 
+test('join: an acceptor that lost all its neighbours names the peers it lost to the joiner (seed 71413 with 4 peers)', () => {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 11;
+  const core = new PeerCore({ self: c(220), space: SPEC_SPACE, mode: { kind: 'init', successors: [c(19), c(95)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x' });
+  core.handle({ type: 'start', now: 0 });
+  // 19 and 95 never answer: past the start-up grace, 220 declares them dead and is alone
+  for (let t = 0; t <= 16_000; t += 125) {
+    core.handle({ type: 'timer', name: 'ping', now: t });
+    core.handle({ type: 'timer', name: 'liveness', now: t });
+  }
+  assert.deepEqual(core.snapshot().successors, []);
+  const check = core.handle({ type: 'receive', msg: { type: 'join', joiner: c(104), hops: 0 }, origin: { via: 'tcp', src: c(104) }, now: 16_100 });
+  const ping = check.find((e) => e.kind === 'send' && e.to.id === 104n && e.msg.type === 'ping');
+  assert.ok(ping?.kind === 'send' && ping.msg.type === 'ping');
+  const effects = core.handle({ type: 'receive', msg: { type: 'pong', from: c(104), seq: ping.msg.seq, loud: false, successors: [] }, origin: { via: 'udp', src: c(104) }, now: 16_102 });
+  const accept = effects.find((e) => e.kind === 'send' && e.msg.type === 'join-accept');
+  assert.ok(accept?.kind === 'send' && accept.msg.type === 'join-accept', 'accepted');
+  assert.deepEqual(accept.msg.successors.map((x) => Number(x.id)).sort((a, b) => a - b), [19, 95], 'the joiner hears of the peers 220 lost');
+});
+
 test('never alone: a joiner whose only contact quits asks the peers it was told of until one answers (seed 1685)', async () => {
   const w = await world();
   // 70 and 80 (not started yet) are cut off together; 70 declares the rest dead
@@ -296,7 +316,7 @@ test('never alone: a joiner whose only contact quits asks the peers it was told 
 /** Seeds that failed at some point while the checker was being built; all pass now. */
 export const REGRESSION_SEEDS = [2, 4, 5, 6, 9, 21, 29, 89, 196, 251, 340, 416, 555, 615, 1494, 1496, 1685, 2195, 2639, 2776];
 /** Seeds found with rings of other sizes. */
-const REGRESSION_SEEDS_OF: [number, number][] = [[41842, 6]];
+const REGRESSION_SEEDS_OF: [number, number][] = [[41842, 6], [100017, 8], [70239, 4], [71413, 4]];
 
 test(`the regression seeds keep every invariant (${REGRESSION_SEEDS.length} seeds, 8 peers)`, async () => {
   for (const seed of REGRESSION_SEEDS) {
