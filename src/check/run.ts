@@ -25,7 +25,7 @@ import type { PeerSnapshot, PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { checkCopies, checkRing, checkWrite, storedNameOf, type RingView, type Violation } from './invariants.js';
-import { contentOf, ID_COUNT, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
+import { contentOf, ID_COUNT, MIN_UP, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
 
 export interface CheckOptions {
   /** Peers the ring starts with. */
@@ -204,7 +204,7 @@ export class CheckWorld {
     switch (step.kind) {
       case 'kill': {
         const p = this.peers.get(step.id);
-        if (!p?.isRunning) return false;
+        if (!p?.isRunning || this.wouldLeaveTooFew(step.id)) return false;
         this.paused.delete(step.id);
         for (const s of this.stores.values()) s.holders.delete(step.id);
         void p.kill();
@@ -212,7 +212,7 @@ export class CheckWorld {
       }
       case 'quit': {
         const p = this.peers.get(step.id);
-        if (!p?.isInRing || this.paused.has(step.id)) return false;
+        if (!p?.isInRing || this.paused.has(step.id) || this.wouldLeaveTooFew(step.id)) return false;
         void p.quit();
         return true;
       }
@@ -264,6 +264,15 @@ export class CheckWorld {
         return true;
       }
     }
+  }
+
+  /**
+   * A departure that would leave fewer than MIN_UP peers up is skipped: the schedule planned it
+   * with more peers (a join it counted on was refused, or the shrinker removed it).
+   */
+  private wouldLeaveTooFew(id: number): boolean {
+    const up = this.liveIds();
+    return up.length - (up.includes(id) ? 1 : 0) < MIN_UP;
   }
 
   private applyPartitions(): void {

@@ -68,8 +68,8 @@ const BURST_MS = 4_000;
 /** A pause, partition, loss or delay lasts this long at most. */
 const MAX_OUTAGE_MS = 8_000;
 const MIN_OUTAGE_MS = 300;
-/** At least this many peers stay up (not killed, quit or paused). */
-const MIN_UP = 3;
+/** At least this many peers stay up (not killed, quit or paused); the runner holds to it too. */
+export const MIN_UP = 3;
 export const DEFAULT_EPISODES = 3;
 /** Latency every seed starts from and returns to after a delay. */
 export const NORMAL_LATENCY: [number, number] = [1, 10];
