@@ -1,9 +1,11 @@
-// The `cdht` (alias `p2p`) command: parses `init` / `join` with commander, then runs one peer in
-// the foreground. Usage mistakes print one `cdht: error: ...` line and the usage, exit code 2.
+// The `cdht` (alias `p2p`) command: parses `init` / `join` / `ring` / `ca` with commander, then runs
+// the plan. Usage mistakes print one `cdht: error: ...` line and the usage, exit code 2.
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
+import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
+import type { CaPlan } from './ca.js';
 import type { RingOptions } from './ring.js';
 import { runRing } from './ring.js';
 import { runPeer } from './run.js';
@@ -84,7 +86,56 @@ Examples:
   cdht ring --peers 3,40,77 --reporter
   cdht ring --sim --random 256 --speed 10 --reporter`;
 
-export function buildProgram(name: string, onPlan: (plan: RunPlan) => void, onRing: (plan: RingOptions) => void = () => {}): Command {
+const CA_HELP = `
+A private ring trusts one authority. Keep DIR/ca.key secret; every peer needs ca.crt and its own
+peer-ID.key and peer-ID.crt.
+
+Examples:
+  cdht ca create ring-ca                          writes ring-ca/ca.key and ring-ca/ca.crt
+  cdht ca issue 14 --ca ring-ca                   writes ring-ca/peer-14.key and ring-ca/peer-14.crt
+  cdht ca issue 14 --ca ring-ca --out peer14      a directory to copy to peer 14's host`;
+
+function addCaCommands(program: Command, name: string, onCa: (plan: CaPlan) => void): void {
+  const ca = program
+    .command('ca')
+    .description('the certificates of a private ring: create its authority, issue each peer a certificate')
+    .usage('<create|issue> [options]')
+    .addHelpText('after', CA_HELP)
+    .showHelpAfterError(`Usage: ${name} ca create <DIR> [options]\n       ${name} ca issue <ID> --ca <DIR> [options]\nRun '${name} ca --help' for more.`);
+  const create = ca
+    .command('create')
+    .description('create a ring authority: DIR/ca.key (0600) and DIR/ca.crt, making DIR if needed')
+    .argument('<DIR>', 'the directory to write to; an existing ca.key there is never overwritten')
+    .option('--algorithm <ALG>', 'key algorithm: ed25519 or p256 (ECDSA P-256)', 'ed25519')
+    .option('--name <NAME>', 'the authority\'s common name (default: cdht ring authority)')
+    .option('--days <N>', 'days the authority certificate is valid (default: 3650)')
+    .allowExcessArguments();
+  create
+    .showHelpAfterError(`Usage: ${name} ca create ${create.usage()}\nRun '${name} ca create --help' for the options.`)
+    .action((dir: string, _opts: unknown, cmd: Command) => {
+      onCa(checked(cmd, cmd.args.slice(1), () => caCreatePlan(dir, cmd.opts())));
+    });
+  const issue = ca
+    .command('issue')
+    .description('issue peer ID a key and a certificate signed by the authority in --ca DIR')
+    .argument('<ID>', 'the peer id, a decimal integer from 0 to 2^160-1')
+    .option('--ca <DIR>', 'the directory holding the authority\'s ca.key and ca.crt (required)')
+    .option('--out <DIR>', 'write peer-ID.key, peer-ID.crt and a copy of ca.crt here (default: the --ca directory)')
+    .option('--days <N>', 'days the peer certificate is valid (default: 825, never past the authority\'s)')
+    .allowExcessArguments();
+  issue
+    .showHelpAfterError(`Usage: ${name} ca issue ${issue.usage()}\nRun '${name} ca issue --help' for the options.`)
+    .action((id: string, _opts: unknown, cmd: Command) => {
+      onCa(checked(cmd, cmd.args.slice(1), () => caIssuePlan(id, cmd.opts())));
+    });
+}
+
+export function buildProgram(
+  name: string,
+  onPlan: (plan: RunPlan) => void,
+  onRing: (plan: RingOptions) => void = () => {},
+  onCa: (plan: CaPlan) => void = () => {},
+): Command {
   const program = new Command(name)
     .description('A peer of a Chord-style circular distributed hash table (ids 0..255).')
     .usage('<command> [options]')
@@ -157,6 +208,7 @@ export function buildProgram(name: string, onPlan: (plan: RunPlan) => void, onRi
     onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}) })));
   });
 
+  addCaCommands(program, name, onCa);
   return program;
 }
 
@@ -170,7 +222,8 @@ export async function main(argv: string[]): Promise<number> {
   const name = programName();
   let plan: RunPlan | undefined;
   let ring: RingOptions | undefined;
-  const program = buildProgram(name, (p) => (plan = p), (r) => (ring = r));
+  let ca: CaPlan | undefined;
+  const program = buildProgram(name, (p) => (plan = p), (r) => (ring = r), (c) => (ca = c));
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -178,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (ring) return runRing(ring);
+  if (ca) return runCa(ca, name);
   if (!plan) return USAGE_EXIT_CODE; // commander only returns without a plan for help, handled above
   return runPeer(plan, name);
 }

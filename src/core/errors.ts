@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   CDHT_ERR_BAD_PAYLOAD: 'remote',
   CDHT_ERR_UNREACHABLE: 'local',
   CDHT_ERR_TRANSFER: 'remote',
+  CDHT_ERR_TLS_SETUP: 'local',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
