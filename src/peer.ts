@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
-import type { Contact, Target } from './core/contact.js';
+import type { Address, Contact, Target } from './core/contact.js';
 import type { CoreEvent, Effect, LineLevel } from './core/effects.js';
 import type { Id } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
@@ -13,7 +13,7 @@ import type { FileBegin, Message } from './core/messages.js';
 import { PeerCore } from './core/peer-core.js';
 import type { CoreSnapshot } from './core/peer-core.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
-import type { Endpoint, EndpointHandlers, Origin, Runtime } from './transport/types.js';
+import type { Endpoint, EndpointHandlers, EndpointOptions, Origin, Runtime, TlsIdentity } from './transport/types.js';
 
 /** An id as a program gives it: a bigint, or a plain number for the small spaces. */
 export type IdLike = Id | number;
@@ -37,6 +37,12 @@ export interface PeerOptions {
   runtime?: Runtime;
   /** How long a Request waits for an answer before giving up. */
   requestTimeoutMs?: number;
+  /** A private ring: this peer's certificate and key, and the ring authority's certificate. */
+  tls?: TlsIdentity;
+  /** Files offered to this peer larger than this are refused before a byte is written. */
+  maxFileBytes?: number;
+  /** Where to bind when it differs from the advertised address (host and base port + id). */
+  listen?: Address;
 }
 
 export interface PeerLine {
@@ -68,6 +74,7 @@ export class Peer extends EventEmitter {
   readonly runtime: Runtime;
   private readonly core: PeerCore;
   private readonly dataDir: string;
+  private readonly endpointOptions: EndpointOptions;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
   /** TCP messages handed to the runtime and not yet delivered (or failed); flushed before a clean exit. */
@@ -89,6 +96,13 @@ export class Peer extends EventEmitter {
     const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
     this.self = place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
+    this.endpointOptions = {
+      self: this.self,
+      dataDir: this.dataDir,
+      ...(opts.listen ? { listen: opts.listen } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
+    };
     const mode = opts.mode;
     this.core = new PeerCore({
       self: this.self,
@@ -154,7 +168,7 @@ export class Peer extends EventEmitter {
         this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: this.runtime.now() }),
     };
     try {
-      this.endpoint = await this.runtime.openEndpoint({ self: this.self, dataDir: this.dataDir }, handlers);
+      this.endpoint = await this.runtime.openEndpoint(this.endpointOptions, handlers);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.line(`Cannot start Peer ${this.id}: ${reason}`, 'info');
@@ -317,6 +331,8 @@ function validateOptions(o: PeerOptions): void {
   }
   if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isSpecId(o.mode.known)) bad('the known peer id must be an integer from 0 to 255');
   if (!(o.pingIntervalMs > 0) || !Number.isFinite(o.pingIntervalMs)) bad('ping interval must be a positive number');
+  if (o.tls !== undefined && o.tls.id !== BigInt(o.id)) bad(`the certificate is for peer ${o.tls.id}, not ${o.id}`);
+  if (o.maxFileBytes !== undefined && !(Number.isSafeInteger(o.maxFileBytes) && o.maxFileBytes >= 0)) bad('maxFileBytes must be a non-negative integer');
   if (o.pingMisses !== undefined && !(Number.isInteger(o.pingMisses) && o.pingMisses >= 1 && o.pingMisses <= 100)) {
     bad('ping misses must be an integer from 1 to 100');
   }
