@@ -3,19 +3,18 @@
 // reason). Never whole in memory: the sender writes each chunk after a 6-byte header without
 // copying it; the receiver streams file-data payloads straight into a hidden .part file.
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type * as net from 'node:net';
 import { join } from 'node:path';
 import { CdhtError } from '../../core/errors.js';
 import type { FileBegin } from '../../core/messages.js';
 import { decodeBytes, decodeLink, encodeFrame, encodeLink, fileDataHeader, isLinkCode } from '../../wire/index.js';
 import type { EndpointHandlers, Origin } from '../types.js';
+import { openSink, type FileSink } from './file-sink.js';
 import type { FrameHandler, FrameReader } from './frame-reader.js';
 import { asError, describe, isPlainFileName, oneLine, unreachable } from './guard.js';
 import type { Limits } from './limits.js';
 
-/** How far the receiver's file stream may run ahead of the disk before the socket is paused. */
-const WRITE_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
 const DISCARD: FrameHandler = { frame() {}, data() {} };
 const FILE_ACK = encodeLink({ type: 'ack', count: 1 });
 
@@ -183,18 +182,15 @@ export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameRe
 }
 
 /**
- * One accepted transfer: streams into `.saveAs.<hex>.part`, hashing as it goes, and renames it
- * to `saveAs` only once size and sha256 match. Calls onFileDone exactly once.
+ * One accepted transfer: streams into `.saveAs.<hex>.part` through a FileSink (which hashes as
+ * it writes), and renames it to `saveAs` only once size and sha256 match. Calls onFileDone
+ * exactly once.
  */
 export class FileReceiver implements FrameHandler {
   private state: 'receiving' | 'finishing' | 'done' = 'receiving';
   private received = 0;
-  private readonly hash = createHash('sha256');
   private readonly tempPath: string;
-  private readonly out: WriteStream;
-  private opened = false;
-  private readonly outClosed: Promise<void>;
-  private writeFailed = false;
+  private readonly sink: FileSink;
   private waitingForDisk = false;
   private readonly progress: (bytes: number, final?: boolean) => void;
   /** Resolves once onFileDone has been called. */
@@ -212,16 +208,10 @@ export class FileReceiver implements FrameHandler {
     ctx.transfers.add(this);
     this.progress = throttle(ctx.limits.fileProgressIntervalMs, (bytes) => ctx.handlers.onFileProgress(header, bytes));
     this.tempPath = join(ctx.dataDir, `.${saveAs}.${randomBytes(8).toString('hex')}.part`);
-    this.out = createWriteStream(this.tempPath, { flags: 'wx', highWaterMark: WRITE_STREAM_HIGH_WATER_BYTES });
-    this.outClosed = new Promise((resolve) => this.out.once('close', resolve));
-    this.out.once('open', () => (this.opened = true));
-    this.out.on('error', (err) => {
-      this.writeFailed = true;
-      this.fail(`cannot write ${this.tempPath}: ${describe(err)}`);
-    });
+    this.sink = openSink(this.tempPath, header.size, ctx.limits.fileWorkerMinBytes);
     reader.allowFileData();
     reader.setHandler(this);
-    sock.setTimeout(ctx.limits.transferIdleMs, () => this.fail(`no bytes for ${ctx.limits.transferIdleMs} ms`));
+    sock.setTimeout(ctx.limits.transferIdleMs, () => this.abort(`no bytes for ${ctx.limits.transferIdleMs} ms`));
     sock.on('end', () => this.abort('connection closed before file-end'));
     sock.on('close', () => this.abort('connection closed before file-end'));
   }
@@ -235,18 +225,23 @@ export class FileReceiver implements FrameHandler {
     if (this.state !== 'receiving') return;
     this.received += piece.length;
     if (this.received > this.header.size) return this.fail(`sender sent more than the announced ${this.header.size} bytes`);
-    this.hash.update(piece);
-    // The piece is a view of a chunk the socket handed over for good, so the stream may keep it.
-    if (!this.out.write(piece) && !this.waitingForDisk) {
+    // The piece is a view of a chunk the socket handed over for good, so the sink may keep it.
+    this.sink.add(piece);
+    this.progress(this.received);
+  }
+
+  afterRead(chunk: Uint8Array): void {
+    if (this.state !== 'receiving') return;
+    this.sink.afterRead(chunk);
+    if (this.sink.backlogged && !this.waitingForDisk) {
       // The disk is behind: stop reading the socket so memory stays bounded.
       this.waitingForDisk = true;
       this.reader.pause('disk');
-      this.out.once('drain', () => {
+      this.sink.onDrain(() => {
         this.waitingForDisk = false;
         this.reader.resume('disk');
       });
     }
-    this.progress(this.received);
   }
 
   frame(bytes: Uint8Array, owned: boolean): void {
@@ -261,23 +256,27 @@ export class FileReceiver implements FrameHandler {
 
   private end(sha256: Uint8Array): void {
     if (this.received !== this.header.size) return this.fail(`got ${this.received} of ${this.header.size} bytes`);
-    if (!this.hash.digest().equals(sha256)) return this.fail('sha256 mismatch');
     this.state = 'finishing';
     this.reader.setHandler(DISCARD);
     // Nothing more may come: keep reading only so that the sender's FIN is seen.
     this.reader.resume('disk');
-    void this.commit();
+    void this.commit(sha256);
   }
 
-  private async commit(): Promise<void> {
-    this.out.end();
-    await this.outClosed;
-    if (this.writeFailed) return; // fail() has taken over
+  private async commit(expected: Uint8Array): Promise<void> {
+    let actual: Uint8Array;
+    try {
+      actual = await this.sink.finish();
+    } catch (err) {
+      return this.fail(`cannot write ${this.tempPath}: ${describe(err)}`, true);
+    }
+    if (!Buffer.from(actual).equals(expected)) return this.fail('sha256 mismatch', true);
     try {
       await fsp.rename(this.tempPath, join(this.ctx.dataDir, this.saveAs));
     } catch (err) {
-      return this.fail(`cannot rename ${this.tempPath} to ${this.saveAs}: ${describe(err)}`);
+      return this.fail(`cannot rename ${this.tempPath} to ${this.saveAs}: ${describe(err)}`, true);
     }
+    if (this.state !== 'finishing') return; // only fail() moves it on, and it reports itself
     this.state = 'done';
     if (!this.sock.destroyed && this.sock.writable) {
       this.sock.write(FILE_ACK);
@@ -287,15 +286,14 @@ export class FileReceiver implements FrameHandler {
     this.report({ ok: true });
   }
 
-  private fail(error: string): void {
+  /** `finished`: the sink already closed the file (commit failed after finish). */
+  private fail(error: string, finished = false): void {
     if (this.state === 'done') return;
     this.state = 'done';
     refuseFile(this.sock, this.reader, error, this.ctx.limits);
-    this.out.destroy();
-    // Unlink only after the stream has closed: an open still in flight would recreate the file.
-    void this.outClosed
-      .then(() => (this.opened ? fsp.unlink(this.tempPath) : undefined))
-      .catch(() => {})
+    void (finished ? Promise.resolve() : this.sink.abort())
+      .then(() => fsp.unlink(this.tempPath))
+      .catch(() => {}) // never created, or already gone
       .then(() => this.report({ ok: false, error: oneLine(error) }));
   }
 

@@ -13,8 +13,8 @@ export interface FrameHandler {
   frame(bytes: Uint8Array, owned: boolean): void;
   /** Payload bytes of a streamed file-data frame (views of the socket's chunk). */
   data(bytes: Uint8Array, last: boolean): void;
-  /** After the frames of one read were handled: where acknowledgements are coalesced. */
-  afterRead?(): void;
+  /** After the frames of one read (`chunk`) were handled: acknowledgements are coalesced here. */
+  afterRead?(chunk: Uint8Array): void;
 }
 
 export interface ReaderContext {
@@ -127,7 +127,7 @@ export class FrameReader implements FrameSink {
     const wasInFrame = this.splitter.inFrame;
     this.splitter.push(chunk, this);
     if (this.stopped) return;
-    this.handler.afterRead?.();
+    this.handler.afterRead?.(chunk);
     if (this.stopped) return;
     if (!this.account.set(this.splitter.heldBytes)) {
       const l = this.ctx.limits;

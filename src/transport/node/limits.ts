@@ -40,6 +40,8 @@ export const MAX_MESSAGE_FRAME_BYTES = 64 * 1024;
 export const MAX_FILE_FRAME_BYTES = MAX_FRAME_BYTES;
 /** File bytes per file-data frame when sending: large reads, few frames, one header each. */
 export const FILE_DATA_CHUNK_BYTES = 512 * 1024;
+/** Received files from this size on are hashed and written by a worker thread, not the socket's thread. */
+export const FILE_WORKER_MIN_BYTES = 8 * 1024 * 1024;
 /** Partial frames held for connections from one remote host, together. */
 export const MAX_BUFFERED_BYTES_PER_HOST = 1024 * 1024;
 /** Partial frames held for all connections together. */
@@ -91,6 +93,7 @@ export interface Limits {
   maxMessageFrameBytes: number;
   maxFileFrameBytes: number;
   fileDataChunkBytes: number;
+  fileWorkerMinBytes: number;
   maxBufferedBytesPerHost: number;
   maxBufferedBytesTotal: number;
   maxLinkWriteBacklogBytes: number;
@@ -124,6 +127,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageFrameBytes: MAX_MESSAGE_FRAME_BYTES,
   maxFileFrameBytes: MAX_FILE_FRAME_BYTES,
   fileDataChunkBytes: FILE_DATA_CHUNK_BYTES,
+  fileWorkerMinBytes: FILE_WORKER_MIN_BYTES,
   maxBufferedBytesPerHost: MAX_BUFFERED_BYTES_PER_HOST,
   maxBufferedBytesTotal: MAX_BUFFERED_BYTES_TOTAL,
   maxLinkWriteBacklogBytes: MAX_LINK_WRITE_BACKLOG_BYTES,
