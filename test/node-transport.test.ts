@@ -2,7 +2,7 @@
 // delivery acknowledged hop by hop (and refused when it cannot be), idle connections closed
 // without losing a message, files beside messages, and the bounds that hold under abuse.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
@@ -17,7 +17,7 @@ import { freeBasePort } from './helpers/ports.js';
 const HOST = '127.0.0.1';
 const ATTACKER = '127.0.0.2';
 const OTHER_ATTACKER = '127.0.0.3';
-const IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26];
+const IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
 const BASE = await freeBasePort(IDS);
 const T = { timeout: 60_000 };
 
@@ -309,4 +309,43 @@ test('IPv6: datagrams, messages and files over ::1', T, async (t) => {
   b.rec.saveAs = () => 'f.pdf';
   await within(a.ep.sendFile(b.me, { type: 'file-begin', from: a.me, file: '0001', rid: 0, purpose: 'store', size: bytes.length }, 'f.pdf'), 'the file');
   assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true }]);
+});
+
+test('the worker-thread file sink: a good file lands, every broken one leaves nothing', T, async (t) => {
+  // Every file goes through the worker here, however small.
+  const b = await openPeer(t, contact(27), { limits: { fileWorkerMinBytes: 1 } });
+  const a = await openPeer(t, contact(28));
+  b.rec.saveAs = (h) => `received_${h.file}.pdf`;
+  const bytes = randomBytes(5 * 1024 * 1024 + 7);
+  await writeFile(join(a.dir, 'f.pdf'), bytes);
+  const header: FileBegin = { type: 'file-begin', from: a.me, file: '0001', rid: 1, purpose: 'request', size: bytes.length };
+  await within(a.ep.sendFile(b.me, header, 'f.pdf'), 'a good file');
+  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true }]);
+  assert.deepEqual(await readdir(b.dir), ['received_0001.pdf']);
+  const sha = (x: Uint8Array): Uint8Array => createHash('sha256').update(x).digest();
+  const frames = (...m: Message[]): Buffer => Buffer.concat(m.map((x) => encodeFrame(x)));
+  const half = randomBytes(50);
+  const full = randomBytes(100);
+  const h = (file: string): FileBegin => ({ type: 'file-begin', from: a.me, file, rid: 2, purpose: 'request', size: 100 });
+  const cases: Array<[string, Buffer, RegExp]> = [
+    ['0002', frames(h('0002'), { type: 'file-data', chunk: full }, { type: 'file-end', sha256: sha(half) }), /sha256 mismatch/],
+    ['0003', frames(h('0003'), { type: 'file-data', chunk: half }), /closed before file-end/],
+    ['0004', frames(h('0004'), { type: 'file-data', chunk: full }, { type: 'file-data', chunk: half }), /more than the announced/],
+  ];
+  for (const [file, wire, error] of cases) {
+    const before = b.rec.done.length;
+    const sock = await rawTcp(b.me.port);
+    sock.end(wire);
+    const done = await until(`onFileDone for ${file}`, () => b.rec.done[before]);
+    assert.match(done.result.ok ? 'ok' : done.result.error, error, file);
+    await within(closed(sock), `the connection for ${file} to close`);
+  }
+  // Closing the endpoint mid-transfer: the partial file goes too.
+  const sock = await rawTcp(b.me.port);
+  sock.write(frames({ ...h('0005'), size: 1000 }, { type: 'file-data', chunk: randomBytes(10) }));
+  await until('the offer', () => b.rec.offers.length === 5);
+  await within(b.ep.close(), 'close');
+  assert.equal(b.rec.done.length, 5);
+  assert.equal(b.rec.done[4]!.result.ok, false);
+  assert.deepEqual(await readdir(b.dir), ['received_0001.pdf']);
 });
