@@ -17,7 +17,7 @@ import { freeBasePort } from './helpers/ports.js';
 const HOST = '127.0.0.1';
 const ATTACKER = '127.0.0.2';
 const OTHER_ATTACKER = '127.0.0.3';
-const IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
+const IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
 const BASE = await freeBasePort(IDS);
 const T = { timeout: 60_000 };
 
@@ -348,4 +348,22 @@ test('the worker-thread file sink: a good file lands, every broken one leaves no
   assert.equal(b.rec.done.length, 5);
   assert.equal(b.rec.done[4]!.result.ok, false);
   assert.deepEqual(await readdir(b.dir), ['received_0001.pdf']);
+});
+
+test('at the outbound cap an idle link makes room; busy ones make a send wait, within a bound', T, async (t) => {
+  const a = await openPeer(t, contact(29), { limits: { maxOutboundLinks: 1, connectTimeoutMs: 400 } });
+  const b = await openPeer(t, contact(30));
+  const c = await openPeer(t, contact(31));
+  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'to b');
+  await within(a.ep.sendMessage(c.me, query(a.me, 2)), 'to c, after the idle link to b made room');
+  await eventually('the link to b to close', () => b.stats().links === 0);
+  assert.deepEqual([qids(b), qids(c)], [[1], [2]]);
+  // The one link is busy (its peer never acknowledges): a send elsewhere waits, then gives up.
+  const hang = await silentServer(t, contact(32).port);
+  const stuck = a.ep.sendMessage(contact(32), query(a.me, 3));
+  stuck.catch(() => {});
+  await eventually('the message to reach the silent peer', () => hang.received() > 0);
+  const t0 = performance.now();
+  await assert.rejects(within(a.ep.sendMessage(b.me, query(a.me, 4)), 'a send with no slot'), /no free connection slot within 400 ms/);
+  assert.ok(performance.now() - t0 >= 390);
 });

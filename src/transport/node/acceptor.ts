@@ -89,8 +89,9 @@ export class Acceptor {
     const first = victims?.entries().next();
     if (!first || first.done) return false;
     const [sock, countOut] = first.value;
+    victims!.delete(sock); // counted out now: the close event comes later
     this.ctx.handlers.onBadInput(`tcp from ${sourceOf(remoteOf(sock))}: closed to make room (${busiest} holds the most connections)`, busiest);
-    countOut(); // counted out now: the close event comes later
+    countOut();
     sock.destroy();
     return true;
   }
@@ -130,9 +131,6 @@ export class Acceptor {
       if (!decided && reader.partialBytes > 0) {
         this.ctx.handlers.onBadInput(`${where}: connection closed inside a frame (${reader.partialBytes} bytes)`, source);
       }
-    });
-    sock.once('close', () => {
-      if (!decided) reader.stop();
     });
   }
 

@@ -33,7 +33,7 @@ const addrKey = (a: Address): string => formatAddress(a);
 /** Names plain-TCP links (TLS links are named by their keying material). */
 let plainLinks = 0;
 
-/** A counting semaphore with a bounded queue of waiters. */
+/** A counting semaphore with a bounded queue of waiters, each waiting at most `maxWaitMs`. */
 class Slots {
   private active = 0;
   private readonly waiting: Array<{ go: () => void; fail: (e: Error) => void }> = [];
@@ -41,6 +41,7 @@ class Slots {
   constructor(
     private readonly max: number,
     private readonly maxQueued: number,
+    private readonly maxWaitMs: number,
     private readonly onFull: () => void,
   ) {}
 
@@ -63,7 +64,25 @@ class Slots {
       return Promise.reject(unreachable(`too many connections (${this.max} open, ${this.maxQueued} waiting)`));
     }
     this.onFull();
-    return new Promise((resolve, reject) => this.waiting.push({ go: () => resolve(once(release)), fail: reject }));
+    return new Promise((resolve, reject) => {
+      const w = {
+        go: () => {
+          clearTimeout(timer);
+          resolve(once(release));
+        },
+        fail: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      // Every link is busy: a send does not wait for ever for one of them to go.
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(w);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(unreachable(`no free connection slot within ${this.maxWaitMs} ms (${this.max} links open)`));
+      }, this.maxWaitMs);
+      this.waiting.push(w);
+    });
   }
 
   failAll(err: Error): void {
@@ -92,7 +111,7 @@ export class LinkPool implements LinkOwner {
   dialedTotal = 0;
 
   constructor(private readonly ctx: PoolContext) {
-    this.slots = new Slots(ctx.limits.maxOutboundLinks, ctx.limits.maxQueuedDials, () => this.retireIdlest());
+    this.slots = new Slots(ctx.limits.maxOutboundLinks, ctx.limits.maxQueuedDials, ctx.limits.connectTimeoutMs, () => this.retireIdlest());
   }
 
   get handlers(): Required<EndpointHandlers> {

@@ -25,6 +25,8 @@ export interface FileSink {
   /** True while too much waits for the disk: stop reading until onDrain. */
   readonly backlogged: boolean;
   onDrain(fn: () => void): void;
+  /** `fn` is called once, with the first error opening or writing the file (the transfer should stop). */
+  onError(fn: (err: string) => void): void;
   /** Everything written and the file closed: its SHA-256. Rejects with the first write error. */
   finish(): Promise<Uint8Array>;
   /** Stops and closes the file (the caller removes it); resolves once nothing can write to it. */
@@ -40,11 +42,21 @@ class InlineSink implements FileSink {
   private error: Error | null = null;
   private waiting = false;
   private readonly drainers: Array<() => void> = [];
+  private errorListener: ((err: string) => void) | null = null;
 
   constructor(path: string) {
     this.out = createWriteStream(path, { flags: 'wx', highWaterMark: INLINE_HIGH_WATER_BYTES });
     this.closed = new Promise((resolve) => this.out.once('close', () => resolve()));
-    this.out.on('error', (err) => (this.error ??= err));
+    this.out.on('error', (err) => {
+      if (this.error) return;
+      this.error = err;
+      this.errorListener?.(describe(err));
+    });
+  }
+
+  onError(fn: (err: string) => void): void {
+    this.errorListener = fn;
+    if (this.error) fn(describe(this.error));
   }
 
   get backlogged(): boolean {
@@ -157,6 +169,7 @@ class WorkerSink implements FileSink {
   private readonly movable = new WeakSet<ArrayBufferLike>();
   private readonly drainers: Array<() => void> = [];
   private error: string | null = null;
+  private errorListener: ((err: string) => void) | null = null;
   private ended: Promise<SinkReply>;
   private settle!: (r: SinkReply) => void;
 
@@ -168,7 +181,10 @@ class WorkerSink implements FileSink {
         if (!this.backlogged) for (const fn of this.drainers.splice(0)) fn();
       },
       settle: (r) => {
-        if (r.op === 'error') this.error ??= r.error;
+        if (r.op === 'error' && this.error === null) {
+          this.error = r.error;
+          this.errorListener?.(r.error);
+        }
         this.settle(r);
         for (const fn of this.drainers.splice(0)) fn();
       },
@@ -200,6 +216,11 @@ class WorkerSink implements FileSink {
   onDrain(fn: () => void): void {
     if (!this.backlogged) fn();
     else this.drainers.push(fn);
+  }
+
+  onError(fn: (err: string) => void): void {
+    this.errorListener = fn;
+    if (this.error) fn(this.error);
   }
 
   /** Sends what is pending in one message: whole chunks moved, anything else copied once. */

@@ -209,6 +209,7 @@ export class FileReceiver implements FrameHandler {
     this.progress = throttle(ctx.limits.fileProgressIntervalMs, (bytes) => ctx.handlers.onFileProgress(header, bytes));
     this.tempPath = join(ctx.dataDir, `.${saveAs}.${randomBytes(8).toString('hex')}.part`);
     this.sink = openSink(this.tempPath, header.size, ctx.limits.fileWorkerMinBytes);
+    this.sink.onError((err) => this.abort(`cannot write ${this.tempPath}: ${err}`));
     reader.allowFileData();
     reader.setHandler(this);
     sock.setTimeout(ctx.limits.transferIdleMs, () => this.abort(`no bytes for ${ctx.limits.transferIdleMs} ms`));

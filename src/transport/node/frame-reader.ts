@@ -58,6 +58,8 @@ export class FrameReader implements FrameSink {
     this.deadlineAt = ctx.firstFrameDeadline ? performance.now() + ctx.limits.firstFrameTimeoutMs : 0;
     this.arm();
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Whatever the connection was used for, its memory goes with it.
+    sock.once('close', () => this.stop());
   }
 
   setHandler(handler: FrameHandler): void {
