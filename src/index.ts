@@ -4,7 +4,8 @@ export type { IdLike, PeerOptions, PeerLine, PeerSnapshot, PeerExit } from './pe
 export { Testnet, createTestnet, REFERENCE_RING } from './testnet.js';
 export type { TestnetOptions } from './testnet.js';
 export { SimNetwork } from './transport/sim/network.js';
-export { createNodeRuntime } from './transport/node/endpoint.js';
+export { createNodeRuntime, DEFAULT_LIMITS } from './transport/node/endpoint.js';
+export type { EndpointStats, Limits, NodeRuntimeOptions } from './transport/node/endpoint.js';
 export type { Runtime, Endpoint, EndpointHandlers, EndpointOptions, Origin, TlsIdentity } from './transport/types.js';
 export { PeerCore } from './core/peer-core.js';
 export type { CoreConfig, CoreSnapshot } from './core/peer-core.js';

@@ -13,7 +13,8 @@ export type SinkRequest =
   | { op: 'abort'; id: number };
 
 export type SinkReply =
-  | { op: 'written'; id: number; bytes: number }
+  /** bufs: the write's buffers, handed back so they are freed where collection runs often. */
+  | { op: 'written'; id: number; bytes: number; bufs: ArrayBuffer[] }
   | { op: 'finished'; id: number; sha256: Uint8Array }
   | { op: 'aborted'; id: number }
   | { op: 'error'; id: number; error: string };
@@ -85,7 +86,8 @@ port.on('message', (m: SinkRequest) => {
           bytes += v.length;
         }
         writeAll(f.fd, views);
-        reply({ op: 'written', id: m.id, bytes });
+        // This thread allocates almost nothing, so its collector would hold on to them for long.
+        port.postMessage({ op: 'written', id: m.id, bytes, bufs: m.bufs } satisfies SinkReply, m.bufs);
         return;
       }
       case 'finish': {

@@ -121,7 +121,7 @@ class SinkWorker {
     this.worker.on('message', (r: SinkReply) => {
       const w = this.sinks.get(r.id);
       if (!w) return;
-      if (r.op === 'written') return w.written(r.bytes);
+      if (r.op === 'written') return w.written(r.bytes); // r.bufs: garbage now, on this thread
       this.sinks.delete(r.id);
       w.settle(r);
       this.maybeIdle();
