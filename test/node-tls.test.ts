@@ -170,8 +170,8 @@ test('replayed, tampered, unknown-key and unsealed datagrams are dropped with a 
 });
 
 test('pings keep a neighbour connection open; keys outlive a closed one for a while', T, async (t) => {
-  const a = await member(t, 11, { idleCloseMs: 300 });
-  const b = await member(t, 12, { idleCloseMs: 300 });
+  const a = await member(t, 11, { idleCloseMs: 600 });
+  const b = await member(t, 12, { idleCloseMs: 600 });
   await within(a.ep.sendMessage(b.me, query(a.me, 0)), 'a link');
   // A ping every 100 ms for a second: the link never idles out.
   for (let seq = 1; seq <= 10; seq++) {
