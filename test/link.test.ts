@@ -223,3 +223,27 @@ test('FrameDecoder.release drops a partial frame for good', () => {
   assert.equal(d.buffered, 0);
   assert.deepEqual(d.push(frame), []);
 });
+
+test('random and mutated bytes never throw from the link decoders or a streaming splitter', () => {
+  const rand = mulberry32(Number(process.env.SEED ?? 0x11c));
+  const valid = [...FIXTURES.map((f) => hex(f.bytes)), concat([encodeSealedHeader(hex('0102030405060708'), 9, 20), new Uint8Array(20)])];
+  const splitter = new FrameSplitter({ maxFrameBytes: 64 * 1024, streamCodes: [FILE_DATA], maxStreamedFrameBytes: 1 << 20 });
+  let decoded = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let b: Uint8Array;
+    if (i % 2 === 0) {
+      b = Uint8Array.from({ length: Math.floor(rand() * 40) }, () => Math.floor(rand() * 256));
+    } else {
+      b = valid[i % valid.length]!.slice();
+      b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+    }
+    const d = decodeLink(b);
+    if (d.ok) {
+      decoded++;
+      assert.equal(toHex(encodeLink(d.frame)), toHex(b), 'an accepted link frame re-encodes to the same bytes');
+    }
+    assert.doesNotThrow(() => decodeSealed(b));
+    assert.doesNotThrow(() => splitter.push(b, { frame() {}, data() {}, broken() {} }));
+  }
+  assert.ok(decoded > 0, 'some mutations still decode');
+});
