@@ -109,6 +109,8 @@ interface Sender {
   readonly self: Address;
   /** Set when the sender holds a private ring's certificate (opened with tls). */
   readonly authId?: Id | undefined;
+  /** The authority that signed that certificate (its caPem): two rings' members do not talk. */
+  readonly ringCa?: string | undefined;
 }
 
 class SimEndpoint implements Endpoint, Sender {
@@ -118,7 +120,9 @@ class SimEndpoint implements Endpoint, Sender {
     private readonly net: SimNetwork,
     readonly self: Address,
     readonly authId: Id | undefined,
+    readonly ringCa: string | undefined,
     readonly dataDir: string,
+    readonly maxFileBytes: number | undefined,
     readonly handlers: EndpointHandlers,
   ) {}
 
@@ -387,7 +391,7 @@ export class SimNetwork {
     if (this.bound.has(addr)) {
       return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
     }
-    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.dataDir, handlers);
+    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.maxFileBytes, handlers);
     this.bound.set(addr, ep);
     return Promise.resolve(ep);
   }
@@ -459,11 +463,20 @@ export class SimNetwork {
    * the address must name the peer the sender meant.
    */
   private handshakeProblem(src: SimEndpoint, dst: SimEndpoint, to: Target): string | undefined {
-    if ((src.authId === undefined) !== (dst.authId === undefined)) return 'TLS handshake failed (one side has no certificate of this ring)';
+    if ((src.authId === undefined) !== (dst.authId === undefined) || src.ringCa !== dst.ringCa) {
+      return 'TLS handshake failed (one side has no certificate of this ring)';
+    }
     if (dst.authId !== undefined && to.id !== undefined && dst.authId !== to.id) {
       return `the certificate there names peer ${dst.authId}, not ${to.id}`;
     }
     return undefined;
+  }
+
+  /** Both ends of a failed handshake hear of it: the receiver logs a line naming the sender, as the Node transport does. */
+  private refusedAt(dst: SimEndpoint, src: SimEndpoint, via: 'udp' | 'tcp', problem: string): void {
+    this.counters.badInputs++;
+    const from = addressOf(src.self);
+    dst.handlers.onBadInput(`${via} from ${from}: refused, ${problem}`, from);
   }
 
   /** @internal */
@@ -476,8 +489,10 @@ export class SimNetwork {
     }
     this.schedule(this.drawLatency(), () => {
       const ep = this.bound.get(addressOf(to));
-      if (!ep || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) {
+      const problem = ep && !this.partitioned(src.self, to) ? this.handshakeProblem(src, ep, to) : 'unreachable';
+      if (!ep || problem) {
         this.counters.datagramsDropped++;
+        if (ep && problem && problem !== 'unreachable') this.refusedAt(ep, src, 'udp', problem);
         return;
       }
       this.counters.datagramsDelivered++;
@@ -524,6 +539,7 @@ export class SimNetwork {
         const problem = ep ? this.handshakeProblem(src, ep, to) : 'connection refused';
         if (!ep || problem) {
           this.counters.messagesFailed++;
+          if (ep && problem) this.refusedAt(ep, src, 'tcp', problem);
           reject(unreachable(to, problem ?? 'connection refused'));
           return;
         }
@@ -587,6 +603,7 @@ export class SimNetwork {
         if (!dst) return fail(unreachable(to, 'connection refused'));
         const problem = this.handshakeProblem(src, dst, to);
         const origin = problem ? undefined : this.originOf(dst, src, 'tcp');
+        if (problem) this.refusedAt(dst, src, 'tcp', problem);
         if (!origin) return fail(unreachable(to, problem ?? 'refused'));
         if (src.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `sender ${from} closed`));
         const offered = this.unpackHeader(dst, headerPayload, from);
@@ -594,12 +611,17 @@ export class SimNetwork {
         const saveAs = dst.handlers.onFileOffer(offered, origin);
         if (saveAs === null) {
           this.counters.filesRefused++;
-          resolve();
-          return;
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file`));
         }
         if (!validFileName(saveAs)) {
           dst.handlers.onFileDone(offered, { ok: false, error: `refusing to save as ${JSON.stringify(saveAs)}` });
           return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver chose an invalid file name ${JSON.stringify(saveAs)}`));
+        }
+        if (dst.maxFileBytes !== undefined && offered.size > dst.maxFileBytes) {
+          // As on Node: refused before a byte is written, and the accepted offer reports why.
+          const error = `file of ${offered.size} bytes exceeds the limit of ${dst.maxFileBytes} bytes`;
+          dst.handlers.onFileDone(offered, { ok: false, error });
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file: ${error}`));
         }
         const breakMidway = this.failTransfers > 0;
         if (breakMidway) this.failTransfers--;
