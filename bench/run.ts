@@ -1,10 +1,21 @@
 // `npm run bench`: the figures the README quotes, measured on this machine with real peer
 // processes on 127.0.0.1 (and one on the simulator). Each section prints what it measured.
+// BENCH=repair,request,transport,hop,sim picks sections (default: all).
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import type { Contact } from '../src/core/contact.js';
+import { createThrowawayRing, tlsClientOptions } from '../src/security/tls.js';
+import { createNodeRuntime } from '../src/transport/node/endpoint.js';
 import { SimNetwork } from '../src/transport/sim/network.js';
+import type { TlsIdentity } from '../src/transport/types.js';
+import { encodeFrame, encodeLink } from '../src/wire/index.js';
+import type { ChildCommand, ChildReport } from './transfer-child.js';
 import { createTestnet } from '../src/testnet.js';
 import { CliRing, FIGURE1 } from '../test/helpers/cli.js';
 import { routingBench } from './routing.js';
@@ -13,6 +24,13 @@ import { freeBasePort } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
 const TRANSFER_MIB = Number(process.env.TRANSFER_MIB ?? 256);
+const SECTIONS = new Set((process.env.BENCH ?? 'repair,request,transport,hop,routing,sim,check,churn,handover,churn-real').split(','));
+/** Transfers per contender in the transport section; the best of each counts. */
+const TRANSFER_RUNS = 3;
+const HOP_MESSAGES = 2000;
+const FRESH_MESSAGES = 300;
+/** Messages in flight at once for the pipelined figure (within MAX_UNACKED_PER_LINK). */
+const BURST_MESSAGES = 1000;
 
 function kib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -52,17 +70,179 @@ async function repairOnce(): Promise<{ detectS: number; repairS: number }> {
   }
 }
 
-/** Request a TRANSFER_MIB file across two peer processes; time and both peers' peak RSS. */
-async function transfer(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'cdht-bench-'));
-  const src = join(dir, '4103.pdf');
-  const fd = openSync(src, 'w');
+function writeBigFile(path: string): void {
+  const fd = openSync(path, 'w');
   const block = randomBytes(1 << 20);
   for (let i = 0; i < TRANSFER_MIB; i++) {
     block.writeUInt32BE(i, 0); // no two MiB alike
     writeSync(fd, block);
   }
   closeSync(fd);
+}
+
+/** A bench child process (transfer-child.ts), spoken to over IPC. */
+class Child {
+  private readonly proc: ChildProcess;
+  private readonly inbox: ChildReport[] = [];
+  private readonly waiters: Array<{ kind: ChildReport['kind']; resolve: (r: ChildReport) => void }> = [];
+
+  constructor() {
+    this.proc = fork(fileURLToPath(new URL('./transfer-child.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc.on('message', (r: ChildReport) => {
+      const i = this.waiters.findIndex((w) => w.kind === r.kind);
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(r);
+      else this.inbox.push(r);
+    });
+  }
+
+  send(c: ChildCommand): void {
+    this.proc.send(c);
+  }
+
+  next(kind: ChildReport['kind'], timeoutMs = 300_000): Promise<ChildReport> {
+    const i = this.inbox.findIndex((r) => r.kind === kind);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`bench child: no ${kind} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ kind, resolve: (r) => (clearTimeout(timer), resolve(r)) });
+    });
+  }
+
+  async exit(): Promise<void> {
+    const gone = new Promise<void>((resolve) => this.proc.once('exit', () => resolve()));
+    this.send({ kind: 'exit' });
+    await gone;
+  }
+}
+
+const pem = (i: TlsIdentity): Omit<TlsIdentity, 'id'> => ({ keyPem: i.keyPem, certPem: i.certPem, caPem: i.caPem });
+
+/**
+ * A TRANSFER_MIB file from one endpoint process to another (sendFile, as a Request answer),
+ * against a plain Node copy of the same file between the same two processes (TCP, or mutual
+ * TLS 1.3 when `secure`), interleaved, best of TRANSFER_RUNS each.
+ */
+async function transferVsPlain(secure: boolean): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdht-bench-'));
+  const [rDir, sDir] = [join(dir, 'receiver'), join(dir, 'sender')];
+  mkdirSync(rDir);
+  mkdirSync(sDir);
+  const src = join(sDir, 'big.bin');
+  writeBigFile(src);
+  const base = await freeBasePort([1, 2, 3, 4]);
+  const ring = secure ? await createThrowawayRing() : undefined;
+  const [rId, sId] = [1n, 3n];
+  const receiver = new Child();
+  const sender = new Child();
+  try {
+    receiver.send({ kind: 'open', id: String(rId), host: '127.0.0.1', port: base + 1, plainPort: base + 2, dataDir: rDir, ...(ring ? { tls: pem(await ring.identityFor(rId)) } : {}) });
+    sender.send({ kind: 'open', id: String(sId), host: '127.0.0.1', port: base + 3, plainPort: base + 4, dataDir: sDir, ...(ring ? { tls: pem(await ring.identityFor(sId)) } : {}) });
+    await Promise.all([receiver.next('ready'), sender.next('ready')]);
+    const times = { cdht: [] as number[], plain: [] as number[] };
+    const cpu = { cdht: [] as string[], plain: [] as string[] };
+    let same = false;
+    for (let run = 0; run < TRANSFER_RUNS; run++) {
+      for (const how of ['cdht', 'plain'] as const) {
+        receiver.send({ kind: 'clean' });
+        sender.send({ kind: 'clean' });
+        await Promise.all([receiver.next('cleaned'), sender.next('cleaned')]);
+        const t0 = performance.now();
+        if (how === 'cdht') sender.send({ kind: 'send-file', to: { id: String(rId), host: '127.0.0.1', port: base + 1 }, name: 'big.bin', size: TRANSFER_MIB * 1024 * 1024 });
+        else sender.send({ kind: 'plain-copy', port: base + 2, path: src });
+        const got = await receiver.next('received');
+        times[how].push(performance.now() - t0);
+        const sent = await sender.next('sent');
+        if (got.kind !== 'received' || !got.ok || sent.kind !== 'sent' || !sent.ok) throw new Error(`${how} transfer failed: ${JSON.stringify([got, sent])}`);
+        cpu[how].push(`${got.cpuMs}+${sent.cpuMs}`);
+        if (how === 'cdht' && run === 0) same = (await sha256(src)) === (await sha256(join(rDir, 'received.bin')));
+      }
+    }
+    const best = { cdht: Math.min(...times.cdht), plain: Math.min(...times.plain) };
+    const mibs = (ms: number) => (TRANSFER_MIB / (ms / 1000)).toFixed(0);
+    const what = secure ? 'private ring (mutual TLS 1.3)' : 'open ring';
+    console.log(`Transfer of ${TRANSFER_MIB} MiB between two endpoint processes, ${what}, best of ${TRANSFER_RUNS} interleaved:`);
+    console.log(`  cdht sendFile        ${times.cdht.map((t) => t.toFixed(0)).join(', ')} ms -> best ${best.cdht.toFixed(0)} ms (${mibs(best.cdht)} MiB/s), byte-identical: ${same}`);
+    console.log(`  plain Node ${secure ? 'TLS 1.3' : 'TCP    '} copy ${times.plain.map((t) => t.toFixed(0)).join(', ')} ms -> best ${best.plain.toFixed(0)} ms (${mibs(best.plain)} MiB/s)`);
+    console.log(`  ratio (cdht throughput / plain): ${(best.plain / best.cdht).toFixed(2)}x`);
+    console.log(`  CPU ms receiver+sender per run: cdht ${cpu.cdht.join(', ')}; plain ${cpu.plain.join(', ')}`);
+    if (!same) process.exitCode = 1;
+  } finally {
+    await Promise.all([receiver.exit(), sender.exit()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One message written on a fresh connection (hello, the message), until its acknowledgement. */
+function freshConnectionHop(to: Contact, frame: Uint8Array, identity: TlsIdentity | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = identity ? tls.connect({ host: to.host, port: to.port, ...tlsClientOptions(identity, to.id) }) : net.connect({ host: to.host, port: to.port });
+    sock.setNoDelay(true);
+    let got = 0;
+    sock.once(identity ? 'secureConnect' : 'connect', () => sock.write(Buffer.concat([encodeLink({ type: 'hello' }), frame])));
+    // The answer is the peer's hello (6 bytes) and then the acknowledgement (10 bytes).
+    sock.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= 16) {
+        sock.destroy();
+        resolve();
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+/** Per-hop cost of a message: kept-open link vs a fresh connection per message, to another process. */
+async function perHop(secure: boolean): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdht-bench-'));
+  const base = await freeBasePort([1, 2, 3]);
+  const ring = secure ? await createThrowawayRing() : undefined;
+  const receiver = new Child();
+  const me: Contact = { id: 3n, host: '127.0.0.1', port: base + 3 };
+  const to: Contact = { id: 1n, host: '127.0.0.1', port: base + 1 };
+  const identity = ring ? await ring.identityFor(me.id) : undefined;
+  const ep = await createNodeRuntime().openEndpoint({ self: me, dataDir: dir, ...(identity ? { tls: identity } : {}) }, {
+    onMessage() {},
+    onBadInput() {},
+    onFileOffer: () => null,
+    onFileDone() {},
+  });
+  try {
+    receiver.send({ kind: 'open', id: String(to.id), host: to.host, port: to.port, plainPort: base + 2, dataDir: dir, ...(ring ? { tls: pem(await ring.identityFor(to.id)) } : {}) });
+    await receiver.next('ready');
+    const msg = { type: 'successor-query', from: me, qid: 0 } as const;
+    for (let i = 0; i < 200; i++) await ep.sendMessage(to, msg); // warm up: the link, the JIT
+    const kept: number[] = [];
+    for (let i = 0; i < HOP_MESSAGES; i++) {
+      const t0 = performance.now();
+      await ep.sendMessage(to, { ...msg, qid: i });
+      kept.push(performance.now() - t0);
+    }
+    const burst0 = performance.now();
+    await Promise.all(Array.from({ length: BURST_MESSAGES }, (_, i) => ep.sendMessage(to, { ...msg, qid: i })));
+    const pipelined = (performance.now() - burst0) / BURST_MESSAGES;
+    const fresh: number[] = [];
+    const frame = encodeFrame(msg);
+    for (let i = 0; i < FRESH_MESSAGES; i++) {
+      const t0 = performance.now();
+      await freshConnectionHop(to, frame, identity);
+      fresh.push(performance.now() - t0);
+    }
+    const ms = (x: number) => `${x.toFixed(3)} ms`;
+    console.log(`Per-hop cost of a message to another process, ${secure ? 'private ring (TLS)' : 'open ring'} (send until acknowledged, medians):`);
+    console.log(`  kept-open connection   ${ms(median(kept))} one at a time (${HOP_MESSAGES} messages); ${ms(pipelined)} each when ${BURST_MESSAGES} are in flight`);
+    console.log(`  fresh connection each  ${ms(median(fresh))} (${FRESH_MESSAGES} messages)`);
+  } finally {
+    await ep.close();
+    await receiver.exit();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Request a TRANSFER_MIB file across two peer processes; time and both peers' peak RSS. */
+async function transfer(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'cdht-bench-'));
+  const src = join(dir, '4103.pdf');
+  writeBigFile(src);
   const ring = new CliRing(dir, await freeBasePort([2, 8, 19]));
   try {
     ring.init(2, 8, 19, 1);
@@ -107,26 +287,30 @@ async function simulate(): Promise<void> {
   await net.close();
 }
 
-/** BENCH=routing,transfer runs only those sections (default: all). */
-const only = new Set((process.env.BENCH ?? '').split(',').filter(Boolean));
-const wanted = (name: string) => only.size === 0 || only.has(name);
-
 async function main(): Promise<void> {
   console.log(`cdht benchmarks (node ${process.version}, ${new Date().toISOString().slice(0, 10)})`);
-  if (wanted('routing')) await routingBench();
-  if (wanted('check')) await sweepBench();
-  if (wanted('churn')) await churnBench('sim');
-  if (wanted('handover')) await handoverBench();
-  if (wanted('churn-real')) await churnBench('node');
-  if (wanted('repair')) {
+  if (SECTIONS.has('routing')) await routingBench();
+  if (SECTIONS.has('check')) await sweepBench();
+  if (SECTIONS.has('churn')) await churnBench('sim');
+  if (SECTIONS.has('handover')) await handoverBench();
+  if (SECTIONS.has('churn-real')) await churnBench('node');
+  if (SECTIONS.has('repair')) {
     const runs: { detectS: number; repairS: number }[] = [];
     for (let i = 0; i < REPAIR_RUNS; i++) runs.push(await repairOnce());
     console.log(`Kill -> repair, reference ring, interval 1 s, --ping-misses 3 (${REPAIR_RUNS} runs; before the quick re-probes: 3.6 to 4 s):`);
     console.log(`  detected after ${runs.map((r) => r.detectS.toFixed(2)).join(', ')} s (median ${median(runs.map((r) => r.detectS)).toFixed(2)} s)`);
     console.log(`  repaired at 9 and 8 after ${runs.map((r) => r.repairS.toFixed(2)).join(', ')} s (median ${median(runs.map((r) => r.repairS)).toFixed(2)} s)`);
   }
-  if (wanted('transfer')) await transfer();
-  if (wanted('simulator')) await simulate();
+  if (SECTIONS.has('request')) await transfer();
+  if (SECTIONS.has('transport')) {
+    await transferVsPlain(false);
+    await transferVsPlain(true);
+  }
+  if (SECTIONS.has('hop')) {
+    await perHop(false);
+    await perHop(true);
+  }
+  if (SECTIONS.has('sim')) await simulate();
 }
 
 await main();

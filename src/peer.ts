@@ -18,7 +18,7 @@ import { KeyStore } from './core/storage/key-store.js';
 import type { LineLevel, Trace } from './core/trace.js';
 import { renderTrace } from './core/trace.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
-import type { Endpoint, EndpointHandlers, Runtime, TlsIdentity } from './transport/types.js';
+import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 
 /** An id as a program gives it: a bigint, or a plain number for the small spaces. */
@@ -105,7 +105,7 @@ export class Peer extends EventEmitter {
   readonly runtime: Runtime;
   private readonly core: PeerCore;
   private readonly dataDir: string;
-  private readonly opts: PeerOptions;
+  private readonly endpointOptions: EndpointOptions;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
   /** TCP messages handed to the runtime and not yet delivered (or failed); flushed before a clean exit. */
@@ -123,7 +123,6 @@ export class Peer extends EventEmitter {
 
   constructor(opts: PeerOptions) {
     super();
-    this.opts = opts;
     this.space = opts.space ?? SPEC_SPACE;
     validateOptions(opts, this.space);
     this.id = BigInt(opts.id);
@@ -133,6 +132,13 @@ export class Peer extends EventEmitter {
     const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
     this.self = opts.port !== undefined ? { id: this.id, host, port: opts.port } : place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
+    this.endpointOptions = {
+      self: this.self,
+      dataDir: this.dataDir,
+      ...(opts.listen ? { listen: opts.listen } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+      ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
+    };
     const mode = opts.mode;
     this.core = new PeerCore({
       self: this.self,
@@ -227,17 +233,7 @@ export class Peer extends EventEmitter {
     };
     let files: { name: string; size: number }[] = [];
     try {
-      const o = this.opts;
-      this.endpoint = await this.runtime.openEndpoint(
-        {
-          self: this.self,
-          dataDir: this.dataDir,
-          ...(o.listen ? { listen: o.listen } : {}),
-          ...(o.tls ? { tls: o.tls } : {}),
-          ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
-        },
-        handlers,
-      );
+      this.endpoint = await this.runtime.openEndpoint(this.endpointOptions, handlers);
       files = await this.endpoint.listFiles().catch(() => []);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -436,6 +432,8 @@ function validateOptions(o: PeerOptions, space: IdSpace): void {
   }
   if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isId(o.mode.known)) bad(`the known peer id must be ${range}`);
   if (!(o.pingIntervalMs > 0) || !Number.isFinite(o.pingIntervalMs)) bad('ping interval must be a positive number');
+  if (o.tls !== undefined && o.tls.id !== BigInt(o.id)) bad(`the certificate is for peer ${o.tls.id}, not ${o.id}`);
+  if (o.maxFileBytes !== undefined && !(Number.isSafeInteger(o.maxFileBytes) && o.maxFileBytes >= 0)) bad('maxFileBytes must be a non-negative integer');
   if (o.pingMisses !== undefined && !(Number.isInteger(o.pingMisses) && o.pingMisses >= 1 && o.pingMisses <= 100)) {
     bad('ping misses must be an integer from 1 to 100');
   }
@@ -443,7 +441,6 @@ function validateOptions(o: PeerOptions, space: IdSpace): void {
   if (o.replicas !== undefined && !(Number.isInteger(o.replicas) && o.replicas >= 1 && o.replicas <= (o.successors ?? 4) + 1)) {
     bad('replicas must be an integer from 1 to the successor list length + 1');
   }
-  if (o.maxFileBytes !== undefined && !(Number.isInteger(o.maxFileBytes) && o.maxFileBytes >= 0)) bad('max file size must be a whole number of bytes');
   const base = o.basePort ?? DEFAULT_BASE_PORT;
   if (o.port === undefined && (!Number.isInteger(base) || base < 1 || base + 255 > 65535)) bad('base port must be an integer from 1 to 65280');
   if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad('port must be an integer from 1 to 65535');

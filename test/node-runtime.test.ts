@@ -127,7 +127,10 @@ async function openPeer(t: TestContext, id: number): Promise<Peer> {
   return { me, dir, rec, ep };
 }
 
-/** A raw TCP connection to `port`, connected, with errors ignored (the endpoint may reset it). */
+/**
+ * A raw TCP connection to `port`, connected, with errors ignored (the endpoint may reset it).
+ * It reads and discards what the endpoint sends (acknowledgements, refusals), as a peer would.
+ */
 function rawTcp(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: HOST, port });
@@ -135,6 +138,7 @@ function rawTcp(port: number): Promise<net.Socket> {
     sock.once('connect', () => {
       sock.off('error', reject);
       sock.on('error', () => {});
+      sock.resume();
       resolve(sock);
     });
   });

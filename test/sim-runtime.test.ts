@@ -478,7 +478,8 @@ for (const codec of [true, false]) {
       b.saveAs = () => null;
       const refused = settle(a.ep.sendFile(b.contact, header, '5.bin'));
       await net.runFor(20);
-      assert.equal(await refused, 'ok');
+      const r0 = await refused;
+      assert.ok(r0 instanceof CdhtError && r0.code === 'CDHT_ERR_TRANSFER', 'a refused offer rejects the send');
       assert.equal(b.offers.length, 1);
       assert.equal(b.done.length, 0);
 

@@ -418,6 +418,21 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
   },
 };
 
+/**
+ * The header of a file-data frame carrying `chunkBytes` bytes, for a sender that writes header
+ * and chunk separately (no copy of the chunk into a frame).
+ */
+export function fileDataHeader(chunkBytes: number, version: WireVersion = WIRE_VERSION): Uint8Array {
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK_BYTES) throw bad(`file-data chunk must be 1..${MAX_CHUNK_BYTES} bytes`);
+  const length = chunkBytes + 2;
+  return Uint8Array.of(length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff, version, CODECS['file-data'].code);
+}
+
+/** The type code of a message type (file-data is 16). */
+export function messageCode(type: MessageType): number {
+  return CODECS[type].code;
+}
+
 const BY_CODE: (Codec<MessageType> | undefined)[] = [];
 for (const codec of Object.values(CODECS) as Codec<MessageType>[]) BY_CODE[codec.code] = codec;
 

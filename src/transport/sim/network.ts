@@ -128,6 +128,8 @@ interface Sender {
   readonly self: Address;
   /** Set when the sender holds a private ring's certificate (opened with tls). */
   readonly authId?: Id | undefined;
+  /** The authority that signed that certificate (its caPem): two rings' members do not talk. */
+  readonly ringCa?: string | undefined;
 }
 
 class SimEndpoint implements Endpoint, Sender {
@@ -137,7 +139,9 @@ class SimEndpoint implements Endpoint, Sender {
     private readonly net: SimNetwork,
     readonly self: Address,
     readonly authId: Id | undefined,
+    readonly ringCa: string | undefined,
     readonly dataDir: string,
+    readonly maxFileBytes: number | undefined,
     readonly handlers: EndpointHandlers,
   ) {}
 
@@ -491,7 +495,7 @@ export class SimNetwork {
     if (this.bound.has(addr)) {
       return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
     }
-    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.dataDir, handlers);
+    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.maxFileBytes, handlers);
     this.bound.set(addr, ep);
     return Promise.resolve(ep);
   }
@@ -569,11 +573,20 @@ export class SimNetwork {
    * the address must name the peer the sender meant.
    */
   private handshakeProblem(src: SimEndpoint, dst: SimEndpoint, to: Target): string | undefined {
-    if ((src.authId === undefined) !== (dst.authId === undefined)) return 'TLS handshake failed (one side has no certificate of this ring)';
+    if ((src.authId === undefined) !== (dst.authId === undefined) || src.ringCa !== dst.ringCa) {
+      return 'TLS handshake failed (one side has no certificate of this ring)';
+    }
     if (dst.authId !== undefined && to.id !== undefined && dst.authId !== to.id) {
       return `the certificate there names peer ${dst.authId}, not ${to.id}`;
     }
     return undefined;
+  }
+
+  /** Both ends of a failed handshake hear of it: the receiver logs a line naming the sender, as the Node transport does. */
+  private refusedAt(dst: SimEndpoint, src: SimEndpoint, via: 'udp' | 'tcp', problem: string): void {
+    this.counters.badInputs++;
+    const from = addressOf(src.self);
+    dst.handlers.onBadInput(`${via} from ${from}: refused, ${problem}`, from);
   }
 
   /** @internal */
@@ -588,9 +601,11 @@ export class SimNetwork {
     for (let i = 0; i < copies; i++) {
       this.schedule(this.drawLatency() * (i + 1), () => {
         const ep = this.bound.get(addressOf(to));
+        const problem = ep && !this.partitioned(src.self, to) ? this.handshakeProblem(src, ep, to) : 'unreachable';
         // a stopped process reads nothing: its socket buffer overflows, the datagram is lost
-        if (!ep || this.paused.has(addressOf(to)) || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) {
+        if (!ep || problem || this.paused.has(addressOf(to))) {
           this.counters.datagramsDropped++;
+          if (ep && problem && problem !== 'unreachable') this.refusedAt(ep, src, 'udp', problem);
           return;
         }
         this.counters.datagramsDelivered++;
@@ -653,6 +668,7 @@ export class SimNetwork {
         const ep = this.bound.get(toAddr);
         const problem = ep ? this.handshakeProblem(src, ep, to) : 'connection refused';
         if (!ep || problem) {
+          if (ep && problem) this.refusedAt(ep, src, 'tcp', problem);
           fail(unreachable(to, problem ?? 'connection refused'), 0);
           return;
         }
@@ -741,6 +757,7 @@ export class SimNetwork {
         if (this.paused.has(addressOf(to))) return fail(unreachable(to, 'no answer (the peer does not respond)'), timeout());
         const problem = this.handshakeProblem(src, dst, to);
         const origin = problem ? undefined : this.originOf(dst, src, 'tcp');
+        if (problem) this.refusedAt(dst, src, 'tcp', problem);
         if (!origin) return fail(unreachable(to, problem ?? 'refused'));
         if (src.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `sender ${from} closed`));
         const offered = this.unpackHeader(dst, headerPayload, from);
@@ -748,12 +765,17 @@ export class SimNetwork {
         const saveAs = dst.handlers.onFileOffer(offered, origin);
         if (saveAs === null) {
           this.counters.filesRefused++;
-          succeed();
-          return;
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file`));
         }
         if (!validFileName(saveAs)) {
           dst.handlers.onFileDone(offered, { ok: false, error: `refusing to save as ${JSON.stringify(saveAs)}` });
           return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver chose an invalid file name ${JSON.stringify(saveAs)}`));
+        }
+        if (dst.maxFileBytes !== undefined && offered.size > dst.maxFileBytes) {
+          // As on Node: refused before a byte is written, and the accepted offer reports why.
+          const error = `file of ${offered.size} bytes exceeds the limit of ${dst.maxFileBytes} bytes`;
+          dst.handlers.onFileDone(offered, { ok: false, error });
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file: ${error}`));
         }
         const breakMidway = this.failTransfers > 0;
         if (breakMidway) this.failTransfers--;

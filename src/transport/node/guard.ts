@@ -1,0 +1,81 @@
+// Small pieces every module of the Node transport shares: handlers that never throw back into a
+// socket callback, one-line error descriptions, and the CDHT_ERR_UNREACHABLE constructor.
+import { formatAddress, type Address } from '../../core/contact.js';
+import { CdhtError } from '../../core/errors.js';
+import type { EndpointHandlers } from '../types.js';
+
+/** An errno code when there is one (ECONNREFUSED), else the message on one line. */
+export function describe(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && !code.startsWith('CDHT_') && !code.startsWith('ERR_')) return code;
+  return oneLine(err instanceof Error ? err.message : String(err));
+}
+
+export function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').trim();
+}
+
+export function unreachable(message: string): CdhtError {
+  return new CdhtError('CDHT_ERR_UNREACHABLE', oneLine(message));
+}
+
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A bare name inside the data directory: no separators, no hidden or relative names. */
+export function isPlainFileName(name: string): boolean {
+  return typeof name === 'string' && name.length > 0 && !/[/\\\0]/.test(name) && !name.startsWith('.');
+}
+
+/** host:port of a socket's remote end, as handlers see it in `source`. */
+export function remoteOf(sock: { remoteAddress?: string | undefined; remotePort?: number | undefined }): Address {
+  return { host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 };
+}
+
+export function sourceOf(a: Address): string {
+  return formatAddress(a);
+}
+
+/** Handlers that never throw back into a socket callback: a throwing handler is logged and ignored. */
+export function guard(h: EndpointHandlers): Required<EndpointHandlers> {
+  const bad = (detail: string, source?: string): void => {
+    try {
+      h.onBadInput(oneLine(detail), source);
+    } catch {
+      // The log itself failed; there is nowhere left to report it.
+    }
+  };
+  return {
+    onBadInput: bad,
+    onMessage(msg, origin) {
+      try {
+        h.onMessage(msg, origin);
+      } catch (err) {
+        bad(`onMessage handler threw: ${describe(err)}`, sourceOf(origin.src));
+      }
+    },
+    onFileOffer(header, origin) {
+      try {
+        return h.onFileOffer(header, origin);
+      } catch (err) {
+        bad(`onFileOffer handler threw: ${describe(err)}`, sourceOf(origin.src));
+        return null;
+      }
+    },
+    onFileProgress(header, bytes) {
+      try {
+        h.onFileProgress?.(header, bytes);
+      } catch (err) {
+        bad(`onFileProgress handler threw: ${describe(err)}`);
+      }
+    },
+    onFileDone(header, result) {
+      try {
+        h.onFileDone(header, result);
+      } catch (err) {
+        bad(`onFileDone handler threw: ${describe(err)}`);
+      }
+    },
+  };
+}

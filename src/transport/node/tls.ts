@@ -1,0 +1,98 @@
+// Making connections: plain TCP on an open ring, mutual TLS 1.3 on a private one (only the
+// ring authority's certificates, the peer id in the subject CN, no host names). Dialing
+// checks that the certificate at the address names the peer we meant; accepting hands raw
+// sockets to a tls.Server that never listens itself, so caps apply before any TLS work.
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { formatAddress, type Target } from '../../core/contact.js';
+import type { Id } from '../../core/id-space.js';
+import { authenticatedPeerId, tlsClientOptions, tlsContextOptions } from '../../security/tls.js';
+import type { TlsIdentity } from '../types.js';
+import { describe, remoteOf, sourceOf, unreachable } from './guard.js';
+
+/** Label of the TLS exporter (RFC 8446 section 7.5) that both ends use to derive datagram keys. */
+export const DATAGRAM_EXPORTER_LABEL = 'EXPORTER-cdht-datagram-keys';
+export const EXPORTED_SECRET_BYTES = 32;
+
+export interface Dialed {
+  readonly sock: net.Socket;
+  /** The id in the server's certificate (private rings). */
+  readonly peerId?: Id | undefined;
+}
+
+/**
+ * Connects to `to` within `timeoutMs`: TCP, then on a private ring the TLS handshake, which
+ * fails unless the server's certificate comes from the ring's authority and names `to.id`
+ * (any member when `to.id` is unknown). Rejects with CDHT_ERR_UNREACHABLE.
+ */
+export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeoutMs: number, track: Set<net.Socket>): Promise<Dialed> {
+  const where = formatAddress(to);
+  return new Promise((resolve, reject) => {
+    const sock = identity
+      ? tls.connect({ host: to.host, port: to.port, ...tlsClientOptions(identity, to.id) })
+      : net.connect({ host: to.host, port: to.port });
+    track.add(sock);
+    let settled = false;
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      reject(unreachable(`cannot connect to ${where}: ${why}`));
+    };
+    const timer = setTimeout(() => fail(`no ${identity ? 'TLS session' : 'answer'} within ${timeoutMs} ms`), timeoutMs);
+    // A socket always has an error listener: a late error must never reach the event loop.
+    sock.on('error', (err) => fail(describe(err)));
+    sock.once('close', () => {
+      track.delete(sock);
+      fail('connection closed');
+    });
+    sock.once(identity ? 'secureConnect' : 'connect', () => {
+      if (settled) return;
+      const peerId = identity ? authenticatedPeerId(sock as tls.TLSSocket) : undefined;
+      if (identity && peerId === undefined) return fail('the server is not a member of this ring');
+      settled = true;
+      clearTimeout(timer);
+      resolve({ sock, peerId });
+    });
+  });
+}
+
+export interface TlsAcceptorEvents {
+  /** A member of the ring finished the handshake; `peerId` is the id its certificate names. */
+  secure(sock: tls.TLSSocket, peerId: Id): void;
+  /** A handshake failed or the certificate was not acceptable: a debug line, with its source. */
+  refused(detail: string, source: string): void;
+}
+
+/**
+ * A tls.Server for accepted sockets (fed through emit('connection')): mutual TLS 1.3 with the
+ * ring's authority only. rejectUnauthorized is checked here rather than by Node, so that an
+ * outsider's refusal is reported with its reason instead of a silent close.
+ */
+export function createTlsAcceptor(identity: TlsIdentity, handshakeTimeoutMs: number, events: TlsAcceptorEvents): tls.Server {
+  const server = tls.createServer({ ...tlsContextOptions(identity), rejectUnauthorized: false, handshakeTimeout: handshakeTimeoutMs });
+  server.on('secureConnection', (sock: tls.TLSSocket) => {
+    sock.on('error', () => {});
+    const source = sourceOf(remoteOf(sock));
+    const peerId = sock.authorized ? authenticatedPeerId(sock) : undefined;
+    if (peerId === undefined) {
+      const why = sock.authorized ? 'its certificate names no cdht peer' : `no certificate of this ring (${sock.authorizationError ?? 'none presented'})`;
+      events.refused(`tls from ${source}: refused, ${why}`, source);
+      sock.destroy();
+      return;
+    }
+    events.secure(sock, peerId);
+  });
+  server.on('tlsClientError', (err, sock) => {
+    const source = sourceOf(remoteOf(sock));
+    events.refused(`tls from ${source}: handshake failed: ${describe(err)}`, source);
+    sock.destroy();
+  });
+  return server;
+}
+
+/** Keying material both ends of a TLS 1.3 connection export identically. */
+export function exportSecret(sock: tls.TLSSocket): Buffer {
+  return sock.exportKeyingMaterial(EXPORTED_SECRET_BYTES, DATAGRAM_EXPORTER_LABEL, Buffer.alloc(0));
+}
