@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
+import { churn } from '../src/check/churn.js';
 import { sweep } from '../src/check/sweep.js';
 import { CLI_SCRIPT } from './helpers/cli.js';
 
@@ -17,6 +18,17 @@ test(`cdht check: ${CI_SEEDS} seeds keep every invariant (8 peers each, faults o
     r.failures.map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}\n  shrunk: ${f.shrunk?.replay}\n    ${f.shrunk?.steps.join('\n    ')}`),
     [],
   );
+});
+
+test('Requests under churn: 24 peers, a kill and a join every 2 s for a minute, every Request answered and no file lost', async () => {
+  const r = await churn({ runtime: 'sim', peers: 24, files: 60, fileBytes: 700, churnEveryMs: 2000, durationMs: 60_000, requestEveryMs: 100, seed: 5 });
+  assert.equal(r.kills, 30);
+  assert.ok(r.requests >= 550, `${r.requests} requests`);
+  assert.deepEqual(r.reasons, []);
+  assert.equal(r.failed, 0);
+  assert.equal(r.succeeded + r.abandoned, r.requests);
+  assert.equal(r.lost, 0);
+  assert.equal(r.shortOfCopies, 0);
 });
 
 function cdht(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
