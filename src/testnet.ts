@@ -36,6 +36,8 @@ export interface TestnetOptions {
   secure?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;
+  /** Called (and awaited) before a peer starts through create() or join(): issue its credentials. */
+  prepareIdentity?: (id: Id) => Promise<void>;
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
   runtime?: 'node' | 'sim';
   /** The simulated network to use (runtime 'sim'); a new one with `seed` otherwise. */
@@ -87,6 +89,7 @@ export class Testnet extends EventEmitter {
   static async create(opts: TestnetOptions = {}): Promise<Testnet> {
     const net = new Testnet(opts);
     const ids = net.initialIds();
+    if (opts.secure && opts.prepareIdentity) for (const id of ids) await opts.prepareIdentity(id);
     const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
     const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
     const sorted = seedFingers ? IdSpace.sort(ids) : [];
@@ -168,9 +171,15 @@ export class Testnet extends EventEmitter {
     if (old?.isRunning) throw new Error(`Peer ${p.id} is already running here`);
     const o = this.opts;
     const self = this.contactOf(id);
+    // ids name peers of this ring: placed where this ring put them (ports are not ids above 8 bits)
+    const m = p.mode;
+    const mode: PeerOptions['mode'] =
+      m.kind === 'join'
+        ? { kind: 'join', known: typeof m.known === 'object' ? m.known : this.contactOf(m.known) }
+        : { ...m, successors: m.successors.map((x) => (typeof x === 'object' ? x : this.contactOf(x))) };
     const peer = new Peer({
       id,
-      mode: p.mode,
+      mode,
       space: this.space,
       port: self.port,
       pingIntervalMs: o.pingIntervalMs ?? 1000,
@@ -199,6 +208,7 @@ export class Testnet extends EventEmitter {
   async join(id: IdLike, via?: IdLike, maxMs = 15_000): Promise<Peer> {
     const known = via ?? this.runningIds()[0];
     if (known === undefined) throw new Error('no running peer to join through');
+    if (this.opts.secure) await this.opts.prepareIdentity?.(BigInt(id));
     const peer = this.start({ id, mode: { kind: 'join', known: this.contactOf(known) } });
     await this.until(() => peer.isInRing || peer.isClosed, maxMs);
     return peer;

@@ -1,7 +1,7 @@
 // Turns the words typed after `cdht init|join` into PeerOptions, or into one sentence that says
 // which argument is wrong and what it was. No commander here: main.ts reports what this returns.
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Address, Contact, Target } from '../core/contact.js';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from '../core/contact.js';
 import type { RoutingName } from '../core/context.js';
@@ -286,9 +286,23 @@ export interface RawRingOptions {
   webPort?: string;
   webHost?: string;
   start?: boolean;
+  secure?: boolean;
+  tls?: string;
+  tlsSource?: string;
 }
 
 export function ringPlan(o: RawRingOptions): RingOptions {
+  if (o.secure && o.tls !== undefined) problem('--secure and --tls cannot be used together: --secure makes its own authority');
+  let tlsDir: string | undefined;
+  if (o.tls !== undefined && o.tls !== '') {
+    const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
+    tlsDir = resolve(o.tls);
+    try {
+      if (!statSync(join(tlsDir, 'ca.crt')).isFile()) throw new Error('not a file');
+    } catch {
+      problem(`${name}: ${join(tlsDir, 'ca.crt')} is missing: make the ring's authority with cdht ca create DIR`);
+    }
+  }
   if ((o.webPort !== undefined || o.webHost !== undefined) && !o.web) problem('--web-port and --web-host only apply with --web');
   if (o.peers !== undefined && o.random !== undefined) problem('--peers and --random cannot be used together');
   let ids: bigint[] | undefined;
@@ -335,5 +349,7 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, 65535) } : {}),
     ...(o.webHost !== undefined ? { webHost: parseHost(o.webHost, '--web-host') } : {}),
     ...(o.start === false ? { start: false } : {}),
+    ...(o.secure ? { secure: true } : {}),
+    ...(tlsDir ? { tlsDir } : {}),
   };
 }

@@ -251,13 +251,16 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--web-port <N>', `port of the web page (default ${DEFAULT_WEB_PORT}, or a free one when that is taken)`)
     .option('--web-host <ADDR>', 'address the web page listens on (default 127.0.0.1: this machine only)')
     .option('--no-start', 'plan the ring without starting it: Start it from the page or the console')
+    .option('--secure', 'a private ring: a throwaway authority in memory issues every peer a certificate (mutual TLS, sealed pings)')
+    .addOption(new Option('--tls <DIR>', 'a private ring with the certificates in DIR (made by cdht ca)').env('CDHT_TLS_DIR'))
     .addHelpText('after', RING_HELP)
     .showHelpAfterError(`Usage: ${name} ring [options]\nRun '${name} ring --help' for the options.`)
     .allowExcessArguments();
   ring.action((_opts: unknown, cmd: Command) => {
     const o = cmd.opts<RawRingOptions>();
     const source = cmd.getOptionValueSource('basePort');
-    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}) })));
+    const tlsSource = cmd.getOptionValueSource('tls');
+    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}), ...(tlsSource ? { tlsSource } : {}) })));
   });
 
   addCaCommands(program, name, onCa);

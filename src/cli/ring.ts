@@ -8,6 +8,7 @@ import * as readline from 'node:readline';
 import { RingController } from '../control/ring-controller.js';
 import type { RingState, TraceView } from '../control/view-types.js';
 import type { RoutingName } from '../core/context.js';
+import { identitiesFromDir, throwawayIdentities } from '../security/ring-identities.js';
 import type { Id } from '../core/id-space.js';
 import type { PeerTrace } from '../peer.js';
 import { REFERENCE_RING } from '../testnet.js';
@@ -43,6 +44,10 @@ export interface RingOptions {
   successors?: number;
   replicas?: number;
   maxFileBytes?: number;
+  /** A private ring: a throwaway authority in memory (--secure) ... */
+  secure?: boolean;
+  /** ... or the certificates in this directory (--tls DIR). */
+  tlsDir?: string;
   /** Serve the web page (`--web`). */
   web?: boolean;
   webHost?: string;
@@ -78,6 +83,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     gone ??= err.code === 'EPIPE' ? 0 : 1;
     stopRing?.(gone);
   });
+  const identities = o.tlsDir ? identitiesFromDir(o.tlsDir) : o.secure ? await throwawayIdentities() : undefined;
   // --random without --seed still replays: the seed is chosen here and printed
   const seed = o.seed ?? (o.random !== undefined ? Math.floor(Math.random() * 2 ** 32) : undefined);
   const ctlOpts = {
@@ -93,6 +99,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     ...(o.successors !== undefined ? { successors: o.successors } : {}),
     ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
     ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+    ...(identities ? { secure: true, identityFor: identities.identityFor, prepareIdentity: identities.prepare } : {}),
   };
   const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
   const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
@@ -131,6 +138,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
   say(`cdht ring: ${ids.length || (o.random ?? 16)} peers${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
   if (o.random !== undefined && o.seed === undefined) say(`Random ids from seed ${seed} (replay with --seed ${seed})`);
+  say(identities ? `This is ${identities.description}` : 'This ring is open: messages are not authenticated or encrypted (--secure or --tls DIR makes a private ring)');
   const folder = o.sim ? 'in memory' : `${dataDir}${tempDir ? ' (temporary: removed on exit)' : ''}`;
   say(`Data: ${folder}${o.sharedDir ? ' (shared)' : ' (one folder per peer: peer-<id>)'}. Ping lines ${show.pingLines ? 'shown' : 'hidden (pings on shows them)'}. Type help for commands.`);
 

@@ -219,6 +219,7 @@ export class RingController extends EventEmitter {
     if (!ring.includes(via)) {
       throw new ControlError('UNKNOWN_PEER', `Known Peer ${this.fmt(via)} is not in the ring (${this.quoteIds(ring)})`);
     }
+    if (this.opts.secure) await this.opts.prepareIdentity?.(id);
     const peer = net.start({ id, mode: { kind: 'join', known: via } });
     this.watch(peer);
     this.departed.delete(id);
