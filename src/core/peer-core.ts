@@ -83,7 +83,7 @@ export class PeerCore {
     const routing = ctx.cfg.routing;
     if (routing === 'fingers') this.router.strategy = this.fingers = new Fingers(ctx, this.live, this.succ, this.lookups);
     else if (routing === 'shortcuts') this.router.strategy = shortcutsFor(ctx);
-    this.repl = new Replication(ctx, this.live, this.succ, this.keys);
+    this.repl = new Replication(ctx, this.live, this.succ, this.keys, () => this.transfers.awaitingCopies());
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),
       replicaArrived: (name, to) => this.repl.pushed(name, to),

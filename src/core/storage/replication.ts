@@ -52,6 +52,8 @@ export class Replication {
     private readonly live: Liveness,
     private readonly succ: Successors,
     private readonly keys: KeyStore,
+    /** Stores taken here whose copy is still on its way (a hand-over waits for them). */
+    private readonly awaitingCopies: () => number = () => 0,
   ) {}
 
   private get k(): number {
@@ -233,7 +235,7 @@ export class Replication {
     // first predecessor says): what the successor lacks travels, and finds its owner from there
     const owned = new Set(this.owned().map((h) => h.name));
     const mine = this.keys.all().filter((h) => h.ring || owned.has(h.name));
-    if (mine.length === 0) return done();
+    if (mine.length === 0 && this.awaitingCopies() === 0) return done();
     this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), covered: new Set(mine.map((h) => h.name)), done };
     this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
     this.sendHandover();
@@ -296,7 +298,8 @@ export class Replication {
       }
       this.sendHandover();
     }
-    if (h.waiting.size > 0) return;
+    // a store taken just before Quit: its copy is coming, and goes on with the rest once here
+    if (h.waiting.size > 0 || this.awaitingCopies() > 0) return;
     for (const oid of h.oids) {
       const o = this.offers.get(oid);
       if (o && (!o.answered || o.inFlight.size > 0)) return;

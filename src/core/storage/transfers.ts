@@ -35,6 +35,8 @@ export class Transfers {
   private readonly requests = new Map<number, { file: string; receiving: boolean }>();
   /** file -> the origin whose copy we accepted to receive. */
   private readonly accepted = new Map<string, { origin: Contact; until: number }>();
+  /** Store copies arriving now (between their file-begin and their end). */
+  private readonly receivingStores = new Set<string>();
   /** file -> stores typed here, waiting for an owner's acceptance. */
   private readonly started = new Map<string, number>();
   /** `${requester}:${rid}` -> the request being served, so a missing file can fall back to a replica. */
@@ -46,6 +48,12 @@ export class Transfers {
     private readonly keys: KeyStore,
     private readonly hooks: TransferHooks,
   ) {}
+
+  /** Stores taken here whose copy from their origin has not arrived yet. */
+  awaitingCopies(): number {
+    this.prune();
+    return this.accepted.size + this.receivingStores.size;
+  }
 
   private prune(): void {
     const now = this.ctx.now;
@@ -236,6 +244,7 @@ export class Transfers {
     const sameOrigin = s && s.origin.id === h.from.id && sameAddress(s.origin, h.from) && (ctx.cfg.secure || origin.src.host === s.origin.host || isLoopback(origin.src.host));
     if (!s || !sameOrigin) return refuse('no such store accepted');
     this.accepted.delete(h.file);
+    this.receivingStores.add(h.file);
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'store', phase: 'start', size: h.size });
     return ctx.space.fileOf(h.file);
   }
@@ -252,6 +261,7 @@ export class Transfers {
       return;
     }
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: h.purpose, phase: ok ? 'done' : 'failed', size: h.size, ...(error ? { error } : {}) });
+    if (h.purpose === 'store') this.receivingStores.delete(h.file);
     if (ok && h.purpose === 'store') {
       this.keys.add({ name: h.file, size: h.size }, true);
       this.hooks.onHeld(h.file);
