@@ -223,6 +223,29 @@ test('a quitting peer takes no new store: one that reaches it while it hands ove
   }
 });
 
+test('hand-over: a store taken just before Quit waits for its copy, which is handed over too (seed 950411 with 12 peers)', () => {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 13;
+  const core = new PeerCore({ self: c(119), space: SPEC_SPACE, mode: { kind: 'init', successors: [c(122), c(139)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x', replicas: 3 });
+  core.handle({ type: 'start', now: 0 });
+  const check = core.handle({ type: 'receive', msg: { type: 'ping', from: c(114), seq: 1, role: 1, loud: false }, origin: { via: 'udp', src: c(114) }, now: 5 });
+  const ping = check.find((e) => e.kind === 'send' && e.msg.type === 'ping');
+  if (ping?.kind === 'send' && ping.msg.type === 'ping') {
+    core.handle({ type: 'receive', msg: { type: 'pong', from: c(114), seq: ping.msg.seq, loud: false, successors: [c(119)] }, origin: { via: 'udp', src: c(114) }, now: 6 });
+  }
+  // 119 takes Store 4467 (key 115) from 194; the user types Quit before the copy is in
+  const took = core.handle({ type: 'receive', msg: { type: 'store', origin: c(194), file: '4467', final: true, hops: 3 }, origin: { via: 'tcp', src: c(114) }, now: 10 });
+  assert.ok(took.some((e) => e.kind === 'trace' && e.trace.kind === 'store-accepted'));
+  const quit = core.handle({ type: 'command', line: 'Quit', now: 12 });
+  assert.ok(!quit.some((e) => e.kind === 'trace' && e.trace.kind === 'leaving'), 'it does not leave with the copy still coming');
+  const header = { type: 'file-begin', from: c(194), file: '4467', rid: 0, purpose: 'store', size: 3386 } as const;
+  core.handle({ type: 'file-offer', header, origin: { via: 'tcp', src: c(194) }, now: 17 });
+  core.handle({ type: 'file-done', header, ok: true, now: 18 });
+  const retry = core.handle({ type: 'timer', name: 'handover-retry', now: 2100 });
+  const offer = retry.find((e) => e.kind === 'send' && e.msg.type === 'key-offer' && e.to.id === 122n);
+  assert.ok(offer?.kind === 'send' && offer.msg.type === 'key-offer' && offer.msg.keys.some((k) => k.name === '4467'), 'the copy is offered to the successor');
+});
+
 test('hand-over: names no successor could take are offered again once one can (seeds 1494, 1496)', async () => {
   const w = await world([10, 70, 200]);
   assert.ok(w.store(10, '0060', 900)); // key 60: owner 70
@@ -316,7 +339,7 @@ test('never alone: a joiner whose only contact quits asks the peers it was told 
 /** Seeds that failed at some point while the checker was being built; all pass now. */
 export const REGRESSION_SEEDS = [2, 4, 5, 6, 9, 21, 29, 89, 196, 251, 340, 416, 555, 615, 1494, 1496, 1685, 2195, 2639, 2776];
 /** Seeds found with rings of other sizes. */
-const REGRESSION_SEEDS_OF: [number, number][] = [[41842, 6], [100017, 8], [70239, 4], [71413, 4]];
+const REGRESSION_SEEDS_OF: [number, number][] = [[41842, 6], [100017, 8], [70239, 4], [71413, 4], [950411, 12]];
 
 test(`the regression seeds keep every invariant (${REGRESSION_SEEDS.length} seeds, 8 peers)`, async () => {
   for (const seed of REGRESSION_SEEDS) {
