@@ -201,7 +201,7 @@ test('hand-over: a key taken while the predecessor had just died is handed over 
   assert.equal(await settles(w, ['0030'], 30_000), undefined);
 });
 
-test('a quitting peer takes no new store: one that reaches it while it hands over or leaves goes to its successor (seed 100017)', () => {
+test('a quitting peer loses no store: one taken while it hands over waits for its copy, one that comes after it said it leaves goes to its successor (seeds 100017, 951621)', () => {
   const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
   let seq = 9;
   for (const holding of [true, false]) {
@@ -214,12 +214,25 @@ test('a quitting peer takes no new store: one that reaches it while it hands ove
     }
     assert.equal(core.snapshot().pred1, 40n);
     // holding a file, it is still handing over (active); holding none, it has announced (leaving)
-    core.handle({ type: 'command', line: 'Quit', now: 10 });
+    const quit = core.handle({ type: 'command', line: 'Quit', now: 10 });
+    const handed = quit.find((e) => e.kind === 'send' && e.msg.type === 'key-offer');
     assert.equal(core.snapshot().phase, holding ? 'active' : 'leaving');
     const effects = core.handle({ type: 'receive', msg: { type: 'store', origin: c(10), file: '0060', final: true, hops: 2 }, origin: { via: 'tcp', src: c(40) }, now: 20 });
-    assert.ok(!effects.some((e) => e.kind === 'trace' && e.trace.kind === 'store-accepted'), 'not taken here');
+    const taken = effects.some((e) => e.kind === 'trace' && e.trace.kind === 'store-accepted');
     const on = effects.find((e) => e.kind === 'send' && e.msg.type === 'store');
-    assert.ok(on?.kind === 'send' && on.to.id === 100n, 'passed to the successor that inherits the keys');
+    if (holding) {
+      // still a member: it takes the store, and its hand-over now waits for the copy
+      assert.ok(taken && !on);
+      // the successor has 0050 already: only the copy of 0060 keeps the hand-over open
+      assert.ok(handed?.kind === 'send' && handed.msg.type === 'key-offer');
+      const answered = core.handle({ type: 'receive', msg: { type: 'key-want', from: c(100), oid: handed.msg.oid, names: [] }, origin: { via: 'tcp', src: c(100) }, now: 21 });
+      const later = core.handle({ type: 'timer', name: 'handover-retry', now: 2100 });
+      assert.ok(![...answered, ...later].some((e) => e.kind === 'trace' && e.trace.kind === 'leaving'), 'not gone before the copy is in');
+    } else {
+      assert.ok(!taken, 'not taken here');
+      // to the successor, which heard of the departure first and took over its keys: not back and forth
+      assert.ok(on?.kind === 'send' && on.to.id === 100n, 'passed to the successor that inherits the keys');
+    }
   }
 });
 

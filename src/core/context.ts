@@ -60,8 +60,6 @@ export class Ctx {
   /** The `now` of the event being handled (never goes back). */
   now = 0;
   phase: Phase = 'starting';
-  /** Quit was typed: the peer hands its keys over and leaves, and takes no new store as owner. */
-  quitting = false;
   /** Bumped whenever what a reporter shows changes (successors, predecessors, files held). */
   version = 0;
   private out: Effect[] = [];

@@ -33,7 +33,6 @@ export class Depart {
     // until it has handed its keys over and said it leaves, the peer stays a full member: it keeps
     // probing, and finds a successor to hand over to after a partition or a false death
     this.handingOver = true;
-    ctx.quitting = true;
     this.hooks.handOver(() => this.announce());
   }
 

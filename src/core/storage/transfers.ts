@@ -19,6 +19,8 @@ const MAX_PENDING_STORES = 256;
 const MAX_SERVING = 256;
 /** How long an accepted store waits for its copy, and a started store for its acceptance. */
 const STORE_WAIT_MS = 60_000;
+/** How long a hand-over waits for the copy of a store taken just before Quit. */
+const COPY_WAIT_MS = 10_000;
 
 export interface TransferHooks {
   /** A file became held here (copied in, or found when serving): replicate it if it is ours. */
@@ -52,7 +54,10 @@ export class Transfers {
   /** Stores taken here whose copy from their origin has not arrived yet. */
   awaitingCopies(): number {
     this.prune();
-    return this.accepted.size + this.receivingStores.size;
+    let n = this.receivingStores.size;
+    // a copy that has not started within COPY_WAIT_MS will not come (its origin went away)
+    for (const s of this.accepted.values()) if (this.ctx.now - (s.until - STORE_WAIT_MS) < COPY_WAIT_MS) n++;
+    return n;
   }
 
   private prune(): void {
@@ -84,8 +89,10 @@ export class Transfers {
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? this.router.routeFinal(key) : this.router.route(key);
     if (r.accept) {
-      // a peer on its way out takes no new file: its first successor inherits its keys
-      const next = ctx.quitting ? this.router.routable()[0] : undefined;
+      // a peer that has said it leaves takes no new file: its first successor, told first (one
+      // connection keeps their order), has already taken over its keys; before that, during
+      // the hand-over, a store taken here is waited for and handed over with the rest
+      const next = ctx.phase === 'leaving' ? this.router.routable()[0] : undefined;
       if (next) {
         ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
         return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
