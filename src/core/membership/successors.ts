@@ -239,7 +239,10 @@ export class Successors {
     }
     const c = pong.successors[0];
     if (c && s2 && c.id !== s2.id && c.id !== self && space.betweenOpen(s1.id, c.id, s2.id)) return this.adopt([c], 'second');
-    if (c && !s2 && c.id !== self) return this.adopt([c], 'second');
+    // knowing no second successor, take the first peer our successor names that is not us: its
+    // list starts with us when it wrongly counts us as its successor, and the rest shows the way on
+    const other = pong.successors.find((x) => x.id !== self);
+    if (!s2 && other) return this.adopt([other], 'changed');
     this.refreshTail(pong.successors);
   }
 
