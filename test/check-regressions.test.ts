@@ -85,6 +85,24 @@ test('a peer that said it departs is not taken back when it answers a ping while
   assert.ok(!core.snapshot().successors.includes(70n), `70 is back in ${core.snapshot().successors}`);
 });
 
+test('successor lists: a peer whose only successor counts it as its own successor learns the peers beyond (seed 1200835 with 5 peers)', () => {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 17;
+  const core = new PeerCore({ self: c(48), space: SPEC_SPACE, mode: { kind: 'init', successors: [c(239)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x' });
+  const sentTo = (effects: Effect[], to: number, type: Message['type']) => {
+    const e = effects.find((x) => x.kind === 'send' && x.to.id === BigInt(to) && x.msg.type === type);
+    return e?.kind === 'send' ? e.msg : undefined;
+  };
+  core.handle({ type: 'start', now: 0 });
+  const toS1 = sentTo(core.handle({ type: 'timer', name: 'ping', now: 1000 }), 239, 'ping') as MessageOf<'ping'>;
+  // 239 names 48 first (wrongly: 124 lies between), then 124
+  const adopt = core.handle({ type: 'receive', msg: { type: 'pong', from: c(239), seq: toS1.seq, loud: false, successors: [c(48), c(124)], pred: c(48) }, origin: { via: 'udp', src: c(239) }, now: 1005 });
+  const check = sentTo(adopt, 124, 'ping') as MessageOf<'ping'> | undefined;
+  assert.ok(check, '48 checks 124');
+  core.handle({ type: 'receive', msg: { type: 'pong', from: c(124), seq: check.seq, loud: false, successors: [c(239)] }, origin: { via: 'udp', src: c(124) }, now: 1010 });
+  assert.deepEqual(core.snapshot().successors, [124n, 239n]);
+});
+
 test('successor lists: no dead entry kept at the end when the first successor\'s list reaches round to us (seed 29)', async () => {
   const w = await world([10, 40, 70, 100]);
   void w.peers.get(100)!.kill();
@@ -352,7 +370,7 @@ test('never alone: a joiner whose only contact quits asks the peers it was told 
 /** Seeds that failed at some point while the checker was being built; all pass now. */
 export const REGRESSION_SEEDS = [2, 4, 5, 6, 9, 21, 29, 89, 196, 251, 340, 416, 555, 615, 1494, 1496, 1685, 2195, 2639, 2776];
 /** Seeds found with rings of other sizes. */
-const REGRESSION_SEEDS_OF: [number, number][] = [[41842, 6], [100017, 8], [70239, 4], [71413, 4], [950411, 12]];
+const REGRESSION_SEEDS_OF: [number, number][] = [[41842, 6], [100017, 8], [70239, 4], [71413, 4], [950411, 12], [951621, 12], [1200835, 5]];
 
 test(`the regression seeds keep every invariant (${REGRESSION_SEEDS.length} seeds, 8 peers)`, async () => {
   for (const seed of REGRESSION_SEEDS) {
