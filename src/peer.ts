@@ -268,15 +268,15 @@ export class Peer extends EventEmitter {
     return accepted && accepted.kind === 'accept-file' ? accepted.saveAs : null;
   }
 
-  /** Emits the trace, then the lines rendered from it. */
+  /** Emits the lines rendered from a trace, then the trace (so what programs add follows the lines). */
   private report(trace: Trace): void {
     const at = this.runtime.now();
-    const ev: PeerTrace = { id: this.id, at, trace };
-    this.emit('trace', ev);
     for (const l of renderTrace(trace, this.space)) {
       const line: PeerLine = { id: this.id, text: l.text, level: l.level, at };
       this.emit('line', line);
     }
+    const ev: PeerTrace = { id: this.id, at, trace };
+    this.emit('trace', ev);
   }
 
   private line(text: string, level: LineLevel): void {

@@ -154,3 +154,22 @@ test('on a private ring a member cannot speak for another, and outsiders are ref
   assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), 5000));
   await net.close();
 });
+
+test('bad input is one debug line per source per minute, and the peer keeps serving', async () => {
+  const { net, sim, lines } = await ring();
+  const m = lines.length;
+  const garbage = Uint8Array.of(0, 0, 0, 3, 9, 9, 9);
+  const a = { host: '10.66.0.7', port: 1000 };
+  const b = { host: '10.66.0.8', port: 1000 };
+  for (let i = 0; i < 50; i++) {
+    sim.deliverRaw(net.contactOf(8), garbage, 'udp', { src: a });
+    sim.deliverRaw(net.contactOf(8), garbage, 'tcp', { src: b });
+  }
+  const dropped = () => lines.slice(m).filter((l) => l.id === 8n && l.level === 'debug' && l.text.startsWith('Dropped bad input')).length;
+  assert.equal(dropped(), 2, 'one line for each of the two sources');
+  await net.run(61_000);
+  sim.deliverRaw(net.contactOf(8), garbage, 'udp', { src: a });
+  assert.equal(dropped(), 3, 'a minute later the same source gets a line again');
+  assert.deepEqual(net.staleIds(), []);
+  await net.close();
+});
