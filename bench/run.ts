@@ -18,13 +18,14 @@ import { encodeFrame, encodeLink } from '../src/wire/index.js';
 import type { ChildCommand, ChildReport } from './transfer-child.js';
 import { createTestnet } from '../src/testnet.js';
 import { CliRing, FIGURE1 } from '../test/helpers/cli.js';
-import { routingBench } from './routing.js';
+import { routingBench, scaleBench } from './routing.js';
+import { secureBench } from './secure.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
 const TRANSFER_MIB = Number(process.env.TRANSFER_MIB ?? 256);
-const SECTIONS = new Set((process.env.BENCH ?? 'repair,request,transport,hop,routing,sim,check,churn,handover,churn-real').split(','));
+const SECTIONS = new Set((process.env.BENCH ?? 'repair,request,transport,hop,routing,scale,secure,sim,check,churn,handover,churn-real').split(','));
 /** Transfers per contender in the transport section; the best of each counts. */
 const TRANSFER_RUNS = 3;
 const HOP_MESSAGES = 2000;
@@ -290,6 +291,8 @@ async function simulate(): Promise<void> {
 async function main(): Promise<void> {
   console.log(`cdht benchmarks (node ${process.version}, ${new Date().toISOString().slice(0, 10)})`);
   if (SECTIONS.has('routing')) await routingBench();
+  if (SECTIONS.has('scale')) await scaleBench();
+  if (SECTIONS.has('secure')) await secureBench();
   if (SECTIONS.has('check')) await sweepBench();
   if (SECTIONS.has('churn')) await churnBench('sim');
   if (SECTIONS.has('handover')) await handoverBench();
