@@ -86,14 +86,17 @@ export async function routingBench(): Promise<void> {
       await net.close();
     }
   }
-  // memory: a ring of MEMORY_PEERS in this process, RSS before and after
+  // memory: a ring of MEMORY_PEERS in this process, RSS and the live heap before and after
   global.gc?.();
-  const before = process.memoryUsage().rss;
+  const before = process.memoryUsage();
   const big = await ring('fingers', MEMORY_PEERS);
   await big.run(5000);
   global.gc?.();
-  const after = process.memoryUsage().rss;
-  console.log(`  memory: ${MEMORY_PEERS} peers on sockets in one process add ${((after - before) / 2 ** 20).toFixed(1)} MiB RSS, ${((after - before) / 1024 / MEMORY_PEERS).toFixed(1)} KiB a peer`);
+  const after = process.memoryUsage();
+  const kib = (x: number) => (x / 1024 / MEMORY_PEERS).toFixed(1);
+  console.log(
+    `  memory: ${MEMORY_PEERS} peers on sockets in one process (fingers) add ${((after.rss - before.rss) / 2 ** 20).toFixed(1)} MiB RSS: ${kib(after.rss - before.rss)} KiB a peer, of which live heap ${kib(after.heapUsed - before.heapUsed)} KiB (heap reserved ${kib(after.heapTotal - before.heapTotal)} KiB)`,
+  );
   await big.close();
 }
 

@@ -1,7 +1,9 @@
 // Private rings against open ones, same run: a Store routed round the reference ring (per-hop
 // cost on kept-open links), a join's latency, and what a 256-peer private ring costs in memory
 // and file descriptors in one process (as `cdht ring --secure --random 256` runs it).
-import { readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { CLI_SCRIPT as CLI } from '../test/helpers/cli.js';
 import type { PeerLine } from '../src/peer.js';
 import type { TlsIdentity } from '../src/security/identity.js';
 import { createThrowawayRing } from '../src/security/tls.js';
@@ -43,10 +45,11 @@ async function storeRound(net: Testnet): Promise<number[]> {
   return times;
 }
 
+/** Joins of new ids through 2 (each leaves again): a first join, as a new peer makes it. */
 async function joins(net: Testnet, base: number[]): Promise<number[]> {
   const times: number[] = [];
-  for (let i = 0; i < JOINS; i++) {
-    const id = base[i % base.length]!;
+  for (let i = 0; i < Math.min(JOINS, base.length); i++) {
+    const id = base[i]!;
     const t0 = performance.now();
     const p = await net.join(id, 2, 10_000);
     if (p.isInRing) times.push(performance.now() - t0);
@@ -57,7 +60,8 @@ async function joins(net: Testnet, base: number[]): Promise<number[]> {
 
 export async function secureBench(): Promise<void> {
   console.log(`Private ring vs open ring (reference ring on sockets, one process; ${STORES} stores, ${JOINS} joins each):`);
-  const extra = [20, 30, 40, 50, 60, 70, 80];
+  // new ids every time (a peer that rejoins with its old id on a private ring waits one check for fresh keys)
+  const extra = Array.from({ length: JOINS }, (_, i) => 20 + 10 * i).filter((x) => x < 256);
   const idsAll = [...REFERENCE_RING, ...extra.map(BigInt)];
   for (const secure of [false, true]) {
     const basePort = await freeBasePort([...REFERENCE_RING.map(Number), ...extra]);
@@ -75,21 +79,28 @@ export async function secureBench(): Promise<void> {
       await net.close();
     }
   }
-  // a 256-peer private ring in one process: RSS and open file descriptors after it settles
-  global.gc?.();
-  const rss0 = process.memoryUsage().rss;
-  const fd0 = readdirSync('/proc/self/fd').length;
-  const ring = await createThrowawayRing();
-  const ids: bigint[] = [];
-  for (let i = 0; ids.length < BIG && i < 256; i++) ids.push(BigInt(i));
-  const map = new Map<bigint, TlsIdentity>();
-  for (const id of ids) map.set(id, await ring.identityFor(id));
-  const basePort = await freeBasePort(ids.map(Number));
-  const big = await createTestnet({ ids, basePort, pingIntervalMs: 1000, secure: true, identityFor: (id) => map.get(id)! });
-  await big.run(20_000);
-  global.gc?.();
-  const rss = process.memoryUsage().rss - rss0;
-  const fds = readdirSync('/proc/self/fd').length - fd0;
-  console.log(`  ${BIG} peers on a private ring in one process, after 20 s: +${(rss / 2 ** 20).toFixed(1)} MiB RSS (${(rss / 1024 / BIG).toFixed(1)} KiB a peer), ${fds} file descriptors (${(fds / BIG).toFixed(1)} a peer), stale rows ${big.staleIds().length}`);
-  await big.close();
+  // `cdht ring --random 256` as its own process, open and private: RSS and descriptors after 20 s
+  for (const secure of [false, true]) {
+    const base = await freeBasePort(Array.from({ length: 256 }, (_, i) => i));
+    const args = ['ring', '--random', String(BIG), '--seed', '1', '--base-port', String(base), ...(secure ? ['--secure'] : [])];
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const started = await until(() => /Type help/.test(out), 60_000);
+    await new Promise((r) => setTimeout(r, 20_000));
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const rss = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+    const fds = readdirSync(`/proc/${child.pid}/fd`).length;
+    child.stdin!.write('exit\n');
+    await new Promise((r) => child.once('exit', r));
+    console.log(`  cdht ring --random ${BIG}${secure ? ' --secure' : ''}: ${started ? '' : '(did not start) '}RSS ${(rss / 1024).toFixed(0)} MiB (${(rss / BIG).toFixed(0)} KiB a peer), ${fds} file descriptors (${(fds / BIG).toFixed(1)} a peer) after 20 s`);
+  }
+}
+
+async function until(pred: () => boolean, maxMs: number): Promise<boolean> {
+  for (let i = 0; i < maxMs / 100; i++) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return pred();
 }

@@ -11,9 +11,13 @@ import { idSpace } from './space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
-import { createNodeRuntime } from './transport/node/endpoint.js';
+import { createNodeRuntime, DEFAULT_LIMITS, type Limits } from './transport/node/endpoint.js';
 import { SimNetwork } from './transport/sim/network.js';
 import type { Runtime, TlsIdentity } from './transport/types.js';
+
+/** Above this many peers in one process each keeps at most LINKS_WHEN_MANY links it dialed open (descriptors are shared). */
+const MANY_PEERS = 300;
+const LINKS_WHEN_MANY = 6;
 
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
@@ -36,6 +40,8 @@ export interface TestnetOptions {
   secure?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;
+  /** Bounds of the Node transport (e.g. fewer links per peer); see DEFAULT_LIMITS. */
+  limits?: Partial<Limits>;
   /** Called (and awaited) before a peer starts through create() or join(): issue its credentials. */
   prepareIdentity?: (id: Id) => Promise<void>;
   /** 'node' (default): real sockets on loopback; 'sim': the deterministic simulator. */
@@ -81,7 +87,12 @@ export class Testnet extends EventEmitter {
       this.runtime = this.sim.runtime();
     } else {
       this.sim = undefined;
-      this.runtime = createNodeRuntime();
+      // every peer here connects from this one host, so the cap per remote host (which keeps one
+      // outside host from taking every slot) would only turn our own peers away; and many peers in
+      // one process share its file descriptors, so each keeps fewer links open
+      const many = (opts.ids?.length ?? opts.count ?? 0) > MANY_PEERS;
+      const own: Partial<Limits> = { maxInboundPerHost: DEFAULT_LIMITS.maxInboundConnections, ...(many ? { maxOutboundLinks: LINKS_WHEN_MANY } : {}) };
+      this.runtime = createNodeRuntime({ limits: { ...own, ...opts.limits } });
     }
   }
 

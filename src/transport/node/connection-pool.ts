@@ -131,8 +131,14 @@ export class LinkPool implements LinkOwner {
   send(to: Target, frame: Uint8Array): Promise<void> {
     if (this.closing) return Promise.reject(unreachable('endpoint closed'));
     const link = this.find(to);
-    if (link) return link.send(frame);
-    return this.connect(to).then((l) => l.send(frame));
+    if (!link) return this.connect(to).then((l) => l.send(frame));
+    // A link that was open when we used it may break under the message: the other end evicted
+    // it (too many connections from our host) or closed it idle a moment before. One fresh
+    // connection is then the real test of whether the peer can be reached.
+    return link.send(frame).catch((err: unknown) => {
+      if (this.closing) throw err;
+      return this.connect(to).then((l) => l.send(frame));
+    });
   }
 
   /** Makes sure a link to `to` exists or is being made (a private ring wants its datagram key). */
