@@ -122,3 +122,16 @@ test('when every successor fails a peer rejoins through another it knows, and sa
   assert.deepEqual(net.peer(5)!.snapshot().successors, [14n, 19n]);
   await net.close();
 });
+
+test('a file found in a directory at start stays put until it is stored: nobody knows its owner yet', async () => {
+  const sim = new SimNetwork({ seed: SEED });
+  const bytes = Uint8Array.from({ length: 2000 }, (_, i) => i & 255);
+  sim.disk.write(dir(8), '2067.pdf', bytes); // key 19, in 8's folder before any peer starts
+  const { net, lines } = await ring({ sim });
+  await net.run(10_000);
+  assert.deepEqual(holders(net, sim, '2067.pdf', bytes), [8n], 'no copies went round the ring on their own');
+  await store(net, sim, lines, 8, '2067', bytes, 19);
+  assert.ok(await net.until(() => holders(net, sim, '2067.pdf', bytes).length === 4, 10_000));
+  assert.deepEqual(holders(net, sim, '2067.pdf', bytes), [2n, 4n, 8n, 19n]);
+  await net.close();
+});

@@ -11,8 +11,9 @@ import type { TraceView } from '../src/control/view-types.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { CoreSnapshot } from '../src/core/peer-core.js';
 
-function stateOf(live: CoreSnapshot[], files: Record<string, number> = {}, known = live.map((s) => s.id)) {
+function stateOf(live: CoreSnapshot[], files: Record<string, number> = {}, known = live.map((s) => s.id), replicas = 1) {
   return buildRingState({
+    replicas,
     space: SPEC_SPACE,
     seq: 1,
     phase: 'running',
@@ -25,6 +26,23 @@ function stateOf(live: CoreSnapshot[], files: Record<string, number> = {}, known
     files: (id) => Array.from({ length: files[String(id)] ?? 0 }, (_, i) => ({ name: `000${i}.pdf`, size: 1, received: false })),
   });
 }
+
+test('keys: holders from the key stores, owner first; the reporter marks keys short of k copies', () => {
+  const peer = (id: bigint, successors: bigint[], files: string[]): CoreSnapshot => ({
+    id,
+    phase: 'active',
+    successors,
+    files: files.map((name) => ({ name, key: SPEC_SPACE.keyOf(name), size: 10 })),
+  });
+  // 2067 (key 19) on 19 and 2: one short of 3; 4103 (key 7) on 8, 9 and 14: whole
+  const live = [peer(2n, [8n, 9n], ['2067']), peer(8n, [9n, 14n], ['4103']), peer(9n, [14n, 19n], ['4103']), peer(14n, [19n, 2n], ['4103']), peer(19n, [2n, 8n], ['2067'])];
+  const s = stateOf(live, {}, undefined, 3);
+  assert.deepEqual(s.keys.map((k) => [k.name, k.owner, k.holders, k.want]), [['4103', '8', ['8', '9', '14'], 3], ['2067', '19', ['19', '2'], 3]]);
+  assert.deepEqual(s.short, ['2067']);
+  const text = renderReport(s);
+  assert.match(text, /^Keys short of their 3 copies \(1\): 2067 \(2 of 3: 19, 2\)$/m);
+  assert.doesNotMatch(renderReport(stateOf(live, {}, undefined, 2)), /Keys short/);
+});
 
 test('reporter rows: pred2 > pred1 > [id] > succ1 > succ2, ? for unknown, unmonitored and stale peers', () => {
   // 8, 9, 15 and 19 are named but were never run here: outside peers, members of the ring

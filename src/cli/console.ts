@@ -143,6 +143,13 @@ function showFiles(host: ConsoleHost, which: string | undefined): void {
   }
   const sorted = [...all].sort((a, b) => (a[0] < b[0] ? -1 : 1)) as [Id, FileView[]][];
   for (const [id, f] of sorted) host.say(`Peer ${String(id).padStart(3)}: ${f.length ? describeFiles(f) : '-'}`);
+  // and each stored name with the peers that hold it, owner first
+  const keys = host.ctl.state().keys;
+  if (keys.length) host.say(`Holders (owner first; the ring keeps ${keys[0]!.want}):`);
+  for (const k of keys) {
+    const mark = k.holders.length < k.want ? `  <- ${k.want - k.holders.length} cop${k.want - k.holders.length === 1 ? 'y' : 'ies'} short` : '';
+    host.say(`  ${k.name} (key ${k.key}, ${formatBytes(k.size)}): ${k.holders.join(', ')}${mark}`);
+  }
 }
 
 /** Tab completion: verbs, and running ids where an id is expected. */

@@ -36,5 +36,10 @@ export function renderReport(state: RingState): string {
   const r = buildReport(state);
   const lines = [...r.rows, `Unmonitored Peers (${r.unmonitored.length}): ${r.unmonitored.join(', ')}`.trimEnd()];
   if (r.stale.length) lines.push(`Stale rows (${r.stale.length}): ${r.stale.join(', ')}`);
+  const short = state.keys.filter((k) => k.holders.length < k.want);
+  if (short.length) {
+    const shown = short.slice(0, 20).map((k) => `${k.name} (${k.holders.length} of ${k.want}: ${k.holders.join(', ') || 'nobody'})`);
+    lines.push(`Keys short of their ${short[0]!.want} copies (${short.length}): ${shown.join(', ')}${short.length > 20 ? ', ...' : ''}`);
+  }
   return lines.join('\n');
 }

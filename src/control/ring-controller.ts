@@ -305,6 +305,7 @@ export class RingController extends EventEmitter {
       departed: this.departed,
       known: this.known,
       files: (id) => (net?.peers.get(id)?.isRunning ? this.filesOf(id) : []),
+      replicas: this.opts.replicas ?? 1,
     });
   }
 

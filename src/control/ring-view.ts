@@ -5,7 +5,7 @@
 import type { Id, IdSpace } from '../core/id-space.js';
 import type { CoreSnapshot } from '../core/peer-core.js';
 import { ringSuccessors } from '../core/ring.js';
-import type { FileView, PeerView, RingPhase, RingState } from './view-types.js';
+import type { FileView, KeyView, PeerView, RingPhase, RingState } from './view-types.js';
 
 export interface Departed {
   kind: 'graceful' | 'abrupt' | 'failed';
@@ -28,7 +28,12 @@ export interface ViewInput {
   known: ReadonlySet<Id>;
   files: (id: Id) => FileView[];
   layers?: (id: Id) => PeerView['layers'] | undefined;
+  /** Copies of each file the ring keeps (k). */
+  replicas: number;
 }
+
+/** Stored names listed in a state at most (a ring of a million files must not swamp its page). */
+export const MAX_KEYS_SHOWN = 2000;
 
 const cmp = (a: Id, b: Id) => (a < b ? -1 : a > b ? 1 : 0);
 const inRing = (s: CoreSnapshot) => s.phase === 'active' || s.phase === 'leaving';
@@ -96,6 +101,7 @@ export function buildRingState(v: ViewInput): RingState {
   const byId = new Map<string, Id>();
   for (const id of [...v.planned, ...v.live.map((s) => s.id), ...v.departed.keys()]) byId.set(f(id), id);
   peers.sort((a, b) => cmp(byId.get(a.id)!, byId.get(b.id)!));
+  const keys = keyViews(v, ids);
   return {
     type: 'state',
     seq: v.seq,
@@ -107,5 +113,33 @@ export function buildRingState(v: ViewInput): RingState {
     outside: outside.map(f),
     stale: stale.sort(cmp).map(f),
     layers: [...layerNames].sort(),
+    keys,
+    short: keys.filter((k) => k.holders.length < k.want).map((k) => k.name),
   };
+}
+
+/** Who holds each stored name, from the live peers' key stores. */
+function keyViews(v: ViewInput, members: readonly Id[]): KeyView[] {
+  const f = (id: Id) => v.space.formatFull(id);
+  const live = v.live.filter(inRing);
+  const held = new Map<string, { key: Id; size: number; holders: Id[] }>();
+  for (const s of live) {
+    for (const file of s.files) {
+      let h = held.get(file.name);
+      if (!h) {
+        if (held.size >= MAX_KEYS_SHOWN) continue;
+        held.set(file.name, (h = { key: file.key, size: file.size, holders: [] }));
+      }
+      h.holders.push(s.id);
+    }
+  }
+  const want = Math.min(v.replicas, live.length);
+  return [...held.entries()]
+    .sort((a, b) => cmp(a[1].key, b[1].key) || (a[0] < b[0] ? -1 : 1))
+    .map(([name, h]) => {
+      const owner = v.space.ownerOf(h.key, members);
+      const from = owner ?? h.key;
+      const holders = [...h.holders].sort((a, b) => cmp(v.space.distance(from, a), v.space.distance(from, b)));
+      return { name, key: f(h.key), size: h.size, owner: owner === undefined ? null : f(owner), holders: holders.map(f), want };
+    });
 }

@@ -37,6 +37,19 @@ export interface PeerView {
   layers?: Record<string, string[] | string | boolean | number>;
 }
 
+/** A stored name as the live peers' key stores report it. */
+export interface KeyView {
+  name: string;
+  key: string;
+  size: number;
+  /** The key's owner among the ring's members. */
+  owner: string | null;
+  /** Live peers holding it, owner first, then clockwise. */
+  holders: string[];
+  /** Copies the ring should keep: min(k, live peers). */
+  want: number;
+}
+
 export type RingPhase = 'planned' | 'starting' | 'running' | 'stopping';
 
 export interface RingState {
@@ -57,6 +70,10 @@ export interface RingState {
   stale: string[];
   /** Layer names present on some peer (see PeerView.layers). */
   layers: string[];
+  /** Every stored name the live peers hold (at most MAX_KEYS_SHOWN), with its holders. */
+  keys: KeyView[];
+  /** Names with fewer live copies than the ring keeps (`holders.length < want`). */
+  short: string[];
 }
 
 export interface RouteView {

@@ -43,6 +43,12 @@ export class Router {
     return this.succ.list.filter((c) => !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
   }
 
+  /** The first predecessor, unless it is suspected of being gone. */
+  predecessor(): Contact | undefined {
+    const p1 = this.live.pred1;
+    return p1 && !this.live.isSuspect(p1.id) && !this.live.isDead(p1.id) ? p1 : undefined;
+  }
+
   ownsKey(key: Id): boolean {
     const self = this.ctx.self.id;
     if (key === self || this.succ.list.length === 0) return true;

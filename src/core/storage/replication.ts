@@ -94,7 +94,9 @@ export class Replication {
     this.expire();
     if (!this.dirty && this.ticks % SYNC_EVERY_PROBES !== 0) return;
     this.dirty = false;
-    const mine = this.owned();
+    // until a predecessor says where our range starts, only what the ring gave us counts as ours:
+    // a file that was in the directory at start may be anyone's (at start nobody knows yet)
+    const mine = this.live.pred1 ? this.owned() : this.owned().filter((h) => h.ring);
     if (mine.length) for (const t of this.replicaHolders()) this.offer(mine, t);
     // ring copies that are not ours go towards their owner: to the successor that owns them when
     // they lie ahead, else a step back to our first predecessor (which passes them on in turn).

@@ -92,7 +92,9 @@ export class Transfers {
       // a peer that has said it leaves takes no new file: its first successor, told first (one
       // connection keeps their order), has already taken over its keys; before that, during
       // the hand-over, a store taken here is waited for and handed over with the rest
-      const next = ctx.phase === 'leaving' ? this.router.routable()[0] : undefined;
+      // (with no successor left, the predecessor took the hand-over: the store goes there, marked
+      // final, and walks back to the key's owner if that is not the predecessor)
+      const next = ctx.phase === 'leaving' ? (this.router.routable()[0] ?? this.router.predecessor()) : undefined;
       if (next) {
         ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
         return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
