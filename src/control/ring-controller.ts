@@ -18,21 +18,10 @@ import { listFolder, nodeDisk, sharedShare, simDisk } from './files.js';
 import type { Disk } from './files.js';
 import { buildRingState, members } from './ring-view.js';
 import type { Departed } from './ring-view.js';
-import type { FileView, RingPhase, RingState, RouteView, TraceView } from './view-types.js';
+import type { ControlCode, FileView, RingPhase, RingState, RouteView, TraceView } from './view-types.js';
 
-export type ControlCode =
-  | 'BAD_ID'
-  | 'BAD_FILE'
-  | 'BAD_KEY'
-  | 'BAD_COUNT'
-  | 'ID_TAKEN'
-  | 'UNKNOWN_PEER'
-  | 'NOT_RUNNING'
-  | 'ALREADY_RUNNING'
-  | 'BUSY'
-  | 'EMPTY_PLAN'
-  | 'START_FAILED'
-  | 'JOIN_FAILED';
+export type { ControlCode } from './view-types.js';
+
 
 /** A request the ring cannot carry out; `message` is the sentence every surface shows. */
 export class ControlError extends Error {

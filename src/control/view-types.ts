@@ -50,6 +50,21 @@ export interface KeyView {
   want: number;
 }
 
+/** Why the controller could not do what was asked (the same code on every surface). */
+export type ControlCode =
+  | 'BAD_ID'
+  | 'BAD_FILE'
+  | 'BAD_KEY'
+  | 'BAD_COUNT'
+  | 'ID_TAKEN'
+  | 'UNKNOWN_PEER'
+  | 'NOT_RUNNING'
+  | 'ALREADY_RUNNING'
+  | 'BUSY'
+  | 'EMPTY_PLAN'
+  | 'START_FAILED'
+  | 'JOIN_FAILED';
+
 export type RingPhase = 'planned' | 'starting' | 'running' | 'stopping';
 
 export interface RingState {

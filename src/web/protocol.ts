@@ -1,6 +1,6 @@
 // The web page's protocol: JSON text frames over one WebSocket at /ws. The page sends verbs;
 // the server answers each with one reply or one error, and pushes the ring's state and traces.
-import type { RingState, RouteView, TraceView } from '../control/view-types.js';
+import type { ControlCode, RingState, RouteView, TraceView } from '../control/view-types.js';
 
 export const PROTOCOL_VERSION = 1;
 /** A message from the page larger than this gets an error reply (larger frames close the socket). */
@@ -49,18 +49,7 @@ export type ErrorCode =
   | 'TOO_LARGE'
   | 'TOO_MANY'
   | 'INTERNAL'
-  | 'BAD_ID'
-  | 'BAD_FILE'
-  | 'BAD_KEY'
-  | 'BAD_COUNT'
-  | 'ID_TAKEN'
-  | 'UNKNOWN_PEER'
-  | 'NOT_RUNNING'
-  | 'ALREADY_RUNNING'
-  | 'BUSY'
-  | 'EMPTY_PLAN'
-  | 'START_FAILED'
-  | 'JOIN_FAILED';
+  | ControlCode;
 
 export interface ErrorMessage {
   type: 'error';

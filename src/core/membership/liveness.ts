@@ -23,6 +23,7 @@ import { impersonation, type Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
 import type { MessageOf } from '../messages.js';
 import type { Origin } from '../origin.js';
+import { Predecessors } from './predecessors.js';
 
 /** Detection must stay under 60 s: a probe interval and its re-probes fit this budget. */
 const DETECTION_BUDGET_MS = 45_000;
@@ -89,9 +90,7 @@ export class Liveness {
   readonly loudEvery: number;
   /** How long a dead or departed peer is remembered (so a stale list cannot bring it back). */
   readonly deadMemoryMs: number;
-  pred1: Contact | undefined;
-  pred2: Contact | undefined;
-  private readonly predHeard = new Map<Id, number>();
+  private readonly preds: Predecessors;
   private ticks = 0;
   private readonly outstanding = new Map<number, Outstanding>();
   private readonly probes = new Map<Id, Probe>();
@@ -122,6 +121,14 @@ export class Liveness {
     this.probeMs = interval / every;
     this.reprobeMs = reprobeFor(this.probeMs);
     this.deadMemoryMs = Math.max(10_000, 2 * (pingMisses + 2) * this.probeMs);
+    this.preds = new Predecessors(ctx, () => this.probeMs, () => hooks.onPredecessors());
+  }
+
+  get pred1(): Contact | undefined {
+    return this.preds.pred1;
+  }
+  get pred2(): Contact | undefined {
+    return this.preds.pred2;
   }
 
   // ---- marks ------------------------------------------------------------------------------
@@ -151,11 +158,7 @@ export class Liveness {
     }
     this.probes.delete(c.id);
     this.forgetVerified(c);
-    if (this.pred1?.id === c.id || this.pred2?.id === c.id) {
-      if (this.pred1?.id === c.id) this.pred1 = undefined;
-      if (this.pred2?.id === c.id) this.pred2 = undefined;
-      this.ctx.version++;
-    }
+    this.preds.forget(c.id);
   }
   /** A peer that proved itself alive (it answered, or it joined again). */
   clearDead(id: Id): void {
@@ -380,21 +383,9 @@ export class Liveness {
   /** A pinger is a predecessor; it is taken only once it has answered a ping of ours itself. */
   private heardFromPredecessor(from: Contact, role: 1 | 2): void {
     if (from.id === this.ctx.self.id || this.isDead(from.id)) return;
-    this.predHeard.set(from.id, this.ctx.now);
-    const take = () => {
-      const now = this.ctx.now;
-      const slot = role === 1 ? 'pred1' : 'pred2';
-      const other = role === 1 ? 'pred2' : 'pred1';
-      const [b1, b2] = [this.pred1?.id, this.pred2?.id];
-      if (this[other]?.id === from.id) this[other] = undefined;
-      // the closest pinger in each role wins; a silent one gives way to whoever pings
-      const cur = this[slot];
-      const silent = !cur || now - (this.predHeard.get(cur.id) ?? -Infinity) > 2 * this.probeMs;
-      if (!cur || cur.id === from.id || silent || this.ctx.space.betweenOpen(cur.id, from.id, this.ctx.self.id)) this[slot] = from;
-      if (this.pred1?.id !== b1 || this.pred2?.id !== b2) this.predecessorsChanged();
-    };
-    if (this.isVerified(from)) return take();
-    this.verify(from, (ok) => ok && take());
+    this.preds.heard(from.id);
+    if (this.isVerified(from)) return this.preds.take(from, role);
+    this.verify(from, (ok) => ok && this.preds.take(from, role));
   }
 
   /** Whether a pong answers a ping of ours: known sequence number, from the peer and place we pinged. */
@@ -436,38 +427,16 @@ export class Liveness {
   }
 
   private expirePredecessors(): void {
-    const limit = (this.ctx.cfg.pingMisses + 2) * this.probeMs;
-    let changed = false;
-    for (const slot of ['pred1', 'pred2'] as const) {
-      const p = this[slot];
-      if (p && this.ctx.now - (this.predHeard.get(p.id) ?? this.ctx.now) > limit) {
-        this[slot] = undefined;
-        changed = true;
-      }
-    }
-    if (this.predHeard.size > MAX_VERIFIED) {
-      for (const [id, at] of this.predHeard) if (this.ctx.now - at > limit) this.predHeard.delete(id);
-    }
-    if (changed) this.predecessorsChanged();
-  }
-
-  private predecessorsChanged(): void {
-    this.ctx.version++;
-    this.hooks.onPredecessors();
+    this.preds.expire();
   }
 
   /** A peer that left: forget it as a predecessor at once (it said so itself). */
   forgetPredecessor(id: Id): void {
-    let changed = false;
-    if (this.pred1?.id === id) (this.pred1 = undefined), (changed = true);
-    if (this.pred2?.id === id) (this.pred2 = undefined), (changed = true);
-    if (changed) this.predecessorsChanged();
+    this.preds.forget(id);
   }
   /** The acceptor of our join is our predecessor until pings say otherwise. */
   setPredecessor(c: Contact): void {
-    this.pred1 = c;
-    this.predHeard.set(c.id, this.ctx.now);
-    this.predecessorsChanged();
+    this.preds.set(c);
   }
 }
 
