@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTlsIdentity, MAX_PEER_ID } from '../src/security/ca.js';
-import { runCli } from './helpers/cli.js';
+import { expectUsageErrors, runCli } from './helpers/cli.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -106,19 +106,7 @@ describe('cdht ca', () => {
       [['ca', 'create', 'x', '--name', ''], /--name/],
       [['ca', 'frobnicate'], /frobnicate/],
     ];
-    await Promise.all(
-      cases.map(async ([args, names]) => {
-        const p = await runCli(args, { cwd, timeoutMs: 10_000 });
-        const what = `cdht ${args.join(' ')}\n  ${p.describe()}`;
-        assert.equal(p.status.code, 2, `exit code 2 for ${what}`);
-        const errors = p.err.filter((l) => l.startsWith('cdht: error:'));
-        assert.equal(errors.length, 1, `one error line for ${what}`);
-        assert.equal(p.err[0], errors[0], `the error line comes first for ${what}`);
-        assert.match(errors[0]!, names, `the error names the bad argument for ${what}`);
-        assert.ok(p.err.some((l) => l.startsWith('Usage: cdht ca')), `the usage follows for ${what}`);
-        assert.deepEqual(p.out, [], `nothing on stdout for ${what}`);
-      }),
-    );
+    await expectUsageErrors(cases, cwd, 'Usage: cdht ca');
     assert.deepEqual(readdirSync(cwd), [], 'no usage mistake wrote anything');
     const help = await runCli(['ca', 'issue', '--help'], { cwd });
     assert.equal(help.status.code, 0);

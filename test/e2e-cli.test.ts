@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileS
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI_SCRIPT, CliProcess, CliRing, FIGURE1, REPO_ROOT, freeBasePort, runCli } from './helpers/cli.js';
+import { CLI_SCRIPT, CliProcess, CliRing, FIGURE1, REPO_ROOT, freeBasePort, expectUsageErrors, runCli } from './helpers/cli.js';
 
 const INTERVAL_S = 0.5;
 const rings: CliRing[] = [];
@@ -111,19 +111,7 @@ describe('cdht CLI, end to end', () => {
       [['init', '2', '4', '5', '1', '--base-port', '65281'], /--base-port.*'65281'/],
       [['init', '2', '4', '5', '1', '--data-dir', join(cwd, 'missing')], /--data-dir/],
     ];
-    await Promise.all(
-      cases.map(async ([args, names]) => {
-        const p = await runCli(args, { cwd, timeoutMs: 10_000 });
-        const what = `cdht ${args.join(' ')}\n  ${p.describe()}`;
-        assert.equal(p.status.code, 2, `exit code 2 for ${what}`);
-        const errors = p.err.filter((l) => l.startsWith('cdht: error:'));
-        assert.equal(errors.length, 1, `one error line for ${what}`);
-        assert.equal(p.err[0], errors[0], `the error line comes first for ${what}`);
-        assert.match(errors[0]!, names, `the error names the bad argument for ${what}`);
-        assert.ok(p.err.some((l) => l.startsWith('Usage: cdht')), `the usage follows for ${what}`);
-        assert.deepEqual(p.out, [], `nothing on stdout for ${what}`);
-      }),
-    );
+    await expectUsageErrors(cases, cwd, 'Usage: cdht');
     const none = await runCli([], { cwd });
     assert.equal(none.status.code, 2, 'no command at all is a usage error');
     assert.ok(none.err.some((l) => l.startsWith('Usage: cdht')));

@@ -4,15 +4,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFrame } from '../src/wire/index.js';
 import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import { createNodeRuntime } from '../src/transport/node/endpoint.js';
-import type { Endpoint, EndpointHandlers, Origin } from '../src/transport/types.js';
+import type { Endpoint } from '../src/transport/types.js';
+import { changes, closed, rawTcp, Recorder, tempDir, until, within as withinMs } from './helpers/endpoints.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const HOST = '127.0.0.1';
@@ -28,124 +28,41 @@ function contact(id: number): Contact {
   return { id: BigInt(id), host: HOST, port: BASE_PORT + id };
 }
 
-type FileResult = { ok: true } | { ok: false; error: string };
-
-/** Records every handler call and lets a test wait for a condition on what it has seen. */
-class Recorder implements EndpointHandlers {
-  readonly messages: Array<{ msg: Message; via: 'udp' | 'tcp' }> = [];
-  readonly bad: string[] = [];
-  readonly offers: FileBegin[] = [];
-  readonly done: Array<{ header: FileBegin; result: FileResult }> = [];
-  /** The answer to file offers; refuse by default. */
-  saveAs: (header: FileBegin) => string | null = () => null;
-  private readonly watchers = new Set<() => void>();
-
-  onMessage(msg: Message, origin: Origin): void {
-    this.messages.push({ msg, via: origin.via });
-    this.changed();
+/** The shared recorder, with the waits these tests use (each re-checks after every handler call). */
+class Rec extends Recorder {
+  constructor() {
+    super(() => changes.emit('change'));
   }
-  onBadInput(detail: string): void {
-    this.bad.push(detail);
-    this.changed();
-  }
-  onFileOffer(header: FileBegin): string | null {
-    this.offers.push(header);
-    this.changed();
-    return this.saveAs(header);
-  }
-  onFileDone(header: FileBegin, result: FileResult): void {
-    this.done.push({ header, result });
-    this.changed();
-  }
-
-  /** Resolves with probe()'s first truthy value, checked now and after every handler call. */
   until<T>(what: string, probe: () => T | undefined | null | false): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const value = probe();
-        if (!value) return;
-        stop();
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        stop();
-        reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`));
-      }, WAIT_MS);
-      const stop = (): void => {
-        clearTimeout(timer);
-        this.watchers.delete(check);
-      };
-      this.watchers.add(check);
-      check();
-    });
+    return until(what, probe, WAIT_MS);
   }
-
   message<T extends Message['type']>(type: T, via: 'udp' | 'tcp'): Promise<Extract<Message, { type: T }>> {
     return this.until(`a ${type} over ${via}`, () => {
-      const hit = this.messages.find((m) => m.msg.type === type && m.via === via);
+      const hit = this.messages.find((m) => m.msg.type === type && m.origin.via === via);
       return hit?.msg as Extract<Message, { type: T }> | undefined;
     });
   }
-
   badInput(pattern: RegExp): Promise<string> {
-    return this.until(`bad input matching ${pattern}`, () => this.bad.find((line) => pattern.test(line)));
-  }
-
-  private changed(): void {
-    for (const check of [...this.watchers]) check();
+    return this.until(`bad input matching ${pattern}`, () => this.bad.find((b) => pattern.test(b.detail))?.detail);
   }
 }
 
-/** Rejects if `p` does not settle within WAIT_MS. */
-function within<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`)), WAIT_MS);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'cdht-node-runtime-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const within = <T>(p: Promise<T>, what: string): Promise<T> => withinMs(p, what, WAIT_MS);
 
 interface Peer {
   readonly me: Contact;
   readonly dir: string;
-  readonly rec: Recorder;
+  readonly rec: Rec;
   readonly ep: Endpoint;
 }
 
 async function openPeer(t: TestContext, id: number): Promise<Peer> {
   const dir = await tempDir(t);
-  const rec = new Recorder();
+  const rec = new Rec();
   const me = contact(id);
   const ep = await runtime.openEndpoint({ self: me, dataDir: dir }, rec);
   t.after(() => ep.close());
   return { me, dir, rec, ep };
-}
-
-/**
- * A raw TCP connection to `port`, connected, with errors ignored (the endpoint may reset it).
- * It reads and discards what the endpoint sends (acknowledgements, refusals), as a peer would.
- */
-function rawTcp(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: HOST, port });
-    sock.once('error', reject);
-    sock.once('connect', () => {
-      sock.off('error', reject);
-      sock.on('error', () => {});
-      sock.resume();
-      resolve(sock);
-    });
-  });
-}
-
-function closed(sock: net.Socket): Promise<void> {
-  return new Promise((resolve) => (sock.destroyed ? resolve() : sock.once('close', () => resolve())));
 }
 
 function rawUdp(port: number, bytes: Uint8Array): Promise<void> {
@@ -277,7 +194,7 @@ test('a 3 MiB file sent with sendFile arrives byte-identical, with no .part left
   const done = await b.rec.until('onFileDone', () => b.rec.done[0]);
   assert.deepEqual(done.result, { ok: true });
   assert.deepEqual(done.header, header);
-  assert.deepEqual(b.rec.offers, [header]);
+  assert.deepEqual(b.rec.offers.map((o) => o.header), [header]);
   assert.ok((await readFile(join(b.dir, 'received_4103.pdf'))).equals(content));
   assert.deepEqual(await readdir(b.dir), ['received_4103.pdf']);
   assert.deepEqual(b.rec.bad, []);
@@ -383,7 +300,7 @@ test('a sender that breaks the transfer yields ok:false and leaves no file', { t
 
 test('closing an endpoint mid-transfer removes the partial file and reports the failure', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const dir = await tempDir(t);
-  const rec = new Recorder();
+  const rec = new Rec();
   const me = contact(70);
   const ep = await runtime.openEndpoint({ self: me, dataDir: dir }, rec);
   rec.saveAs = () => '4103.pdf';

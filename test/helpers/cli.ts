@@ -1,5 +1,6 @@
 // Drives the real `cdht` command as child processes, the way a marker does: arguments, stdin,
 // stdout lines, signals, exit codes. Waits are event-driven and bounded; nothing sleeps.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -202,6 +203,26 @@ export async function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: 
     await p.stop();
   }
   return p as CliProcess & { status: ExitStatus };
+}
+
+/**
+ * Runs each case (arguments and a pattern the error must match) and checks the usage-error contract:
+ * exit code 2, exactly one `cdht: error:` line and it comes first, then the usage, nothing on stdout.
+ */
+export async function expectUsageErrors(cases: ReadonlyArray<readonly [string[], RegExp]>, cwd: string, usage: string): Promise<void> {
+  await Promise.all(
+    cases.map(async ([args, names]) => {
+      const p = await runCli(args, { cwd, timeoutMs: 10_000 });
+      const what = `cdht ${args.join(' ')}\n  ${p.describe()}`;
+      assert.equal(p.status.code, 2, `exit code 2 for ${what}`);
+      const errors = p.err.filter((l) => l.startsWith('cdht: error:'));
+      assert.equal(errors.length, 1, `one error line for ${what}`);
+      assert.equal(p.err[0], errors[0], `the error line comes first for ${what}`);
+      assert.match(errors[0]!, names, `the error names the bad argument for ${what}`);
+      assert.ok(p.err.some((l) => l.startsWith(usage)), `the usage follows for ${what}`);
+      assert.deepEqual(p.out, [], `nothing on stdout for ${what}`);
+    }),
+  );
 }
 
 // ---- a ring of processes ----------------------------------------------------------------------
