@@ -1,6 +1,8 @@
 // Routing on real sockets, in one process: a 256-peer ring (32-bit ids) routed by fingers and,
 // in the same run, by the successor walk. Lookup latency (one at a time, from random peers),
 // hops, the time a join into 255 peers takes, and memory per peer with 1000 peers.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Id } from '../src/core/id-space.js';
 import type { RoutingName } from '../src/core/context.js';
 import type { PeerTrace } from '../src/peer.js';
@@ -11,6 +13,9 @@ import { freeBasePort } from '../test/helpers/ports.js';
 const PEERS = Number(process.env.ROUTING_PEERS ?? 256);
 const LOOKUPS = Number(process.env.ROUTING_LOOKUPS ?? 500);
 const MEMORY_PEERS = Number(process.env.MEMORY_PEERS ?? 1000);
+const MEMORY_RUNS = Number(process.env.MEMORY_RUNS ?? 3);
+/** A large ring reaches into the ephemeral range otherwise: its ports start here. */
+const MEMORY_BASE_PORT = 20_000;
 
 const q = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 const ms = (x: number) => `${x.toFixed(3)} ms`;
@@ -86,18 +91,29 @@ export async function routingBench(): Promise<void> {
       await net.close();
     }
   }
-  // memory: a ring of MEMORY_PEERS in this process, RSS and the live heap before and after
-  global.gc?.();
-  const before = process.memoryUsage();
-  const big = await ring('fingers', MEMORY_PEERS);
-  await big.run(5000);
-  global.gc?.();
-  const after = process.memoryUsage();
-  const kib = (x: number) => (x / 1024 / MEMORY_PEERS).toFixed(1);
-  console.log(
-    `  memory: ${MEMORY_PEERS} peers on sockets in one process (fingers) add ${((after.rss - before.rss) / 2 ** 20).toFixed(1)} MiB RSS: ${kib(after.rss - before.rss)} KiB a peer, of which live heap ${kib(after.heapUsed - before.heapUsed)} KiB (heap reserved ${kib(after.heapTotal - before.heapTotal)} KiB)`,
-  );
-  await big.close();
+  // memory: a ring of MEMORY_PEERS, each routing in a fresh process of its own (median of MEMORY_RUNS)
+  console.log(`  memory: ${MEMORY_PEERS} peers on sockets in one process, added per peer after a GC (median of ${MEMORY_RUNS} processes each):`);
+  for (const routing of ['fingers', 'successor'] as const) {
+    const runs: MemoryResult[] = [];
+    for (let i = 0; i < MEMORY_RUNS; i++) runs.push(memoryChild(routing, MEMORY_PEERS));
+    const med = (f: (r: MemoryResult) => number) => q(runs.map(f).sort((a, b) => a - b), 0.5);
+    console.log(
+      `    ${routing.padEnd(9)} RSS ${med((r) => r.rssKiB)} KiB, live heap ${med((r) => r.heapUsedKiB)} KiB, V8 heap reserved ${med((r) => r.heapTotalKiB)} KiB; ${(med((r) => r.fds) / MEMORY_PEERS).toFixed(1)} descriptors a peer (RSS runs: ${runs.map((r) => r.rssKiB).join(', ')})`,
+    );
+  }
+}
+
+interface MemoryResult {
+  rssKiB: number;
+  heapUsedKiB: number;
+  heapTotalKiB: number;
+  fds: number;
+}
+
+function memoryChild(routing: RoutingName, peers: number): MemoryResult {
+  const script = fileURLToPath(new URL('./memory-child.js', import.meta.url));
+  const out = execFileSync(process.execPath, ['--expose-gc', script, routing, String(peers), String(MEMORY_BASE_PORT)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').pop()!) as MemoryResult;
 }
 
 /** `cdht sim` at 16 to 16384 peers: mean and p99 hops of 1000 lookups against ½·log2 N. */
