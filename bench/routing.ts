@@ -1,6 +1,6 @@
 // Routing on real sockets, in one process: a 256-peer ring (32-bit ids) routed by fingers and,
 // in the same run, by the successor walk. Lookup latency (one at a time, from random peers),
-// hops, the time a join into 255 peers takes, and memory per peer with 1000 peers.
+// hops, the time a join into 255 peers takes, and memory per peer with 256 and 1000 peers.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Id } from '../src/core/id-space.js';
@@ -12,7 +12,8 @@ import { freeBasePort } from '../test/helpers/ports.js';
 
 const PEERS = Number(process.env.ROUTING_PEERS ?? 256);
 const LOOKUPS = Number(process.env.ROUTING_LOOKUPS ?? 500);
-const MEMORY_PEERS = Number(process.env.MEMORY_PEERS ?? 1000);
+/** Ring sizes for the memory rows (256: the size the Kademlia comparison was made at). */
+const MEMORY_PEERS = (process.env.MEMORY_PEERS ?? '256,1000').split(',').map(Number);
 const MEMORY_RUNS = Number(process.env.MEMORY_RUNS ?? 3);
 /** A large ring reaches into the ephemeral range otherwise: its ports start here. */
 const MEMORY_BASE_PORT = 20_000;
@@ -91,15 +92,17 @@ export async function routingBench(): Promise<void> {
       await net.close();
     }
   }
-  // memory: a ring of MEMORY_PEERS, each routing in a fresh process of its own (median of MEMORY_RUNS)
-  console.log(`  memory: ${MEMORY_PEERS} peers on sockets in one process, added per peer after a GC (median of ${MEMORY_RUNS} processes each):`);
-  for (const routing of ['fingers', 'successor'] as const) {
-    const runs: MemoryResult[] = [];
-    for (let i = 0; i < MEMORY_RUNS; i++) runs.push(memoryChild(routing, MEMORY_PEERS));
-    const med = (f: (r: MemoryResult) => number) => q(runs.map(f).sort((a, b) => a - b), 0.5);
-    console.log(
-      `    ${routing.padEnd(9)} RSS ${med((r) => r.rssKiB)} KiB, live heap ${med((r) => r.heapUsedKiB)} KiB, V8 heap reserved ${med((r) => r.heapTotalKiB)} KiB; ${(med((r) => r.fds) / MEMORY_PEERS).toFixed(1)} descriptors a peer (RSS runs: ${runs.map((r) => r.rssKiB).join(', ')})`,
-    );
+  // memory: rings of each size in MEMORY_PEERS, each routing in a fresh process of its own (median of MEMORY_RUNS)
+  for (const peers of MEMORY_PEERS) {
+    console.log(`  memory: ${peers} peers on sockets in one process, added per peer after a GC (median of ${MEMORY_RUNS} processes each):`);
+    for (const routing of ['fingers', 'successor'] as const) {
+      const runs: MemoryResult[] = [];
+      for (let i = 0; i < MEMORY_RUNS; i++) runs.push(memoryChild(routing, peers));
+      const med = (f: (r: MemoryResult) => number) => q(runs.map(f).sort((a, b) => a - b), 0.5);
+      console.log(
+        `    ${routing.padEnd(9)} RSS ${med((r) => r.rssKiB)} KiB, live heap ${med((r) => r.heapUsedKiB)} KiB, V8 heap reserved ${med((r) => r.heapTotalKiB)} KiB; ${(med((r) => r.fds) / peers).toFixed(1)} descriptors a peer (RSS runs: ${runs.map((r) => r.rssKiB).join(', ')})`,
+      );
+    }
   }
 }
 

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import { ringSuccessors as ringSuccessorsOf } from '../src/core/ring.js';
-import { FakeLink } from './helpers/fake-link.js';
+import { defaultContact } from '../src/core/contact.js';
+import { BASE, FakeLink } from './helpers/fake-link.js';
 
 const space = SPEC_SPACE;
 const keyOf = (f: string) => Number(space.keyOf(f));
@@ -181,4 +182,21 @@ test('a join for an id already in the ring is refused and the joiner exits non-z
   net.flush();
   assert.equal(net.exits.get(14), 1);
   assert.ok(net.linesOf(14).some((l) => l.startsWith('Join request rejected')));
+});
+
+test("a lookup's owner answers by datagram on an open ring and over its link on a private one", () => {
+  const answer = (secure: boolean) => {
+    const net = new FakeLink();
+    net.add(9, { kind: 'init', successors: [14, 19] }, { secure });
+    const asker = defaultContact(2n, '127.0.0.1', BASE);
+    const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 77, final: true, hops: 2 };
+    const effects = net.feed(9, { type: 'receive', msg: lookup, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE), authId: 8n }, now: 0 });
+    const reply = effects.find((e) => e.kind === 'send' && e.msg.type === 'lookup-reply');
+    assert.ok(reply && reply.kind === 'send', 'the owner answered');
+    assert.equal(reply.to.port, asker.port);
+    assert.deepEqual(reply.msg, { type: 'lookup-reply', from: defaultContact(9n, '127.0.0.1', BASE), lid: 77, hops: 2, successors: reply.msg.type === 'lookup-reply' ? reply.msg.successors : [] });
+    return reply.transport;
+  };
+  assert.equal(answer(false), 'udp');
+  assert.equal(answer(true), 'tcp');
 });

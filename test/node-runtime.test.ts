@@ -142,6 +142,9 @@ test('garbage on the UDP and TCP ports is reported and the endpoint keeps answer
   await b.rec.badInput(/join is not allowed over udp/);
   a.ep.sendDatagram(b.me, { type: 'ping', from: a.me, seq: 1, role: 2, loud: false });
   await b.rec.message('ping', 'udp');
+  // a lookup's answer may come by datagram (its id is the asker's unguessable nonce)
+  a.ep.sendDatagram(b.me, { type: 'lookup-reply', from: a.me, lid: 5, hops: 3, successors: [] });
+  await b.rec.message('lookup-reply', 'udp');
 
   // A frame with a bad version is reported, and the same connection still carries the next one.
   const sock = await rawTcp(b.me.port);

@@ -48,7 +48,11 @@ export class Lookups {
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)}: too many hops`, 'debug');
     const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
-      return ctx.send(msg.origin, { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable() });
+      // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept
+      // open for one small answer per refresh is most of a finger table's cost; a private ring
+      // seals datagrams only for neighbours, so its answer goes on a link
+      const reply = { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable() } as const;
+      return ctx.send(msg.origin, reply, ctx.cfg.secure ? 'tcp' : 'udp');
     }
     ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
   }

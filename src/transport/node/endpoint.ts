@@ -71,6 +71,9 @@ interface Waiting {
   frames: Uint8Array[];
 }
 
+/** Messages a datagram may carry: pings, pongs, and a lookup's answer (matched by its unguessable id). */
+const DATAGRAM_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'pong', 'lookup-reply']);
+
 export class NodeEndpoint implements Endpoint {
   private readonly udp: dgram.Socket;
   private readonly server: net.Server;
@@ -188,7 +191,8 @@ export class NodeEndpoint implements Endpoint {
     }
     const d = decodeFrame(frame);
     if (!d.ok) return bad(`${d.error.code}: ${d.error.message}`);
-    if (d.msg.type !== 'ping' && d.msg.type !== 'pong') return bad(`${d.msg.type} is not allowed over udp`);
+    // datagrams carry liveness and lookup answers; everything else needs a connection
+    if (!DATAGRAM_TYPES.has(d.msg.type)) return bad(`${d.msg.type} is not allowed over udp`);
     this.handlers.onMessage(d.msg, authId === undefined ? { via: 'udp', src } : { via: 'udp', src, authId });
   }
 
