@@ -6,6 +6,7 @@ import { decodeFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES, WIRE_VERSION, 
 import type { Message } from '../src/core/messages.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { mulberry32 } from '../src/util/prng.js';
+import { concat, hex } from './helpers/bytes.js';
 
 const SEED = Number(process.env.SEED ?? 0xc0dec);
 
@@ -20,12 +21,6 @@ function randomBytes(rand: () => number, n: number): Uint8Array {
   return b;
 }
 
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/\s+/g, '');
-  const b = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < b.length; i++) b[i] = Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return b;
-}
 
 /** Prepends the u32 length prefix to version + type + payload given in hex. */
 function framed(body: string): Uint8Array {
@@ -40,15 +35,6 @@ function toHex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function ok(d: Decoded): Message {
   if (!d.ok) assert.fail(`expected ok, got ${d.error.code}: ${d.error.message}`);

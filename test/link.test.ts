@@ -22,20 +22,8 @@ import {
   type FrameSink,
   type LinkFrame,
 } from '../src/wire/index.js';
+import { concat, hex } from './helpers/bytes.js';
 
-function hex(s: string): Uint8Array {
-  const clean = s.replace(/\s+/g, '');
-  return Uint8Array.from({ length: clean.length / 2 }, (_, i) => Number.parseInt(clean.slice(2 * i, 2 * i + 2), 16));
-}
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 const toHex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 const FIXTURES: Array<{ name: string; frame: LinkFrame; bytes: string }> = [

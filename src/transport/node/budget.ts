@@ -9,9 +9,33 @@ export interface BudgetAccount {
   release(): void;
 }
 
-export class MemoryBudget {
+/** A count per remote host and their sum; hosts at zero are forgotten. */
+class HostTally {
   private readonly perHost = new Map<string, number>();
-  private held = 0;
+  total = 0;
+
+  of(host: string): number {
+    return this.perHost.get(host) ?? 0;
+  }
+
+  adjust(host: string, delta: number): void {
+    this.total += delta;
+    const next = this.of(host) + delta;
+    if (next > 0) this.perHost.set(host, next);
+    else this.perHost.delete(host);
+  }
+
+  /** The host with the highest count. */
+  largest(): string | undefined {
+    let best: string | undefined;
+    let most = 0;
+    for (const [host, n] of this.perHost) if (n > most) [best, most] = [host, n];
+    return best;
+  }
+}
+
+export class MemoryBudget {
+  private readonly bytes = new HostTally();
 
   constructor(
     private readonly maxPerHost: number,
@@ -20,38 +44,43 @@ export class MemoryBudget {
 
   /** Bytes held by every connection together. */
   get total(): number {
-    return this.held;
+    return this.bytes.total;
   }
 
   hostTotal(host: string): number {
-    return this.perHost.get(host) ?? 0;
+    return this.bytes.of(host);
   }
 
   account(host: string): BudgetAccount {
-    let mine = 0;
-    const change = (bytes: number): void => {
-      const delta = bytes - mine;
-      if (delta === 0) return;
-      mine = bytes;
-      this.held += delta;
-      const next = (this.perHost.get(host) ?? 0) + delta;
-      if (next > 0) this.perHost.set(host, next);
-      else this.perHost.delete(host);
-    };
-    return {
-      set: (bytes) => {
-        change(bytes);
-        return (this.perHost.get(host) ?? 0) <= this.maxPerHost && this.held <= this.maxTotal;
-      },
-      release: () => change(0),
-    };
+    return new Account(this.bytes, host, this.maxPerHost, this.maxTotal);
+  }
+}
+
+/** One object per connection (no closures): every open connection has one. */
+class Account implements BudgetAccount {
+  private mine = 0;
+
+  constructor(
+    private readonly bytes: HostTally,
+    private readonly host: string,
+    private readonly maxPerHost: number,
+    private readonly maxTotal: number,
+  ) {}
+
+  set(bytes: number): boolean {
+    this.bytes.adjust(this.host, bytes - this.mine);
+    this.mine = bytes;
+    return this.bytes.of(this.host) <= this.maxPerHost && this.bytes.total <= this.maxTotal;
+  }
+
+  release(): void {
+    this.set(0);
   }
 }
 
 /** Counts open accepted connections per remote host, against a per-host and a total cap. */
 export class ConnectionCounter {
-  private readonly perHost = new Map<string, number>();
-  private open = 0;
+  private readonly conns = new HostTally();
 
   constructor(
     private readonly maxPerHost: number,
@@ -59,40 +88,33 @@ export class ConnectionCounter {
   ) {}
 
   get total(): number {
-    return this.open;
+    return this.conns.total;
   }
 
   count(host: string): number {
-    return this.perHost.get(host) ?? 0;
+    return this.conns.of(host);
   }
 
   /** Why a new connection from `host` is refused, or undefined when it may be accepted. */
   refusal(host: string): string | undefined {
     if (this.count(host) >= this.maxPerHost) return `refused, ${this.maxPerHost} connections already open from ${host}`;
-    if (this.open >= this.maxTotal) return `refused, ${this.maxTotal} connections already open`;
+    if (this.total >= this.maxTotal) return `refused, ${this.maxTotal} connections already open`;
     return undefined;
   }
 
   /** The host holding the most connections (the one to evict from when every slot is taken). */
   busiestHost(): string | undefined {
-    let best: string | undefined;
-    let most = 0;
-    for (const [host, n] of this.perHost) if (n > most) [best, most] = [host, n];
-    return best;
+    return this.conns.largest();
   }
 
   /** Counts one connection in; returns the function that counts it out (idempotent). */
   add(host: string): () => void {
-    this.open++;
-    this.perHost.set(host, this.count(host) + 1);
+    this.conns.adjust(host, 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.open--;
-      const n = this.count(host) - 1;
-      if (n > 0) this.perHost.set(host, n);
-      else this.perHost.delete(host);
+      this.conns.adjust(host, -1);
     };
   }
 }

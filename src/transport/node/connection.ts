@@ -255,8 +255,11 @@ export class Link implements FrameHandler {
     this.reader.stop();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const err = this.failure ?? unreachable(`${this.where}: connection closed before the acknowledgement`);
-    for (const p of this.pending.splice(0)) p.reject(err);
+    if (this.pending.length > 0) {
+      // (an error is built only when someone waits for it: most links close with nothing pending)
+      const err = this.failure ?? unreachable(`${this.where}: connection closed before the acknowledgement`);
+      for (const p of this.pending.splice(0)) p.reject(err);
+    }
     this.owner.closed(this);
   }
 
