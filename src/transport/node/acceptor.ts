@@ -10,7 +10,7 @@ import type { EndpointHandlers, Origin, TlsIdentity } from '../types.js';
 import { ConnectionCounter, type MemoryBudget } from './budget.js';
 import type { LinkPool } from './connection-pool.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
-import { remoteOf, sourceOf } from './guard.js';
+import { ignoreError, remoteOf, sourceOf } from './guard.js';
 import type { Limits } from './limits.js';
 import { createTlsAcceptor } from './tls.js';
 
@@ -48,7 +48,7 @@ export class Acceptor {
 
   /** A new TCP connection from the listening server. */
   handle(raw: net.Socket): void {
-    raw.on('error', () => {}); // whoever reads the socket reports; a reset after close is nothing
+    raw.on('error', ignoreError); // whoever reads the socket reports; a reset after close is nothing
     if (this.ctx.isClosing()) {
       raw.destroy();
       return;

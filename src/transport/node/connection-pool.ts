@@ -49,16 +49,11 @@ class Slots {
     return this.active;
   }
 
-  /** Resolves with the release function once a slot is free; rejects when the queue is full. */
-  acquire(): Promise<() => void> {
-    const release = (): void => {
-      const next = this.waiting.shift();
-      if (next) next.go(); // the slot passes straight on; `active` stays as it is
-      else this.active--;
-    };
+  /** Resolves once a slot is ours (give it back with `release`, once); rejects when the queue is full. */
+  acquire(): Promise<void> {
     if (this.active < this.max) {
       this.active++;
-      return Promise.resolve(once(release));
+      return Promise.resolve();
     }
     if (this.waiting.length >= this.maxQueued) {
       return Promise.reject(unreachable(`too many connections (${this.max} open, ${this.maxQueued} waiting)`));
@@ -68,7 +63,7 @@ class Slots {
       const w = {
         go: () => {
           clearTimeout(timer);
-          resolve(once(release));
+          resolve();
         },
         fail: (e: Error) => {
           clearTimeout(timer);
@@ -85,18 +80,15 @@ class Slots {
     });
   }
 
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next.go(); // the slot passes straight on; `active` stays as it is
+    else this.active--;
+  }
+
   failAll(err: Error): void {
     for (const w of this.waiting.splice(0)) w.fail(err);
   }
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
 }
 
 export class LinkPool implements LinkOwner {
@@ -104,7 +96,8 @@ export class LinkPool implements LinkOwner {
   private readonly byAddr = new Map<string, Link>();
   private readonly dialing = new Map<string, Promise<Link>>();
   private readonly links = new Set<Link>();
-  private readonly releases = new Map<Link, () => void>();
+  /** Links holding an outbound slot (each gives it back once, when it closes). */
+  private readonly holdingSlot = new Set<Link>();
   private readonly slots: Slots;
   private closing = false;
   /** Links dialed since the endpoint opened (tests count connections with this). */
@@ -171,7 +164,7 @@ export class LinkPool implements LinkOwner {
   }
 
   private async dial(to: Target): Promise<Link> {
-    const release = await this.slots.acquire();
+    await this.slots.acquire();
     let dialed;
     try {
       if (this.closing) throw unreachable('endpoint closed');
@@ -181,13 +174,13 @@ export class LinkPool implements LinkOwner {
         throw unreachable('endpoint closed');
       }
     } catch (err) {
-      release();
+      this.slots.release();
       throw err;
     }
     this.dialedTotal++;
     const remote: Address = { host: to.host, port: to.port };
     const link = this.makeLink(dialed.sock, true, remote, dialed.peerId, { firstFrameDeadline: false });
-    this.releases.set(link, release);
+    this.holdingSlot.add(link);
     this.byAddr.set(addrKey(remote), link);
     this.adoptById(link);
     return link;
@@ -284,8 +277,7 @@ export class LinkPool implements LinkOwner {
     this.retired(link);
     this.links.delete(link);
     this.ctx.keys?.closed(link.connId);
-    this.releases.get(link)?.();
-    this.releases.delete(link);
+    if (this.holdingSlot.delete(link)) this.slots.release();
   }
 
   /** Drops every link; messages awaiting acknowledgement are rejected. */

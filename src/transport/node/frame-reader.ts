@@ -59,7 +59,7 @@ export class FrameReader implements FrameSink {
     this.arm();
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     // Whatever the connection was used for, its memory goes with it.
-    sock.once('close', () => this.stop());
+    sock.on('close', () => this.stop());
   }
 
   setHandler(handler: FrameHandler): void {

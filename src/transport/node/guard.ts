@@ -79,3 +79,6 @@ export function guard(h: EndpointHandlers): Required<EndpointHandlers> {
     },
   };
 }
+
+/** An error listener for a socket whose errors someone else reports (or that is already given up). */
+export function ignoreError(): void {}

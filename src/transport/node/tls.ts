@@ -8,7 +8,7 @@ import { formatAddress, type Target } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
 import { authenticatedPeerId, tlsClientOptions, tlsContextOptions } from '../../security/tls.js';
 import type { TlsIdentity } from '../types.js';
-import { describe, remoteOf, sourceOf, unreachable } from './guard.js';
+import { describe, ignoreError, remoteOf, sourceOf, unreachable } from './guard.js';
 
 /** Label of the TLS exporter (RFC 8446 section 7.5) that both ends use to derive datagram keys. */
 export const DATAGRAM_EXPORTER_LABEL = 'EXPORTER-cdht-datagram-keys';
@@ -32,30 +32,42 @@ export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeou
       ? tls.connect({ host: to.host, port: to.port, ...tlsClientOptions(identity, to.id) })
       : net.connect({ host: to.host, port: to.port });
     track.add(sock);
-    let settled = false;
     const fail = (why: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+      done();
       sock.destroy();
       reject(unreachable(`cannot connect to ${where}: ${why}`));
     };
-    const timer = setTimeout(() => fail(`no ${identity ? 'TLS session' : 'answer'} within ${timeoutMs} ms`), timeoutMs);
-    // A socket always has an error listener: a late error must never reach the event loop.
-    sock.on('error', (err) => fail(describe(err)));
-    sock.once('close', () => {
-      track.delete(sock);
-      fail('connection closed');
-    });
-    sock.once(identity ? 'secureConnect' : 'connect', () => {
-      if (settled) return;
+    const onError = (err: Error): void => fail(describe(err));
+    const onClose = (): void => fail('connection closed');
+    const onTimeout = (): void => fail(`no ${identity ? 'TLS session' : 'answer'} within ${timeoutMs} ms`);
+    const onConnect = (): void => {
       const peerId = identity ? authenticatedPeerId(sock as tls.TLSSocket) : undefined;
       if (identity && peerId === undefined) return fail('the server is not a member of this ring');
-      settled = true;
-      clearTimeout(timer);
+      done();
       resolve({ sock, peerId });
-    });
+    };
+    const connected = identity ? 'secureConnect' : 'connect';
+    const timer = setTimeout(onTimeout, timeoutMs);
+    // Settled either way: none of these listeners stays on a socket that lives on as a link (each
+    // would keep this whole closure, promise functions and timer included, for the link's life).
+    const done = (): void => {
+      clearTimeout(timer);
+      sock.removeListener('error', onError);
+      sock.removeListener('close', onClose);
+      sock.removeListener(connected, onConnect);
+      // A socket always has an error listener: a late error must never reach the event loop.
+      sock.on('error', ignoreError);
+      untrackOnClose(sock, track);
+    };
+    sock.on('error', onError);
+    sock.on('close', onClose);
+    sock.on(connected, onConnect);
   });
+}
+
+/** Its own function, so the listener keeps only these two alive. */
+function untrackOnClose(sock: net.Socket, track: Set<net.Socket>): void {
+  sock.once('close', () => track.delete(sock));
 }
 
 export interface TlsAcceptorEvents {
