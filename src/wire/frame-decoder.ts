@@ -36,8 +36,11 @@ const MIN_LENGTH = 2;
 const FIRST_HOLD_BYTES = 4096;
 
 export class FrameSplitter {
-  /** The header (up to HEADER_BYTES) of the next frame, when it is split across chunks. */
-  private readonly head = new Uint8Array(HEADER_BYTES);
+  /**
+   * The header (up to HEADER_BYTES) of the next frame, when it is split across chunks; made the
+   * first time that happens (most connections never need it, and every open one has a splitter).
+   */
+  private head: Uint8Array | undefined;
   private headFilled = 0;
   /** A frame being assembled: a buffer that grows with what has arrived, up to `holdTotal`. */
   private hold: Uint8Array | null = null;
@@ -115,6 +118,7 @@ export class FrameSplitter {
       return this.begin(bytes, off, readU32(bytes, off), bytes[off + 4]!, bytes[off + 5]!, sink) ? off + this.consumedByBegin : bytes.length;
     }
     const n = Math.min(HEADER_BYTES - this.headFilled, left);
+    this.head ??= new Uint8Array(HEADER_BYTES);
     this.head.set(bytes.subarray(off, off + n), this.headFilled);
     this.headFilled += n;
     off += n;

@@ -54,12 +54,12 @@ export class Acceptor {
       return;
     }
     const remote = remoteOf(raw);
-    const source = sourceOf(remote);
     let refusal = this.counter.refusal(remote.host);
     if (refusal && this.counter.count(remote.host) < this.ctx.limits.maxInboundPerHost && this.evictFromBusiest(remote.host)) {
       refusal = this.counter.refusal(remote.host);
     }
     if (refusal) {
+      const source = sourceOf(remote);
       this.ctx.handlers.onBadInput(`tcp from ${source}: ${refusal}`, source);
       raw.destroy();
       return;
@@ -69,7 +69,7 @@ export class Acceptor {
     const mine = this.byHost.get(remote.host) ?? new Map<net.Socket, () => void>();
     mine.set(raw, countOut);
     this.byHost.set(remote.host, mine);
-    raw.once('close', () => {
+    raw.on('close', () => {
       countOut();
       mine.delete(raw);
       if (mine.size === 0 && this.byHost.get(remote.host) === mine) this.byHost.delete(remote.host);
@@ -102,20 +102,22 @@ export class Acceptor {
       sock.destroy();
       return;
     }
-    const source = sourceOf(remote);
-    const where = `${peerId === undefined ? 'tcp' : 'tls'} from ${source}`;
+    // the lines' names are built when a line needs them, not kept by every open connection
+    const where = (): string => `${peerId === undefined ? 'tcp' : 'tls'} from ${sourceOf(remote)}`;
     const origin: Origin = peerId === undefined ? { via: 'tcp', src: remote } : { via: 'tcp', src: remote, authId: peerId };
     let decided = false;
     const reader: FrameReader = new FrameReader(
       sock,
       {
-        where,
+        get where() {
+          return where();
+        },
         host: remote.host,
         budget: this.ctx.budget,
         limits: this.ctx.limits,
         firstFrameDeadline: true,
         fail: (detail) => {
-          this.ctx.handlers.onBadInput(detail, source);
+          this.ctx.handlers.onBadInput(detail, sourceOf(remote));
           sock.destroy();
         },
       },
@@ -129,7 +131,7 @@ export class Acceptor {
     );
     sock.on('end', () => {
       if (!decided && reader.partialBytes > 0) {
-        this.ctx.handlers.onBadInput(`${where}: connection closed inside a frame (${reader.partialBytes} bytes)`, source);
+        this.ctx.handlers.onBadInput(`${where()}: connection closed inside a frame (${reader.partialBytes} bytes)`, sourceOf(remote));
       }
     });
   }

@@ -202,13 +202,14 @@ export class LinkPool implements LinkOwner {
     // Both ends name the connection by its TLS keying material, so they agree on a tie-break.
     const connId = keys && peerId !== undefined && !o.oneWay ? keys.add(exportSecret(sock as tls.TLSSocket), peerId, !dialed) : undefined;
     let link: Link | undefined;
-    const where = `tcp ${dialed ? 'to' : 'from'} ${sourceOf(remote)}`;
     const reader =
       o.reader ??
       new FrameReader(
         sock,
         {
-          where,
+          get where() {
+            return `tcp ${dialed ? 'to' : 'from'} ${sourceOf(remote)}`;
+          },
           host: remote.host,
           budget: this.ctx.budget,
           limits: this.ctx.limits,

@@ -52,8 +52,6 @@ export class Link implements FrameHandler {
   readonly connId: string;
   readonly origin: Origin;
   private readonly oneWay: boolean;
-  private readonly where: string;
-  private readonly source: string;
   private state: 'open' | 'draining' | 'closed' = 'open';
   private readonly pending: Pending[] = [];
   private ackedTotal = 0;
@@ -80,8 +78,6 @@ export class Link implements FrameHandler {
     this.remote = init.remote;
     this.connId = init.connId;
     this.oneWay = init.oneWay ?? false;
-    this.source = sourceOf(init.remote);
-    this.where = `tcp ${init.dialed ? 'to' : 'from'} ${this.source}`;
     this.origin = init.peerId === undefined ? { via: 'tcp', src: init.remote } : { via: 'tcp', src: init.remote, authId: init.peerId };
     reader.setHandler(this);
     sock.setNoDelay(true);
@@ -90,6 +86,14 @@ export class Link implements FrameHandler {
     sock.on('close', () => this.onClose());
     if (init.dialed) sock.write(HELLO);
     this.arm();
+  }
+
+  // (built when a line needs them: every open link would otherwise keep both strings)
+  private get source(): string {
+    return sourceOf(this.remote);
+  }
+  private get where(): string {
+    return `tcp ${this.dialed ? 'to' : 'from'} ${this.source}`;
   }
 
   /** Takes new sends: open, and neither side has started closing it. */

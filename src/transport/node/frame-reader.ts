@@ -41,7 +41,8 @@ export class FrameReader implements FrameSink {
   private frameStart = 0;
   private timer: NodeJS.Timeout | null = null;
   private firstDone = false;
-  private readonly pausedBy = new Set<string>();
+  /** Why reading is paused (few reasons, rarely any: an array, made when first needed). */
+  private pausedBy: string[] | undefined;
   private stopped = false;
 
   constructor(
@@ -75,13 +76,15 @@ export class FrameReader implements FrameSink {
 
   /** Stops reading until every reason given has been resumed (disk behind, writes backed up). */
   pause(reason: string): void {
-    this.pausedBy.add(reason);
+    this.pausedBy ??= [];
+    if (!this.pausedBy.includes(reason)) this.pausedBy.push(reason);
     this.sock.pause();
   }
 
   resume(reason: string): void {
-    this.pausedBy.delete(reason);
-    if (this.pausedBy.size > 0 || this.stopped) return;
+    const i = this.pausedBy?.indexOf(reason) ?? -1;
+    if (i >= 0) this.pausedBy!.splice(i, 1);
+    if ((this.pausedBy?.length ?? 0) > 0 || this.stopped) return;
     // The time spent paused was ours, not the sender's: the frame in progress starts afresh.
     this.frameStart = performance.now();
     if (this.deadlineAt !== 0 && this.firstDone) this.deadlineAt = this.frameStart + this.frameDeadlineMs;
@@ -163,7 +166,7 @@ export class FrameReader implements FrameSink {
     this.timer = null;
     if (this.stopped || this.deadlineAt === 0) return;
     const now = performance.now();
-    if (this.pausedBy.size > 0 && this.firstDone) {
+    if ((this.pausedBy?.length ?? 0) > 0 && this.firstDone) {
       // We stopped reading on purpose (disk behind): the sender is not the slow one.
       this.deadlineAt = now + this.frameDeadlineMs;
       return this.arm();

@@ -67,7 +67,7 @@ export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeou
 
 /** Its own function, so the listener keeps only these two alive. */
 function untrackOnClose(sock: net.Socket, track: Set<net.Socket>): void {
-  sock.once('close', () => track.delete(sock));
+  sock.on('close', () => track.delete(sock));
 }
 
 export interface TlsAcceptorEvents {
