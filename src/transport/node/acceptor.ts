@@ -109,9 +109,7 @@ export class Acceptor {
     const reader: FrameReader = new FrameReader(
       sock,
       {
-        get where() {
-          return where();
-        },
+        where: where(),
         host: remote.host,
         budget: this.ctx.budget,
         limits: this.ctx.limits,

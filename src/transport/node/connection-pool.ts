@@ -207,9 +207,8 @@ export class LinkPool implements LinkOwner {
       new FrameReader(
         sock,
         {
-          get where() {
-            return `tcp ${dialed ? 'to' : 'from'} ${sourceOf(remote)}`;
-          },
+          // a plain string: an object literal with a getter is kept as a slow dictionary
+          where: `tcp ${dialed ? 'to' : 'from'} ${sourceOf(remote)}`,
           host: remote.host,
           budget: this.ctx.budget,
           limits: this.ctx.limits,
