@@ -102,20 +102,20 @@ export class Acceptor {
       sock.destroy();
       return;
     }
-    // the lines' names are built when a line needs them, not kept by every open connection
-    const where = (): string => `${peerId === undefined ? 'tcp' : 'tls'} from ${sourceOf(remote)}`;
+    const source = sourceOf(remote);
+    const where = `${peerId === undefined ? 'tcp' : 'tls'} from ${source}`;
     const origin: Origin = peerId === undefined ? { via: 'tcp', src: remote } : { via: 'tcp', src: remote, authId: peerId };
     let decided = false;
     const reader: FrameReader = new FrameReader(
       sock,
       {
-        where: where(),
+        where,
         host: remote.host,
         budget: this.ctx.budget,
         limits: this.ctx.limits,
         firstFrameDeadline: true,
         fail: (detail) => {
-          this.ctx.handlers.onBadInput(detail, sourceOf(remote));
+          this.ctx.handlers.onBadInput(detail, source);
           sock.destroy();
         },
       },
@@ -129,7 +129,7 @@ export class Acceptor {
     );
     sock.on('end', () => {
       if (!decided && reader.partialBytes > 0) {
-        this.ctx.handlers.onBadInput(`${where()}: connection closed inside a frame (${reader.partialBytes} bytes)`, sourceOf(remote));
+        this.ctx.handlers.onBadInput(`${where}: connection closed inside a frame (${reader.partialBytes} bytes)`, source);
       }
     });
   }

@@ -8,7 +8,7 @@ import { formatAddress, type Address, type Target } from '../../core/contact.js'
 import type { Id } from '../../core/id-space.js';
 import type { EndpointHandlers, TlsIdentity } from '../types.js';
 import type { MemoryBudget } from './budget.js';
-import { Link, type LinkOwner } from './connection.js';
+import { Link, linkName, type LinkOwner } from './connection.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { sourceOf, unreachable } from './guard.js';
 import type { Limits } from './limits.js';
@@ -208,7 +208,7 @@ export class LinkPool implements LinkOwner {
         sock,
         {
           // a plain string: an object literal with a getter is kept as a slow dictionary
-          where: `tcp ${dialed ? 'to' : 'from'} ${sourceOf(remote)}`,
+          where: linkName(dialed, remote),
           host: remote.host,
           budget: this.ctx.budget,
           limits: this.ctx.limits,

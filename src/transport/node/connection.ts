@@ -42,6 +42,11 @@ interface Pending {
   at: number;
 }
 
+/** How lines name a message connection: 'tcp to 127.0.0.1:12004', 'tcp from ...'. */
+export function linkName(dialed: boolean, remote: Address): string {
+  return `tcp ${dialed ? 'to' : 'from'} ${sourceOf(remote)}`;
+}
+
 const HELLO = encodeLink({ type: 'hello' });
 const GOAWAY = encodeLink({ type: 'goaway' });
 
@@ -93,7 +98,7 @@ export class Link implements FrameHandler {
     return sourceOf(this.remote);
   }
   private get where(): string {
-    return `tcp ${this.dialed ? 'to' : 'from'} ${this.source}`;
+    return linkName(this.dialed, this.remote);
   }
 
   /** Takes new sends: open, and neither side has started closing it. */

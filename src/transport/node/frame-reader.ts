@@ -41,8 +41,8 @@ export class FrameReader implements FrameSink {
   private frameStart = 0;
   private timer: NodeJS.Timeout | null = null;
   private firstDone = false;
-  /** Why reading is paused (few reasons, rarely any: an array, made when first needed). */
-  private pausedBy: string[] | undefined;
+  /** Why reading is paused (one or two reasons at most: an array is lighter than a Set). */
+  private readonly pausedBy: string[] = [];
   private stopped = false;
 
   constructor(
@@ -76,15 +76,14 @@ export class FrameReader implements FrameSink {
 
   /** Stops reading until every reason given has been resumed (disk behind, writes backed up). */
   pause(reason: string): void {
-    this.pausedBy ??= [];
     if (!this.pausedBy.includes(reason)) this.pausedBy.push(reason);
     this.sock.pause();
   }
 
   resume(reason: string): void {
-    const i = this.pausedBy?.indexOf(reason) ?? -1;
-    if (i >= 0) this.pausedBy!.splice(i, 1);
-    if ((this.pausedBy?.length ?? 0) > 0 || this.stopped) return;
+    const i = this.pausedBy.indexOf(reason);
+    if (i >= 0) this.pausedBy.splice(i, 1);
+    if (this.pausedBy.length > 0 || this.stopped) return;
     // The time spent paused was ours, not the sender's: the frame in progress starts afresh.
     this.frameStart = performance.now();
     if (this.deadlineAt !== 0 && this.firstDone) this.deadlineAt = this.frameStart + this.frameDeadlineMs;
@@ -166,7 +165,7 @@ export class FrameReader implements FrameSink {
     this.timer = null;
     if (this.stopped || this.deadlineAt === 0) return;
     const now = performance.now();
-    if ((this.pausedBy?.length ?? 0) > 0 && this.firstDone) {
+    if (this.pausedBy.length > 0 && this.firstDone) {
       // We stopped reading on purpose (disk behind): the sender is not the slow one.
       this.deadlineAt = now + this.frameDeadlineMs;
       return this.arm();

@@ -38,7 +38,10 @@ export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeou
       reject(unreachable(`cannot connect to ${where}: ${why}`));
     };
     const onError = (err: Error): void => fail(describe(err));
-    const onClose = (): void => fail('connection closed');
+    const onClose = (): void => {
+      track.delete(sock); // closed already: the close listener done() adds would never run
+      fail('connection closed');
+    };
     const onTimeout = (): void => fail(`no ${identity ? 'TLS session' : 'answer'} within ${timeoutMs} ms`);
     const onConnect = (): void => {
       const peerId = identity ? authenticatedPeerId(sock as tls.TLSSocket) : undefined;
