@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
 import type { Address, Contact, Target } from './core/contact.js';
@@ -17,8 +18,9 @@ import type { CoreSnapshot } from './core/peer-core.js';
 import { KeyStore } from './core/storage/key-store.js';
 import type { LineLevel, Trace } from './core/trace.js';
 import { renderTrace } from './core/trace.js';
+import { storeDirOf } from './store-dir.js';
 import { createNodeRuntime } from './transport/node/endpoint.js';
-import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime, TlsIdentity } from './transport/types.js';
+import type { Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 
 /** An id as a program gives it: a bigint, or a plain number for the small spaces. */
@@ -105,6 +107,8 @@ export class Peer extends EventEmitter {
   readonly runtime: Runtime;
   private readonly core: PeerCore;
   private readonly dataDir: string;
+  /** Where its stored names live: the data directory in the 8-bit mode, a folder of its own in it above. */
+  readonly storeDir: string;
   private readonly endpointOptions: EndpointOptions;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
@@ -132,9 +136,11 @@ export class Peer extends EventEmitter {
     const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
     this.self = opts.port !== undefined ? { id: this.id, host, port: opts.port } : place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
+    this.storeDir = storeDirOf(this.dataDir, this.space);
     this.endpointOptions = {
       self: this.self,
       dataDir: this.dataDir,
+      storeDir: this.storeDir,
       ...(opts.listen ? { listen: opts.listen } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
@@ -150,7 +156,7 @@ export class Peer extends EventEmitter {
       pingIntervalMs: opts.pingIntervalMs,
       pingMisses: opts.pingMisses ?? 3,
       random32: () => this.runtime.random32(),
-      storeId: storeIdentity(this.runtime, this.dataDir),
+      storeId: storeIdentity(this.runtime, this.storeDir),
       routing: opts.routing ?? (opts.shortcuts ? 'shortcuts' : 'successor'),
       secure: !!opts.tls,
       ...(opts.successors !== undefined ? { successors: opts.successors } : {}),
@@ -194,6 +200,10 @@ export class Peer extends EventEmitter {
   command(line: string): void {
     if (!this.started) {
       if (this.early.length < MAX_EARLY_COMMANDS) this.early.push(line);
+      else {
+        const shown = line.trim().length > 40 ? `${line.trim().slice(0, 40)}…` : line.trim();
+        this.line(`Still starting: '${shown}' was not taken (${MAX_EARLY_COMMANDS} commands wait already); type it again once the peer is up`, 'info');
+      }
       return;
     }
     this.feed({ type: 'command', line, now: this.runtime.now() });
@@ -229,10 +239,12 @@ export class Peer extends EventEmitter {
       onFileOffer: (header: FileBegin, origin: Origin) => this.offer(header, origin),
       onFileProgress: (header: FileBegin, bytes: number) =>
         this.feed({ type: 'file-progress', header, direction: 'in', peer: header.from.id, bytes, now: now() }),
-      onFileDone: (header, r) => this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: now() }),
+      onFileDone: (header, r) =>
+        this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? (r.sha256 ? { sha256: r.sha256 } : {}) : { error: r.error }), now: now() }),
     };
     let files: { name: string; size: number }[] = [];
     try {
+      if (this.runtime.kind === 'node' && this.storeDir !== this.dataDir) await mkdir(this.storeDir, { recursive: true });
       this.endpoint = await this.runtime.openEndpoint(this.endpointOptions, handlers);
       files = await this.endpoint.listFiles().catch(() => []);
     } catch (err) {
@@ -260,12 +272,14 @@ export class Peer extends EventEmitter {
     this.apply(this.core.handle(ev));
   }
 
-  private offer(header: FileBegin, origin: Origin): string | null {
+  private offer(header: FileBegin, origin: Origin): FileAcceptance | null {
     if (this.stopped) return null;
     const effects = this.core.handle({ type: 'file-offer', header, origin, now: this.runtime.now() });
     this.apply(effects);
     const accepted = effects.find((e) => e.kind === 'accept-file');
-    return accepted && accepted.kind === 'accept-file' ? accepted.saveAs : null;
+    if (!accepted || accepted.kind !== 'accept-file') return null;
+    const { kind: _, ...acceptance } = accepted;
+    return acceptance;
   }
 
   /** Emits the lines rendered from a trace, then the trace (so what programs add follows the lines). */
@@ -299,10 +313,10 @@ export class Peer extends EventEmitter {
           this.clearTimer(e.name);
           break;
         case 'serve-file':
-          void this.sendStored(e.name, e.to, e.rid, 'request');
+          void this.sendStored(e.name, e.to, e.rid, 'request', e.sha256);
           break;
         case 'push-file':
-          void this.sendStored(e.name, e.to, e.rid, e.purpose);
+          void this.sendStored(e.name, e.to, e.rid, e.purpose, e.sha256);
           break;
         case 'stat-file':
           void this.statStored(e.name);
@@ -355,7 +369,7 @@ export class Peer extends EventEmitter {
    * peer, the request was typed here and only presence is reported), a store's origin copying
    * the file to its owner, or a holder sending a replica. Each step is reported to the core.
    */
-  private async sendStored(name: string, to: Contact, rid: number, purpose: Purpose): Promise<void> {
+  private async sendStored(name: string, to: Contact, rid: number, purpose: Purpose, sha256: Uint8Array | undefined): Promise<void> {
     const now = () => this.runtime.now();
     const progress = (phase: TransferPhase, extra: { error?: string; size?: number } = {}) => {
       const base = { file: name, to, phase, ...extra, now: now() };
@@ -368,7 +382,7 @@ export class Peer extends EventEmitter {
     if (!st) return progress('missing');
     progress('start', { size: st.size });
     if (to.id === this.id) return;
-    const header: FileBegin = { type: 'file-begin', from: this.self, file: name, rid, purpose, size: st.size };
+    const header: FileBegin = { type: 'file-begin', from: this.self, file: name, rid, purpose, size: st.size, ...(sha256 ? { sha256 } : {}) };
     let last = -Infinity;
     const onProgress = (bytes: number) => {
       if (now() - last < PROGRESS_EVERY_MS) return;
@@ -384,8 +398,8 @@ export class Peer extends EventEmitter {
   }
 
   private async statStored(name: string): Promise<void> {
-    const st = await this.endpoint?.statFile(this.space.fileOf(name)).catch(() => null);
-    this.feed({ type: 'file-stat', name, ...(st ? { size: st.size } : {}), now: this.runtime.now() });
+    const st = await this.endpoint?.hashFile(this.space.fileOf(name)).catch(() => null);
+    this.feed({ type: 'file-stat', name, ...(st ? { size: st.size, sha256: st.sha256 } : {}), now: this.runtime.now() });
   }
 
   private async shutdown(code: number, reason: string): Promise<void> {
@@ -411,6 +425,8 @@ export class Peer extends EventEmitter {
     this.resolveClosed(exit);
   }
 }
+
+export { STORE_FOLDER, storeDirOf } from './store-dir.js';
 
 export function startPeer(opts: PeerOptions): Peer {
   return new Peer(opts);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { defaultContact, type Contact } from '../src/core/contact.js';
 import type { Effect } from '../src/core/effects.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
-import type { Message, MessageOf } from '../src/core/messages.js';
+import type { FileBegin, Message, MessageOf } from '../src/core/messages.js';
 import { PeerCore } from '../src/core/peer-core.js';
 import { checkCopies, checkRing } from '../src/check/invariants.js';
 import { CheckWorld } from '../src/check/run.js';
@@ -143,8 +143,13 @@ function syncOffers(self: number, successors: number[], preds: [number, number],
   let seq = 5;
   const core = new PeerCore({ self: c(self), space: SPEC_SPACE, mode: { kind: 'init', successors: successors.map(c) }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x', replicas: 3 });
   core.handle({ type: 'start', now: 0 });
-  // a copy it took from the ring (as owner, when it thought it owned the key): the answer to its stat
-  core.handle({ type: 'file-stat', name: file, size: 10, now: 1 });
+  // a copy it took from the ring (as owner, when it thought it owned the key): a store from 9, and its copy
+  const from9 = { via: 'tcp' as const, src: c(9) };
+  core.handle({ type: 'receive', msg: { type: 'store', origin: c(9), file, final: true, hops: 1 }, origin: from9, now: 1 });
+  const header: FileBegin = { type: 'file-begin', from: c(9), file, rid: 0, purpose: 'store', size: 10 };
+  core.handle({ type: 'file-offer', header, origin: from9, now: 2 });
+  core.handle({ type: 'file-done', header, ok: true, sha256: new Uint8Array(32).fill(7), now: 3 });
+  assert.deepEqual(core.snapshot().files.map((f) => f.name), [file]);
   preds.forEach((p, i) => {
     const effects = core.handle({ type: 'receive', msg: { type: 'ping', from: c(p), seq: 1, role: (i + 1) as 1 | 2, loud: false }, origin: { via: 'udp', src: c(p) }, now: 10 + i });
     const check = effects.find((e) => e.kind === 'send' && e.to.id === BigInt(p) && e.msg.type === 'ping');
@@ -224,7 +229,7 @@ test('a quitting peer loses no store: one taken while it hands over waits for it
   let seq = 9;
   for (const holding of [true, false]) {
     const core = new PeerCore({ self: c(70), space: SPEC_SPACE, mode: { kind: 'init', successors: [c(100), c(130)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x', replicas: 3 });
-    core.handle({ type: 'start', now: 0, files: holding ? [{ name: '0050', size: 10 }] : [] });
+    core.handle({ type: 'start', now: 0, files: holding ? [{ name: '0050', size: 10, sha256: new Uint8Array(32).fill(5) }] : [] });
     const check = core.handle({ type: 'receive', msg: { type: 'ping', from: c(40), seq: 1, role: 1, loud: false }, origin: { via: 'udp', src: c(40) }, now: 5 });
     const ping = check.find((e) => e.kind === 'send' && e.msg.type === 'ping');
     if (ping?.kind === 'send' && ping.msg.type === 'ping') {
@@ -243,7 +248,7 @@ test('a quitting peer loses no store: one taken while it hands over waits for it
       assert.ok(taken && !on);
       // the successor has 0050 already: only the copy of 0060 keeps the hand-over open
       assert.ok(handed?.kind === 'send' && handed.msg.type === 'key-offer');
-      const answered = core.handle({ type: 'receive', msg: { type: 'key-want', from: c(100), oid: handed.msg.oid, names: [] }, origin: { via: 'tcp', src: c(100) }, now: 21 });
+      const answered = core.handle({ type: 'receive', msg: { type: 'key-want', from: c(100), oid: handed.msg.oid, wid: 77, names: [], refused: [] }, origin: { via: 'tcp', src: c(100) }, now: 21 });
       const later = core.handle({ type: 'timer', name: 'handover-retry', now: 2100 });
       assert.ok(![...answered, ...later].some((e) => e.kind === 'trace' && e.trace.kind === 'leaving'), 'not gone before the copy is in');
     } else {
@@ -271,7 +276,7 @@ test('hand-over: a store taken just before Quit waits for its copy, which is han
   assert.ok(!quit.some((e) => e.kind === 'trace' && e.trace.kind === 'leaving'), 'it does not leave with the copy still coming');
   const header = { type: 'file-begin', from: c(194), file: '4467', rid: 0, purpose: 'store', size: 3386 } as const;
   core.handle({ type: 'file-offer', header, origin: { via: 'tcp', src: c(194) }, now: 17 });
-  core.handle({ type: 'file-done', header, ok: true, now: 18 });
+  core.handle({ type: 'file-done', header, ok: true, sha256: new Uint8Array(32).fill(3), now: 18 });
   const retry = core.handle({ type: 'timer', name: 'handover-retry', now: 2100 });
   const offer = retry.find((e) => e.kind === 'send' && e.msg.type === 'key-offer' && e.to.id === 122n);
   assert.ok(offer?.kind === 'send' && offer.msg.type === 'key-offer' && offer.msg.keys.some((k) => k.name === '4467'), 'the copy is offered to the successor');

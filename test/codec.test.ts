@@ -88,7 +88,9 @@ const SAMPLES: Message[] = [
   { type: 'lookup-reply', from: C, lid: 3, hops: 7, successors: Array.from({ length: 32 }, (_, i) => ({ id: BigInt(i) << 100n, host: 'h', port: 100 + i })) },
   { type: 'key-offer', from: A, oid: 5, keys: [{ name: '2067', size: 0 }, { name: 'ünï.pdf', size: Number.MAX_SAFE_INTEGER, sha256: SHA }] },
   { type: 'key-offer', from: A, oid: 6, keys: [] },
-  { type: 'key-want', from: B, oid: 5, names: ['2067', 'ünï.pdf'] },
+  { type: 'key-want', from: B, oid: 5, wid: 0xfedcba98, names: ['2067', 'ünï.pdf'], refused: [] },
+  { type: 'key-want', from: B, oid: 6, wid: 1, names: [], refused: ['0042', 'notes.txt'] },
+  { type: 'file-begin', from: B, file: 'photo.jpg', rid: 78, purpose: 'replica', size: 12, sha256: SHA },
 ];
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
@@ -96,7 +98,7 @@ function inV1(m: Message): boolean {
   if (['lookup', 'lookup-reply', 'key-offer', 'key-want'].includes(m.type)) return false;
   if (m.type === 'ping' && m.role === 0) return false;
   if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
-  if (m.type === 'file-begin' && (m.purpose === 'replica' || !/^\d{4}$/.test(m.file))) return false;
+  if (m.type === 'file-begin' && (m.purpose === 'replica' || m.sha256 || !/^\d{4}$/.test(m.file))) return false;
   if ('successors' in m && m.successors.length > 8) return false;
   return true;
 }

@@ -195,7 +195,7 @@ test('a 3 MiB file sent with sendFile arrives byte-identical, with no .part left
   const header = fileBegin(a.me, content.length);
   await within(a.ep.sendFile(b.me, header, '4103.pdf'), 'sendFile');
   const done = await b.rec.until('onFileDone', () => b.rec.done[0]);
-  assert.deepEqual(done.result, { ok: true });
+  assert.deepEqual(done.result, { ok: true, sha256: createHash('sha256').update(content).digest() });
   assert.deepEqual(done.header, header);
   assert.deepEqual(b.rec.offers.map((o) => o.header), [header]);
   assert.ok((await readFile(join(b.dir, 'received_4103.pdf'))).equals(content));
@@ -209,7 +209,7 @@ test('an empty file arrives, and a file whose size differs from the header is re
   b.rec.saveAs = (h) => `${h.file}.pdf`;
   await writeFile(join(a.dir, '4103.pdf'), '');
   await within(a.ep.sendFile(b.me, fileBegin(a.me, 0), '4103.pdf'), 'sendFile of an empty file');
-  assert.deepEqual((await b.rec.until('onFileDone', () => b.rec.done[0])).result, { ok: true });
+  assert.deepEqual((await b.rec.until('onFileDone', () => b.rec.done[0])).result, { ok: true, sha256: createHash('sha256').digest() });
   assert.equal((await readFile(join(b.dir, '4103.pdf'))).length, 0);
 
   await writeFile(join(a.dir, '2067.pdf'), randomBytes(200 * 1024));

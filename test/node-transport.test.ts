@@ -146,7 +146,8 @@ test('a file transfer beside messages does not delay them', T, async (t) => {
   const b = await openPeer(t, contact(12));
   const size = 48 * 1024 * 1024;
   const block = randomBytes(1024 * 1024);
-  await writeFile(join(a.dir, 'big.pdf'), Buffer.concat(Array.from({ length: size / block.length }, () => block)));
+  const big = Buffer.concat(Array.from({ length: size / block.length }, () => block));
+  await writeFile(join(a.dir, 'big.pdf'), big);
   b.rec.saveAs = () => 'big.pdf';
   await within(a.ep.sendMessage(b.me, query(a.me, 0)), 'the link'); // the neighbour link exists already
   // The file crosses a 64 MB/s link of its own (about 0.8 s); the messages go straight to b.
@@ -167,7 +168,7 @@ test('a file transfer beside messages does not delay them', T, async (t) => {
   assert.equal(doneBeforeMessages, 0, 'the messages were acknowledged while the file was still on its way');
   assert.ok(Math.max(...latencies) < Math.min(500, fileMs / 2), `message latencies during a ${fileMs.toFixed(0)} ms transfer: ${latencies.map((x) => x.toFixed(1)).join(', ')} ms`);
   assert.equal(b.stats().acceptedTotal, 2, 'one link for messages, one connection for the file');
-  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true }]);
+  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true, sha256: createHash('sha256').update(big).digest() }]);
   assert.ok(b.rec.progress.length <= 1 + Math.ceil(fileMs / 250) + 1, `progress is reported at most four times a second (${b.rec.progress.length} in ${fileMs.toFixed(0)} ms)`);
 });
 
@@ -339,7 +340,7 @@ test('IPv6: datagrams, messages and files over ::1', T, async (t) => {
   await writeFile(join(a.dir, 'f.pdf'), bytes);
   b.rec.saveAs = () => 'f.pdf';
   await within(a.ep.sendFile(b.me, { type: 'file-begin', from: a.me, file: '0001', rid: 0, purpose: 'store', size: bytes.length }, 'f.pdf'), 'the file');
-  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true }]);
+  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true, sha256: createHash('sha256').update(bytes).digest() }]);
 });
 
 test('the worker-thread file sink: a good file lands, every broken one leaves nothing', T, async (t) => {
@@ -351,7 +352,7 @@ test('the worker-thread file sink: a good file lands, every broken one leaves no
   await writeFile(join(a.dir, 'f.pdf'), bytes);
   const header: FileBegin = { type: 'file-begin', from: a.me, file: '0001', rid: 1, purpose: 'request', size: bytes.length };
   await within(a.ep.sendFile(b.me, header, 'f.pdf'), 'a good file');
-  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true }]);
+  assert.deepEqual(b.rec.done.map((d) => d.result), [{ ok: true, sha256: createHash('sha256').update(bytes).digest() }]);
   assert.deepEqual(await readdir(b.dir), ['received_0001.pdf']);
   const sha = (x: Uint8Array): Uint8Array => createHash('sha256').update(x).digest();
   const frames = (...m: Message[]): Buffer => Buffer.concat(m.map((x) => encodeFrame(x)));

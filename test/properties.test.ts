@@ -125,12 +125,13 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('file-request' as const), requester: arbContact, file: arbName, rid: u32, final: fc.boolean(), hops, fallback: fc.integer({ min: 0, max: 255 }) }),
   rec({ type: fc.constant('file-missing' as const), from: arbContact, file: arbName, rid: u32 }),
   rec({ type: fc.constant('file-begin' as const), from: arbContact, file: arbName, rid: u32, purpose: fc.constantFrom('request' as const, 'store' as const, 'replica' as const), size: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) }),
+  rec({ type: fc.constant('file-begin' as const), from: arbContact, file: arbName, rid: u32, purpose: fc.constantFrom('request' as const, 'store' as const, 'replica' as const), size: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), sha256: sha }),
   rec({ type: fc.constant('file-data' as const), chunk: fc.uint8Array({ minLength: 1, maxLength: 2000 }) }),
   rec({ type: fc.constant('file-end' as const), sha256: sha }),
   rec({ type: fc.constant('lookup' as const), origin: arbContact, key: fc.bigInt({ min: 0n, max: 2n ** 160n - 1n }), lid: u32, final: fc.boolean(), hops }),
   rec({ type: fc.constant('lookup-reply' as const), from: arbContact, lid: u32, hops, successors: list }),
   rec({ type: fc.constant('key-offer' as const), from: arbContact, oid: u32, keys: fc.array(keyInfo, { maxLength: 20 }) }),
-  rec({ type: fc.constant('key-want' as const), from: arbContact, oid: u32, names: fc.array(arbName, { maxLength: 20 }) }),
+  rec({ type: fc.constant('key-want' as const), from: arbContact, oid: u32, wid: u32, names: fc.array(arbName, { maxLength: 20 }), refused: fc.array(arbName, { maxLength: 20 }) }),
 );
 
 test(`random messages of every type survive encode and decode (seed ${SEED})`, () => {

@@ -1,5 +1,6 @@
 // The simulated runtime: virtual time, delivery through the codec, faults, files, and
 // determinism (same seed, same trace). Every network test runs with the codec on and off.
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimNetwork, type SimNetworkOptions } from '../src/transport/sim/network.js';
@@ -23,7 +24,7 @@ interface TestPeer {
   inbox: Received[];
   bad: string[];
   offers: FileBegin[];
-  done: { header: FileBegin; result: { ok: true } | { ok: false; error: string } }[];
+  done: { header: FileBegin; result: { ok: true; sha256?: Uint8Array } | { ok: false; error: string } }[];
   /** What onFileOffer answers. */
   saveAs: (header: FileBegin) => string | null;
 }
@@ -438,7 +439,7 @@ for (const codec of [true, false]) {
       assert.equal(await net.runUntil(() => b.done.length > 0, 1000), true);
       assert.equal(await sent, 'ok');
       assert.deepEqual(b.offers, [header]);
-      assert.deepEqual(b.done.map((d) => d.result), [{ ok: true }]);
+      assert.deepEqual(b.done.map((d) => d.result), [{ ok: true, sha256: createHash('sha256').update(content).digest() }]);
       assert.deepEqual(net.disk.read(b.dir, 'got-4321.pdf'), content);
       assert.deepEqual(net.disk.list(b.dir), ['got-4321.pdf']);
       assert.equal(doneAt, 2 + Math.ceil((100 * 1024) / 100_000));

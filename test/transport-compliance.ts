@@ -1,12 +1,13 @@
 // One transport compliance suite, run by compliance-node.test.ts on real sockets and by
 // compliance-sim.test.ts on the simulator: what every Endpoint promises, checked the same way.
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import type { Endpoint, EndpointHandlers, Origin } from '../src/transport/types.js';
 
-export type FileResult = { ok: true } | { ok: false; error: string };
+export type FileResult = { ok: true; sha256?: Uint8Array } | { ok: false; error: string };
 
 /** Records every handler call; a world's until() re-checks its condition after each one. */
 export class Recorder implements EndpointHandlers {
@@ -174,7 +175,7 @@ export function complianceSuite(name: string, makeWorld: () => Promise<Complianc
           const sent = await w.settle(a.ep.sendFile(b.contact, h, '4103.pdf'));
           assert.ok(sent.ok, `sendFile: ${sent.ok ? '' : String(sent.error)}`);
           assert.ok(await w.until(() => b.rec.done.length === 1));
-          assert.deepEqual(b.rec.done[0], { header: h, result: { ok: true } });
+          assert.deepEqual(b.rec.done[0], { header: h, result: { ok: true, sha256: createHash('sha256').update(bytes).digest() } });
           assert.deepEqual(b.rec.offers.map((o) => o.header), [h]);
           assert.equal(b.rec.offers[0]!.origin.authId, ring === 'member' ? a.contact.id : undefined);
           assert.deepEqual(await w.readFile(b, 'received_4103.pdf'), bytes);

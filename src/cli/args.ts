@@ -1,7 +1,7 @@
 // Turns the words typed after `cdht init|join` into PeerOptions, or into one sentence that says
 // which argument is wrong and what it was. No commander here: main.ts reports what this returns.
 import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { Address, Contact, Target } from '../core/contact.js';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from '../core/contact.js';
 import type { RoutingName } from '../core/context.js';
@@ -11,6 +11,7 @@ import type { PeerOptions } from '../peer.js';
 import { loadTlsIdentity } from '../security/ca-files.js';
 import { TlsSetupError, type TlsIdentity } from '../security/identity.js';
 import { idSpace } from '../space.js';
+import { storeDirOf } from '../store-dir.js';
 import { ContactProblem, parseAddress, parsePeer } from './contacts.js';
 import type { RingOptions } from './ring.js';
 
@@ -228,6 +229,12 @@ function privateRing(o: RawOptions, id: Id): { tls?: TlsIdentity; notices: strin
 function planOf(c: ReturnType<typeof commonOptions>, at: ReturnType<typeof placeSelf>, mode: PeerOptions['mode'], pingIntervalMs: number, o: RawOptions): RunPlan {
   const { show, ...rest } = c;
   const { tls, notices } = privateRing(o, at.id);
+  if (tls && o.tls) {
+    // a key in the folder a peer serves could be asked for by name
+    const store = resolve(storeDirOf(c.dataDir!, c.space));
+    const keys = resolve(o.tls);
+    if (keys === store || keys.startsWith(store + sep)) problem(`${o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls'}: ${keys} is inside ${store}, the folder this peer serves its stored files from; keep the keys elsewhere`);
+  }
   const peer = { ...rest, id: at.id, host: at.self.host, port: at.self.port, ...(at.listen ? { listen: at.listen } : {}), ...(tls ? { tls } : {}), mode, pingIntervalMs };
   return { peer, show, notices };
 }

@@ -81,14 +81,13 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   plan.notices.forEach(out);
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  const dataDir = plan.peer.dataDir ?? process.cwd();
   rl.on('line', (typed) => {
     // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
     const word = typed.trim().toLowerCase();
     if (word === 'help') return HELP.forEach(out);
     if (word === 'status') return status(peer, plan).forEach(out);
     try {
-      const published = publishTyped(typed, peer.space, dataDir);
+      const published = publishTyped(typed, peer.space, peer.storeDir);
       if ('error' in published) return out(published.error);
       peer.command(published.line);
     } catch (err) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Id, IdSpace } from '../core/id-space.js';
 import type { SimNetwork } from '../transport/sim/network.js';
 import type { FileView } from './view-types.js';
+import { storeDirOf } from '../store-dir.js';
 
 /** Files listed per folder at most (a folder of a million files must not stall the ring). */
 export const MAX_FILES_LISTED = 1000;
@@ -51,13 +52,19 @@ export function storedName(space: IdSpace, file: string): string {
   return space.spec ? bare.replace(/\.pdf$/, '') : bare;
 }
 
-/** Lists a folder once (sorted, capped, with sizes). */
+/**
+ * Lists a data folder once (sorted, capped, with sizes): above the 8-bit space its stored names
+ * are in the peer's store folder, and only the received copies beside it.
+ */
 export function listFolder(disk: Disk, space: IdSpace, dir: string): FileView[] {
   const out: FileView[] = [];
-  for (const name of disk.list(dir).filter((n) => isDataFile(space, n)).sort()) {
+  const store = storeDirOf(dir, space);
+  const found = (d: string, keep: (n: string) => boolean) => disk.list(d).filter((n) => keep(n) && isDataFile(space, n)).map((name) => ({ d, name }));
+  const entries = store === dir ? found(dir, () => true) : [...found(store, () => true), ...found(dir, (n) => n.startsWith(RECEIVED))];
+  for (const { d, name } of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (out.length >= MAX_FILES_LISTED) break;
-    const size = disk.size(dir, name);
-    if (size !== undefined) out.push({ name, size, received: name.startsWith(RECEIVED) });
+    const size = disk.size(d, name);
+    if (size !== undefined) out.push({ name, size, received: d === dir && name.startsWith(RECEIVED) });
   }
   return out;
 }

@@ -23,11 +23,12 @@ export type CoreEvent =
   | { type: 'push-progress'; file: string; to: Contact; purpose: 'store' | 'replica'; rid: number; phase: TransferPhase; size?: number; error?: string; now: number }
   /** Bytes of a transfer so far: `in` for one accepted here, `out` for one this peer sends. */
   | { type: 'file-progress'; header: FileBegin; direction: 'in' | 'out'; peer: Id; bytes: number; now: number }
-  /** The answer to a stat-file effect: the name's file is there with this size, or (size undefined) not. */
-  | { type: 'file-stat'; name: string; size?: number; now: number }
+  /** The answer to a stat-file effect: the name's file is there with this size and SHA-256, or (size undefined) not. */
+  | { type: 'file-stat'; name: string; size?: number; sha256?: Uint8Array; now: number }
   /** A peer opened a file transfer to us; the core answers with accept-file or nothing (refused). */
   | { type: 'file-offer'; header: FileBegin; origin: Origin; now: number }
-  | { type: 'file-done'; header: FileBegin; ok: boolean; error?: string; now: number };
+  /** An accepted transfer ended: ok with the SHA-256 of the bytes now in place, or failed. */
+  | { type: 'file-done'; header: FileBegin; ok: boolean; sha256?: Uint8Array; error?: string; now: number };
 
 export type Effect =
   /** What happened, for people (rendered as lines) and programs (the console, --json, the web page). */
@@ -35,14 +36,21 @@ export type Effect =
   | { kind: 'send'; to: Target; msg: Message; transport: 'udp' | 'tcp' }
   | { kind: 'set-timer'; name: string; at: number }
   | { kind: 'cancel-timer'; name: string }
-  /** Owner side of a request: stat the name's file, stream it to `to` (or only report, when `to` is us). */
-  | { kind: 'serve-file'; name: string; rid: number; to: Contact }
-  /** Copy the name's file, if we have it, to `to`: a store's copy to its owner, or a replica. */
-  | { kind: 'push-file'; name: string; to: Contact; purpose: 'store' | 'replica'; rid: number }
-  /** Is the name's file in the data directory (it may have been put there by hand)? Answered by file-stat. */
+  /**
+   * Owner side of a request: stat the name's file, stream it to `to` (or only report, when `to`
+   * is us). sha256: the record the bytes must match (the receiver checks it).
+   */
+  | { kind: 'serve-file'; name: string; rid: number; to: Contact; sha256?: Uint8Array }
+  /** Copy the name's file, if we have it, to `to`: a store's copy to its owner, or a replica (with its record). */
+  | { kind: 'push-file'; name: string; to: Contact; purpose: 'store' | 'replica'; rid: number; sha256?: Uint8Array }
+  /** Is the name's file in the store directory, and what are its size and SHA-256? Answered by file-stat. */
   | { kind: 'stat-file'; name: string }
-  /** Answer to a file-offer: write the incoming file under this name in the data directory. */
-  | { kind: 'accept-file'; saveAs: string }
+  /**
+   * Answer to a file-offer: write the incoming file under this name (a Request's copy in the data
+   * directory, anything else in the store directory). sha256: the record the bytes must match;
+   * keep: never replace a file already there.
+   */
+  | { kind: 'accept-file'; saveAs: string; sha256?: Uint8Array; keep?: boolean }
   /** The peer is part of a ring (init: at start; join: once accepted). */
   | { kind: 'ready' }
   /** Successors or predecessors changed (for reporters). */

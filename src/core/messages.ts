@@ -47,8 +47,12 @@ export type Message =
    */
   | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number; fallback: number }
   | { type: 'file-missing'; from: Contact; file: string; rid: number }
-  /** First frame of a file transfer connection. rid: the request's id, the store's, or the offer's. size in bytes. */
-  | { type: 'file-begin'; from: Contact; file: string; rid: number; purpose: Purpose; size: number }
+  /**
+   * First frame of a file transfer connection. rid: the request's id, the store's, or the offer's.
+   * size in bytes. sha256: the sender's record of the file (v2): the receiver refuses bytes that
+   * do not match it, so a holder whose copy went bad cannot pass it on.
+   */
+  | { type: 'file-begin'; from: Contact; file: string; rid: number; purpose: Purpose; size: number; sha256?: Uint8Array }
   | { type: 'file-data'; chunk: Uint8Array }
   | { type: 'file-end'; sha256: Uint8Array }
   /** A routed query for the owner of `key` (finger refresh, `cdht sim`); the owner answers the origin directly. */
@@ -57,8 +61,13 @@ export type Message =
   | { type: 'lookup-reply'; from: Contact; lid: number; hops: number; successors: Contact[] }
   /** Keys a holder offers to a peer that should hold them too: a replica, or their new owner. */
   | { type: 'key-offer'; from: Contact; oid: number; keys: KeyInfo[] }
-  /** The names of an offer the receiver lacks (or holds with other bytes): send them. */
-  | { type: 'key-want'; from: Contact; oid: number; names: string[] };
+  /**
+   * The names of an offer the receiver lacks: send them, each as a transfer whose rid is `wid`
+   * (an unguessable id only the offerer at its own address hears, so nobody else can push the
+   * copy). refused: names it will not hold (not its to hold, by its own view of the ring); the
+   * others it holds already.
+   */
+  | { type: 'key-want'; from: Contact; oid: number; wid: number; names: string[]; refused: string[] };
 
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
@@ -72,3 +81,6 @@ export const MAX_SUCCESSORS_V1 = 8;
 export const MAX_SUCCESSORS = 32;
 /** A key offer or want lists at most this many names (a frame stays far below 64 KiB). */
 export const MAX_OFFER_KEYS = 128;
+
+/** Why a receiver refuses bytes that differ from the record they came with (the holder then checks its copy). */
+export const RECORD_MISMATCH = 'the bytes do not match the record of the file (sha256)';

@@ -83,7 +83,14 @@ export class PeerCore {
     const routing = ctx.cfg.routing;
     if (routing === 'fingers') this.router.strategy = this.fingers = new Fingers(ctx, this.live, this.succ, this.lookups);
     else if (routing === 'shortcuts') this.router.strategy = shortcutsFor(ctx);
-    this.repl = new Replication(ctx, this.live, this.succ, this.keys, () => this.transfers.awaitingCopies());
+    this.repl = new Replication(
+      ctx,
+      this.live,
+      this.succ,
+      this.keys,
+      () => this.transfers.awaitingCopies(),
+      (name) => this.transfers.check(name),
+    );
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),
       replicaArrived: (name, to) => this.repl.pushed(name, to),
@@ -173,16 +180,17 @@ export class PeerCore {
       case 'push-progress':
         return this.transfers.onPushProgress(ev.file, ev.to, ev.purpose, ev.phase, ev.error, ev.size);
       case 'file-stat':
-        return this.transfers.onFileStat(ev.name, ev.size);
+        this.transfers.onFileStat(ev.name, ev.size, ev.sha256);
+        return this.repl.hashed(ev.name);
       case 'file-progress':
         return this.ctx.trace({ kind: 'transfer-progress', file: ev.header.file, peer: ev.peer, direction: ev.direction, bytes: ev.bytes, size: ev.header.size });
       case 'file-offer': {
-        const saveAs = this.transfers.onFileOffer(ev.header, ev.origin);
-        if (saveAs !== undefined) this.ctx.emit({ kind: 'accept-file', saveAs });
+        const accepted = this.transfers.onFileOffer(ev.header, ev.origin);
+        if (accepted !== undefined) this.ctx.emit({ kind: 'accept-file', ...accepted });
         return;
       }
       case 'file-done':
-        return this.transfers.onFileDone(ev.header, ev.ok, ev.error);
+        return this.transfers.onFileDone(ev.header, ev.ok, ev.sha256, ev.error);
     }
   }
 

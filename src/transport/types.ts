@@ -16,12 +16,35 @@ export interface EndpointHandlers {
    * `source` names who sent it (an address), so the shell can rate-limit its lines per source.
    */
   onBadInput(detail: string, source?: string): void;
-  /** A file transfer is starting: return the file name to save it as (in the data directory), or null to refuse. */
-  onFileOffer(header: FileBegin, origin: Origin): string | null;
+  /**
+   * A file transfer is starting: return the file name to save it as (a plain name, or an
+   * acceptance with the record the bytes must match), or null to refuse.
+   */
+  onFileOffer(header: FileBegin, origin: Origin): string | FileAcceptance | null;
   /** Bytes of an accepted transfer written so far (at most a few times a second). */
   onFileProgress?(header: FileBegin, bytes: number): void;
-  /** The transfer accepted by onFileOffer ended: ok only when the whole file was verified and renamed into place. */
-  onFileDone(header: FileBegin, result: { ok: true } | { ok: false; error: string }): void;
+  /**
+   * The transfer accepted by onFileOffer ended: ok only when the whole file was verified and put
+   * in place (with its SHA-256).
+   */
+  onFileDone(header: FileBegin, result: { ok: true; sha256?: Uint8Array } | { ok: false; error: string }): void;
+}
+
+/**
+ * How an accepted file is saved. Purpose 'request' lands in the data directory (a copy for the
+ * user); 'store' and 'replica' in the store directory, where served files live.
+ */
+export interface FileAcceptance {
+  saveAs: string;
+  /** The record the bytes must match (besides the sender's own file-begin and file-end). */
+  sha256?: Uint8Array;
+  /** A stored name never changes: fail rather than replace a file already there. */
+  keep?: boolean;
+}
+
+/** The acceptance an onFileOffer answer stands for (null: refused). */
+export function acceptanceOf(answer: string | FileAcceptance | null): FileAcceptance | null {
+  return typeof answer === 'string' ? { saveAs: answer } : answer;
 }
 
 /** A private ring's credentials: this peer's key and certificate, and the ring authority's certificate. */
@@ -34,6 +57,11 @@ export interface EndpointOptions {
   /** Where to bind, when it differs from the advertised address (NAT, containers). */
   readonly listen?: Address;
   readonly dataDir: string;
+  /**
+   * Where stored names live (what the peer serves, and where store and replica copies land);
+   * default: dataDir. Copies a Request receives land in dataDir.
+   */
+  readonly storeDir?: string;
   /** A private ring: every connection is mutual TLS 1.3 and every datagram is sealed. */
   readonly tls?: TlsIdentity;
   /** Offers larger than this are refused before a byte is written. */
@@ -51,12 +79,14 @@ export interface Endpoint {
    * may still have arrived: delivery is at least once, and the core tolerates repeats.
    */
   sendMessage(to: Target, msg: Message): Promise<void>;
-  /** Size of `name` in the data directory, or null when there is no such regular file. */
+  /** Size of `name` in the store directory, or null when there is no such regular file. */
   statFile(name: string): Promise<{ size: number } | null>;
-  /** The regular files in the data directory with their sizes (hidden ones left out), e.g. to rebuild the key store at start. */
+  /** Size and SHA-256 of `name` in the store directory (read whole), or null when there is no such regular file. */
+  hashFile(name: string): Promise<{ size: number; sha256: Uint8Array } | null>;
+  /** The regular files in the store directory with their sizes (hidden ones left out), e.g. to rebuild the key store at start. */
   listFiles(): Promise<{ name: string; size: number }[]>;
   /**
-   * Streams `name` from the data directory to `to` over a connection of its own: file-begin
+   * Streams `name` from the store directory to `to` over a connection of its own: file-begin
    * (the header), file-data..., file-end (sha256). Resolves once the receiver has it all.
    */
   sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void>;

@@ -24,14 +24,17 @@
 //   12  store-accepted    from: contact, file, storeId
 //   13  file-request      requester: contact, file, rid, final: bool, hops[, fallback: u8 in v2]
 //   14  file-missing      from: contact, file, rid
-//   15  file-begin        from: contact, file, rid, purpose, size     (purpose 3, replica: v2 only)
+//   15  file-begin        from: contact, file, rid, purpose, size[, sha256 in v2: the holder's
+//                         record of the file, which the receiver checks before the file is visible]
+//                         (purpose 3, replica: v2 only)
 //   16  file-data         chunk
 //   17  file-end          sha256
 // Version 2 only:
 //   18  lookup            origin: contact, key: id, lid: u32, final: bool, hops
 //   19  lookup-reply      from: contact, lid: u32, hops, successors
 //   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
-//   21  key-want          from: contact, oid: u32, u8 count (<= 128) | count x file
+//   21  key-want          from: contact, oid: u32, wid: u32, u8 count (<= 128) | count x file,
+//                         u8 count (<= 128) | count x file (names refused: not the receiver's to hold)
 //
 // Decoding is strict (no trailing bytes, no out-of-range values, well-formed UTF-8 only), so a
 // frame that decodes re-encodes to the very same bytes in the same version.
@@ -318,13 +321,18 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeU32(w, 'rid', m.rid);
       writePurpose(w, m.purpose);
       w.u64('size', m.size);
+      if (m.sha256 === undefined) return;
+      if (w.version === 1) throw bad('file-begin sha256: version 2 only');
+      w.bytes(checkBytes('file-begin sha256', m.sha256, SHA256_BYTES, SHA256_BYTES));
     },
     read(r) {
       const from = readContact(r, 'from');
       const file = readFile(r);
       const rid = r.u32('rid');
       const purpose = readPurpose(r);
-      return { type: 'file-begin', from, file, rid, purpose, size: r.u64('size') };
+      const size = r.u64('size');
+      if (r.left === 0 || r.version === 1) return { type: 'file-begin', from, file, rid, purpose, size };
+      return { type: 'file-begin', from, file, rid, purpose, size, sha256: r.bytes(SHA256_BYTES, 'sha256') };
     },
   },
   'file-data': {
@@ -404,19 +412,31 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
     write(w, m) {
       writeContact(w, m.from);
       writeU32(w, 'oid', m.oid);
-      writeCount(w, 'names', Array.isArray(m.names) ? m.names.length : -1, MAX_OFFER_KEYS);
-      for (const n of m.names) writeFile(w, n);
+      writeU32(w, 'wid', m.wid);
+      writeNames(w, 'names', m.names);
+      writeNames(w, 'refused', m.refused);
     },
     read(r) {
       const from = readContact(r, 'from');
       const oid = r.u32('oid');
-      const n = readCount(r, 'names', MAX_OFFER_KEYS);
-      const names: string[] = [];
-      for (let i = 0; i < n; i++) names.push(readFile(r));
-      return { type: 'key-want', from, oid, names };
+      const wid = r.u32('wid');
+      const names = readNames(r, 'names');
+      return { type: 'key-want', from, oid, wid, names, refused: readNames(r, 'refused') };
     },
   },
 };
+
+function writeNames(w: Writer, what: string, names: readonly string[]): void {
+  writeCount(w, what, Array.isArray(names) ? names.length : -1, MAX_OFFER_KEYS);
+  for (const n of names) writeFile(w, n);
+}
+
+function readNames(r: Reader, what: string): string[] {
+  const n = readCount(r, what, MAX_OFFER_KEYS);
+  const names: string[] = [];
+  for (let i = 0; i < n; i++) names.push(readFile(r));
+  return names;
+}
 
 /**
  * The header of a file-data frame carrying `chunkBytes` bytes, for a sender that writes header

@@ -78,23 +78,42 @@ export class Join {
       ctx.trace({ kind: 'join-refused', joiner: j.id, reason });
       return ctx.send(j, { type: 'join-reject', from: ctx.self, reason });
     }
-    const r = this.router.towardsJoiner(j.id);
-    if (r.accept) return this.accept(j);
-    ctx.trace({ kind: 'forwarded', op: 'join', joiner: j.id, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
-    ctx.send(r.to, { ...msg, hops: msg.hops + 1 });
+    this.route(msg);
+  }
+
+  private route(msg: MessageOf<'join'>): void {
+    const r = this.router.towardsJoiner(msg.joiner.id);
+    if (r.accept) return this.accept(msg);
+    this.ctx.trace({ kind: 'forwarded', op: 'join', joiner: msg.joiner.id, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
+    this.ctx.send(r.to, { ...msg, hops: msg.hops + 1 });
   }
 
   /** The joiner belongs right after us: check it answers, adopt it, answer it, tell our predecessor. */
-  private accept(j: Contact): void {
+  private accept(msg: MessageOf<'join'>): void {
     const ctx = this.ctx;
-    ctx.trace({ kind: 'join-received', joiner: j.id });
+    const j = msg.joiner;
     this.live.clearDead(j.id);
-    const old = [...this.succ.list];
-    this.succ.adopt([j], 'new', (alive) => {
-      if (!alive.some((a) => a.id === j.id)) {
-        ctx.note(`Peer ${ctx.fmt(j.id)} does not answer at ${j.host}:${j.port}; its join is refused`);
+    // a join is received (and printed) only once the joiner answers at its address: a forged one
+    // prints nothing at the specification's level
+    this.live.verify(j, (ok) => {
+      if (!ok) {
+        ctx.note(`Refused the join request of Peer ${ctx.fmt(j.id)}: it does not answer at ${j.host}:${j.port}`, 'debug');
         return ctx.send(j, { type: 'join-reject', from: ctx.self, reason: `Peer ${ctx.fmt(ctx.self.id)} cannot reach you at ${j.host}:${j.port}` });
       }
+      if (this.succ.has(j.id)) return ctx.note(`Peer ${ctx.fmt(j.id)} is our successor already; its join request changes nothing`, 'debug');
+      // another peer may have joined right here while we checked: the joiner goes on to it
+      const first = this.router.routable()[0];
+      if (first && !ctx.space.betweenOpen(ctx.self.id, j.id, first.id)) return this.route(msg);
+      ctx.trace({ kind: 'join-received', joiner: j.id });
+      this.adopt(j);
+    });
+  }
+
+  private adopt(j: Contact): void {
+    const ctx = this.ctx;
+    const old = [...this.succ.list];
+    this.succ.adopt([j], 'changed', (alive) => {
+      if (!alive.some((a) => a.id === j.id)) return;
       // with fewer than r successors to give (we were alone, or nearly), our predecessors and the
       // peers we lost lately too: the joiner keeps the closest that answer, asks the others when
       // alone, and must not be left knowing only us if we leave

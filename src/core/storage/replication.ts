@@ -8,6 +8,11 @@
 // Everything moves by offer -> want -> file transfer, so only what is missing travels, every
 // copy is streamed and verified like any transfer, and nothing is ever deleted here: a copy
 // stays until (and after) its new holder has confirmed it.
+// What a peer takes (the integrity rules; docs/security.md): a copy only of a name it does not
+// hold, with the record (size, SHA-256) it was offered with, only for a key it is responsible
+// for (its own range, or one behind it that the sender holds as owner or replica), and only
+// from a neighbour its own view names (a predecessor, a successor); wants are bounded per peer
+// and in all. Names without a record yet are hashed (a few a tick) before they are offered.
 import type { Contact } from '../contact.js';
 import { sameAddress } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
@@ -17,10 +22,17 @@ import type { FileBegin, KeyInfo, MessageOf } from '../messages.js';
 import { MAX_OFFER_KEYS } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Held, KeyStore } from './key-store.js';
+import { isLoopback, sameBytes } from './transfers.js';
+import type { Id } from '../id-space.js';
 
 /** Offers of ours awaiting a want, and wants of ours awaiting their files. */
 const MAX_OFFERS = 256;
 const MAX_WANTS = 256;
+/** Names wanted and not arrived yet, in all and from one peer: an offerer cannot reserve a name space. */
+const MAX_WANTED_NAMES = 4096;
+const MAX_WANTED_PER_PEER = 1024;
+/** Held names without a record asked to be hashed per tick (a file found at start, a Store's source). */
+const HASHES_PER_TICK = 8;
 /** An offer or a want is forgotten after this long. */
 const OFFER_TTL_MS = 120_000;
 /** A name wanted under another offer this recently, and not arrived yet, is not wanted again. */
@@ -41,11 +53,16 @@ interface Offer {
 
 export class Replication {
   private readonly offers = new Map<number, Offer>();
-  private readonly wants = new Map<number, { from: Contact; names: Set<string>; at: number }>();
+  /** wid -> a want of ours: the offer it answers, the records wanted, and what it refused. */
+  private readonly wants = new Map<number, { from: Contact; oid: number; names: Map<string, KeyInfo>; at: number; refused: string[] }>();
+  /** Names sent to be hashed and not answered yet. */
+  private readonly hashing = new Set<string>();
   private dirty = true;
   private ticks = 0;
   /** A quit under way: offers out, names not offered yet (their taker failed), and what to do when all are taken. */
-  private handover: { oids: Set<number>; waiting: Set<string>; covered: Set<string>; done: () => void } | undefined;
+  private handover:
+    | { oids: Set<number>; waiting: Set<string>; covered: Set<string>; refusedBy: Map<string, Set<Id>>; done: () => void }
+    | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -54,7 +71,17 @@ export class Replication {
     private readonly keys: KeyStore,
     /** Stores taken here whose copy is still on its way (a hand-over waits for them). */
     private readonly awaitingCopies: () => number = () => 0,
+    /** Asks the shell for a held name's size and SHA-256 (answered through hashed()). */
+    private readonly hash: (name: string) => void = () => undefined,
   ) {}
+
+  /** A name's record came back from the shell (or the file is gone). */
+  hashed(name: string): void {
+    if (!this.hashing.delete(name)) return;
+    this.dirty = true;
+    // a hand-over waits for the names it could not offer before they had a record
+    if (this.handover?.waiting.has(name)) this.onHandoverRetry();
+  }
 
   private get k(): number {
     return this.ctx.cfg.replicas;
@@ -123,24 +150,33 @@ export class Replication {
     for (const [oid, w] of this.wants) if (now - w.at > OFFER_TTL_MS) this.wants.delete(oid);
   }
 
-  /** Offers `held` to `to` in batches; returns the offer ids. */
-  private offer(held: readonly Held[], to: Contact): number[] {
+  /** Offers `all` to `to` in batches (those with a record; the others are hashed first); returns the offer ids. */
+  private offer(all: readonly Held[], to: Contact): number[] {
     const ctx = this.ctx;
     if (to.id === ctx.self.id) return [];
+    const held = all.filter((h) => h.sha256);
+    if (held.length < all.length) {
+      for (const h of all) {
+        if (h.sha256 || this.hashing.has(h.name)) continue;
+        if (this.hashing.size >= HASHES_PER_TICK) break;
+        this.hashing.add(h.name);
+        this.hash(h.name);
+      }
+    }
     const oids: number[] = [];
     for (let i = 0; i < held.length; i += MAX_OFFER_KEYS) {
       const batch = held.slice(i, i + MAX_OFFER_KEYS);
       if (this.offers.size >= MAX_OFFERS) this.offers.delete(this.offers.keys().next().value!);
       const oid = ctx.nonce();
       this.offers.set(oid, { to, names: new Set(batch.map((h) => h.name)), at: ctx.now, inFlight: new Set(), answered: false });
-      const keys: KeyInfo[] = batch.map((h) => ({ name: h.name, size: h.size, ...(h.sha256 ? { sha256: h.sha256 } : {}) }));
+      const keys: KeyInfo[] = batch.map((h) => ({ name: h.name, size: h.size, sha256: h.sha256! }));
       ctx.send(to, { type: 'key-offer', from: ctx.self, oid, keys });
       oids.push(oid);
     }
     return oids;
   }
 
-  /** An offer: ask for what is missing here (an empty want says "I have them all"). */
+  /** An offer: ask for what is missing here and ours to hold (an empty want says "nothing"). */
   onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
@@ -149,24 +185,84 @@ export class Replication {
     if (!ctx.cfg.secure && !this.live.isVerified(msg.from)) {
       return this.live.verify(msg.from, (ok) => (ok ? this.onKeyOffer(msg, origin) : ctx.note(`Ignored a key offer from Peer ${ctx.fmt(msg.from.id)}: it does not answer`, 'debug')));
     }
-    // what the ring offers us and we hold already (say, the source of a store typed here) is a
-    // ring copy from now on: it moves on if we stop owning it or being a replica holder
+    const fromNeighbour = this.isNeighbour(msg.from);
+    const space = ctx.space;
+    // what the ring offers us and we hold already, with the same bytes (say, the source of a store
+    // typed here), is a ring copy from now on: it moves on if we stop owning it or holding its replica
     for (const k of msg.keys) {
       const h = this.keys.get(k.name);
-      if (h && !h.ring) this.keys.add(h, true);
+      if (h && !h.ring && fromNeighbour && h.size === k.size && k.sha256 && (!h.sha256 || sameBytes(h.sha256, k.sha256))) this.keys.add(h, true);
     }
     // an offer that arrives twice gets the same answer twice (the first to arrive is the one counted)
-    const again = this.wants.get(msg.oid);
-    if (again) return ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, names: [...again.names] });
+    for (const [wid, w] of this.wants) {
+      if (w.oid !== msg.oid || w.from.id !== msg.from.id) continue;
+      return ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...w.names.keys()], refused: w.refused });
+    }
     // two holders often offer one name at once (its owner, and a neighbour handing it back)
     const coming = new Set<string>();
-    for (const w of this.wants.values()) if (ctx.now - w.at < WANT_FRESH_MS) for (const n of w.names) coming.add(n);
-    const missing = msg.keys.filter((k) => !this.keys.has(k.name) && !coming.has(k.name) && !ctx.space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes).map((k) => k.name);
-    if (missing.length) {
-      if (this.wants.size >= MAX_WANTS) this.wants.delete(this.wants.keys().next().value!);
-      this.wants.set(msg.oid, { from: msg.from, names: new Set(missing), at: ctx.now });
+    let wantedAll = 0;
+    let wantedHere = 0;
+    for (const w of this.wants.values()) {
+      wantedAll += w.names.size;
+      if (w.from.id === msg.from.id) wantedHere += w.names.size;
+      if (ctx.now - w.at < WANT_FRESH_MS) for (const n of w.names.keys()) coming.add(n);
     }
-    ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, names: missing });
+    const room = Math.max(0, Math.min(MAX_WANTED_NAMES - wantedAll, MAX_WANTED_PER_PEER - wantedHere));
+    const missing = new Map<string, KeyInfo>();
+    const refused: string[] = [];
+    for (const k of msg.keys) {
+      if (this.keys.has(k.name) || coming.has(k.name) || missing.has(k.name)) continue;
+      const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
+      // refused, so that a hand-over looks for another taker: not ours, or no room for it now
+      if (!ours || missing.size >= room) refused.push(k.name);
+      else missing.set(k.name, k);
+    }
+    if (refused.length) ctx.note(`Refused ${refused.length} of ${msg.keys.length} names Peer ${ctx.fmt(msg.from.id)} offered: not ours to hold, or not from a neighbour`, 'debug');
+    // the copies come under an id of ours, which only the offerer at its own address hears
+    const wid = ctx.nonce();
+    if (missing.size) {
+      if (this.wants.size >= MAX_WANTS) this.wants.delete(this.wants.keys().next().value!);
+      this.wants.set(wid, { from: msg.from, oid: msg.oid, names: missing, at: ctx.now, refused });
+    }
+    ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...missing.keys()], refused });
+  }
+
+  /** A peer this one's own view names as a neighbour: a successor in its list, or one of its predecessors. */
+  private isNeighbour(c: Contact): boolean {
+    return this.isPredecessor(c) || this.succ.list.some((s) => s.id === c.id && sameAddress(s, c));
+  }
+
+  private isPredecessor(c: Contact): boolean {
+    const { pred1, pred2 } = this.live;
+    return [pred1, pred2].some((p) => !!p && p.id === c.id && sameAddress(p, c));
+  }
+
+  /**
+   * Whether this peer should hold `key` as `from` (a peer that answered at its address) offers
+   * it: a key of its own range (what it owns, it would take as a Store from anyone); not a key a
+   * successor of ours owns; a key behind it that a predecessor holds as owner or replica (`from`
+   * lies between the key and us; with k above 3 the owner may be further back than the two
+   * predecessors a peer knows, so any such peer); or a key of its first predecessor's range handed
+   * back by a successor (we hold that range's first replica). Knowing no predecessor, it cannot
+   * tell its range: it takes what it is offered.
+   */
+  private mayHold(key: Id, from: Contact): boolean {
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const { pred1, pred2 } = this.live;
+    // at the owner, a copy of a name it does not hold is no more than a Store of it by the sender
+    // (the first completed Store of a name wins): taken from any peer that answered at its address
+    if (!pred1 || space.betweenRightClosed(pred1.id, key, self)) return true;
+    // a key ahead, up to the last successor before the list wraps round to our predecessors, is theirs
+    let ahead: Contact | undefined;
+    for (const s of this.succ.list) {
+      if (s.id === pred1.id || s.id === pred2?.id) break;
+      ahead = s;
+    }
+    if (ahead && space.betweenRightClosed(self, key, ahead.id)) return false;
+    const upstream = from.id === key || space.betweenOpen(key, from.id, self);
+    if (upstream) return this.isPredecessor(from) || this.k > 3;
+    return !!pred2 && space.betweenRightClosed(pred2.id, key, pred1.id) && this.isNeighbour(from);
   }
 
   /** The answer to an offer of ours: send what was asked for (and only what we offered). */
@@ -175,21 +271,38 @@ export class Replication {
     const o = this.offers.get(msg.oid);
     if (!o || o.answered || o.to.id !== msg.from.id || !sameAddress(o.to, msg.from) || impersonation(ctx, msg.from, origin.authId)) return;
     o.answered = true;
+    const ho = this.handover;
+    if (ho?.oids.has(msg.oid) && msg.refused.length) {
+      // not that peer's to hold: the hand-over offers them to the next neighbour that may take them
+      for (const name of msg.refused) {
+        if (!o.names.has(name)) continue;
+        const by = ho.refusedBy.get(name) ?? new Set<Id>();
+        by.add(o.to.id);
+        ho.refusedBy.set(name, by);
+        ho.waiting.add(name);
+      }
+      this.sendHandover();
+    }
     for (const name of msg.names) {
-      if (!o.names.has(name) || !this.keys.has(name)) continue;
+      const h = this.keys.get(name);
+      if (!o.names.has(name) || !h?.sha256) continue;
       o.inFlight.add(name);
-      ctx.emit({ kind: 'push-file', name, to: o.to, purpose: 'replica', rid: msg.oid });
+      ctx.emit({ kind: 'push-file', name, to: o.to, purpose: 'replica', rid: msg.wid, sha256: h.sha256 });
     }
     this.checkHandover();
   }
 
-  /** Whether an incoming replica was asked for, from that peer, under that offer (each name once). */
-  wantsReplica(h: FileBegin, origin: Origin): boolean {
+  /** The record an incoming replica must match, if it was asked for, from that peer, under that offer (each name once). */
+  wantsReplica(h: FileBegin, origin: Origin): KeyInfo | undefined {
     const w = this.wants.get(h.rid);
-    if (!w || w.from.id !== h.from.id || !w.names.has(h.file) || impersonation(this.ctx, h.from, origin.authId)) return false;
+    const record = w?.names.get(h.file);
+    if (!w || !record || w.from.id !== h.from.id || !sameAddress(w.from, h.from) || impersonation(this.ctx, h.from, origin.authId)) return undefined;
+    if (record.size !== h.size || !record.sha256 || (h.sha256 && !sameBytes(h.sha256, record.sha256))) return undefined;
+    // on an open ring, from the offerer's host at least (peers on one machine share loopback)
+    if (!this.ctx.cfg.secure && origin.src.host !== w.from.host && !isLoopback(origin.src.host)) return undefined;
     w.names.delete(h.file);
     if (w.names.size === 0) this.wants.delete(h.rid);
-    return true;
+    return record;
   }
 
   /** A replica push of ours arrived. */
@@ -238,7 +351,7 @@ export class Replication {
     const owned = new Set(this.owned().map((h) => h.name));
     const mine = this.keys.all().filter((h) => h.ring || owned.has(h.name));
     if (mine.length === 0 && this.awaitingCopies() === 0) return done();
-    this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), covered: new Set(mine.map((h) => h.name)), done };
+    this.handover = { oids: new Set(), waiting: new Set(mine.map((h) => h.name)), covered: new Set(mine.map((h) => h.name)), refusedBy: new Map(), done };
     this.ctx.setTimer('handover', this.ctx.now + HANDOVER_TIMEOUT_MS);
     this.sendHandover();
   }
@@ -262,14 +375,25 @@ export class Replication {
       for (const n of o.names) h.waiting.add(n);
     }
     const self = this.ctx.self.id;
-    const to = [...this.succ.list, this.live.pred1].find((c): c is Contact => !!c && c.id !== self && !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
+    const takers = [...this.succ.list, this.live.pred1].filter((c): c is Contact => !!c && c.id !== self && !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
     const held = [...h.waiting].map((n) => this.keys.get(n)).filter((x): x is Held => !!x);
-    if (to && held.length) {
-      h.waiting.clear();
-      for (const oid of this.offer(held, to)) h.oids.add(oid);
-    } else if (!held.length) {
-      h.waiting.clear();
+    if (takers.length || !held.length) h.waiting.clear();
+    // each name to the first neighbour that has not refused it; names without a record yet are
+    // hashed by offer() and wait for it
+    const to = new Map<Contact, Held[]>();
+    for (const x of held) {
+      if (!takers.length) break;
+      if (!x.sha256) h.waiting.add(x.name);
+      const t = takers.find((c) => !h.refusedBy.get(x.name)?.has(c.id));
+      if (!t) {
+        this.ctx.note(`No neighbour would take File ${x.name}; it stays here`, 'debug');
+        continue;
+      }
+      const list = to.get(t);
+      if (list) list.push(x);
+      else to.set(t, [x]);
     }
+    for (const [t, list] of to) for (const oid of this.offer(list, t)) h.oids.add(oid);
     this.ctx.setTimer('handover-retry', now + retryMs);
   }
 

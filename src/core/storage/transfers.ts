@@ -2,12 +2,17 @@
 // transfers this peer accepts. A file is accepted only where it was asked for: a Request's
 // answer only with the request's unguessable id and only once; a store's copy only from the
 // origin of a store this peer accepted; an upload only for a store this peer itself started;
-// nothing larger than the size limit.
+// nothing larger than the size limit. Names are write-once: a store or replica copy never
+// replaces a file already here, and a replica must match the record it was offered with.
+// Only names the key store holds are served (in the specification's 8-bit mode, its four-digit
+// files), each with its record, which the requester checks before the file is visible; a
+// holder told that its bytes did not match checks its own copy and, if it went bad, stops
+// serving it and hands the request to the next replica.
 import type { Contact } from '../contact.js';
 import { sameAddress } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
-import type { FileBegin, MessageOf } from '../messages.js';
-import { MAX_HOPS } from '../messages.js';
+import type { FileBegin, KeyInfo, MessageOf } from '../messages.js';
+import { MAX_HOPS, RECORD_MISMATCH } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Router } from '../routing/router.js';
 import type { KeyStore } from './key-store.js';
@@ -21,6 +26,8 @@ const MAX_SERVING = 256;
 const STORE_WAIT_MS = 60_000;
 /** How long a hand-over waits for the copy of a store taken just before Quit. */
 const COPY_WAIT_MS = 10_000;
+/** Requests of one name waiting for our check of its copy, at most. */
+const MAX_CHECKS_WAITING = 16;
 
 export interface TransferHooks {
   /** A file became held here (copied in, or found when serving): replicate it if it is ours. */
@@ -29,8 +36,15 @@ export interface TransferHooks {
   replicaArrived(name: string, from: Contact): void;
   /** The transfer of a wanted replica failed (or the file was gone). */
   replicaFailed(name: string, to: Contact): void;
-  /** Whether a replica transfer from `from` with offer id `oid` was asked for (key-want). */
-  wantsReplica(h: FileBegin, origin: Origin): boolean;
+  /** The record a replica transfer must match, if it was asked for (key-want) from that peer under that offer. */
+  wantsReplica(h: FileBegin, origin: Origin): KeyInfo | undefined;
+}
+
+/** What the core answers a file offer with: where to save it, and what it must match. */
+export interface Acceptance {
+  saveAs: string;
+  sha256?: Uint8Array;
+  keep?: boolean;
 }
 
 export class Transfers {
@@ -41,8 +55,12 @@ export class Transfers {
   private readonly receivingStores = new Set<string>();
   /** file -> stores typed here, waiting for an owner's acceptance. */
   private readonly started = new Map<string, number>();
+  /** Stores typed here that this peer took as the owner, waiting for the shell to find the file. */
+  private readonly typedHere = new Set<string>();
   /** `${requester}:${rid}` -> the request being served, so a missing file can fall back to a replica. */
   private readonly serving = new Map<string, MessageOf<'file-request'>>();
+  /** name -> requests whose answer was refused as not matching the record, waiting for our own check of the copy. */
+  private readonly checking = new Map<string, MessageOf<'file-request'>[]>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -109,7 +127,10 @@ export class Transfers {
     const ctx = this.ctx;
     ctx.trace({ kind: 'store-accepted', file, origin: origin.id });
     // typed here: the file may have been put in the directory by hand since the start
-    if (origin.id === ctx.self.id) return ctx.emit({ kind: 'stat-file', name: file });
+    if (origin.id === ctx.self.id) {
+      if (this.typedHere.size < MAX_PENDING_STORES) this.typedHere.add(file);
+      return this.check(file);
+    }
     // stored files never change: a name held here already is not copied again (an empty storeId says so)
     if (this.keys.has(file)) {
       ctx.note(`File ${file} is already stored here; stored files do not change, so nothing is copied`);
@@ -133,13 +154,37 @@ export class Transfers {
     ctx.emit({ kind: 'push-file', name: msg.file, to: msg.from, purpose: 'store', rid: 0 });
   }
 
-  /** What a stat-file effect found. */
-  onFileStat(name: string, size: number | undefined): void {
-    if (size === undefined) {
-      if (this.keys.has(name)) this.keys.delete(name);
+  /** Asks the shell for a name's size and SHA-256 (answered by onFileStat). */
+  check(name: string): void {
+    this.ctx.emit({ kind: 'stat-file', name });
+  }
+
+  /**
+   * What a stat-file effect found: a held name gets its record filled in; a held name whose bytes
+   * no longer match its record (changed on disk behind our back) is no longer held or served; a
+   * name typed here and taken as its own owner becomes held.
+   */
+  onFileStat(name: string, size: number | undefined, sha256: Uint8Array | undefined): void {
+    const ctx = this.ctx;
+    const held = this.keys.get(name);
+    const waiting = this.checking.get(name) ?? [];
+    this.checking.delete(name);
+    const bad = held && (size === undefined || (held.sha256 && sha256 && !sameBytes(held.sha256, sha256)) || (held.sha256 && size !== held.size));
+    if (bad) {
+      this.keys.delete(name);
+      ctx.note(`File ${name} here no longer matches what was stored; it is not served from here any more`);
+      for (const msg of waiting) this.fallBack(msg, msg.requester);
       return;
     }
-    this.keys.add({ name, size }, true); // taken here as the owner
+    for (const msg of waiting) this.unserved(msg, 'failed', 'the copy here is intact; the requester refused it');
+    if (size === undefined) return;
+    if (held) {
+      if (!held.sha256 && sha256) this.keys.add({ name, size, sha256 }, held.ring);
+      return;
+    }
+    if (!this.typedHere.has(name)) return;
+    this.typedHere.delete(name);
+    this.keys.add({ name, size, ...(sha256 ? { sha256 } : {}) }, true); // taken here as the owner
     this.hooks.onHeld(name);
   }
 
@@ -158,7 +203,7 @@ export class Transfers {
   requestTyped(file: string): void {
     const ctx = this.ctx;
     const r = this.router.route(ctx.space.keyOf(file));
-    if (r.accept) return ctx.emit({ kind: 'serve-file', name: file, rid: 0, to: ctx.self });
+    if (r.accept) return this.serve({ type: 'file-request', requester: ctx.self, file, rid: 0, final: true, hops: 0, fallback: 0 });
     if (this.requests.size >= MAX_PENDING_REQUESTS) return ctx.note(`Too many requests in flight; Request ${file} ignored`);
     const rid = ctx.nonce();
     this.requests.set(rid, { file, receiving: false });
@@ -186,32 +231,66 @@ export class Transfers {
     // owner's fallback is exactly a peer that does not own the key
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? ({ accept: true } as const) : this.router.route(key);
-    if (r.accept) {
-      if (this.serving.size >= MAX_SERVING) this.serving.delete(this.serving.keys().next().value!);
-      this.serving.set(`${msg.requester.id}:${msg.rid}`, msg);
-      return ctx.emit({ kind: 'serve-file', name: msg.file, rid: msg.rid, to: msg.requester });
-    }
+    if (r.accept) return this.serve(msg);
     ctx.trace({ kind: 'forwarded', op: 'request', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
     ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
+  }
+
+  /**
+   * Answers a request that stops here: only a name the key store holds is served, with its
+   * record (in the 8-bit mode, the four-digit file in the folder, as the specification has it);
+   * anything else is missing here.
+   */
+  private serve(msg: MessageOf<'file-request'>): void {
+    const ctx = this.ctx;
+    const held = this.keys.get(msg.file);
+    if (!held && !ctx.space.spec) return this.fallBack(msg, msg.requester);
+    if (this.serving.size >= MAX_SERVING) this.serving.delete(this.serving.keys().next().value!);
+    this.serving.set(`${msg.requester.id}:${msg.rid}`, msg);
+    ctx.emit({ kind: 'serve-file', name: msg.file, rid: msg.rid, to: msg.requester, ...(held?.sha256 ? { sha256: held.sha256 } : {}) });
+  }
+
+  /** The file is not here (or its copy went bad): the next successor holds a replica, if any is left to ask; else the requester hears so. */
+  private fallBack(msg: MessageOf<'file-request'>, requester: Contact): void {
+    const ctx = this.ctx;
+    const file = msg.file;
+    const local = requester.id === ctx.self.id;
+    // never more replicas than this ring keeps: a forged count cannot walk a request round the ring
+    const left = Math.min(msg.fallback, ctx.cfg.replicas - 1);
+    const next = left > 0 ? this.router.routable().find((c) => c.id !== requester.id) : undefined;
+    if (next) {
+      ctx.note(`File ${file} is not here; asking Peer ${ctx.fmt(next.id)}, which keeps a replica`);
+      return ctx.send(next, { ...msg, final: true, fallback: left - 1, hops: msg.hops + 1 });
+    }
+    ctx.trace({ kind: 'serve', file, to: requester.id, local, phase: 'missing', key: ctx.space.keyOf(file) });
+    if (!local) ctx.send(requester, { type: 'file-missing', from: ctx.self, file, rid: msg.rid });
+  }
+
+  /** A serve that ended without the file reaching the requester. */
+  private unserved(msg: MessageOf<'file-request'>, phase: 'failed', error: string): void {
+    this.ctx.trace({ kind: 'serve', file: msg.file, to: msg.requester.id, local: false, phase, error });
   }
 
   onServeProgress(file: string, rid: number, to: Contact, phase: 'start' | 'missing' | 'sent' | 'failed', error?: string, size?: number): void {
     const ctx = this.ctx;
     const local = to.id === ctx.self.id;
-    const msg = this.serving.get(`${to.id}:${rid}`);
-    if (phase !== 'start') this.serving.delete(`${to.id}:${rid}`);
-    if (phase === 'start' && size !== undefined && !this.keys.has(file)) {
+    const id = `${to.id}:${rid}`;
+    const msg = this.serving.get(id);
+    if (phase !== 'start') this.serving.delete(id);
+    // the specification's peers share one folder: a four-digit file put there by hand is served, and held from then on
+    if (phase === 'start' && size !== undefined && ctx.space.spec && !this.keys.has(file)) {
       this.keys.add({ name: file, size });
       this.hooks.onHeld(file);
     }
-    if (phase === 'missing' && msg && msg.fallback > 0) {
-      // the owner lacks the file: the next successor holds a replica
-      const next = this.router.routable().find((c) => c.id !== to.id);
-      if (next) {
-        ctx.note(`File ${file} is not here; asking Peer ${ctx.fmt(next.id)}, which keeps a replica`);
-        return ctx.send(next, { ...msg, final: true, fallback: msg.fallback - 1, hops: msg.hops + 1 });
-      }
+    if (phase === 'failed' && msg && error?.includes(RECORD_MISMATCH)) {
+      // the requester says our bytes do not match our record: check our own copy rather than take its word
+      const list = this.checking.get(file) ?? [];
+      if (list.length < MAX_CHECKS_WAITING) list.push(msg);
+      if (!this.checking.has(file) && this.checking.size >= MAX_PENDING_STORES) return this.unserved(msg, 'failed', error);
+      this.checking.set(file, list);
+      return this.check(file);
     }
+    if (phase === 'missing' && msg) return this.fallBack(msg, to);
     ctx.trace({ kind: 'serve', file, to: to.id, local, phase, ...(phase === 'missing' ? { key: ctx.space.keyOf(file) } : {}), ...(error ? { error } : {}) });
     if (phase === 'missing' && !local) ctx.send(to, { type: 'file-missing', from: ctx.self, file, rid });
   }
@@ -226,8 +305,8 @@ export class Transfers {
 
   // ---- incoming transfers -------------------------------------------------------------------
 
-  /** Returns the name to save an offered file as, or undefined to refuse it. */
-  onFileOffer(h: FileBegin, origin: Origin): string | undefined {
+  /** Returns where to save an offered file and what it must match, or undefined to refuse it. */
+  onFileOffer(h: FileBegin, origin: Origin): Acceptance | undefined {
     const ctx = this.ctx;
     const from = `Peer ${ctx.fmt(h.from.id)}`;
     const refuse = (why: string) => void ctx.note(`Refused File ${h.file} from ${from}: ${why}`, 'debug');
@@ -241,13 +320,15 @@ export class Transfers {
       req.receiving = true;
       ctx.cancelTimer(`request:${h.rid}`);
       ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'request', phase: 'start', size: h.size });
-      return ctx.space.receivedFileOf(h.file);
+      return { saveAs: ctx.space.receivedFileOf(h.file) };
     }
-    if (h.purpose === 'replica') {
-      if (!this.hooks.wantsReplica(h, origin)) return refuse('no such replica was asked for');
-      return ctx.space.fileOf(h.file);
-    }
+    // a stored name never changes: whatever copy is offered, one held here already stays
     if (this.keys.has(h.file)) return refuse('a file of that name is stored here already (stored files do not change)');
+    if (h.purpose === 'replica') {
+      const record = this.hooks.wantsReplica(h, origin);
+      if (!record?.sha256) return refuse('no such replica was asked for (or not with this size and record)');
+      return { saveAs: ctx.space.fileOf(h.file), sha256: record.sha256, keep: true };
+    }
     this.prune();
     const s = this.accepted.get(h.file);
     const sameOrigin = s && s.origin.id === h.from.id && sameAddress(s.origin, h.from) && (ctx.cfg.secure || origin.src.host === s.origin.host || isLoopback(origin.src.host));
@@ -255,15 +336,26 @@ export class Transfers {
     this.accepted.delete(h.file);
     this.receivingStores.add(h.file);
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'store', phase: 'start', size: h.size });
-    return ctx.space.fileOf(h.file);
+    return { saveAs: ctx.space.fileOf(h.file), keep: true };
   }
 
-  onFileDone(h: FileBegin, ok: boolean, error?: string): void {
+  onFileDone(h: FileBegin, ok: boolean, sha256: Uint8Array | undefined, error?: string): void {
     const ctx = this.ctx;
-    if (h.purpose === 'request') this.requests.delete(h.rid);
+    if (h.purpose === 'request') {
+      const req = this.requests.get(h.rid);
+      if (!ok && req && error?.includes(RECORD_MISMATCH)) {
+        // a holder whose copy went bad: it checks its copy and hands the request to a replica
+        req.receiving = false;
+        ctx.setTimer(`request:${h.rid}`, ctx.now + ctx.cfg.requestTimeoutMs);
+        ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: h.purpose, phase: 'failed', size: h.size, error: `${error}; waiting for another copy` });
+        return;
+      }
+      this.requests.delete(h.rid);
+    }
+    const record = ok ? { name: h.file, size: h.size, ...(sha256 ? { sha256 } : {}) } : undefined;
     if (h.purpose === 'replica') {
-      if (ok) {
-        this.keys.add({ name: h.file, size: h.size }, true);
+      if (record) {
+        this.keys.add(record, true);
         this.hooks.onHeld(h.file);
       }
       if (!ok) ctx.note(`A replica of ${h.file} from Peer ${ctx.fmt(h.from.id)} could not be received: ${error ?? 'transfer failed'}`, 'debug');
@@ -271,14 +363,21 @@ export class Transfers {
     }
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: h.purpose, phase: ok ? 'done' : 'failed', size: h.size, ...(error ? { error } : {}) });
     if (h.purpose === 'store') this.receivingStores.delete(h.file);
-    if (ok && h.purpose === 'store') {
-      this.keys.add({ name: h.file, size: h.size }, true);
+    if (record && h.purpose === 'store') {
+      this.keys.add(record, true);
       this.hooks.onHeld(h.file);
     }
   }
 }
 
+/** Two byte strings are equal. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Loopback addresses: a peer on this host may reach us from any of them. */
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 }

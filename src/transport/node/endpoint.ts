@@ -1,9 +1,9 @@
 // The Node shell's window on the world: the real clock and timers, and an endpoint that binds UDP
 // (pings, sealed on a private ring) and TCP or mutual TLS (persistent message links, one
 // connection per file transfer) at one address, and streams files to and from disk.
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import * as dgram from 'node:dgram';
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { formatAddress, type Address, type Target } from '../../core/contact.js';
@@ -65,6 +65,32 @@ const LISTEN_ERRORS: Record<string, string> = {
   EACCES: 'permission denied',
 };
 
+/**
+ * A temporary file untouched for this many transfer idle limits belongs to no live transfer (a
+ * receiver aborts one idle that long), so it is removed at start; a live one in a shared
+ * directory is written to far more often.
+ */
+const STALE_PART_FACTOR = 4;
+/** What a receiver names its temporary files: `.NAME.<16 hex>.part`. */
+const PART_FILE = /^\..+\.[0-9a-f]{16}\.part$/;
+
+/** Removes the temporary files in `dir` not written to for `staleMs`; best effort. */
+async function removeStaleParts(dir: string, staleMs: number): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names.slice(0, MAX_LISTED_FILES)) {
+    if (!PART_FILE.test(name)) continue;
+    const path = join(dir, name);
+    const st = await fsp.lstat(path).catch(() => null);
+    if (st?.isFile() && now - st.mtimeMs > staleMs) await fsp.unlink(path).catch(() => {});
+  }
+}
+
 /** Datagrams waiting for a peer's key, and where they go. */
 interface Waiting {
   to: Target;
@@ -100,6 +126,10 @@ export class NodeEndpoint implements Endpoint {
       const why = LISTEN_ERRORS[code] ?? describe(err);
       throw new Error(`cannot listen on ${formatAddress(at)}: ${why}`, { cause: err });
     }
+    // what a transfer cut short left behind (a peer killed mid-copy): gone once it is older than any live transfer can be
+    const staleMs = STALE_PART_FACTOR * limits.transferIdleMs;
+    await removeStaleParts(opts.dataDir, staleMs);
+    if (opts.storeDir && opts.storeDir !== opts.dataDir) await removeStaleParts(opts.storeDir, staleMs);
     return ep;
   }
 
@@ -113,7 +143,7 @@ export class NodeEndpoint implements Endpoint {
     const identity = opts.tls;
     this.budget = new MemoryBudget(limits.maxBufferedBytesPerHost, limits.maxBufferedBytesTotal);
     this.keys = identity ? new DatagramKeys(identity.id, limits) : undefined;
-    this.files = { dataDir: opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>() };
+    this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>() };
     this.pool = new LinkPool({
       handlers,
       limits,
@@ -280,7 +310,7 @@ export class NodeEndpoint implements Endpoint {
   async statFile(name: string): Promise<{ size: number } | null> {
     if (!isPlainFileName(name)) return null;
     try {
-      const st = await fsp.stat(join(this.opts.dataDir, name));
+      const st = await fsp.stat(join(this.storeDir, name));
       return st.isFile() ? { size: st.size } : null;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -289,11 +319,32 @@ export class NodeEndpoint implements Endpoint {
     }
   }
 
+  async hashFile(name: string): Promise<{ size: number; sha256: Uint8Array } | null> {
+    if (!(await this.statFile(name))) return null;
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of createReadStream(join(this.storeDir, name))) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') return null;
+      throw err;
+    }
+    return { size, sha256: hash.digest() };
+  }
+
+  private get storeDir(): string {
+    return this.opts.storeDir ?? this.opts.dataDir;
+  }
+
   async listFiles(): Promise<{ name: string; size: number }[]> {
     const out: { name: string; size: number }[] = [];
     let names: string[];
     try {
-      names = await fsp.readdir(this.opts.dataDir);
+      names = await fsp.readdir(this.storeDir);
     } catch {
       return out;
     }
@@ -310,7 +361,7 @@ export class NodeEndpoint implements Endpoint {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a plain file name`);
     }
     if (!(await this.statFile(name))) {
-      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file named ${name} in ${this.opts.dataDir}`);
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file named ${name} in ${this.storeDir}`);
     }
     const release = await this.fileSlot();
     try {
@@ -333,7 +384,7 @@ export class NodeEndpoint implements Endpoint {
         { frame() {}, data() {} },
       );
       sock.once('close', () => reader.stop());
-      await streamFile(sock, reader, header, join(this.opts.dataDir, name), this.limits, where, onProgress);
+      await streamFile(sock, reader, header, join(this.storeDir, name), this.limits, where, onProgress);
     } finally {
       release();
     }

@@ -3,13 +3,13 @@
 // reason). Never whole in memory: the sender writes each chunk after a 6-byte header without
 // copying it; the receiver streams file-data payloads straight into a hidden .part file.
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, createReadStream, promises as fsp } from 'node:fs';
 import type * as net from 'node:net';
 import { join } from 'node:path';
 import { CdhtError } from '../../core/errors.js';
-import type { FileBegin } from '../../core/messages.js';
+import { RECORD_MISMATCH, type FileBegin } from '../../core/messages.js';
 import { decodeBytes, decodeLink, encodeFrame, encodeLink, fileDataHeader, isLinkCode } from '../../wire/index.js';
-import type { EndpointHandlers, Origin } from '../types.js';
+import { acceptanceOf, type EndpointHandlers, type FileAcceptance, type Origin } from '../types.js';
 import { openSink, type FileSink } from './file-sink.js';
 import type { FrameHandler, FrameReader } from './frame-reader.js';
 import { asError, describe, isPlainFileName, oneLine, unreachable } from './guard.js';
@@ -139,7 +139,10 @@ export async function streamFile(
 // ---- receiving -------------------------------------------------------------------------------
 
 export interface FileContext {
+  /** Where a Request's copy lands. */
   readonly dataDir: string;
+  /** Where stored names live: store and replica copies land here. */
+  readonly storeDir: string;
   readonly handlers: Required<EndpointHandlers>;
   readonly limits: Limits;
   readonly maxFileBytes: number | undefined;
@@ -166,8 +169,9 @@ export function refuseFile(sock: net.Socket, reader: FrameReader, reason: string
  * fails before any byte is written.
  */
 export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameReader, header: FileBegin, origin: Origin): void {
-  const saveAs = ctx.handlers.onFileOffer(header, origin);
-  if (saveAs === null) return refuseFile(sock, reader, 'offer refused', ctx.limits);
+  const accepted = acceptanceOf(ctx.handlers.onFileOffer(header, origin));
+  if (accepted === null) return refuseFile(sock, reader, 'offer refused', ctx.limits);
+  const saveAs = accepted.saveAs;
   let problem: string | undefined;
   if (!isPlainFileName(saveAs)) problem = `refusing to save as ${JSON.stringify(saveAs)}: not a plain file name`;
   else if (ctx.maxFileBytes !== undefined && header.size > ctx.maxFileBytes) {
@@ -178,18 +182,22 @@ export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameRe
     ctx.handlers.onFileDone(header, { ok: false, error: problem });
     return;
   }
-  new FileReceiver(ctx, sock, reader, header, saveAs);
+  new FileReceiver(ctx, sock, reader, header, accepted);
 }
 
 /**
  * One accepted transfer: streams into `.saveAs.<hex>.part` through a FileSink (which hashes as
- * it writes), and renames it to `saveAs` only once size and sha256 match. Calls onFileDone
- * exactly once.
+ * it writes), and puts it in place as `saveAs` only once size and sha256 match file-end, the
+ * sender's record (file-begin) and the receiver's (the acceptance). A kept name is linked, never
+ * renamed over: a file already there stays as it is. Calls onFileDone exactly once. What the
+ * sender is told names no local path.
  */
 export class FileReceiver implements FrameHandler {
   private state: 'receiving' | 'finishing' | 'done' = 'receiving';
   private received = 0;
   private readonly tempPath: string;
+  private readonly dir: string;
+  private readonly saveAs: string;
   private readonly sink: FileSink;
   private waitingForDisk = false;
   private readonly progress: (bytes: number, final?: boolean) => void;
@@ -202,14 +210,16 @@ export class FileReceiver implements FrameHandler {
     private readonly sock: net.Socket,
     private readonly reader: FrameReader,
     private readonly header: FileBegin,
-    private readonly saveAs: string,
+    private readonly accepted: FileAcceptance,
   ) {
     this.settled = new Promise((resolve) => (this.settle = resolve));
     ctx.transfers.add(this);
     this.progress = throttle(ctx.limits.fileProgressIntervalMs, (bytes) => ctx.handlers.onFileProgress(header, bytes));
-    this.tempPath = join(ctx.dataDir, `.${saveAs}.${randomBytes(8).toString('hex')}.part`);
+    this.saveAs = accepted.saveAs;
+    this.dir = header.purpose === 'request' ? ctx.dataDir : ctx.storeDir;
+    this.tempPath = join(this.dir, `.${this.saveAs}.${randomBytes(8).toString('hex')}.part`);
     this.sink = openSink(this.tempPath, header.size, ctx.limits.fileWorkerMinBytes);
-    this.sink.onError((err) => this.abort(`cannot write ${this.tempPath}: ${err}`));
+    this.sink.onError((err) => this.abort('cannot write the file here', `cannot write ${this.tempPath}: ${err}`));
     reader.allowFileData();
     reader.setHandler(this);
     sock.setTimeout(ctx.limits.transferIdleMs, () => this.abort(`no bytes for ${ctx.limits.transferIdleMs} ms`));
@@ -217,9 +227,9 @@ export class FileReceiver implements FrameHandler {
     sock.on('close', () => this.abort('connection closed before file-end'));
   }
 
-  /** The endpoint is closing, or the connection broke; harmless once file-end has arrived. */
-  abort(reason: string): void {
-    if (this.state === 'receiving') this.fail(reason);
+  /** The endpoint is closing, or the connection broke; harmless once file-end has arrived. `detail`: the local version of `reason`. */
+  abort(reason: string, detail?: string): void {
+    if (this.state === 'receiving') this.fail(reason, false, detail);
   }
 
   data(piece: Uint8Array): void {
@@ -269,13 +279,21 @@ export class FileReceiver implements FrameHandler {
     try {
       actual = await this.sink.finish();
     } catch (err) {
-      return this.fail(`cannot write ${this.tempPath}: ${describe(err)}`, true);
+      return this.fail('cannot write the file here', true, `cannot write ${this.tempPath}: ${describe(err)}`);
     }
-    if (!Buffer.from(actual).equals(expected)) return this.fail('sha256 mismatch', true);
+    const sha = Buffer.from(actual);
+    if (!sha.equals(expected)) return this.fail('sha256 mismatch', true);
+    const records = [this.header.sha256, this.accepted.sha256];
+    if (records.some((r) => r && !sha.equals(r))) return this.fail(RECORD_MISMATCH, true);
+    const final = join(this.dir, this.saveAs);
     try {
-      await fsp.rename(this.tempPath, join(this.ctx.dataDir, this.saveAs));
+      if (this.accepted.keep) await putWithoutReplacing(this.tempPath, final, sha);
+      else await fsp.rename(this.tempPath, final);
     } catch (err) {
-      return this.fail(`cannot rename ${this.tempPath} to ${this.saveAs}: ${describe(err)}`, true);
+      const exists = (err as NodeJS.ErrnoException).code === 'EEXIST';
+      const reason = exists ? `a file named ${this.saveAs} is stored here already (stored files do not change)` : 'cannot save the file here';
+      await fsp.unlink(this.tempPath).catch(() => {});
+      return this.fail(reason, true, exists ? reason : `cannot put ${this.tempPath} in place as ${final}: ${describe(err)}`);
     }
     if (this.state !== 'finishing') return; // only fail() moves it on, and it reports itself
     this.state = 'done';
@@ -284,23 +302,58 @@ export class FileReceiver implements FrameHandler {
       this.sock.end();
     }
     this.progress(this.received, true);
-    this.report({ ok: true });
+    this.report({ ok: true, sha256: sha });
   }
 
-  /** `finished`: the sink already closed the file (commit failed after finish). */
-  private fail(error: string, finished = false): void {
+  /**
+   * `finished`: the sink already closed the file (commit failed after finish). The sender is told
+   * `error`; this peer's handlers get `detail` (which may name local paths) when given.
+   */
+  private fail(error: string, finished = false, detail?: string): void {
     if (this.state === 'done') return;
     this.state = 'done';
     refuseFile(this.sock, this.reader, error, this.ctx.limits);
     void (finished ? Promise.resolve() : this.sink.abort())
       .then(() => fsp.unlink(this.tempPath))
       .catch(() => {}) // never created, or already gone
-      .then(() => this.report({ ok: false, error: oneLine(error) }));
+      .then(() => this.report({ ok: false, error: oneLine(detail ?? error) }));
   }
 
-  private report(result: { ok: true } | { ok: false; error: string }): void {
+  private report(result: { ok: true; sha256: Uint8Array } | { ok: false; error: string }): void {
     this.ctx.transfers.delete(this);
     this.ctx.handlers.onFileDone(this.header, result);
     this.settle();
   }
+}
+
+/**
+ * Puts `temp` in place as `final` unless a different file is there already (EEXIST): a hard link,
+ * which fails rather than replace, then the temporary name goes. Where links are not allowed, an
+ * exclusive copy does the same. The very same bytes there already (peers sharing a folder) count
+ * as in place.
+ */
+async function putWithoutReplacing(temp: string, final: string, sha: Buffer): Promise<void> {
+  try {
+    try {
+      await fsp.link(temp, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'EMLINK') throw err;
+      await fsp.copyFile(temp, final, fsConstants.COPYFILE_EXCL);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !(await hashOf(final))?.equals(sha)) throw err;
+  }
+  await fsp.unlink(temp).catch(() => {});
+}
+
+/** SHA-256 of a regular file, or null when it cannot be read. */
+async function hashOf(path: string): Promise<Buffer | null> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch {
+    return null;
+  }
+  return hash.digest();
 }

@@ -28,13 +28,14 @@
 //   lasts longer (the message still arrives on resume: at least once); a file transfer to or from
 //   it breaks. On resume the parked events fire at once, in their order: the clock jumped.
 //   Only timers of a runtime made with `runtime(owner)` know their owner (and so wait).
+import { createHash } from 'node:crypto';
 import type { Address, Contact, Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
-import type { FileBegin, Message } from '../../core/messages.js';
+import { RECORD_MISMATCH, type FileBegin, type Message } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
-import type { Endpoint, EndpointHandlers, EndpointOptions, Origin, Runtime } from '../types.js';
+import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type Origin, type Runtime } from '../types.js';
 import { SimDisk } from './disk.js';
 import { EventHeap, type SimEvent } from './event-heap.js';
 
@@ -141,6 +142,8 @@ class SimEndpoint implements Endpoint, Sender {
     readonly authId: Id | undefined,
     readonly ringCa: string | undefined,
     readonly dataDir: string,
+    /** Where stored names live (store and replica copies land, files are served from). */
+    readonly storeDir: string,
     readonly maxFileBytes: number | undefined,
     readonly handlers: EndpointHandlers,
   ) {}
@@ -156,14 +159,20 @@ class SimEndpoint implements Endpoint, Sender {
 
   statFile(name: string): Promise<{ size: number } | null> {
     this.net.promised = true;
-    const size = this.net.disk.size(this.dataDir, name);
+    const size = this.net.disk.size(this.storeDir, name);
     return Promise.resolve(size === undefined ? null : { size });
+  }
+
+  hashFile(name: string): Promise<{ size: number; sha256: Uint8Array } | null> {
+    this.net.promised = true;
+    const bytes = this.net.disk.read(this.storeDir, name);
+    return Promise.resolve(bytes ? { size: bytes.length, sha256: createHash('sha256').update(bytes).digest() } : null);
   }
 
   listFiles(): Promise<{ name: string; size: number }[]> {
     this.net.promised = true;
     const disk = this.net.disk;
-    return Promise.resolve(disk.list(this.dataDir).filter((n) => !n.startsWith('.')).map((name) => ({ name, size: disk.size(this.dataDir, name)! })));
+    return Promise.resolve(disk.list(this.storeDir).filter((n) => !n.startsWith('.')).map((name) => ({ name, size: disk.size(this.storeDir, name)! })));
   }
 
   sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
@@ -495,7 +504,7 @@ export class SimNetwork {
     if (this.bound.has(addr)) {
       return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
     }
-    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.maxFileBytes, handlers);
+    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.storeDir ?? opts.dataDir, opts.maxFileBytes, handlers);
     this.bound.set(addr, ep);
     return Promise.resolve(ep);
   }
@@ -713,9 +722,9 @@ export class SimNetwork {
    * @internal
    */
   sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
-    const bytes = this.disk.read(src.dataDir, name);
+    const bytes = this.disk.read(src.storeDir, name);
     if (!bytes) {
-      return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.dataDir}`));
+      return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.storeDir}`));
     }
     if (src.closed) return Promise.reject(unreachable(to, 'endpoint closed'));
     let headerPayload: Payload;
@@ -762,11 +771,12 @@ export class SimNetwork {
         if (src.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `sender ${from} closed`));
         const offered = this.unpackHeader(dst, headerPayload, from);
         if (!offered) return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} could not decode file-begin`));
-        const saveAs = dst.handlers.onFileOffer(offered, origin);
-        if (saveAs === null) {
+        const accepted = acceptanceOf(dst.handlers.onFileOffer(offered, origin));
+        if (accepted === null) {
           this.counters.filesRefused++;
           return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file`));
         }
+        const saveAs = accepted.saveAs;
         if (!validFileName(saveAs)) {
           dst.handlers.onFileDone(offered, { ok: false, error: `refusing to save as ${JSON.stringify(saveAs)}` });
           return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver chose an invalid file name ${JSON.stringify(saveAs)}`));
@@ -796,12 +806,26 @@ export class SimNetwork {
             this.into(addressOf(to), () => dst.closed || dst.handlers.onFileDone(offered, { ok: false, error: problem }));
             return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));
           }
-          this.disk.write(dst.dataDir, saveAs, bytes);
+          // as on Node: checked against the records before the file is visible, and a kept name never replaced
+          const sha256 = createHash('sha256').update(bytes).digest();
+          const dir = offered.purpose === 'request' ? dst.dataDir : dst.storeDir;
+          const refusal = [offered.sha256, accepted.sha256].some((r) => r && !sha256.equals(r))
+              ? RECORD_MISMATCH
+              : accepted.keep && this.disk.size(dir, saveAs) !== undefined && !createHash('sha256').update(this.disk.read(dir, saveAs)!).digest().equals(sha256)
+                ? `a file named ${saveAs} is stored here already (stored files do not change)`
+                : bytes.length !== offered.size
+                  ? `got ${bytes.length} of ${offered.size} bytes`
+                  : null;
+          if (refusal) {
+            dst.handlers.onFileDone(offered, { ok: false, error: refusal });
+            return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file: ${refusal}`));
+          }
+          this.disk.write(dir, saveAs, bytes);
           this.into(from, () => onProgress?.(bytes.length));
           dst.handlers.onFileProgress?.(offered, bytes.length);
           this.counters.filesDelivered++;
           this.counters.fileBytesDelivered += bytes.length;
-          dst.handlers.onFileDone(offered, { ok: true });
+          dst.handlers.onFileDone(offered, { ok: true, sha256 });
           succeed();
         });
       });
