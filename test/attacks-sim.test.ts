@@ -173,3 +173,36 @@ test('bad input is one debug line per source per minute, and the peer keeps serv
   assert.deepEqual(net.staleIds(), []);
   await net.close();
 });
+
+test('forged joins print nothing at the specification\'s level, and change no successor', async () => {
+  const { net, sim, lines } = await ring();
+  const m = lines.length;
+  const nineteen = net.contactOf(19);
+  for (let i = 0; i < 200; i++) {
+    // a joiner at an address nobody answers at, and one "at" peer 19's address under another id
+    const silent: Message = { type: 'join', joiner: { id: 15n, host: '10.66.0.3', port: 5000 + i }, hops: i % 2 };
+    const borrowed: Message = { type: 'join', joiner: { id: 16n, host: nineteen.host, port: nineteen.port }, hops: 0 };
+    sim.deliverRaw(net.contactOf(14), encodeFrame(silent), 'tcp', { src: { host: '10.66.0.3', port: 5000 + i } });
+    sim.deliverRaw(net.contactOf(14), encodeFrame(borrowed), 'tcp', { src: { host: '10.66.0.3', port: 7000 + i } });
+  }
+  await net.run(5000);
+  const info = lines.slice(m).filter((l) => l.level === 'info' && /Join request|successor is Peer/.test(l.text));
+  assert.deepEqual(info.map((l) => `[${l.id}] ${l.text}`), []);
+  assert.deepEqual(net.peer(14)!.snapshot().successors.slice(0, 2), [19n, 2n]);
+  assert.deepEqual(net.staleIds(), []);
+  await net.close();
+});
+
+test('commands typed while a peer starts wait, and each one past the cap gets a line', async () => {
+  const sim = new SimNetwork({ seed: SEED });
+  const net = await createTestnet({ runtime: 'sim', pingIntervalMs: 1000, sim });
+  await net.run(2000);
+  const peer = net.start({ id: 16, mode: { kind: 'join', known: 14 } });
+  const said: string[] = [];
+  peer.on('line', (l: PeerLine) => said.push(l.text));
+  for (let i = 0; i < 80; i++) peer.command(`Request ${String(i).padStart(4, '0')}`);
+  const refused = said.filter((t) => t.startsWith('Still starting:'));
+  assert.equal(refused.length, 16, 'one line for each of the 16 past the 64 that wait');
+  assert.match(refused[0]!, /'Request 0064' was not taken/);
+  await net.close();
+});

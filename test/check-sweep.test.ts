@@ -20,6 +20,15 @@ test(`cdht check: ${CI_SEEDS} seeds keep every invariant (8 peers each, faults o
   );
 });
 
+test(`cdht check --byzantine 0.25: ${CI_SEEDS} seeds keep every invariant while forgers attack (no stored byte changes, nothing outside a store sent, every Request gets the stored bytes)`, async () => {
+  const r = await sweep({ from: 1, seeds: CI_SEEDS, peers: 8, byzantine: 0.25 });
+  assert.equal(r.seeds, CI_SEEDS);
+  assert.deepEqual(
+    r.failures.map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}\n  shrunk: ${f.shrunk?.replay}\n    ${f.shrunk?.steps.join('\n    ')}`),
+    [],
+  );
+});
+
 test('Requests under churn: 24 peers, a kill and a join every 2 s for a minute, every Request answered and no file lost', async () => {
   const r = await churn({ runtime: 'sim', peers: 24, files: 60, fileBytes: 700, churnEveryMs: 2000, durationMs: 60_000, requestEveryMs: 100, seed: 5 });
   assert.equal(r.kills, 30);

@@ -15,7 +15,7 @@
 import type { Phase } from '../core/context.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 
-export type InvariantName = 'successors' | 'predecessors' | 'alone' | 'ownership' | 'copies' | 'requests' | 'content' | 'settled' | 'crash';
+export type InvariantName = 'successors' | 'predecessors' | 'alone' | 'ownership' | 'copies' | 'requests' | 'content' | 'leak' | 'settled' | 'crash';
 
 export interface Violation {
   invariant: InvariantName;

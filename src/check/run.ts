@@ -24,6 +24,8 @@ import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
+import { sameBytes } from '../core/storage/transfers.js';
+import { Forger, SECRET_FILE, type ForgerWorld } from './byzantine.js';
 import { checkCopies, checkRing, checkWrite, storedNameOf, type RingView, type Violation } from './invariants.js';
 import { contentOf, ID_COUNT, MIN_UP, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
 
@@ -41,6 +43,8 @@ export interface CheckOptions {
   settleMs?: number;
   pollMs?: number;
   requestBoundMs?: number;
+  /** Share of the first ring's peers that are Byzantine: each gets a forger beside it (0 to 0.5). */
+  byzantine?: number;
 }
 
 export const CHECK_DEFAULTS = {
@@ -51,6 +55,7 @@ export const CHECK_DEFAULTS = {
   settleMs: 30_000,
   pollMs: 500,
   requestBoundMs: 5_000,
+  byzantine: 0,
 } as const;
 
 export interface RunFailure extends Violation {
@@ -110,6 +115,11 @@ export class CheckWorld {
   private readonly everyAddress: string[];
   /** Names the scenario stores (a probe store takes another). */
   private readonly scenarioFiles: Set<string>;
+  /** The forgers beside the Byzantine peers, and the names they used fresh (an honest probe avoids them). */
+  private readonly forgers: Forger[] = [];
+  private readonly claimed = new Set<string>();
+  /** Per peer, the bytes it keeps outside its store: written anywhere else, they leaked. */
+  private readonly secrets = new Map<number, Uint8Array>();
   /** Virtual time of the last step carried out (a fault, its end, a store or a request); and whether any came since the last checkpoint. */
   lastStepAt = 0;
   dirty = true;
@@ -174,6 +184,40 @@ export class CheckWorld {
     if (!(await this.sim.runUntil(() => all.every((p) => p.isInRing), START_BOUND_MS))) {
       this.fail({ invariant: 'crash', detail: 'the first ring did not start' });
     }
+    if (this.o.byzantine > 0) await this.startForgers();
+  }
+
+  /** Byzantine peers, drawn from the seed apart from the schedule: a forger beside each, and a secret beside every peer. */
+  private async startForgers(): Promise<void> {
+    const pick = mulberry32((this.sc.seed ^ 0x27d4eb2f) >>> 0);
+    const ids = [...this.sc.ids].sort((a, b) => a - b);
+    const count = Math.max(1, Math.round(this.o.byzantine * ids.length));
+    const byzantine = new Set<number>();
+    while (byzantine.size < count) byzantine.add(ids[Math.floor(pick() * ids.length)]!);
+    for (const id of ids) {
+      const secret = Uint8Array.from({ length: 48 }, () => Math.floor(pick() * 256));
+      this.secrets.set(id, secret);
+      this.sim.disk.write(this.dir(id), SECRET_FILE, secret);
+    }
+    const world: ForgerWorld = {
+      sim: this.sim,
+      honest: () => this.liveIds().filter((id) => !byzantine.has(id)),
+      contact: (id) => this.contact(id),
+      storedNames: () => [...this.originals.keys()],
+      reserved: () => this.scenarioFiles,
+      claim: (name) => void this.claimed.add(name),
+      rand: pick,
+    };
+    for (const id of byzantine) {
+      const f = new Forger(world, id);
+      this.forgers.push(f);
+      await f.start();
+    }
+  }
+
+  /** Stops the forgers (the end of a run). */
+  stopForgers(): void {
+    for (const f of this.forgers) f.stop();
   }
 
   /** In the ring, running, not paused, not leaving. */
@@ -324,6 +368,15 @@ export class CheckWorld {
   // ---- observation -------------------------------------------------------------------------
 
   private onWrite(dir: string, file: string, bytes: Uint8Array): void {
+    if (this.secrets.size) {
+      for (const [id, secret] of this.secrets) {
+        if (dir !== this.dir(id) && sameBytes(bytes, secret)) return this.fail({ invariant: 'leak', detail: `${dir}/${file} holds the bytes Peer ${id} keeps outside its store` });
+      }
+      // a forger writes its own bytes where it sends them from; a name it used fresh is its own Store
+      if (this.forgers.some((f) => f.dir === dir)) return;
+      const s = storedNameOf(file);
+      if (s && !this.originals.has(s.name) && this.claimed.has(s.name)) return;
+    }
     const bad = checkWrite(this.originals, dir, file, bytes);
     if (bad) return this.fail(bad);
     const s = storedNameOf(file);
@@ -342,7 +395,12 @@ export class CheckWorld {
         if (t.purpose !== 'request' || t.phase === 'start') return;
         file = t.file;
         outcome = t.phase === 'done' ? 'ok' : `the transfer from Peer ${t.from} failed: ${t.error ?? 'unknown'}`;
-        if (outcome === 'ok' && this.sim.disk.size(this.dir(id), SPEC_SPACE.receivedFileOf(t.file)) === undefined) outcome = 'received, but no file landed';
+        if (outcome === 'ok') {
+          const got = this.sim.disk.read(this.dir(id), SPEC_SPACE.receivedFileOf(t.file));
+          const original = this.originals.get(t.file);
+          if (!got) outcome = 'received, but no file landed';
+          else if (original && !sameBytes(got, original)) outcome = `received other bytes than were stored, from Peer ${t.from}`;
+        }
         break;
       case 'serve':
         if (!t.local || t.phase === 'sent') return;
@@ -429,7 +487,7 @@ export class CheckWorld {
     if (!live.length) return undefined;
     let file: string;
     do file = String(Math.floor(this.rand() * 10_000)).padStart(4, '0');
-    while (this.originals.has(file) || this.scenarioFiles.has(file));
+    while (this.originals.has(file) || this.scenarioFiles.has(file) || this.claimed.has(file));
     const origin = live[Math.floor(this.rand() * live.length)]!;
     this.store(origin, file, 100 + Math.floor(this.rand() * 2000));
     let last: Violation | undefined;
@@ -495,6 +553,7 @@ export async function runScenario(sc: Scenario, opts: CheckOptions): Promise<Run
   } catch (err) {
     w.fail({ invariant: 'crash', detail: err instanceof Error ? err.message.split('\n')[0]! : String(err) });
   }
+  w.stopForgers();
   const st = sim.stats();
   return {
     seed: sc.seed,

@@ -64,6 +64,7 @@ export function replayCommand(seed: number, o: SeedOptions, steps?: readonly num
   if (o.episodes !== undefined && o.episodes !== DEFAULT_EPISODES) words.push(`--episodes ${o.episodes}`);
   if (o.quietMs !== undefined && o.quietMs !== CHECK_DEFAULTS.quietMs) words.push(`--quiet-ms ${o.quietMs}`);
   if (o.settleMs !== undefined && o.settleMs !== CHECK_DEFAULTS.settleMs) words.push(`--settle-ms ${o.settleMs}`);
+  if (o.byzantine) words.push(`--byzantine ${o.byzantine}`);
   const kept = steps ?? o.steps;
   if (kept) words.push(`--steps ${kept.length ? kept.join(',') : 'none'}`);
   return words.join(' ');

@@ -27,6 +27,8 @@ export interface CheckPlan {
   shrink: boolean;
   workers?: number;
   steps?: number[];
+  /** Share of Byzantine peers (0: none). */
+  byzantine: number;
 }
 
 interface RawCheckOptions {
@@ -40,7 +42,11 @@ interface RawCheckOptions {
   shrink?: boolean;
   workers?: string;
   steps?: string;
+  byzantine?: string;
 }
+
+/** At most half the ring may be Byzantine: the honest peers must still hold every key's copies. */
+const MAX_BYZANTINE = 0.5;
 
 const CHECK_HELP = `
 Each seed makes a ring of --peers peers on the simulator and a schedule of faults (kills, quits,
@@ -49,8 +55,14 @@ requests, then checks at every quiet point: successor lists and predecessors are
 peer is alone, one owner per key, every stored file on its owner and next k - 1 live peers, every
 Request answered; and at every step, that no file's bytes ever change.
 
+With --byzantine F, that share of the peers are Byzantine: beside each, a forger offers names with
+other bytes, pushes copies under guessed ids, asks for files outside the store, and sends stores,
+requests and joins in other peers' names. Then also: no byte a peer keeps outside its store is ever
+sent, and every Request gets exactly the bytes that were stored.
+
 Examples:
   cdht check --seeds 1000                  the sweep CI runs
+  cdht check --seeds 1000 --byzantine 0.25 a quarter of the peers forge
   cdht check --seeds 1 --from 4711         replay one seed
   cdht check --seeds 1 --from 4711 --steps 2,5,9   replay a shrunk schedule`;
 
@@ -68,7 +80,14 @@ export function checkPlan(o: RawCheckOptions): CheckPlan {
     else if (!/^\d+(,\d+)*$/.test(o.steps)) throw new ArgumentProblem(`--steps must be step numbers separated by commas, e.g. 2,5,9, or none (got '${o.steps}')`);
     else steps = o.steps.split(',').map(Number);
   }
-  return { seeds, from, peers, episodes, quietMs, settleMs, json: !!o.json, shrink: o.shrink !== false, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
+  let byzantine = 0;
+  if (o.byzantine !== undefined) {
+    byzantine = Number(o.byzantine);
+    if (!/^(0|0?\.\d+|1)$/.test(o.byzantine.trim()) || !(byzantine >= 0 && byzantine <= MAX_BYZANTINE)) {
+      throw new ArgumentProblem(`--byzantine must be a share of the peers from 0 to ${MAX_BYZANTINE}, e.g. 0.25 (got '${o.byzantine}')`);
+    }
+  }
+  return { seeds, from, peers, episodes, quietMs, settleMs, json: !!o.json, shrink: o.shrink !== false, byzantine, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
 }
 
 export function addCheckCommand(program: Command, name: string, onCheck: (plan: CheckPlan) => void): void {
@@ -82,6 +101,7 @@ export function addCheckCommand(program: Command, name: string, onCheck: (plan: 
     .option('--quiet-ms <MS>', 'virtual time without a step before the invariants are checked', String(CHECK_DEFAULTS.quietMs))
     .option('--settle-ms <MS>', 'virtual time after the last step by which the ring must be right', String(CHECK_DEFAULTS.settleMs))
     .option('--steps <LIST>', 'run only these steps of each schedule (a shrunk schedule\'s replay gives them)')
+    .option('--byzantine <F>', `share of the peers that forge messages and copies (0 to ${MAX_BYZANTINE})`)
     .option('--workers <N>', 'worker threads (default: up to 2, the cores there are)')
     .option('--no-shrink', 'do not shrink failing schedules')
     .option('--json', 'print one JSON object instead of text')
@@ -128,6 +148,7 @@ export async function runCheck(plan: CheckPlan, write: (s: string) => void = (s)
     quietMs: plan.quietMs,
     settleMs: plan.settleMs,
     shrink: plan.shrink,
+    ...(plan.byzantine > 0 ? { byzantine: plan.byzantine } : {}),
     ...(plan.workers !== undefined ? { workers: plan.workers } : {}),
     ...(plan.steps ? { steps: plan.steps } : {}),
     ...(plan.json ? {} : { onSeed: (s) => s.failure && write(`${describe(s.failure).join('\n')}\n`) }),
