@@ -5,6 +5,7 @@ import type { Contact, Target } from './contact.js';
 import type { Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
 import type { Message } from './messages.js';
+import { RoutedOrigins } from './routed-origins.js';
 import type { LineLevel, Trace } from './trace.js';
 
 export type Phase = 'starting' | 'joining' | 'active' | 'leaving' | 'stopped';
@@ -33,7 +34,10 @@ export interface CoreConfig {
   replicas?: number;
   /** Offers of larger files are refused before a byte is written. */
   maxFileBytes?: number;
-  /** A private ring: every message must come from the peer it speaks for (its certificate says so). */
+  /**
+   * A private ring: every message must come from the peer it speaks for (its certificate says
+   * so), and a routed one must carry its origin's proof, at every hop (routed-origins.ts).
+   */
   secure?: boolean;
   requestTimeoutMs?: number;
   joinTimeoutMs?: number;
@@ -62,12 +66,15 @@ export class Ctx {
   phase: Phase = 'starting';
   /** Bumped whenever what a reporter shows changes (successors, predecessors, files held). */
   version = 0;
+  /** Whose word routed messages are (private rings): their origin proofs, and replays refused. */
+  readonly origins: RoutedOrigins;
   private out: Effect[] = [];
 
   constructor(config: CoreConfig) {
     this.cfg = { ...DEFAULTS, ...config } as Resolved;
     this.self = config.self;
     this.space = config.space;
+    this.origins = new RoutedOrigins(this);
   }
 
   /** Starts collecting the effects of one event. */
@@ -115,7 +122,11 @@ export class Ctx {
   }
 }
 
-/** Why a message does not come from the peer it speaks for, on a private ring; undefined when it does. */
+/**
+ * Why a message does not come from the peer it speaks for, on a private ring; undefined when it
+ * does. For the messages a peer sends for itself, to its neighbours; a routed one is judged by
+ * its origin proof instead (ctx.origins).
+ */
 export function impersonation(ctx: Ctx, speaker: Contact, authId: Id | undefined): string | undefined {
   if (!ctx.cfg.secure) return undefined;
   if (authId === undefined) return 'no certificate';

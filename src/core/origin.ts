@@ -13,4 +13,19 @@ export interface Origin {
    * datagram). Undefined on an open ring, where nothing about the sender is proven.
    */
   readonly authId?: Id;
+  /**
+   * A routed message's origin proof that the shell verified (private ring): the id of the
+   * certificate whose key signed it (issued by this ring's authority), when it was signed and
+   * its nonce. Undefined when there was none or it did not verify.
+   */
+  readonly signed?: Signed;
+  /** Why a routed message's origin proof did not verify, when it carried one that did not (a line says so). */
+  readonly proofError?: string;
+}
+
+export interface Signed {
+  readonly by: Id;
+  /** The signer's clock, ms. */
+  readonly at: number;
+  readonly nonce: number;
 }

@@ -10,6 +10,9 @@ import { formatAddress, type Address, type Target } from '../../core/contact.js'
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
+import { isRouted, speakerOf } from '../../core/messages.js';
+import type { Origin } from '../../core/origin.js';
+import { OriginSigner, OriginVerifier } from '../../security/origin-proofs.js';
 import { decodeFrame, encodeFrame } from '../../wire/index.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime } from '../types.js';
 import { Acceptor } from './acceptor.js';
@@ -86,6 +89,9 @@ export class NodeEndpoint implements Endpoint {
   private readonly outSockets = new Set<net.Socket>();
   private readonly fileSlots: { active: number; waiting: Array<() => void> } = { active: 0, waiting: [] };
   private readonly awaitingKeys = new Map<string, Waiting>();
+  /** A private ring's origin proofs: this peer signs the routed messages it originates, and checks everyone's. */
+  private readonly signer: OriginSigner | undefined;
+  private readonly verifier: OriginVerifier | undefined;
   private listening = false;
   private closing: Promise<void> | null = null;
 
@@ -109,8 +115,12 @@ export class NodeEndpoint implements Endpoint {
     handlers: Required<EndpointHandlers>,
     private readonly limits: Limits,
   ) {
-    this.handlers = handlers;
     const identity = opts.tls;
+    this.signer = identity ? new OriginSigner(identity, () => randomInt(0, 2 ** 32 - 1)) : undefined;
+    this.verifier = identity ? new OriginVerifier(identity.caPem) : undefined;
+    // every routed message is checked here, before the core sees it, whichever door it came in by
+    const deliver = handlers.onMessage;
+    this.handlers = handlers = { ...handlers, onMessage: (msg, origin) => deliver(msg, this.vouch(msg, origin)) };
     this.budget = new MemoryBudget(limits.maxBufferedBytesPerHost, limits.maxBufferedBytesTotal);
     this.keys = identity ? new DatagramKeys(identity.id, limits) : undefined;
     this.files = { dataDir: opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>() };
@@ -263,8 +273,22 @@ export class NodeEndpoint implements Endpoint {
 
   // ---- messages and files -----------------------------------------------------------------------
 
+  /** What a routed message's origin proof proves (private ring): the core judges by it. */
+  private vouch(msg: Message, origin: Origin): Origin {
+    if (!this.verifier || !isRouted(msg) || !msg.proof) return origin;
+    let v: ReturnType<OriginVerifier['check']>;
+    try {
+      v = this.verifier.check(msg, Date.now());
+    } catch (err) {
+      v = { ok: false, why: describe(err) }; // never into a socket callback
+    }
+    return v.ok ? { ...origin, signed: v.signed } : { ...origin, proofError: v.why };
+  }
+
   sendMessage(to: Target, msg: Message): Promise<void> {
     if (this.closing) return Promise.reject(unreachable('endpoint closed'));
+    // a routed message of our own leaves with our proof; one we relay keeps its origin's
+    if (this.signer && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.opts.tls?.id) msg = this.signer.sign(msg, Date.now());
     let frame: Uint8Array;
     try {
       frame = encodeFrame(msg);

@@ -32,10 +32,12 @@ import type { Address, Contact, Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
+import { isRouted, speakerOf } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, Origin, Runtime } from '../types.js';
 import { SimDisk } from './disk.js';
+import { SimNotary } from './origin-proofs.js';
 import { EventHeap, type SimEvent } from './event-heap.js';
 
 export { SimDisk, MAX_SIM_FILE_BYTES } from './disk.js';
@@ -151,6 +153,10 @@ class SimEndpoint implements Endpoint, Sender {
 
   sendMessage(to: Target, msg: Message): Promise<void> {
     this.net.promised = true;
+    // as the Node endpoint: a routed message of our own leaves with our proof, a relayed one keeps its origin's
+    if (this.authId !== undefined && this.ringCa !== undefined && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.authId) {
+      msg = this.net.notary.sign(msg, this.authId, this.ringCa, this.net.now());
+    }
     return this.net.sendMessageFrom(this, to, msg);
   }
 
@@ -181,6 +187,8 @@ class SimEndpoint implements Endpoint, Sender {
 export class SimNetwork {
   readonly seed: number;
   readonly disk = new SimDisk();
+  /** Issues and checks the origin proofs of private rings' routed messages. */
+  readonly notary = new SimNotary();
   private readonly rand: () => number;
   private latency: readonly [number, number];
   private lossRate: number;
@@ -545,6 +553,13 @@ export class SimNetwork {
     return { ...origin, authId: src.authId };
   }
 
+  /** What a routed message's origin proof proves to a member of a private ring (the Node endpoint's vouch). */
+  private vouch(ep: SimEndpoint, msg: Message, origin: Origin): Origin {
+    if (ep.ringCa === undefined || !isRouted(msg) || !msg.proof) return origin;
+    const v = this.notary.check(msg, ep.ringCa);
+    return v.ok ? { ...origin, signed: v.signed } : { ...origin, proofError: v.why };
+  }
+
   /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */
   private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', src: Sender): void {
     const from = addressOf(src.self);
@@ -555,12 +570,12 @@ export class SimNetwork {
       return;
     }
     if ('msg' in payload) {
-      ep.handlers.onMessage(payload.msg, origin);
+      ep.handlers.onMessage(payload.msg, this.vouch(ep, payload.msg, origin));
       return;
     }
     const decoded = safeDecode(payload.bytes);
     if (decoded.ok) {
-      ep.handlers.onMessage(decoded.msg, origin);
+      ep.handlers.onMessage(decoded.msg, this.vouch(ep, decoded.msg, origin));
     } else {
       this.counters.badInputs++;
       ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from);
