@@ -73,7 +73,7 @@ export class OriginVerifier {
     } catch {
       good = false; // a malformed signature for this key type
     }
-    if (!good) return { ok: false, why: `the signature does not match (certificate of Peer ${cert.id}${cert.id === speakerOf(msg).id ? '' : `, not ${speakerOf(msg).id}`})` };
+    if (!good) return { ok: false, why: `the signature does not match the certificate of Peer ${cert.id}` };
     return { ok: true, signed: { by: cert.id, at: proof.at, nonce: proof.nonce } };
   }
 
@@ -95,7 +95,7 @@ export class OriginVerifier {
       return { ok: false, why: 'its certificate cannot be parsed' };
     }
     try {
-      checkPeerCertificate('its certificate', cert, "this ring's authority", this.ca);
+      checkPeerCertificate('its certificate', cert, 'this ring', this.ca);
     } catch (err) {
       return { ok: false, why: (err as Error).message };
     }
