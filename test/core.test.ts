@@ -11,6 +11,7 @@ import { defaultContact } from '../src/core/contact.js';
 import { BASE, FakeLink } from './helpers/fake-link.js';
 import type { Effect } from '../src/core/effects.js';
 import type { Message } from '../src/core/messages.js';
+import { proven, type ProofCheck } from '../src/core/origin.js';
 
 const space = SPEC_SPACE;
 const keyOf = (f: string) => Number(space.keyOf(f));
@@ -191,10 +192,11 @@ test("a lookup's owner answers by datagram on an open ring and over its link on 
     const net = new FakeLink();
     net.add(9, { kind: 'init', successors: [14, 19] }, { secure });
     const asker = defaultContact(2n, '127.0.0.1', BASE);
-    const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 77, final: true, hops: 2 };
-    // a private ring's relay (8) hands on the asker's proof; the shell found it signed by 2
-    const signed = { by: 2n, at: 0, nonce: 5 };
-    const effects = net.feed(9, { type: 'receive', msg: lookup, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE), authId: 8n, signed }, now: 0 });
+    // a private ring's relay (8) hands on the asker's proof, which the shell finds signed by 2
+    const proof = { at: 0, nonce: 5, cert: Uint8Array.of(1), sig: Uint8Array.of(2) };
+    const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 77, final: true, hops: 2, ...(secure ? { proof } : {}) };
+    const check = secure ? { proof: proven({ by: 2n, at: 0, nonce: 5 }) } : {};
+    const effects = net.feed(9, { type: 'receive', msg: lookup, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE), authId: 8n, ...check }, now: 0 });
     const reply = effects.find((e) => e.kind === 'send' && e.msg.type === 'lookup-reply');
     assert.ok(reply && reply.kind === 'send', 'the owner answered');
     assert.equal(reply.to.port, asker.port);
@@ -205,49 +207,58 @@ test("a lookup's owner answers by datagram on an open ring and over its link on 
   assert.equal(answer(true), 'tcp');
 });
 
-test('on a private ring a routed message is acted on only with its origin proof, at any hop, fresh and once', () => {
+test('on a private ring a routed message is acted on only with its origin proof, at any hop, fresh and once; relays check no signature', () => {
   const net = new FakeLink();
   net.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
   const relay = { via: 'tcp' as const, src: defaultContact(4n, '127.0.0.1', BASE + 4), authId: 4n };
   const asker = defaultContact(2n, '127.0.0.1', BASE + 2);
   const T = 1_000_000;
-  const feed = (msg: Message, signed?: { by: bigint; at: number; nonce: number }, proofError?: string) =>
-    net.feed(9, { type: 'receive', msg, origin: { ...relay, ...(signed ? { signed } : {}), ...(proofError ? { proofError } : {}) }, now: T });
+  let checks = 0;
+  /** The message as it arrives with a proof dated `at`, and what the shell's check of it would say. */
+  const feed = (msg: Message, check?: ProofCheck, at = T) => {
+    const origin = check ? { ...relay, proof: () => (checks++, check) } : relay;
+    const withProof = check ? ({ ...msg, proof: { at, nonce: 1, cert: Uint8Array.of(1), sig: Uint8Array.of(1) } } as Message) : msg;
+    return net.feed(9, { type: 'receive', msg: withProof, origin, now: T });
+  };
   const acted = (effects: Effect[]) => effects.some((e) => (e.kind === 'send' && (e.msg.type === 'store-accepted' || e.msg.type === 'lookup-reply')) || e.kind === 'serve-file');
   const dropLine = (effects: Effect[]) => effects.filter((e) => e.kind === 'trace' && e.trace.kind === 'note' && /^Dropped/.test(e.trace.text)).map((e) => (e.kind === 'trace' && e.trace.kind === 'note' ? e.trace.text : ''));
+  const by = (id: bigint, nonce: number, at = T): ProofCheck => ({ ok: true, signed: { by: id, at, nonce } });
   // 9 knows no predecessor yet, so it takes whatever is marked final as its own
   const file = '4103';
   const store = { type: 'store' as const, origin: asker, file, final: true, hops: 3 };
   const request = { type: 'file-request' as const, requester: asker, file, rid: 42, final: true, hops: 3, fallback: 0 };
   const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 43, final: true, hops: 3 };
   for (const [i, msg] of ([store, request, lookup] as Message[]).entries()) {
-    // no proof, a proof that did not verify, a proof of another member: dropped with one line
-    for (const [signed, err, why] of [
-      [undefined, undefined, /carries no origin proof/],
-      [undefined, 'the signature does not match', /refused \(the signature does not match\)/],
-      [{ by: 4n, at: T, nonce: 1 }, undefined, /signed by Peer 4/],
-      [{ by: 2n, at: T - 301_000, nonce: 2 }, undefined, /stale/],
-      [{ by: 2n, at: T + 301_000, nonce: 3 }, undefined, /ahead/],
+    // no proof, one that does not verify, another member's, a stale one, one from the future: one line each
+    for (const [check, at, why] of [
+      [undefined, T, /carries no origin proof/],
+      [{ ok: false, why: 'the signature does not match' }, T, /refused \(the signature does not match\)/],
+      [by(4n, 1), T, /signed by Peer 4/],
+      [by(2n, 2, T - 301_000), T - 301_000, /stale \(301 s old\)/],
+      [by(2n, 3, T + 301_000), T + 301_000, /ahead/],
     ] as const) {
-      const effects = feed(msg, signed, err);
+      const effects = feed(msg, check, at);
       assert.ok(!acted(effects), `${msg.type} ${String(why)} was acted on`);
       const lines = dropLine(effects);
       assert.equal(lines.length, 1, `${msg.type}: one debug line`);
       assert.match(lines[0]!, why);
     }
-    // its origin's proof: acted on once; the same proof again is a replay
-    const good = { by: 2n, at: T - 1000, nonce: 100 + i };
-    assert.ok(acted(feed(msg, good)), `${msg.type} with its origin's proof is acted on`);
-    const again = feed({ ...msg, hops: 5 } as Message, good);
+    // its origin's proof: acted on once; the same proof again (other hops) is a replay
+    const good = by(2n, 100 + i, T - 1000);
+    assert.ok(acted(feed(msg, good, T - 1000)), `${msg.type} with its origin's proof is acted on`);
+    const again = feed({ ...msg, hops: 5 } as Message, good, T - 1000);
     assert.ok(!acted(again), `${msg.type}: a replay is not acted on`);
     assert.match(dropLine(again)[0] ?? '', /replay/);
   }
-  // a relay drops an unproven message too (at any hop), and forwards a proven one
+  // a relay drops what carries no proof or a stale one, and forwards the rest without checking a signature
   const far = { type: 'store' as const, origin: asker, file: '2012', final: false, hops: 2 };
   assert.ok(keyOf('2012') > 19 || keyOf('2012') <= 2, 'a key 9 does not own');
-  const forwardedBy = (signed?: { by: bigint; at: number; nonce: number }) => feed(far, signed).some((e) => e.kind === 'send' && e.msg.type === 'store');
-  assert.equal(forwardedBy(undefined), false, 'an unproven store is not relayed');
-  assert.equal(forwardedBy({ by: 2n, at: T, nonce: 9 }), true, 'a proven store is relayed');
+  const forwarded = (effects: Effect[]) => effects.some((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.equal(forwarded(feed(far)), false, 'an unproven store is not relayed');
+  assert.equal(forwarded(feed(far, by(2n, 9, T - 400_000), T - 400_000)), false, 'a stale one is not relayed');
+  const before = checks;
+  assert.equal(forwarded(feed(far, { ok: false, why: 'forged' })), true, 'one with a proof is relayed');
+  assert.equal(checks, before, 'a relay does not check the signature');
 });
 
 test('an open ring takes routed messages without proofs, as before', () => {

@@ -7,6 +7,7 @@ import { Ctx } from '../src/core/context.js';
 import { defaultContact } from '../src/core/contact.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { RoutedMessage } from '../src/core/messages.js';
+import { proven } from '../src/core/origin.js';
 import { MAX_SEEN_PROOFS, PROOF_WINDOW_MS } from '../src/core/routed-origins.js';
 import { createAuthority, issuePeer, type KeyAlgorithm } from '../src/security/ca.js';
 import { OriginSigner, OriginVerifier } from '../src/security/origin-proofs.js';
@@ -106,27 +107,29 @@ test('the simulator notary: only the origin endpoint can make a proof; a changed
   }
 });
 
-test('the core refuses stale, future and replayed proofs, and keeps its replay ledger bounded', () => {
+test('the core refuses stale, future, foreign and replayed proofs, and keeps its replay ledger bounded', () => {
   const ctx = new Ctx({ self: defaultContact(19n, '127.0.0.1', 40019), space: SPEC_SPACE, mode: { kind: 'init', successors: [] }, pingIntervalMs: 1000, pingMisses: 3, random32, storeId: 'x', secure: true });
   const o = ctx.origins;
-  const store: RoutedMessage = { type: 'store', origin: nine, file: '2012', final: true, hops: 4 };
   const via = { via: 'tcp' as const, src: defaultContact(4n, '127.0.0.1', 40004), authId: 4n };
+  const store = (at: number): RoutedMessage => ({ type: 'store', origin: nine, file: '2012', final: true, hops: 4, proof: { at, nonce: 1, cert: Uint8Array.of(1), sig: Uint8Array.of(1) } });
   ctx.begin(T);
-  const origin = (at: number, nonce: number) => ({ ...via, signed: { by: 9n, at, nonce } });
-  assert.equal(o.problem(store, origin(T - 1000, 1)), undefined);
-  assert.match(o.problem(store, origin(T - PROOF_WINDOW_MS - 1, 1)) ?? '', /stale/);
-  assert.match(o.problem(store, origin(T + PROOF_WINDOW_MS + 1, 1)) ?? '', /ahead/);
-  assert.match(o.problem(store, { ...via, signed: { by: 4n, at: T, nonce: 1 } }) ?? '', /signed by Peer 4/);
-  assert.match(o.problem(store, via) ?? '', /no origin proof/);
-  assert.equal(o.replayed(store, origin(T - 1000, 1)), undefined, 'acted on once');
-  assert.match(o.replayed(store, origin(T - 1000, 1)) ?? '', /replay/, 'and not twice');
-  assert.equal(o.replayed(store, origin(T - 1000, 2)), undefined, 'another nonce is another message');
+  const origin = (at: number, nonce: number, by = 9n) => ({ ...via, proof: proven({ by, at, nonce }) });
+  assert.equal(o.problem(store(T - 1000), origin(T - 1000, 1)), undefined);
+  assert.match(o.problem(store(T - PROOF_WINDOW_MS - 1), origin(T - PROOF_WINDOW_MS - 1, 1)) ?? '', /stale/);
+  assert.match(o.problem(store(T + PROOF_WINDOW_MS + 1), origin(T + PROOF_WINDOW_MS + 1, 1)) ?? '', /ahead/);
+  assert.match(o.problem(store(T), via) ?? '', /no origin proof/);
+  assert.match(o.refuseToAct(store(T), origin(T, 1, 4n)) ?? '', /signed by Peer 4/);
+  assert.match(o.refuseToAct(store(T), { ...via, proof: () => ({ ok: false, why: 'bad' }) }) ?? '', /refused \(bad\)/);
+  const s = store(T - 1000);
+  assert.equal(o.refuseToAct(s, origin(T - 1000, 1)), undefined, 'acted on once');
+  assert.match(o.refuseToAct(s, origin(T - 1000, 1)) ?? '', /replay/, 'and not twice');
+  assert.equal(o.refuseToAct(s, origin(T - 1000, 2)), undefined, 'another nonce is another message');
   // full: the oldest are forgotten, and anything no newer than them is refused as a possible replay
-  for (let i = 0; i < MAX_SEEN_PROOFS + 10; i++) assert.equal(o.replayed(store, origin(T - 500 + (i >> 8), 1000 + i)), undefined);
+  for (let i = 0; i < MAX_SEEN_PROOFS + 10; i++) assert.equal(o.refuseToAct(s, origin(T - 500 + (i >> 8), 1000 + i)), undefined);
   assert.ok(o.size <= MAX_SEEN_PROOFS);
-  assert.match(o.replayed(store, origin(T - 1000, 3)) ?? '', /replay/, 'older than what was forgotten');
+  assert.match(o.refuseToAct(s, origin(T - 1000, 3)) ?? '', /replay/, 'older than what was forgotten');
   // a later clock: stale entries go first
   ctx.begin(T + 2 * PROOF_WINDOW_MS);
-  assert.equal(o.replayed(store, origin(T + 2 * PROOF_WINDOW_MS, 1)), undefined);
+  assert.equal(o.refuseToAct(s, origin(T + 2 * PROOF_WINDOW_MS, 1)), undefined);
   assert.equal(o.size, 1);
 });

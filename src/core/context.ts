@@ -39,6 +39,11 @@ export interface CoreConfig {
    * so), and a routed one must carry its origin's proof, at every hop (routed-origins.ts).
    */
   secure?: boolean;
+  /**
+   * On a private ring, routed messages must carry their origin's proof (default true).
+   * Only to measure what they cost (bench/secure.ts): without them a member speaks for any other beyond its own connection. Not offered by the CLI.
+   */
+  originProofs?: boolean;
   requestTimeoutMs?: number;
   joinTimeoutMs?: number;
   quitTimeoutMs?: number;
@@ -52,6 +57,7 @@ export const DEFAULTS = {
   replicas: 1,
   maxFileBytes: 1024 * 1024 * 1024,
   secure: false,
+  originProofs: true,
   requestTimeoutMs: 15_000,
   joinTimeoutMs: 10_000,
   quitTimeoutMs: 3_000,

@@ -4,8 +4,7 @@
 // having met the origin. node:crypto does all the cryptography.
 import { createHash, createPrivateKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import type { OriginProof, RoutedMessage } from '../core/messages.js';
-import { speakerOf } from '../core/messages.js';
-import type { Signed } from '../core/origin.js';
+import type { ProofCheck } from '../core/origin.js';
 import { proofContent } from '../wire/origin-proof.js';
 import { checkPeerCertificate, commonNameOf } from './checks.js';
 import type { TlsIdentity } from './identity.js';
@@ -45,8 +44,6 @@ export class OriginSigner {
 
 type CertEntry = { ok: true; id: bigint; key: KeyObject; from: number; to: number } | { ok: false; why: string };
 
-export type Verdict = { ok: true; signed: Signed } | { ok: false; why: string };
-
 /** Every member's checking half: whose proof a routed message carries. */
 export class OriginVerifier {
   private readonly ca: X509Certificate;
@@ -61,7 +58,7 @@ export class OriginVerifier {
    * signature covers what the message asks; else why not. Freshness, replays and whether the
    * signer is the message's origin are the core's to judge. `now` checks the certificate's validity.
    */
-  check(msg: RoutedMessage, now: number): Verdict {
+  check(msg: RoutedMessage, now: number): ProofCheck {
     const proof = msg.proof;
     if (!proof) return { ok: false, why: 'no proof' };
     const cert = this.certificate(proof.cert);

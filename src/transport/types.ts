@@ -38,6 +38,11 @@ export interface EndpointOptions {
   readonly tls?: TlsIdentity;
   /** Offers larger than this are refused before a byte is written. */
   readonly maxFileBytes?: number;
+  /**
+   * A private ring signs the routed messages this peer originates and checks everyone's (default
+   * true). Only to measure what they cost (bench/secure.ts): without them a member speaks for any other beyond its own connection. Not offered by the CLI.
+   */
+  readonly originProofs?: boolean;
 }
 
 export interface Endpoint {

@@ -75,8 +75,8 @@ export class Join {
     if (forged) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${forged}`, 'debug');
     const r = this.router.towardsJoiner(j.id);
     const acting = j.id === ctx.self.id || this.succ.has(j.id) || r.accept;
-    const replay = acting ? ctx.origins.replayed(msg, origin) : undefined;
-    if (replay) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${replay}`, 'debug');
+    const refused = acting ? ctx.origins.refuseToAct(msg, origin) : undefined;
+    if (refused) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${refused}`, 'debug');
     if (j.id === ctx.self.id || this.succ.has(j.id)) {
       const reason = `Peer ${ctx.fmt(j.id)} is already in the ring`;
       ctx.trace({ kind: 'join-refused', joiner: j.id, reason });

@@ -51,8 +51,8 @@ export class Lookups {
     if (forged) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
-      const replay = ctx.origins.replayed(msg, origin);
-      if (replay) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${replay}`, 'debug');
+      const refused = ctx.origins.refuseToAct(msg, origin);
+      if (refused) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept
       // open for one small answer per refresh is most of a finger table's cost; a private ring
       // seals datagrams only for neighbours, so its answer goes on a link

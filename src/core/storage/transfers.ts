@@ -98,8 +98,8 @@ export class Transfers {
         ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
         return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
       }
-      const replay = ctx.origins.replayed(msg, origin);
-      if (replay) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${replay}`, 'debug');
+      const refused = ctx.origins.refuseToAct(msg, origin);
+      if (refused) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       return this.acceptStore(msg.file, msg.origin);
     }
     ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
@@ -186,8 +186,8 @@ export class Transfers {
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? ({ accept: true } as const) : this.router.route(key);
     if (r.accept) {
-      const replay = ctx.origins.replayed(msg, origin);
-      if (replay) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${replay}`, 'debug');
+      const refused = ctx.origins.refuseToAct(msg, origin);
+      if (refused) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${refused}`, 'debug');
       if (this.serving.size >= MAX_SERVING) this.serving.delete(this.serving.keys().next().value!);
       this.serving.set(`${msg.requester.id}:${msg.rid}`, msg);
       return ctx.emit({ kind: 'serve-file', name: msg.file, rid: msg.rid, to: msg.requester });

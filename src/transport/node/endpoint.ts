@@ -11,7 +11,7 @@ import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
 import { isRouted, speakerOf } from '../../core/messages.js';
-import type { Origin } from '../../core/origin.js';
+import type { Origin, ProofCheck } from '../../core/origin.js';
 import { OriginSigner, OriginVerifier } from '../../security/origin-proofs.js';
 import { decodeFrame, encodeFrame } from '../../wire/index.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime } from '../types.js';
@@ -116,9 +116,10 @@ export class NodeEndpoint implements Endpoint {
     private readonly limits: Limits,
   ) {
     const identity = opts.tls;
-    this.signer = identity ? new OriginSigner(identity, () => randomInt(0, 2 ** 32 - 1)) : undefined;
-    this.verifier = identity ? new OriginVerifier(identity.caPem) : undefined;
-    // every routed message is checked here, before the core sees it, whichever door it came in by
+    const proofs = identity && opts.originProofs !== false;
+    this.signer = proofs ? new OriginSigner(identity, () => randomInt(0, 2 ** 32 - 1)) : undefined;
+    this.verifier = proofs ? new OriginVerifier(identity.caPem) : undefined;
+    // every routed message gets its proof check here, whichever door it came in by
     const deliver = handlers.onMessage;
     this.handlers = handlers = { ...handlers, onMessage: (msg, origin) => deliver(msg, this.vouch(msg, origin)) };
     this.budget = new MemoryBudget(limits.maxBufferedBytesPerHost, limits.maxBufferedBytesTotal);
@@ -273,16 +274,24 @@ export class NodeEndpoint implements Endpoint {
 
   // ---- messages and files -----------------------------------------------------------------------
 
-  /** What a routed message's origin proof proves (private ring): the core judges by it. */
+  /**
+   * A routed message's origin proof, checkable (private ring): the core checks it only where it
+   * acts on the message, so relays pay nothing for it.
+   */
   private vouch(msg: Message, origin: Origin): Origin {
-    if (!this.verifier || !isRouted(msg) || !msg.proof) return origin;
-    let v: ReturnType<OriginVerifier['check']>;
-    try {
-      v = this.verifier.check(msg, Date.now());
-    } catch (err) {
-      v = { ok: false, why: describe(err) }; // never into a socket callback
-    }
-    return v.ok ? { ...origin, signed: v.signed } : { ...origin, proofError: v.why };
+    const verifier = this.verifier;
+    if (!verifier || !isRouted(msg) || !msg.proof) return origin;
+    let result: ProofCheck | undefined;
+    const proof = (): ProofCheck => {
+      if (result) return result;
+      try {
+        result = verifier.check(msg, Date.now());
+      } catch (err) {
+        result = { ok: false, why: describe(err) }; // never into a socket callback
+      }
+      return result;
+    };
+    return { ...origin, proof };
   }
 
   sendMessage(to: Target, msg: Message): Promise<void> {

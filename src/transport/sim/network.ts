@@ -32,6 +32,7 @@ import type { Address, Contact, Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
+import type { ProofCheck } from '../../core/origin.js';
 import { isRouted, speakerOf } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
@@ -145,6 +146,7 @@ class SimEndpoint implements Endpoint, Sender {
     readonly dataDir: string,
     readonly maxFileBytes: number | undefined,
     readonly handlers: EndpointHandlers,
+    readonly originProofs = true,
   ) {}
 
   sendDatagram(to: Target, msg: Message): void {
@@ -154,7 +156,7 @@ class SimEndpoint implements Endpoint, Sender {
   sendMessage(to: Target, msg: Message): Promise<void> {
     this.net.promised = true;
     // as the Node endpoint: a routed message of our own leaves with our proof, a relayed one keeps its origin's
-    if (this.authId !== undefined && this.ringCa !== undefined && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.authId) {
+    if (this.originProofs && this.authId !== undefined && this.ringCa !== undefined && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.authId) {
       msg = this.net.notary.sign(msg, this.authId, this.ringCa, this.net.now());
     }
     return this.net.sendMessageFrom(this, to, msg);
@@ -503,7 +505,7 @@ export class SimNetwork {
     if (this.bound.has(addr)) {
       return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
     }
-    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.maxFileBytes, handlers);
+    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.maxFileBytes, handlers, opts.originProofs !== false);
     this.bound.set(addr, ep);
     return Promise.resolve(ep);
   }
@@ -553,11 +555,12 @@ export class SimNetwork {
     return { ...origin, authId: src.authId };
   }
 
-  /** What a routed message's origin proof proves to a member of a private ring (the Node endpoint's vouch). */
+  /** A routed message's origin proof, checkable by a member of a private ring when it acts (the Node endpoint's vouch). */
   private vouch(ep: SimEndpoint, msg: Message, origin: Origin): Origin {
-    if (ep.ringCa === undefined || !isRouted(msg) || !msg.proof) return origin;
-    const v = this.notary.check(msg, ep.ringCa);
-    return v.ok ? { ...origin, signed: v.signed } : { ...origin, proofError: v.why };
+    const ringCa = ep.ringCa;
+    if (ringCa === undefined || !ep.originProofs || !isRouted(msg) || !msg.proof) return origin;
+    let result: ProofCheck | undefined;
+    return { ...origin, proof: () => (result ??= this.notary.check(msg, ringCa)) };
   }
 
   /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */

@@ -7,7 +7,7 @@
 // core refuses, exactly as with real signatures. No cryptography, no randomness: runs replay.
 import type { Id } from '../../core/id-space.js';
 import type { RoutedMessage } from '../../core/messages.js';
-import type { Signed } from '../../core/origin.js';
+import type { ProofCheck } from '../../core/origin.js';
 import { PROOF_WINDOW_MS } from '../../core/routed-origins.js';
 import { proofContent } from '../../wire/index.js';
 
@@ -20,8 +20,6 @@ interface Issued {
   at: number;
   content: Uint8Array;
 }
-
-export type SimVerdict = { ok: true; signed: Signed } | { ok: false; why: string };
 
 export class SimNotary {
   private readonly issued = new Map<string, Issued>();
@@ -41,7 +39,7 @@ export class SimNotary {
   }
 
   /** Who signed `msg`'s proof, as seen by a member of the ring of `ringCa`; or why it does not check. */
-  check(msg: RoutedMessage, ringCa: string): SimVerdict {
+  check(msg: RoutedMessage, ringCa: string): ProofCheck {
     const proof = msg.proof;
     if (!proof) return { ok: false, why: 'no proof' };
     const p = this.issued.get(key(proof.sig));
