@@ -56,7 +56,10 @@ export interface PeerOptions {
   maxFileBytes?: number;
   /** A private ring: mutual TLS and sealed pings with these credentials. */
   tls?: TlsIdentity;
-  /** A private ring's origin proofs on routed messages (default true). Only to measure what they cost (bench/secure.ts): without them a member speaks for any other beyond its own connection. Not offered by the CLI. */
+  /**
+   * A private ring's origin proofs on routed messages (default true). False only to measure what
+   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
+   */
   originProofs?: boolean;
   /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
   runtime?: Runtime;

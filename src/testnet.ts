@@ -38,7 +38,10 @@ export interface TestnetOptions {
    * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
    */
   secure?: boolean;
-  /** A private ring's origin proofs on routed messages (default true). Only to measure what they cost (bench/secure.ts): without them a member speaks for any other beyond its own connection. Not offered by the CLI. */
+  /**
+   * A private ring's origin proofs on routed messages (default true). False only to measure what
+   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
+   */
   originProofs?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;

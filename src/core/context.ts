@@ -36,12 +36,13 @@ export interface CoreConfig {
   maxFileBytes?: number;
   /**
    * A private ring: every message must come from the peer it speaks for (its certificate says
-   * so), and a routed one must carry its origin's proof, at every hop (routed-origins.ts).
+   * so); a routed one must carry its origin's proof, checked where it takes effect (routed-origins.ts).
    */
   secure?: boolean;
   /**
-   * On a private ring, routed messages must carry their origin's proof (default true).
-   * Only to measure what they cost (bench/secure.ts): without them a member speaks for any other beyond its own connection. Not offered by the CLI.
+   * On a private ring, routed messages must carry their origin's proof (default true). False
+   * only to measure what they cost (bench/secure.ts): without them a member can speak for any
+   * other through routing. Not offered by the CLI.
    */
   originProofs?: boolean;
   requestTimeoutMs?: number;

@@ -19,7 +19,7 @@ export type Purpose = 'request' | 'store' | 'replica';
  * (the key of its certificate, DER here, so any member can check it against the ring's
  * authority without having met the origin) over every field but `hops`, `final` and `fallback`
  * (which relays change), with the time it was made and a nonce. Relays carry it unchanged; the
- * core never looks inside, the shell checks it and says what it proved (Origin.signed).
+ * core reads only its time; the shell checks the signature when the core asks (Origin.proof).
  */
 export interface OriginProof {
   /** The origin's clock when it signed, in ms since the epoch (the simulator: its virtual clock). */

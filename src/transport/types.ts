@@ -40,7 +40,7 @@ export interface EndpointOptions {
   readonly maxFileBytes?: number;
   /**
    * A private ring signs the routed messages this peer originates and checks everyone's (default
-   * true). Only to measure what they cost (bench/secure.ts): without them a member speaks for any other beyond its own connection. Not offered by the CLI.
+   * true). False only to measure what they cost (bench/secure.ts).
    */
   readonly originProofs?: boolean;
 }

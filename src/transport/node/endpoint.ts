@@ -296,10 +296,10 @@ export class NodeEndpoint implements Endpoint {
 
   sendMessage(to: Target, msg: Message): Promise<void> {
     if (this.closing) return Promise.reject(unreachable('endpoint closed'));
-    // a routed message of our own leaves with our proof; one we relay keeps its origin's
-    if (this.signer && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.opts.tls?.id) msg = this.signer.sign(msg, Date.now());
     let frame: Uint8Array;
     try {
+      // a routed message of our own leaves with our proof; one we relay keeps its origin's
+      if (this.signer && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.opts.tls?.id) msg = this.signer.sign(msg, Date.now());
       frame = encodeFrame(msg);
     } catch (err) {
       return Promise.reject(err);
