@@ -72,9 +72,9 @@ export async function secureBench(): Promise<void> {
   const extra = Array.from({ length: JOINS }, (_, i) => 20 + 10 * i).filter((x) => x < 256);
   const idsAll = [...REFERENCE_RING, ...extra.map(BigInt)];
   const kinds = [
-    { label: 'open                    ', secure: false, proofs: false },
+    { label: 'open', secure: false, proofs: false },
     { label: 'private, no origin proofs', secure: true, proofs: false },
-    { label: 'private, origin proofs   ', secure: true, proofs: true },
+    { label: 'private, origin proofs', secure: true, proofs: true },
   ];
   for (const { label, secure, proofs } of kinds) {
     const basePort = await freeBasePort([...REFERENCE_RING.map(Number), ...extra]);
@@ -86,7 +86,7 @@ export async function secureBench(): Promise<void> {
       const s = await storeRound(net);
       const j = await joins(net, extra);
       console.log(
-        `  ${label}  Store routed round the ring (6 hops): p50 ${ms(q(s, 0.5))}, p99 ${ms(q(s, 0.99))} (${ms(q(s, 0.5) / 6)} a hop); join p50 ${ms(q(j, 0.5))}, p99 ${ms(q(j, 0.99))}`,
+        `  ${label.padEnd(25)}  Store routed round the ring (6 hops): p50 ${ms(q(s, 0.5))}, p99 ${ms(q(s, 0.99))} (${ms(q(s, 0.5) / 6)} a hop); join p50 ${ms(q(j, 0.5))}, p99 ${ms(q(j, 0.99))}`,
       );
     } finally {
       await net.close();
