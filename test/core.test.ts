@@ -268,6 +268,29 @@ test('on a private ring a routed message is acted on only with its origin proof,
   assert.equal(checks, before, 'a relay does not check the signature');
 });
 
+test('on a private ring a message rerouted round an unreachable peer keeps the proof check it came with', () => {
+  const net = new FakeLink();
+  net.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
+  const T = 1_000_000;
+  const asker = defaultContact(2n, '127.0.0.1', BASE + 2);
+  const proof = { at: T, nonce: 1, cert: Uint8Array.of(1), sig: Uint8Array.of(1) };
+  // a store of 2's relayed by 9 towards 19 (key 220: past 19), whose next hop 14 turns out unreachable
+  const store = { type: 'store' as const, origin: asker, file: '2012', final: false, hops: 2, proof };
+  const sent = net.feed(9, { type: 'receive', msg: store, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE + 8), authId: 8n, proof: proven({ by: 2n, at: T, nonce: 1 }) }, now: T });
+  const out = sent.find((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.ok(out && out.kind === 'send' && out.to.id === 14n, 'relayed to 14');
+  const again = net.feed(9, { type: 'send-failed', to: out.to, msg: out.msg, error: 'unreachable', now: T + 10 });
+  const rerouted = again.find((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.ok(rerouted && rerouted.kind === 'send' && rerouted.to.id === 19n, `rerouted to 19: ${JSON.stringify(again.map((e) => e.kind === 'trace' && e.trace.kind === 'note' ? e.trace.text : e.kind))}`);
+  assert.equal(rerouted.msg.type === 'store' && rerouted.msg.proof, proof, 'with its proof, unchanged');
+  // a store of 9's own (the shell signs it as it leaves, so the core's copy has no proof)
+  const other = new FakeLink();
+  other.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
+  const own = { type: 'store' as const, origin: defaultContact(9n, '127.0.0.1', BASE), file: '2013', final: false, hops: 1 };
+  const ownAgain = other.feed(9, { type: 'send-failed', to: defaultContact(14n, '127.0.0.1', BASE + 14), msg: own, error: 'unreachable', now: T + 30 });
+  assert.ok(ownAgain.some((e) => e.kind === 'send' && e.msg.type === 'store' && e.to.id === 19n), 'our own store goes round too');
+});
+
 test('an open ring takes routed messages without proofs, as before', () => {
   const net = new FakeLink();
   net.add(9, { kind: 'init', successors: [14, 19] });
