@@ -58,6 +58,11 @@ export interface PeerOptions {
   maxFileBytes?: number;
   /** A private ring: mutual TLS and sealed pings with these credentials. */
   tls?: TlsIdentity;
+  /**
+   * A private ring's origin proofs on routed messages (default true). False only to measure what
+   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
+   */
+  originProofs?: boolean;
   /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
   runtime?: Runtime;
   /** How long a Request waits for an answer before giving up. */
@@ -144,6 +149,7 @@ export class Peer extends EventEmitter {
       ...(opts.listen ? { listen: opts.listen } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
+      ...(opts.originProofs === false ? { originProofs: false } : {}),
     };
     const mode = opts.mode;
     this.core = new PeerCore({
@@ -159,6 +165,7 @@ export class Peer extends EventEmitter {
       storeId: storeIdentity(this.runtime, this.storeDir),
       routing: opts.routing ?? (opts.shortcuts ? 'shortcuts' : 'successor'),
       secure: !!opts.tls,
+      ...(opts.originProofs === false ? { originProofs: false } : {}),
       ...(opts.successors !== undefined ? { successors: opts.successors } : {}),
       ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),

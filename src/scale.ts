@@ -19,6 +19,8 @@ export interface ScaleOptions {
    * or 'protocol' (empty, filled by fix_fingers during the warm-up).
    */
   fingers?: 'seeded' | 'protocol';
+  /** A private ring (stand-in certificates): every lookup carries its origin's proof. */
+  secure?: boolean;
   /** Virtual time the ring runs before the lookups (pings, stabilization, fix_fingers). */
   warmupMs?: number;
 }
@@ -65,6 +67,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     ...(bits > 8 ? { count: o.peers } : { ids: pickSpecIds(o.peers, seed) }),
     // fingers from the protocol: start from successors only and let fix_fingers fill the tables
     seedFingers: o.fingers !== 'protocol',
+    ...(o.secure ? { secure: true } : {}),
   });
   try {
     const startVirtual = sim.now();

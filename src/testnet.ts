@@ -38,6 +38,11 @@ export interface TestnetOptions {
    * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
    */
   secure?: boolean;
+  /**
+   * A private ring's origin proofs on routed messages (default true). False only to measure what
+   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
+   */
+  originProofs?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;
   /** Bounds of the Node transport (e.g. fewer links per peer); see DEFAULT_LIMITS. */
@@ -205,6 +210,7 @@ export class Testnet extends EventEmitter {
       ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
       ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
       ...(o.secure ? { tls: this.identity(id) } : {}),
+      ...(o.originProofs === false ? { originProofs: false } : {}),
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));

@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
-import type { Message } from '../src/core/messages.js';
+import type { Message, RoutedMessage } from '../src/core/messages.js';
 import type { PeerLine } from '../src/peer.js';
 import { Peer } from '../src/peer.js';
+import { OriginSigner } from '../src/security/origin-proofs.js';
 import { createThrowawayRing } from '../src/security/tls.js';
 import type { TlsIdentity } from '../src/security/identity.js';
 import { createNodeRuntime } from '../src/transport/node/endpoint.js';
@@ -187,6 +188,83 @@ test('private ring on sockets: outsiders and forgers are refused, a tampered rec
     const m2 = lines.length;
     net.peer(2)!.request('4103');
     assert.ok(await net.until(() => of(lines, 2, m2).includes('File 4103 received'), 10_000), of(lines, 2, m2).join('\n'));
+  } finally {
+    await net.close();
+  }
+});
+
+test('private ring on sockets: a member cannot speak for another at any hop (unsigned, stale, replayed, tampered, foreign proofs)', T, async () => {
+  const authority = await createThrowawayRing();
+  const ids = new Map<bigint, TlsIdentity>();
+  for (const id of IDS) ids.set(BigInt(id), await authority.identityFor(BigInt(id)));
+  const { net, lines, dir, base } = await ring({ secure: true, identityFor: (id) => ids.get(id)! });
+  try {
+    writeFileSync(join(dir, 'peer-8', '4103.pdf'), randomBytes(1024 * 1024));
+    // member 4, on its own endpoint (its certificate names 4): it can sign only as 4
+    const member = await createNodeRuntime().openEndpoint({ self: { id: 4n, host: '127.0.0.1', port: base + 60 }, dataDir: dir, tls: ids.get(4n)! }, {
+      onMessage: () => {},
+      onBadInput: () => {},
+      onFileOffer: () => null,
+      onFileDone: () => {},
+    });
+    let nonce = 1;
+    const as = (identity: TlsIdentity, msg: RoutedMessage, at = Date.now()) => new OriginSigner(identity, () => nonce++).sign(msg, at);
+    const nine = net.contactOf(9);
+    // a store "from 9" for a name 2 owns, and a request "from 9" for the file 8 holds, three hops in
+    const store: RoutedMessage = { type: 'store', origin: nine, file: '0159', final: true, hops: 3 };
+    const request = (rid: number): RoutedMessage => ({ type: 'file-request', requester: nine, file: '4103', rid, final: true, hops: 3, fallback: 0 });
+    const foreign = await (await createThrowawayRing()).identityFor(9n);
+    const dropped = async (id: number, since: number, why: RegExp) => {
+      const seen = await net.until(() => of(lines, id, since).some((l) => /^Dropped/.test(l)), 10_000);
+      const drops = of(lines, id, since).filter((l) => /^Dropped/.test(l));
+      assert.ok(seen && drops.length === 1, `one debug line at ${id}: ${drops.join(' | ')}`);
+      assert.match(drops[0]!, why);
+    };
+    const attempts: [string, (rid: number) => [RoutedMessage, RoutedMessage], RegExp][] = [
+      ['unsigned', (rid) => [store, request(rid)], /claiming to come from Peer 9: it carries no origin proof/],
+      ["signed with member 4's key", (rid) => [as(ids.get(4n)!, store), as(ids.get(4n)!, request(rid))], /signed by Peer 4/],
+      ['a stale proof of 9 (10 minutes old)', (rid) => [as(ids.get(9n)!, store, Date.now() - 600_000), as(ids.get(9n)!, request(rid), Date.now() - 600_000)], /stale/],
+      ["9's proof for another name", (rid) => [{ ...as(ids.get(9n)!, store), file: '2012' }, { ...as(ids.get(9n)!, request(rid)), rid: rid + 1 }], /refused \(the signature does not match/],
+      ['a certificate of another authority naming 9', (rid) => [as(foreign, store), as(foreign, request(rid))], /refused \(.*not signed by the authority/],
+    ];
+    for (const [what, make, why] of attempts) {
+      const [s, r] = make(1000 + nonce);
+      let m = lines.length;
+      await member.sendMessage(net.contactOf(2), s);
+      await dropped(2, m, why);
+      m = lines.length;
+      await member.sendMessage(net.contactOf(8), r);
+      await dropped(8, m, why);
+      assert.ok(!of(lines, 2).includes(`Store ${s.type === 'store' ? s.file : ''} request accepted`), `${what}: no store in 9's name`);
+    }
+    // a relay drops it too: an unsigned store "from 9" to 5, on its way to 19
+    let m = lines.length;
+    await member.sendMessage(net.contactOf(5), { type: 'store', origin: nine, file: '2067', final: false, hops: 3 });
+    await dropped(5, m, /it carries no origin proof/);
+    // a proof of 9's acted on once; the same proof again (other hop counts) is a replay
+    const genuine = as(ids.get(9n)!, store);
+    m = lines.length;
+    await member.sendMessage(net.contactOf(2), genuine);
+    assert.ok(await net.until(() => of(lines, 2, m).includes('Store 0159 request accepted'), 10_000));
+    for (const hops of [4, 5, 6]) {
+      const r = lines.length;
+      await member.sendMessage(net.contactOf(2), { ...genuine, hops });
+      await dropped(2, r, /a replay of an origin proof already acted on/);
+    }
+    assert.equal(of(lines, 2, m).filter((l) => l === 'Store 0159 request accepted').length, 1);
+    await member.close();
+    // no file went to 9, and 9 was offered none
+    assert.ok(!of(lines, 8).some((l) => l.startsWith('Sending file 4103 to Peer 9')), 'no file sent to 9');
+    assert.ok(!of(lines, 9).some((l) => l.startsWith('Refused File')), '9 was offered no file');
+    // the honest ring works: a Store and a Request between honest peers, many hops each
+    writeFileSync(join(dir, 'peer-4', '2067.pdf'), Buffer.from('honest'));
+    m = lines.length;
+    net.peer(4)!.store('2067');
+    assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), 10_000), of(lines, 19, m).join('\n'));
+    m = lines.length;
+    net.peer(9)!.request('4103');
+    assert.ok(await net.until(() => of(lines, 9, m).includes('File 4103 received'), 10_000), of(lines, 9, m).join('\n'));
+    assert.ok(net.staleIds().length === 0);
   } finally {
     await net.close();
   }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
-import type { Message } from '../src/core/messages.js';
+import type { Message, RoutedMessage } from '../src/core/messages.js';
 import type { PeerLine } from '../src/peer.js';
 import { SimNetwork } from '../src/transport/sim/network.js';
 import type { Endpoint, EndpointHandlers } from '../src/transport/types.js';
@@ -152,6 +152,80 @@ test('on a private ring a member cannot speak for another, and outsiders are ref
   sim.disk.write('data', '4103.pdf', Uint8Array.of(4, 1, 0, 3));
   net.peer(2)!.request('4103');
   assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), 5000));
+  await net.close();
+});
+
+test('on a private ring a member cannot speak for another at any hop: unsigned, forged, tampered, foreign, replayed and stale proofs', async () => {
+  const { net, sim, lines } = await ring({ secure: true, perPeerDirs: true });
+  sim.disk.write('data/peer-8', '4103.pdf', new Uint8Array(50_000).fill(7));
+  const member = await attacker(net, 7779, 4n);
+  const nine = net.contactOf(9);
+  const store: RoutedMessage = { type: 'store', origin: nine, file: '0159', final: true, hops: 3 };
+  const request = (rid: number): RoutedMessage => ({ type: 'file-request', requester: nine, file: '4103', rid, final: true, hops: 3, fallback: 0 });
+  // what the notary hands the endpoint holding `by`'s certificate: the harness stands in for a
+  // proof 9 really made (captured on the way), or for member 4's own, or another ring's member's
+  const proofBy = <M extends RoutedMessage>(msg: M, by: bigint, ring = '') => sim.notary.sign(msg, by, ring, sim.now());
+  const filesBefore = sim.stats().filesSent;
+  const dropped = async (id: number, since: number, why: RegExp) => {
+    assert.ok(await net.until(() => of(lines, id, since).some((l) => /^Dropped/.test(l)), 5000), `a line at ${id}`);
+    const drops = of(lines, id, since).filter((l) => /^Dropped/.test(l));
+    assert.equal(drops.length, 1, drops.join(' | '));
+    assert.match(drops[0]!, why);
+  };
+  const attempts: [(rid: number) => [RoutedMessage, RoutedMessage], RegExp][] = [
+    [(rid) => [store, request(rid)], /claiming to come from Peer 9: it carries no origin proof/],
+    [(rid) => [proofBy(store, 4n), proofBy(request(rid), 4n)], /signed by Peer 4/],
+    [(rid) => [{ ...proofBy(store, 9n), file: '2012' }, { ...proofBy(request(rid), 9n), rid: rid + 1 }], /refused \(the signature does not match\)/],
+    [(rid) => [proofBy(store, 9n, 'another ring'), proofBy(request(rid), 9n, 'another ring')], /refused \(its certificate is not signed by this ring's authority\)/],
+    [(rid) => [{ ...store, proof: { at: sim.now(), nonce: 1, cert: Uint8Array.of(1), sig: Uint8Array.of(1, 2, 3) } }, { ...request(rid), proof: { at: sim.now(), nonce: 2, cert: Uint8Array.of(1), sig: Uint8Array.of(4) } }], /refused \(the signature does not match\)/],
+  ];
+  let rid = 500;
+  for (const [make, why] of attempts) {
+    const [s, r] = make(rid++);
+    let m = lines.length;
+    await sent(net, member.ep.sendMessage(net.contactOf(2), s));
+    await dropped(2, m, why);
+    m = lines.length;
+    await sent(net, member.ep.sendMessage(net.contactOf(8), r));
+    await dropped(8, m, why);
+  }
+  // the same bytes injected raw (no endpoint at all) fare no better
+  let m = lines.length;
+  sim.deliverRaw(net.contactOf(8), encodeFrame({ ...request(rid++), proof: { at: sim.now(), nonce: 3, cert: Uint8Array.of(1), sig: Uint8Array.of(9) } }), 'tcp', { authId: 4n });
+  await dropped(8, m, /signature does not match/);
+  // a relay drops it as well: unsigned, on its way from 5 towards 19
+  m = lines.length;
+  await sent(net, member.ep.sendMessage(net.contactOf(5), { type: 'store', origin: nine, file: '2067', final: false, hops: 3 }));
+  await dropped(5, m, /it carries no origin proof/);
+  // a proof of 9's is acted on once; replayed with other hop counts it is dropped
+  const genuine = proofBy(store, 9n);
+  m = lines.length;
+  await sent(net, member.ep.sendMessage(net.contactOf(2), genuine));
+  assert.ok(await net.until(() => of(lines, 2, m).includes('Store 0159 request accepted'), 5000));
+  for (const hops of [4, 9]) {
+    const r = lines.length;
+    await sent(net, member.ep.sendMessage(net.contactOf(2), { ...genuine, hops }));
+    await dropped(2, r, /a replay of an origin proof already acted on/);
+  }
+  assert.equal(of(lines, 2, m).filter((l) => l === 'Store 0159 request accepted').length, 1);
+  // a proof of 9's request captured now and played six minutes later is stale
+  const captured = proofBy(request(rid++), 9n);
+  await net.run(6 * 60_000);
+  m = lines.length;
+  await sent(net, member.ep.sendMessage(net.contactOf(8), captured));
+  await dropped(8, m, /stale \(360 s old\)/);
+  // no file went anywhere, 9 was offered none, and the honest ring works
+  assert.equal(sim.stats().filesSent, filesBefore, 'no file sent to 9');
+  assert.ok(!of(lines, 8).some((l) => l.startsWith('Sending file 4103 to Peer 9')));
+  assert.deepEqual(net.staleIds(), []);
+  sim.disk.write('data/peer-4', '2067.pdf', Uint8Array.of(2, 0, 6, 7));
+  m = lines.length;
+  net.peer(4)!.store('2067');
+  assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), 5000), of(lines, 19, m).join('\n'));
+  m = lines.length;
+  net.peer(9)!.request('4103');
+  assert.ok(await net.until(() => of(lines, 9, m).includes('File 4103 received'), 5000), of(lines, 9, m).join('\n'));
+  assert.deepEqual(sim.disk.read('data/peer-9', 'received_4103.pdf'), new Uint8Array(50_000).fill(7));
   await net.close();
 });
 

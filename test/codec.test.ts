@@ -91,11 +91,17 @@ const SAMPLES: Message[] = [
   { type: 'key-want', from: B, oid: 5, wid: 0xfedcba98, names: ['2067', 'ünï.pdf'], refused: [] },
   { type: 'key-want', from: B, oid: 6, wid: 1, names: [], refused: ['0042', 'notes.txt'] },
   { type: 'file-begin', from: B, file: 'photo.jpg', rid: 78, purpose: 'replica', size: 12, sha256: SHA },
+  // routed messages with an origin proof (a private ring's, version 2 only)
+  { type: 'join', joiner: B, hops: 2, proof: { at: 1_700_000_000_123, nonce: 0xffffffff, cert: Uint8Array.of(0x30), sig: new Uint8Array(255).fill(9) } },
+  { type: 'store', origin: A, file: '0000', final: false, hops: 3, proof: { at: 0, nonce: 0, cert: new Uint8Array(4096).fill(1), sig: Uint8Array.of(1) } },
+  { type: 'file-request', requester: C, file: '9999', rid: 1, final: true, hops: 3, fallback: 2, proof: { at: Number.MAX_SAFE_INTEGER, nonce: 7, cert: SHA, sig: SHA } },
+  { type: 'lookup', origin: A, key: 9n, lid: 4, final: false, hops: 1, proof: { at: 5, nonce: 6, cert: SHA, sig: new Uint8Array(64).fill(2) } },
 ];
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
 function inV1(m: Message): boolean {
   if (['lookup', 'lookup-reply', 'key-offer', 'key-want'].includes(m.type)) return false;
+  if ('proof' in m && m.proof) return false;
   if (m.type === 'ping' && m.role === 0) return false;
   if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
   if (m.type === 'file-begin' && (m.purpose === 'replica' || m.sha256 || !/^\d{4}$/.test(m.file))) return false;
@@ -164,6 +170,64 @@ test('version 2 fixtures: ids are length-prefixed and minimal, names length-pref
   assert.equal(toHex(encodeFrame(store)), toHex(hex(storeBytes)));
   assert.deepEqual(ok(decodeFrame(hex(storeBytes))), store);
   failsWith(decodeFrame(hex('0000000f 02 0b 01 01 0002 01 68 03 612f62 00 0001')), 'CDHT_ERR_BAD_PAYLOAD'); // "a/b"
+});
+
+test('version 2 origin proofs: an optional trailing field on routed messages, byte-exact; unsigned frames keep their bytes', () => {
+  const proof = { at: 0x0102030405, nonce: 0x0a0b0c0d, cert: Uint8Array.of(0x30, 0x82), sig: Uint8Array.of(0xaa, 0xbb, 0xcc) };
+  // at u64 | nonce u32 | cert len u16, cert | sig len u8, sig
+  const proofBytes = '0000000102030405 0a0b0c0d 0002 3082 03 aabbcc';
+  const cases: { msg: Message; unsigned: string; signed: string }[] = [
+    {
+      msg: { type: 'join', joiner: { id: 0x1234n, host: 'a', port: 1 }, hops: 300 },
+      unsigned: '0000000b 02 03 02 1234 0001 01 61 012c',
+      signed: `0000001f 02 03 02 1234 0001 01 61 012c ${proofBytes}`,
+    },
+    {
+      msg: { type: 'store', origin: { id: 1n, host: 'h', port: 2 }, file: 'a.b', final: false, hops: 1 },
+      unsigned: '0000000f 02 0b 01 01 0002 01 68 03 612e62 00 0001',
+      signed: `00000023 02 0b 01 01 0002 01 68 03 612e62 00 0001 ${proofBytes}`,
+    },
+    {
+      // requester | name len 4 "0042" | rid | final 1 | hops 2 | fallback 1 | proof
+      msg: { type: 'file-request', requester: { id: 1n, host: 'h', port: 65535 }, file: '0042', rid: 0x01020304, final: true, hops: 2, fallback: 1 },
+      unsigned: '00000015 02 0d 01 01 ffff 01 68 04 30303432 01020304 01 0002 01',
+      signed: `00000029 02 0d 01 01 ffff 01 68 04 30303432 01020304 01 0002 01 ${proofBytes}`,
+    },
+    {
+      // origin | key: id len 2, 1234 | lid 7 | final 1 | hops 3 | proof
+      msg: { type: 'lookup', origin: { id: 1n, host: 'h', port: 2 }, key: 0x1234n, lid: 7, final: true, hops: 3 },
+      unsigned: '00000012 02 12 01 01 0002 01 68 02 1234 00000007 01 0003',
+      signed: `00000026 02 12 01 01 0002 01 68 02 1234 00000007 01 0003 ${proofBytes}`,
+    },
+  ];
+  for (const { msg, unsigned, signed } of cases) {
+    assert.equal(toHex(encodeFrame(msg)), toHex(hex(unsigned)), `${msg.type} without a proof`);
+    assert.deepEqual(ok(decodeFrame(hex(unsigned))), msg);
+    const withProof = { ...msg, proof } as Message;
+    assert.equal(toHex(encodeFrame(withProof)), toHex(hex(signed)), `${msg.type} with a proof`);
+    assert.deepEqual(ok(decodeFrame(hex(signed))), withProof);
+    // every cut inside the proof, a byte after it, and empty cert or sig are refused
+    const full = hex(signed);
+    for (let cut = hex(unsigned).length + 1; cut < full.length; cut++) {
+      const b = full.slice(0, cut);
+      new DataView(b.buffer, b.byteOffset).setUint32(0, cut - 4);
+      assert.equal(decodeFrame(b).ok, false, `${msg.type} cut to ${cut} bytes`);
+    }
+    failsWith(decodeFrame(framed(`${signed.slice(9)} 00`)), 'CDHT_ERR_BAD_PAYLOAD');
+    failsWith(decodeFrame(framed(`${unsigned.slice(9)} 0000000102030405 0a0b0c0d 0000 03 aabbcc`)), 'CDHT_ERR_BAD_PAYLOAD');
+    failsWith(decodeFrame(framed(`${unsigned.slice(9)} 0000000102030405 0a0b0c0d 0002 3082 00`)), 'CDHT_ERR_BAD_PAYLOAD');
+    failsWith(decodeFrame(framed(`${unsigned.slice(9)} 0000000102030405 0a0b0c0d 1001 ${'30'.repeat(4097)} 01 aa`)), 'CDHT_ERR_BAD_PAYLOAD');
+  }
+  // version 1 has no room for one: it does not encode, and trailing bytes stay an error there
+  const v1Join = { type: 'join', joiner: { id: 200n, host: 'a', port: 1 }, hops: 300 } as const;
+  assert.equal(toHex(encodeFrame(v1Join, 1)), toHex(hex('00000009 01 03 c8 0001 01 61 012c')));
+  assert.throws(() => encodeFrame({ ...v1Join, proof }, 1), /needs wire version 2/);
+  failsWith(decodeFrame(hex(`0000001d 01 03 c8 0001 01 61 012c ${proofBytes}`)), 'CDHT_ERR_BAD_PAYLOAD');
+  // bad proof fields do not encode
+  const store = cases[1]!.msg;
+  for (const bad of [{ ...proof, cert: new Uint8Array(0) }, { ...proof, sig: new Uint8Array(256) }, { ...proof, at: -1 }, { ...proof, nonce: 2 ** 32 }, { ...proof, cert: new Uint8Array(4097) }]) {
+    assert.throws(() => encodeFrame({ ...store, proof: bad } as Message), (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_BAD_PAYLOAD');
+  }
 });
 
 test('a decoded chunk is a plain copy, not a view into the caller\'s bytes', () => {

@@ -9,6 +9,9 @@ import { SPEC_SPACE } from '../src/core/id-space.js';
 import { ringSuccessors as ringSuccessorsOf } from '../src/core/ring.js';
 import { defaultContact } from '../src/core/contact.js';
 import { BASE, FakeLink } from './helpers/fake-link.js';
+import type { Effect } from '../src/core/effects.js';
+import type { Message } from '../src/core/messages.js';
+import { proven, type ProofCheck } from '../src/core/origin.js';
 
 const space = SPEC_SPACE;
 const keyOf = (f: string) => Number(space.keyOf(f));
@@ -189,8 +192,11 @@ test("a lookup's owner answers by datagram on an open ring and over its link on 
     const net = new FakeLink();
     net.add(9, { kind: 'init', successors: [14, 19] }, { secure });
     const asker = defaultContact(2n, '127.0.0.1', BASE);
-    const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 77, final: true, hops: 2 };
-    const effects = net.feed(9, { type: 'receive', msg: lookup, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE), authId: 8n }, now: 0 });
+    // a private ring's relay (8) hands on the asker's proof, which the shell finds signed by 2
+    const proof = { at: 0, nonce: 5, cert: Uint8Array.of(1), sig: Uint8Array.of(2) };
+    const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 77, final: true, hops: 2, ...(secure ? { proof } : {}) };
+    const check = secure ? { proof: proven({ by: 2n, at: 0, nonce: 5 }) } : {};
+    const effects = net.feed(9, { type: 'receive', msg: lookup, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE), authId: 8n, ...check }, now: 0 });
     const reply = effects.find((e) => e.kind === 'send' && e.msg.type === 'lookup-reply');
     assert.ok(reply && reply.kind === 'send', 'the owner answered');
     assert.equal(reply.to.port, asker.port);
@@ -199,4 +205,97 @@ test("a lookup's owner answers by datagram on an open ring and over its link on 
   };
   assert.equal(answer(false), 'udp');
   assert.equal(answer(true), 'tcp');
+});
+
+test('on a private ring a routed message is acted on only with its origin proof, at any hop, fresh and once; relays check no signature', () => {
+  const net = new FakeLink();
+  net.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
+  const relay = { via: 'tcp' as const, src: defaultContact(4n, '127.0.0.1', BASE + 4), authId: 4n };
+  const asker = defaultContact(2n, '127.0.0.1', BASE + 2);
+  const T = 1_000_000;
+  let checks = 0;
+  /** The message as it arrives with a proof dated `at`, and what the shell's check of it would say. */
+  const feed = (msg: Message, check?: ProofCheck, at = T) => {
+    const origin = check ? { ...relay, proof: () => (checks++, check) } : relay;
+    const withProof = check ? ({ ...msg, proof: { at, nonce: 1, cert: Uint8Array.of(1), sig: Uint8Array.of(1) } } as Message) : msg;
+    return net.feed(9, { type: 'receive', msg: withProof, origin, now: T });
+  };
+  const acted = (effects: Effect[]) => effects.some((e) => (e.kind === 'send' && (e.msg.type === 'store-accepted' || e.msg.type === 'lookup-reply')) || e.kind === 'serve-file');
+  const dropLine = (effects: Effect[]) => effects.filter((e) => e.kind === 'trace' && e.trace.kind === 'note' && /^Dropped/.test(e.trace.text)).map((e) => (e.kind === 'trace' && e.trace.kind === 'note' ? e.trace.text : ''));
+  const by = (id: bigint, nonce: number, at = T): ProofCheck => ({ ok: true, signed: { by: id, at, nonce } });
+  // 9 knows no predecessor yet, so it takes whatever is marked final as its own
+  const file = '4103';
+  const store = { type: 'store' as const, origin: asker, file, final: true, hops: 3 };
+  const request = { type: 'file-request' as const, requester: asker, file, rid: 42, final: true, hops: 3, fallback: 0 };
+  const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 43, final: true, hops: 3 };
+  // 11 belongs between 9 and 14: 9 takes its join (it checks that 11 answers: a ping to it)
+  const joiner = defaultContact(11n, '127.0.0.1', BASE + 11);
+  const join = { type: 'join' as const, joiner, hops: 3 };
+  const actedOnJoin = (effects: Effect[]) => effects.some((e) => e.kind === 'send' && e.to.id === 11n && (e.msg.type === 'ping' || e.msg.type === 'join-reject' || e.msg.type === 'join-accept'));
+  const signer = (msg: Message) => (msg.type === 'join' ? 11n : 2n);
+  for (const [i, msg] of ([store, request, lookup, join] as Message[]).entries()) {
+    // no proof, one that does not verify, another member's, a stale one, one from the future: one line each
+    const who = signer(msg);
+    for (const [check, at, why] of [
+      [undefined, T, /carries no origin proof/],
+      [{ ok: false, why: 'the signature does not match' }, T, /refused \(the signature does not match\)/],
+      [by(4n, 1), T, /signed by Peer 4/],
+      [by(who, 2, T - 301_000), T - 301_000, /stale \(301 s old\)/],
+      [by(who, 3, T + 301_000), T + 301_000, /ahead/],
+    ] as const) {
+      const effects = feed(msg, check, at);
+      assert.ok(!acted(effects) && !actedOnJoin(effects), `${msg.type} ${String(why)} was acted on`);
+      const lines = dropLine(effects);
+      assert.equal(lines.length, 1, `${msg.type}: one debug line`);
+      assert.match(lines[0]!, why);
+    }
+    // its origin's proof: acted on once; the same proof again (other hops) is a replay
+    const good = by(who, 100 + i, T - 1000);
+    const first = feed(msg, good, T - 1000);
+    assert.ok(acted(first) || actedOnJoin(first), `${msg.type} with its origin's proof is acted on`);
+    const again = feed({ ...msg, hops: 5 } as Message, good, T - 1000);
+    assert.ok(!acted(again) && !actedOnJoin(again), `${msg.type}: a replay is not acted on`);
+    assert.match(dropLine(again)[0] ?? '', /replay/);
+  }
+  // a relay drops what carries no proof or a stale one, and forwards the rest without checking a signature
+  const far = { type: 'store' as const, origin: asker, file: '2012', final: false, hops: 2 };
+  assert.ok(keyOf('2012') > 19 || keyOf('2012') <= 2, 'a key 9 does not own');
+  const forwarded = (effects: Effect[]) => effects.some((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.equal(forwarded(feed(far)), false, 'an unproven store is not relayed');
+  assert.equal(forwarded(feed(far, by(2n, 9, T - 400_000), T - 400_000)), false, 'a stale one is not relayed');
+  const before = checks;
+  assert.equal(forwarded(feed(far, { ok: false, why: 'forged' })), true, 'one with a proof is relayed');
+  assert.equal(checks, before, 'a relay does not check the signature');
+});
+
+test('on a private ring a message rerouted round an unreachable peer keeps the proof check it came with', () => {
+  const net = new FakeLink();
+  net.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
+  const T = 1_000_000;
+  const asker = defaultContact(2n, '127.0.0.1', BASE + 2);
+  const proof = { at: T, nonce: 1, cert: Uint8Array.of(1), sig: Uint8Array.of(1) };
+  // a store of 2's relayed by 9 towards 19 (key 220: past 19), whose next hop 14 turns out unreachable
+  const store = { type: 'store' as const, origin: asker, file: '2012', final: false, hops: 2, proof };
+  const sent = net.feed(9, { type: 'receive', msg: store, origin: { via: 'tcp', src: defaultContact(8n, '127.0.0.1', BASE + 8), authId: 8n, proof: proven({ by: 2n, at: T, nonce: 1 }) }, now: T });
+  const out = sent.find((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.ok(out && out.kind === 'send' && out.to.id === 14n, 'relayed to 14');
+  const again = net.feed(9, { type: 'send-failed', to: out.to, msg: out.msg, error: 'unreachable', now: T + 10 });
+  const rerouted = again.find((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.ok(rerouted && rerouted.kind === 'send' && rerouted.to.id === 19n, `rerouted to 19: ${JSON.stringify(again.map((e) => e.kind === 'trace' && e.trace.kind === 'note' ? e.trace.text : e.kind))}`);
+  assert.equal(rerouted.msg.type === 'store' && rerouted.msg.proof, proof, 'with its proof, unchanged');
+  // a store of 9's own (the shell signs it as it leaves, so the core's copy has no proof)
+  const other = new FakeLink();
+  other.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
+  const own = { type: 'store' as const, origin: defaultContact(9n, '127.0.0.1', BASE), file: '2013', final: false, hops: 1 };
+  const ownAgain = other.feed(9, { type: 'send-failed', to: defaultContact(14n, '127.0.0.1', BASE + 14), msg: own, error: 'unreachable', now: T + 30 });
+  assert.ok(ownAgain.some((e) => e.kind === 'send' && e.msg.type === 'store' && e.to.id === 19n), 'our own store goes round too');
+});
+
+test('an open ring takes routed messages without proofs, as before', () => {
+  const net = new FakeLink();
+  net.add(9, { kind: 'init', successors: [14, 19] });
+  const asker = defaultContact(2n, '127.0.0.1', BASE + 2);
+  const lookup = { type: 'lookup' as const, origin: asker, key: 9n, lid: 44, final: true, hops: 3 };
+  const effects = net.feed(9, { type: 'receive', msg: lookup, origin: { via: 'tcp', src: defaultContact(4n, '127.0.0.1', BASE + 4) }, now: 0 });
+  assert.ok(effects.some((e) => e.kind === 'send' && e.msg.type === 'lookup-reply'));
 });

@@ -23,6 +23,12 @@ test('fix_fingers builds the tables from nothing: 256 peers after 40 s of virtua
   assert.ok(r.meanHops <= r.halfLog2N + 0.5, `mean ${r.meanHops.toFixed(2)}`);
 });
 
+test('on a private ring too: fix_fingers builds the tables with lookups that carry their origin proofs (128 peers)', { timeout: 60_000 }, async () => {
+  const r = await runScale({ peers: 128, bits: 32, routing: 'fingers', lookups: 300, seed: SEED, fingers: 'protocol', warmupMs: 40_000, secure: true });
+  assert.equal(r.failures, 0);
+  assert.ok(r.meanHops <= r.halfLog2N + 0.5, `mean ${r.meanHops.toFixed(2)}`);
+});
+
 test('in the 8-bit space the successor walk takes about N/2 hops and shortcuts about half that', async () => {
   const walk = await runScale({ peers: 64, bits: 8, routing: 'successor', lookups: 400, seed: SEED });
   const short = await runScale({ peers: 64, bits: 8, routing: 'shortcuts', lookups: 400, seed: SEED });

@@ -5,6 +5,7 @@ import type { Contact, Target } from './contact.js';
 import type { Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
 import type { Message } from './messages.js';
+import { RoutedOrigins } from './routed-origins.js';
 import type { LineLevel, Trace } from './trace.js';
 
 export type Phase = 'starting' | 'joining' | 'active' | 'leaving' | 'stopped';
@@ -33,8 +34,17 @@ export interface CoreConfig {
   replicas?: number;
   /** Offers of larger files are refused before a byte is written. */
   maxFileBytes?: number;
-  /** A private ring: every message must come from the peer it speaks for (its certificate says so). */
+  /**
+   * A private ring: every message must come from the peer it speaks for (its certificate says
+   * so); a routed one must carry its origin's proof, checked where it takes effect (routed-origins.ts).
+   */
   secure?: boolean;
+  /**
+   * On a private ring, routed messages must carry their origin's proof (default true). False
+   * only to measure what they cost (bench/secure.ts): without them a member can speak for any
+   * other through routing. Not offered by the CLI.
+   */
+  originProofs?: boolean;
   requestTimeoutMs?: number;
   joinTimeoutMs?: number;
   quitTimeoutMs?: number;
@@ -48,6 +58,7 @@ export const DEFAULTS = {
   replicas: 1,
   maxFileBytes: 1024 * 1024 * 1024,
   secure: false,
+  originProofs: true,
   requestTimeoutMs: 15_000,
   joinTimeoutMs: 10_000,
   quitTimeoutMs: 3_000,
@@ -62,12 +73,15 @@ export class Ctx {
   phase: Phase = 'starting';
   /** Bumped whenever what a reporter shows changes (successors, predecessors, files held). */
   version = 0;
+  /** Whose word routed messages are (private rings): their origin proofs, and replays refused. */
+  readonly origins: RoutedOrigins;
   private out: Effect[] = [];
 
   constructor(config: CoreConfig) {
     this.cfg = { ...DEFAULTS, ...config } as Resolved;
     this.self = config.self;
     this.space = config.space;
+    this.origins = new RoutedOrigins(this);
   }
 
   /** Starts collecting the effects of one event. */
@@ -115,7 +129,11 @@ export class Ctx {
   }
 }
 
-/** Why a message does not come from the peer it speaks for, on a private ring; undefined when it does. */
+/**
+ * Why a message does not come from the peer it speaks for, on a private ring; undefined when it
+ * does. For the messages a peer sends for itself, to its neighbours; a routed one is judged by
+ * its origin proof instead (ctx.origins).
+ */
 export function impersonation(ctx: Ctx, speaker: Contact, authId: Id | undefined): string | undefined {
   if (!ctx.cfg.secure) return undefined;
   if (authId === undefined) return 'no certificate';

@@ -14,6 +14,22 @@ export interface KeyInfo {
 /** Why a file travels: a Request's answer, a Store's copy to the owner, a replica or a hand-over. */
 export type Purpose = 'request' | 'store' | 'replica';
 
+/**
+ * A routed message's proof that its origin sent it, on a private ring: the origin's signature
+ * (the key of its certificate, DER here, so any member can check it against the ring's
+ * authority without having met the origin) over every field but `hops`, `final` and `fallback`
+ * (which relays change), with the time it was made and a nonce. Relays carry it unchanged; the
+ * core reads only its time; the shell checks the signature when the core asks (Origin.proof).
+ */
+export interface OriginProof {
+  /** The origin's clock when it signed, in ms since the epoch (the simulator: its virtual clock). */
+  at: number;
+  /** Random, so that two messages signed in the same millisecond differ. */
+  nonce: number;
+  cert: Uint8Array;
+  sig: Uint8Array;
+}
+
 export type Message =
   /**
    * role: 1 if the receiver is the sender's first successor, 2 if second, 0 for a check that the
@@ -26,7 +42,7 @@ export type Message =
    * between the pinger and the responder shows up there).
    */
   | { type: 'pong'; from: Contact; seq: number; loud: boolean; successors: Contact[]; pred?: Contact }
-  | { type: 'join'; joiner: Contact; hops: number }
+  | { type: 'join'; joiner: Contact; hops: number; proof?: OriginProof }
   | { type: 'join-accept'; from: Contact; successors: Contact[] }
   | { type: 'join-reject'; from: Contact; reason: string }
   | { type: 'successor-change'; from: Contact; successors: Contact[] }
@@ -35,7 +51,7 @@ export type Message =
   | { type: 'successor-query'; from: Contact; qid: number }
   | { type: 'successor-reply'; from: Contact; qid: number; successors: Contact[] }
   /** final: the sender knows the receiver owns the key. */
-  | { type: 'store'; origin: Contact; file: string; final: boolean; hops: number }
+  | { type: 'store'; origin: Contact; file: string; final: boolean; hops: number; proof?: OriginProof }
   /**
    * storeId names the owner's data directory, so the origin can tell whether a copy is needed;
    * empty when the owner holds the name already (stored files never change).
@@ -45,7 +61,7 @@ export type Message =
    * fallback: how many more successors of the owner may be asked when the owner lacks the file
    * (a replica serves it); 0 in wire version 1.
    */
-  | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number; fallback: number }
+  | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number; fallback: number; proof?: OriginProof }
   | { type: 'file-missing'; from: Contact; file: string; rid: number }
   /**
    * First frame of a file transfer connection. rid: the request's id, the store's, or the offer's.
@@ -56,7 +72,7 @@ export type Message =
   | { type: 'file-data'; chunk: Uint8Array }
   | { type: 'file-end'; sha256: Uint8Array }
   /** A routed query for the owner of `key` (finger refresh, `cdht sim`); the owner answers the origin directly. */
-  | { type: 'lookup'; origin: Contact; key: Id; lid: number; final: boolean; hops: number }
+  | { type: 'lookup'; origin: Contact; key: Id; lid: number; final: boolean; hops: number; proof?: OriginProof }
   /** from: the owner of the key, with its successors; hops: how many forwards the lookup took. */
   | { type: 'lookup-reply'; from: Contact; lid: number; hops: number; successors: Contact[] }
   /** Keys a holder offers to a peer that should hold them too: a replica, or their new owner. */
@@ -72,6 +88,24 @@ export type Message =
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 export type FileBegin = MessageOf<'file-begin'>;
+/** Messages routed through other peers towards a key's owner: each speaks for its origin, whatever the hop. */
+export type RoutedMessage = MessageOf<'join' | 'store' | 'file-request' | 'lookup'>;
+
+export function isRouted(msg: Message): msg is RoutedMessage {
+  return msg.type === 'join' || msg.type === 'store' || msg.type === 'file-request' || msg.type === 'lookup';
+}
+
+/** The peer a routed message speaks for. */
+export function speakerOf(msg: RoutedMessage): Contact {
+  switch (msg.type) {
+    case 'join':
+      return msg.joiner;
+    case 'file-request':
+      return msg.requester;
+    default:
+      return msg.origin;
+  }
+}
 
 /** Routed messages cross at most this many peers; a larger count means a loop, and is dropped. */
 export const MAX_HOPS = 65_000;

@@ -13,4 +13,26 @@ export interface Origin {
    * datagram). Undefined on an open ring, where nothing about the sender is proven.
    */
   readonly authId?: Id;
+  /**
+   * Checks a routed message's origin proof (private ring; present when the message carried one):
+   * the shell's cryptography, called by the core only when it is about to act on the message (a
+   * relay forwards without it), and done once however often it is called.
+   */
+  readonly proof?: () => ProofCheck;
+}
+
+/** What an origin proof proved: which peer's certificate signed it, when and with which nonce; or why it did not check. */
+export type ProofCheck = { ok: true; signed: Signed } | { ok: false; why: string };
+
+export interface Signed {
+  readonly by: Id;
+  /** The signer's clock, ms. */
+  readonly at: number;
+  readonly nonce: number;
+}
+
+/** A check that has already been made (a message of our own, a test). */
+export function proven(signed: Signed): () => ProofCheck {
+  const result: ProofCheck = { ok: true, signed };
+  return () => result;
 }

@@ -306,7 +306,7 @@ export class PeerCore {
       case 'file-missing':
         return this.transfers.onFileMissing(msg);
       case 'lookup':
-        return this.lookups.onLookup(msg);
+        return this.lookups.onLookup(msg, origin);
       case 'lookup-reply':
         return this.lookups.onLookupReply(msg);
       case 'key-offer':
@@ -355,10 +355,10 @@ export class PeerCore {
     }
     ctx.note(`Peer ${ctx.fmt(failed.id)} cannot be reached; routing ${what} without it`);
     // handled again as if it had just arrived here (we are the sender it speaks for, if anyone)
-    const here: Origin = { via: 'tcp', src: ctx.self, authId: ctx.self.id };
+    const here: Origin = ctx.origins.here(msg);
     if (msg.type === 'join') this.join.onJoin(msg, here);
     else if (msg.type === 'store') this.transfers.onStore({ ...msg, final: false }, here);
     else if (msg.type === 'file-request') this.transfers.onFileRequest({ ...msg, final: false }, here);
-    else this.lookups.onLookup({ ...msg, final: false });
+    else this.lookups.onLookup({ ...msg, final: false }, here);
   }
 }

@@ -66,6 +66,11 @@ export interface EndpointOptions {
   readonly tls?: TlsIdentity;
   /** Offers larger than this are refused before a byte is written. */
   readonly maxFileBytes?: number;
+  /**
+   * A private ring signs the routed messages this peer originates and checks everyone's (default
+   * true). False only to measure what they cost (bench/secure.ts).
+   */
+  readonly originProofs?: boolean;
 }
 
 export interface Endpoint {

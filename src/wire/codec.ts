@@ -35,6 +35,8 @@
 //   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
 //   21  key-want          from: contact, oid: u32, wid: u32, u8 count (<= 128) | count x file,
 //                         u8 count (<= 128) | count x file (names refused: not the receiver's to hold)
+// The routed messages (join, store, file-request, lookup) may end with an origin proof in
+// version 2 (fields.ts): a private ring's signature of their origin, carried unchanged by relays.
 //
 // Decoding is strict (no trailing bytes, no out-of-range values, well-formed UTF-8 only), so a
 // frame that decodes re-encodes to the very same bytes in the same version.
@@ -46,6 +48,7 @@ import {
   writeId,
   readContact,
   readFile,
+  readProof,
   readReason,
   readStoreId,
   readSuccessors,
@@ -53,6 +56,7 @@ import {
   writeContact,
   writeFile,
   writeHops,
+  writeProof,
   writeReason,
   writeStoreId,
   writeSuccessors,
@@ -165,10 +169,12 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
     write(w, m) {
       writeContact(w, m.joiner);
       writeHops(w, m.hops);
+      writeProof(w, m.proof);
     },
     read(r) {
       const joiner = readContact(r, 'joiner');
-      return { type: 'join', joiner, hops: r.u16('hops') };
+      const hops = r.u16('hops');
+      return { type: 'join', joiner, hops, ...readProof(r) };
     },
   },
   'join-accept': {
@@ -255,12 +261,14 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeFile(w, m.file);
       writeBool(w, 'final', m.final);
       writeHops(w, m.hops);
+      writeProof(w, m.proof);
     },
     read(r) {
       const origin = readContact(r, 'origin');
       const file = readFile(r);
       const final = r.bool('final');
-      return { type: 'store', origin, file, final, hops: r.u16('hops') };
+      const hops = r.u16('hops');
+      return { type: 'store', origin, file, final, hops, ...readProof(r) };
     },
   },
   'store-accepted': {
@@ -289,6 +297,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       } else {
         w.u8(checkInt('fallback', m.fallback, 0, 255));
       }
+      writeProof(w, m.proof);
     },
     read(r) {
       const requester = readContact(r, 'requester');
@@ -297,7 +306,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const final = r.bool('final');
       const hops = r.u16('hops');
       const fallback = r.version === 1 ? 0 : r.u8('fallback');
-      return { type: 'file-request', requester, file, rid, final, hops, fallback };
+      return { type: 'file-request', requester, file, rid, final, hops, fallback, ...readProof(r) };
     },
   },
   'file-missing': {
@@ -363,13 +372,15 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeU32(w, 'lid', m.lid);
       writeBool(w, 'final', m.final);
       writeHops(w, m.hops);
+      writeProof(w, m.proof);
     },
     read(r) {
       const origin = readContact(r, 'origin');
       const key = readId(r, 'key');
       const lid = r.u32('lid');
       const final = r.bool('final');
-      return { type: 'lookup', origin, key, lid, final, hops: r.u16('hops') };
+      const hops = r.u16('hops');
+      return { type: 'lookup', origin, key, lid, final, hops, ...readProof(r) };
     },
   },
   'lookup-reply': {

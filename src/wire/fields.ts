@@ -8,11 +8,14 @@
 //   file        v1: 4 ASCII digits         v2: u8 n (1..255) | UTF-8, no / \ NUL or control characters, no leading dot
 //   reason      u16 length | UTF-8, at most 512 bytes (encode truncates on a character boundary)
 //   storeId     u16 length | UTF-8, at most 1024 bytes
+//   proof       v2 only, optional, trailing (present when bytes remain): at: u64 ms | nonce: u32 |
+//               u16 cert length (1..4096) | cert (DER) | u8 sig length (1..255) | sig
 import type { Contact } from '../core/contact.js';
 import type { Id } from '../core/id-space.js';
 import { MAX_NAME_BYTES, SPEC_NAME } from '../core/id-space.js';
+import type { OriginProof } from '../core/messages.js';
 import { MAX_SUCCESSORS, MAX_SUCCESSORS_V1 } from '../core/messages.js';
-import { bad, checkInt, encodeText, utf8, type Reader, type Writer } from './primitives.js';
+import { bad, checkBytes, checkInt, encodeText, utf8, type Reader, type Writer } from './primitives.js';
 
 export const MAX_ID_BYTES = 20;
 const MAX_HOST_BYTES = 255;
@@ -202,4 +205,39 @@ export function writeHops(w: Writer, v: number): void {
 export function writeBool(w: Writer, name: string, v: boolean): void {
   if (typeof v !== 'boolean') throw bad(`${name} must be a boolean`);
   w.u8(v ? 1 : 0);
+}
+
+/** A peer certificate is a few hundred bytes; anything near this is not one of ours. */
+export const MAX_PROOF_CERT_BYTES = 4096;
+export const MAX_PROOF_SIG_BYTES = 255;
+
+/**
+ * A routed message's origin proof, written last: absent (nothing written) unless given, and
+ * version 2 only, so version-1 frames and unsigned ones keep their bytes.
+ */
+export function writeProof(w: Writer, proof: OriginProof | undefined): void {
+  if (proof === undefined) return;
+  if (w.version === 1) throw bad('an origin proof needs wire version 2');
+  if (typeof proof !== 'object' || proof === null) throw bad('proof must be an object');
+  w.u64('proof at', proof.at);
+  writeU32(w, 'proof nonce', proof.nonce);
+  const cert = checkBytes('proof cert', proof.cert, 1, MAX_PROOF_CERT_BYTES);
+  w.u16(cert.length);
+  w.bytes(cert);
+  const sig = checkBytes('proof sig', proof.sig, 1, MAX_PROOF_SIG_BYTES);
+  w.u8(sig.length);
+  w.bytes(sig);
+}
+
+/** The trailing proof of a routed message, when bytes remain after its fields (version 2). */
+export function readProof(r: Reader): { proof?: OriginProof } {
+  if (r.version === 1 || r.left === 0) return {};
+  const at = r.u64('proof at');
+  const nonce = r.u32('proof nonce');
+  const certLength = r.u16('proof cert length');
+  if (certLength < 1 || certLength > MAX_PROOF_CERT_BYTES) throw bad(`proof cert of ${certLength} bytes is not 1..${MAX_PROOF_CERT_BYTES}`);
+  const cert = r.bytes(certLength, 'proof cert');
+  const sigLength = r.u8('proof sig length');
+  if (sigLength < 1) throw bad('proof sig must not be empty');
+  return { proof: { at, nonce, cert, sig: r.bytes(sigLength, 'proof sig') } };
 }

@@ -1,6 +1,7 @@
 // The wire format: frames in, messages out, and back; link frames for the transport's own use.
 export { decodeBytes, decodeFrame, encodeFrame, fileDataHeader, FILE_CHUNK_BYTES, MAX_FRAME_BYTES, messageCode, WIRE_VERSION } from './codec.js';
 export { HEADER_BYTES } from './primitives.js';
+export { proofContent } from './origin-proof.js';
 export type { Decoded, WireVersion } from './codec.js';
 export { FrameDecoder, FrameSplitter } from './frame-decoder.js';
 export type { FrameSink, SplitterLimits } from './frame-decoder.js';

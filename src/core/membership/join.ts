@@ -18,7 +18,8 @@ import type { Successors } from './successors.js';
 /** Routed messages (join, store, request) that reach a peer still joining wait, at most this many. */
 const MAX_QUEUED_ROUTED = 32;
 
-export type RoutedMessage = MessageOf<'join'> | MessageOf<'store'> | MessageOf<'file-request'> | MessageOf<'lookup'>;
+export type { RoutedMessage } from '../messages.js';
+import type { RoutedMessage } from '../messages.js';
 
 export interface JoinHooks {
   /** The join completed: this peer is in the ring (start pinging, replay the queue). */
@@ -68,21 +69,24 @@ export class Join {
     const ctx = this.ctx;
     const j = msg.joiner;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped the join request of Peer ${ctx.fmt(j.id)}: too many hops`, 'debug');
-    // the first hop comes from the joiner itself; later hops from members relaying it
-    if (msg.hops === 0) {
-      const forged = impersonation(ctx, j, origin.authId);
-      if (forged) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${forged}`, 'debug');
-    }
+    // the first hop comes from the joiner itself, later ones from members relaying it: on a
+    // private ring the joiner's proof speaks for it at every hop
+    const forged = ctx.origins.problem(msg, origin);
+    if (forged) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${forged}`, 'debug');
+    const r = this.router.towardsJoiner(j.id);
+    const acting = j.id === ctx.self.id || this.succ.has(j.id) || r.accept;
+    const refused = acting ? ctx.origins.refuseToAct(msg, origin) : undefined;
+    if (refused) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${refused}`, 'debug');
     if (j.id === ctx.self.id || this.succ.has(j.id)) {
       const reason = `Peer ${ctx.fmt(j.id)} is already in the ring`;
       ctx.trace({ kind: 'join-refused', joiner: j.id, reason });
       return ctx.send(j, { type: 'join-reject', from: ctx.self, reason });
     }
-    this.route(msg);
+    this.route(msg, r);
   }
 
-  private route(msg: MessageOf<'join'>): void {
-    const r = this.router.towardsJoiner(msg.joiner.id);
+  /** `r`: where the router sends it now (asked again when not given). */
+  private route(msg: MessageOf<'join'>, r = this.router.towardsJoiner(msg.joiner.id)): void {
     if (r.accept) return this.accept(msg);
     this.ctx.trace({ kind: 'forwarded', op: 'join', joiner: msg.joiner.id, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
     this.ctx.send(r.to, { ...msg, hops: msg.hops + 1 });

@@ -6,6 +6,7 @@ import type { Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
 import type { MessageOf } from '../messages.js';
 import { MAX_HOPS } from '../messages.js';
+import type { Origin } from '../origin.js';
 import type { Router } from './router.js';
 
 /** Lookups of ours awaiting an answer. */
@@ -43,11 +44,15 @@ export class Lookups {
     ctx.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1 });
   }
 
-  onLookup(msg: MessageOf<'lookup'>): void {
+  onLookup(msg: MessageOf<'lookup'>, origin: Origin): void {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)}: too many hops`, 'debug');
+    const forged = ctx.origins.problem(msg, origin);
+    if (forged) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
+      const refused = ctx.origins.refuseToAct(msg, origin);
+      if (refused) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept
       // open for one small answer per refresh is most of a finger table's cost; a private ring
       // seals datagrams only for neighbours, so its answer goes on a link

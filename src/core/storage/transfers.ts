@@ -99,10 +99,9 @@ export class Transfers {
   onStore(msg: MessageOf<'store'>, origin: Origin): void {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped Store ${msg.file}: too many hops`, 'debug');
-    if (msg.hops <= 1) {
-      const forged = impersonation(ctx, msg.origin, origin.authId);
-      if (forged) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
-    }
+    // on a private ring it speaks for its origin only with the origin's proof, at any hop
+    const forged = ctx.origins.problem(msg, origin);
+    if (forged) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped Store of an invalid name`, 'debug');
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? this.router.routeFinal(key) : this.router.route(key);
@@ -117,6 +116,8 @@ export class Transfers {
         ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
         return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
       }
+      const refused = ctx.origins.refuseToAct(msg, origin);
+      if (refused) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       return this.acceptStore(msg.file, msg.origin);
     }
     ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
@@ -222,16 +223,18 @@ export class Transfers {
   onFileRequest(msg: MessageOf<'file-request'>, origin: Origin): void {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped the request for File ${msg.file}: too many hops`, 'debug');
-    if (msg.hops <= 1) {
-      const forged = impersonation(ctx, msg.requester, origin.authId);
-      if (forged) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${forged}`, 'debug');
-    }
+    const forged = ctx.origins.problem(msg, origin);
+    if (forged) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${forged}`, 'debug');
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped a request for an invalid name`, 'debug');
     // a final mark is taken as it is here: a read plants nothing, and a replica serving the
     // owner's fallback is exactly a peer that does not own the key
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? ({ accept: true } as const) : this.router.route(key);
-    if (r.accept) return this.serve(msg);
+    if (r.accept) {
+      const refused = ctx.origins.refuseToAct(msg, origin);
+      if (refused) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${refused}`, 'debug');
+      return this.serve(msg);
+    }
     ctx.trace({ kind: 'forwarded', op: 'request', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
     ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
   }

@@ -10,6 +10,9 @@ import { formatAddress, type Address, type Target } from '../../core/contact.js'
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
+import { isRouted, speakerOf } from '../../core/messages.js';
+import type { Origin, ProofCheck } from '../../core/origin.js';
+import { OriginSigner, OriginVerifier } from '../../security/origin-proofs.js';
 import { decodeFrame, encodeFrame } from '../../wire/index.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime } from '../types.js';
 import { Acceptor } from './acceptor.js';
@@ -112,6 +115,9 @@ export class NodeEndpoint implements Endpoint {
   private readonly outSockets = new Set<net.Socket>();
   private readonly fileSlots: { active: number; waiting: Array<() => void> } = { active: 0, waiting: [] };
   private readonly awaitingKeys = new Map<string, Waiting>();
+  /** A private ring's origin proofs: this peer signs the routed messages it originates, and checks everyone's. */
+  private readonly signer: OriginSigner | undefined;
+  private readonly verifier: OriginVerifier | undefined;
   private listening = false;
   private closing: Promise<void> | null = null;
 
@@ -139,8 +145,13 @@ export class NodeEndpoint implements Endpoint {
     handlers: Required<EndpointHandlers>,
     private readonly limits: Limits,
   ) {
-    this.handlers = handlers;
     const identity = opts.tls;
+    const proofs = identity && opts.originProofs !== false;
+    this.signer = proofs ? new OriginSigner(identity, () => randomInt(0, 2 ** 32 - 1)) : undefined;
+    this.verifier = proofs ? new OriginVerifier(identity.caPem) : undefined;
+    // every routed message gets its proof check here, whichever door it came in by
+    const deliver = handlers.onMessage;
+    this.handlers = handlers = { ...handlers, onMessage: (msg, origin) => deliver(msg, this.vouch(msg, origin)) };
     this.budget = new MemoryBudget(limits.maxBufferedBytesPerHost, limits.maxBufferedBytesTotal);
     this.keys = identity ? new DatagramKeys(identity.id, limits) : undefined;
     this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>() };
@@ -293,10 +304,32 @@ export class NodeEndpoint implements Endpoint {
 
   // ---- messages and files -----------------------------------------------------------------------
 
+  /**
+   * A routed message's origin proof, checkable (private ring): the core checks it only where it
+   * acts on the message, so relays pay nothing for it.
+   */
+  private vouch(msg: Message, origin: Origin): Origin {
+    const verifier = this.verifier;
+    if (!verifier || !isRouted(msg) || !msg.proof) return origin;
+    let result: ProofCheck | undefined;
+    const proof = (): ProofCheck => {
+      if (result) return result;
+      try {
+        result = verifier.check(msg, Date.now());
+      } catch (err) {
+        result = { ok: false, why: describe(err) }; // never into a socket callback
+      }
+      return result;
+    };
+    return { ...origin, proof };
+  }
+
   sendMessage(to: Target, msg: Message): Promise<void> {
     if (this.closing) return Promise.reject(unreachable('endpoint closed'));
     let frame: Uint8Array;
     try {
+      // a routed message of our own leaves with our proof; one we relay keeps its origin's
+      if (this.signer && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.opts.tls?.id) msg = this.signer.sign(msg, Date.now());
       frame = encodeFrame(msg);
     } catch (err) {
       return Promise.reject(err);

@@ -33,10 +33,13 @@ import type { Address, Contact, Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import { RECORD_MISMATCH, type FileBegin, type Message } from '../../core/messages.js';
+import type { ProofCheck } from '../../core/origin.js';
+import { isRouted, speakerOf } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
 import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type Origin, type Runtime } from '../types.js';
 import { SimDisk } from './disk.js';
+import { SimNotary } from './origin-proofs.js';
 import { EventHeap, type SimEvent } from './event-heap.js';
 
 export { SimDisk, MAX_SIM_FILE_BYTES } from './disk.js';
@@ -146,6 +149,7 @@ class SimEndpoint implements Endpoint, Sender {
     readonly storeDir: string,
     readonly maxFileBytes: number | undefined,
     readonly handlers: EndpointHandlers,
+    readonly originProofs = true,
   ) {}
 
   sendDatagram(to: Target, msg: Message): void {
@@ -154,6 +158,10 @@ class SimEndpoint implements Endpoint, Sender {
 
   sendMessage(to: Target, msg: Message): Promise<void> {
     this.net.promised = true;
+    // as the Node endpoint: a routed message of our own leaves with our proof, a relayed one keeps its origin's
+    if (this.originProofs && this.authId !== undefined && this.ringCa !== undefined && isRouted(msg) && !msg.proof && speakerOf(msg).id === this.authId) {
+      msg = this.net.notary.sign(msg, this.authId, this.ringCa, this.net.now());
+    }
     return this.net.sendMessageFrom(this, to, msg);
   }
 
@@ -190,6 +198,8 @@ class SimEndpoint implements Endpoint, Sender {
 export class SimNetwork {
   readonly seed: number;
   readonly disk = new SimDisk();
+  /** Issues and checks the origin proofs of private rings' routed messages. */
+  readonly notary = new SimNotary();
   private readonly rand: () => number;
   private latency: readonly [number, number];
   private lossRate: number;
@@ -504,7 +514,7 @@ export class SimNetwork {
     if (this.bound.has(addr)) {
       return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
     }
-    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.storeDir ?? opts.dataDir, opts.maxFileBytes, handlers);
+    const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.storeDir ?? opts.dataDir, opts.maxFileBytes, handlers, opts.originProofs !== false);
     this.bound.set(addr, ep);
     return Promise.resolve(ep);
   }
@@ -554,6 +564,14 @@ export class SimNetwork {
     return { ...origin, authId: src.authId };
   }
 
+  /** A routed message's origin proof, checkable by a member of a private ring when it acts (the Node endpoint's vouch). */
+  private vouch(ep: SimEndpoint, msg: Message, origin: Origin): Origin {
+    const ringCa = ep.ringCa;
+    if (ringCa === undefined || !ep.originProofs || !isRouted(msg) || !msg.proof) return origin;
+    let result: ProofCheck | undefined;
+    return { ...origin, proof: () => (result ??= this.notary.check(msg, ringCa)) };
+  }
+
   /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */
   private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', src: Sender): void {
     const from = addressOf(src.self);
@@ -564,12 +582,12 @@ export class SimNetwork {
       return;
     }
     if ('msg' in payload) {
-      ep.handlers.onMessage(payload.msg, origin);
+      ep.handlers.onMessage(payload.msg, this.vouch(ep, payload.msg, origin));
       return;
     }
     const decoded = safeDecode(payload.bytes);
     if (decoded.ok) {
-      ep.handlers.onMessage(decoded.msg, origin);
+      ep.handlers.onMessage(decoded.msg, this.vouch(ep, decoded.msg, origin));
     } else {
       this.counters.badInputs++;
       ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from);
