@@ -119,9 +119,13 @@ export class Forger {
     const target = this.pick(honest);
     if (target === undefined || !this.ep) return;
     const to = this.w.contact(target);
-    // a contact to speak as: a peer of the ring (often the target's neighbour), or the forger itself
-    const as = this.w.rand() < 0.7 ? this.w.contact(this.pick(honest.filter((x) => x !== target)) ?? target) : this.me;
     const name = this.name();
+    // a contact to speak as: a peer of the ring, or the forger itself. A name stored already is
+    // attacked only in an honest peer's name: in its own, a forger Storing a name the peer it asks
+    // does not hold (a partition's other side, an owner that joined before its hand-over) makes a
+    // second version, which is the ring's merge to settle (issue 14), not an overwrite
+    const stored = this.w.storedNames().includes(name);
+    const as = stored || this.w.rand() < 0.7 ? this.w.contact(this.pick(honest.filter((x) => x !== target)) ?? target) : this.me;
     switch (Math.floor(this.w.rand() * 8)) {
       case 0: {
         // offers of names with other bytes (wants for them would let a push through)

@@ -372,10 +372,18 @@ export class CheckWorld {
       for (const [id, secret] of this.secrets) {
         if (dir !== this.dir(id) && sameBytes(bytes, secret)) return this.fail({ invariant: 'leak', detail: `${dir}/${file} holds the bytes Peer ${id} keeps outside its store` });
       }
-      // a forger writes its own bytes where it sends them from; a name it used fresh is its own Store
+      // a forger writes its own bytes where it sends them from
       if (this.forgers.some((f) => f.dir === dir)) return;
+      // A forger may Store a name itself: one nobody stored (its own), or, on the side of a
+      // partition that does not hold it, one stored on the other side (no ring can tell a first
+      // Store across a partition). What must hold is that no copy a peer holds is ever replaced,
+      // and that every Request gets the stored bytes (checked at each checkpoint).
       const s = storedNameOf(file);
-      if (s && !this.originals.has(s.name) && this.claimed.has(s.name)) return;
+      if (s && !s.received) {
+        const before = this.sim.disk.read(dir, file);
+        if (before && !sameBytes(before, bytes)) return this.fail({ invariant: 'content', detail: `${dir}/${file} was replaced with other bytes` });
+        if (!this.originals.has(s.name) || !sameBytes(this.originals.get(s.name)!, bytes)) return;
+      }
     }
     const bad = checkWrite(this.originals, dir, file, bytes);
     if (bad) return this.fail(bad);
