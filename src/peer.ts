@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
 import type { Address, Contact, Target } from './core/contact.js';
-import type { RoutingName } from './core/context.js';
+import { DEFAULTS, type RoutingName } from './core/context.js';
 import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
 import type { Id, IdSpace } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
@@ -105,6 +105,8 @@ export class Peer extends EventEmitter {
   readonly runtime: Runtime;
   private readonly core: PeerCore;
   private readonly dataDir: string;
+  /** How long a request typed at another peer waits for its answer (the core's setting). */
+  private readonly requestTimeoutMs: number;
   private readonly endpointOptions: EndpointOptions;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
@@ -132,6 +134,7 @@ export class Peer extends EventEmitter {
     const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
     this.self = opts.port !== undefined ? { id: this.id, host, port: opts.port } : place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
+    this.requestTimeoutMs = opts.requestTimeoutMs || DEFAULTS.requestTimeoutMs;
     this.endpointOptions = {
       self: this.self,
       dataDir: this.dataDir,
@@ -229,7 +232,7 @@ export class Peer extends EventEmitter {
       onFileOffer: (header: FileBegin, origin: Origin) => this.offer(header, origin),
       onFileProgress: (header: FileBegin, bytes: number) =>
         this.feed({ type: 'file-progress', header, direction: 'in', peer: header.from.id, bytes, now: now() }),
-      onFileDone: (header, r) => this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error }), now: now() }),
+      onFileDone: (header, r) => this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? {} : { error: r.error, ...(r.busy ? { busy: true } : {}) }), now: now() }),
     };
     let files: { name: string; size: number }[] = [];
     try {
@@ -258,6 +261,13 @@ export class Peer extends EventEmitter {
   private feed(ev: CoreEvent): void {
     if (this.stopped) return;
     this.apply(this.core.handle(ev));
+    // fingers change without a neighbours effect: the members are told again once a ping interval
+    if (ev.type === 'timer' && ev.name === 'ping') this.tellMembers();
+  }
+
+  /** The transport keeps connection slots for the peers the core knows as neighbours. */
+  private tellMembers(): void {
+    this.endpoint?.setMembers?.(this.core.members());
   }
 
   private offer(header: FileBegin, origin: Origin): string | null {
@@ -314,6 +324,7 @@ export class Peer extends EventEmitter {
           this.resolveReady();
           break;
         case 'neighbours':
+          this.tellMembers();
           this.emit('neighbours', this.core.snapshot());
           break;
         case 'exit':
@@ -376,7 +387,9 @@ export class Peer extends EventEmitter {
       this.feed({ type: 'file-progress', header, direction: 'out', peer: to.id, bytes, now: now() });
     };
     try {
-      await ep.sendFile(to, header, file, onProgress);
+      // a request's answer still queued when the requester's wait is over is not sent at all
+      const signal = purpose === 'request' ? AbortSignal.timeout(this.requestTimeoutMs) : undefined;
+      await ep.sendFile(to, header, file, onProgress, signal);
       progress('sent');
     } catch (err) {
       progress('failed', { error: err instanceof Error ? err.message : String(err) });

@@ -27,7 +27,8 @@ export type CoreEvent =
   | { type: 'file-stat'; name: string; size?: number; now: number }
   /** A peer opened a file transfer to us; the core answers with accept-file or nothing (refused). */
   | { type: 'file-offer'; header: FileBegin; origin: Origin; now: number }
-  | { type: 'file-done'; header: FileBegin; ok: boolean; error?: string; now: number };
+  /** busy: refused before a byte was written for want of temporary space (the requester retries). */
+  | { type: 'file-done'; header: FileBegin; ok: boolean; error?: string; busy?: boolean; now: number };
 
 export type Effect =
   /** What happened, for people (rendered as lines) and programs (the console, --json, the web page). */

@@ -47,6 +47,11 @@ export type Message =
    */
   | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number; fallback: number }
   | { type: 'file-missing'; from: Contact; file: string; rid: number }
+  /**
+   * A holder serving as many transfers as it may (or a requester out of temporary space) answers
+   * a request at once instead of queueing it: try again after `retryAfterMs` (wire version 2 only).
+   */
+  | { type: 'file-busy'; from: Contact; file: string; rid: number; retryAfterMs: number }
   /** First frame of a file transfer connection. rid: the request's id, the store's, or the offer's. size in bytes. */
   | { type: 'file-begin'; from: Contact; file: string; rid: number; purpose: Purpose; size: number }
   | { type: 'file-data'; chunk: Uint8Array }

@@ -32,6 +32,7 @@
 //   19  lookup-reply      from: contact, lid: u32, hops, successors
 //   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
 //   21  key-want          from: contact, oid: u32, u8 count (<= 128) | count x file
+//   22  file-busy         from: contact, file, rid, retryAfterMs: u32
 //
 // Decoding is strict (no trailing bytes, no out-of-range values, well-formed UTF-8 only), so a
 // frame that decodes re-encodes to the very same bytes in the same version.
@@ -414,6 +415,22 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const names: string[] = [];
       for (let i = 0; i < n; i++) names.push(readFile(r));
       return { type: 'key-want', from, oid, names };
+    },
+  },
+  'file-busy': {
+    code: 22,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeFile(w, m.file);
+      writeU32(w, 'rid', m.rid);
+      writeU32(w, 'retryAfterMs', m.retryAfterMs);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const file = readFile(r);
+      const rid = r.u32('rid');
+      return { type: 'file-busy', from, file, rid, retryAfterMs: r.u32('retryAfterMs') };
     },
   },
 };
