@@ -17,7 +17,7 @@ import type { CoreSnapshot } from './core/peer-core.js';
 import { KeyStore } from './core/storage/key-store.js';
 import type { LineLevel, Trace } from './core/trace.js';
 import { renderTrace } from './core/trace.js';
-import { createNodeRuntime } from './transport/node/endpoint.js';
+import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 
@@ -183,6 +183,12 @@ export class Peer extends EventEmitter {
 
   snapshot(): PeerSnapshot {
     return this.core.snapshot();
+  }
+
+  /** The Node transport's counters (connections, buffered and temporary bytes); undefined on the simulator. */
+  transportStats(): EndpointStats | undefined {
+    const ep = this.endpoint as { stats?: () => EndpointStats } | undefined;
+    return ep?.stats?.();
   }
 
   /**

@@ -43,10 +43,11 @@ test('slots: strangers capped per host and in their share, evicted from the busi
   assert.ok('slot' in b1 && !b1.evicted);
   t.admit('b2', 'B');
   t.admit('b3', 'B');
-  // strangers hold 2 of A + 3 of B (a fifth over their share of 6 - 2 = 4 was not possible: b3 evicted A's newest-unproven)
-  assert.equal(t.strangersFrom('A'), 1);
-  assert.equal(t.strangersFrom('B'), 3);
-  // the next stranger evicts from the busiest stranger host (B), never the member
+  // the strangers' share is 6 - 2 = 4: b3 evicted from the host with the most connections that
+  // sent no whole frame (B: b1, b2; A has one such, and one that has)
+  assert.equal(t.strangersFrom('A'), 2);
+  assert.equal(t.strangersFrom('B'), 2);
+  // and so does the next one, never touching the member
   const c1 = t.admit('c1', 'C');
   assert.ok('slot' in c1 && c1.evicted?.slot.host === 'B', JSON.stringify(c1));
   assert.equal(t.total, 5);

@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import { encodeFrame, encodeLink } from '../src/wire/index.js';
+import type { NodeEndpoint } from '../src/transport/node/endpoint.js';
 import { closed, eventually, openPeer, rawTcp, until, within, type TestPeer } from './helpers/endpoints.js';
 import { freeBasePort } from './helpers/ports.js';
 
@@ -215,7 +216,7 @@ test('slow partial frames from many connections: dropped at the frame deadline, 
   await Promise.all(attackers.map((s) => within(closed(s), 'an attacker connection to be dropped', 5000)));
   assert.ok(b.rec.bad.some((x) => /did not arrive whole within 600 ms/.test(x.detail) && x.source?.startsWith(ATTACKER)), 'frame deadline lines name the attacker');
   assert.ok(b.rec.bad.some((x) => /no whole frame within 600 ms/.test(x.detail) && x.source?.startsWith(ATTACKER)), 'first-frame deadline lines too');
-  assert.ok(b.rec.bad.some((x) => /connections already open from 127\.0\.0\.2/.test(x.detail)), 'connections beyond the per-host cap were refused');
+  assert.ok(b.rec.bad.some((x) => /closed to make room \(127\.0\.0\.2 holds 16 connections\)/.test(x.detail)), 'connections beyond the per-host cap made room within their own host');
   await eventually('memory held for partial frames to be freed', () => b.stats().bufferedBytes === 0);
 
   // Announcing a 1 MiB frame on a message connection fails on the length prefix alone.
@@ -243,22 +244,34 @@ test('partial frames have a per-host memory cap, freed when the connections end'
   await eventually('every partial frame to be released', () => b.stats().bufferedBytes === 0);
 });
 
-test('one host cannot take every slot: per-host caps, and eviction from the busiest host', T, async (t) => {
-  const limits = { maxInboundConnections: 24, maxInboundPerHost: 16, firstFrameTimeoutMs: 30_000 };
+test('one host cannot take every slot: strangers capped per host and in their share, evicted from the busiest host; a member keeps its slot', T, async (t) => {
+  const limits = { maxInboundConnections: 24, memberSlots: 8, maxInboundPerHost: 16, firstFrameTimeoutMs: 30_000 };
   const b = await openPeer(t, contact(17), { limits });
   const a = await openPeer(t, contact(18));
+  (b.ep as NodeEndpoint).setMembers([a.me]);
   const first = await Promise.all(Array.from({ length: 40 }, () => rawTcp(b.me.port, { localAddress: ATTACKER })));
   t.after(() => first.forEach((s) => s.destroy()));
-  await eventually('the per-host cap to refuse the rest', () => first.filter((s) => s.destroyed).length === 24 && b.stats().inbound === 16);
-  const second = await Promise.all(Array.from({ length: 16 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));
+  // each connection over the per-host cap closes that host's oldest: the host keeps 16
+  await eventually('the per-host cap to hold', () => first.filter((s) => s.destroyed).length === 24 && b.stats().inbound === 16);
+  assert.ok(b.rec.bad.some((x) => /closed to make room \(127\.0\.0\.2 holds 16 connections\)/.test(x.detail)));
+  // the strangers' share is 24 - 8 = 16: a second host takes half of it from the busiest
+  const second = await Promise.all(Array.from({ length: 8 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));
   t.after(() => second.forEach((s) => s.destroy()));
-  await eventually('the slots to be shared', () => b.stats().inbound === 24);
+  await eventually('the strangers\' slots to be shared', () => first.filter((s) => !s.destroyed).length === 8 && b.stats().inbound === 16);
+  assert.ok(second.every((s) => !s.destroyed), 'the newcomers from the other host stay');
+  // a member (its first message names it, at its own host) gets a slot of the members' share
   const t0 = performance.now();
-  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a neighbour while every slot is held', 2000);
+  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a member while the strangers\' share is full', 2000);
   assert.ok(performance.now() - t0 < 1000);
-  assert.ok(b.stats().inbound <= limits.maxInboundConnections);
-  assert.ok(b.rec.bad.some((x) => /closed to make room/.test(x.detail)), 'someone was evicted');
-  assert.ok(b.rec.bad.filter((x) => /closed to make room/.test(x.detail)).every((x) => x.source !== HOST), 'never the newcomer with the fewest');
+  await eventually('the member\'s connection to count as a member\'s', () => b.stats().memberInbound === 1);
+  // more strangers never evict it: its link carries the next message, no new connection is made
+  const third = await Promise.all(Array.from({ length: 24 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));
+  t.after(() => third.forEach((s) => s.destroy()));
+  await eventually('the strangers to churn among themselves', () => b.stats().inbound === 17 && second.every((s) => s.destroyed));
+  await within(a.ep.sendMessage(b.me, query(a.me, 2)), 'the member again', 2000);
+  assert.equal(a.stats().dialedTotal, 1, 'one connection all along');
+  assert.equal(b.stats().memberInbound, 1);
+  assert.ok(b.rec.bad.filter((x) => /closed to make room/.test(x.detail)).every((x) => x.source !== HOST), 'never the member');
 });
 
 test('slow openers, oversized and misplaced frames are dropped with a line naming the source', T, async (t) => {

@@ -8,8 +8,9 @@
 // host is the connection's own. Members are not capped per host and may hold every slot;
 // strangers may hold all but MEMBER_SLOTS of them and at most MAX_INBOUND_PER_HOST per host.
 // When a newcomer finds no room, a stranger makes it: from the newcomer's own host when that host
-// is at its cap, else from the stranger host holding the most; within a host, one that has sent
-// no whole frame yet before one that has, oldest first. A member is never evicted.
+// is at its cap, else from the host holding the most connections that have sent no whole frame
+// (then the stranger host holding the most); within a host, one that has sent no whole frame yet
+// before one that has, oldest first. A member is never evicted.
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { formatAddress, type Address, type Contact } from '../../core/contact.js';

@@ -19,6 +19,8 @@ export type Admission<T> = { slot: Slot<T>; evicted?: { slot: Slot<T>; why: stri
 export class SlotTable<T> {
   /** Strangers' slots (new ones included) by remote host, oldest first; hosts at zero are forgotten. */
   private readonly strangersByHost = new Map<string, Set<Slot<T>>>();
+  /** Slots that have sent no whole frame yet, by host: evicted before any that has. */
+  private readonly unprovenByHost = new Map<string, number>();
   private strangers = 0;
   private members = 0;
 
@@ -48,13 +50,14 @@ export class SlotTable<T> {
     if (mine && mine.size >= this.maxStrangersPerHost) {
       evicted = { slot: pick(mine), why: `${host} holds ${this.maxStrangersPerHost} connections` };
     } else if (this.strangers >= this.maxTotal - this.memberSlots || this.total >= this.maxTotal) {
-      const busiest = this.busiestStrangerHost();
+      const busiest = this.busiestUnprovenHost() ?? this.busiestStrangerHost();
       if (!busiest) return { refused: `refused, all ${this.maxTotal} connections are members'` };
       evicted = { slot: pick(busiest[1]), why: `${busiest[0]} holds the most connections of strangers` };
     }
     if (evicted) this.remove(evicted.slot);
     const slot = new Slot(item, host);
     this.addStranger(slot);
+    this.countUnproven(host, 1);
     this.strangers++;
     return evicted ? { slot, evicted } : { slot };
   }
@@ -62,6 +65,7 @@ export class SlotTable<T> {
   /** A whole first frame arrived: the slot is a member's, or a known stranger's. */
   promote(slot: Slot<T>, to: 'stranger' | 'member'): void {
     if (slot.gone || slot.standing === 'member' || slot.standing === to) return;
+    this.countUnproven(slot.host, -1); // it was new: either way it has sent a whole frame now
     if (to === 'stranger') {
       slot.standing = 'stranger';
       return;
@@ -80,6 +84,7 @@ export class SlotTable<T> {
       this.members--;
       return;
     }
+    if (slot.standing === 'new') this.countUnproven(slot.host, -1);
     this.dropStranger(slot);
     this.strangers--;
   }
@@ -95,6 +100,21 @@ export class SlotTable<T> {
     if (!set) return;
     set.delete(slot);
     if (set.size === 0) this.strangersByHost.delete(slot.host);
+  }
+
+  private countUnproven(host: string, delta: number): void {
+    const n = (this.unprovenByHost.get(host) ?? 0) + delta;
+    if (n > 0) this.unprovenByHost.set(host, n);
+    else this.unprovenByHost.delete(host);
+  }
+
+  /** The host with the most connections that have sent no whole frame, if any has one. */
+  private busiestUnprovenHost(): [string, Set<Slot<T>>] | undefined {
+    let best: string | undefined;
+    let most = 0;
+    for (const [host, n] of this.unprovenByHost) if (n > most) [best, most] = [host, n];
+    const set = best === undefined ? undefined : this.strangersByHost.get(best);
+    return set ? [best!, set] : undefined;
   }
 
   /** Bounded by the slots: at most maxTotal hosts. */
