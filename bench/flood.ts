@@ -17,8 +17,11 @@ const IDS = [2, 4, 5, 8, 9, 14, 19];
 const FLOOD_HOSTS = 250;
 const FLOOD_PER_HOST = 8;
 /** Connections the attacker opens in all (its dropped ones are replaced until then). */
-const FLOOD_BUDGET = Number(process.env.FLOOD_BUDGET ?? 20_000);
-const FLOOD_STORES = Number(process.env.FLOOD_STORES ?? 32);
+const FLOOD_BUDGET = Number(process.env.FLOOD_BUDGET ?? 100_000);
+/** How soon the attacker replaces a connection the victim dropped. */
+const FLOOD_AGAIN_MS = 1000;
+/** Stores per phase (3 names per key offset: at most 48, so the flood's names stay four digits). */
+const FLOOD_STORES = Math.min(48, Number(process.env.FLOOD_STORES ?? 32));
 const BUSY_MIB = Number(process.env.FLOOD_MIB ?? 200);
 const BUSY_REQUESTERS = [2, 4, 19];
 const BUSY_PER_REQUESTER = 10;
@@ -36,10 +39,13 @@ async function ring(dir: string, maxFileBytes: number): Promise<{ net: Testnet; 
   return { net, lines };
 }
 
-/** Names whose key (name mod 256) peer 8 owns: 6, 7, 8 and their kin, from `offset` on. */
+/** Four-digit names whose key (name mod 256) peer 8 owns: 6, 7, 8 and their kin, from `offset` on. */
 function namesOf8(count: number, offset: number): string[] {
   return Array.from({ length: count }, (_, i) => String(6 + (i % 3) + 256 * (offset + Math.floor(i / 3))).padStart(4, '0'));
 }
+const BASELINE_OFFSET = 0;
+/** Past the baseline's names, still below 10000. */
+const FLOOD_OFFSET = 16;
 
 /** Stores `names` into 8 from the other members at once; how many 8 confirms within the wait. */
 async function stores(net: Testnet, lines: PeerLine[], dir: string, names: string[]): Promise<number> {
@@ -69,7 +75,7 @@ function idleFlood(port: number): { opened: () => number; stop: () => void } {
     s.on('close', () => {
       open.delete(s);
       // the attacker's pace: a dropped connection comes back a moment later
-      setTimeout(() => connect(host), 100).unref();
+      setTimeout(() => connect(host), FLOOD_AGAIN_MS).unref();
     });
   };
   for (let h = 0; h < FLOOD_HOSTS; h++) for (let i = 0; i < FLOOD_PER_HOST; i++) connect(`127.0.0.${h + 2}`);
@@ -87,13 +93,13 @@ async function floodStores(): Promise<void> {
   try {
     const { net, lines } = await ring(dir, 1 << 20);
     try {
-      const baseline = await stores(net, lines, dir, namesOf8(FLOOD_STORES, 0));
+      const baseline = await stores(net, lines, dir, namesOf8(FLOOD_STORES, BASELINE_OFFSET));
       const attack = idleFlood(net.contactOf(8).port);
       try {
         await net.until(() => (net.peer(8)!.transportStats()?.inbound ?? 0) >= DEFAULT_LIMITS.maxInboundConnections - DEFAULT_LIMITS.memberSlots, 20_000);
         const held = net.peer(8)!.transportStats()!.inbound;
         const t0 = performance.now();
-        const during = await stores(net, lines, dir, namesOf8(FLOOD_STORES, 100));
+        const during = await stores(net, lines, dir, namesOf8(FLOOD_STORES, FLOOD_OFFSET));
         const secs = (performance.now() - t0) / 1000;
         console.log(`Stores between members into Peer 8, ${FLOOD_STORES} at once, reference ring in one process:`);
         console.log(`  no flood: ${baseline} / ${FLOOD_STORES} succeeded`);

@@ -42,6 +42,8 @@ export const BUSY_RETRY_AFTER_MS = 1_000;
 /** The requester's back-off: first wait, doubling per busy answer, at most this; jittered ±50 %. */
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 4_000;
+/** A retry is sent only if this much of the request's time is left after it (its answer must begin). */
+const RETRY_ANSWER_MS = 1_000;
 
 export interface TransferHooks {
   /** A file became held here (copied in, or found when serving): replicate it if it is ours. */
@@ -282,7 +284,8 @@ export class Transfers {
     // ±50 % so requesters turned away together do not all come back together
     const jitter = 0.5 + (ctx.random32() % 1000) / 1000;
     const delay = Math.round(Math.max(Math.min(msg.retryAfterMs, RETRY_MAX_MS), backoff) * jitter);
-    if (ctx.now + delay >= req.until) {
+    // the retry's answer needs a moment to start arriving: no retry that could only time out
+    if (ctx.now + delay + RETRY_ANSWER_MS >= req.until) {
       this.requests.delete(msg.rid);
       ctx.cancelTimer(`request:${msg.rid}`);
       ctx.cancelTimer(`request-retry:${msg.rid}`);
