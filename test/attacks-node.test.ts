@@ -341,6 +341,14 @@ test('open ring on sockets: slow connections from the members\' own host do not 
 
 test('open ring on sockets: 30 concurrent Requests of one file: each completes or ends with one clear line; temporary space stays bounded', T, async () => {
   const { net, lines, dir } = await ring();
+  try {
+    await thirtyRequests(net, lines, dir);
+  } finally {
+    await net.close();
+  }
+});
+
+async function thirtyRequests(net: Testnet, lines: PeerLine[], dir: string): Promise<void> {
   const size = 3 * 1024 * 1024; // the ring's limit is 4 MiB: a requester receives 2 at once (8 MiB)
   const original = randomBytes(size);
   writeFileSync(join(dir, 'peer-8', '4103.pdf'), original);
@@ -363,4 +371,4 @@ test('open ring on sockets: 30 concurrent Requests of one file: each completes o
   assert.ok(!all.some((l) => l.includes('not requested')), 'no answer was sent after its request was given up');
   const received = requesters.reduce((n, id) => n + ended(id).filter((l) => l === 'File 4103 received').length, 0);
   assert.ok(received >= 20, `most complete on a quiet ring (${received} of 30)`);
-});
+}
