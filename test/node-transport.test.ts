@@ -411,3 +411,53 @@ test('at the outbound cap an idle link makes room; busy ones make a send wait, w
   await assert.rejects(within(a.ep.sendMessage(b.me, query(a.me, 4)), 'a send with no slot'), /no free connection slot within 400 ms/);
   assert.ok(performance.now() - t0 >= 390);
 });
+
+test('temporary space: offers beyond 2 x maxFileBytes in flight are refused "busy" before a byte is written', T, async (t) => {
+  const b = await openPeer(t, contact(20), { maxFileBytes: 1024 * 1024 });
+  b.rec.saveAs = (h) => `got-${h.rid}`;
+  const offer = (rid: number, size: number): Uint8Array => encodeFrame({ type: 'file-begin', from: contact(21), file: '4103', rid, purpose: 'request', size });
+  // two offers of 1 MiB take the whole 2 MiB; they stay open, waiting for their bytes
+  const held = await Promise.all([1, 2].map(() => rawTcp(b.me.port)));
+  t.after(() => held.forEach((s) => s.destroy()));
+  held.forEach((s, i) => s.write(offer(i + 1, 1024 * 1024)));
+  await until('both offers accepted', () => b.rec.offers.length === 2 && b.stats().tempBytes === 2 * 1024 * 1024);
+  // a third is turned away at once, without being shown to the handler
+  const third = await rawTcp(b.me.port);
+  third.write(offer(3, 1));
+  await until('the third to be refused busy', () => b.rec.done.some((d) => d.header.rid === 3));
+  const r = b.rec.done.find((d) => d.header.rid === 3)!.result;
+  assert.ok(!r.ok && r.busy === true && /^busy: 2097152 of 2097152 bytes of temporary space/.test(r.error), JSON.stringify(r));
+  assert.equal(b.rec.offers.length, 2);
+  await within(closed(third), 'the refused connection to close');
+  // one ending gives its space back, and the next offer is taken
+  held[0]!.destroy();
+  await until('the first transfer to end', () => b.rec.done.some((d) => d.header.rid === 1));
+  assert.equal(b.stats().tempBytes, 1024 * 1024);
+  const fourth = await rawTcp(b.me.port);
+  t.after(() => fourth.destroy());
+  fourth.write(offer(4, 1024 * 1024));
+  await until('the fourth to be accepted', () => b.rec.offers.length === 3);
+  assert.equal(b.stats().peakTempBytes, 2 * 1024 * 1024);
+  assert.ok((await readdir(b.dir)).every((n) => !n.startsWith('got-')), 'nothing renamed into place');
+});
+
+test('a file send still waiting for a sending slot when its signal fires is not sent at all', T, async (t) => {
+  const a = await openPeer(t, contact(22), { limits: { maxOutboundFiles: 1, transferIdleMs: 20_000 } });
+  const b = await openPeer(t, contact(23));
+  await writeFile(join(a.dir, '4103.pdf'), randomBytes(1000));
+  // the only slot is held by a send to a server that never answers
+  const mute = net.createServer((s) => s.on('error', () => {}));
+  await new Promise<void>((r) => mute.listen(0, HOST, r));
+  t.after(() => mute.close());
+  const header: FileBegin = { type: 'file-begin', from: a.me, file: '4103', rid: 1, purpose: 'request', size: 1000 };
+  const stuck = a.ep.sendFile({ host: HOST, port: (mute.address() as net.AddressInfo).port }, header, '4103.pdf');
+  stuck.catch(() => {});
+  const waited = a.ep.sendFile(b.me, { ...header, rid: 2 }, '4103.pdf', undefined, AbortSignal.timeout(200));
+  await assert.rejects(waited, (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_TRANSFER' && /not sent: .* while waiting for a sending slot/.test((e as Error).message));
+  assert.equal(b.stats().acceptedTotal, 0, 'nothing reached the receiver');
+  // an already fired signal is refused before queueing, too
+  const controller = new AbortController();
+  controller.abort(new Error('the request timed out'));
+  await assert.rejects(a.ep.sendFile(b.me, { ...header, rid: 3 }, '4103.pdf', undefined, controller.signal), /not sent: the request timed out/);
+  assert.deepEqual(b.rec.offers, []);
+});
