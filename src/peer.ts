@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
 import type { Address, Contact, Target } from './core/contact.js';
-import type { RoutingName } from './core/context.js';
+import { DEFAULTS, type RoutingName } from './core/context.js';
 import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
 import type { Id, IdSpace } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
@@ -19,7 +19,7 @@ import { KeyStore } from './core/storage/key-store.js';
 import type { LineLevel, Trace } from './core/trace.js';
 import { renderTrace } from './core/trace.js';
 import { storeDirOf } from './store-dir.js';
-import { createNodeRuntime } from './transport/node/endpoint.js';
+import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 
@@ -114,6 +114,8 @@ export class Peer extends EventEmitter {
   private readonly dataDir: string;
   /** Where its stored names live: the data directory in the 8-bit mode, a folder of its own in it above. */
   readonly storeDir: string;
+  /** How long a request typed at another peer waits for its answer (the core's setting). */
+  private readonly requestTimeoutMs: number;
   private readonly endpointOptions: EndpointOptions;
   private endpoint: Endpoint | undefined;
   private readonly timers = new Map<string, unknown>();
@@ -142,6 +144,7 @@ export class Peer extends EventEmitter {
     this.self = opts.port !== undefined ? { id: this.id, host, port: opts.port } : place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
     this.storeDir = storeDirOf(this.dataDir, this.space);
+    this.requestTimeoutMs = opts.requestTimeoutMs || DEFAULTS.requestTimeoutMs;
     this.endpointOptions = {
       self: this.self,
       dataDir: this.dataDir,
@@ -193,6 +196,12 @@ export class Peer extends EventEmitter {
 
   snapshot(): PeerSnapshot {
     return this.core.snapshot();
+  }
+
+  /** The Node transport's counters (connections, buffered and temporary bytes); undefined on the simulator. */
+  transportStats(): EndpointStats | undefined {
+    const ep = this.endpoint as { stats?: () => EndpointStats } | undefined;
+    return ep?.stats?.();
   }
 
   /**
@@ -247,7 +256,7 @@ export class Peer extends EventEmitter {
       onFileProgress: (header: FileBegin, bytes: number) =>
         this.feed({ type: 'file-progress', header, direction: 'in', peer: header.from.id, bytes, now: now() }),
       onFileDone: (header, r) =>
-        this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? (r.sha256 ? { sha256: r.sha256 } : {}) : { error: r.error }), now: now() }),
+        this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? (r.sha256 ? { sha256: r.sha256 } : {}) : { error: r.error, ...(r.busy ? { busy: true } : {}) }), now: now() }),
     };
     let files: { name: string; size: number }[] = [];
     try {
@@ -277,6 +286,13 @@ export class Peer extends EventEmitter {
   private feed(ev: CoreEvent): void {
     if (this.stopped) return;
     this.apply(this.core.handle(ev));
+    // fingers change without a neighbours effect: the members are told again once a ping interval
+    if (ev.type === 'timer' && ev.name === 'ping') this.tellMembers();
+  }
+
+  /** The transport keeps connection slots for the peers the core knows as neighbours. */
+  private tellMembers(): void {
+    this.endpoint?.setMembers?.(this.core.members());
   }
 
   private offer(header: FileBegin, origin: Origin): FileAcceptance | null {
@@ -335,6 +351,7 @@ export class Peer extends EventEmitter {
           this.resolveReady();
           break;
         case 'neighbours':
+          this.tellMembers();
           this.emit('neighbours', this.core.snapshot());
           break;
         case 'exit':
@@ -397,7 +414,9 @@ export class Peer extends EventEmitter {
       this.feed({ type: 'file-progress', header, direction: 'out', peer: to.id, bytes, now: now() });
     };
     try {
-      await ep.sendFile(to, header, file, onProgress);
+      // a request's answer still queued when the requester's wait is over is not sent at all
+      const signal = purpose === 'request' ? AbortSignal.timeout(this.requestTimeoutMs) : undefined;
+      await ep.sendFile(to, header, file, onProgress, signal);
       progress('sent');
     } catch (err) {
       progress('failed', { error: err instanceof Error ? err.message : String(err) });

@@ -18,7 +18,7 @@ import { Peer } from '../src/peer.js';
 import { OriginSigner } from '../src/security/origin-proofs.js';
 import { createThrowawayRing } from '../src/security/tls.js';
 import type { TlsIdentity } from '../src/security/identity.js';
-import { createNodeRuntime } from '../src/transport/node/endpoint.js';
+import { createNodeRuntime, type Limits } from '../src/transport/node/endpoint.js';
 import { createTestnet, type Testnet } from '../src/testnet.js';
 import { encodeFrame, FILE_CHUNK_BYTES } from '../src/wire/index.js';
 import { freeBasePort } from './helpers/ports.js';
@@ -28,7 +28,7 @@ const T = { timeout: 60_000 };
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function ring(opts: { secure?: boolean; identityFor?: (id: bigint) => TlsIdentity } = {}): Promise<{ net: Testnet; lines: PeerLine[]; dir: string; base: number }> {
+async function ring(opts: { secure?: boolean; identityFor?: (id: bigint) => TlsIdentity; limits?: Partial<Limits> } = {}): Promise<{ net: Testnet; lines: PeerLine[]; dir: string; base: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'cdht-attack-'));
   dirs.push(dir);
   const base = await freeBasePort([...IDS, 15, 50, 60, 61]);
@@ -304,4 +304,149 @@ async function tamperingRelay(port: number): Promise<{ port: number; close(): vo
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as tcp.AddressInfo).port, close: () => server.close() };
+}
+
+// ---- fair service under floods, busy answers ----------------------------------------------------
+
+/**
+ * Keeps `perHost` connections from each of `hosts` open to `port`, each doing `onOpen` once
+ * connected; a connection the victim closes is replaced `againMs` later (the attacker's pace,
+ * so the pressure lasts the whole test), at most `budget` in all.
+ */
+function flood(port: number, hosts: string[], perHost: number, budget: number, onOpen: (s: tcp.Socket) => void = () => {}, againMs = 0) {
+  const open = new Set<tcp.Socket>();
+  let opened = 0;
+  let stopped = false;
+  const connect = (host: string): void => {
+    if (stopped || opened >= budget) return;
+    opened++;
+    const s = tcp.connect({ port, host: '127.0.0.1', localAddress: host });
+    open.add(s);
+    s.on('error', () => {});
+    s.on('connect', () => onOpen(s));
+    s.on('close', () => {
+      open.delete(s);
+      if (againMs === 0) return connect(host);
+      const timer = setTimeout(() => connect(host), againMs);
+      timer.unref();
+    });
+  };
+  for (const host of hosts) for (let i = 0; i < perHost; i++) connect(host);
+  return {
+    get opened() {
+      return opened;
+    },
+    stop() {
+      stopped = true;
+      for (const s of open) s.destroy();
+    },
+  };
+}
+
+/** A legal 60 KiB frame announced, 30 KiB of it at once (32 of them hold the host's memory share), then a byte a second. */
+function slowFrame(s: tcp.Socket): void {
+  const head = Buffer.alloc(30 * 1024);
+  head.writeUInt32BE(60 * 1024, 0);
+  head[4] = 2;
+  head[5] = 3;
+  s.write(head);
+  const timer = setInterval(() => (s.destroyed ? clearInterval(timer) : s.write(Uint8Array.of(0))), 1000);
+  s.once('close', () => clearInterval(timer));
+}
+
+/** Names whose key (name mod 256) the ring gives to peer 8: 6, 7, 8 and their kin. */
+const OWNED_BY_8 = ['0006', '0007', '0008', '0262', '0263', '0264', '0518', '0519'];
+const MEMBERS = [2, 4, 14, 19];
+
+/** Stores each name from a member into 8, then Requests each back at another member; all must succeed. */
+async function storesAndRequests(net: Testnet, lines: PeerLine[], dir: string): Promise<void> {
+  const m = lines.length;
+  OWNED_BY_8.forEach((name, i) => {
+    const from = MEMBERS[i % MEMBERS.length]!;
+    writeFileSync(join(dir, `peer-${from}`, `${name}.pdf`), randomBytes(20_000 + i));
+    net.peer(from)!.store(name);
+  });
+  const stored = () => OWNED_BY_8.filter((name) => of(lines, 8, m).includes(`File ${name} stored here`));
+  assert.ok(await net.until(() => stored().length === OWNED_BY_8.length, 20_000), `stored ${stored().length} of ${OWNED_BY_8.length}:\n${of(lines, 8, m).join('\n')}`);
+  const m2 = lines.length;
+  OWNED_BY_8.forEach((name, i) => net.peer(MEMBERS[(i + 1) % MEMBERS.length]!)!.request(name));
+  const received = () => OWNED_BY_8.filter((name, i) => of(lines, MEMBERS[(i + 1) % MEMBERS.length]!, m2).includes(`File ${name} received`));
+  assert.ok(await net.until(() => received().length === OWNED_BY_8.length, 20_000), `received ${received().length} of ${OWNED_BY_8.length}`);
+}
+
+test('open ring on sockets: idle connections from 50 addresses hold every stranger slot, Stores and Requests between members all succeed', T, async () => {
+  // the default 256 slots scaled to 64 (16 of them members'), 8 per stranger host; idle openers are not timed out
+  const limits: Partial<Limits> = { maxInboundConnections: 64, memberSlots: 16, maxInboundPerHost: 8, firstFrameTimeoutMs: 60_000 };
+  const { net, lines, dir } = await ring({ limits });
+  const hosts = Array.from({ length: 50 }, (_, i) => `127.0.0.${i + 2}`);
+  const attack = flood(net.contactOf(8).port, hosts, 8, 2000);
+  try {
+    const victim = net.peer(8)!;
+    // strangers fill their whole share (64 - 16)
+    assert.ok(await net.until(() => (victim.transportStats()?.inbound ?? 0) >= 48, 10_000), `flooded: ${JSON.stringify(victim.transportStats())}`);
+    await storesAndRequests(net, lines, dir);
+    const st = victim.transportStats()!;
+    assert.ok(st.inbound <= 64, JSON.stringify(st));
+    assert.ok(attack.opened > 400, `the attacker kept opening connections (${attack.opened})`);
+    assert.ok(of(lines, 8).some((l) => /closed to make room \(127\.0\.0\.\d+ holds the most connections of strangers\)/.test(l) && !l.includes('tcp from 127.0.0.1:')), 'strangers were evicted, never the ring');
+    assert.ok(net.staleIds().length === 0);
+  } finally {
+    attack.stop();
+    await net.close();
+  }
+});
+
+test('open ring on sockets: slow connections from the members\' own host do not stop a Store or a Request', T, async () => {
+  // the per-host cap as peers run it (the testnet lifts it, since its peers share one host)
+  const { net, lines, dir } = await ring({ limits: { maxInboundPerHost: 32 } });
+  // twice the per-host cap at the holder and at each member that receives, from 127.0.0.1 like
+  // the ring, each dropped one replaced a quarter second later
+  const attacks = [8, 2, 4, 14, 19].map((id) => flood(net.contactOf(id).port, ['127.0.0.1'], 64, 3000, slowFrame, 250));
+  try {
+    writeFileSync(join(dir, 'peer-8', '4103.pdf'), randomBytes(300_000));
+    assert.ok(await net.until(() => (net.peer(8)!.transportStats()?.inbound ?? 0) >= 30, 10_000), `the slow connections are in: ${JSON.stringify(net.peer(8)!.transportStats())}`);
+    const m = lines.length;
+    net.peer(2)!.request('4103');
+    assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), 15_000), of(lines, 2, m).join('\n'));
+    await storesAndRequests(net, lines, dir);
+    assert.ok(of(lines, 8).some((l) => /closed to make room \(127\.0\.0\.1 holds 32 connections\)/.test(l)), 'the slow ones made room');
+    assert.ok(net.staleIds().length === 0);
+  } finally {
+    attacks.forEach((a) => a.stop());
+    await net.close();
+  }
+});
+
+test('open ring on sockets: 30 concurrent Requests of one file: each completes or ends with one clear line; temporary space stays bounded', T, async () => {
+  const { net, lines, dir } = await ring();
+  try {
+    await thirtyRequests(net, lines, dir);
+  } finally {
+    await net.close();
+  }
+});
+
+async function thirtyRequests(net: Testnet, lines: PeerLine[], dir: string): Promise<void> {
+  const size = 3 * 1024 * 1024; // the ring's limit is 4 MiB: a requester receives 2 at once (8 MiB)
+  const original = randomBytes(size);
+  writeFileSync(join(dir, 'peer-8', '4103.pdf'), original);
+  const requesters = [2, 4, 19];
+  const m = lines.length;
+  for (const id of requesters) for (let i = 0; i < 10; i++) net.peer(id)!.request('4103');
+  const ended = (id: number) => of(lines, id, m).filter((l) => l === 'File 4103 received' || l.startsWith('Gave up the request for File 4103') || l.startsWith('No answer to the request for File 4103'));
+  assert.ok(await net.until(() => requesters.every((id) => ended(id).length === 10), 45_000), requesters.map((id) => `${id}: ${ended(id).length}`).join(', '));
+  for (const id of requesters) {
+    const got = ended(id);
+    assert.ok(!got.some((l) => l.startsWith('No answer')), `no request of ${id} timed out: ${got.join(' | ')}`);
+    assert.ok(got.includes('File 4103 received'));
+    assert.deepEqual(readFileSync(join(dir, `peer-${id}`, 'received_4103.pdf')), original);
+    const st = net.peer(id)!.transportStats()!;
+    assert.ok(st.peakTempBytes > 0 && st.peakTempBytes <= st.tempCap && st.tempCap === 2 * 4 * 1024 * 1024, JSON.stringify(st));
+    assert.equal(st.tempBytes, 0);
+  }
+  const all = lines.slice(m).map((l) => l.text);
+  assert.ok(all.some((l) => /Peer 8 is busy; asking for File 4103 again in \d+\.\d s/.test(l)), 'busy answers were retried');
+  assert.ok(!all.some((l) => l.includes('not requested')), 'no answer was sent after its request was given up');
+  const received = requesters.reduce((n, id) => n + ended(id).filter((l) => l === 'File 4103 received').length, 0);
+  assert.ok(received >= 20, `most complete on a quiet ring (${received} of 30)`);
 }

@@ -2,7 +2,8 @@
 // connections per host, each given back exactly once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConnectionCounter, MemoryBudget } from '../src/transport/node/budget.js';
+import { MemoryBudget } from '../src/transport/node/budget.js';
+import { SlotTable } from '../src/transport/node/slots.js';
 
 test('a memory budget refuses a host over its share or everyone over the total, and forgets what is released', () => {
   const b = new MemoryBudget(100, 150);
@@ -25,19 +26,43 @@ test('a memory budget refuses a host over its share or everyone over the total, 
   assert.equal(b.hostTotal('10.0.0.1'), 0);
 });
 
-test('a connection counter caps each host and the total, names the busiest host, and counts out once', () => {
-  const n = new ConnectionCounter(2, 3);
-  const outs = [n.add('h1'), n.add('h1')];
-  assert.match(n.refusal('h1') ?? '', /2 connections already open from h1/);
-  assert.equal(n.refusal('h2'), undefined);
-  outs.push(n.add('h2'));
-  assert.match(n.refusal('h3') ?? '', /3 connections already open/);
-  assert.equal(n.busiestHost(), 'h1');
-  outs[0]!();
-  outs[0]!();
-  assert.equal(n.count('h1'), 1);
-  assert.equal(n.total, 2);
-  for (const out of outs) out();
-  assert.equal(n.total, 0);
-  assert.equal(n.busiestHost(), undefined);
+test('slots: strangers capped per host and in their share, evicted from the busiest stranger host, never a member', () => {
+  // 6 slots, 2 only for members, strangers at most 3 per host
+  const t = new SlotTable<string>(6, 2, 3);
+  const a = [t.admit('a1', 'A'), t.admit('a2', 'A'), t.admit('a3', 'A')].map((x) => ('slot' in x ? x.slot : assert.fail('admitted')));
+  // a fourth from A takes A's oldest that has sent no whole frame, not one that has
+  t.promote(a[0]!, 'stranger');
+  const a4 = t.admit('a4', 'A');
+  assert.ok('slot' in a4 && a4.evicted?.slot === a[1], 'the oldest new one of A');
+  assert.match(a4.evicted.why, /A holds 3 connections/);
+  // a member (proven by its first frame) leaves the strangers' count: B's newcomer then fits
+  t.promote(a[2]!, 'member');
+  assert.equal(t.memberCount, 1);
+  assert.equal(t.strangersFrom('A'), 2);
+  const b1 = t.admit('b1', 'B');
+  assert.ok('slot' in b1 && !b1.evicted);
+  t.admit('b2', 'B');
+  t.admit('b3', 'B');
+  // the strangers' share is 6 - 2 = 4: b3 evicted from the host with the most connections that
+  // sent no whole frame (B: b1, b2; A has one such, and one that has)
+  assert.equal(t.strangersFrom('A'), 2);
+  assert.equal(t.strangersFrom('B'), 2);
+  // and so does the next one, never touching the member
+  const c1 = t.admit('c1', 'C');
+  assert.ok('slot' in c1 && c1.evicted?.slot.host === 'B', JSON.stringify(c1));
+  assert.equal(t.total, 5);
+  assert.equal(t.memberCount, 1);
+  // members fill every slot: then nobody is evicted for a stranger, it is refused
+  const m = new SlotTable<string>(2, 1, 2);
+  for (const x of ['m1', 'm2']) {
+    const r = m.admit(x, 'M');
+    assert.ok('slot' in r);
+    m.promote(r.slot, 'member');
+  }
+  assert.match(('refused' in m.admit('s', 'S') ? (m.admit('s', 'S') as { refused: string }).refused : ''), /all 2 connections are members'/);
+  // removing is idempotent and frees the slot
+  t.remove(a[2]!);
+  t.remove(a[2]!);
+  assert.equal(t.memberCount, 0);
+  assert.equal(t.total, 4);
 });

@@ -96,11 +96,12 @@ const SAMPLES: Message[] = [
   { type: 'store', origin: A, file: '0000', final: false, hops: 3, proof: { at: 0, nonce: 0, cert: new Uint8Array(4096).fill(1), sig: Uint8Array.of(1) } },
   { type: 'file-request', requester: C, file: '9999', rid: 1, final: true, hops: 3, fallback: 2, proof: { at: Number.MAX_SAFE_INTEGER, nonce: 7, cert: SHA, sig: SHA } },
   { type: 'lookup', origin: A, key: 9n, lid: 4, final: false, hops: 1, proof: { at: 5, nonce: 6, cert: SHA, sig: new Uint8Array(64).fill(2) } },
+  { type: 'file-busy', from: C, file: '2067', rid: 0xffffffff, retryAfterMs: 0 },
 ];
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
 function inV1(m: Message): boolean {
-  if (['lookup', 'lookup-reply', 'key-offer', 'key-want'].includes(m.type)) return false;
+  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy'].includes(m.type)) return false;
   if ('proof' in m && m.proof) return false;
   if (m.type === 'ping' && m.role === 0) return false;
   if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
@@ -112,7 +113,7 @@ function inV1(m: Message): boolean {
 const ALL_TYPES = [
   'ping', 'pong', 'join', 'join-accept', 'join-reject', 'successor-change', 'depart', 'depart-ack',
   'successor-query', 'successor-reply', 'store', 'store-accepted', 'file-request', 'file-missing',
-  'file-begin', 'file-data', 'file-end', 'lookup', 'lookup-reply', 'key-offer', 'key-want',
+  'file-begin', 'file-data', 'file-end', 'lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy',
 ];
 
 test('the samples cover every message type', () => {
@@ -228,6 +229,19 @@ test('version 2 origin proofs: an optional trailing field on routed messages, by
   for (const bad of [{ ...proof, cert: new Uint8Array(0) }, { ...proof, sig: new Uint8Array(256) }, { ...proof, at: -1 }, { ...proof, nonce: 2 ** 32 }, { ...proof, cert: new Uint8Array(4097) }]) {
     assert.throws(() => encodeFrame({ ...store, proof: bad } as Message), (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_BAD_PAYLOAD');
   }
+});
+
+test('file-busy (type 22, version 2 only): byte-exact fixture, strict decoding', () => {
+  const busy = { type: 'file-busy', from: { id: 9n, host: 'h', port: 2 }, file: 'a.b', rid: 0x01020304, retryAfterMs: 1000 } as Message;
+  // len 20 | v2 | type 22 | id len 1, 09, port 2, host len 1, "h" | name len 3 "a.b" | rid | retryAfterMs 1000
+  const bytes = '00000014 02 16 01 09 0002 01 68 03 612e62 01020304 000003e8';
+  assert.equal(toHex(encodeFrame(busy)), toHex(hex(bytes)));
+  assert.deepEqual(ok(decodeFrame(hex(bytes))), busy);
+  // a byte short, a byte over, and the same bytes under version 1 are all refused
+  failsWith(decodeFrame(hex('00000013 02 16 01 09 0002 01 68 03 612e62 01020304 0003e8')), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex('00000015 02 16 01 09 0002 01 68 03 612e62 01020304 000003e8 00')), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex('00000014 01 16 01 09 0002 01 68 03 612e62 01020304 000003e8')), 'CDHT_ERR_UNKNOWN_TYPE');
+  assert.throws(() => encodeFrame(busy, 1), /version 1/);
 });
 
 test('a decoded chunk is a plain copy, not a view into the caller\'s bytes', () => {

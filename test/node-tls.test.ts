@@ -247,3 +247,23 @@ test('a capture of loopback traffic during a secured transfer contains none of t
   assert.ok(secureCapture.length > file.length, 'the whole transfer was captured');
   assert.equal(windowsFound(secureCapture, file), 0, 'not one 64-byte window of the file in the secured capture');
 });
+
+test('private ring: a certificate makes a member; strangers from the same host, however many, never take its slot', T, async (t) => {
+  // 24 slots, 8 of them members'; strangers (no handshake finished) from this very host fill theirs
+  const limits = { maxInboundConnections: 24, memberSlots: 8, maxInboundPerHost: 16, tlsHandshakeTimeoutMs: 30_000 };
+  const b = await member(t, 15, limits);
+  const a = await member(t, 16);
+  const strangers = await Promise.all(Array.from({ length: 16 }, () => rawTcp(b.me.port)));
+  t.after(() => strangers.forEach((s) => s.destroy()));
+  await eventually('the strangers to hold their share', () => b.stats().inbound === 16);
+  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a member while the strangers\' share is full', 2000);
+  await eventually('its connection to count as a member\'s', () => b.stats().memberInbound === 1);
+  // 32 more strangers churn among themselves: the member's link carries on, not one reconnection
+  const more = await Promise.all(Array.from({ length: 32 }, () => rawTcp(b.me.port)));
+  t.after(() => more.forEach((s) => s.destroy()));
+  await eventually('the first strangers to be evicted', () => strangers.every((s) => s.destroyed));
+  await within(a.ep.sendMessage(b.me, query(a.me, 2)), 'the member again', 2000);
+  assert.equal(a.stats().dialedTotal, 1, 'one connection all along');
+  assert.equal(b.stats().memberInbound, 1);
+  assert.deepEqual(qids(b), [1, 2]);
+});

@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import { encodeFrame, encodeLink } from '../src/wire/index.js';
+import type { NodeEndpoint } from '../src/transport/node/endpoint.js';
 import { closed, eventually, openPeer, rawTcp, until, within, type TestPeer } from './helpers/endpoints.js';
 import { freeBasePort } from './helpers/ports.js';
 
@@ -216,7 +217,7 @@ test('slow partial frames from many connections: dropped at the frame deadline, 
   await Promise.all(attackers.map((s) => within(closed(s), 'an attacker connection to be dropped', 5000)));
   assert.ok(b.rec.bad.some((x) => /did not arrive whole within 600 ms/.test(x.detail) && x.source?.startsWith(ATTACKER)), 'frame deadline lines name the attacker');
   assert.ok(b.rec.bad.some((x) => /no whole frame within 600 ms/.test(x.detail) && x.source?.startsWith(ATTACKER)), 'first-frame deadline lines too');
-  assert.ok(b.rec.bad.some((x) => /connections already open from 127\.0\.0\.2/.test(x.detail)), 'connections beyond the per-host cap were refused');
+  assert.ok(b.rec.bad.some((x) => /closed to make room \(127\.0\.0\.2 holds 16 connections\)/.test(x.detail)), 'connections beyond the per-host cap made room within their own host');
   await eventually('memory held for partial frames to be freed', () => b.stats().bufferedBytes === 0);
 
   // Announcing a 1 MiB frame on a message connection fails on the length prefix alone.
@@ -244,22 +245,34 @@ test('partial frames have a per-host memory cap, freed when the connections end'
   await eventually('every partial frame to be released', () => b.stats().bufferedBytes === 0);
 });
 
-test('one host cannot take every slot: per-host caps, and eviction from the busiest host', T, async (t) => {
-  const limits = { maxInboundConnections: 24, maxInboundPerHost: 16, firstFrameTimeoutMs: 30_000 };
+test('one host cannot take every slot: strangers capped per host and in their share, evicted from the busiest host; a member keeps its slot', T, async (t) => {
+  const limits = { maxInboundConnections: 24, memberSlots: 8, maxInboundPerHost: 16, firstFrameTimeoutMs: 30_000 };
   const b = await openPeer(t, contact(17), { limits });
   const a = await openPeer(t, contact(18));
+  (b.ep as NodeEndpoint).setMembers([a.me]);
   const first = await Promise.all(Array.from({ length: 40 }, () => rawTcp(b.me.port, { localAddress: ATTACKER })));
   t.after(() => first.forEach((s) => s.destroy()));
-  await eventually('the per-host cap to refuse the rest', () => first.filter((s) => s.destroyed).length === 24 && b.stats().inbound === 16);
-  const second = await Promise.all(Array.from({ length: 16 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));
+  // each connection over the per-host cap closes that host's oldest: the host keeps 16
+  await eventually('the per-host cap to hold', () => first.filter((s) => s.destroyed).length === 24 && b.stats().inbound === 16);
+  assert.ok(b.rec.bad.some((x) => /closed to make room \(127\.0\.0\.2 holds 16 connections\)/.test(x.detail)));
+  // the strangers' share is 24 - 8 = 16: a second host takes half of it from the busiest
+  const second = await Promise.all(Array.from({ length: 8 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));
   t.after(() => second.forEach((s) => s.destroy()));
-  await eventually('the slots to be shared', () => b.stats().inbound === 24);
+  await eventually('the strangers\' slots to be shared', () => first.filter((s) => !s.destroyed).length === 8 && b.stats().inbound === 16);
+  assert.ok(second.every((s) => !s.destroyed), 'the newcomers from the other host stay');
+  // a member (its first message names it, at its own host) gets a slot of the members' share
   const t0 = performance.now();
-  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a neighbour while every slot is held', 2000);
+  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a member while the strangers\' share is full', 2000);
   assert.ok(performance.now() - t0 < 1000);
-  assert.ok(b.stats().inbound <= limits.maxInboundConnections);
-  assert.ok(b.rec.bad.some((x) => /closed to make room/.test(x.detail)), 'someone was evicted');
-  assert.ok(b.rec.bad.filter((x) => /closed to make room/.test(x.detail)).every((x) => x.source !== HOST), 'never the newcomer with the fewest');
+  await eventually('the member\'s connection to count as a member\'s', () => b.stats().memberInbound === 1);
+  // more strangers never evict it: its link carries the next message, no new connection is made
+  const third = await Promise.all(Array.from({ length: 24 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));
+  t.after(() => third.forEach((s) => s.destroy()));
+  await eventually('the strangers to churn among themselves', () => b.stats().inbound === 17 && second.every((s) => s.destroyed));
+  await within(a.ep.sendMessage(b.me, query(a.me, 2)), 'the member again', 2000);
+  assert.equal(a.stats().dialedTotal, 1, 'one connection all along');
+  assert.equal(b.stats().memberInbound, 1);
+  assert.ok(b.rec.bad.filter((x) => /closed to make room/.test(x.detail)).every((x) => x.source !== HOST), 'never the member');
 });
 
 test('slow openers, oversized and misplaced frames are dropped with a line naming the source', T, async (t) => {
@@ -398,4 +411,54 @@ test('at the outbound cap an idle link makes room; busy ones make a send wait, w
   const t0 = performance.now();
   await assert.rejects(within(a.ep.sendMessage(b.me, query(a.me, 4)), 'a send with no slot'), /no free connection slot within 400 ms/);
   assert.ok(performance.now() - t0 >= 390);
+});
+
+test('temporary space: offers beyond 2 x maxFileBytes in flight are refused "busy" before a byte is written', T, async (t) => {
+  const b = await openPeer(t, contact(20), { maxFileBytes: 1024 * 1024 });
+  b.rec.saveAs = (h) => `got-${h.rid}`;
+  const offer = (rid: number, size: number): Uint8Array => encodeFrame({ type: 'file-begin', from: contact(21), file: '4103', rid, purpose: 'request', size });
+  // two offers of 1 MiB take the whole 2 MiB; they stay open, waiting for their bytes
+  const held = await Promise.all([1, 2].map(() => rawTcp(b.me.port)));
+  t.after(() => held.forEach((s) => s.destroy()));
+  held.forEach((s, i) => s.write(offer(i + 1, 1024 * 1024)));
+  await until('both offers accepted', () => b.rec.offers.length === 2 && b.stats().tempBytes === 2 * 1024 * 1024);
+  // a third is turned away at once, without being shown to the handler
+  const third = await rawTcp(b.me.port);
+  third.write(offer(3, 1));
+  await until('the third to be refused busy', () => b.rec.done.some((d) => d.header.rid === 3));
+  const r = b.rec.done.find((d) => d.header.rid === 3)!.result;
+  assert.ok(!r.ok && r.busy === true && /^busy: 2097152 of 2097152 bytes of temporary space/.test(r.error), JSON.stringify(r));
+  assert.equal(b.rec.offers.length, 2);
+  await within(closed(third), 'the refused connection to close');
+  // one ending gives its space back, and the next offer is taken
+  held[0]!.destroy();
+  await until('the first transfer to end', () => b.rec.done.some((d) => d.header.rid === 1));
+  assert.equal(b.stats().tempBytes, 1024 * 1024);
+  const fourth = await rawTcp(b.me.port);
+  t.after(() => fourth.destroy());
+  fourth.write(offer(4, 1024 * 1024));
+  await until('the fourth to be accepted', () => b.rec.offers.length === 3);
+  assert.equal(b.stats().peakTempBytes, 2 * 1024 * 1024);
+  assert.ok((await readdir(b.dir)).every((n) => !n.startsWith('got-')), 'nothing renamed into place');
+});
+
+test('a file send still waiting for a sending slot when its signal fires is not sent at all', T, async (t) => {
+  const a = await openPeer(t, contact(22), { limits: { maxOutboundFiles: 1, transferIdleMs: 20_000 } });
+  const b = await openPeer(t, contact(23));
+  await writeFile(join(a.dir, '4103.pdf'), randomBytes(1000));
+  // the only slot is held by a send to a server that never answers
+  const mute = net.createServer((s) => s.on('error', () => {}));
+  await new Promise<void>((r) => mute.listen(0, HOST, r));
+  t.after(() => mute.close());
+  const header: FileBegin = { type: 'file-begin', from: a.me, file: '4103', rid: 1, purpose: 'request', size: 1000 };
+  const stuck = a.ep.sendFile({ host: HOST, port: (mute.address() as net.AddressInfo).port }, header, '4103.pdf');
+  stuck.catch(() => {});
+  const waited = a.ep.sendFile(b.me, { ...header, rid: 2 }, '4103.pdf', undefined, AbortSignal.timeout(200));
+  await assert.rejects(waited, (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_TRANSFER' && /not sent: .* while waiting for a sending slot/.test((e as Error).message));
+  assert.equal(b.stats().acceptedTotal, 0, 'nothing reached the receiver');
+  // an already fired signal is refused before queueing, too
+  const controller = new AbortController();
+  controller.abort(new Error('the request timed out'));
+  await assert.rejects(a.ep.sendFile(b.me, { ...header, rid: 3 }, '4103.pdf', undefined, controller.signal), /not sent: the request timed out/);
+  assert.deepEqual(b.rec.offers, []);
 });

@@ -132,6 +132,7 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('lookup-reply' as const), from: arbContact, lid: u32, hops, successors: list }),
   rec({ type: fc.constant('key-offer' as const), from: arbContact, oid: u32, keys: fc.array(keyInfo, { maxLength: 20 }) }),
   rec({ type: fc.constant('key-want' as const), from: arbContact, oid: u32, wid: u32, names: fc.array(arbName, { maxLength: 20 }), refused: fc.array(arbName, { maxLength: 20 }) }),
+  rec({ type: fc.constant('file-busy' as const), from: arbContact, file: arbName, rid: u32, retryAfterMs: u32 }),
 );
 
 test(`random messages of every type survive encode and decode (seed ${SEED})`, () => {

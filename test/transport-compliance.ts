@@ -7,7 +7,8 @@ import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import type { Endpoint, EndpointHandlers, Origin } from '../src/transport/types.js';
 
-export type FileResult = { ok: true; sha256?: Uint8Array } | { ok: false; error: string };
+export type { FileResult } from '../src/transport/types.js';
+import type { FileResult } from '../src/transport/types.js';
 
 /** Records every handler call; a world's until() re-checks its condition after each one. */
 export class Recorder implements EndpointHandlers {

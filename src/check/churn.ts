@@ -215,6 +215,8 @@ function requestOutcome(t: Trace): { file: string; ok: true } | { file: string; 
       return { file: t.file, ok: false, why: `Peer ${t.from} does not have it` };
     case 'request-timeout':
       return { file: t.file, ok: false, why: `no answer within ${t.seconds} s` };
+    case 'request-busy':
+      return { file: t.file, ok: false, why: `Peer ${t.from} busy, gave up` };
     default:
       return undefined;
   }

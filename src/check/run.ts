@@ -423,6 +423,10 @@ export class CheckWorld {
         file = t.file;
         outcome = `no answer within ${t.seconds} s`;
         break;
+      case 'request-busy':
+        file = t.file;
+        outcome = `Peer ${t.from} busy, gave up`;
+        break;
       default:
         return;
     }

@@ -27,8 +27,11 @@ export type CoreEvent =
   | { type: 'file-stat'; name: string; size?: number; sha256?: Uint8Array; now: number }
   /** A peer opened a file transfer to us; the core answers with accept-file or nothing (refused). */
   | { type: 'file-offer'; header: FileBegin; origin: Origin; now: number }
-  /** An accepted transfer ended: ok with the SHA-256 of the bytes now in place, or failed. */
-  | { type: 'file-done'; header: FileBegin; ok: boolean; sha256?: Uint8Array; error?: string; now: number };
+  /**
+   * An accepted transfer ended: ok with the SHA-256 of the bytes now in place, or failed. busy:
+   * refused before a byte was written for want of temporary space (the requester retries).
+   */
+  | { type: 'file-done'; header: FileBegin; ok: boolean; sha256?: Uint8Array; error?: string; busy?: boolean; now: number };
 
 export type Effect =
   /** What happened, for people (rendered as lines) and programs (the console, --json, the web page). */

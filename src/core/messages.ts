@@ -64,7 +64,12 @@ export type Message =
   | { type: 'file-request'; requester: Contact; file: string; rid: number; final: boolean; hops: number; fallback: number; proof?: OriginProof }
   | { type: 'file-missing'; from: Contact; file: string; rid: number }
   /**
-   * First frame of a file transfer connection. rid: the request's id, the store's, or the offer's.
+   * A holder serving as many transfers as it may (or a requester out of temporary space) answers
+   * a request at once instead of queueing it: try again after `retryAfterMs` (wire version 2 only).
+   */
+  | { type: 'file-busy'; from: Contact; file: string; rid: number; retryAfterMs: number }
+  /**
+   * First frame of a file transfer connection. rid: the request's id, the store's (0), or the want's (wid).
    * size in bytes. sha256: the sender's record of the file (v2): the receiver refuses bytes that
    * do not match it, so a holder whose copy went bad cannot pass it on.
    */

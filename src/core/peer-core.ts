@@ -135,6 +135,16 @@ export class PeerCore {
   }
 
   /**
+   * The ring's members this peer knows with their addresses: successors, predecessors and
+   * fingers (the transport keeps connection slots for them).
+   */
+  members(): Contact[] {
+    const { pred1, pred2 } = this.live;
+    const all = [...this.succ.list, ...(pred1 ? [pred1] : []), ...(pred2 ? [pred2] : []), ...(this.fingers?.entries() ?? [])];
+    return all.filter((c) => c.id !== this.self.id);
+  }
+
+  /**
    * Where this peer would send a message for `key` now (`arrivedFinal`: the hop that brought it
    * marked it final): null when it takes the key itself. The console's `route` and the web page
    * follow this, hop by hop, so they show the real path.
@@ -190,7 +200,7 @@ export class PeerCore {
         return;
       }
       case 'file-done':
-        return this.transfers.onFileDone(ev.header, ev.ok, ev.sha256, ev.error);
+        return this.transfers.onFileDone(ev.header, ev.ok, ev.sha256, ev.error, ev.busy ?? false);
     }
   }
 
@@ -237,6 +247,7 @@ export class PeerCore {
         return this.repl.onHandoverRetry();
     }
     if (name.startsWith('request:')) this.transfers.onRequestTimeout(Number(name.slice('request:'.length)));
+    else if (name.startsWith('request-retry:')) this.transfers.onRequestRetry(Number(name.slice('request-retry:'.length)));
   }
 
   // ---- commands --------------------------------------------------------------------------
@@ -305,6 +316,8 @@ export class PeerCore {
         return this.transfers.onFileRequest(msg, origin);
       case 'file-missing':
         return this.transfers.onFileMissing(msg);
+      case 'file-busy':
+        return this.transfers.onFileBusy(msg, origin);
       case 'lookup':
         return this.lookups.onLookup(msg, origin);
       case 'lookup-reply':

@@ -30,6 +30,8 @@ export type Trace =
   | { kind: 'serve'; file: string; to: Id; local: boolean; phase: 'start' | 'sent' | 'failed' | 'missing'; key?: Id; error?: string }
   | { kind: 'request-missing'; file: string; from: Id }
   | { kind: 'request-timeout'; file: string; seconds: number }
+  /** A request given up: its holder was still busy when the next try would have passed the timeout. */
+  | { kind: 'request-busy'; file: string; from: Id; tries: number; seconds: number }
   /** Requester side: the owner answered and the file is arriving, has arrived, or failed. */
   | { kind: 'receive'; file: string; from: Id; purpose: 'request' | 'store'; phase: 'start' | 'done' | 'failed'; size?: number; error?: string }
   /** Bytes of a transfer so far, either way (at most a few events a second). */
@@ -106,6 +108,8 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       return info(`${P(t.from)} does not have File ${t.file}`);
     case 'request-timeout':
       return info(`No answer to the request for File ${t.file} within ${t.seconds} s`);
+    case 'request-busy':
+      return info(`Gave up the request for File ${t.file}: ${P(t.from)} was busy (${t.tries} ${t.tries === 1 ? 'answer' : 'answers'} within ${t.seconds} s); try again later`);
     case 'receive':
       if (t.phase === 'start') {
         const receiving = info(`Receiving File ${t.file} from ${P(t.from)}`);

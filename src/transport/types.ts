@@ -25,10 +25,13 @@ export interface EndpointHandlers {
   onFileProgress?(header: FileBegin, bytes: number): void;
   /**
    * The transfer accepted by onFileOffer ended: ok only when the whole file was verified and put
-   * in place (with its SHA-256).
+   * in place (with its SHA-256). `busy`: the offer was turned away before onFileOffer, and before
+   * a byte was written, because the temporary space for files being received was taken (try later).
    */
-  onFileDone(header: FileBegin, result: { ok: true; sha256?: Uint8Array } | { ok: false; error: string }): void;
+  onFileDone(header: FileBegin, result: FileResult): void;
 }
+
+export type FileResult = { ok: true; sha256?: Uint8Array } | { ok: false; error: string; busy?: boolean };
 
 /**
  * How an accepted file is saved. Purpose 'request' lands in the data directory (a copy for the
@@ -47,6 +50,7 @@ export function acceptanceOf(answer: string | FileAcceptance | null): FileAccept
   return typeof answer === 'string' ? { saveAs: answer } : answer;
 }
 
+
 /** A private ring's credentials: this peer's key and certificate, and the ring authority's certificate. */
 export type { TlsIdentity } from '../security/identity.js';
 import type { TlsIdentity } from '../security/identity.js';
@@ -64,7 +68,10 @@ export interface EndpointOptions {
   readonly storeDir?: string;
   /** A private ring: every connection is mutual TLS 1.3 and every datagram is sealed. */
   readonly tls?: TlsIdentity;
-  /** Offers larger than this are refused before a byte is written. */
+  /**
+   * Offers larger than this are refused before a byte is written; files being received at once
+   * take at most TEMP_SPACE_FILES times this in temporary space.
+   */
   readonly maxFileBytes?: number;
   /**
    * A private ring signs the routed messages this peer originates and checks everyone's (default
@@ -94,7 +101,12 @@ export interface Endpoint {
    * Streams `name` from the store directory to `to` over a connection of its own: file-begin
    * (the header), file-data..., file-end (sha256). Resolves once the receiver has it all.
    */
-  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void>;
+  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<void>;
+  /**
+   * The ring's members this peer knows (successors, predecessors, fingers): their connections
+   * keep slots and memory strangers cannot take. Transports without such limits ignore it.
+   */
+  setMembers?(members: readonly Contact[]): void;
   /** Stop listening; pending transfers are abandoned (partial files removed). */
   close(): Promise<void>;
 }

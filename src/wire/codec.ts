@@ -35,6 +35,7 @@
 //   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
 //   21  key-want          from: contact, oid: u32, wid: u32, u8 count (<= 128) | count x file,
 //                         u8 count (<= 128) | count x file (names refused: not the receiver's to hold)
+//   22  file-busy         from: contact, file, rid, retryAfterMs: u32
 // The routed messages (join, store, file-request, lookup) may end with an origin proof in
 // version 2 (fields.ts): a private ring's signature of their origin, carried unchanged by relays.
 //
@@ -433,6 +434,22 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const wid = r.u32('wid');
       const names = readNames(r, 'names');
       return { type: 'key-want', from, oid, wid, names, refused: readNames(r, 'refused') };
+    },
+  },
+  'file-busy': {
+    code: 22,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeFile(w, m.file);
+      writeU32(w, 'rid', m.rid);
+      writeU32(w, 'retryAfterMs', m.retryAfterMs);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const file = readFile(r);
+      const rid = r.u32('rid');
+      return { type: 'file-busy', from, file, rid, retryAfterMs: r.u32('retryAfterMs') };
     },
   },
 };

@@ -15,7 +15,17 @@ import type { FileBegin, KeyInfo, MessageOf } from '../messages.js';
 import { MAX_HOPS, RECORD_MISMATCH } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Router } from '../routing/router.js';
+import type { Id } from '../id-space.js';
 import type { KeyStore } from './key-store.js';
+
+interface PendingRequest {
+  file: string;
+  receiving: boolean;
+  until: number;
+  busy: number;
+  /** The holder that answered busy: retries go straight to it. */
+  holder?: Contact;
+}
 
 /** Requests a peer can have in flight at once. */
 const MAX_PENDING_REQUESTS = 256;
@@ -28,6 +38,19 @@ const STORE_WAIT_MS = 60_000;
 const COPY_WAIT_MS = 10_000;
 /** Requests of one name waiting for our check of its copy, at most. */
 const MAX_CHECKS_WAITING = 16;
+/**
+ * Request answers this peer streams at once, and to one requester: beyond them a request is
+ * answered at once with file-busy (a queue would only hold it past the requester's timeout).
+ */
+export const MAX_SERVING_FILES = 8;
+export const MAX_SERVING_PER_REQUESTER = 4;
+/** What a busy holder suggests: about the time a transfer slot takes to come free. */
+export const BUSY_RETRY_AFTER_MS = 1_000;
+/** The requester's back-off: first wait, doubling per busy answer, at most this; jittered ±50 %. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 4_000;
+/** A retry is sent only if this much of the request's time is left after it (its answer must begin). */
+const RETRY_ANSWER_MS = 1_000;
 
 export interface TransferHooks {
   /** A file became held here (copied in, or found when serving): replicate it if it is ours. */
@@ -48,7 +71,10 @@ export interface Acceptance {
 }
 
 export class Transfers {
-  private readonly requests = new Map<number, { file: string; receiving: boolean }>();
+  /** rid -> a request typed here; `until`: its overall deadline, `busy`: busy answers so far. */
+  private readonly requests = new Map<number, PendingRequest>();
+  /** `${requester}:${rid}` -> requester: answers being streamed now (at most MAX_SERVING_FILES). */
+  private readonly streaming = new Map<string, Id>();
   /** file -> the origin whose copy we accepted to receive. */
   private readonly accepted = new Map<string, { origin: Contact; until: number }>();
   /** Store copies arriving now (between their file-begin and their end). */
@@ -207,7 +233,7 @@ export class Transfers {
     if (r.accept) return this.serve({ type: 'file-request', requester: ctx.self, file, rid: 0, final: true, hops: 0, fallback: 0 });
     if (this.requests.size >= MAX_PENDING_REQUESTS) return ctx.note(`Too many requests in flight; Request ${file} ignored`);
     const rid = ctx.nonce();
-    this.requests.set(rid, { file, receiving: false });
+    this.requests.set(rid, { file, receiving: false, until: ctx.now + ctx.cfg.requestTimeoutMs, busy: 0 });
     ctx.setTimer(`request:${rid}`, ctx.now + ctx.cfg.requestTimeoutMs);
     ctx.trace({ kind: 'forwarded', op: 'request', file, to: r.to.id, second: r.second, origin: true, ...(r.finger ? { finger: true } : {}) });
     ctx.send(r.to, { type: 'file-request', requester: ctx.self, file, rid, final: r.final, hops: 1, fallback: ctx.cfg.replicas - 1 });
@@ -217,6 +243,7 @@ export class Transfers {
     const req = this.requests.get(rid);
     if (!req || req.receiving) return;
     this.requests.delete(rid);
+    this.ctx.cancelTimer(`request-retry:${rid}`);
     this.ctx.trace({ kind: 'request-timeout', file: req.file, seconds: this.ctx.cfg.requestTimeoutMs / 1000 });
   }
 
@@ -248,6 +275,11 @@ export class Transfers {
     const ctx = this.ctx;
     const held = this.keys.get(msg.file);
     if (!held && !ctx.space.spec) return this.fallBack(msg, msg.requester);
+    if (msg.requester.id !== ctx.self.id && this.tooBusy(msg.requester.id)) {
+      ctx.note(`Busy serving ${this.streaming.size} files; told Peer ${ctx.fmt(msg.requester.id)} to ask for File ${msg.file} again`, 'debug');
+      return ctx.send(msg.requester, { type: 'file-busy', from: ctx.self, file: msg.file, rid: msg.rid, retryAfterMs: BUSY_RETRY_AFTER_MS });
+    }
+    if (msg.requester.id !== ctx.self.id) this.streaming.set(`${msg.requester.id}:${msg.rid}`, msg.requester.id);
     if (this.serving.size >= MAX_SERVING) this.serving.delete(this.serving.keys().next().value!);
     this.serving.set(`${msg.requester.id}:${msg.rid}`, msg);
     ctx.emit({ kind: 'serve-file', name: msg.file, rid: msg.rid, to: msg.requester, ...(held?.sha256 ? { sha256: held.sha256 } : {}) });
@@ -279,7 +311,10 @@ export class Transfers {
     const local = to.id === ctx.self.id;
     const id = `${to.id}:${rid}`;
     const msg = this.serving.get(id);
-    if (phase !== 'start') this.serving.delete(id);
+    if (phase !== 'start') {
+      this.serving.delete(id);
+      this.streaming.delete(id);
+    }
     // the specification's peers share one folder: a four-digit file put there by hand is served, and held from then on
     if (phase === 'start' && size !== undefined && ctx.space.spec && !this.keys.has(file)) {
       this.keys.add({ name: file, size });
@@ -303,7 +338,51 @@ export class Transfers {
     if (!req || req.file !== msg.file || req.receiving) return;
     this.requests.delete(msg.rid);
     this.ctx.cancelTimer(`request:${msg.rid}`);
+    this.ctx.cancelTimer(`request-retry:${msg.rid}`);
     this.ctx.trace({ kind: 'request-missing', file: msg.file, from: msg.from.id });
+  }
+
+  /** Whether a new answer would go over the serving bounds (in all, or for this requester). */
+  private tooBusy(requester: Id): boolean {
+    if (this.streaming.size >= MAX_SERVING_FILES) return true;
+    let mine = 0;
+    for (const r of this.streaming.values()) if (r === requester) mine++;
+    return mine >= MAX_SERVING_PER_REQUESTER;
+  }
+
+  /**
+   * A holder (or our own endpoint, out of temporary space) said busy: ask the holder again after
+   * a jittered, doubling back-off, or give up with one line when that would pass the deadline.
+   */
+  onFileBusy(msg: MessageOf<'file-busy'>, origin: Origin): void {
+    const ctx = this.ctx;
+    const req = this.requests.get(msg.rid);
+    if (!req || req.file !== msg.file || req.receiving) return;
+    const forged = impersonation(ctx, msg.from, origin.authId);
+    if (forged) return ctx.note(`Dropped a busy answer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    req.busy++;
+    req.holder = msg.from;
+    const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(req.busy - 1, 16));
+    // ±50 % so requesters turned away together do not all come back together
+    const jitter = 0.5 + (ctx.random32() % 1000) / 1000;
+    const delay = Math.round(Math.max(Math.min(msg.retryAfterMs, RETRY_MAX_MS), backoff) * jitter);
+    // the retry's answer needs a moment to start arriving: no retry that could only time out
+    if (ctx.now + delay + RETRY_ANSWER_MS >= req.until) {
+      this.requests.delete(msg.rid);
+      ctx.cancelTimer(`request:${msg.rid}`);
+      ctx.cancelTimer(`request-retry:${msg.rid}`);
+      return ctx.trace({ kind: 'request-busy', file: msg.file, from: msg.from.id, tries: req.busy, seconds: ctx.cfg.requestTimeoutMs / 1000 });
+    }
+    ctx.note(`Peer ${ctx.fmt(msg.from.id)} is busy; asking for File ${msg.file} again in ${(delay / 1000).toFixed(1)} s`);
+    ctx.setTimer(`request-retry:${msg.rid}`, ctx.now + delay);
+  }
+
+  onRequestRetry(rid: number): void {
+    const ctx = this.ctx;
+    const req = this.requests.get(rid);
+    if (!req || req.receiving || !req.holder) return;
+    // straight to the holder that was busy, marked final: it takes the request as its own
+    ctx.send(req.holder, { type: 'file-request', requester: ctx.self, file: req.file, rid, final: true, hops: 1, fallback: ctx.cfg.replicas - 1 });
   }
 
   // ---- incoming transfers -------------------------------------------------------------------
@@ -322,6 +401,7 @@ export class Transfers {
       if (!req || req.file !== h.file || req.receiving) return refuse('not requested');
       req.receiving = true;
       ctx.cancelTimer(`request:${h.rid}`);
+      ctx.cancelTimer(`request-retry:${h.rid}`);
       ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'request', phase: 'start', size: h.size });
       return { saveAs: ctx.space.receivedFileOf(h.file) };
     }
@@ -342,8 +422,15 @@ export class Transfers {
     return { saveAs: ctx.space.fileOf(h.file), keep: true };
   }
 
-  onFileDone(h: FileBegin, ok: boolean, sha256: Uint8Array | undefined, error?: string): void {
+  onFileDone(h: FileBegin, ok: boolean, sha256: Uint8Array | undefined, error?: string, busy = false): void {
     const ctx = this.ctx;
+    if (busy && h.purpose === 'request') {
+      // our endpoint turned the offer away for want of temporary space: like a busy holder
+      const req = this.requests.get(h.rid);
+      if (!req || req.file !== h.file || req.receiving) return;
+      return this.onFileBusy({ type: 'file-busy', from: h.from, file: h.file, rid: h.rid, retryAfterMs: BUSY_RETRY_AFTER_MS }, { via: 'tcp', src: ctx.self, authId: h.from.id });
+    }
+    if (busy) return ctx.note(`Refused File ${h.file} from Peer ${ctx.fmt(h.from.id)}: ${error ?? 'busy'}`, 'debug');
     if (h.purpose === 'request') {
       const req = this.requests.get(h.rid);
       if (!ok && req && error?.includes(RECORD_MISMATCH)) {

@@ -1,17 +1,29 @@
-// Accepted connections: counted per remote host and in total before any work is done (TLS
-// included), given deadlines for their handshake and first frame, then turned by that first
-// frame into a message link (hello, or a message) or a file transfer (file-begin).
+// Accepted connections: counted before any work is done (TLS included), given deadlines for
+// their handshake and first frame, then turned by that first frame into a message link (hello,
+// or a message) or a file transfer (file-begin).
+//
+// Fair slots. A connection is a stranger until it shows it is a member of the ring: on a
+// private ring, a finished TLS handshake with this ring's certificate; on an open ring, a whole
+// first message naming a neighbour (a successor, predecessor or finger the shell told us of) whose
+// host is the connection's own. Members are not capped per host and may hold every slot;
+// strangers may hold all but MEMBER_SLOTS of them and at most MAX_INBOUND_PER_HOST per host.
+// When a newcomer finds no room, a stranger makes it: from the newcomer's own host when that host
+// is at its cap, else from the host holding the most connections that have sent no whole frame
+// (then the stranger host holding the most); within a host, one that has sent no whole frame yet
+// before one that has, oldest first. A member is never evicted.
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import type { Address } from '../../core/contact.js';
+import { formatAddress, type Address, type Contact } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
+import type { FileBegin, Message } from '../../core/messages.js';
 import { decodeBytes, isLinkCode, LINK_CODES, messageCode } from '../../wire/index.js';
 import type { EndpointHandlers, Origin, TlsIdentity } from '../types.js';
-import { ConnectionCounter, type MemoryBudget } from './budget.js';
+import type { MemoryBudget } from './budget.js';
 import type { LinkPool } from './connection-pool.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { ignoreError, remoteOf, sourceOf } from './guard.js';
 import type { Limits } from './limits.js';
+import { SlotTable, type Slot } from './slots.js';
 import { createTlsAcceptor } from './tls.js';
 
 const FILE_BEGIN_CODE = messageCode('file-begin');
@@ -19,31 +31,86 @@ const FILE_BEGIN_CODE = messageCode('file-begin');
 export interface AcceptorContext {
   readonly handlers: Required<EndpointHandlers>;
   readonly limits: Limits;
+  /** Partial frames of strangers' connections, and of members' (a budget strangers cannot reach). */
   readonly budget: MemoryBudget;
+  readonly memberBudget: MemoryBudget;
   readonly identity: TlsIdentity | undefined;
   readonly pool: LinkPool;
   /** A file offer arrived as the first frame; the connection is the transfer's from now on. */
-  startFile(sock: net.Socket, reader: FrameReader, header: import('../../core/messages.js').FileBegin, origin: Origin): void;
+  startFile(sock: net.Socket, reader: FrameReader, header: FileBegin, origin: Origin): void;
   isClosing(): boolean;
 }
 
+/**
+ * The contact a message speaks for when its sender wrote it itself: the `from` of a direct
+ * message, the origin of a routed one on its first hop. A routed message further along names
+ * someone else, so it proves nothing about the connection.
+ */
+export function speakerOf(msg: Message): Contact | undefined {
+  switch (msg.type) {
+    case 'join':
+      return msg.hops <= 1 ? msg.joiner : undefined;
+    case 'store':
+    case 'lookup':
+      return msg.hops <= 1 ? msg.origin : undefined;
+    case 'file-request':
+      return msg.hops <= 1 ? msg.requester : undefined;
+    case 'file-data':
+    case 'file-end':
+      return undefined;
+    default:
+      return msg.from;
+  }
+}
+
+/** 127.0.0.1 and ::ffff:127.0.0.1 are one host. */
+function plainHost(host: string): string {
+  return host.startsWith('::ffff:') ? host.slice(7) : host;
+}
+
 export class Acceptor {
-  readonly counter: ConnectionCounter;
-  /** Accepted raw sockets by remote host, oldest first, each with the function that counts it out. */
-  private readonly byHost = new Map<string, Map<net.Socket, () => void>>();
+  readonly slots: SlotTable<net.Socket>;
+  /** id -> host of the ring's members this peer knows (its neighbours), as the shell last said. */
+  private members = new Map<Id, string>();
+  /** Raw sockets in their TLS handshake, by remote address, so the secure socket finds its slot. */
+  private readonly handshaking = new Map<string, Slot<net.Socket>>();
   private readonly tlsServer: tls.Server | undefined;
+  /** Accepted raw sockets open now (at most maxInboundConnections), so closing reaches them all. */
+  private readonly accepted = new Set<net.Socket>();
   /** Connections accepted since the endpoint opened (tests count connections with this). */
   acceptedTotal = 0;
 
   constructor(private readonly ctx: AcceptorContext) {
     const l = ctx.limits;
-    this.counter = new ConnectionCounter(l.maxInboundPerHost, l.maxInboundConnections);
+    this.slots = new SlotTable(l.maxInboundConnections, l.memberSlots, l.maxInboundPerHost);
     this.tlsServer = ctx.identity
       ? createTlsAcceptor(ctx.identity, l.tlsHandshakeTimeoutMs, {
-          secure: (sock, peerId) => this.opened(sock, remoteOf(sock), peerId),
+          secure: (sock, peerId) => {
+            const remote = remoteOf(sock);
+            const slot = this.handshaking.get(formatAddress(remote));
+            if (!slot) return sock.destroy(); // evicted during its handshake
+            this.handshaking.delete(formatAddress(remote));
+            // a certificate of this ring's authority: a member, whatever it sends
+            this.slots.promote(slot, 'member');
+            this.opened(sock, remote, peerId, slot);
+          },
           refused: (detail, source) => ctx.handlers.onBadInput(detail, source),
         })
       : undefined;
+  }
+
+  /** The ring's members this peer knows now (successors, predecessors, fingers). */
+  setMembers(members: readonly Contact[]): void {
+    const next = new Map<Id, string>();
+    for (const m of members) next.set(m.id, plainHost(m.host));
+    this.members = next;
+  }
+
+  /** Open ring: the connection is a member's when it speaks for a known member at its own host. */
+  private isMember(speaker: Contact | undefined, remoteHost: string): boolean {
+    if (!speaker) return false;
+    const host = plainHost(remoteHost);
+    return this.members.get(speaker.id) === host && plainHost(speaker.host) === host;
   }
 
   /** A new TCP connection from the listening server. */
@@ -54,50 +121,38 @@ export class Acceptor {
       return;
     }
     const remote = remoteOf(raw);
-    let refusal = this.counter.refusal(remote.host);
-    if (refusal && this.counter.count(remote.host) < this.ctx.limits.maxInboundPerHost && this.evictFromBusiest(remote.host)) {
-      refusal = this.counter.refusal(remote.host);
-    }
-    if (refusal) {
+    const admitted = this.slots.admit(raw, remote.host);
+    if ('refused' in admitted) {
       const source = sourceOf(remote);
-      this.ctx.handlers.onBadInput(`tcp from ${source}: ${refusal}`, source);
+      this.ctx.handlers.onBadInput(`tcp from ${source}: ${admitted.refused}`, source);
       raw.destroy();
       return;
     }
+    if (admitted.evicted) {
+      const victim = admitted.evicted.slot.item;
+      const source = sourceOf(remoteOf(victim));
+      this.ctx.handlers.onBadInput(`tcp from ${source}: closed to make room (${admitted.evicted.why})`, admitted.evicted.slot.host);
+      victim.destroy();
+    }
     this.acceptedTotal++;
-    const countOut = this.counter.add(remote.host);
-    const mine = this.byHost.get(remote.host) ?? new Map<net.Socket, () => void>();
-    mine.set(raw, countOut);
-    this.byHost.set(remote.host, mine);
+    const slot = admitted.slot;
+    this.accepted.add(raw);
     raw.on('close', () => {
-      countOut();
-      mine.delete(raw);
-      if (mine.size === 0 && this.byHost.get(remote.host) === mine) this.byHost.delete(remote.host);
+      this.slots.remove(slot);
+      this.accepted.delete(raw);
     });
-    if (this.tlsServer) this.tlsServer.emit('connection', raw);
-    else this.opened(raw, remote, undefined);
-  }
-
-  /**
-   * Every slot is taken: a host holding more connections than the newcomer's loses its oldest,
-   * so one host (or a few) cannot lock everybody else out. Returns true when one was freed.
-   */
-  private evictFromBusiest(newHost: string): boolean {
-    const busiest = this.counter.busiestHost();
-    if (busiest === undefined || busiest === newHost || this.counter.count(busiest) <= this.counter.count(newHost) + 1) return false;
-    const victims = this.byHost.get(busiest);
-    const first = victims?.entries().next();
-    if (!first || first.done) return false;
-    const [sock, countOut] = first.value;
-    victims!.delete(sock); // counted out now: the close event comes later
-    this.ctx.handlers.onBadInput(`tcp from ${sourceOf(remoteOf(sock))}: closed to make room (${busiest} holds the most connections)`, busiest);
-    countOut();
-    sock.destroy();
-    return true;
+    if (this.tlsServer) {
+      const key = formatAddress(remote);
+      this.handshaking.set(key, slot);
+      raw.on('close', () => {
+        if (this.handshaking.get(key) === slot) this.handshaking.delete(key);
+      });
+      this.tlsServer.emit('connection', raw);
+    } else this.opened(raw, remote, undefined, slot);
   }
 
   /** TCP accepted (open ring) or TLS finished (private ring): wait for the first frame. */
-  private opened(sock: net.Socket, remote: Address, peerId: Id | undefined): void {
+  private opened(sock: net.Socket, remote: Address, peerId: Id | undefined, slot: Slot<net.Socket>): void {
     if (this.ctx.isClosing()) {
       sock.destroy();
       return;
@@ -111,7 +166,7 @@ export class Acceptor {
       {
         where,
         host: remote.host,
-        budget: this.ctx.budget,
+        budget: slot.standing === 'member' ? this.ctx.memberBudget : this.ctx.budget,
         limits: this.ctx.limits,
         firstFrameDeadline: true,
         fail: (detail) => {
@@ -122,7 +177,7 @@ export class Acceptor {
       {
         frame: (bytes, owned) => {
           decided = true;
-          this.classify(sock, reader, remote, peerId, origin, bytes, owned);
+          this.classify(sock, reader, remote, peerId, origin, bytes, owned, slot);
         },
         data() {},
       } satisfies FrameHandler,
@@ -134,25 +189,43 @@ export class Acceptor {
     });
   }
 
-  private classify(sock: net.Socket, reader: FrameReader, remote: Address, peerId: Id | undefined, origin: Origin, bytes: Uint8Array, owned: boolean): void {
+  /** A whole frame named who speaks on the connection: a member's slot and budget, or a known stranger's. */
+  private identify(slot: Slot<net.Socket>, reader: FrameReader, speaker: Contact | undefined, remoteHost: string): boolean {
+    if (slot.standing === 'member') return true;
+    if (!this.isMember(speaker, remoteHost)) {
+      this.slots.promote(slot, 'stranger');
+      return false;
+    }
+    this.slots.promote(slot, 'member');
+    reader.moveTo(this.ctx.memberBudget);
+    return true;
+  }
+
+  private classify(sock: net.Socket, reader: FrameReader, remote: Address, peerId: Id | undefined, origin: Origin, bytes: Uint8Array, owned: boolean, slot: Slot<net.Socket>): void {
     const code = bytes[5]!;
     if (code === FILE_BEGIN_CODE) {
       const d = decodeBytes(bytes, owned);
-      if (d.ok && d.msg.type === 'file-begin') return this.ctx.startFile(sock, reader, d.msg, origin);
+      if (d.ok && d.msg.type === 'file-begin') {
+        this.identify(slot, reader, d.msg.from, remote.host);
+        return this.ctx.startFile(sock, reader, d.msg, origin);
+      }
     } else if (isLinkCode(code) && code !== LINK_CODES.hello) {
       const source = sourceOf(remote);
       this.ctx.handlers.onBadInput(`tcp from ${source}: a connection must open with hello, a message or file-begin; dropped`, source);
       sock.destroy();
       return;
     }
+    this.slots.promote(slot, 'stranger');
     // hello opens a link; a message first is a one-way connection (a peer of the first release).
-    const link = this.ctx.pool.adoptInbound(sock, reader, remote, peerId, code !== LINK_CODES.hello);
+    // Until a message proves a member speaks on it, each message is checked for who it speaks for.
+    const identify = slot.standing === 'member' ? undefined : (msg: Message) => this.identify(slot, reader, speakerOf(msg), remote.host);
+    const link = this.ctx.pool.adoptInbound(sock, reader, remote, peerId, code !== LINK_CODES.hello, identify);
     link.frame(bytes, owned);
   }
 
   /** Drops every accepted connection (the endpoint is closing). */
   close(): void {
-    for (const mine of this.byHost.values()) for (const sock of mine.keys()) sock.destroy();
+    for (const sock of [...this.accepted]) sock.destroy();
     this.tlsServer?.close();
   }
 }

@@ -1,5 +1,5 @@
-// Shared bounds across connections: memory held in partial frames (per remote host and in
-// total) and accepted connections per remote host. A connection that would go over is dropped.
+// Shared bounds across connections: memory held in partial frames, per remote host and in
+// total. A connection that would go over is dropped. (Accepted-connection slots: slots.ts.)
 
 /** One connection's share of a MemoryBudget. */
 export interface BudgetAccount {
@@ -75,46 +75,5 @@ class Account implements BudgetAccount {
 
   release(): void {
     this.set(0);
-  }
-}
-
-/** Counts open accepted connections per remote host, against a per-host and a total cap. */
-export class ConnectionCounter {
-  private readonly conns = new HostTally();
-
-  constructor(
-    private readonly maxPerHost: number,
-    private readonly maxTotal: number,
-  ) {}
-
-  get total(): number {
-    return this.conns.total;
-  }
-
-  count(host: string): number {
-    return this.conns.of(host);
-  }
-
-  /** Why a new connection from `host` is refused, or undefined when it may be accepted. */
-  refusal(host: string): string | undefined {
-    if (this.count(host) >= this.maxPerHost) return `refused, ${this.maxPerHost} connections already open from ${host}`;
-    if (this.total >= this.maxTotal) return `refused, ${this.maxTotal} connections already open`;
-    return undefined;
-  }
-
-  /** The host holding the most connections (the one to evict from when every slot is taken). */
-  busiestHost(): string | undefined {
-    return this.conns.largest();
-  }
-
-  /** Counts one connection in; returns the function that counts it out (idempotent). */
-  add(host: string): () => void {
-    this.conns.adjust(host, 1);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.conns.adjust(host, -1);
-    };
   }
 }

@@ -6,6 +6,7 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import { formatAddress, type Address, type Target } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
+import type { Message } from '../../core/messages.js';
 import type { EndpointHandlers, TlsIdentity } from '../types.js';
 import type { MemoryBudget } from './budget.js';
 import { Link, linkName, type LinkOwner } from './connection.js';
@@ -18,6 +19,7 @@ import { dialSocket, exportSecret } from './tls.js';
 export interface PoolContext {
   readonly handlers: Required<EndpointHandlers>;
   readonly limits: Limits;
+  /** Connections we dial go to peers we chose: their partial frames count against the members' budget. */
   readonly budget: MemoryBudget;
   readonly identity: TlsIdentity | undefined;
   readonly keys: DatagramKeys | undefined;
@@ -190,14 +192,14 @@ export class LinkPool implements LinkOwner {
    * An accepted connection whose first frame made it a message link. On a private ring it also
    * carries our messages to its peer; on an open ring it only receives.
    */
-  adoptInbound(sock: net.Socket, reader: FrameReader, remote: Address, peerId: Id | undefined, oneWay: boolean): Link {
-    const link = this.makeLink(sock, false, remote, peerId, { reader, oneWay });
+  adoptInbound(sock: net.Socket, reader: FrameReader, remote: Address, peerId: Id | undefined, oneWay: boolean, identify?: (msg: Message) => boolean): Link {
+    const link = this.makeLink(sock, false, remote, peerId, { reader, oneWay, identify });
     if (this.closing) link.destroy(unreachable('endpoint closed'));
     else if (!oneWay) this.adoptById(link);
     return link;
   }
 
-  private makeLink(sock: net.Socket, dialed: boolean, remote: Address, peerId: Id | undefined, o: { reader?: FrameReader; firstFrameDeadline?: boolean; oneWay?: boolean }): Link {
+  private makeLink(sock: net.Socket, dialed: boolean, remote: Address, peerId: Id | undefined, o: { reader?: FrameReader; firstFrameDeadline?: boolean; oneWay?: boolean; identify?: ((msg: Message) => boolean) | undefined }): Link {
     const keys = this.ctx.keys;
     // Both ends name the connection by its TLS keying material, so they agree on a tie-break.
     const connId = keys && peerId !== undefined && !o.oneWay ? keys.add(exportSecret(sock as tls.TLSSocket), peerId, !dialed) : undefined;
@@ -221,7 +223,7 @@ export class LinkPool implements LinkOwner {
         },
         IDLE_HANDLER,
       );
-    link = new Link(sock, reader, { dialed, peerId, remote, connId: connId ?? `tcp-${++plainLinks}`, oneWay: o.oneWay ?? false }, this);
+    link = new Link(sock, reader, { dialed, peerId, remote, connId: connId ?? `tcp-${++plainLinks}`, oneWay: o.oneWay ?? false, identify: o.identify }, this);
     if (connId) keys!.attach(connId, link);
     this.links.add(link);
     return link;

@@ -5,6 +5,7 @@ import type * as net from 'node:net';
 import type { Address } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
 import { decodeBytes, decodeLink, encodeLink, isLinkCode } from '../../wire/index.js';
+import type { Message } from '../../core/messages.js';
 import type { EndpointHandlers, Origin } from '../types.js';
 import type { FrameHandler, FrameReader } from './frame-reader.js';
 import { describe, sourceOf, unreachable } from './guard.js';
@@ -34,6 +35,8 @@ export interface LinkInit {
    * It is only read from; nothing is written back, not even acknowledgements.
    */
   readonly oneWay?: boolean;
+  /** Accepted from a stranger: told each message until it returns true (a member speaks here). */
+  readonly identify?: ((msg: Message) => boolean) | undefined;
 }
 
 interface Pending {
@@ -57,6 +60,7 @@ export class Link implements FrameHandler {
   readonly connId: string;
   readonly origin: Origin;
   private readonly oneWay: boolean;
+  private identify: ((msg: Message) => boolean) | undefined;
   private state: 'open' | 'draining' | 'closed' = 'open';
   private readonly pending: Pending[] = [];
   private ackedTotal = 0;
@@ -83,6 +87,7 @@ export class Link implements FrameHandler {
     this.remote = init.remote;
     this.connId = init.connId;
     this.oneWay = init.oneWay ?? false;
+    this.identify = init.identify;
     this.origin = init.peerId === undefined ? { via: 'tcp', src: init.remote } : { via: 'tcp', src: init.remote, authId: init.peerId };
     reader.setHandler(this);
     sock.setNoDelay(true);
@@ -181,6 +186,7 @@ export class Link implements FrameHandler {
     if (type === 'file-begin' || type === 'file-data' || type === 'file-end') {
       return h.onBadInput(`${this.where}: ${type} outside a file transfer`, this.source);
     }
+    if (this.identify?.(d.msg)) this.identify = undefined;
     h.onMessage(d.msg, this.origin);
   }
 

@@ -6,7 +6,7 @@ import * as dgram from 'node:dgram';
 import { createReadStream, promises as fsp } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { formatAddress, type Address, type Target } from '../../core/contact.js';
+import { formatAddress, type Address, type Contact, type Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
@@ -19,7 +19,7 @@ import { Acceptor } from './acceptor.js';
 import { MemoryBudget } from './budget.js';
 import type { Link } from './connection.js';
 import { LinkPool } from './connection-pool.js';
-import { FileReceiver, receiveOffer, streamFile, type FileContext } from './file-stream.js';
+import { FileReceiver, receiveOffer, streamFile, TempSpace, type FileContext } from './file-stream.js';
 import { FrameReader } from './frame-reader.js';
 import { describe, guard, isPlainFileName, sourceOf, unreachable } from './guard.js';
 import { resolveLimits, type Limits } from './limits.js';
@@ -56,8 +56,14 @@ export interface EndpointStats {
   /** Message links (dialed and accepted) open now; links dialed since opening. */
   links: number;
   dialedTotal: number;
-  /** Bytes held in partial frames, all connections together. */
+  /** Accepted connections that are members' (the rest are strangers'). */
+  memberInbound: number;
+  /** Bytes held in partial frames, all connections together (strangers' and members'). */
   bufferedBytes: number;
+  /** Temporary bytes granted to files being received now, the most at once since opening, and the cap. */
+  tempBytes: number;
+  peakTempBytes: number;
+  tempCap: number;
   datagramKeys: number;
   transfersIn: number;
 }
@@ -103,11 +109,18 @@ interface Waiting {
 /** Messages a datagram may carry: pings, pongs, and a lookup's answer (matched by its unguessable id). */
 const DATAGRAM_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'pong', 'lookup-reply']);
 
+/** A send whose caller stopped wanting it (its request's time is up) while it waited for a slot. */
+function expired(signal: AbortSignal): CdhtError {
+  const why = signal.reason instanceof Error ? signal.reason.message : 'given up';
+  return new CdhtError('CDHT_ERR_TRANSFER', `not sent: ${why} while waiting for a sending slot`);
+}
+
 export class NodeEndpoint implements Endpoint {
   private readonly udp: dgram.Socket;
   private readonly server: net.Server;
   private readonly handlers: Required<EndpointHandlers>;
   private readonly budget: MemoryBudget;
+  private readonly memberBudget: MemoryBudget;
   private readonly keys: DatagramKeys | undefined;
   private readonly pool: LinkPool;
   private readonly acceptor: Acceptor;
@@ -153,12 +166,15 @@ export class NodeEndpoint implements Endpoint {
     const deliver = handlers.onMessage;
     this.handlers = handlers = { ...handlers, onMessage: (msg, origin) => deliver(msg, this.vouch(msg, origin)) };
     this.budget = new MemoryBudget(limits.maxBufferedBytesPerHost, limits.maxBufferedBytesTotal);
+    // members often share one host (a machine running several peers): no per-host share in theirs
+    this.memberBudget = new MemoryBudget(limits.maxMemberBufferedBytes, limits.maxMemberBufferedBytes);
     this.keys = identity ? new DatagramKeys(identity.id, limits) : undefined;
-    this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>() };
+    const tempCap = opts.maxFileBytes !== undefined ? limits.tempSpaceFiles * opts.maxFileBytes : limits.maxTempBytes;
+    this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>(), temp: new TempSpace(tempCap) };
     this.pool = new LinkPool({
       handlers,
       limits,
-      budget: this.budget,
+      budget: this.memberBudget,
       identity,
       keys: this.keys,
       sockets: this.outSockets,
@@ -168,6 +184,7 @@ export class NodeEndpoint implements Endpoint {
       handlers,
       limits,
       budget: this.budget,
+      memberBudget: this.memberBudget,
       identity,
       pool: this.pool,
       startFile: (sock, reader, header, origin) => receiveOffer(this.files, sock, reader, header, origin),
@@ -205,11 +222,15 @@ export class NodeEndpoint implements Endpoint {
 
   stats(): EndpointStats {
     return {
-      inbound: this.acceptor.counter.total,
+      inbound: this.acceptor.slots.total,
+      memberInbound: this.acceptor.slots.memberCount,
       acceptedTotal: this.acceptor.acceptedTotal,
       links: this.pool.size,
       dialedTotal: this.pool.dialedTotal,
-      bufferedBytes: this.budget.total,
+      bufferedBytes: this.budget.total + this.memberBudget.total,
+      tempBytes: this.files.temp.used,
+      peakTempBytes: this.files.temp.peak,
+      tempCap: this.files.temp.cap,
       datagramKeys: this.keys?.size ?? 0,
       transfersIn: this.files.transfers.size,
     };
@@ -389,16 +410,22 @@ export class NodeEndpoint implements Endpoint {
     return out;
   }
 
-  async sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
+  setMembers(members: readonly Contact[]): void {
+    this.acceptor.setMembers(members);
+  }
+
+  async sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
     if (!isPlainFileName(name)) {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a plain file name`);
     }
     if (!(await this.statFile(name))) {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file named ${name} in ${this.storeDir}`);
     }
-    const release = await this.fileSlot();
+    const release = await this.fileSlot(signal);
     try {
       if (this.closing) throw unreachable('endpoint closed');
+      // waited past the point where the receiver still wants it (its request timed out): not sent at all
+      if (signal?.aborted) throw expired(signal);
       const { sock } = await dialSocket(to, this.opts.tls, this.limits.connectTimeoutMs, this.outSockets);
       const where = `${this.opts.tls ? 'tls' : 'tcp'} to ${formatAddress(to)}`;
       const reader = new FrameReader(
@@ -406,7 +433,7 @@ export class NodeEndpoint implements Endpoint {
         {
           where,
           host: to.host,
-          budget: this.budget,
+          budget: this.memberBudget,
           limits: this.limits,
           firstFrameDeadline: false,
           fail: (detail) => {
@@ -424,7 +451,7 @@ export class NodeEndpoint implements Endpoint {
   }
 
   /** One of MAX_OUTBOUND_FILES sending slots; rejects when MAX_QUEUED_FILES already wait. */
-  private fileSlot(): Promise<() => void> {
+  private fileSlot(signal?: AbortSignal): Promise<() => void> {
     const s = this.fileSlots;
     let released = false;
     const release = (): void => {
@@ -441,7 +468,21 @@ export class NodeEndpoint implements Endpoint {
     if (s.waiting.length >= this.limits.maxQueuedFiles) {
       return Promise.reject(unreachable(`too many file transfers (${this.limits.maxOutboundFiles} sending, ${this.limits.maxQueuedFiles} waiting)`));
     }
-    return new Promise((resolve) => s.waiting.push(() => resolve(release)));
+    if (signal?.aborted) return Promise.reject(expired(signal));
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', give);
+        resolve(release);
+      };
+      // A send given up while it waits leaves the queue at once (and never takes a slot).
+      const give = (): void => {
+        const i = s.waiting.indexOf(wake);
+        if (i >= 0) s.waiting.splice(i, 1);
+        reject(expired(signal!));
+      };
+      signal?.addEventListener('abort', give, { once: true });
+      s.waiting.push(wake);
+    });
   }
 
   // ---- closing -----------------------------------------------------------------------------------

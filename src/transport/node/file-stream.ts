@@ -148,6 +148,30 @@ export interface FileContext {
   readonly maxFileBytes: number | undefined;
   /** Receivers that have not yet reported onFileDone. */
   readonly transfers: Set<FileReceiver>;
+  /** Temporary space for .part files: announced sizes of the transfers under way, against a cap. */
+  readonly temp: TempSpace;
+}
+
+/**
+ * Bytes of the files being received at once, counted from each offer's announced size before
+ * its first byte is written (so a .part file can never grow past what was granted).
+ */
+export class TempSpace {
+  used = 0;
+  peak = 0;
+  constructor(readonly cap: number) {}
+
+  /** Grants `bytes` (returns false when they would not fit): give them back with release. */
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.cap) return false;
+    this.used += bytes;
+    this.peak = Math.max(this.peak, this.used);
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
 }
 
 /** Tells the sender no (with a reason), then reads and discards its bytes a little while so the refusal reaches it. */
@@ -169,8 +193,20 @@ export function refuseFile(sock: net.Socket, reader: FrameReader, reason: string
  * fails before any byte is written.
  */
 export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameReader, header: FileBegin, origin: Origin): void {
+  // Checked before the offer is shown: a full temporary space is "later", not "no".
+  const oversize = ctx.maxFileBytes !== undefined && header.size > ctx.maxFileBytes;
+  if (!oversize && !ctx.temp.take(header.size)) {
+    const busy = `busy: ${ctx.temp.used} of ${ctx.temp.cap} bytes of temporary space are taken by files being received; try again later`;
+    refuseFile(sock, reader, busy, ctx.limits);
+    ctx.handlers.onFileDone(header, { ok: false, error: busy, busy: true });
+    return;
+  }
+  const granted = oversize ? 0 : header.size;
   const accepted = acceptanceOf(ctx.handlers.onFileOffer(header, origin));
-  if (accepted === null) return refuseFile(sock, reader, 'offer refused', ctx.limits);
+  if (accepted === null) {
+    ctx.temp.release(granted);
+    return refuseFile(sock, reader, 'offer refused', ctx.limits);
+  }
   const saveAs = accepted.saveAs;
   let problem: string | undefined;
   if (!isPlainFileName(saveAs)) problem = `refusing to save as ${JSON.stringify(saveAs)}: not a plain file name`;
@@ -178,6 +214,7 @@ export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameRe
     problem = `file of ${header.size} bytes exceeds the limit of ${ctx.maxFileBytes} bytes`;
   }
   if (problem) {
+    ctx.temp.release(granted);
     refuseFile(sock, reader, problem, ctx.limits);
     ctx.handlers.onFileDone(header, { ok: false, error: problem });
     return;
@@ -321,6 +358,8 @@ export class FileReceiver implements FrameHandler {
 
   private report(result: { ok: true; sha256: Uint8Array } | { ok: false; error: string }): void {
     this.ctx.transfers.delete(this);
+    // the .part file is renamed into place or removed by now
+    this.ctx.temp.release(this.header.size);
     this.ctx.handlers.onFileDone(this.header, result);
     this.settle();
   }

@@ -33,7 +33,7 @@ const FILE_DATA_CODE = messageCode('file-data');
 
 export class FrameReader implements FrameSink {
   private readonly splitter: FrameSplitter;
-  private readonly account: BudgetAccount;
+  private account: BudgetAccount;
   private handler: FrameHandler;
   private frameDeadlineMs: number;
   /** When the frame in progress must be whole (0: none in progress), and when it started. */
@@ -61,6 +61,14 @@ export class FrameReader implements FrameSink {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     // Whatever the connection was used for, its memory goes with it.
     sock.on('close', () => this.stop());
+  }
+
+  /** The connection proved to be a member's: what it holds counts against another budget from now on. */
+  moveTo(budget: MemoryBudget): void {
+    if (this.stopped) return;
+    this.account.release();
+    this.account = budget.account(this.ctx.host);
+    this.account.set(this.splitter.heldBytes);
   }
 
   setHandler(handler: FrameHandler): void {

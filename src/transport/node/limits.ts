@@ -46,6 +46,16 @@ export const FILE_WORKER_MIN_BYTES = 8 * 1024 * 1024;
 export const MAX_BUFFERED_BYTES_PER_HOST = 1024 * 1024;
 /** Partial frames held for all connections together. */
 export const MAX_BUFFERED_BYTES_TOTAL = 16 * 1024 * 1024;
+/**
+ * Partial frames held for members' connections (and those we dialed), together: a budget of their
+ * own, so strangers filling theirs cannot starve the ring's own traffic. Members often share a
+ * host (one machine runs several peers), so there is no per-host share inside it.
+ */
+export const MAX_MEMBER_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Temporary (.part) space for files being received, in files of --max-file-size. */
+export const TEMP_SPACE_FILES = 2;
+/** Temporary space when no --max-file-size is given. */
+export const MAX_TEMP_BYTES = 4 * 1024 * 1024 * 1024;
 /** Bytes queued for writing on a message connection before we stop reading from it. */
 export const MAX_LINK_WRITE_BACKLOG_BYTES = 1024 * 1024;
 /** Largest datagram accepted or sent. */
@@ -55,7 +65,12 @@ export const MAX_DATAGRAM_BYTES = 64 * 1024;
 
 /** Accepted connections open at once (handshaking, messages and files together). */
 export const MAX_INBOUND_CONNECTIONS = 256;
-/** Accepted connections open at once from one remote host: one host cannot take every slot. */
+/**
+ * Of those, slots only the ring's members may hold (a private ring: a valid certificate; an open
+ * ring: a first frame naming a known neighbour at the connection's host). Strangers share the rest.
+ */
+export const MEMBER_SLOTS = 64;
+/** Accepted strangers' connections open at once from one remote host (members are not capped per host). */
 export const MAX_INBOUND_PER_HOST = 32;
 /** Message connections we dialed, open at once; at the limit the least recently used idle one is closed. */
 export const MAX_OUTBOUND_LINKS = 64;
@@ -96,9 +111,13 @@ export interface Limits {
   fileWorkerMinBytes: number;
   maxBufferedBytesPerHost: number;
   maxBufferedBytesTotal: number;
+  maxMemberBufferedBytes: number;
+  tempSpaceFiles: number;
+  maxTempBytes: number;
   maxLinkWriteBacklogBytes: number;
   maxDatagramBytes: number;
   maxInboundConnections: number;
+  memberSlots: number;
   maxInboundPerHost: number;
   maxOutboundLinks: number;
   maxQueuedDials: number;
@@ -130,9 +149,13 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   fileWorkerMinBytes: FILE_WORKER_MIN_BYTES,
   maxBufferedBytesPerHost: MAX_BUFFERED_BYTES_PER_HOST,
   maxBufferedBytesTotal: MAX_BUFFERED_BYTES_TOTAL,
+  maxMemberBufferedBytes: MAX_MEMBER_BUFFERED_BYTES,
+  tempSpaceFiles: TEMP_SPACE_FILES,
+  maxTempBytes: MAX_TEMP_BYTES,
   maxLinkWriteBacklogBytes: MAX_LINK_WRITE_BACKLOG_BYTES,
   maxDatagramBytes: MAX_DATAGRAM_BYTES,
   maxInboundConnections: MAX_INBOUND_CONNECTIONS,
+  memberSlots: MEMBER_SLOTS,
   maxInboundPerHost: MAX_INBOUND_PER_HOST,
   maxOutboundLinks: MAX_OUTBOUND_LINKS,
   maxQueuedDials: MAX_QUEUED_DIALS,
@@ -151,6 +174,7 @@ export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   for (const [name, v] of Object.entries(limits)) {
     if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`limit ${name} must be a positive number (got ${String(v)})`);
   }
+  if (limits.memberSlots >= limits.maxInboundConnections) throw new RangeError('memberSlots must leave strangers at least one of maxInboundConnections');
   if (limits.fileDataChunkBytes + 6 > limits.maxFileFrameBytes) throw new RangeError('fileDataChunkBytes must fit in maxFileFrameBytes');
   return limits;
 }

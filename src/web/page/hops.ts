@@ -118,6 +118,8 @@ export class HopDrawing {
         return this.fail(this.find('request', str(t, 'file')), `Peer ${str(t, 'from')} does not have it`);
       case 'request-timeout':
         return this.fail(this.find('request', str(t, 'file')), 'no answer in time');
+      case 'request-busy':
+        return this.fail(this.find('request', str(t, 'file')), 'holder busy; gave up');
     }
   }
 
