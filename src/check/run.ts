@@ -117,6 +117,7 @@ export class CheckWorld {
   private readonly scenarioFiles: Set<string>;
   /** The forgers beside the Byzantine peers, and the names they used fresh (an honest probe avoids them). */
   private readonly forgers: Forger[] = [];
+  private readonly byzantine = new Set<number>();
   private readonly claimed = new Set<string>();
   /** Per peer, the bytes it keeps outside its store: written anywhere else, they leaked. */
   private readonly secrets = new Map<number, Uint8Array>();
@@ -192,7 +193,7 @@ export class CheckWorld {
     const pick = mulberry32((this.sc.seed ^ 0x27d4eb2f) >>> 0);
     const ids = [...this.sc.ids].sort((a, b) => a - b);
     const count = Math.max(1, Math.round(this.o.byzantine * ids.length));
-    const byzantine = new Set<number>();
+    const byzantine = this.byzantine;
     while (byzantine.size < count) byzantine.add(ids[Math.floor(pick() * ids.length)]!);
     for (const id of ids) {
       const secret = Uint8Array.from({ length: 48 }, () => Math.floor(pick() * 256));
@@ -389,7 +390,10 @@ export class CheckWorld {
     if (bad) return this.fail(bad);
     const s = storedNameOf(file);
     const id = DIR_RE.exec(dir);
-    if (s && !s.received && id) this.stores.get(s.name)?.holders.add(Number(id[1]));
+    // the origin's own file is not a copy the ring took: a Store that never reached an owner (it
+    // says so) leaves nothing the ring must keep
+    const store = s && !s.received ? this.stores.get(s.name) : undefined;
+    if (store && id && Number(id[1]) !== store.origin) store.holders.add(Number(id[1]));
   }
 
   private onTrace(id: number, t: Trace): void {
@@ -434,6 +438,21 @@ export class CheckWorld {
     if (p && p.outcome === undefined) p.outcome = outcome;
   }
 
+  /**
+   * Whether a name's right peers (its owner and the next k - 1 live peers) are all honest: with
+   * Byzantine peers among them, its copies and Requests are the Byzantine peers' to spoil (they
+   * may refuse, or sabotage themselves), and only its bytes are checked.
+   */
+  private honestlyHeld(file: string): boolean {
+    if (this.byzantine.size === 0) return true;
+    const live = this.liveIds();
+    const key = Number(SPEC_SPACE.keyOf(file));
+    const at = live.findIndex((id) => id >= key);
+    const from = at < 0 ? 0 : at;
+    for (let i = 0; i < Math.min(this.o.replicas, live.length); i++) if (this.byzantine.has(live[(from + i) % live.length]!)) return false;
+    return true;
+  }
+
   /** The names that must not be lost now. */
   storedFiles(): string[] {
     const out: string[] = [];
@@ -475,7 +494,7 @@ export class CheckWorld {
     const sim = this.sim;
     const from = this.lastStepAt;
     if (sim.now() < from + this.o.quietMs) await sim.runFor(from + this.o.quietMs - sim.now());
-    const files = this.storedFiles();
+    const files = this.storedFiles().filter((f) => this.honestlyHeld(f));
     let last: Violation | undefined;
     for (;;) {
       if (this.failure) return;
@@ -490,7 +509,7 @@ export class CheckWorld {
     for (const f of files) this.stores.get(f)!.committed = true;
     const probe = await this.probeStore();
     if (this.failure) return;
-    await this.requestAll(probe ? [...files, probe] : files);
+    await this.requestAll(probe ? [...this.storedFiles(), probe] : this.storedFiles());
   }
 
   /** A store typed in the settled ring must reach its right peers within requestBoundMs. */
@@ -503,6 +522,7 @@ export class CheckWorld {
     const origin = live[Math.floor(this.rand() * live.length)]!;
     this.store(origin, file, 100 + Math.floor(this.rand() * 2000));
     let last: Violation | undefined;
+    if (!this.honestlyHeld(file)) return file;
     const ok = await this.sim.runUntil(() => !!this.failure || !(last = checkCopies(this.view([file]))), this.o.requestBoundMs);
     if (!ok && last) this.fail({ ...last, detail: `Store ${file} typed at Peer ${origin} in a settled ring: ${last.detail} after ${this.o.requestBoundMs / 1000} s` });
     if (!this.failure) this.stores.get(file)!.committed = true;
@@ -524,7 +544,8 @@ export class CheckWorld {
     const all = [...this.pending.values()];
     await this.sim.runUntil(() => !!this.failure || all.every((p) => p.outcome !== undefined), this.o.requestBoundMs);
     this.pending.clear();
-    const bad = all.find((p) => p.outcome !== 'ok');
+    // a name Byzantine peers hold may get a clear error instead (their refusal), never other bytes
+    const bad = all.find((p) => p.outcome !== 'ok' && (this.honestlyHeld(p.file) || p.outcome === undefined || p.outcome.startsWith('received other bytes')));
     if (bad) {
       this.fail({ invariant: 'requests', detail: `Request ${bad.file} at Peer ${bad.requester}: ${bad.outcome ?? `no answer within ${this.o.requestBoundMs / 1000} s`}` });
     }

@@ -90,6 +90,7 @@ export class PeerCore {
       this.keys,
       () => this.transfers.awaitingCopies(),
       (name) => this.transfers.check(name),
+      (name) => this.transfers.restore(name),
     );
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),

@@ -73,6 +73,8 @@ export class Replication {
     private readonly awaitingCopies: () => number = () => 0,
     /** Asks the shell for a held name's size and SHA-256 (answered through hashed()). */
     private readonly hash: (name: string) => void = () => undefined,
+    /** Stores a copy again through the ring (one no neighbour would take). */
+    private readonly restore: (name: string) => void = () => undefined,
   ) {}
 
   /** A name's record came back from the shell (or the file is gone). */
@@ -282,6 +284,10 @@ export class Replication {
         ho.waiting.add(name);
       }
       this.sendHandover();
+    } else if (msg.refused.length) {
+      // copies we hold for a key that is neither ours nor theirs go to the owner as a Store
+      const owned = new Set(this.owned().map((x) => x.name));
+      for (const name of msg.refused) if (o.names.has(name) && this.keys.get(name)?.ring && !owned.has(name)) this.restore(name);
     }
     for (const name of msg.names) {
       const h = this.keys.get(name);

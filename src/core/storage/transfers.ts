@@ -83,6 +83,9 @@ export class Transfers {
   private readonly started = new Map<string, number>();
   /** Stores typed here that this peer took as the owner, waiting for the shell to find the file. */
   private readonly typedHere = new Set<string>();
+  /** Copies stored again through the ring (restore), waiting for the owner's acceptance; and their pushes. */
+  private readonly restoring = new Map<string, number>();
+  private readonly restoringPush = new Set<string>();
   /** `${requester}:${rid}` -> the request being served, so a missing file can fall back to a replica. */
   private readonly serving = new Map<string, MessageOf<'file-request'>>();
   /** name -> requests whose answer was refused as not matching the record, waiting for our own check of the copy. */
@@ -173,12 +176,34 @@ export class Transfers {
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a store acceptance claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
     this.prune();
+    if (this.restoring.delete(msg.file)) {
+      // a copy stored again through the ring: quietly, as the repair it is
+      if (msg.storeId === '' || msg.storeId === ctx.cfg.storeId) return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file}, which no neighbour would take from here`, 'debug');
+      this.restoringPush.add(msg.file);
+      return ctx.emit({ kind: 'push-file', name: msg.file, to: msg.from, purpose: 'store', rid: 0 });
+    }
     if (!this.started.has(msg.file)) return ctx.note(`Ignored an acceptance of Store ${msg.file} from Peer ${ctx.fmt(msg.from.id)}: no such store was started here`, 'debug');
     this.started.delete(msg.file);
     ctx.trace({ kind: 'store-confirmed', file: msg.file, by: msg.from.id });
     if (msg.storeId === ctx.cfg.storeId) return; // the owner reads the very same directory
     if (msg.storeId === '') return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file} already; nothing is copied`);
     ctx.emit({ kind: 'push-file', name: msg.file, to: msg.from, purpose: 'store', rid: 0 });
+  }
+
+  /**
+   * A copy held here that is not ours and that no neighbour would take (a peer that took a Store
+   * on the wrong side of a partition): stored again through the ring, so its owner takes it as a
+   * Store from us, under the owner's own rules (a name it holds stays as it is).
+   */
+  restore(file: string): void {
+    const ctx = this.ctx;
+    for (const [f, at] of this.restoring) if (ctx.now - at > STORE_WAIT_MS) this.restoring.delete(f);
+    if (this.restoring.has(file) || this.restoring.size >= MAX_PENDING_STORES) return;
+    const r = this.router.route(ctx.space.keyOf(file));
+    if (r.accept) return;
+    this.restoring.set(file, ctx.now);
+    ctx.note(`Storing File ${file} again through the ring: no neighbour would take the copy held here`, 'debug');
+    ctx.send(r.to, { type: 'store', origin: ctx.self, file, final: r.final, hops: 1 });
   }
 
   /** Asks the shell for a name's size and SHA-256 (answered by onFileStat). */
@@ -217,7 +242,10 @@ export class Transfers {
 
   onPushProgress(file: string, to: Contact, purpose: 'store' | 'replica', phase: 'start' | 'missing' | 'sent' | 'failed', error?: string, size?: number): void {
     if (phase === 'start' && size !== undefined && !this.keys.has(file)) this.keys.add({ name: file, size });
-    if (purpose === 'store') this.ctx.trace({ kind: 'copy', file, to: to.id, phase, ...(error ? { error } : {}) });
+    if (purpose === 'store' && this.restoringPush.has(file)) {
+      if (phase !== 'start') this.restoringPush.delete(file);
+      if (phase === 'failed') this.ctx.note(`Storing File ${file} again at Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'unknown error'}`, 'debug');
+    } else if (purpose === 'store') this.ctx.trace({ kind: 'copy', file, to: to.id, phase, ...(error ? { error } : {}) });
     else if (phase === 'sent') this.hooks.replicaArrived(file, to);
     else if (phase === 'failed' || phase === 'missing') {
       this.ctx.note(`Copying a replica of ${file} to Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'no such file'}`, 'debug');
