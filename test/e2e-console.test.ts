@@ -57,6 +57,20 @@ test('--json | head -2: the reader going away ends the ring quietly, with no sta
   assert.deepEqual(ring.err, [], 'nothing on stderr');
 });
 
+test('help, ring --help and sim through a pipe that closes at once end quietly with 0', async () => {
+  const cases = [['--help'], ['ring', '--help'], ['sim', '--peers', '100', '--lookups', '10'], ['check', '--help']];
+  await Promise.all(
+    cases.map(async (args) => {
+      const p = spawn(args, `cdht ${args.join(' ')} | head -0`);
+      // closed before the child has written a byte (node takes tens of ms to start), so every write fails with EPIPE
+      p.child.stdout!.destroy();
+      const st = await p.waitForExit(20_000);
+      assert.equal(st.code, 0, p.describe());
+      assert.deepEqual(p.err, [], `nothing on stderr: ${p.describe()}`);
+    }),
+  );
+});
+
 test('a second ring on ports in use says why and how to move it', async () => {
   const ids = [3, 40];
   const base = String(await freeBasePort(ids));
