@@ -198,11 +198,15 @@ export class Peer extends EventEmitter {
     }
     this.feed({ type: 'command', line, now: this.runtime.now() });
   }
+  /** Stores a name (not a path): quoted above 8 bits, where the core takes a quoted rest of the line, spaces and all. */
   store(file: string): void {
-    this.command(`Store ${file}`);
+    this.command(`Store ${this.typedName(file)}`);
   }
   request(file: string): void {
-    this.command(`Request ${file}`);
+    this.command(`Request ${this.typedName(file)}`);
+  }
+  private typedName(file: string): string {
+    return this.space.spec ? file : `"${file}"`;
   }
   /** Asks the ring who owns `key`; the answer comes as a 'lookup-result' trace. */
   lookup(key: Id): void {

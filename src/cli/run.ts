@@ -5,7 +5,7 @@ import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
 import { Peer } from '../peer.js';
 import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
-import { publishTyped } from './publish.js';
+import { publishTyped } from '../control/publish.js';
 import { TransferMeter } from './transfer-meter.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
@@ -52,8 +52,9 @@ function status(peer: Peer, plan: RunPlan): string[] {
   const q = (id: bigint | undefined) => (id === undefined ? '?' : peer.space.format(id));
   const dir = plan.peer.dataDir ?? process.cwd();
   const files = listFolder(nodeDisk, peer.space, dir);
+  // the two successors the README promises, as the spec's lines name them; the rest of the list is backup
   return [
-    `Peer ${q(peer.id)} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${q(peer.id)}] > ${s.successors.map(q).join(' > ') || '?'}`,
+    `Peer ${q(peer.id)} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${q(peer.id)}] > ${s.successors.slice(0, 2).map(q).join(' > ') || '?'}`,
     `Files in ${dir}: ${files.length ? files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ') : 'none'}`,
   ];
 }
@@ -88,7 +89,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
     if (word === 'help') return HELP.forEach(out);
     if (word === 'status') return status(peer, plan).forEach(out);
     try {
-      const published = publishTyped(typed, peer.space, dataDir);
+      const published = publishTyped(typed, peer.space, dataDir, peer.isInRing);
       if ('error' in published) return out(published.error);
       peer.command(published.line);
     } catch (err) {

@@ -6,7 +6,7 @@
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
 import type { Id } from '../core/id-space.js';
-import { IdSpace, SPEC_SPACE } from '../core/id-space.js';
+import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { renderTrace } from '../core/trace.js';
 import type { Peer, PeerExit, PeerTrace } from '../peer.js';
@@ -16,6 +16,7 @@ import type { Testnet, TestnetOptions } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { listFolder, nodeDisk, sharedShare, simDisk } from './files.js';
 import type { Disk } from './files.js';
+import { publishPath } from './publish.js';
 import { buildRingState, members } from './ring-view.js';
 import type { Departed } from './ring-view.js';
 import type { ControlCode, FileView, RingPhase, RingState, RouteView, TraceView } from './view-types.js';
@@ -244,7 +245,7 @@ export class RingController extends EventEmitter {
   }
 
   store(idText: unknown, fileText: unknown): ControlResult {
-    const { peer, file } = this.fileCommand(idText, fileText);
+    const { peer, file } = this.fileCommand(idText, this.published(idText, fileText));
     peer.store(file);
     this.folderCache.delete(this.net!.dataDirOf(peer.id));
     const has = this.filesOf(peer.id).some((f) => f.name === this.space.fileOf(file));
@@ -501,9 +502,23 @@ export class RingController extends EventEmitter {
     return p;
   }
 
+  /**
+   * Above 8 bits a Store may name a path (the README's `Store PATH`): on real sockets the file is
+   * linked into the peer's folder first, and only once every check has passed; the name remains.
+   */
+  private published(idText: unknown, fileText: unknown): unknown {
+    const text = typeof fileText === 'string' ? unquoteName(fileText.trim()) : fileText;
+    if (this.space.spec || typeof text !== 'string' || !/[/\\]/.test(text)) return fileText;
+    const peer = this.livePeer(idText);
+    if (this.runtime === 'sim') throw new ControlError('BAD_FILE', `On the simulator a peer stores only what its own folder holds: give a name, not the path ${shown(text)}`);
+    const r = publishPath(text, this.space, this.net!.dataDirOf(peer.id), peer.isInRing);
+    if ('error' in r) throw new ControlError('BAD_FILE', r.error);
+    return r.name;
+  }
+
   private fileCommand(idText: unknown, fileText: unknown): { peer: Peer; file: string } {
     const peer = this.livePeer(idText);
-    const file = typeof fileText === 'string' ? fileText.trim() : '';
+    const file = typeof fileText === 'string' ? unquoteName(fileText.trim()) : '';
     const problem = this.space.nameProblem(file);
     if (problem) throw new ControlError('BAD_FILE', problem);
     if (!peer.isInRing) throw new ControlError('NOT_RUNNING', `Peer ${this.fmt(peer.id)} is not in the ring yet`);

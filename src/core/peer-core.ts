@@ -19,6 +19,7 @@ import type { Contact, Target } from './contact.js';
 import { Ctx, type CoreConfig, type Phase } from './context.js';
 import type { CoreEvent, Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
+import { unquoteName } from './id-space.js';
 import { Depart } from './membership/depart.js';
 import { Join, type RoutedMessage } from './membership/join.js';
 import { Liveness } from './membership/liveness.js';
@@ -245,10 +246,12 @@ export class PeerCore {
     const what = ctx.space.spec ? 'NNNN' : 'NAME';
     if (verb !== 'store' && verb !== 'request') return ctx.note(`Unknown command '${words[0]}': type Store ${what}, Request ${what} or Quit`);
     const name = verb === 'store' ? 'Store' : 'Request';
-    if (words.length !== 2) {
-      return ctx.note(ctx.space.spec ? `${name} takes one file name of four digits, e.g. ${name} 2012` : `${name} takes one file name (no spaces), e.g. ${name} notes.txt`);
+    // Above 8 bits a name may hold spaces (`my report (v2).pdf`): the rest of the line is the name,
+    // and quotes around it are taken off, so a name with leading or trailing spaces can be typed too.
+    const file = (ctx.space.spec ? words[1] : unquoteName(line.trim().slice(words[0]!.length).trim())) ?? '';
+    if (ctx.space.spec ? words.length !== 2 : !file) {
+      return ctx.note(ctx.space.spec ? `${name} takes one file name of four digits, e.g. ${name} 2012` : `${name} takes one file name, e.g. ${name} notes.txt`);
     }
-    const file = words[1]!;
     const problem = ctx.space.nameProblem(file);
     if (problem) return ctx.note(problem);
     if (ctx.phase !== 'active') return ctx.note(`Not in a ring yet: ${name} ${file} ignored`);
