@@ -129,3 +129,15 @@ test('a peer that joins from outside is a member: no row is stale for pointing a
   void outsider.kill();
 });
 
+
+test('events are typed: a state listener gets a RingState, a trace listener a TraceView', async () => {
+  const ctl = controller({ runtime: 'sim', seed: 3, speed: 100, ids: [3, 40] });
+  const seen = new Promise<number>((resolve) => ctl.once('state', (s) => resolve(s.peers.length)));
+  // @ts-expect-error a state listener does not get a number (untyped events would accept this)
+  ctl.on('state', (s: number) => s);
+  // @ts-expect-error there is no such event
+  ctl.on('stat', () => {});
+  ctl.on('trace', (v) => assert.equal(typeof v.peer, 'string'));
+  await ctl.start();
+  assert.equal(await seen, 2);
+});

@@ -33,5 +33,7 @@ blocks.forEach((code, i) => {
       assert.fail(`the example's ports are taken on this machine (is a ring running on port 12000+id?)\n${why}`);
     }
     assert.equal(p.status.code, 0, why);
+    // an id printed raw shows as a BigInt literal (`2n`), which no reader wants to see
+    assert.ok(!p.out.some((l) => /\b\d+n\b/.test(l)), `no BigInt literal printed:\n${why}`);
   });
 });

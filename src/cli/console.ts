@@ -71,7 +71,7 @@ async function dispatch(host: ConsoleHost, words: string[], line: string): Promi
     }
     if ((sub === 'store' || sub === 'request') && words.length !== 3) return say(ctl.space.spec ? `Usage: ${w0} ${sub} NNNN (a file name of exactly four digits)` : `Usage: ${w0} ${sub} ${sub === 'store' ? 'PATH' : 'NAME'}`);
     if (sub === 'quit' && words.length === 2) return answer(ctl.quit(w0));
-    return say(`Unknown peer command '${words.slice(1).join(' ')}': use <id> store NNNN, <id> request NNNN or <id> quit`);
+    return say(`Unknown peer command ${cut(words.slice(1).join(' '))}: use <id> store NNNN, <id> request NNNN or <id> quit`);
   }
   switch (verb) {
     case 'help':
@@ -105,8 +105,8 @@ async function dispatch(host: ConsoleHost, words: string[], line: string): Promi
     case 'add': {
       const n = Number(w1);
       if (!/^\d+$/.test(w1 ?? '') || n < 1 || n > 256 || words.length !== 2) return say('Usage: add N (1 to 256)');
-      const { ids, done } = ctl.addRandom(n, host.random);
-      say(`Joining ${n} new peer${n > 1 ? 's' : ''}: ${ids.join(', ')}`);
+      const { ids, done, short } = ctl.addRandom(n, host.random);
+      say(`${short ? `${short}: joining` : 'Joining'} ${ids.length} new peer${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}`);
       const results = await done;
       for (const r of results) if (r.status === 'rejected') say(r.reason instanceof Error ? r.reason.message : String(r.reason));
       return;
@@ -129,8 +129,14 @@ async function dispatch(host: ConsoleHost, words: string[], line: string): Promi
     case 'stop':
       return answer(ctl.stop());
     default:
-      return say(`Unknown command '${w0}'. Type help for the list.`);
+      return say(`Unknown command ${cut(w0)}. Type help for the list.`);
   }
+}
+
+/** Typed text quoted back: a pasted page of text is not echoed whole. */
+const ECHO_CHARS = 40;
+function cut(typed: string): string {
+  return `'${typed.length > ECHO_CHARS ? `${typed.slice(0, ECHO_CHARS)}…' (${typed.length} characters)` : `${typed}'`}`;
 }
 
 export function describeFiles(files: FileView[]): string {

@@ -179,7 +179,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
   const onCa = (plan: CaPlan) => choose({ kind: 'ca', plan });
   const onSim = (plan: SimPlan) => choose({ kind: 'sim', plan });
   const program = new Command(name)
-    .description('A peer of a Chord-style circular distributed hash table (ids 0..255).')
+    .description('A peer of a Chord-style circular distributed hash table (ids 0..255, or up to 160 bits with --bits).')
     .usage('<command> [options]')
     .exitOverride()
     .configureOutput({

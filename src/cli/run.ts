@@ -2,6 +2,8 @@
 // signal is an abrupt departure. Resolves with the process exit code; the caller exits.
 import { createInterface } from 'node:readline';
 import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
+import { formatAddress } from '../core/contact.js';
+import type { Address } from '../core/contact.js';
 import { Peer } from '../peer.js';
 import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
@@ -41,8 +43,11 @@ const HELP = [
 /** What a peer says when it starts, whatever lines are hidden: who it is, where, and its folder. */
 function startLine(peer: Peer, plan: RunPlan): string {
   const p = plan.peer;
-  const name = (x: unknown) => (typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'bigint' ? peer.space.format(x.id) : typeof x === 'object' ? 'a known address' : String(x));
-  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.map(name).join(' and ')}` : `joining through Peer ${name(p.mode.known)}`;
+  const name = (x: unknown) => (typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'bigint' ? peer.space.format(x.id) : String(x));
+  // a known peer given as host:port has no id yet: name its address, not "Peer <something>"
+  const known = (x: unknown) =>
+    typeof x === 'object' && x !== null && !('id' in x && typeof x.id === 'bigint') && 'host' in x && 'port' in x ? formatAddress(x as Address) : `Peer ${name(x)}`;
+  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.map(name).join(' and ')}` : `joining through ${known(p.mode.known)}`;
   const pings = plan.show.pingLines ? '' : ' (ping lines hidden)';
   return `Peer ${peer.space.format(peer.id)} on ${peer.self.host}, TCP and UDP port ${peer.self.port}; ${how}; data folder ${p.dataDir ?? process.cwd()}; ping every ${p.pingIntervalMs / 1000} s${pings}. Type help for commands.`;
 }
@@ -97,7 +102,11 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     }
   });
-  // End of input leaves the peer running: scripts start peers with no one typing at them.
+  // End of input leaves the peer running: scripts start peers with no one typing at them. Said
+  // once, since whatever is typed after Ctrl+D is no longer read and would vanish without a word.
+  rl.on('close', () => {
+    if (!peer.isClosed) out('Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring');
+  });
 
   let signalCode: number | undefined;
   let onSignal!: (sig: ExitSignal) => void;
@@ -127,6 +136,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   const exit = await Promise.race([peer.closed, afterSignal]);
   clearTimeout(graceTimer);
   for (const [sig, h] of handlers) process.off(sig, h);
+  rl.removeAllListeners('close'); // leaving: the input notice is for a peer that stays
   rl.close();
   return signalCode ?? exit.code;
 }

@@ -65,6 +65,27 @@ const MAX_IDS_QUOTED = 12;
 /** Traces whose peer's files may have changed. */
 const FILE_TRACES: ReadonlySet<Trace['kind']> = new Set(['receive', 'store-accepted', 'copy', 'serve']);
 
+/** The controller's events and what their listeners receive. */
+export interface RingControllerEvents {
+  /** The ring's structured state, at most one per `stateEveryMs`. */
+  state: [state: RingState];
+  /** Everything a peer does, pings included: the view every surface shows and the raw trace. */
+  trace: [view: TraceView, raw: PeerTrace];
+  /** The controller has closed. */
+  closed: [];
+}
+
+type Listener<E extends keyof RingControllerEvents> = (...args: RingControllerEvents[E]) => void;
+
+// Declaration merging types the EventEmitter methods by event: under strict TypeScript a 'state'
+// listener gets a RingState, not `any`.
+export interface RingController {
+  on<E extends keyof RingControllerEvents>(event: E, listener: Listener<E>): this;
+  once<E extends keyof RingControllerEvents>(event: E, listener: Listener<E>): this;
+  off<E extends keyof RingControllerEvents>(event: E, listener: Listener<E>): this;
+  emit<E extends keyof RingControllerEvents>(event: E, ...args: RingControllerEvents[E]): boolean;
+}
+
 export class RingController extends EventEmitter {
   readonly runtime: 'node' | 'sim';
   readonly sim: SimNetwork | undefined;
@@ -221,7 +242,7 @@ export class RingController extends EventEmitter {
   }
 
   /** Joins `n` new peers with random free ids through random running peers; `done` settles when all have. */
-  addRandom(n: number, random: () => number): { ids: Id[]; done: Promise<PromiseSettledResult<ControlResult>[]> } {
+  addRandom(n: number, random: () => number): { ids: Id[]; done: Promise<PromiseSettledResult<ControlResult>[]>; short?: string } {
     this.running();
     if (!Number.isInteger(n) || n < 1 || n > Number(this.space.size)) {
       throw new ControlError('BAD_COUNT', `The number of peers must be an integer from 1 to ${this.space.size}`);
@@ -236,12 +257,15 @@ export class RingController extends EventEmitter {
     }
     const free: Id[] = [];
     for (let id = 0n; id < this.space.size && free.length <= 4096; id++) if (!this.net!.peers.get(id)?.isRunning && !named.has(id)) free.push(id);
-    if (free.length < n) throw new ControlError('BAD_COUNT', `Only ${free.length} ids are free`);
+    if (free.length === 0) throw new ControlError('BAD_COUNT', `No id is free: all ${this.space.size} are in the ring or still named by it`);
+    // fewer free ids than asked: join those there are rather than none, and say so
+    const count = Math.min(n, free.length);
     const chosen: Id[] = [];
-    for (let i = 0; i < n; i++) chosen.push(free.splice(Math.floor(random() * free.length), 1)[0]!);
+    for (let i = 0; i < count; i++) chosen.push(free.splice(Math.floor(random() * free.length), 1)[0]!);
     const vias = chosen.map(() => live[Math.floor(random() * live.length)]!);
     const done = Promise.allSettled(chosen.map((id, i) => this.join(id, vias[i])));
-    return { ids: IdSpace.sort(chosen), done };
+    const short = count < n ? `Only ${count} id${count === 1 ? ' is' : 's are'} free` : undefined;
+    return { ids: IdSpace.sort(chosen), done, ...(short ? { short } : {}) };
   }
 
   store(idText: unknown, fileText: unknown): ControlResult {

@@ -33,6 +33,9 @@ import { KeyStore } from './storage/key-store.js';
 import { Replication } from './storage/replication.js';
 import { Transfers } from './storage/transfers.js';
 
+/** Characters of an unknown command echoed back (a pasted page of text is not repeated whole). */
+const ECHO_CHARS = 40;
+
 export type { CoreConfig, Phase, RoutingName } from './context.js';
 
 export interface CoreSnapshot {
@@ -244,7 +247,9 @@ export class PeerCore {
       return this.depart.quit();
     }
     const what = ctx.space.spec ? 'NNNN' : 'NAME';
-    if (verb !== 'store' && verb !== 'request') return ctx.note(`Unknown command '${words[0]}': type Store ${what}, Request ${what} or Quit`);
+    // a pasted page of text is not echoed back whole
+    const typed = words[0]!.length > ECHO_CHARS ? `${words[0]!.slice(0, ECHO_CHARS)}…' (${words[0]!.length} characters)` : `${words[0]}'`;
+    if (verb !== 'store' && verb !== 'request') return ctx.note(`Unknown command '${typed}: type Store ${what}, Request ${what} or Quit`);
     const name = verb === 'store' ? 'Store' : 'Request';
     // Above 8 bits a name may hold spaces (`my report (v2).pdf`): the rest of the line is the name,
     // and quotes around it are taken off, so a name with leading or trailing spaces can be typed too.

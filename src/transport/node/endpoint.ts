@@ -63,6 +63,7 @@ const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address already in use',
   EADDRNOTAVAIL: 'address not available',
   EACCES: 'permission denied',
+  ENOTFOUND: 'no such host (ENOTFOUND)',
 };
 
 /** Datagrams waiting for a peer's key, and where they go. */
