@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CliProcess, REPO_ROOT, runCli } from './helpers/cli.js';
+import { CLI_SCRIPT, CliProcess, REPO_ROOT, runCli } from './helpers/cli.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const procs: CliProcess[] = [];
@@ -147,11 +147,30 @@ test('a newcomer\'s slips at a single peer: host:port as known peer, a bad --hos
   p.send('x'.repeat(20_000));
   await p.waitFor([/^Unknown command 'x{40}…' \(20000 characters\): type Store NNNN, Request NNNN or Quit$/]);
   assert.ok(p.out.every((l) => l.length < 200), 'nothing long echoed');
-  p.child.stdin!.end(); // Ctrl+D
-  await p.waitFor(['Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring']);
-  assert.ok(p.running, 'the peer runs on');
+  p.child.stdin!.end(); // a script's input ending is nothing to report
   p.signal('SIGINT');
   assert.equal((await p.waitForExit(10_000)).code, 130);
+  assert.ok(!p.out.some((l) => l.startsWith('Input closed')), p.describe());
+});
+
+test('Ctrl+D at a terminal: the peer says once that it reads no more commands, and runs on', async (t) => {
+  if (!existsSync('/usr/bin/script')) return t.skip('needs script(1) from util-linux for a terminal');
+  const dir = tempDir();
+  const base = await freeBasePort([2, 4, 5]);
+  const cmd = [process.execPath, CLI_SCRIPT, 'init', '2', '4', '5', '1', '--no-ping-lines', '--base-port', String(base)].map((w) => `'${w}'`).join(' ');
+  // script(1) runs the peer on a pseudo-terminal and passes what we write to it as typed keys
+  const p = new CliProcess([], {
+    cwd: dir,
+    label: 'peer 2 on a terminal',
+    wrap: ['/bin/sh', '-c', 'exec /usr/bin/script -qfec "$CDHT_TTY_CMD" /dev/null', 'sh'],
+    env: { ...process.env, CDHT_TTY_CMD: cmd },
+  });
+  procs.push(p);
+  await p.waitFor([/Peer 2 on /]);
+  p.child.stdin!.write('\x04'); // Ctrl+D at the start of a line: end of input
+  await p.waitFor([/Input closed \(Ctrl\+D\): this peer keeps running but reads no more commands; Ctrl\+C leaves the ring/]);
+  assert.equal(p.out.filter((l) => l.includes('Input closed')).length, 1, `said once:\n${p.describe()}`);
+  assert.ok(p.running, 'the peer runs on');
 });
 
 test('the help says what ids are; a 32-bit ring\'s header names its ports as they are', async () => {

@@ -91,6 +91,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   rl.on('line', (typed) => {
     // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
     const word = typed.trim().toLowerCase();
+    if (word === 'quit') leaving = true;
     if (word === 'help') return HELP.forEach(out);
     if (word === 'status') return status(peer, plan).forEach(out);
     try {
@@ -104,8 +105,10 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   });
   // End of input leaves the peer running: scripts start peers with no one typing at them. Said
   // once, since whatever is typed after Ctrl+D is no longer read and would vanish without a word.
+  // Only at a terminal: a script's input ending (or /dev/null) is nothing to report.
+  let leaving = false;
   rl.on('close', () => {
-    if (!peer.isClosed) out('Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring');
+    if (process.stdin.isTTY && !leaving && !peer.isClosed) out('Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring');
   });
 
   let signalCode: number | undefined;

@@ -167,12 +167,12 @@ export function refuseFile(sock: net.Socket, reader: FrameReader, reason: string
  */
 export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameReader, header: FileBegin, origin: Origin): void {
   const saveAs = ctx.handlers.onFileOffer(header, origin);
-  if (saveAs === null) return refuseFile(sock, reader, 'offer refused', ctx.limits);
+  const tooBig = ctx.maxFileBytes !== undefined && header.size > ctx.maxFileBytes ? `file of ${header.size} bytes exceeds the limit of ${ctx.maxFileBytes} bytes` : undefined;
+  // whatever else the handler had against it, a file over the limit says so: the sender learns the size and the limit
+  if (saveAs === null) return refuseFile(sock, reader, tooBig ?? 'offer refused', ctx.limits);
   let problem: string | undefined;
   if (!isPlainFileName(saveAs)) problem = `refusing to save as ${JSON.stringify(saveAs)}: not a plain file name`;
-  else if (ctx.maxFileBytes !== undefined && header.size > ctx.maxFileBytes) {
-    problem = `file of ${header.size} bytes exceeds the limit of ${ctx.maxFileBytes} bytes`;
-  }
+  else problem = tooBig;
   if (problem) {
     refuseFile(sock, reader, problem, ctx.limits);
     ctx.handlers.onFileDone(header, { ok: false, error: problem });

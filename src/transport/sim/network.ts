@@ -765,7 +765,9 @@ export class SimNetwork {
         const saveAs = dst.handlers.onFileOffer(offered, origin);
         if (saveAs === null) {
           this.counters.filesRefused++;
-          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file`));
+          // as on Node: a file over the limit says so, whatever else the handler had against it
+          const over = dst.maxFileBytes !== undefined && offered.size > dst.maxFileBytes ? `: file of ${offered.size} bytes exceeds the limit of ${dst.maxFileBytes} bytes` : '';
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file${over}`));
         }
         if (!validFileName(saveAs)) {
           dst.handlers.onFileDone(offered, { ok: false, error: `refusing to save as ${JSON.stringify(saveAs)}` });
