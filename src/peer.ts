@@ -8,6 +8,7 @@ import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.
 import type { Address, Contact, Target } from './core/contact.js';
 import type { RoutingName } from './core/context.js';
 import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
+import { CdhtError } from './core/errors.js';
 import type { Id, IdSpace } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
 import type { FileBegin, Message, Purpose } from './core/messages.js';
@@ -333,7 +334,8 @@ export class Peer extends EventEmitter {
     if (transport === 'udp') return ep.sendDatagram(to, msg);
     const sending = ep.sendMessage(to, msg).catch((err: unknown) => {
       const error = err instanceof Error ? err.message : String(err);
-      this.feed({ type: 'send-failed', to, msg, error, now: this.runtime.now() });
+      const refused = err instanceof CdhtError && err.code === 'CDHT_ERR_NOT_ADMITTED';
+      this.feed({ type: 'send-failed', to, msg, error, ...(refused ? { refused } : {}), now: this.runtime.now() });
     });
     this.inFlight.add(sending);
     void sending.finally(() => this.inFlight.delete(sending));

@@ -165,7 +165,7 @@ export class PeerCore {
       case 'receive':
         return this.onReceive(ev.msg, ev.origin);
       case 'send-failed':
-        return this.onSendFailed(ev.to, ev.msg, ev.error);
+        return this.onSendFailed(ev.to, ev.msg, ev.error, ev.refused === true);
       case 'command':
         return this.onCommand(ev.line);
       case 'lookup':
@@ -319,10 +319,10 @@ export class PeerCore {
   }
 
   /** A TCP message could not be delivered: routed messages go on without the unreachable peer. */
-  private onSendFailed(target: Target, msg: Message, error: string): void {
+  private onSendFailed(target: Target, msg: Message, error: string, refused: boolean): void {
     const ctx = this.ctx;
     if (msg.type === 'join' && ctx.phase === 'joining' && msg.joiner.id === ctx.self.id && msg.hops === 0) {
-      return this.join.onUnreachable(target, error);
+      return this.join.onUnreachable(target, error, refused);
     }
     if (target.id === undefined) return ctx.note(`Could not deliver ${msg.type} to ${ctx.nameOf(target)}: ${error}`, 'debug');
     const to: Contact = { id: target.id, host: target.host, port: target.port };

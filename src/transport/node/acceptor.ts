@@ -5,12 +5,12 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Address } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
-import { decodeBytes, isLinkCode, LINK_CODES, messageCode } from '../../wire/index.js';
+import { decodeBytes, encodeLink, isLinkCode, LINK_CODES, messageCode } from '../../wire/index.js';
 import type { EndpointHandlers, Origin, TlsIdentity } from '../types.js';
 import { ConnectionCounter, type MemoryBudget } from './budget.js';
 import type { LinkPool } from './connection-pool.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
-import { ignoreError, remoteOf, sourceOf } from './guard.js';
+import { ignoreError, PRIVATE_RING_REFUSAL, remoteOf, sourceOf } from './guard.js';
 import type { Limits } from './limits.js';
 import { createTlsAcceptor } from './tls.js';
 
@@ -42,6 +42,7 @@ export class Acceptor {
       ? createTlsAcceptor(ctx.identity, l.tlsHandshakeTimeoutMs, {
           secure: (sock, peerId) => this.opened(sock, remoteOf(sock), peerId),
           refused: (detail, source) => ctx.handlers.onBadInput(detail, source),
+          notTls: (sock) => this.tellPlainPeer(sock),
         })
       : undefined;
   }
@@ -76,6 +77,20 @@ export class Acceptor {
     });
     if (this.tlsServer) this.tlsServer.emit('connection', raw);
     else this.opened(raw, remote, undefined);
+  }
+
+  /**
+   * A peer without --tls spoke plain cdht to this private ring: one plain refuse frame on the raw
+   * socket under the TLS one tells it why (it would otherwise see only a closed connection). The
+   * raw socket is found by its remote port among those accepted from that host.
+   */
+  private tellPlainPeer(sock: tls.TLSSocket): void {
+    const remote = remoteOf(sock);
+    for (const raw of this.byHost.get(remote.host)?.keys() ?? []) {
+      if (raw.remotePort !== remote.port || !raw.writable) continue;
+      raw.write(encodeLink({ type: 'refuse', reason: PRIVATE_RING_REFUSAL }));
+      return;
+    }
   }
 
   /**
