@@ -669,7 +669,10 @@ export class SimNetwork {
         const problem = ep ? this.handshakeProblem(src, ep, to) : 'connection refused';
         if (!ep || problem) {
           if (ep && problem) this.refusedAt(ep, src, 'tcp', problem);
-          fail(unreachable(to, problem ?? 'connection refused'), 0);
+          // as on Node: a private ring tells another authority's peer, or a peer without TLS, that
+          // it will not have it (CDHT_ERR_NOT_ADMITTED); a peer with TLS at an open one hears nothing
+          const definite = ep && problem && ep.authId !== undefined && (src.authId === undefined || src.ringCa !== ep.ringCa);
+          fail(definite ? new CdhtError('CDHT_ERR_NOT_ADMITTED', `${addressOf(to)} will not have this peer: ${problem}`) : unreachable(to, problem ?? 'connection refused'), 0);
           return;
         }
         const parked = this.paused.get(toAddr);
