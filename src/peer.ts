@@ -9,6 +9,7 @@ import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.
 import type { Address, Contact, Target } from './core/contact.js';
 import { DEFAULTS, type RoutingName } from './core/context.js';
 import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
+import { CdhtError } from './core/errors.js';
 import type { Id, IdSpace } from './core/id-space.js';
 import { SPEC_SPACE } from './core/id-space.js';
 import type { FileBegin, Message, Purpose } from './core/messages.js';
@@ -224,11 +225,15 @@ export class Peer extends EventEmitter {
     }
     this.feed({ type: 'command', line, now: this.runtime.now() });
   }
+  /** Stores a name (not a path): quoted above 8 bits, where the core takes a quoted rest of the line, spaces and all. */
   store(file: string): void {
-    this.command(`Store ${file}`);
+    this.command(`Store ${this.typedName(file)}`);
   }
   request(file: string): void {
-    this.command(`Request ${file}`);
+    this.command(`Request ${this.typedName(file)}`);
+  }
+  private typedName(file: string): string {
+    return this.space.spec ? file : `"${file}"`;
   }
   /** Asks the ring who owns `key`; the answer comes as a 'lookup-result' trace. */
   lookup(key: Id): void {
@@ -367,7 +372,8 @@ export class Peer extends EventEmitter {
     if (transport === 'udp') return ep.sendDatagram(to, msg);
     const sending = ep.sendMessage(to, msg).catch((err: unknown) => {
       const error = err instanceof Error ? err.message : String(err);
-      this.feed({ type: 'send-failed', to, msg, error, now: this.runtime.now() });
+      const refused = err instanceof CdhtError && err.code === 'CDHT_ERR_NOT_ADMITTED';
+      this.feed({ type: 'send-failed', to, msg, error, ...(refused ? { refused } : {}), now: this.runtime.now() });
     });
     this.inFlight.add(sending);
     void sending.finally(() => this.inFlight.delete(sending));

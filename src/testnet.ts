@@ -18,6 +18,15 @@ import type { Runtime, TlsIdentity } from './transport/types.js';
 /** Above this many peers in one process each keeps at most LINKS_WHEN_MANY links it dialed open (descriptors are shared). */
 const MANY_PEERS = 300;
 const LINKS_WHEN_MANY = 6;
+/** How long a new ring's peers get to be up. */
+const START_WAIT_MS = 10_000;
+
+/** True once every promise has settled, false if `ms` passes first. */
+function allSettledWithin(all: readonly Promise<unknown>[], ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([Promise.allSettled(all).then(() => true), late]).finally(() => clearTimeout(timer));
+}
 
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
@@ -120,10 +129,12 @@ export class Testnet extends EventEmitter {
       const done = () => settled++;
       p.ready.then(done, done);
     }
-    const ok = await net.until(() => settled === all.length, 10_000);
+    // On sockets wait on the promises themselves: `until` looks again only when a line or a
+    // neighbour change comes, and a lone peer, ready at once, has nothing more to say (it waited 10 s).
+    const ok = net.sim ? await net.until(() => settled === all.length, START_WAIT_MS) : await allSettledWithin(all.map((p) => p.ready), START_WAIT_MS);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
-      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : 'not up within 10 s')));
+      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : `not up within ${START_WAIT_MS / 1000} s`)));
       await net.close();
       throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }

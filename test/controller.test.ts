@@ -1,7 +1,7 @@
 // The RingController, the one API under the console, --json and the web server: plan, start,
 // join, store, request, quit, kill, stop, state and routes, on the simulator and on real sockets.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,3 +129,38 @@ test('a peer that joins from outside is a member: no row is stale for pointing a
   void outsider.kill();
 });
 
+
+test('events are typed: a state listener gets a RingState, a trace listener a TraceView', async () => {
+  const ctl = controller({ runtime: 'sim', seed: 3, speed: 100, ids: [3, 40] });
+  const seen = new Promise<number>((resolve) => ctl.once('state', (s) => resolve(s.peers.length)));
+  // @ts-expect-error a state listener does not get a number (untyped events would accept this)
+  ctl.on('state', (s: number) => s);
+  // @ts-expect-error there is no such event
+  ctl.on('stat', () => {});
+  ctl.on('trace', (v) => assert.equal(typeof v.peer, 'string'));
+  await ctl.start();
+  assert.equal(await seen, 2);
+});
+
+test('a Store over the owner\'s --max-file-size names the size and the limit at both ends (real sockets)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdht-ctl-limit-'));
+  dirs.push(dir);
+  const ctl = controller({ runtime: 'node', ids: [2, 4], basePort: await freeBasePort([2, 4]), dataDir: dir, perPeerDirs: true, pingIntervalMs: 500, maxFileBytes: 1024 });
+  const lines: string[] = [];
+  ctl.on('trace', (v) => v.lines.forEach((l) => lines.push(`[${v.peer}] ${l.text}`)));
+  await ctl.start();
+  writeFileSync(join(ctl.testnet!.dataDirOf(2), '0004.pdf'), Buffer.alloc(3000, 7));
+  ctl.store('2', '0004'); // key 4: owned by 4
+  const want = [
+    /^\[2\] Copying file 0004 to Peer 4 failed: .*refused the file: file of 3000 bytes exceeds the limit of 1024 bytes$/,
+    "[4] Refused File 0004 from Peer 2: its 3000 bytes are over this peer's limit of 1024 bytes (--max-file-size)",
+  ];
+  const seen = () => want.every((w) => lines.some((l) => (typeof w === 'string' ? l === w : w.test(l))));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lines so far:\n${lines.join('\n')}`)), 15_000);
+    const check = () => seen() && (clearTimeout(timer), ctl.off('trace', check), resolve());
+    ctl.on('trace', check);
+    check();
+  });
+  assert.deepEqual(readdirSync(ctl.testnet!.dataDirOf(4)), [], 'nothing was written at the owner');
+});

@@ -38,6 +38,9 @@ describe('cdht CLI, end to end', () => {
     for (const [id, s1, s2] of FIGURE1) ring.init(id, s1, s2, INTERVAL_S);
     await ring.pingsSeen(FIGURE1);
     const at = (id: number) => ring.peer(id);
+    // status names two successors, as the README promises, though the peer keeps a list of four
+    at(2).send('status');
+    await at(2).waitFor([/^Peer 2 \(active\): \S+ > \S+ > \[2\] > 4 > 5$/]);
 
     // Graceful departure of 9: both predecessors hear it, and 9's process ends with 0.
     ring.markAll();

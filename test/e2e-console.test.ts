@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CliProcess, REPO_ROOT, runCli } from './helpers/cli.js';
+import { CLI_SCRIPT, CliProcess, REPO_ROOT, runCli } from './helpers/cli.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const procs: CliProcess[] = [];
@@ -57,6 +57,20 @@ test('--json | head -2: the reader going away ends the ring quietly, with no sta
   assert.deepEqual(ring.err, [], 'nothing on stderr');
 });
 
+test('help, ring --help and sim through a pipe that closes at once end quietly with 0', async () => {
+  const cases = [['--help'], ['ring', '--help'], ['sim', '--peers', '100', '--lookups', '10'], ['check', '--help']];
+  await Promise.all(
+    cases.map(async (args) => {
+      const p = spawn(args, `cdht ${args.join(' ')} | head -0`);
+      // closed before the child has written a byte (node takes tens of ms to start), so every write fails with EPIPE
+      p.child.stdout!.destroy();
+      const st = await p.waitForExit(20_000);
+      assert.equal(st.code, 0, p.describe());
+      assert.deepEqual(p.err, [], `nothing on stderr: ${p.describe()}`);
+    }),
+  );
+});
+
 test('a second ring on ports in use says why and how to move it', async () => {
   const ids = [3, 40];
   const base = String(await freeBasePort(ids));
@@ -104,4 +118,66 @@ test('a single peer says who and where it is, even with ping lines hidden; help 
   await p.waitFor([/^Peer 2 \((starting|active)\): \? > \? > \[2\] > /, `Files in ${dir}: 2067.pdf (2.0 KiB)`]);
   p.signal('SIGINT');
   assert.equal((await p.waitForExit(10_000)).code, 130);
+});
+
+test('a ring of one peer starts and exits at once (it waited 10 s for a sign it was up)', async () => {
+  const started = Date.now();
+  const ring = spawn(['ring', '--peers', '5', '--base-port', String(await freeBasePort([5]))], 'ring of one');
+  await ring.waitFor([/^cdht ring: 1 peer \(5\), /]);
+  ring.send('exit');
+  assert.equal((await ring.waitForExit(20_000)).code, 0, ring.describe());
+  assert.ok(Date.now() - started < 6_000, `exited after ${Date.now() - started} ms`);
+});
+
+test('a newcomer\'s slips at a single peer: host:port as known peer, a bad --host, a pasted page, Ctrl+D', async () => {
+  const dir = tempDir();
+  const base = await freeBasePort([2, 15]);
+  // a known peer given only as an address is named by its address
+  const joiner = spawn(['join', '15', '127.0.0.1:1', '1', '--base-port', String(base)], 'join 15 via 127.0.0.1:1', dir);
+  await joiner.waitFor([/; joining through 127\.0\.0\.1:1; data folder /]);
+  await joiner.waitForExit(20_000);
+  assert.ok(!joiner.out.some((l) => l.includes('a known address')), joiner.describe());
+
+  const badHost = await runCli(['init', '2', '4', '5', '1', '--host', '999.1.1.1'], { cwd: dir });
+  assert.equal(badHost.status.code, 2, badHost.describe());
+  assert.equal(badHost.err[0], "cdht: error: --host must be an address or host name; '999.1.1.1' is not an IPv4 address (each part 0 to 255)");
+
+  const p = spawn(['init', '2', '4', '5', '1', '--no-ping-lines', '--base-port', String(base)], 'peer 2', dir);
+  await p.waitFor([/^Peer 2 on /]);
+  p.send('x'.repeat(20_000));
+  await p.waitFor([/^Unknown command 'x{40}…' \(20000 characters\): type Store NNNN, Request NNNN or Quit$/]);
+  assert.ok(p.out.every((l) => l.length < 200), 'nothing long echoed');
+  p.child.stdin!.end(); // a script's input ending is nothing to report
+  p.signal('SIGINT');
+  assert.equal((await p.waitForExit(10_000)).code, 130);
+  assert.ok(!p.out.some((l) => l.startsWith('Input closed')), p.describe());
+});
+
+test('Ctrl+D at a terminal: the peer says once that it reads no more commands, and runs on', async (t) => {
+  if (!existsSync('/usr/bin/script')) return t.skip('needs script(1) from util-linux for a terminal');
+  const dir = tempDir();
+  const base = await freeBasePort([2, 4, 5]);
+  const cmd = [process.execPath, CLI_SCRIPT, 'init', '2', '4', '5', '1', '--no-ping-lines', '--base-port', String(base)].map((w) => `'${w}'`).join(' ');
+  // script(1) runs the peer on a pseudo-terminal and passes what we write to it as typed keys
+  const p = new CliProcess([], {
+    cwd: dir,
+    label: 'peer 2 on a terminal',
+    wrap: ['/bin/sh', '-c', 'exec /usr/bin/script -qfec "$CDHT_TTY_CMD" /dev/null', 'sh'],
+    env: { ...process.env, CDHT_TTY_CMD: cmd },
+  });
+  procs.push(p);
+  await p.waitFor([/Peer 2 on /]);
+  p.child.stdin!.write('\x04'); // Ctrl+D at the start of a line: end of input
+  await p.waitFor([/Input closed \(Ctrl\+D\): this peer keeps running but reads no more commands; Ctrl\+C leaves the ring/]);
+  assert.equal(p.out.filter((l) => l.includes('Input closed')).length, 1, `said once:\n${p.describe()}`);
+  assert.ok(p.running, 'the peer runs on');
+});
+
+test('the help says what ids are; a 32-bit ring\'s header names its ports as they are', async () => {
+  const help = await runCli(['--help'], { cwd: tmpdir() });
+  assert.match(help.out.join(' '), /ids 0\.\.255, or up to\s+160 bits with --bits/);
+  const ring = spawn(['ring', '--bits', '32', '--random', '2', '--base-port', String(await freeBasePort([0, 1]))], 'ring --bits 32');
+  await ring.waitFor([/^cdht ring: 2 peers, 32-bit ids, on 127\.0\.0\.1, ports from \d+ up, one a peer, ping interval 1 s$/]);
+  ring.send('exit');
+  assert.equal((await ring.waitForExit(20_000)).code, 0, ring.describe());
 });

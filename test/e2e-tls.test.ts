@@ -54,7 +54,19 @@ test('a private ring of processes: the spec lines, an outsider refused, a file f
     peers.push(outsider);
     const st = await outsider.waitForExit(15_000);
     assert.equal(st.code, 1, outsider.describe());
-    assert.ok(outsider.out.some((l) => /Join failed/.test(l)), outsider.describe());
+    // told the cause: another authority, not silence
+    assert.ok(
+      outsider.out.some((l) => /^Join failed: the peer at 127\.0\.0\.1:\d+ has a certificate of another authority \(SELF_SIGNED_CERT_IN_CHAIN\): this peer's --tls DIR is not from that ring's authority$/.test(l)),
+      outsider.describe(),
+    );
+    // a peer without --tls is told that this ring needs it
+    const plain = new CliProcess(['join', '7', '2', '0.5', '--base-port', String(base)], { cwd, label: 'plain 7' });
+    peers.push(plain);
+    assert.equal((await plain.waitForExit(15_000)).code, 1, plain.describe());
+    assert.ok(
+      plain.out.some((l) => /^Join failed: tcp to 127\.0\.0\.1:\d+ refused the connection: this ring is private: start the peer with --tls DIR holding a certificate of its authority$/.test(l)),
+      plain.describe(),
+    );
     // the real 7 joins, stores and requests
     const seven = peer(['join', '7', '2', '0.5'], ca, 'peer 7');
     peers.push(seven);

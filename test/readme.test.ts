@@ -33,5 +33,16 @@ blocks.forEach((code, i) => {
       assert.fail(`the example's ports are taken on this machine (is a ring running on port 12000+id?)\n${why}`);
     }
     assert.equal(p.status.code, 0, why);
+    // an id printed raw shows as a BigInt literal (`2n`), which no reader wants to see
+    assert.ok(!p.out.some((l) => /\b\d+n\b/.test(l)), `no BigInt literal printed:\n${why}`);
   });
+});
+
+test('the licence package.json names is there, and the README warns about ephemeral base ports', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { license: string };
+  assert.equal(pkg.license, 'MIT');
+  const licence = readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8');
+  assert.match(licence, /^MIT License\n/);
+  assert.match(licence, /THE SOFTWARE IS PROVIDED "AS IS"/);
+  assert.match(readme, /out of 32768–60999: Linux gives those ports to outgoing\s+connections/);
 });

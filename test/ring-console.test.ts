@@ -199,3 +199,21 @@ test('console tab completion offers verbs and running ids', async () => {
   assert.deepEqual(complete(ctl, 'pings o')[0], ['on', 'off']);
   await ctl.close();
 });
+
+test('console: add N with fewer free ids joins those there are; a pasted page is not echoed whole', async () => {
+  const ids = Array.from({ length: 254 }, (_, i) => i);
+  const ctl = new RingController({ runtime: 'sim', seed: 9, speed: 500, pingIntervalMs: 1000, ids });
+  after(() => ctl.close());
+  await ctl.start();
+  const said: string[] = [];
+  const h = host(ctl, said);
+  await runCommand(h, 'add 3');
+  assert.equal(said[0], 'Only 2 ids are free: joining 2 new peers: 254, 255');
+  assert.deepEqual(said.slice(1), [], 'both joined');
+  assert.equal(ctl.liveIds().length, 256);
+  await runCommand(h, 'add 1');
+  assert.equal(said.at(-1), 'No id is free: all 256 are in the ring or still named by it');
+  await runCommand(h, 'y'.repeat(20_000));
+  assert.equal(said.at(-1), `Unknown command '${'y'.repeat(40)}…' (20000 characters). Type help for the list.`);
+  await ctl.close();
+});

@@ -151,9 +151,10 @@ export function complianceSuite(name: string, makeWorld: () => Promise<Complianc
         assert.equal(a.rec.messages[0]!.origin.authId, b.contact.id);
 
         const badBefore = b.rec.bad.length;
-        rejectsWith(await w.settle(outsider.ep.sendMessage(b.contact, { type: 'depart-ack', from: outsider.contact })), 'CDHT_ERR_UNREACHABLE', 'outsider to member');
-        rejectsWith(await w.settle(open.ep.sendMessage(b.contact, { type: 'depart-ack', from: open.contact })), 'CDHT_ERR_UNREACHABLE', 'open to member');
-        rejectsWith(await w.settle(a.ep.sendMessage(outsider.contact, { type: 'depart-ack', from: a.contact })), 'CDHT_ERR_UNREACHABLE', 'member to outsider');
+        // a definite refusal, not silence: the peer there is of another authority, or this ring is private
+        rejectsWith(await w.settle(outsider.ep.sendMessage(b.contact, { type: 'depart-ack', from: outsider.contact })), 'CDHT_ERR_NOT_ADMITTED', 'outsider to member');
+        rejectsWith(await w.settle(open.ep.sendMessage(b.contact, { type: 'depart-ack', from: open.contact })), 'CDHT_ERR_NOT_ADMITTED', 'open to member');
+        rejectsWith(await w.settle(a.ep.sendMessage(outsider.contact, { type: 'depart-ack', from: a.contact })), 'CDHT_ERR_NOT_ADMITTED', 'member to outsider');
         // The certificate at b's address names 21, not 99: a member that meant 99 is refused.
         rejectsWith(await w.settle(a.ep.sendMessage({ ...b.contact, id: 99n }, { type: 'depart-ack', from: a.contact })), 'CDHT_ERR_UNREACHABLE', 'wrong id');
         open.ep.sendDatagram(b.contact, { type: 'ping', from: open.contact, seq: 2, role: 1, loud: false });

@@ -152,6 +152,15 @@ test('the storyboard in Chromium: plan, Start, Join Node, Store, Request, Leave 
 
   await page.getByRole('button', { name: 'Start' }).click();
   await assertDrawn(page, ctl);
+  // the zoomed reference ring is a ring: every peer on one track, none stepped inwards
+  assert.equal(await page.locator('#ring').getAttribute('data-tracks'), '1');
+  const radii = await page.$$eval('#peers [data-peer-id]', (els) =>
+    els.map((e) => {
+      const m = /translate\(([-\d.]+),([-\d.]+)\)/.exec(e.getAttribute('transform') ?? '')!;
+      return Math.round(Math.hypot(Number(m[1]), Number(m[2])));
+    }),
+  );
+  assert.deepEqual([...new Set(radii)], [420], `every peer at the ring's radius: ${radii.join(', ')}`);
   // the buttons follow the reply to Start, which may come a moment after the ring is drawn
   await page.getByRole('button', { name: 'Stop' }).waitFor({ state: 'visible' });
   await page.getByRole('button', { name: 'Add Node' }).waitFor({ state: 'hidden' });
@@ -202,13 +211,36 @@ test('the storyboard in Chromium: plan, Start, Join Node, Store, Request, Leave 
   await page.locator('#op-list li').filter({ hasText: 'received by Peer 2 (293.0 KiB)' }).waitFor();
   assert.deepEqual(readFileSync(join(dir, 'peer-2', 'received_2067.pdf')), bytesOf2067);
   await page.locator('#peer-files li').filter({ hasText: 'received_2067.pdf (293.0 KiB), received' }).waitFor();
+  // a later operation takes the drawing: the Store's hops and ring are gone
+  assert.equal(await page.locator('#hops [data-op="store"]').count(), 0, 'the finished Store is no longer drawn');
+  // the progress label is whole, above the peers and inside the view
+  const label = page.locator('[data-progress="2067"]');
+  await label.filter({ hasText: '100% of 293.0 KiB' }).waitFor();
+  assert.equal(await page.locator('#hop-labels [data-progress="2067"]').count(), 1, 'drawn above the peers');
+  const [lb, view] = await Promise.all([label.boundingBox(), page.locator('#ring').boundingBox()]);
+  assert.ok(lb && view && lb.x >= view.x && lb.y >= view.y && lb.x + lb.width <= view.x + view.width && lb.y + lb.height <= view.y + view.height, `label ${JSON.stringify(lb)} inside ${JSON.stringify(view)}`);
   await shot(page, '3-request.png');
+
+  // a Request that fails is said in the error box, not left in the green one
+  await file.fill('4103');
+  await page.getByRole('button', { name: 'Request' }).click();
+  await error.filter({ hasText: /^Request 4103 from Peer 2 failed: / }).waitFor();
+  assert.equal(await page.locator('#message').textContent(), '', 'no green box for a failed Request');
+  assert.equal(await page.locator('#hops [data-op="request"][data-subject="2067"]').count(), 0, 'the earlier Request is no longer drawn');
 
   // Leave (Graceful) at 9, Leave (Abrupt) at 14: drawn departed, the rest repaired
   await page.getByRole('button', { name: 'Peer 9' }).click();
   await page.getByRole('button', { name: 'Leave (Graceful)' }).click();
   await page.locator('[data-peer-id="9"][data-state="departed"]').waitFor();
   await assertDrawn(page, ctl);
+  // a departed peer's panel offers nothing it cannot do
+  await page.locator('#peer-neighbours').filter({ hasText: /^Departed \(graceful/ }).waitFor();
+  for (const name of ['Store', 'Request', 'Leave (Graceful)', 'Leave (Abrupt)']) {
+    assert.equal(await page.getByRole('button', { name, exact: true }).isVisible(), false, `${name} is not offered to a departed peer`);
+  }
+  // the transcript shows what the console shows: no debug lines of the departure
+  await page.locator('#transcript li').filter({ hasText: 'Peer 9 will depart from the network' }).first().waitFor();
+  assert.equal(await page.locator('#transcript li').filter({ hasText: 'Could not deliver' }).count(), 0);
   await page.getByRole('button', { name: 'Peer 14' }).click();
   await page.getByRole('button', { name: 'Leave (Abrupt)' }).click();
   await page.locator('[data-peer-id="14"][data-state="departed"]').waitFor();
@@ -237,7 +269,52 @@ test('the storyboard in Chromium: plan, Start, Join Node, Store, Request, Leave 
   await page.getByRole('button', { name: 'Stop' }).click();
   await page.locator('body[data-phase="planned"]').waitFor();
   assert.ok((await assertDrawn(page, ctl, false)).every((r) => r[1] === 'planned'));
-  assert.deepEqual(errors, [], 'no errors in the page');
+  assert.equal(await page.locator('#hops > *, #hop-labels > *').count(), 0, 'no arrows, rings or labels after Stop');
+  await shot(page, '6-stopped.png');
+
+  // the server goes away: the page does not go on saying the ring is running
+  await web.close();
+  await page.locator('#connection').filter({ hasText: 'Disconnected' }).waitFor();
+  await page.locator('#summary').filter({ hasText: /^Not connected to the ring/ }).waitFor();
+  assert.deepEqual(errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED/.test(e)), [], 'no errors in the page');
+});
+
+test('more than 64 peers in Chromium: departed peers do not hide the labels, and labels that fit are drawn', { skip: SKIP }, async () => {
+  // 70 peers, 8 killed: 62 live, 70 drawn; then 20 more join: 82 live, labels outside the ring
+  const ids = Array.from({ length: 70 }, (_, i) => i * 3);
+  const ctl = new RingController({ runtime: 'sim', seed: 31, speed: 20, pingIntervalMs: 1000, stateEveryMs: 100, ids });
+  await ctl.start();
+  const web = await startWebServer({ controller: ctl, port: 0 });
+  cleanups.push(() => ctl.close(), () => web.close());
+  const { page, errors } = await browse(web.url);
+  await assertDrawn(page, ctl);
+  for (const id of ['3', '30', '60', '90', '120', '150', '180', '201']) await ctl.kill(id);
+  await assertDrawn(page, ctl);
+  const visible = () => page.$$eval('#peers text.label', (els) => els.filter((e) => getComputedStyle(e).display !== 'none').map((e) => e.textContent));
+  assert.equal((await visible()).length >= 62, true, 'every live peer keeps its label with 70 drawn');
+  for (let i = 0; i < 20; i++) await ctl.join(String(i * 3 + 1), '0');
+  await assertDrawn(page, ctl);
+  const shown = await visible();
+  assert.ok(shown.length >= 40, `labels with room are drawn past 64 peers (${shown.length})`);
+  // no two drawn labels overlap, and each is inside the ring's view
+  const boxes = await page.$$eval('#peers text.label', (els) =>
+    els.filter((e) => getComputedStyle(e).display !== 'none').map((e) => {
+      const b = e.getBoundingClientRect();
+      return [b.left, b.top, b.right, b.bottom];
+    }),
+  );
+  const view = (await page.locator('#ring').boundingBox())!;
+  for (const [i, a] of boxes.entries()) {
+    assert.ok(a[0]! >= view.x - 1 && a[2]! <= view.x + view.width + 1 && a[1]! >= view.y - 1 && a[3]! <= view.y + view.height + 1, `label ${shown[i]} inside the view`);
+    for (const b of boxes.slice(i + 1)) assert.ok(a[2]! <= b[0]! || b[2]! <= a[0]! || a[3]! <= b[1]! || b[3]! <= a[1]!, `labels ${JSON.stringify(a)} and ${JSON.stringify(b)} overlap`);
+  }
+  // the screenshot shows them: hiding the labels changes the picture
+  mkdirSync(SHOTS, { recursive: true });
+  const withLabels = await page.locator('#ring').screenshot({ path: join(SHOTS, '7-past-64-peers.png') });
+  await page.$$eval('#peers text.label', (els) => els.forEach((e) => ((e as SVGTextElement).style.visibility = 'hidden')));
+  const without = await page.locator('#ring').screenshot();
+  assert.ok(!withLabels.equals(without), 'the labels are painted in the screenshot');
+  assert.deepEqual(errors, []);
 });
 
 test('256 peers in Chromium: the drawn ring follows kills and joins, and stays smooth', { skip: SKIP }, async () => {

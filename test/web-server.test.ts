@@ -40,15 +40,22 @@ class Client {
     cleanups.push(async () => this.ws.terminate());
   }
   wait<T extends ServerMessage>(pred: (m: ServerMessage) => boolean, ms = 10_000): Promise<T> {
+    // one listener and one deadline per wait, both removed when it ends (a listener added on every
+    // check piled up past ten on a busy socket: MaxListenersExceededWarning)
     return new Promise((resolve, reject) => {
-      const started = Date.now();
+      const finish = (err?: Error, hit?: ServerMessage) => {
+        clearTimeout(timer);
+        this.ws.off('message', check);
+        if (err) reject(err);
+        else resolve(hit as T);
+      };
       const check = () => {
         const hit = this.got.find(pred);
-        if (hit) return resolve(hit as T);
-        if (Date.now() - started > ms) return reject(new Error(`no such message; got ${JSON.stringify(this.got.slice(-3)).slice(0, 600)}`));
-        this.ws.once('message', check);
-        setTimeout(check, 200).unref();
+        if (hit) finish(undefined, hit);
       };
+      const timer = setTimeout(() => finish(new Error(`no such message; got ${JSON.stringify(this.got.slice(-3)).slice(0, 600)}`)), ms);
+      // the client's own 'message' listener (added first) has stored the message by the time this runs
+      this.ws.on('message', check);
       check();
     });
   }

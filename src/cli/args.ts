@@ -1,5 +1,6 @@
 // Turns the words typed after `cdht init|join` into PeerOptions, or into one sentence that says
 // which argument is wrong and what it was. No commander here: main.ts reports what this returns.
+import { isIP } from 'node:net';
 import { statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Address, Contact, Target } from '../core/contact.js';
@@ -108,6 +109,8 @@ function parseHost(value: string, name = '--host'): string {
   if (bytes === 0 || bytes > MAX_HOST_BYTES || /[\s\u0000-\u001f\u007f]/.test(value)) {
     problem(`${name} must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
   }
+  // four dotted numbers mean an IPv4 address, never a name: 999.1.1.1 is a typo, not a host to look up
+  if (/^\d+(\.\d+){3}$/.test(value) && isIP(value) === 0) problem(`${name} must be an address or host name; ${quoted(value)} is not an IPv4 address (each part 0 to 255)`);
   return value;
 }
 

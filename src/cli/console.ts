@@ -46,13 +46,13 @@ export async function runCommand(host: ConsoleHost, input: string): Promise<void
   const words = input.trim().split(/\s+/).filter(Boolean);
   if (words.length === 0) return;
   try {
-    await dispatch(host, words);
+    await dispatch(host, words, input.trim());
   } catch (err) {
     host.say(err instanceof ControlError ? err.message : `Error: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
-async function dispatch(host: ConsoleHost, words: string[]): Promise<void> {
+async function dispatch(host: ConsoleHost, words: string[], line: string): Promise<void> {
   const { ctl, say } = host;
   const [w0, w1, w2, w3] = words as [string, ...(string | undefined)[]];
   const verb = w0.toLowerCase();
@@ -62,14 +62,16 @@ async function dispatch(host: ConsoleHost, words: string[]): Promise<void> {
   };
   if (/^\d+$/.test(w0)) {
     const sub = (w1 ?? '').toLowerCase();
-    if ((sub === 'store' || sub === 'request') && words.length === 3) {
-      const res = sub === 'store' ? ctl.store(w0, w2) : ctl.request(w0, w2);
+    // above 8 bits a name or path may hold spaces: the rest of the line is the file
+    const file = ctl.space.spec ? w2 : line.replace(/^\S+\s+\S+\s+/, '');
+    if ((sub === 'store' || sub === 'request') && (words.length === 3 || (!ctl.space.spec && words.length > 3))) {
+      const res = sub === 'store' ? ctl.store(w0, file) : ctl.request(w0, file);
       if (res.warning) say(res.warning);
       return;
     }
-    if ((sub === 'store' || sub === 'request') && words.length !== 3) return say(`Usage: ${w0} ${sub} NNNN (a file name of exactly four digits)`);
+    if ((sub === 'store' || sub === 'request') && words.length !== 3) return say(ctl.space.spec ? `Usage: ${w0} ${sub} NNNN (a file name of exactly four digits)` : `Usage: ${w0} ${sub} ${sub === 'store' ? 'PATH' : 'NAME'}`);
     if (sub === 'quit' && words.length === 2) return answer(ctl.quit(w0));
-    return say(`Unknown peer command '${words.slice(1).join(' ')}': use <id> store NNNN, <id> request NNNN or <id> quit`);
+    return say(`Unknown peer command ${cut(words.slice(1).join(' '))}: use <id> store NNNN, <id> request NNNN or <id> quit`);
   }
   switch (verb) {
     case 'help':
@@ -103,8 +105,8 @@ async function dispatch(host: ConsoleHost, words: string[]): Promise<void> {
     case 'add': {
       const n = Number(w1);
       if (!/^\d+$/.test(w1 ?? '') || n < 1 || n > 256 || words.length !== 2) return say('Usage: add N (1 to 256)');
-      const { ids, done } = ctl.addRandom(n, host.random);
-      say(`Joining ${n} new peer${n > 1 ? 's' : ''}: ${ids.join(', ')}`);
+      const { ids, done, short } = ctl.addRandom(n, host.random);
+      say(`${short ? `${short}: joining` : 'Joining'} ${ids.length} new peer${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}`);
       const results = await done;
       for (const r of results) if (r.status === 'rejected') say(r.reason instanceof Error ? r.reason.message : String(r.reason));
       return;
@@ -127,8 +129,14 @@ async function dispatch(host: ConsoleHost, words: string[]): Promise<void> {
     case 'stop':
       return answer(ctl.stop());
     default:
-      return say(`Unknown command '${w0}'. Type help for the list.`);
+      return say(`Unknown command ${cut(w0)}. Type help for the list.`);
   }
+}
+
+/** Typed text quoted back: a pasted page of text is not echoed whole. */
+const ECHO_CHARS = 40;
+function cut(typed: string): string {
+  return `'${typed.length > ECHO_CHARS ? `${typed.slice(0, ECHO_CHARS)}…' (${typed.length} characters)` : `${typed}'`}`;
 }
 
 export function describeFiles(files: FileView[]): string {

@@ -179,7 +179,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
   const onCa = (plan: CaPlan) => choose({ kind: 'ca', plan });
   const onSim = (plan: SimPlan) => choose({ kind: 'sim', plan });
   const program = new Command(name)
-    .description('A peer of a Chord-style circular distributed hash table (ids 0..255).')
+    .description('A peer of a Chord-style circular distributed hash table (ids 0..255, or up to 160 bits with --bits).')
     .usage('<command> [options]')
     .exitOverride()
     .configureOutput({
@@ -295,6 +295,12 @@ export async function main(argv: string[]): Promise<number> {
   const name = programName();
   let chosen: Chosen | undefined;
   const program = buildProgram(name, (c) => (chosen = c));
+  // Help, sim, check and ca print and finish: when their reader goes (`| head -1`) there is
+  // nothing left worth doing, so they end at once, quietly, as Unix tools do on SIGPIPE. A peer
+  // and a ring keep their own handlers: a peer stays in its ring, a ring cleans up first.
+  const quietEnd = (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1);
+  const outputs = [process.stdout, process.stderr];
+  outputs.forEach((s) => s.on('error', quietEnd));
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
@@ -302,6 +308,13 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const c = chosen as Chosen | undefined;
+  if (c?.kind === 'peer' || c?.kind === 'ring') {
+    // their own handlers take over (a write error must still never be thrown as unhandled)
+    outputs.forEach((s) => {
+      s.off('error', quietEnd);
+      s.on('error', () => {});
+    });
+  }
   switch (c?.kind) {
     case 'ring':
       return runRing(c.plan);

@@ -134,9 +134,12 @@ export async function runRing(o: RingOptions): Promise<number> {
   const json = (obj: object) => gone === undefined && output.write(JSON.stringify(obj) + '\n');
   const say = (text: string) => (o.json ? json({ type: 'console', text }) : write(text));
 
-  const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ports ${o.basePort}+id`;
+  // above 8 bits ports are not derived from ids: each peer takes the next port from the base
+  const ports = big ? `ports from ${o.basePort} up, one a peer` : `ports ${o.basePort}+id`;
+  const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ${ports}`;
   const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
-  say(`cdht ring: ${ids.length || (o.random ?? 16)} peers${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
+  const count = ids.length || (o.random ?? 16);
+  say(`cdht ring: ${count} peer${count === 1 ? '' : 's'}${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
   if (o.random !== undefined && o.seed === undefined) say(`Random ids from seed ${seed} (replay with --seed ${seed})`);
   say(identities ? `This is ${identities.description}` : 'This ring is open: messages are not authenticated or encrypted (--secure or --tls DIR makes a private ring)');
   const folder = o.sim ? 'in memory' : `${dataDir}${tempDir ? ' (temporary: removed on exit)' : ''}`;

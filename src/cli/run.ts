@@ -2,10 +2,12 @@
 // signal is an abrupt departure. Resolves with the process exit code; the caller exits.
 import { createInterface } from 'node:readline';
 import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
+import { formatAddress } from '../core/contact.js';
+import type { Address } from '../core/contact.js';
 import { Peer } from '../peer.js';
 import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
-import { publishTyped } from './publish.js';
+import { publishTyped } from '../control/publish.js';
 import { TransferMeter } from './transfer-meter.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
@@ -41,8 +43,11 @@ const HELP = [
 /** What a peer says when it starts, whatever lines are hidden: who it is, where, and its folder. */
 function startLine(peer: Peer, plan: RunPlan): string {
   const p = plan.peer;
-  const name = (x: unknown) => (typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'bigint' ? peer.space.format(x.id) : typeof x === 'object' ? 'a known address' : String(x));
-  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.map(name).join(' and ')}` : `joining through Peer ${name(p.mode.known)}`;
+  const name = (x: unknown) => (typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'bigint' ? peer.space.format(x.id) : String(x));
+  // a known peer given as host:port has no id yet: name its address, not "Peer <something>"
+  const known = (x: unknown) =>
+    typeof x === 'object' && x !== null && !('id' in x && typeof x.id === 'bigint') && 'host' in x && 'port' in x ? formatAddress(x as Address) : `Peer ${name(x)}`;
+  const how = p.mode.kind === 'init' ? `successors ${p.mode.successors.map(name).join(' and ')}` : `joining through ${known(p.mode.known)}`;
   const pings = plan.show.pingLines ? '' : ' (ping lines hidden)';
   return `Peer ${peer.space.format(peer.id)} on ${peer.self.host}, TCP and UDP port ${peer.self.port}; ${how}; data folder ${p.dataDir ?? process.cwd()}; ping every ${p.pingIntervalMs / 1000} s${pings}. Type help for commands.`;
 }
@@ -52,8 +57,9 @@ function status(peer: Peer, plan: RunPlan): string[] {
   const q = (id: bigint | undefined) => (id === undefined ? '?' : peer.space.format(id));
   const dir = plan.peer.dataDir ?? process.cwd();
   const files = listFolder(nodeDisk, peer.space, dir);
+  // the two successors the README promises, as the spec's lines name them; the rest of the list is backup
   return [
-    `Peer ${q(peer.id)} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${q(peer.id)}] > ${s.successors.map(q).join(' > ') || '?'}`,
+    `Peer ${q(peer.id)} (${s.phase}): ${q(s.pred2)} > ${q(s.pred1)} > [${q(peer.id)}] > ${s.successors.slice(0, 2).map(q).join(' > ') || '?'}`,
     `Files in ${dir}: ${files.length ? files.map((f) => `${f.name} (${formatBytes(f.size)})`).join(', ') : 'none'}`,
   ];
 }
@@ -84,10 +90,11 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   rl.on('line', (typed) => {
     // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
     const word = typed.trim().toLowerCase();
+    if (word === 'quit') leaving = true;
     if (word === 'help') return HELP.forEach(out);
     if (word === 'status') return status(peer, plan).forEach(out);
     try {
-      const published = publishTyped(typed, peer.space, peer.storeDir);
+      const published = publishTyped(typed, peer.space, peer.storeDir, peer.isInRing);
       if ('error' in published) return out(published.error);
       peer.command(published.line);
     } catch (err) {
@@ -95,7 +102,13 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     }
   });
-  // End of input leaves the peer running: scripts start peers with no one typing at them.
+  // End of input leaves the peer running: scripts start peers with no one typing at them. Said
+  // once, since whatever is typed after Ctrl+D is no longer read and would vanish without a word.
+  // Only at a terminal: a script's input ending (or /dev/null) is nothing to report.
+  let leaving = false;
+  rl.on('close', () => {
+    if (process.stdin.isTTY && !leaving && !peer.isClosed) out('Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring');
+  });
 
   let signalCode: number | undefined;
   let onSignal!: (sig: ExitSignal) => void;
@@ -125,6 +138,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   const exit = await Promise.race([peer.closed, afterSignal]);
   clearTimeout(graceTimer);
   for (const [sig, h] of handlers) process.off(sig, h);
+  rl.removeAllListeners('close'); // leaving: the input notice is for a peer that stays
   rl.close();
   return signalCode ?? exit.code;
 }

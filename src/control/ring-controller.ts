@@ -6,7 +6,7 @@
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
 import type { Id } from '../core/id-space.js';
-import { IdSpace, SPEC_SPACE } from '../core/id-space.js';
+import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { renderTrace } from '../core/trace.js';
 import type { Peer, PeerExit, PeerTrace } from '../peer.js';
@@ -16,6 +16,8 @@ import type { Testnet, TestnetOptions } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { listFolder, nodeDisk, sharedShare, simDisk } from './files.js';
 import type { Disk } from './files.js';
+import { publishPath } from './publish.js';
+import { storeDirOf } from '../store-dir.js';
 import { buildRingState, members } from './ring-view.js';
 import type { Departed } from './ring-view.js';
 import type { ControlCode, FileView, RingPhase, RingState, RouteView, TraceView } from './view-types.js';
@@ -63,6 +65,27 @@ const MAX_ROUTE_HOPS = 512;
 const MAX_IDS_QUOTED = 12;
 /** Traces whose peer's files may have changed. */
 const FILE_TRACES: ReadonlySet<Trace['kind']> = new Set(['receive', 'store-accepted', 'copy', 'serve']);
+
+/** The controller's events and what their listeners receive. */
+export interface RingControllerEvents {
+  /** The ring's structured state, at most one per `stateEveryMs`. */
+  state: [state: RingState];
+  /** Everything a peer does, pings included: the view every surface shows and the raw trace. */
+  trace: [view: TraceView, raw: PeerTrace];
+  /** The controller has closed. */
+  closed: [];
+}
+
+type Listener<E extends keyof RingControllerEvents> = (...args: RingControllerEvents[E]) => void;
+
+// Declaration merging types the EventEmitter methods by event: under strict TypeScript a 'state'
+// listener gets a RingState, not `any`.
+export interface RingController {
+  on<E extends keyof RingControllerEvents>(event: E, listener: Listener<E>): this;
+  once<E extends keyof RingControllerEvents>(event: E, listener: Listener<E>): this;
+  off<E extends keyof RingControllerEvents>(event: E, listener: Listener<E>): this;
+  emit<E extends keyof RingControllerEvents>(event: E, ...args: RingControllerEvents[E]): boolean;
+}
 
 export class RingController extends EventEmitter {
   readonly runtime: 'node' | 'sim';
@@ -220,7 +243,7 @@ export class RingController extends EventEmitter {
   }
 
   /** Joins `n` new peers with random free ids through random running peers; `done` settles when all have. */
-  addRandom(n: number, random: () => number): { ids: Id[]; done: Promise<PromiseSettledResult<ControlResult>[]> } {
+  addRandom(n: number, random: () => number): { ids: Id[]; done: Promise<PromiseSettledResult<ControlResult>[]>; short?: string } {
     this.running();
     if (!Number.isInteger(n) || n < 1 || n > Number(this.space.size)) {
       throw new ControlError('BAD_COUNT', `The number of peers must be an integer from 1 to ${this.space.size}`);
@@ -235,16 +258,19 @@ export class RingController extends EventEmitter {
     }
     const free: Id[] = [];
     for (let id = 0n; id < this.space.size && free.length <= 4096; id++) if (!this.net!.peers.get(id)?.isRunning && !named.has(id)) free.push(id);
-    if (free.length < n) throw new ControlError('BAD_COUNT', `Only ${free.length} ids are free`);
+    if (free.length === 0) throw new ControlError('BAD_COUNT', `No id is free: all ${this.space.size} are in the ring or still named by it`);
+    // fewer free ids than asked: join those there are rather than none, and say so
+    const count = Math.min(n, free.length);
     const chosen: Id[] = [];
-    for (let i = 0; i < n; i++) chosen.push(free.splice(Math.floor(random() * free.length), 1)[0]!);
+    for (let i = 0; i < count; i++) chosen.push(free.splice(Math.floor(random() * free.length), 1)[0]!);
     const vias = chosen.map(() => live[Math.floor(random() * live.length)]!);
     const done = Promise.allSettled(chosen.map((id, i) => this.join(id, vias[i])));
-    return { ids: IdSpace.sort(chosen), done };
+    const short = count < n ? `Only ${count} id${count === 1 ? ' is' : 's are'} free` : undefined;
+    return { ids: IdSpace.sort(chosen), done, ...(short ? { short } : {}) };
   }
 
   store(idText: unknown, fileText: unknown): ControlResult {
-    const { peer, file } = this.fileCommand(idText, fileText);
+    const { peer, file } = this.fileCommand(idText, this.published(idText, fileText));
     peer.store(file);
     this.folderCache.delete(this.net!.dataDirOf(peer.id));
     const has = this.filesOf(peer.id).some((f) => f.name === this.space.fileOf(file));
@@ -501,9 +527,23 @@ export class RingController extends EventEmitter {
     return p;
   }
 
+  /**
+   * Above 8 bits a Store may name a path (the README's `Store PATH`): on real sockets the file is
+   * linked into the peer's folder first, and only once every check has passed; the name remains.
+   */
+  private published(idText: unknown, fileText: unknown): unknown {
+    const text = typeof fileText === 'string' ? unquoteName(fileText.trim()) : fileText;
+    if (this.space.spec || typeof text !== 'string' || !/[/\\]/.test(text)) return fileText;
+    const peer = this.livePeer(idText);
+    if (this.runtime === 'sim') throw new ControlError('BAD_FILE', `On the simulator a peer stores only what its own folder holds: give a name, not the path ${shown(text)}`);
+    const r = publishPath(text, this.space, storeDirOf(this.net!.dataDirOf(peer.id), this.space), peer.isInRing);
+    if ('error' in r) throw new ControlError('BAD_FILE', r.error);
+    return r.name;
+  }
+
   private fileCommand(idText: unknown, fileText: unknown): { peer: Peer; file: string } {
     const peer = this.livePeer(idText);
-    const file = typeof fileText === 'string' ? fileText.trim() : '';
+    const file = typeof fileText === 'string' ? unquoteName(fileText.trim()) : '';
     const problem = this.space.nameProblem(file);
     if (problem) throw new ControlError('BAD_FILE', problem);
     if (!peer.isInRing) throw new ControlError('NOT_RUNNING', `Peer ${this.fmt(peer.id)} is not in the ring yet`);

@@ -13,7 +13,8 @@ export type CoreEvent =
   | { type: 'start'; now: number; files?: KeyInfo[] }
   | { type: 'timer'; name: string; now: number }
   | { type: 'receive'; msg: Message; origin: Origin; now: number }
-  | { type: 'send-failed'; to: Target; msg: Message; error: string; now: number }
+  /** `refused`: the peer there answered that it will not have us (not silence: do not call it unreachable). */
+  | { type: 'send-failed'; to: Target; msg: Message; error: string; refused?: boolean; now: number }
   | { type: 'command'; line: string; now: number }
   /** Ask the ring who owns `key`; answered by a lookup-result trace. */
   | { type: 'lookup'; key: Id; now: number }

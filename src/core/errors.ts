@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   CDHT_ERR_UNKNOWN_TYPE: 'remote',
   CDHT_ERR_BAD_PAYLOAD: 'remote',
   CDHT_ERR_UNREACHABLE: 'local',
+  /** The peer there answered but will not talk to us: another ring authority, or a private ring reached without --tls. */
+  CDHT_ERR_NOT_ADMITTED: 'local',
   CDHT_ERR_TRANSFER: 'remote',
   CDHT_ERR_TLS_SETUP: 'local',
 } as const;

@@ -25,6 +25,15 @@ const BAD_NAME_CHARS = /[/\\\u0000-\u001f\u007f]/;
 
 const utf8 = new TextEncoder();
 
+/**
+ * A typed file name with one pair of matching quotes around it ("..." or '...') taken off: how a
+ * name with spaces at its ends, or a path with spaces, is typed at a console.
+ */
+export function unquoteName(text: string): string {
+  const m = /^(["'])([\s\S]*)\1$/.exec(text);
+  return m ? m[2]! : text;
+}
+
 export class IdSpace {
   readonly bits: number;
   readonly size: bigint;

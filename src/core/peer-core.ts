@@ -19,6 +19,7 @@ import type { Contact, Target } from './contact.js';
 import { Ctx, type CoreConfig, type Phase } from './context.js';
 import type { CoreEvent, Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
+import { unquoteName } from './id-space.js';
 import { Depart } from './membership/depart.js';
 import { Join, type RoutedMessage } from './membership/join.js';
 import { Liveness } from './membership/liveness.js';
@@ -31,6 +32,9 @@ import { Router, shortcutsFor, successorWalk } from './routing/router.js';
 import { KeyStore } from './storage/key-store.js';
 import { Replication } from './storage/replication.js';
 import { Transfers } from './storage/transfers.js';
+
+/** Characters of an unknown command echoed back (a pasted page of text is not repeated whole). */
+const ECHO_CHARS = 40;
 
 export type { CoreConfig, Phase, RoutingName } from './context.js';
 
@@ -179,7 +183,7 @@ export class PeerCore {
       case 'receive':
         return this.onReceive(ev.msg, ev.origin);
       case 'send-failed':
-        return this.onSendFailed(ev.to, ev.msg, ev.error);
+        return this.onSendFailed(ev.to, ev.msg, ev.error, ev.refused === true);
       case 'command':
         return this.onCommand(ev.line);
       case 'lookup':
@@ -263,12 +267,16 @@ export class PeerCore {
       return this.depart.quit();
     }
     const what = ctx.space.spec ? 'NNNN' : 'NAME';
-    if (verb !== 'store' && verb !== 'request') return ctx.note(`Unknown command '${words[0]}': type Store ${what}, Request ${what} or Quit`);
+    // a pasted page of text is not echoed back whole
+    const typed = words[0]!.length > ECHO_CHARS ? `${words[0]!.slice(0, ECHO_CHARS)}…' (${words[0]!.length} characters)` : `${words[0]}'`;
+    if (verb !== 'store' && verb !== 'request') return ctx.note(`Unknown command '${typed}: type Store ${what}, Request ${what} or Quit`);
     const name = verb === 'store' ? 'Store' : 'Request';
-    if (words.length !== 2) {
-      return ctx.note(ctx.space.spec ? `${name} takes one file name of four digits, e.g. ${name} 2012` : `${name} takes one file name (no spaces), e.g. ${name} notes.txt`);
+    // Above 8 bits a name may hold spaces (`my report (v2).pdf`): the rest of the line is the name,
+    // and quotes around it are taken off, so a name with leading or trailing spaces can be typed too.
+    const file = (ctx.space.spec ? words[1] : unquoteName(line.trim().slice(words[0]!.length).trim())) ?? '';
+    if (ctx.space.spec ? words.length !== 2 : !file) {
+      return ctx.note(ctx.space.spec ? `${name} takes one file name of four digits, e.g. ${name} 2012` : `${name} takes one file name, e.g. ${name} notes.txt`);
     }
-    const file = words[1]!;
     const problem = ctx.space.nameProblem(file);
     if (problem) return ctx.note(problem);
     if (ctx.phase !== 'active') return ctx.note(`Not in a ring yet: ${name} ${file} ignored`);
@@ -333,10 +341,10 @@ export class PeerCore {
   }
 
   /** A TCP message could not be delivered: routed messages go on without the unreachable peer. */
-  private onSendFailed(target: Target, msg: Message, error: string): void {
+  private onSendFailed(target: Target, msg: Message, error: string, refused: boolean): void {
     const ctx = this.ctx;
     if (msg.type === 'join' && ctx.phase === 'joining' && msg.joiner.id === ctx.self.id && msg.hops === 0) {
-      return this.join.onUnreachable(target, error);
+      return this.join.onUnreachable(target, error, refused);
     }
     if (target.id === undefined) return ctx.note(`Could not deliver ${msg.type} to ${ctx.nameOf(target)}: ${error}`, 'debug');
     const to: Contact = { id: target.id, host: target.host, port: target.port };

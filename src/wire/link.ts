@@ -8,7 +8,8 @@
 //   65  ack      count u32      message connection: message frames consumed so far, mod 2^32;
 //                               file connection: 1 once the file is verified and in place
 //   66  goaway   (empty)        no more messages from this side on this connection
-//   67  refuse   reason         file connection: the receiver refused or failed the transfer
+//   67  refuse   reason         file connection: the receiver refused or failed the transfer;
+//                               also a private ring's plain answer to a peer that dialed without TLS
 //   68  sealed   key id (8 bytes) | counter u64 | ciphertext | tag (16 bytes)   (UDP only)
 //
 // reason is u16 length | UTF-8, at most 512 bytes (encode cuts it on a character boundary).

@@ -159,7 +159,9 @@ export class Join {
   }
 
   /** Our join request itself could not be delivered. */
-  onUnreachable(to: Target, error: string): void {
+  onUnreachable(to: Target, error: string, refused = false): void {
+    // a definite refusal (another authority, a private ring without --tls) names its own cause
+    if (refused) return this.fail(`Join failed: ${error}`, 'not admitted to the ring');
     const who = to.id === undefined ? `nobody answers at ${to.host}:${to.port}` : `${this.ctx.nameOf(to)} cannot be reached at ${to.host}:${to.port}`;
     this.fail(`Join failed: ${who} (${error})`, 'known peer unreachable');
   }

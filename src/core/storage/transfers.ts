@@ -423,10 +423,19 @@ export class Transfers {
     const forged = impersonation(ctx, h.from, origin.authId);
     if (forged) return refuse(forged);
     if (ctx.space.nameProblem(h.file)) return refuse('not a valid name');
-    if (h.size > ctx.cfg.maxFileBytes) return refuse(`${h.size} bytes is over the limit of ${ctx.cfg.maxFileBytes}`);
+    // Over the limit: said aloud for a file this peer asked for or accepted (its user wants to know
+    // why it never came); a stranger's offer stays a debug line.
+    const tooBig = h.size > ctx.cfg.maxFileBytes ? `its ${h.size} bytes are over this peer's limit of ${ctx.cfg.maxFileBytes} bytes (--max-file-size)` : undefined;
+    const refuseAloud = (why: string) => void ctx.note(`Refused File ${h.file} from ${from}: ${why}`);
+    if (tooBig && h.purpose === 'replica') return refuse(tooBig);
     if (h.purpose === 'request') {
       const req = this.requests.get(h.rid);
-      if (!req || req.file !== h.file || req.receiving) return refuse('not requested');
+      if (!req || req.file !== h.file || req.receiving) return refuse(tooBig ?? 'not requested');
+      if (tooBig) {
+        this.requests.delete(h.rid);
+        ctx.cancelTimer(`request:${h.rid}`);
+        return refuseAloud(tooBig);
+      }
       req.receiving = true;
       ctx.cancelTimer(`request:${h.rid}`);
       ctx.cancelTimer(`request-retry:${h.rid}`);
@@ -443,7 +452,11 @@ export class Transfers {
     this.prune();
     const s = this.accepted.get(h.file);
     const sameOrigin = s && s.origin.id === h.from.id && sameAddress(s.origin, h.from) && (ctx.cfg.secure || origin.src.host === s.origin.host || isLoopback(origin.src.host));
-    if (!s || !sameOrigin) return refuse('no such store accepted');
+    if (!s || !sameOrigin) return refuse(tooBig ?? 'no such store accepted');
+    if (tooBig) {
+      this.accepted.delete(h.file);
+      return refuseAloud(tooBig);
+    }
     this.accepted.delete(h.file);
     this.receivingStores.add(h.file);
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'store', phase: 'start', size: h.size });

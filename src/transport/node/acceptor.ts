@@ -16,12 +16,12 @@ import type * as tls from 'node:tls';
 import { formatAddress, type Address, type Contact } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
-import { decodeBytes, isLinkCode, LINK_CODES, messageCode } from '../../wire/index.js';
+import { decodeBytes, encodeLink, isLinkCode, LINK_CODES, messageCode } from '../../wire/index.js';
 import type { EndpointHandlers, Origin, TlsIdentity } from '../types.js';
 import type { MemoryBudget } from './budget.js';
 import type { LinkPool } from './connection-pool.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
-import { ignoreError, remoteOf, sourceOf } from './guard.js';
+import { ignoreError, PRIVATE_RING_REFUSAL, remoteOf, sourceOf } from './guard.js';
 import type { Limits } from './limits.js';
 import { SlotTable, type Slot } from './slots.js';
 import { createTlsAcceptor } from './tls.js';
@@ -95,6 +95,7 @@ export class Acceptor {
             this.opened(sock, remote, peerId, slot);
           },
           refused: (detail, source) => ctx.handlers.onBadInput(detail, source),
+          notTls: (sock) => this.tellPlainPeer(sock),
         })
       : undefined;
   }
@@ -149,6 +150,16 @@ export class Acceptor {
       });
       this.tlsServer.emit('connection', raw);
     } else this.opened(raw, remote, undefined, slot);
+  }
+
+  /**
+   * A peer without --tls spoke plain cdht to this private ring: one plain refuse frame on the raw
+   * socket under the TLS one tells it why (it would otherwise see only a closed connection). The
+   * raw socket is the one still in its handshake from that address.
+   */
+  private tellPlainPeer(sock: tls.TLSSocket): void {
+    const raw = this.handshaking.get(formatAddress(remoteOf(sock)))?.item;
+    if (raw?.writable) raw.write(encodeLink({ type: 'refuse', reason: PRIVATE_RING_REFUSAL }));
   }
 
   /** TCP accepted (open ring) or TLS finished (private ring): wait for the first frame. */

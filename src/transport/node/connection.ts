@@ -8,8 +8,11 @@ import { decodeBytes, decodeLink, encodeLink, isLinkCode } from '../../wire/inde
 import type { Message } from '../../core/messages.js';
 import type { EndpointHandlers, Origin } from '../types.js';
 import type { FrameHandler, FrameReader } from './frame-reader.js';
-import { describe, sourceOf, unreachable } from './guard.js';
+import { describe, notAdmitted, oneLine, sourceOf, unreachable } from './guard.js';
 import type { Limits } from './limits.js';
+
+/** Characters of another side's refusal reason kept in an error. */
+const MAX_REFUSAL_CHARS = 200;
 
 /** What a link tells the pool that holds it. */
 export interface LinkOwner {
@@ -222,6 +225,9 @@ export class Link implements FrameHandler {
         else this.maybeFinish();
         return;
       case 'refuse':
+        // a private ring's answer to a link we opened without TLS, before any hello: its reason
+        // is the whole story (cut and on one line: it is the other side's text)
+        if (this.dialed && !this.gotHello) return this.destroy(notAdmitted(`${this.where} refused the connection: ${oneLine(f.reason).slice(0, MAX_REFUSAL_CHARS)}`));
         return this.violation('refuse on a message connection');
     }
   }

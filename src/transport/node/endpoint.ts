@@ -72,6 +72,7 @@ const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'address already in use',
   EADDRNOTAVAIL: 'address not available',
   EACCES: 'permission denied',
+  ENOTFOUND: 'no such host (ENOTFOUND)',
 };
 
 /**

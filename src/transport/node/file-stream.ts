@@ -203,16 +203,16 @@ export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameRe
   }
   const granted = oversize ? 0 : header.size;
   const accepted = acceptanceOf(ctx.handlers.onFileOffer(header, origin));
+  const tooBig = oversize ? `file of ${header.size} bytes exceeds the limit of ${ctx.maxFileBytes} bytes` : undefined;
+  // whatever else the handler had against it, a file over the limit says so: the sender learns the size and the limit
   if (accepted === null) {
     ctx.temp.release(granted);
-    return refuseFile(sock, reader, 'offer refused', ctx.limits);
+    return refuseFile(sock, reader, tooBig ?? 'offer refused', ctx.limits);
   }
   const saveAs = accepted.saveAs;
   let problem: string | undefined;
   if (!isPlainFileName(saveAs)) problem = `refusing to save as ${JSON.stringify(saveAs)}: not a plain file name`;
-  else if (ctx.maxFileBytes !== undefined && header.size > ctx.maxFileBytes) {
-    problem = `file of ${header.size} bytes exceeds the limit of ${ctx.maxFileBytes} bytes`;
-  }
+  else problem = tooBig;
   if (problem) {
     ctx.temp.release(granted);
     refuseFile(sock, reader, problem, ctx.limits);

@@ -19,6 +19,24 @@ export function unreachable(message: string): CdhtError {
   return new CdhtError('CDHT_ERR_UNREACHABLE', oneLine(message));
 }
 
+/** A definite answer, not silence: the peer there will not have us (and retrying will not help). */
+export function notAdmitted(message: string): CdhtError {
+  return new CdhtError('CDHT_ERR_NOT_ADMITTED', oneLine(message));
+}
+
+/** What a private ring tells a peer that came without TLS, in a plain refuse frame. */
+export const PRIVATE_RING_REFUSAL = 'this ring is private: start the peer with --tls DIR holding a certificate of its authority';
+
+/** Certificate checks a TLS client fails when the server's certificate is of another authority. */
+export const FOREIGN_CERT_CODES: ReadonlySet<string> = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -8,7 +8,7 @@ import { formatAddress, type Target } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
 import { authenticatedPeerId, tlsClientOptions, tlsContextOptions } from '../../security/tls.js';
 import type { TlsIdentity } from '../types.js';
-import { describe, ignoreError, remoteOf, sourceOf, unreachable } from './guard.js';
+import { describe, FOREIGN_CERT_CODES, ignoreError, notAdmitted, remoteOf, sourceOf, unreachable } from './guard.js';
 
 /** Label of the TLS exporter (RFC 8446 section 7.5) that both ends use to derive datagram keys. */
 export const DATAGRAM_EXPORTER_LABEL = 'EXPORTER-cdht-datagram-keys';
@@ -37,7 +37,14 @@ export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeou
       sock.destroy();
       reject(unreachable(`cannot connect to ${where}: ${why}`));
     };
-    const onError = (err: Error): void => fail(describe(err));
+    const onError = (err: Error): void => {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!identity || !FOREIGN_CERT_CODES.has(code)) return fail(describe(err));
+      // it answered, with a certificate our authority did not sign: no retry will get us in
+      done();
+      sock.destroy();
+      reject(notAdmitted(`the peer at ${where} has a certificate of another authority (${code}): this peer's --tls DIR is not from that ring's authority`));
+    };
     const onClose = (): void => {
       track.delete(sock); // closed already: the close listener done() adds would never run
       fail('connection closed');
@@ -78,6 +85,8 @@ export interface TlsAcceptorEvents {
   secure(sock: tls.TLSSocket, peerId: Id): void;
   /** A handshake failed or the certificate was not acceptable: a debug line, with its source. */
   refused(detail: string, source: string): void;
+  /** What came was not TLS at all (a peer without --tls): it may be told so in plain words. */
+  notTls?(sock: tls.TLSSocket): void;
 }
 
 /**
@@ -101,6 +110,7 @@ export function createTlsAcceptor(identity: TlsIdentity, handshakeTimeoutMs: num
   });
   server.on('tlsClientError', (err, sock) => {
     const source = sourceOf(remoteOf(sock));
+    if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_WRONG_VERSION_NUMBER') events.notTls?.(sock);
     events.refused(`tls from ${source}: handshake failed: ${describe(err)}`, source);
     sock.destroy();
   });

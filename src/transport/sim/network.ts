@@ -696,7 +696,10 @@ export class SimNetwork {
         const problem = ep ? this.handshakeProblem(src, ep, to) : 'connection refused';
         if (!ep || problem) {
           if (ep && problem) this.refusedAt(ep, src, 'tcp', problem);
-          fail(unreachable(to, problem ?? 'connection refused'), 0);
+          // as on Node: a private ring tells another authority's peer, or a peer without TLS, that
+          // it will not have it (CDHT_ERR_NOT_ADMITTED); a peer with TLS at an open one hears nothing
+          const definite = ep && problem && ep.authId !== undefined && (src.authId === undefined || src.ringCa !== ep.ringCa);
+          fail(definite ? new CdhtError('CDHT_ERR_NOT_ADMITTED', `${addressOf(to)} will not have this peer: ${problem}`) : unreachable(to, problem ?? 'connection refused'), 0);
           return;
         }
         const parked = this.paused.get(toAddr);
@@ -792,7 +795,9 @@ export class SimNetwork {
         const accepted = acceptanceOf(dst.handlers.onFileOffer(offered, origin));
         if (accepted === null) {
           this.counters.filesRefused++;
-          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file`));
+          // as on Node: a file over the limit says so, whatever else the handler had against it
+          const over = dst.maxFileBytes !== undefined && offered.size > dst.maxFileBytes ? `: file of ${offered.size} bytes exceeds the limit of ${dst.maxFileBytes} bytes` : '';
+          return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file${over}`));
         }
         const saveAs = accepted.saveAs;
         if (!validFileName(saveAs)) {

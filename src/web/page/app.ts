@@ -21,7 +21,7 @@ const hiddenLayers = new Set<string>();
 
 const svg = $<SVGSVGElement>('#ring');
 const drawing = new RingDrawing(svg, $<SVGGElement>('#peers'), $<SVGGElement>('#links'), $<SVGGElement>('#layer-links'), select, peerKey);
-const hops = new HopDrawing($<SVGGElement>('#hops'), $<HTMLOListElement>('#op-list'), () => drawing.geometry, () => drawing.radius);
+const hops = new HopDrawing($<SVGGElement>('#hops'), $<HTMLOListElement>('#op-list'), () => drawing.geometry, () => drawing.radius, (sentence) => showError(sentence), $<SVGGElement>('#hop-labels'));
 const transcript = new Transcript($<HTMLOListElement>('#transcript'), $<HTMLSelectElement>('#transcript-peer'));
 
 // ---- the connection ----------------------------------------------------------------------------
@@ -32,12 +32,24 @@ function connect(): void {
   ws.addEventListener('open', () => {
     conn.textContent = 'Connected';
     conn.className = '';
+    delete document.body.dataset['connection'];
+    svg.classList.remove('disconnected');
+    for (const b of document.querySelectorAll<HTMLButtonElement>('button')) b.disabled = false;
+    render(); // buttons and panel as the state says (a fresh state follows)
     reconnectMs = 500;
     if ($<HTMLInputElement>('#show-pings').checked) void send({ verb: 'pings', on: true });
   });
   ws.addEventListener('close', () => {
     conn.textContent = 'Disconnected: reconnecting…';
     conn.className = 'down';
+    // the last state drawn is no longer news: say so rather than "Running: 7 live"
+    if (document.body.dataset['connection'] !== 'down') {
+      document.body.dataset['connection'] = 'down';
+      $('#summary').textContent = 'Not connected to the ring (has its server stopped?): the drawing shows it as it was last seen.';
+      svg.classList.add('disconnected');
+      hops.clear();
+      for (const b of document.querySelectorAll<HTMLButtonElement>('button:not(#help-open):not(#help-close)')) b.disabled = true;
+    }
     for (const [, done] of pending) done({ type: 'error', code: 'INTERNAL', message: 'The connection to the ring was lost' });
     pending.clear();
     setTimeout(connect, reconnectMs);
@@ -115,6 +127,7 @@ function render(): void {
   drawing.render(s, selected, hiddenLayers);
   const running = s.phase === 'running';
   const planned = s.phase === 'planned';
+  if (!running) hops.clear(); // a stopped ring's arrows and rings would tell of peers no longer there
   $<HTMLButtonElement>('#start').hidden = !planned && s.phase !== 'starting';
   $<HTMLButtonElement>('#start').disabled = !planned;
   $<HTMLButtonElement>('#stop').hidden = !running && s.phase !== 'stopping';
@@ -173,6 +186,9 @@ function renderPanel(s: RingState): void {
           (p.phase !== 'active' ? ` (${p.phase})` : '') +
           (p.stale ? `: stale, the true ring says ${(p.want ?? []).join(' > ')}` : '');
   $('#peer-neighbours').textContent = what;
+  // only a live peer can store, request or leave: a departed or planned one is not offered them
+  $('#file-form').hidden = !live;
+  $('#peer-leave').hidden = !live;
   for (const id of ['#store', '#request', '#leave-graceful', '#leave-abrupt', '#file-name']) $<HTMLButtonElement>(id).disabled = !live;
   const files = $('#peer-files');
   const items = p.files.map((f) => `${f.name} (${formatBytes(f.size)})${f.received ? ', received' : ''}`);

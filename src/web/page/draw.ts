@@ -6,10 +6,17 @@ import type { PeerView, RingState } from '../../control/view-types.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 export const RADIUS = 420;
-/** Peer labels are drawn when the ring has at most this many peers (else on focus and hover). */
+/**
+ * Up to this many peers (departed ones not counted) every label sits inside its node; above it
+ * labels move outside the ring and only those with room are drawn (every one on focus and hover).
+ */
 const LABEL_ALL_MAX = 64;
+/** The smallest node, in screen units of the 1080-wide view, before crowded peers take inner tracks. */
+const MIN_ONE_TRACK_NODE = 9;
+/** A crowded ring's labels (outside the nodes), in node radii. */
+const SMALL_LABEL_SCALE = 1.8;
 /** The view never zooms in further than this share of the whole ring's width. */
-const MIN_ZOOM_SIDE = 0.3;
+const MIN_ZOOM_SIDE = 0.2;
 
 export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string> = {}): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
@@ -31,18 +38,30 @@ export class Geometry {
   private readonly track = new Map<string, number>();
   constructor(private readonly bits: number) {}
 
-  /** Chooses each peer's track so that no two nodes of radius `nodeR` overlap (where 3 tracks allow). */
-  layout(ids: readonly string[], nodeR: number): void {
-    const gap = 2 * nodeR + 12;
-    const last = Array.from({ length: TRACKS }, () => -Infinity);
+  /**
+   * Chooses each peer's track so that no two nodes of radius `nodeR` overlap (where `tracks`
+   * allow); `space` is the room kept between two nodes.
+   */
+  layout(ids: readonly string[], nodeR: number, tracks = TRACKS, space = 12): void {
+    this.track.clear();
+    if (tracks === 1) return; // every peer on the ring itself
+    const gap = 2 * nodeR + space;
+    const last = Array.from({ length: tracks }, () => -Infinity);
     const sorted = ids.map((id) => [id, this.fraction(id)] as const).sort((a, b) => a[1] - b[1]);
     for (const [id, f] of sorted) {
       let t = 0;
-      while (t < TRACKS && (f - last[t]!) * 2 * Math.PI * (RADIUS - t * gap) < gap) t++;
-      if (t === TRACKS) t = last.indexOf(Math.min(...last));
+      while (t < tracks && (f - last[t]!) * 2 * Math.PI * (RADIUS - t * gap) < gap) t++;
+      if (t === tracks) t = last.indexOf(Math.min(...last));
       last[t] = f;
       this.track.set(id, RADIUS - t * gap);
     }
+  }
+  /** The smallest distance along the ring between two of these ids (the whole ring for one). */
+  closest(ids: readonly string[]): number {
+    const fs = ids.map((id) => this.fraction(id)).sort((a, b) => a - b);
+    let min = 1;
+    for (let i = 0; i < fs.length; i++) min = Math.min(min, ((fs[(i + 1) % fs.length]! - fs[i]! + 1) % 1) || 1);
+    return min * 2 * Math.PI * RADIUS;
   }
   fraction(id: string): number {
     const size = 1n << BigInt(this.bits);
@@ -110,13 +129,15 @@ export class RingDrawing {
   render(state: RingState, selected: string | null, hiddenLayers: ReadonlySet<string>): void {
     const ids = [...state.peers.map((p) => p.id), ...state.outside];
     const r = (this.radius = this.zoom(state.bits, ids, nodeRadius(state.peers.length)));
-    const small = state.peers.length > LABEL_ALL_MAX;
+    // departed peers are drawn small and grey: they do not make the ring too crowded for labels
+    const small = state.peers.filter((p) => p.state !== 'departed').length > LABEL_ALL_MAX;
+    const labelled = small ? this.roomForLabels(state.peers.filter((p) => p.state !== 'departed').map((p) => p.id), r) : undefined;
     const seen = new Set<string>();
     const seenLinks = new Set<string>();
     const byId = new Map(state.peers.map((p) => [p.id, p]));
     for (const p of state.peers) {
       seen.add(p.id);
-      this.drawPeer(p, r, small, selected === p.id);
+      this.drawPeer(p, r, small, labelled?.has(p.id) ?? true, selected === p.id);
       const drawn = (to: string | undefined) => to !== undefined && (byId.has(to) || state.outside.includes(to));
       if (p.state === 'departed') continue;
       const [s1, s2] = p.successors;
@@ -136,13 +157,36 @@ export class RingDrawing {
   }
 
   /**
+   * In a crowded ring, the peers whose label (outside the ring) has room: going round clockwise, a
+   * label is kept when it is at least a label's width along the ring from the last one kept.
+   */
+  private roomForLabels(ids: readonly string[], r: number): Set<string> {
+    const font = r * SMALL_LABEL_SCALE;
+    const around = 2 * Math.PI * (RADIUS + r + font);
+    const width = (id: string) => (id.length * 0.62 + 0.8) * font;
+    const sorted = ids.map((id) => [id, this.geometry.fraction(id)] as const).sort((a, b) => a[1] - b[1]);
+    const kept = new Set<string>();
+    let first: readonly [string, number] | undefined;
+    let last: readonly [string, number] | undefined;
+    for (const e of sorted) {
+      const roomy = !last || (e[1] - last[1]) * around >= (width(e[0]) + width(last[0])) / 2;
+      const clearOfFirst = !first || (first[1] + 1 - e[1]) * around >= (width(e[0]) + width(first[0])) / 2;
+      if (!roomy || !clearOfFirst) continue;
+      kept.add(e[0]);
+      first ??= e;
+      last = e;
+    }
+    return kept;
+  }
+
+  /**
    * Fits the view to where the peers are (the reference ring's ids 2 to 19 sit on a tenth of the
    * circle) and returns the node radius at that zoom; angles stay the ids' own.
    */
   private zoom(bits: number, ids: readonly string[], baseR: number): number {
-    const fit = (r: number) => {
+    const fit = (r: number, tracks = TRACKS) => {
       this.geometry = new Geometry(bits);
-      this.geometry.layout(ids, r);
+      this.geometry.layout(ids, r, tracks);
       const pts = ids.map((id) => this.geometry.point(id));
       const margin = 3.2 * r + 20;
       const xs = pts.map((p) => p[0]);
@@ -152,19 +196,36 @@ export class RingDrawing {
       const side = Math.min(1080, Math.max(x1 - x0, y1 - y0, 1080 * MIN_ZOOM_SIDE));
       return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, side };
     };
-    let v = fit(baseR);
+    // Students should see a ring: when the closest two peers leave room for a readable node, every
+    // peer stays on the ring itself (smaller nodes) rather than stepping onto inner tracks, which
+    // made the arrows of the zoomed reference ring zig-zag.
+    let v = fit(baseR, 1);
+    const scale = v.side / 1080;
+    const oneTrack = Math.min(baseR * scale, (this.geometry.closest(ids) - 4 * scale) / 2);
+    if (ids.length > 1 && oneTrack >= MIN_ONE_TRACK_NODE * scale) {
+      v = fit(oneTrack, 1);
+      set(this.svg, 'data-tracks', '1');
+      return this.frame(v, baseR, oneTrack);
+    }
+    set(this.svg, 'data-tracks', String(TRACKS));
+    v = fit(baseR);
     const r = baseR * (v.side / 1080);
     if (v.side < 1080) v = fit(r);
+    return this.frame(v, baseR, v.side >= 1080 ? baseR : r);
+  }
+
+  /** Sets the view box and the sizes that follow the zoom; returns the node radius. */
+  private frame(v: { cx: number; cy: number; side: number }, baseR: number, r: number): number {
     const box = v.side >= 1080 ? '-540 -540 1080 1080' : `${(v.cx - v.side / 2).toFixed(1)} ${(v.cy - v.side / 2).toFixed(1)} ${v.side.toFixed(1)} ${v.side.toFixed(1)}`;
     set(this.svg, 'viewBox', box);
     // arrowheads in a crowded ring shrink with the nodes
     const head = (7 * Math.min(1, baseR / 16)).toFixed(1);
     for (const m of this.svg.querySelectorAll('marker')) (set(m, 'markerWidth', head), set(m, 'markerHeight', head));
     this.svg.style.setProperty('--u', (v.side / 1080).toFixed(4));
-    return v.side >= 1080 ? baseR : r;
+    return r;
   }
 
-  private drawPeer(p: PeerView, r: number, small: boolean, isSelected: boolean): void {
+  private drawPeer(p: PeerView, r: number, small: boolean, labelled: boolean, isSelected: boolean): void {
     let els = this.peers.get(p.id);
     if (!els) {
       const g = svgEl('g', { class: 'peer', role: 'button', tabindex: '0', 'aria-label': `Peer ${p.id}`, 'data-peer-id': p.id });
@@ -194,8 +255,15 @@ export class RingDrawing {
     set(els.g, 'class', `peer${small ? ' small' : ''}`);
     set(els.circle, 'r', String(r));
     set(els.circle, 'class', `node ${p.state}`);
-    set(els.label, 'y', small ? String(-r - 14) : '0');
-    set(els.label, 'font-size', (r * (small ? 1.8 : 0.85)).toFixed(1));
+    // crowded: the label sits just outside the ring on the peer's own radius (outside the outer
+    // track even for a peer on an inner one), clear of every node and link
+    const font = r * (small ? SMALL_LABEL_SCALE : 0.85);
+    const a = this.geometry.fraction(p.id) * 2 * Math.PI - Math.PI / 2;
+    const d = small ? RADIUS + r + font * 0.9 - Math.hypot(x, y) : 0;
+    set(els.label, 'x', (Math.cos(a) * d).toFixed(1));
+    set(els.label, 'y', (Math.sin(a) * d).toFixed(1));
+    set(els.label, 'font-size', font.toFixed(1));
+    set(els.g, 'data-labelled', small && labelled ? 'true' : null);
     const files = p.files.length;
     const [bw, bh] = [r * 1.2, r * 0.9];
     set(els.badge.firstElementChild!, 'x', (-bw / 2).toFixed(1));

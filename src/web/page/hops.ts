@@ -48,6 +48,10 @@ export class HopDrawing {
     private readonly list: HTMLOListElement,
     private readonly geometry: () => Geometry,
     private readonly radius: () => number,
+    /** A Store or Request failed: the page says so where it said the command was sent. */
+    private readonly onFailed: (sentence: string) => void = () => {},
+    /** Progress labels go above the peers, which hid the middle of one ("100% of 29…B"). */
+    private readonly labelLayer: SVGGElement = layer,
   ) {
     setInterval(() => this.fade(), 1000);
   }
@@ -129,6 +133,9 @@ export class HopDrawing {
   }
 
   private open(op: Op['op'], subject: string, origin: string): Op {
+    // a new operation takes the drawing: what earlier ones drew goes, so old arrows, rings and
+    // labels never pile up (news of an earlier one still reaches its line in the list)
+    for (const old of this.ops) this.undraw(old);
     const li = document.createElement('li');
     const o: Op = { key: `${op}-${++this.seq}`, op, subject, origin, path: [origin], status: 'on its way', failed: false, accepted: false, done: false, els: [], li, touched: Date.now() };
     this.ops.push(o);
@@ -139,26 +146,45 @@ export class HopDrawing {
   }
 
   private drop(o: Op): void {
-    o.els.forEach((e) => e.remove());
-    o.transfer?.path.remove();
-    o.transfer?.label.remove();
+    this.undraw(o);
     o.li.remove();
   }
 
+  /** Removes what an operation drew on the ring (its line in the list stays). */
+  private undraw(o: Op): void {
+    o.els.forEach((e) => e.remove());
+    o.els = [];
+    o.transfer?.path.remove();
+    o.transfer?.label.remove();
+    delete o.transfer;
+  }
+
+  /** The ring stopped: nothing drawn for its operations is true any more. */
+  clear(): void {
+    for (const o of this.ops) this.undraw(o);
+  }
+
+  /** Only the newest operation draws: news of an earlier one goes to its line in the list. */
+  private drawing(o: Op): boolean {
+    return o === this.ops[this.ops.length - 1];
+  }
+
   private hop(o: Op, from: string, to: string): void {
-    const g = this.geometry();
-    const el = svgEl('path', {
-      class: 'hop',
-      d: g.curve(from, to, -0.45, this.radius() + 3),
-      'marker-end': 'url(#arrow-hop)',
-      'data-hop': String(o.path.length),
-      'data-op': o.op,
-      'data-subject': o.subject,
-      'data-from': from,
-      'data-to': to,
-    });
-    this.layer.append(el);
-    o.els.push(el);
+    if (this.drawing(o)) {
+      const g = this.geometry();
+      const el = svgEl('path', {
+        class: 'hop',
+        d: g.curve(from, to, -0.45, this.radius() + 3),
+        'marker-end': 'url(#arrow-hop)',
+        'data-hop': String(o.path.length),
+        'data-op': o.op,
+        'data-subject': o.subject,
+        'data-from': from,
+        'data-to': to,
+      });
+      this.layer.append(el);
+      o.els.push(el);
+    }
     if (o.path[o.path.length - 1] !== from) o.path.push(from);
     o.path.push(to);
     o.touched = Date.now();
@@ -166,31 +192,55 @@ export class HopDrawing {
   }
 
   private accept(o: Op, at: string, status: string): void {
-    const [x, y] = this.geometry().point(at);
-    const ring = svgEl('circle', { class: 'accepted', cx: x.toFixed(1), cy: y.toFixed(1), r: String(this.radius() + 8), 'data-accepted': at, 'data-op': o.op, 'data-subject': o.subject });
-    this.layer.append(ring);
-    o.els.push(ring);
+    if (this.drawing(o)) {
+      const [x, y] = this.geometry().point(at);
+      const ring = svgEl('circle', { class: 'accepted', cx: x.toFixed(1), cy: y.toFixed(1), r: String(this.radius() + 8), 'data-accepted': at, 'data-op': o.op, 'data-subject': o.subject });
+      this.layer.append(ring);
+      o.els.push(ring);
+    }
     o.accepted = true;
     this.status(o, status);
   }
 
   private transfer(o: Op, from: string, to: string, what: string): void {
+    if (!this.drawing(o)) return;
     const g = this.geometry();
     const path = svgEl('path', { class: 'transfer', d: g.curve(from, to, 0.6, this.radius() + 3), 'marker-end': 'url(#arrow-hop)', 'data-transfer': o.subject, 'data-from': from, 'data-to': to });
     const label = svgEl('text', { class: 'transfer-label', 'text-anchor': 'middle', 'data-progress': o.subject });
     label.textContent = what;
-    this.layer.append(path, label);
+    this.layer.append(path);
+    this.labelLayer.append(label);
     const mid = path.getPointAtLength(path.getTotalLength() / 2);
     label.setAttribute('x', mid.x.toFixed(1));
     label.setAttribute('y', mid.y.toFixed(1));
+    this.placeLabel(label);
     o.transfer?.path.remove();
     o.transfer?.label.remove();
     o.transfer = { path, label, from, to };
     o.touched = Date.now();
   }
 
+  /**
+   * A label near the edge of the zoomed view was cut off ("100% of 29…B"): it is moved back inside
+   * the view box by however far its box sticks out.
+   */
+  private placeLabel(label: SVGTextElement): void {
+    const svg = label.ownerSVGElement;
+    const view = svg?.viewBox.baseVal;
+    if (!view || view.width === 0) return;
+    const box = label.getBBox();
+    const pad = view.width * 0.01;
+    const dx = Math.max(0, view.x + pad - box.x) - Math.max(0, box.x + box.width - (view.x + view.width - pad));
+    const dy = Math.max(0, view.y + pad - box.y) - Math.max(0, box.y + box.height - (view.y + view.height - pad));
+    if (dx) label.setAttribute('x', (Number(label.getAttribute('x')) + dx).toFixed(1));
+    if (dy) label.setAttribute('y', (Number(label.getAttribute('y')) + dy).toFixed(1));
+  }
+
   private progress(o: Op, label: string, status?: string): void {
-    if (o.transfer) o.transfer.label.textContent = label;
+    if (o.transfer) {
+      o.transfer.label.textContent = label;
+      this.placeLabel(o.transfer.label);
+    }
     o.touched = Date.now();
     if (status) this.status(o, status);
   }
@@ -203,9 +253,10 @@ export class HopDrawing {
   }
 
   private fail(o: Op | undefined, why: string): void {
-    if (!o) return;
+    if (!o || o.done) return;
     o.failed = true;
     this.status(o, why);
+    if (o.op !== 'join') this.onFailed(`${o.op === 'store' ? 'Store' : 'Request'} ${o.subject} from Peer ${o.origin} failed: ${why}`);
   }
 
   private describe(o: Op): void {

@@ -30,6 +30,9 @@ export class Transcript {
     const frag = document.createDocumentFragment();
     for (const v of items) {
       for (const l of v.lines) {
+        // as at the console: debug lines (a depart-ack that could not be delivered to a peer
+        // that had already gone, say) are for --debug, not for someone watching the ring
+        if (l.level === 'debug') continue;
         const line = { peer: v.peer, text: l.text, level: l.level };
         this.lines.push(line);
         if (!this.filter || this.filter === v.peer) frag.append(this.item(line));
