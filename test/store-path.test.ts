@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runCommand } from '../src/cli/console.js';
 import type { ConsoleHost } from '../src/cli/console.js';
+import { storeDirOf } from '../src/store-dir.js';
 import { publishPath, publishTyped } from '../src/control/publish.js';
 import { RingController } from '../src/control/ring-controller.js';
 import type { TraceView } from '../src/control/view-types.js';
@@ -107,7 +108,9 @@ test('ring console above 8 bits: <id> store PATH publishes any file, spaces and 
   await runCommand(host, `${id} store ${join(src, 'my report (v2).pdf')}`);
   await accepted('my report (v2).pdf');
   assert.deepEqual(said.slice(quiet), []);
-  assert.ok(snapshot(dir).includes('my report (v2).pdf:12:2'), snapshot(dir).join(', '));
+  // above 8 bits a peer's stored names live in its store folder under its data folder
+  const store = storeDirOf(dir, ctl.testnet!.space);
+  assert.ok(snapshot(store).includes('my report (v2).pdf:12:2'), snapshot(store).join(', '));
   // a quoted bare name of a file in the folder stores too
   await runCommand(host, `${id} store "plain.txt"`);
   assert.deepEqual(said.slice(quiet), []);

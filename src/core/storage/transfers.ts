@@ -75,7 +75,11 @@ export class Transfers {
   private readonly requests = new Map<number, PendingRequest>();
   /** `${requester}:${rid}` -> requester: answers being streamed now (at most MAX_SERVING_FILES). */
   private readonly streaming = new Map<string, Id>();
-  /** file -> the origin whose copy we accepted to receive. */
+  /**
+   * `${origin id}:${file}` -> a store we accepted, whose copy we wait for from that origin. Keyed
+   * by origin too: a store of the same name in another's name must not take the place of a
+   * genuine one (the first copy to arrive whole wins).
+   */
   private readonly accepted = new Map<string, { origin: Contact; until: number }>();
   /** Store copies arriving now (between their file-begin and their end). */
   private readonly receivingStores = new Set<string>();
@@ -132,6 +136,10 @@ export class Transfers {
     const forged = ctx.origins.problem(msg, origin);
     if (forged) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped Store of an invalid name`, 'debug');
+    // a store in our own name that we never started (ours come back here only when rerouted)
+    if (msg.origin.id === ctx.self.id && !this.started.has(msg.file) && !this.restoring.has(msg.file)) {
+      return ctx.note(`Dropped Store ${msg.file} in this peer's name: no such store was started here`, 'debug');
+    }
     const key = ctx.space.keyOf(msg.file);
     const r = msg.final ? this.router.routeFinal(key) : this.router.route(key);
     if (r.accept) {
@@ -167,7 +175,7 @@ export class Transfers {
       return ctx.send(origin, { type: 'store-accepted', from: ctx.self, file, storeId: '' });
     }
     this.prune();
-    if (this.accepted.size < MAX_PENDING_STORES) this.accepted.set(file, { origin, until: ctx.now + STORE_WAIT_MS });
+    if (this.accepted.size < MAX_PENDING_STORES) this.accepted.set(`${origin.id}:${file}`, { origin, until: ctx.now + STORE_WAIT_MS });
     ctx.send(origin, { type: 'store-accepted', from: ctx.self, file, storeId: ctx.cfg.storeId });
   }
 
@@ -450,14 +458,12 @@ export class Transfers {
       return { saveAs: ctx.space.fileOf(h.file), sha256: record.sha256, keep: true };
     }
     this.prune();
-    const s = this.accepted.get(h.file);
-    const sameOrigin = s && s.origin.id === h.from.id && sameAddress(s.origin, h.from) && (ctx.cfg.secure || origin.src.host === s.origin.host || isLoopback(origin.src.host));
+    const at = `${h.from.id}:${h.file}`;
+    const s = this.accepted.get(at);
+    const sameOrigin = s && sameAddress(s.origin, h.from) && (ctx.cfg.secure || origin.src.host === s.origin.host || isLoopback(origin.src.host));
     if (!s || !sameOrigin) return refuse(tooBig ?? 'no such store accepted');
-    if (tooBig) {
-      this.accepted.delete(h.file);
-      return refuseAloud(tooBig);
-    }
-    this.accepted.delete(h.file);
+    this.accepted.delete(at);
+    if (tooBig) return refuseAloud(tooBig);
     this.receivingStores.add(h.file);
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'store', phase: 'start', size: h.size });
     return { saveAs: ctx.space.fileOf(h.file), keep: true };

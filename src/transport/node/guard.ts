@@ -48,7 +48,10 @@ export function isPlainFileName(name: string): boolean {
 
 /** host:port of a socket's remote end, as handlers see it in `source`. */
 export function remoteOf(sock: { remoteAddress?: string | undefined; remotePort?: number | undefined }): Address {
-  return { host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 };
+  // A TLS socket whose handshake failed may be closed before it read its peer's address; the TCP
+  // socket under it (Node's _parent) read it when it was accepted.
+  const under = (sock as { _parent?: { remoteAddress?: string | undefined; remotePort?: number | undefined } })._parent;
+  return { host: sock.remoteAddress ?? under?.remoteAddress ?? '?', port: sock.remotePort ?? under?.remotePort ?? 0 };
 }
 
 export function sourceOf(a: Address): string {
