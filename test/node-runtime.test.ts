@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { encodeFrame } from '../src/wire/index.js';
@@ -17,7 +17,7 @@ import { freeBasePort } from './helpers/ports.js';
 
 const HOST = '127.0.0.1';
 /** Every peer id a test below uses; each test has its own, so no test meets another's sockets. */
-const IDS = [1, 2, 5, 6, 10, 11, 20, 21, 30, 31, 40, 41, 50, 51, 54, 55, 60, 61, 70, 71, 80, 81, 90, 91, 100, 101];
+const IDS = [1, 2, 5, 6, 10, 11, 20, 21, 30, 31, 40, 41, 50, 51, 54, 55, 60, 61, 70, 71, 80, 81, 90, 91, 100, 101, 150];
 const BASE_PORT = await freeBasePort(IDS);
 const WAIT_MS = 5_000;
 const TEST_TIMEOUT_MS = 30_000;
@@ -350,4 +350,25 @@ test('opening an endpoint on an address in use rejects and releases what it boun
   await new Promise<void>((resolve) => blocker.close(() => resolve()));
   const ep = await runtime.openEndpoint({ self: blocked, dataDir: dir }, new Recorder());
   await ep.close();
+});
+
+test('a temporary file left by a transfer cut short is removed when the endpoint opens; a fresh one and other files stay', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const dir = await tempDir(t);
+  const store = join(dir, 'store');
+  await mkdir(store);
+  const stale = ['.0001.pdf.0123456789abcdef.part', '.notes.txt.fedcba9876543210.part'];
+  await writeFile(join(dir, stale[0]!), 'half');
+  await writeFile(join(store, stale[1]!), 'half');
+  await writeFile(join(dir, '.0002.pdf.00112233445566aa.part'), 'being written now');
+  await writeFile(join(dir, '.hidden'), 'not ours');
+  await writeFile(join(dir, 'x.part'), 'not ours either');
+  // untouched for an hour: older than any live transfer can be
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  await utimes(join(dir, stale[0]!), hourAgo, hourAgo);
+  await utimes(join(store, stale[1]!), hourAgo, hourAgo);
+  await utimes(join(dir, 'x.part'), hourAgo, hourAgo);
+  const ep = await runtime.openEndpoint({ self: contact(150), dataDir: dir, storeDir: store }, new Rec());
+  t.after(() => ep.close());
+  assert.deepEqual((await readdir(dir)).sort(), ['.0002.pdf.00112233445566aa.part', '.hidden', 'store', 'x.part']);
+  assert.deepEqual(await readdir(store), []);
 });

@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import { createThrowawayRing } from '../src/security/tls.js';
+import { remoteOf } from '../src/transport/node/guard.js';
 import type { Limits } from '../src/transport/node/endpoint.js';
 import { encodeFrame } from '../src/wire/index.js';
 import { closed, eventually, openPeer, rawTcp, until, within, type TestPeer } from './helpers/endpoints.js';
@@ -266,4 +267,12 @@ test('private ring: a certificate makes a member; strangers from the same host, 
   assert.equal(a.stats().dialedTotal, 1, 'one connection all along');
   assert.equal(b.stats().memberInbound, 1);
   assert.deepEqual(qids(b), [1, 2]);
+});
+
+test('a refused handshake names its real source even once the TLS socket has closed (not ?:0)', () => {
+  // a TLS socket closed before it read its peer's address, over the TCP socket that read it on accept
+  const closedTls = { remoteAddress: undefined, remotePort: undefined, _parent: { remoteAddress: '127.0.0.9', remotePort: 40_001 } };
+  assert.deepEqual(remoteOf(closedTls), { host: '127.0.0.9', port: 40_001 });
+  assert.deepEqual(remoteOf({ remoteAddress: '::1', remotePort: 7 }), { host: '::1', port: 7 });
+  assert.deepEqual(remoteOf({}), { host: '?', port: 0 }, 'nothing known at all');
 });

@@ -112,7 +112,10 @@ export class PeerCore {
       onJoinerAdopted: () => this.repl.changed(),
     });
     this.depart = new Depart(ctx, this.live, this.succ, {
-      handOver: (done) => this.repl.handOver(done),
+      handOver: (done) => {
+        this.transfers.handOverStarted();
+        this.repl.handOver(done);
+      },
       exit: (code, reason) => this.exit(code, reason),
     });
   }

@@ -36,6 +36,8 @@ const MAX_SERVING = 256;
 const STORE_WAIT_MS = 60_000;
 /** How long a hand-over waits for the copy of a store taken just before Quit. */
 const COPY_WAIT_MS = 10_000;
+/** Stores a peer that is handing its keys over still takes (and waits for) before it passes them on. */
+const MAX_TAKEN_WHILE_HANDING_OVER = 16;
 /** Requests of one name waiting for our check of its copy, at most. */
 const MAX_CHECKS_WAITING = 16;
 /**
@@ -90,6 +92,8 @@ export class Transfers {
   /** Copies stored again through the ring (restore), waiting for the owner's acceptance; and their pushes. */
   private readonly restoring = new Map<string, number>();
   private readonly restoringPush = new Set<string>();
+  private handingOver = false;
+  private takenWhileHandingOver = 0;
   /** `${requester}:${rid}` -> the request being served, so a missing file can fall back to a replica. */
   private readonly serving = new Map<string, MessageOf<'file-request'>>();
   /** name -> requests whose answer was refused as not matching the record, waiting for our own check of the copy. */
@@ -101,6 +105,11 @@ export class Transfers {
     private readonly keys: KeyStore,
     private readonly hooks: TransferHooks,
   ) {}
+
+  /** The peer is handing its keys over before it leaves (it still takes a few stores: see onStore). */
+  handOverStarted(): void {
+    this.handingOver = true;
+  }
 
   /** Stores taken here whose copy from their origin has not arrived yet. */
   awaitingCopies(): number {
@@ -148,13 +157,17 @@ export class Transfers {
       // the hand-over, a store taken here is waited for and handed over with the rest
       // (with no successor left, the predecessor took the hand-over: the store goes there, marked
       // final, and walks back to the key's owner if that is not the predecessor)
-      const next = ctx.phase === 'leaving' ? (this.router.routable()[0] ?? this.router.predecessor()) : undefined;
+      // a hand-over waits for at most MAX_TAKEN_WHILE_HANDING_OVER copies: stores beyond them (a
+      // flood of forged ones would keep it waiting for ever) go on as if it had said it leaves
+      const full = this.handingOver && this.takenWhileHandingOver >= MAX_TAKEN_WHILE_HANDING_OVER;
+      const next = ctx.phase === 'leaving' || full ? (this.router.routable()[0] ?? this.router.predecessor()) : undefined;
       if (next) {
         ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
         return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
       }
       const refused = ctx.origins.refuseToAct(msg, origin);
       if (refused) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
+      if (this.handingOver) this.takenWhileHandingOver++;
       return this.acceptStore(msg.file, msg.origin);
     }
     ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
