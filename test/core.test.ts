@@ -286,8 +286,10 @@ test('on a private ring a message rerouted round an unreachable peer keeps the p
   // a store of 9's own (the shell signs it as it leaves, so the core's copy has no proof)
   const other = new FakeLink();
   other.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
-  const own = { type: 'store' as const, origin: defaultContact(9n, '127.0.0.1', BASE), file: '2013', final: false, hops: 1 };
-  const ownAgain = other.feed(9, { type: 'send-failed', to: defaultContact(14n, '127.0.0.1', BASE + 14), msg: own, error: 'unreachable', now: T + 30 });
+  const typed = other.feed(9, { type: 'command', line: 'Store 2013', now: T + 20 });
+  const own = typed.find((e) => e.kind === 'send' && e.msg.type === 'store');
+  assert.ok(own && own.kind === 'send' && own.to.id === 14n, 'typed at 9, sent to 14');
+  const ownAgain = other.feed(9, { type: 'send-failed', to: own.to, msg: own.msg, error: 'unreachable', now: T + 30 });
   assert.ok(ownAgain.some((e) => e.kind === 'send' && e.msg.type === 'store' && e.to.id === 19n), 'our own store goes round too');
 });
 

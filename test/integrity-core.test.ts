@@ -99,3 +99,19 @@ test('a stored name is served only with its record, and a name the store does no
   const serve = ask('0150').find((e) => e.kind === 'serve-file');
   assert.deepEqual(serve, { kind: 'serve-file', name: '0150', rid: 7, to: c(220), sha256: SHA });
 });
+
+test('a store in this peer\'s own name that it never started is dropped; a peer handing its keys over passes requests on', () => {
+  const core = peer200();
+  const forged = core.handle({ type: 'receive', msg: { type: 'store', origin: c(200), file: '0150', final: true, hops: 3 }, origin: { via: 'tcp', src: c(10) }, now: 20 });
+  assert.ok(!forged.some((e) => e.kind === 'trace' && e.trace.kind === 'store-accepted'), 'nobody typed Store 0150 here');
+  // holding a file, Quit starts a hand-over; a request that stops here meanwhile goes to the successor
+  core.handle({ type: 'receive', msg: { type: 'store', origin: c(10), file: '0150', final: true, hops: 1 }, origin: { via: 'tcp', src: c(10) }, now: 21 });
+  const h: FileBegin = { type: 'file-begin', from: c(10), file: '0150', rid: 0, purpose: 'store', size: 10 };
+  core.handle({ type: 'file-offer', header: h, origin: { via: 'tcp', src: c(10) }, now: 22 });
+  core.handle({ type: 'file-done', header: h, ok: true, sha256: SHA, now: 23 });
+  core.handle({ type: 'command', line: 'Quit', now: 30 });
+  const asked = core.handle({ type: 'receive', msg: { type: 'file-request', requester: c(5), file: '0150', rid: 8, final: true, hops: 1, fallback: 2 }, origin: { via: 'tcp', src: c(5) }, now: 31 });
+  assert.ok(!asked.some((e) => e.kind === 'serve-file'), 'not served by a peer on its way out');
+  const on = asked.find((e) => e.kind === 'send' && e.msg.type === 'file-request');
+  assert.ok(on?.kind === 'send' && on.to.id === 220n, 'passed to the successor that takes the keys over');
+});

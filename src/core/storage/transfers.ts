@@ -322,6 +322,14 @@ export class Transfers {
    */
   private serve(msg: MessageOf<'file-request'>): void {
     const ctx = this.ctx;
+    // a peer on its way out would cut the transfer when it exits: its successor takes its keys over
+    if ((this.handingOver || ctx.phase === 'leaving') && msg.requester.id !== ctx.self.id) {
+      const next = this.router.routable().find((c) => c.id !== msg.requester.id);
+      if (next) {
+        ctx.note(`Leaving: the request for File ${msg.file} goes to Peer ${ctx.fmt(next.id)}, which takes over`, 'debug');
+        return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
+      }
+    }
     const held = this.keys.get(msg.file);
     if (!held && !ctx.space.spec) return this.fallBack(msg, msg.requester);
     if (msg.requester.id !== ctx.self.id && this.tooBusy(msg.requester.id)) {
