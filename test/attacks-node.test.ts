@@ -4,9 +4,9 @@
 // authority's certificate, a member speaking for another, and a tampered TLS record. After each
 // attack the ring must still be the true ring and no file may have changed.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as tcp from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { createThrowawayRing } from '../src/security/tls.js';
 import type { TlsIdentity } from '../src/security/identity.js';
 import { createNodeRuntime, type Limits } from '../src/transport/node/endpoint.js';
 import { createTestnet, type Testnet } from '../src/testnet.js';
+import type { Endpoint } from '../src/transport/types.js';
 import { encodeFrame, FILE_CHUNK_BYTES } from '../src/wire/index.js';
 import { freeBasePort } from './helpers/ports.js';
 
@@ -28,7 +29,7 @@ const T = { timeout: 60_000 };
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function ring(opts: { secure?: boolean; identityFor?: (id: bigint) => TlsIdentity; limits?: Partial<Limits> } = {}): Promise<{ net: Testnet; lines: PeerLine[]; dir: string; base: number }> {
+async function ring(opts: { secure?: boolean; identityFor?: (id: bigint) => TlsIdentity; limits?: Partial<Limits>; replicas?: number } = {}): Promise<{ net: Testnet; lines: PeerLine[]; dir: string; base: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'cdht-attack-'));
   dirs.push(dir);
   const base = await freeBasePort([...IDS, 15, 50, 60, 61]);
@@ -450,3 +451,113 @@ async function thirtyRequests(net: Testnet, lines: PeerLine[], dir: string): Pro
   const received = requesters.reduce((n, id) => n + ended(id).filter((l) => l === 'File 4103 received').length, 0);
   assert.ok(received >= 20, `most complete on a quiet ring (${received} of 30)`);
 }
+
+/**
+ * Items 1 and 4 of issue 13 on sockets: an attacker offers names in a neighbour's name and pushes
+ * its own bytes as replicas (before and after the genuine Store), and offers a name to peers that
+ * do not hold its key. Returns when the genuine bytes are on the owner and its replicas.
+ */
+async function overwriteAndPlant(net: Testnet, dir: string, ep: Endpoint, me: Contact): Promise<void> {
+  const peerDir = (id: number) => join(dir, `peer-${id}`);
+  const fake = Buffer.alloc(700, 0xee);
+  writeFileSync(join(dir, 'evil', '2067.pdf'), fake);
+  writeFileSync(join(dir, 'evil', '0017.pdf'), fake);
+  const sha = createHash('sha256').update(fake).digest();
+  const send = (to: number, msg: Message) => ep.sendMessage(net.contactOf(to), msg).catch(() => undefined);
+  const push = (to: number, file: string, rid: number, from: Contact) =>
+    ep.sendFile(net.contactOf(to), { type: 'file-begin', from, file, rid, purpose: 'replica', size: fake.length, sha256: sha }, `${file}.pdf`).catch(() => undefined);
+  // offers in 19's predecessor's name (the want goes to the real 14), then pushes under every id the attacker knows
+  for (let oid = 1; oid <= 20; oid++) await send(19, { type: 'key-offer', from: net.contactOf(14), oid, keys: [{ name: '2067', size: fake.length, sha256: sha }] });
+  // a name offered to peers that neither own key 17 (19's) nor keep its replica
+  for (const to of [9, 14]) await send(to, { type: 'key-offer', from: me, oid: 77, keys: [{ name: '0017', size: fake.length, sha256: sha }] });
+  for (const rid of [1, 2, 20, 77, 0]) {
+    await push(19, '2067', rid, net.contactOf(14));
+    await push(9, '0017', rid, me);
+    await push(14, '0017', rid, me);
+  }
+  assert.ok(!existsSync(join(peerDir(19), '2067.pdf')), 'nothing planted at the owner');
+  assert.ok(!existsSync(join(peerDir(9), '0017.pdf')) && !existsSync(join(peerDir(14), '0017.pdf')), 'nothing planted where the key is not held');
+  // the genuine Store wins, and pushes after it change nothing
+  const genuine = randomBytes(700);
+  writeFileSync(join(peerDir(8), '2067.pdf'), genuine);
+  net.peer(8)!.store('2067');
+  const holders = () => [19, 2, 4].filter((id) => existsSync(join(peerDir(id), '2067.pdf')) && readFileSync(join(peerDir(id), '2067.pdf')).equals(genuine));
+  assert.ok(await net.until(() => holders().length === 3, 15_000), `the owner and its replicas hold the genuine bytes (${holders().join(', ')})`);
+  for (const rid of [1, 2, 20]) await push(19, '2067', rid, net.contactOf(14));
+  assert.deepEqual(holders(), [19, 2, 4], 'still the genuine bytes everywhere');
+  assert.ok(!existsSync(join(peerDir(9), '0017.pdf')) && !existsSync(join(peerDir(14), '0017.pdf')));
+  assert.deepEqual(net.staleIds(), []);
+}
+
+test('open ring on sockets: an attacker can neither overwrite a stored name nor plant one where its key is not held', T, async () => {
+  const { net, dir, base } = await ring({ replicas: 3 });
+  try {
+    mkdirSync(join(dir, 'evil'));
+    const me: Contact = { id: 50n, host: '127.0.0.1', port: base + 50 };
+    const ep = await createNodeRuntime().openEndpoint({ self: me, dataDir: join(dir, 'evil') }, { onMessage: () => {}, onBadInput: () => {}, onFileOffer: () => null, onFileDone: () => {} });
+    try {
+      await overwriteAndPlant(net, dir, ep, me);
+    } finally {
+      await ep.close();
+    }
+  } finally {
+    await net.close();
+  }
+});
+
+test('private ring on sockets: a member can neither overwrite a stored name nor plant one where its key is not held', T, async () => {
+  const authority = await createThrowawayRing();
+  const ids = new Map<bigint, TlsIdentity>();
+  for (const id of IDS) ids.set(BigInt(id), await authority.identityFor(BigInt(id)));
+  const { net, dir, base } = await ring({ secure: true, identityFor: (id) => ids.get(id)!, replicas: 3 });
+  try {
+    mkdirSync(join(dir, 'evil'));
+    // member 5's certificate, from an address of its own
+    const me: Contact = { id: 5n, host: '127.0.0.1', port: base + 60 };
+    const ep = await createNodeRuntime().openEndpoint({ self: me, dataDir: join(dir, 'evil'), tls: ids.get(5n)! }, { onMessage: () => {}, onBadInput: () => {}, onFileOffer: () => null, onFileDone: () => {} });
+    try {
+      await overwriteAndPlant(net, dir, ep, me);
+    } finally {
+      await ep.close();
+    }
+  } finally {
+    await net.close();
+  }
+});
+
+test('a final request on sockets is answered only for stored names: no key, no file outside the store, leaves a peer', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdht-attack-'));
+  dirs.push(dir);
+  const base = await freeBasePort([0, 1, 2, 50]);
+  const net = await createTestnet({ bits: 16, count: 3, basePort: base, pingIntervalMs: 250, dataDir: dir, perPeerDirs: true });
+  try {
+    const [a] = net.runningIds();
+    const data = net.dataDirOf(a!);
+    writeFileSync(join(data, 'secret.txt'), 'secret bytes');
+    writeFileSync(join(data, `peer-${a}.key`), 'a private key');
+    writeFileSync(join(net.peer(a!)!.storeDir, 'dropped.txt'), 'put here by hand after the start');
+    const got: Message[] = [];
+    const offered: string[] = [];
+    const me: Contact = { id: 50n, host: '127.0.0.1', port: base + 50 };
+    const ep = await createNodeRuntime().openEndpoint({ self: me, dataDir: join(dir) }, {
+      onMessage: (m) => void got.push(m),
+      onBadInput: () => {},
+      onFileOffer: (h) => {
+        offered.push(h.file);
+        return `leak-${offered.length}`;
+      },
+      onFileDone: () => {},
+    });
+    try {
+      for (const [i, file] of ['secret.txt', `peer-${a}.key`, 'dropped.txt'].entries()) {
+        await ep.sendMessage(net.contactOf(a!), { type: 'file-request', requester: me, file, rid: 100 + i, final: true, hops: 1, fallback: 200 });
+      }
+      assert.ok(await net.until(() => got.filter((m) => m.type === 'file-missing').length === 3, 10_000), 'each is answered missing');
+      assert.deepEqual(offered, [], 'no file was offered');
+    } finally {
+      await ep.close();
+    }
+  } finally {
+    await net.close();
+  }
+});
