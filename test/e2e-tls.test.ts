@@ -97,3 +97,13 @@ test('cdht ring --secure: a throwaway authority, joins through the console', T, 
     await ring.stop();
   }
 });
+
+test('above 8 bits a peer refuses to start with its --tls folder inside the store folder it serves', T, async () => {
+  const data = temp();
+  const store = join(data, 'store');
+  assert.equal((await runCli(['ca', 'create', store], { cwd: data })).status.code, 0);
+  assert.equal((await runCli(['ca', 'issue', '1', '--ca', store], { cwd: data })).status.code, 0);
+  const r = await runCli(['init', '1', '2@127.0.0.1:1', '3@127.0.0.1:2', '1', '--bits', '16', '--advertise', '127.0.0.1:3', '--data-dir', data, '--tls', store], { cwd: data });
+  assert.equal(r.status.code, 2, r.describe());
+  assert.match(r.err[0]!, /^cdht: error: --tls: .* is inside .*store, the folder this peer serves/);
+});
