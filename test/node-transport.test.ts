@@ -450,9 +450,12 @@ test('a file send still waiting for a sending slot when its signal fires is not 
   const mute = net.createServer((s) => s.on('error', () => {}));
   await new Promise<void>((r) => mute.listen(0, HOST, r));
   t.after(() => mute.close());
+  const reached = new Promise<void>((r) => mute.once('connection', () => r()));
   const header: FileBegin = { type: 'file-begin', from: a.me, file: '4103', rid: 1, purpose: 'request', size: 1000 };
   const stuck = a.ep.sendFile({ host: HOST, port: (mute.address() as net.AddressInfo).port }, header, '4103.pdf');
   stuck.catch(() => {});
+  // the stuck send holds the slot once it has connected (both sends look the file up first, in either order)
+  await within(reached, 'the stuck send to connect');
   const waited = a.ep.sendFile(b.me, { ...header, rid: 2 }, '4103.pdf', undefined, AbortSignal.timeout(200));
   await assert.rejects(waited, (e: unknown) => (e as { code?: string }).code === 'CDHT_ERR_TRANSFER' && /not sent: .* while waiting for a sending slot/.test((e as Error).message));
   assert.equal(b.stats().acceptedTotal, 0, 'nothing reached the receiver');
