@@ -486,7 +486,10 @@ async function overwriteAndPlant(net: Testnet, dir: string, ep: Endpoint, me: Co
   for (const rid of [1, 2, 20]) await push(19, '2067', rid, net.contactOf(14));
   assert.deepEqual(holders(), [19, 2, 4], 'still the genuine bytes everywhere');
   assert.ok(!existsSync(join(peerDir(9), '0017.pdf')) && !existsSync(join(peerDir(14), '0017.pdf')));
-  assert.deepEqual(net.staleIds(), []);
+  // a member speaking from a second address may confuse the others about its own id for a while;
+  // once it is gone the ring must be the true ring again
+  await ep.close();
+  assert.ok(await net.until(() => net.staleIds().length === 0, 15_000), `stale: ${net.staleIds().join(', ')}`);
 }
 
 test('open ring on sockets: an attacker can neither overwrite a stored name nor plant one where its key is not held', T, async () => {
