@@ -492,41 +492,32 @@ async function overwriteAndPlant(net: Testnet, dir: string, ep: Endpoint, me: Co
   assert.ok(await net.until(() => net.staleIds().length === 0, 15_000), `stale: ${net.staleIds().join(', ')}`);
 }
 
-test('open ring on sockets: an attacker can neither overwrite a stored name nor plant one where its key is not held', T, async () => {
-  const { net, dir, base } = await ring({ replicas: 3 });
-  try {
-    mkdirSync(join(dir, 'evil'));
-    const me: Contact = { id: 50n, host: '127.0.0.1', port: base + 50 };
-    const ep = await createNodeRuntime().openEndpoint({ self: me, dataDir: join(dir, 'evil') }, { onMessage: () => {}, onBadInput: () => {}, onFileOffer: () => null, onFileDone: () => {} });
-    try {
-      await overwriteAndPlant(net, dir, ep, me);
-    } finally {
-      await ep.close();
+for (const secure of [false, true]) {
+  const who = secure ? 'a member (peer 5\'s certificate, from an address of its own)' : 'an outsider';
+  test(`${secure ? 'private' : 'open'} ring on sockets: ${who} can neither overwrite a stored name nor plant one where its key is not held`, T, async () => {
+    const ids = new Map<bigint, TlsIdentity>();
+    if (secure) {
+      const authority = await createThrowawayRing();
+      for (const id of IDS) ids.set(BigInt(id), await authority.identityFor(BigInt(id)));
     }
-  } finally {
-    await net.close();
-  }
-});
-
-test('private ring on sockets: a member can neither overwrite a stored name nor plant one where its key is not held', T, async () => {
-  const authority = await createThrowawayRing();
-  const ids = new Map<bigint, TlsIdentity>();
-  for (const id of IDS) ids.set(BigInt(id), await authority.identityFor(BigInt(id)));
-  const { net, dir, base } = await ring({ secure: true, identityFor: (id) => ids.get(id)!, replicas: 3 });
-  try {
-    mkdirSync(join(dir, 'evil'));
-    // member 5's certificate, from an address of its own
-    const me: Contact = { id: 5n, host: '127.0.0.1', port: base + 60 };
-    const ep = await createNodeRuntime().openEndpoint({ self: me, dataDir: join(dir, 'evil'), tls: ids.get(5n)! }, { onMessage: () => {}, onBadInput: () => {}, onFileOffer: () => null, onFileDone: () => {} });
+    const { net, dir, base } = await ring({ replicas: 3, ...(secure ? { secure, identityFor: (id: bigint) => ids.get(id)! } : {}) });
     try {
-      await overwriteAndPlant(net, dir, ep, me);
+      mkdirSync(join(dir, 'evil'));
+      const me: Contact = { id: secure ? 5n : 50n, host: '127.0.0.1', port: base + 60 };
+      const ep = await createNodeRuntime().openEndpoint(
+        { self: me, dataDir: join(dir, 'evil'), ...(secure ? { tls: ids.get(5n)! } : {}) },
+        { onMessage: () => {}, onBadInput: () => {}, onFileOffer: () => null, onFileDone: () => {} },
+      );
+      try {
+        await overwriteAndPlant(net, dir, ep, me);
+      } finally {
+        await ep.close();
+      }
     } finally {
-      await ep.close();
+      await net.close();
     }
-  } finally {
-    await net.close();
-  }
-});
+  });
+}
 
 test('a final request on sockets is answered only for stored names: no key, no file outside the store, leaves a peer', T, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cdht-attack-'));
