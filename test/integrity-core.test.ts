@@ -87,7 +87,7 @@ test('a copy is wanted only from a neighbour, only for a key this peer holds, an
   assert.equal(accepted(file(ok.wid)), undefined);
 });
 
-test('a stored name is served only with its record, and a name the store does not hold is not served', () => {
+test('a store copy never replaces a file, and a stored name is served with its record', () => {
   const core = peer200();
   const from = { via: 'tcp' as const, src: c(10) };
   core.handle({ type: 'receive', msg: { type: 'store', origin: c(10), file: '0150', final: true, hops: 1 }, origin: from, now: 20 });

@@ -12,6 +12,7 @@
 //   peers and the next min(k, n) - 1 of them, and their key stores know it.
 // - content: every file written under a stored name (or as a received copy of one) has the bytes
 //   that name was stored with; run.ts checks it on every disk write, as it happens.
+import { sameBytes } from '../core/bytes.js';
 import type { Phase } from '../core/context.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 
@@ -167,7 +168,7 @@ export function checkWrite(originals: ReadonlyMap<string, Uint8Array>, dir: stri
   if (!s) return undefined;
   const original = originals.get(s.name);
   if (!original) return { invariant: 'content', detail: `${dir}/${file} was written, but nobody stored ${s.name}` };
-  if (original.length !== bytes.length || original.some((b, i) => b !== bytes[i])) {
+  if (!sameBytes(original, bytes)) {
     return { invariant: 'content', detail: `${dir}/${file} was written with other bytes than ${s.name} was stored with` };
   }
   return undefined;

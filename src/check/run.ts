@@ -24,7 +24,7 @@ import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
-import { sameBytes } from '../core/storage/transfers.js';
+import { sameBytes } from '../core/bytes.js';
 import { Forger, SECRET_FILE, type ForgerWorld } from './byzantine.js';
 import { checkCopies, checkRing, checkWrite, storedNameOf, type RingView, type Violation } from './invariants.js';
 import { contentOf, ID_COUNT, MIN_UP, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';

@@ -34,3 +34,8 @@ export function sameContact(a: Contact | undefined, b: Contact | undefined): boo
 export function formatAddress(a: Address): string {
   return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
+
+/** Loopback addresses: a peer on this host may reach us from any of them. */
+export function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+}

@@ -14,7 +14,8 @@
 // from a neighbour its own view names (a predecessor, a successor); wants are bounded per peer
 // and in all. Names without a record yet are hashed (a few a tick) before they are offered.
 import type { Contact } from '../contact.js';
-import { sameAddress } from '../contact.js';
+import { isLoopback, sameAddress } from '../contact.js';
+import { sameBytes } from '../bytes.js';
 import { impersonation, type Ctx } from '../context.js';
 import type { Liveness } from '../membership/liveness.js';
 import type { Successors } from '../membership/successors.js';
@@ -22,7 +23,6 @@ import type { FileBegin, KeyInfo, MessageOf } from '../messages.js';
 import { MAX_OFFER_KEYS } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Held, KeyStore } from './key-store.js';
-import { isLoopback, sameBytes } from './transfers.js';
 import type { Id } from '../id-space.js';
 
 /** Offers of ours awaiting a want, and wants of ours awaiting their files. */

@@ -9,7 +9,8 @@
 // holder told that its bytes did not match checks its own copy and, if it went bad, stops
 // serving it and hands the request to the next replica.
 import type { Contact } from '../contact.js';
-import { sameAddress } from '../contact.js';
+import { isLoopback, sameAddress } from '../contact.js';
+import { sameBytes } from '../bytes.js';
 import { impersonation, type Ctx } from '../context.js';
 import type { FileBegin, KeyInfo, MessageOf } from '../messages.js';
 import { MAX_HOPS, RECORD_MISMATCH } from '../messages.js';
@@ -249,7 +250,7 @@ export class Transfers {
       for (const msg of waiting) this.fallBack(msg, msg.requester);
       return;
     }
-    for (const msg of waiting) this.unserved(msg, 'failed', 'the copy here is intact; the requester refused it');
+    for (const msg of waiting) this.unserved(msg, 'the copy here is intact; the requester refused it');
     if (size === undefined) return;
     if (held) {
       if (!held.sha256 && sha256) this.keys.add({ name, size, sha256 }, held.ring);
@@ -358,9 +359,9 @@ export class Transfers {
     if (!local) ctx.send(requester, { type: 'file-missing', from: ctx.self, file, rid: msg.rid });
   }
 
-  /** A serve that ended without the file reaching the requester. */
-  private unserved(msg: MessageOf<'file-request'>, phase: 'failed', error: string): void {
-    this.ctx.trace({ kind: 'serve', file: msg.file, to: msg.requester.id, local: false, phase, error });
+  /** A serve that failed: the file did not reach the requester. */
+  private unserved(msg: MessageOf<'file-request'>, error: string): void {
+    this.ctx.trace({ kind: 'serve', file: msg.file, to: msg.requester.id, local: false, phase: 'failed', error });
   }
 
   onServeProgress(file: string, rid: number, to: Contact, phase: 'start' | 'missing' | 'sent' | 'failed', error?: string, size?: number): void {
@@ -381,7 +382,7 @@ export class Transfers {
       // the requester says our bytes do not match our record: check our own copy rather than take its word
       const list = this.checking.get(file) ?? [];
       if (list.length < MAX_CHECKS_WAITING) list.push(msg);
-      if (!this.checking.has(file) && this.checking.size >= MAX_PENDING_STORES) return this.unserved(msg, 'failed', error);
+      if (!this.checking.has(file) && this.checking.size >= MAX_PENDING_STORES) return this.unserved(msg, error);
       this.checking.set(file, list);
       return this.check(file);
     }
@@ -504,7 +505,7 @@ export class Transfers {
       if (!ok && req && error?.includes(RECORD_MISMATCH)) {
         // a holder whose copy went bad: it checks its copy and hands the request to a replica
         req.receiving = false;
-        ctx.setTimer(`request:${h.rid}`, ctx.now + ctx.cfg.requestTimeoutMs);
+        ctx.setTimer(`request:${h.rid}`, req.until);
         ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: h.purpose, phase: 'failed', size: h.size, error: `${error}; waiting for another copy` });
         return;
       }
@@ -526,16 +527,4 @@ export class Transfers {
       this.hooks.onHeld(h.file);
     }
   }
-}
-
-/** Two byte strings are equal. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Loopback addresses: a peer on this host may reach us from any of them. */
-export function isLoopback(host: string): boolean {
-  return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 }

@@ -5,6 +5,7 @@
 // (an endpoint that is not its origin, or bytes injected with deliverRaw) cannot make one that
 // checks, a changed field no longer matches its bytes, and a replay checks as a replay, which the
 // core refuses, exactly as with real signatures. No cryptography, no randomness: runs replay.
+import { sameBytes } from '../../core/bytes.js';
 import type { Id } from '../../core/id-space.js';
 import type { RoutedMessage } from '../../core/messages.js';
 import type { ProofCheck } from '../../core/origin.js';
@@ -52,10 +53,4 @@ export class SimNotary {
 
 function key(sig: Uint8Array): string {
   return String.fromCharCode(...sig);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
