@@ -54,7 +54,7 @@ test('publishPath: every refusal leaves the data folder and the source as they w
     [join(src, '.hidden'), true, /must not start with a dot/],
     [join(src, 'absent.txt'), true, /^There is no file .*absent\.txt to store$/],
     [src, true, /is not a regular file$/],
-    [join(src, 'taken.txt'), true, /^taken\.txt is already in the data directory/],
+    [join(src, 'taken.txt'), true, /^taken\.txt is already in the store folder/],
     ['""', true, /^Store takes a file/],
   ];
   for (const [typed, inRing, why] of refusals) {

@@ -1,6 +1,6 @@
 // `store PATH` above the 8-bit space: any file is published under its base name, so it is put
-// into the data directory first (a hard link when it can be, a copy otherwise). Every check that
-// can refuse the Store comes first: a refused Store leaves the data directory as it was.
+// into the peer's store folder first (a hard link when it can be, a copy otherwise). Every check
+// that can refuse the Store comes first: a refused Store leaves the folder as it was.
 import { copyFileSync, existsSync, linkSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { unquoteName } from '../core/id-space.js';
@@ -9,13 +9,13 @@ import type { IdSpace } from '../core/id-space.js';
 export type Published = { name: string } | { error: string };
 
 /**
- * Makes the file typed as `typed` (a path, a bare name already in the data directory, quoted or
+ * Makes the file typed as `typed` (a path, a bare name already in the store folder, quoted or
  * not) storable under its base name: checks the name and that the peer is in a ring, then links
  * or copies it into `dataDir`. Answers the name to Store, or why not.
  */
 export function publishPath(typed: string, space: IdSpace, dataDir: string, inRing: boolean): Published {
   const arg = unquoteName(typed.trim());
-  if (!arg) return { error: 'Store takes a file: a path, or the name of a file in the data directory' };
+  if (!arg) return { error: 'Store takes a file: a path, or the name of a file in the store folder' };
   const name = basename(arg);
   const problem = space.nameProblem(name);
   if (problem) return { error: problem };
@@ -24,12 +24,12 @@ export function publishPath(typed: string, space: IdSpace, dataDir: string, inRi
   const src = resolve(arg);
   if (src === resolve(inDir)) return { name };
   if (!existsSync(src)) {
-    // a bare name of a file already in the data directory
+    // a bare name of a file already in the store folder
     if (!arg.includes('/') && !arg.includes(sep) && existsSync(inDir)) return { name };
     return { error: `There is no file ${arg} to store` };
   }
   if (!statSync(src).isFile()) return { error: `${arg} is not a regular file` };
-  if (existsSync(inDir)) return { error: `${name} is already in the data directory ${dataDir}; stored files do not change` };
+  if (existsSync(inDir)) return { error: `${name} is already in the store folder ${dataDir}; stored files do not change` };
   try {
     linkSync(src, inDir);
   } catch {
@@ -43,7 +43,7 @@ export function publishPath(typed: string, space: IdSpace, dataDir: string, inRi
 }
 
 /**
- * Rewrites a typed `store PATH` into `Store "NAME"` once NAME is in the data directory (the quotes
+ * Rewrites a typed `store PATH` into `Store "NAME"` once NAME is in the store folder (the quotes
  * keep a name with spaces whole). Lines that are not such a store, and every line in the 8-bit
  * space, come back unchanged.
  */
