@@ -1,0 +1,191 @@
+// Mass failure on the simulator: a settled ring of N peers holding F files, a share of the peers
+// killed at one instant, and the repair measured as it happens:
+// - reconvergence: the first moment every live peer's successor list is the true one (and no
+//   peer is alone);
+// - copies restored: the first moment every surviving file (one holder at least lived) is on its
+//   right k peers again;
+// - lookups asked from random live peers all through the repair: answered by the true owner
+//   among the live peers, by another peer (a wrong owner: the one outcome that must never
+//   happen), or not answered (allowed: they may wait or fail clearly);
+// - files lost: those whose every holder died, against what theory expects (fraction^k of F).
+// `cdht check --mass`, the bench and the tests use it.
+import type { Id } from '../core/id-space.js';
+import type { RoutingName } from '../core/context.js';
+import type { PeerTrace } from '../peer.js';
+import { SimNetwork } from '../transport/sim/network.js';
+import { createTestnet, type Testnet } from '../testnet.js';
+import { mulberry32 } from '../util/prng.js';
+import { checkAlone, checkCopies, checkSuccessors, rightPeers, type RingView } from './invariants.js';
+
+export interface MassOptions {
+  peers: number;
+  /** Share of the peers killed at once (0 to 0.9). */
+  fraction: number;
+  bits?: number;
+  routing?: RoutingName;
+  successors?: number;
+  replicas?: number;
+  files?: number;
+  seed?: number;
+  /** Lookups a second asked during the repair. */
+  lookupRate?: number;
+  /** How long the repair is watched at most (virtual ms). */
+  maxMs?: number;
+  pingIntervalMs?: number;
+}
+
+export interface MassResult {
+  peers: number;
+  killed: number;
+  r: number;
+  k: number;
+  /** Virtual ms from the kill until every successor list was true; undefined if never within maxMs. */
+  reconvergeMs: number | undefined;
+  /** Virtual ms from the kill until every surviving file was on its k right peers again. */
+  copiesMs: number | undefined;
+  lookups: number;
+  wrongOwner: number;
+  unanswered: number;
+  files: number;
+  lost: number;
+  /** fraction^k · files: the loss theory expects when holders die independently. */
+  expectedLost: number;
+  /** The last violation seen, when a measure never came true. */
+  last?: string;
+  wallMs: number;
+}
+
+const SAMPLE_MS = 250;
+
+export async function runMassFailure(o: MassOptions): Promise<MassResult> {
+  const t0 = performance.now();
+  const seed = o.seed ?? 1;
+  const bits = o.bits ?? 32;
+  const r = o.successors ?? 4;
+  const k = o.replicas ?? 3;
+  const fileCount = o.files ?? 300;
+  const maxMs = o.maxMs ?? 180_000;
+  const rand = mulberry32((seed ^ 0x3a55) >>> 0);
+  const sim = new SimNetwork({ seed });
+  const net = await createTestnet({
+    runtime: 'sim',
+    sim,
+    bits,
+    routing: o.routing ?? 'fingers',
+    settled: true,
+    successors: r,
+    replicas: k,
+    pingIntervalMs: o.pingIntervalMs ?? 1000,
+    basePort: 10_000,
+    perPeerDirs: true,
+    ...(bits > 8 ? { count: o.peers } : { ids: specIds(o.peers, rand) }),
+  });
+  try {
+    await net.run(5_000);
+    const storeDir = (id: Id) => (net.space.spec ? net.dataDirOf(id) : `${net.dataDirOf(id)}/store`);
+    // the files, stored from random peers; the ring is settled before anyone dies
+    const names = Array.from({ length: fileCount }, (_, i) => `mass-${seed}-${i}.bin`).map((n) => (net.space.spec ? String(1000 + Math.floor(rand() * 9000)) : n));
+    const unique = [...new Set(names)];
+    const ids0 = net.runningIds();
+    for (const name of unique) {
+      const at = ids0[Math.floor(rand() * ids0.length)]!;
+      sim.disk.write(storeDir(at), net.space.fileOf(name), Uint8Array.from({ length: 64 }, (_, i) => (i + name.length) & 255));
+      net.peer(at)!.store(name);
+    }
+    const viewOf = (files: readonly string[]): RingView => {
+      const live = net.runningIds();
+      const snaps = new Map(live.map((id) => [id, net.peer(id)!.snapshot()]));
+      return {
+        space: net.space,
+        r,
+        k,
+        peers: [...snaps.values()].map((s) => ({ id: s.id, phase: s.phase, successors: s.successors, pred1: s.pred1, pred2: s.pred2 })),
+        owns: (id, key) => net.peer(id)!.nextHop(key) === null,
+        holds: (id, name) => !!snaps.get(id)?.files.some((f) => f.name === name) && sim.disk.size(storeDir(id), net.space.fileOf(name)) !== undefined,
+        files,
+      };
+    };
+    await net.until(() => !checkCopies(viewOf(unique)), 60_000);
+    await net.run(5_000);
+
+    // the kill
+    const victims = new Set<Id>();
+    const count = Math.round(o.fraction * ids0.length);
+    while (victims.size < count) victims.add(ids0[Math.floor(rand() * ids0.length)]!);
+    const before = viewOf(unique);
+    // a file survives when one of its right peers (the ring's copies, not the origin's own file) lives on
+    const surviving = unique.filter((name) => rightPeers(before, net.space.keyOf(name)).some((id) => !victims.has(id) && before.holds(id, name)));
+    for (const id of victims) void net.kill(id);
+    const killedAt = sim.now();
+
+    let lookups = 0;
+    let wrongOwner = 0;
+    let answered = 0;
+    const onTrace = (t: PeerTrace) => {
+      if (t.trace.kind !== 'lookup-result') return;
+      if (t.trace.owner === undefined) return;
+      answered++;
+      const live = net.runningIds();
+      if (t.trace.owner !== net.space.ownerOf(t.trace.key, live)) wrongOwner++;
+    };
+    net.on('trace', onTrace);
+    let reconvergeMs: number | undefined;
+    let copiesMs: number | undefined;
+    let last: string | undefined;
+    const perSample = Math.max(1, Math.round(((o.lookupRate ?? 20) * SAMPLE_MS) / 1000));
+    while (sim.now() - killedAt < maxMs && (reconvergeMs === undefined || copiesMs === undefined)) {
+      const live = net.runningIds();
+      for (let i = 0; i < perSample; i++) {
+        net.peer(live[Math.floor(rand() * live.length)]!)!.lookup(randomKey(rand, net.space.size));
+        lookups++;
+      }
+      await net.run(SAMPLE_MS);
+      if (reconvergeMs === undefined) {
+        const v = viewOf([]);
+        const bad = checkAlone(v) ?? checkSuccessors(v);
+        if (!bad) reconvergeMs = sim.now() - killedAt;
+        else last = bad.detail;
+      }
+      if (copiesMs === undefined && reconvergeMs !== undefined) {
+        const bad = checkCopies(viewOf(surviving));
+        if (!bad) copiesMs = sim.now() - killedAt;
+        else last = bad.detail;
+      }
+    }
+    // the last lookups get their answer or their timeout
+    await net.run(6_000);
+    net.off('trace', onTrace);
+    return {
+      peers: ids0.length,
+      killed: victims.size,
+      r,
+      k,
+      reconvergeMs,
+      copiesMs,
+      lookups,
+      wrongOwner,
+      unanswered: lookups - answered,
+      files: unique.length,
+      lost: unique.length - surviving.length,
+      expectedLost: Math.pow(o.fraction, k) * unique.length,
+      ...(last !== undefined && (reconvergeMs === undefined || copiesMs === undefined) ? { last } : {}),
+      wallMs: performance.now() - t0,
+    };
+  } finally {
+    await net.close();
+  }
+}
+
+function randomKey(rand: () => number, size: bigint): Id {
+  let v = 0n;
+  const words = Math.ceil(size.toString(2).length / 32);
+  for (let i = 0; i < words; i++) v = (v << 32n) | BigInt(Math.floor(rand() * 2 ** 32));
+  return v % size;
+}
+
+function specIds(n: number, rand: () => number): Id[] {
+  const pool = Array.from({ length: 256 }, (_, i) => BigInt(i));
+  const out: Id[] = [];
+  for (let i = 0; i < Math.min(n, 256); i++) out.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
+  return out;
+}
