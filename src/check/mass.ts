@@ -126,7 +126,14 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
       if (t.trace.owner === undefined) return;
       answered++;
       const live = net.runningIds();
-      if (t.trace.owner !== net.space.ownerOf(t.trace.key, live)) wrongOwner++;
+      if (t.trace.owner !== net.space.ownerOf(t.trace.key, live)) {
+        wrongOwner++;
+        if (process.env.MASS_DEBUG) {
+          const f = (x: Id | undefined) => (x === undefined ? '-' : String(live.indexOf(x)) + (live.includes(x) ? '' : `x${x}`));
+          const snap = net.peer(t.trace.owner)?.snapshot();
+          console.error(`${sim.now() - killedAt} key ${t.trace.key} owner ${f(t.trace.owner)} true ${f(net.space.ownerOf(t.trace.key, live))} owner pred ${f(snap?.pred1)} succ ${snap?.successors.map(f).join(',')}`);
+        }
+      }
     };
     net.on('trace', onTrace);
     let reconvergeMs: number | undefined;

@@ -23,6 +23,8 @@ import { unquoteName } from './id-space.js';
 import { Depart } from './membership/depart.js';
 import { Join, type RoutedMessage } from './membership/join.js';
 import { Liveness } from './membership/liveness.js';
+import { RingMemory } from './membership/memory.js';
+import { MergeProbe } from './membership/merge.js';
 import { Successors } from './membership/successors.js';
 import type { Message } from './messages.js';
 import type { Origin } from './origin.js';
@@ -56,6 +58,8 @@ export class PeerCore {
   private readonly ctx: Ctx;
   private readonly live: Liveness;
   private readonly succ: Successors;
+  private readonly memory: RingMemory;
+  private readonly merge: MergeProbe;
   private readonly router: Router;
   private readonly lookups: Lookups;
   private readonly fingers: Fingers | undefined;
@@ -77,11 +81,20 @@ export class PeerCore {
       onPredecessors: () => this.repl.changed(),
       onGhostAlive: (c) => this.succ.onGhostAlive(c),
       onPingWhileAlone: (from) => this.succ.heardOf(from),
+      onHeardInRing: (c) => this.memory.heard(c),
     });
+    this.memory = new RingMemory(ctx);
+    const ask = (via: Contact, key: Id, done: (owner: Contact | undefined, successors: readonly Contact[]) => void) =>
+      this.lookups.askVia(via, key, (r) => done(r?.owner, r?.successors ?? []));
     this.succ = new Successors(ctx, this.live, {
-      fallbacks: () => [this.live.pred1, this.live.pred2, ...(this.fingers?.entries() ?? []), ...this.live.recentlyHeard()].filter((c): c is Contact => !!c),
+      fallbacks: () =>
+        [this.live.pred1, this.live.pred2, ...(this.fingers?.entries() ?? []), ...this.live.recentlyHeard(), ...this.live.lost(), ...this.memory.entries()].filter(
+          (c): c is Contact => !!c,
+        ),
+      ask,
       onChange: () => this.repl?.changed(),
     });
+    this.merge = new MergeProbe(ctx, this.succ, this.memory, ask);
     this.router = new Router(ctx, this.live, this.succ, successorWalk);
     this.lookups = new Lookups(ctx, this.router);
     const routing = ctx.cfg.routing;
@@ -224,7 +237,12 @@ export class PeerCore {
     if (ctx.phase !== 'starting') return;
     for (const f of files) this.keys.add(f);
     const mode = ctx.cfg.mode;
-    if (mode.kind === 'join') return this.join.start(mode.known);
+    if (mode.kind === 'join') {
+      const k = mode.known;
+      if (k.id !== undefined) this.memory.addSeed({ ...k, id: k.id });
+      return this.join.start(mode.known);
+    }
+    for (const c of mode.successors) this.memory.addSeed(c);
     this.succ.init(mode.successors);
     if (mode.fingers) this.fingers?.seed(mode.fingers);
     ctx.phase = 'active';
@@ -238,6 +256,7 @@ export class PeerCore {
         this.live.onTick();
         if (this.ctx.phase === 'active') {
           this.succ.tick();
+          this.merge.tick();
           this.fingers?.tick();
           this.repl.tick();
           this.lookups.expire();

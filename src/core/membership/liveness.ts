@@ -72,6 +72,8 @@ export interface LivenessHooks {
   onDead(gone: Contact[]): void;
   /** A pong from the first successor: its successors and predecessor (Chord's stabilize). */
   onFirstSuccessorPong(pong: MessageOf<'pong'>): void;
+  /** A peer answered a ping of ours from inside a ring (the ring memory samples these). */
+  onHeardInRing(c: Contact): void;
   /** Predecessors changed. */
   onPredecessors(): void;
   /** A peer declared dead answers again. */
@@ -129,6 +131,10 @@ export class Liveness {
   }
   get pred2(): Contact | undefined {
     return this.preds.pred2;
+  }
+  /** The first predecessor was lost and no other has taken its place yet. */
+  get predecessorLost(): boolean {
+    return this.preds.lost;
   }
 
   // ---- marks ------------------------------------------------------------------------------
@@ -403,6 +409,7 @@ export class Liveness {
     this.outstanding.delete(msg.seq);
     const c = o.target;
     this.markVerified(c, msg.successors.length > 0);
+    if (msg.successors.length > 0) this.hooks.onHeardInRing(c);
     this.silent.delete(contactKey(c));
     this.suspects.delete(c.id);
     // a peer that said it departs may answer while it finishes leaving: it stays gone

@@ -11,6 +11,12 @@ const MAX_HEARD = 1024;
 export class Predecessors {
   pred1: Contact | undefined;
   pred2: Contact | undefined;
+  /**
+   * The first predecessor died or fell silent and no other has taken its place: this peer's range
+   * now reaches back to a live peer it does not know yet. (A peer that never had one trusts the
+   * ring it was started in.)
+   */
+  lost = false;
   private readonly heardAt = new Map<Id, number>();
 
   constructor(
@@ -34,6 +40,7 @@ export class Predecessors {
     const cur = this[slot];
     const silent = !cur || now - (this.heardAt.get(cur.id) ?? -Infinity) > 2 * this.probeMs();
     if (!cur || cur.id === from.id || silent || this.ctx.space.betweenOpen(cur.id, from.id, this.ctx.self.id)) this[slot] = from;
+    if (this.pred1) this.lost = false;
     if (this.pred1?.id !== b1 || this.pred2?.id !== b2) this.changed();
   }
 
@@ -45,6 +52,7 @@ export class Predecessors {
       const p = this[slot];
       if (p && this.ctx.now - (this.heardAt.get(p.id) ?? this.ctx.now) > limit) {
         this[slot] = undefined;
+        if (slot === 'pred1') this.lost = true;
         changed = true;
       }
     }
@@ -57,7 +65,7 @@ export class Predecessors {
   /** A peer that left or died: forget it at once. */
   forget(id: Id): void {
     let changed = false;
-    if (this.pred1?.id === id) (this.pred1 = undefined), (changed = true);
+    if (this.pred1?.id === id) (this.pred1 = undefined), (this.lost = true), (changed = true);
     if (this.pred2?.id === id) (this.pred2 = undefined), (changed = true);
     if (changed) this.changed();
   }
@@ -65,6 +73,7 @@ export class Predecessors {
   /** The acceptor of our join is our predecessor until pings say otherwise. */
   set(c: Contact): void {
     this.pred1 = c;
+    this.lost = false;
     this.heardAt.set(c.id, this.ctx.now);
     this.changed();
   }

@@ -10,8 +10,15 @@
 //   every change there is printed here with the specification's lines. Entries from the third
 //   on are refreshed silently from the first successor's own list.
 // - One message never leaves the list shorter: candidates are merged, never substituted.
-// - Never alone while another peer is known: when every successor has failed, the peer asks a
-//   predecessor, a finger or a peer heard from recently for its successors, and says so.
+// - Never alone while another peer is known: when every successor has failed, the peer asks the
+//   nearest peer clockwise that it knows (a finger, a peer heard from lately, one it remembers)
+//   for its successors, and says so once. Asking a predecessor instead handed back a list that
+//   starts behind us, and stabilization then walked the whole ring backwards a peer a second.
+// - Lost, not alone: while it looks for the ring again, the peer owns only the keys it knows are
+//   its own (up to its first predecessor) and passes everything else towards the peer it asks.
+//   It takes every key (a ring of one) only once every peer it knows has stayed silent.
+// - An alone peer keeps asking everyone it knows or remembers, the nearest first, with a pause
+//   that doubles after each silent round up to ALONE_MAX_GAP_MS, forever.
 import type { Contact } from '../contact.js';
 import { sameAddress } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
@@ -25,6 +32,8 @@ const MAX_QUERIES = 16;
 const QUERY_TTL_PROBES = 4;
 /** Contacts named to us that did not answer when we checked them, or that pinged us while we were alone: kept to ask when alone. */
 const MAX_NAMED = 16;
+/** The longest pause between two rounds of an alone peer's asking. */
+export const ALONE_MAX_GAP_MS = 60_000;
 
 /**
  * Which lines an adoption prints: both first successors ("My new ..." or, after a join, "My ..."),
@@ -33,8 +42,10 @@ const MAX_NAMED = 16;
 export type Print = 'new' | 'initial' | 'changed' | 'second' | 'none';
 
 export interface SuccessorHooks {
-  /** Peers to rejoin through when every successor failed (fingers, recent contacts). */
+  /** Peers to rejoin through when every successor failed (predecessors, fingers, recent contacts, the ring memory). */
   fallbacks(): Contact[];
+  /** Asks `via` who owns `key` in its ring (a lookup sent to it, not routed by us). */
+  ask(via: Contact, key: Id, done: (owner: Contact | undefined, successors: readonly Contact[]) => void): void;
   /** The list changed (routing and replication react). */
   onChange(): void;
 }
@@ -44,9 +55,18 @@ export class Successors {
   private readonly queries = new Map<number, { c: Contact; at: number }>();
   /** Lines owed after a death whose replacement is not known yet (printed once the reply fills the list). */
   private owesLines = false;
-  /** Which known peer an alone peer asks next. */
+  /** Which known peer an alone peer asks next, and when. */
   private turn = 0;
+  private nextAskAt = 0;
+  private gapMs = 0;
   private readonly named = new Map<Id, Contact>();
+  /**
+   * Every successor failed and the ring is being looked for: keys beyond the first predecessor
+   * are not ours to take. Cleared when a successor is found, or when everyone known stayed silent.
+   */
+  lost = false;
+  /** The 'alone' line was printed for this spell alone. */
+  private saidAlone = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -91,6 +111,11 @@ export class Successors {
   private set(list: Contact[]): boolean {
     const same = list.length === this.list.length && list.every((c, i) => c.id === this.list[i]!.id && sameAddress(c, this.list[i]));
     this.list = list;
+    if (list.length > 0) {
+      this.lost = false;
+      this.saidAlone = false;
+      this.gapMs = 0;
+    }
     if (!same) {
       this.ctx.version++;
       this.hooks.onChange();
@@ -182,21 +207,68 @@ export class Successors {
     if (this.list.length > 0) return;
     // a peer we tried to rejoin through is gone as well: try the next one we know
     this.live.markDead(to);
-    this.rejoin();
+    this.rejoin(true);
   }
 
   /**
-   * Every probe interval: a peer that knows no successor but knows other peers (a predecessor
-   * that found it, a finger, one heard from lately) keeps asking them, quietly. Before, it asked
-   * once, when its last successor went, and stayed alone if that failed.
+   * Every probe interval: a peer that knows no successor but knows or remembers other peers asks
+   * them in turn, nearest clockwise first, for their successors and for the owner of the key just
+   * after its own id (the successor it should have in their ring). After a silent round it pauses,
+   * twice as long each round up to ALONE_MAX_GAP_MS, and asks again, for as long as it runs.
    */
   tick(): void {
-    if (this.list.length > 0 || this.ctx.phase !== 'active') return;
-    // the peers we know, then those we were told of that did not answer when we checked
-    const known = [...this.hooks.fallbacks(), ...this.named.values()].filter((c) => c.id !== this.ctx.self.id && !this.live.isDead(c.id));
-    if (known.length === 0) return;
+    if (this.list.length > 0 || this.ctx.phase !== 'active' || this.ctx.now < this.nextAskAt) return;
+    const known = this.candidates(true);
+    if (known.length === 0) return this.declareAlone();
+    if (this.turn >= known.length) {
+      // a whole round went unanswered: the ring here is this peer alone, until someone answers
+      this.turn = 0;
+      this.declareAlone();
+      this.gapMs = Math.min(ALONE_MAX_GAP_MS, Math.max(this.live.probeMs, 2 * this.gapMs));
+      this.nextAskAt = this.ctx.now + this.gapMs;
+      return;
+    }
     this.owesLines = true;
-    this.query(known[this.turn++ % known.length]!);
+    this.askAbout(known[this.turn++]!);
+  }
+
+  /** Asks `via` for its successors, and who owns the key just after us in its ring. */
+  private askAbout(via: Contact): void {
+    this.query(via);
+    this.hooks.ask(via, this.ctx.space.add(this.ctx.self.id, 1n), (owner, successors) => {
+      if (!owner || owner.id === this.ctx.self.id || this.list.length > 0) return;
+      const owed = this.owesLines;
+      this.owesLines = false;
+      this.adopt([owner, ...successors], owed ? 'new' : 'changed');
+    });
+  }
+
+  /** Everyone known has stayed silent: this peer is the ring now (it says so once a spell). */
+  private declareAlone(): void {
+    this.lost = false;
+    this.owesLines = false;
+    if (this.saidAlone) return;
+    this.saidAlone = true;
+    this.ctx.trace({ kind: 'alone' });
+  }
+
+  /**
+   * The peers to look for the ring through, nearest clockwise first: what the hooks know, those
+   * named to us, and (when `remembered`) those declared dead, which a healed partition brings back.
+   */
+  candidates(remembered = false): Contact[] {
+    const self = this.ctx.self.id;
+    const space = this.ctx.space;
+    const byId = new Map<Id, Contact>();
+    for (const c of [...this.hooks.fallbacks(), ...this.named.values()]) {
+      if (c.id === self || byId.has(c.id) || (!remembered && this.live.isDead(c.id))) continue;
+      byId.set(c.id, c);
+    }
+    return [...byId.values()].sort((a, b) => {
+      const da = space.distance(self, a.id);
+      const db = space.distance(self, b.id);
+      return da < db ? -1 : da > db ? 1 : 0;
+    });
   }
 
   /** A contact worth asking for its successors while this peer is alone (it pinged us). */
@@ -207,17 +279,16 @@ export class Successors {
     this.named.set(c.id, c);
   }
 
-  /** Every successor failed: rejoin through any other peer this one knows, or wait to be found. */
+  /** Every successor failed: look for the ring through the nearest peer clockwise we know, or wait to be found. */
   private rejoin(quiet = false): void {
-    const via = this.hooks.fallbacks().find((c) => c.id !== this.ctx.self.id && !this.live.isDead(c.id));
-    if (!via) {
-      this.owesLines = false;
-      if (!quiet) this.ctx.trace({ kind: 'alone' });
-      return;
-    }
-    if (!quiet) this.ctx.note(`Every successor has failed; rejoining the ring through Peer ${this.ctx.fmt(via.id)}`);
+    const via = this.candidates()[0];
+    if (!via) return this.declareAlone();
+    if (!quiet && !this.lost) this.ctx.note(`Every successor has failed; rejoining the ring through Peer ${this.ctx.fmt(via.id)}`);
+    this.lost = true;
     this.owesLines = true;
-    this.query(via);
+    this.turn = 1;
+    this.nextAskAt = 0;
+    this.askAbout(via);
   }
 
   // ---- stabilization ----------------------------------------------------------------------------

@@ -44,6 +44,18 @@ export class Lookups {
     ctx.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1 });
   }
 
+  /**
+   * Asks `via` itself who owns `key` in its ring: the lookup starts there, not at our own next
+   * hop (the merge probe and an alone peer look into a ring that may not be ours).
+   */
+  askVia(via: Contact, key: Id, done: (r: LookupResult | undefined) => void): void {
+    const ctx = this.ctx;
+    if (this.pending.size >= MAX_PENDING_LOOKUPS) this.expire(true);
+    const lid = ctx.nonce();
+    this.pending.set(lid, { key, at: ctx.now, done });
+    ctx.send(via, { type: 'lookup', origin: ctx.self, key, lid, final: false, hops: 1 });
+  }
+
   onLookup(msg: MessageOf<'lookup'>, origin: Origin): void {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)}: too many hops`, 'debug');
@@ -51,6 +63,7 @@ export class Lookups {
     if (forged) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
+      if (!this.router.knowsItOwns(msg.key)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: my first predecessor is gone, so my range is not known yet`, 'debug');
       const refused = ctx.origins.refuseToAct(msg, origin);
       if (refused) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept

@@ -2,8 +2,9 @@
 // `route` all ask it where a key goes next. The strategies (successor walk, shortcuts, Chord
 // fingers) only choose among the live contacts this peer knows; ownership is decided here.
 //
-// A peer owns key k when k is its id, when it knows no successor, or when k lies in
-// (first predecessor, itself]. A hop is `final` when the sender knows the receiver owns the key
+// A peer owns key k when k is its id, when it knows no successor and is not looking for a ring it
+// lost, or when k lies in (first predecessor, itself]. A wrong owner's answer is worse than none:
+// a peer that lost its successors takes no key it cannot place, and passes it on instead. A hop is `final` when the sender knows the receiver owns the key
 // (k in (self, first successor]), so the receiver accepts without asking its own predecessor.
 import type { Contact } from '../contact.js';
 import type { Ctx } from '../context.js';
@@ -51,9 +52,37 @@ export class Router {
 
   ownsKey(key: Id): boolean {
     const self = this.ctx.self.id;
-    if (key === self || this.succ.list.length === 0) return true;
+    if (key === self || (this.succ.list.length === 0 && !this.succ.lost)) return true;
     const p1 = this.live.pred1;
     return !!p1 && this.ctx.space.betweenRightClosed(p1.id, key, self);
+  }
+
+  /**
+   * Whether this peer knows it owns `key`, not merely takes it: the key is its id, it is a ring of
+   * one, or the key lies after a first predecessor that is not suspected of being gone (or it never
+   * had one yet). A peer whose predecessor died takes a message marked final (its sender's view),
+   * but does not answer a lookup with its own name until it knows its range: a wrong owner's
+   * answer is worse than none.
+   */
+  knowsItOwns(key: Id): boolean {
+    const self = this.ctx.self.id;
+    if (key === self || (this.succ.list.length === 0 && !this.succ.lost)) return true;
+    const p1 = this.live.pred1;
+    // a peer that never had a predecessor yet (just started) trusts the sender's final mark
+    if (!p1) return !this.live.predecessorLost;
+    return !this.live.isSuspect(p1.id) && !this.live.isDead(p1.id) && this.ctx.space.betweenRightClosed(p1.id, key, self);
+  }
+
+  /**
+   * No successor can be reached (all suspected or gone): what this peer does not own goes on to the
+   * nearest peer clockwise it knows otherwise (a finger, one heard from lately, one remembered),
+   * as the peer it would rejoin through. Taking the key here would make it a wrong owner.
+   */
+  private detour(): Route | undefined {
+    // a ring of one (no successor ever, or everyone it knew stayed silent) takes everything
+    if (this.succ.list.length === 0 && !this.succ.lost) return undefined;
+    const via = this.succ.candidates().find((c) => !this.live.isSuspect(c.id) && !this.succ.has(c.id));
+    return via ? { accept: false, to: via, final: false, second: false, finger: true } : undefined;
   }
 
   /**
@@ -76,7 +105,7 @@ export class Router {
     if (this.ownsKey(key)) return { accept: true };
     const live = this.routable();
     const s1 = live[0];
-    if (!s1) return { accept: true };
+    if (!s1) return this.detour() ?? { accept: true };
     if (this.ctx.space.betweenRightClosed(this.ctx.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false, finger: false };
     const hop = this.strategy.pick(key, live, false) ?? { to: s1, final: false, second: false, finger: false };
     return { accept: false, ...hop };
@@ -89,6 +118,8 @@ export class Router {
   towardsJoiner(joiner: Id): Route {
     const live = this.routable();
     const s1 = live[0];
+    // a peer that lost its ring still takes a joiner: the two find the ring together (the
+    // merge probe and the alone peer's asking join their ring of two to it)
     if (!s1 || this.ctx.space.betweenOpen(this.ctx.self.id, joiner, s1.id)) return { accept: true };
     const hop = this.strategy.pick(joiner, live, true) ?? { to: s1, final: false, second: false, finger: false };
     return { accept: false, ...hop };

@@ -1,0 +1,147 @@
+// A long partition on the simulator, played out and measured: a ring cut into two sides (any
+// sides: interleaved, an arc, one peer alone) for a given virtual time, files stored on each side
+// while it is cut off, then the heal. What is measured from the heal on:
+// - one ring: the first moment every live peer's successor list is the true one of the whole ring;
+// - copies: the first moment every file, stored before or during the cut, is on its k right peers.
+// `cdht check --partition`, the bench and the tests use it.
+import type { Id } from '../core/id-space.js';
+import type { RoutingName } from '../core/context.js';
+import { SimNetwork } from '../transport/sim/network.js';
+import { createTestnet, type Testnet } from '../testnet.js';
+import { mulberry32 } from '../util/prng.js';
+import { checkAlone, checkCopies, checkSuccessors, type RingView } from './invariants.js';
+
+export interface PartitionOptions {
+  /** The ring's ids (8-bit space) or, above 8 bits, how many peers. */
+  ids?: readonly number[];
+  count?: number;
+  bits?: number;
+  routing?: RoutingName;
+  /** Which peers (by index in ring order) are on the cut side. */
+  side: readonly number[];
+  /** How long the cut lasts (virtual ms). */
+  lengthMs: number;
+  successors?: number;
+  replicas?: number;
+  /** Files stored on each side while cut off (and as many before). */
+  filesPerSide?: number;
+  seed?: number;
+  /** How long after the heal to wait for one ring at most. */
+  maxMs?: number;
+}
+
+export interface PartitionResult {
+  peers: number;
+  cut: number;
+  lengthMs: number;
+  /** Virtual ms from the heal until one ring; undefined if not within maxMs. */
+  oneRingMs: number | undefined;
+  /** Virtual ms from the heal until every file is on its k right peers. */
+  copiesMs: number | undefined;
+  files: number;
+  last?: string;
+}
+
+const SAMPLE_MS = 500;
+
+/** Every live peer's view, for the invariants. */
+export function viewOf(net: Testnet, r: number, k: number, files: readonly string[]): RingView {
+  const sim = net.sim!;
+  const live = net.runningIds();
+  const snaps = new Map(live.map((id) => [id, net.peer(id)!.snapshot()]));
+  const storeDir = (id: Id) => (net.space.spec ? net.dataDirOf(id) : `${net.dataDirOf(id)}/store`);
+  return {
+    space: net.space,
+    r,
+    k,
+    peers: [...snaps.values()].map((s) => ({ id: s.id, phase: s.phase, successors: s.successors, pred1: s.pred1, pred2: s.pred2 })),
+    owns: (id, key) => net.peer(id)!.nextHop(key) === null,
+    holds: (id, name) => !!snaps.get(id)?.files.some((f) => f.name === name) && sim.disk.size(storeDir(id), net.space.fileOf(name)) !== undefined,
+    files,
+  };
+}
+
+export async function runPartition(o: PartitionOptions): Promise<PartitionResult> {
+  const seed = o.seed ?? 1;
+  const r = o.successors ?? 4;
+  const k = o.replicas ?? 3;
+  const rand = mulberry32((seed ^ 0x9a27) >>> 0);
+  const sim = new SimNetwork({ seed });
+  const bits = o.bits ?? 8;
+  const net = await createTestnet({
+    runtime: 'sim',
+    sim,
+    bits,
+    ...(o.routing ? { routing: o.routing } : {}),
+    settled: true,
+    successors: r,
+    replicas: k,
+    pingIntervalMs: 1000,
+    basePort: 10_000,
+    perPeerDirs: true,
+    ...(bits > 8 ? { count: o.count ?? 6 } : { ids: o.ids ?? [10, 50, 90, 130, 170, 210] }),
+  });
+  try {
+    await net.run(3_000);
+    const ids = net.runningIds();
+    const cut = new Set(o.side.map((i) => ids[i]!));
+    const rest = ids.filter((id) => !cut.has(id));
+    const storeDir = (id: Id) => (net.space.spec ? net.dataDirOf(id) : `${net.dataDirOf(id)}/store`);
+    const files: string[] = [];
+    const storeFrom = (at: Id) => {
+      let name: string;
+      do name = String(1000 + Math.floor(rand() * 9000));
+      while (files.includes(name));
+      files.push(name);
+      sim.disk.write(storeDir(at), net.space.fileOf(name), Uint8Array.from({ length: 200 }, (_, i) => (i * name.length + Number(name)) & 255));
+      net.peer(at)!.store(name);
+    };
+    const perSide = o.filesPerSide ?? 3;
+    for (let i = 0; i < perSide; i++) storeFrom(ids[Math.floor(rand() * ids.length)]!);
+    await net.until(() => !checkCopies(viewOf(net, r, k, files)), 20_000);
+
+    const addr = (id: Id) => {
+      const c = net.contactOf(id);
+      return `${c.host}:${c.port}`;
+    };
+    sim.partition([...cut].map(addr), rest.map(addr));
+    // each side stores while it is cut off (a minute in, when each side has settled)
+    await net.run(Math.min(60_000, o.lengthMs / 2));
+    for (let i = 0; i < perSide; i++) {
+      storeFrom([...cut][Math.floor(rand() * cut.size)]!);
+      storeFrom(rest[Math.floor(rand() * rest.length)]!);
+    }
+    await net.run(Math.max(0, o.lengthMs - Math.min(60_000, o.lengthMs / 2)));
+    sim.heal();
+    const healedAt = sim.now();
+    const maxMs = o.maxMs ?? 300_000;
+    let oneRingMs: number | undefined;
+    let copiesMs: number | undefined;
+    let last: string | undefined;
+    while (sim.now() - healedAt < maxMs && copiesMs === undefined) {
+      await net.run(SAMPLE_MS);
+      const v = viewOf(net, r, k, files);
+      if (oneRingMs === undefined) {
+        const bad = checkAlone(v) ?? checkSuccessors(v);
+        if (!bad) oneRingMs = sim.now() - healedAt;
+        else last = bad.detail;
+      }
+      if (oneRingMs !== undefined) {
+        const bad = checkCopies(v);
+        if (!bad) copiesMs = sim.now() - healedAt;
+        else last = bad.detail;
+      }
+    }
+    return {
+      peers: ids.length,
+      cut: cut.size,
+      lengthMs: o.lengthMs,
+      oneRingMs,
+      copiesMs,
+      files: files.length,
+      ...(copiesMs === undefined && last !== undefined ? { last } : {}),
+    };
+  } finally {
+    await net.close();
+  }
+}
