@@ -198,6 +198,10 @@ export class Peer extends EventEmitter {
   snapshot(): PeerSnapshot {
     return this.core.snapshot();
   }
+  /** Every peer this one knows of, in any way (see PeerCore.knownPeers). */
+  knownPeers(): Id[] {
+    return this.core.knownPeers();
+  }
 
   /** The Node transport's counters (connections, buffered and temporary bytes); undefined on the simulator. */
   transportStats(): EndpointStats | undefined {

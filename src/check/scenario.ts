@@ -48,6 +48,16 @@ export interface Scenario {
   ids: number[];
   net: NetCharacter;
   steps: Step[];
+  /** Fewest peers a departure may leave up (default MIN_UP). */
+  minUp?: number;
+  /** The settle bound of this kind of schedule, when it needs its own (long partitions). */
+  settleMs?: number;
+  /**
+   * The schedule may crash every holder of a file (k or more kills at once, as the joins profile
+   * does in rings of three): such a file is no longer owed. Otherwise a file once found on its
+   * right peers is owed for good, and losing it fails the seed.
+   */
+  forgiveLost?: boolean;
 }
 
 export interface ScenarioOptions {

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CHECK_DEFAULTS, runScenario, type CheckOptions, type RunResult } from './run.js';
 import { DEFAULT_EPISODES, formatStep, generate, units, type Scenario } from './scenario.js';
+import { generateJoins, generatePartitions, type Profile } from './profiles.js';
 import { shrink } from './shrink.js';
 
 export interface SeedOptions extends CheckOptions {
@@ -11,6 +12,8 @@ export interface SeedOptions extends CheckOptions {
   steps?: readonly number[];
   /** Shrink a failing schedule (default true). */
   shrink?: boolean;
+  /** The kind of schedule (default 'faults', the mix of scenario.ts). */
+  profile?: Profile;
 }
 
 export interface SweepOptions extends SeedOptions {
@@ -52,7 +55,12 @@ export interface SweepResult {
 
 /** The scenario of `seed` under these options (only the steps asked for, if any). */
 export function scenarioOf(seed: number, o: SeedOptions): Scenario {
-  const sc = generate(seed, { peers: o.peers, quietMs: o.quietMs ?? CHECK_DEFAULTS.quietMs, ...(o.episodes !== undefined ? { episodes: o.episodes } : {}) });
+  const sc =
+    o.profile === 'partitions'
+      ? generatePartitions(seed, o.peers)
+      : o.profile === 'joins'
+        ? generateJoins(seed)
+        : generate(seed, { peers: o.peers, quietMs: o.quietMs ?? CHECK_DEFAULTS.quietMs, ...(o.episodes !== undefined ? { episodes: o.episodes } : {}) });
   if (!o.steps) return sc;
   const keep = new Set(o.steps);
   return { ...sc, steps: sc.steps.filter((_, i) => keep.has(i)) };
@@ -65,6 +73,7 @@ export function replayCommand(seed: number, o: SeedOptions, steps?: readonly num
   if (o.quietMs !== undefined && o.quietMs !== CHECK_DEFAULTS.quietMs) words.push(`--quiet-ms ${o.quietMs}`);
   if (o.settleMs !== undefined && o.settleMs !== CHECK_DEFAULTS.settleMs) words.push(`--settle-ms ${o.settleMs}`);
   if (o.byzantine) words.push(`--byzantine ${o.byzantine}`);
+  if (o.profile && o.profile !== 'faults') words.push(`--profile ${o.profile}`);
   const kept = steps ?? o.steps;
   if (kept) words.push(`--steps ${kept.length ? kept.join(',') : 'none'}`);
   return words.join(' ');

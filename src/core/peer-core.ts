@@ -166,6 +166,16 @@ export class PeerCore {
   }
 
   /**
+   * Every peer this one knows of in any way (successors, predecessors, fingers, peers heard from,
+   * those it lost and remembers): whom it could ever ask. The checker tells a peer stranded by
+   * the loss of everyone it knew from one alone by a fault of the protocol.
+   */
+  knownPeers(): Id[] {
+    const all = [...this.members(), ...this.succ.candidates(true)];
+    return [...new Set(all.map((c) => c.id))].filter((id) => id !== this.self.id);
+  }
+
+  /**
    * Where this peer would send a message for `key` now (`arrivedFinal`: the hop that brought it
    * marked it final): null when it takes the key itself. The console's `route` and the web page
    * follow this, hop by hop, so they show the real path.

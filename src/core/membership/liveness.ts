@@ -136,6 +136,10 @@ export class Liveness {
   get predecessorLost(): boolean {
     return this.preds.lost;
   }
+  /** The first predecessor was lost lately: the one now in its place may not be the nearest yet. */
+  get predecessorUnsure(): boolean {
+    return this.ctx.now < this.preds.unsureUntil;
+  }
 
   // ---- marks ------------------------------------------------------------------------------
 

@@ -17,6 +17,12 @@ export class Predecessors {
    * ring it was started in.)
    */
   lost = false;
+  /**
+   * Until then a first predecessor taken after a loss may not be the nearest: a live peer between
+   * it and us may not have noticed its own successors died yet, and it pings us only once it has
+   * (pingMisses probes, and one more to be heard).
+   */
+  unsureUntil = -Infinity;
   private readonly heardAt = new Map<Id, number>();
 
   constructor(
@@ -39,7 +45,11 @@ export class Predecessors {
     if (this[other]?.id === from.id) this[other] = undefined;
     const cur = this[slot];
     const silent = !cur || now - (this.heardAt.get(cur.id) ?? -Infinity) > 2 * this.probeMs();
-    if (!cur || cur.id === from.id || silent || this.ctx.space.betweenOpen(cur.id, from.id, this.ctx.self.id)) this[slot] = from;
+    const closer = !!cur && this.ctx.space.betweenOpen(cur.id, from.id, this.ctx.self.id);
+    if (!cur || cur.id === from.id || silent || closer) {
+      if (slot === 'pred1' && cur && cur.id !== from.id && !closer) this.unsure();
+      this[slot] = from;
+    }
     if (this.pred1) this.lost = false;
     if (this.pred1?.id !== b1 || this.pred2?.id !== b2) this.changed();
   }
@@ -52,7 +62,7 @@ export class Predecessors {
       const p = this[slot];
       if (p && this.ctx.now - (this.heardAt.get(p.id) ?? this.ctx.now) > limit) {
         this[slot] = undefined;
-        if (slot === 'pred1') this.lost = true;
+        if (slot === 'pred1') (this.lost = true), this.unsure();
         changed = true;
       }
     }
@@ -65,9 +75,14 @@ export class Predecessors {
   /** A peer that left or died: forget it at once. */
   forget(id: Id): void {
     let changed = false;
-    if (this.pred1?.id === id) (this.pred1 = undefined), (this.lost = true), (changed = true);
+    if (this.pred1?.id === id) (this.pred1 = undefined), (this.lost = true), this.unsure(), (changed = true);
     if (this.pred2?.id === id) (this.pred2 = undefined), (changed = true);
     if (changed) this.changed();
+  }
+
+  /** The first predecessor was lost: the range is not sure for a while (see unsureUntil). */
+  private unsure(): void {
+    this.unsureUntil = this.ctx.now + (this.ctx.cfg.pingMisses + 2) * this.probeMs();
   }
 
   /** The acceptor of our join is our predecessor until pings say otherwise. */

@@ -70,6 +70,7 @@ export class Router {
     const p1 = this.live.pred1;
     // a peer that never had a predecessor yet (just started) trusts the sender's final mark
     if (!p1) return !this.live.predecessorLost;
+    if (this.live.predecessorUnsure) return false;
     return !this.live.isSuspect(p1.id) && !this.live.isDead(p1.id) && this.ctx.space.betweenRightClosed(p1.id, key, self);
   }
 

@@ -1,0 +1,87 @@
+// One ring, always (Zave's invariants: at least one ring, at most one ring, ordered, every peer
+// connected), tried on the simulator with the real protocol:
+// - partitions of every shape, long enough that every peer forgets the other side's ghosts;
+// - concurrent joins with failures in rings of one to eight peers, as fast-check draws them;
+// - 10 to 50% of 256 peers killed at once.
+// A failing property prints fast-check's seed and the shrunk schedule; replay with SEED=.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { runMassFailure } from '../src/check/mass.js';
+import { runPartition } from '../src/check/partition.js';
+import { PARTITION_SETTLE_MS } from '../src/check/profiles.js';
+import { runScenario } from '../src/check/run.js';
+import { formatStep, NORMAL_LATENCY, START_MS, type Scenario, type Step } from '../src/check/scenario.js';
+import { sweep } from '../src/check/sweep.js';
+
+const SEED = Number(process.env.SEED ?? Date.now() % 2 ** 31);
+const SEEDS = Number(process.env.CHECK_SEEDS ?? 1000);
+
+for (const [shape, side] of [
+  ['every other peer', [0, 2, 4]],
+  ['an arc of three', [1, 2, 3]],
+  ['one peer alone', [3]],
+] as const) {
+  test(`a partition of an hour (${shape} cut off) heals into one ring with every copy in place`, async () => {
+    const r = await runPartition({ side, lengthMs: 60 * 60_000, maxMs: PARTITION_SETTLE_MS });
+    assert.equal(r.last, undefined);
+    assert.ok(r.oneRingMs !== undefined && r.copiesMs !== undefined, 'one ring, copies in place');
+    assert.ok(r.copiesMs <= PARTITION_SETTLE_MS, `${r.copiesMs} ms after the heal`);
+  });
+}
+
+test('a partition of fifteen minutes in a 32-bit ring routed by fingers heals too', async () => {
+  const r = await runPartition({ bits: 32, count: 8, routing: 'fingers', side: [0, 2, 4, 6], lengthMs: 15 * 60_000, maxMs: PARTITION_SETTLE_MS });
+  assert.equal(r.last, undefined);
+  assert.ok(r.oneRingMs !== undefined && r.copiesMs !== undefined);
+});
+
+test(`cdht check --profile partitions and --profile joins: ${Math.ceil(SEEDS / 10)} and ${SEEDS} seeds keep every invariant`, async () => {
+  const partitions = await sweep({ from: 1, seeds: Math.ceil(SEEDS / 10), peers: 8, profile: 'partitions', shrink: false });
+  const joins = await sweep({ from: 1, seeds: SEEDS, peers: 8, profile: 'joins', shrink: false });
+  const fails = [...partitions.failures, ...joins.failures].map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}`);
+  assert.deepEqual(fails, []);
+});
+
+/** A schedule of joins and kills drawn by fast-check: ids are 8-bit, peers 1..3 to start. */
+const schedule = fc
+  .record({
+    first: fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 3 }),
+    joiners: fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 5 }),
+    joinAt: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 5, maxLength: 5 }),
+    via: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }),
+    kills: fc.array(fc.record({ who: fc.nat(), at: fc.integer({ min: 0, max: 1500 }) }), { maxLength: 3 }),
+  })
+  .map(({ first, joiners, joinAt, via, kills }): Scenario => {
+    const fresh = joiners.filter((j) => !first.includes(j));
+    const t = START_MS + 4_000;
+    const steps: Step[] = fresh.map((id, i) => {
+      const known = [...first, ...fresh.slice(0, i)];
+      return { at: t + joinAt[i]!, kind: 'join', id, via: known[via[i]! % known.length]! };
+    });
+    const everyone = [...first, ...fresh];
+    for (const k of kills) steps.push({ at: t + k.at, kind: 'kill', id: everyone[k.who % everyone.length]! });
+    steps.push({ at: t + 8_000, kind: 'store', id: first[0]!, file: '0042', size: 300 });
+    steps.sort((a, b) => a.at - b.at);
+    return { seed: 1, ids: [...first].sort((a, b) => a - b), net: { codec: false, latencyMs: [...NORMAL_LATENCY], duplicateRate: 0, reorderRate: 0 }, steps, minUp: 1, forgiveLost: true };
+  });
+
+test(`property: any few concurrent joins and kills in a ring of one to eight end in one ordered ring (seed ${SEED})`, async () => {
+  await fc.assert(
+    fc.asyncProperty(schedule, async (sc) => {
+      const r = await runScenario(sc, { peers: sc.ids.length });
+      assert.equal(r.failure, undefined, `${r.failure?.invariant}: ${r.failure?.detail}\n  ${sc.steps.map(formatStep).join('\n  ')}`);
+    }),
+    { seed: SEED, numRuns: 150 },
+  );
+});
+
+for (const fraction of [0.1, 0.2, 0.3, 0.5]) {
+  test(`${fraction * 100}% of 256 peers killed at once (r = 4, k = 3, fingers): one ring within 30 s, copies back within 60 s, no lookup answered by a wrong owner`, async () => {
+    const r = await runMassFailure({ peers: 256, fraction, successors: 4, replicas: 3, files: 200, maxMs: 60_000 });
+    assert.equal(r.wrongOwner, 0, `${r.wrongOwner} of ${r.lookups} lookups answered by a wrong owner`);
+    assert.ok(r.reconvergeMs !== undefined && r.reconvergeMs <= 30_000, `successor lists true after ${r.reconvergeMs} ms (${r.last ?? ''})`);
+    assert.ok(r.copiesMs !== undefined && r.copiesMs <= 60_000, `copies back after ${r.copiesMs} ms (${r.last ?? ''})`);
+    assert.ok(r.lookups >= 100, `${r.lookups} lookups asked during the repair`);
+  });
+}
