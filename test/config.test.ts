@@ -78,7 +78,8 @@ describe('config: precedence', () => {
     const c = loadConfig({ config: toml(), host: '10.0.0.3', seeds: 'e.example:7000', 'base-port': '21000' }, { CDHT_HOST: '10.0.0.2', CDHT_BASE_PORT: '22000' });
     assert.equal(c.values['host'], '10.0.0.3');
     assert.deepEqual(c.values['seeds'], ['e.example:7000']);
-    assert.equal(c.values['base-port'], '21000', 'digits stay text: args.ts checks the range and names the source');
+    assert.equal(c.values['base-port'], 21000, 'digits become a number, as a file would hold it');
+    assert.equal(mergeConfig({ 'base-port': '021000' }, {}).values['base-port'], '021000', 'other text stays as typed, for args.ts to quote back');
     assert.equal(c.values['ping-misses'], 7);
     assert.deepEqual(c.sources['host'], { kind: 'flag' });
   });

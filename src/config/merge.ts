@@ -47,7 +47,9 @@ function shaped(s: Setting, value: unknown, where: string, typed = false): Setti
     case 'number':
       // a number in a file, its digits in a variable or a flag: args.ts checks the range
       if (typeof value === 'number' && (s.kind === 'number' || Number.isInteger(value))) return value;
-      if (typeof value === 'string') return value;
+      // text that is exactly a number becomes one (--print-config then prints what a file would
+      // hold); any other text stays as typed, so args.ts's message quotes it back unchanged
+      if (typeof value === 'string') return String(Number(value)) === value && (s.kind === 'number' || Number.isInteger(Number(value))) ? Number(value) : value;
       return bad(s.kind === 'integer' ? 'an integer' : 'a number');
     case 'string':
       if (typeof value === 'string') return value;

@@ -20,6 +20,8 @@ export interface Setting {
   /** The option's argument as help shows it (`<DIR>`); none for booleans. */
   readonly arg?: string;
   readonly help: string;
+  /** A boolean that is on unless turned off: the help of its --no- flag. */
+  readonly offHelp?: string;
   readonly default?: SettingValue;
   /** Older variable names still read (init/join's CDHT_TLS_DIR), after the canonical one. */
   readonly aliases?: readonly string[];
@@ -49,7 +51,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'replicas', kind: 'integer', arg: '<K>', help: 'copies of each stored file (default 1 at 8 bits, 3 above)' },
   { name: 'ping-misses', kind: 'integer', arg: '<K>', help: 'consecutive unanswered pings before a successor is declared dead', default: DEFAULT_PING_MISSES },
   { name: 'max-file-size', kind: 'string', arg: '<SIZE>', help: 'refuse incoming files larger than this, in bytes or with K, M, G (e.g. 500M)', default: String(DEFAULTS.maxFileBytes) },
-  { name: 'ping-lines', kind: 'boolean', help: 'show the ping request and response lines', default: true },
+  { name: 'ping-lines', kind: 'boolean', help: 'show the ping request and response lines', offHelp: 'hide the ping request and response lines', default: true },
   { name: 'debug', kind: 'boolean', help: 'show debug lines (dropped input, retries)', default: false },
   { name: 'http', kind: 'string', arg: '<HOST:PORT>', help: 'serve /healthz, /readyz and /metrics here (port 0: any free port, printed at start)' },
   { name: 'log-format', kind: 'string', arg: '<FORMAT>', help: `${LOG_FORMATS.join(' or ')}: json prints one object a line, the event's kind as "event"`, default: 'text' },

@@ -1,0 +1,135 @@
+// `cdht node`: one long-running peer for servers. It keeps its identity in its data directory,
+// starts a ring of one or joins through its seeds (each tried in turn, names resolved on every
+// try, with back-off between rounds until one answers), and runs until it is stopped.
+import { lookup } from 'node:dns/promises';
+import { formatAddress, type Target } from '../core/contact.js';
+import { Peer, type PeerExit, type PeerOptions } from '../peer.js';
+import type { MergedConfig } from '../config/merge.js';
+import { writeIdentity } from './node-identity.js';
+import { nodeLog, type NodeLog } from './node-log.js';
+import type { NodePlan } from './node-plan.js';
+
+/** The first pause after a round of seeds that all failed; each round doubles it, up to the cap. */
+export const SEED_BACKOFF_FIRST_MS = 1_000;
+export const SEED_BACKOFF_MAX_MS = 30_000;
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/** --print-config: the merged settings, as a JSON config file would hold them. */
+export function printConfig(config: MergedConfig): number {
+  process.stdout.write(`${JSON.stringify(config.values, null, 2)}\n`);
+  return 0;
+}
+
+/** The pause after failed round `round` (0 first). */
+export function seedBackoffMs(round: number): number {
+  return Math.min(SEED_BACKOFF_FIRST_MS * 2 ** Math.min(round, 30), SEED_BACKOFF_MAX_MS);
+}
+
+/** What the node is doing now, for the signal handlers, /readyz and /metrics. */
+export class NodeState {
+  /** The peer of the current try (a new one per seed tried), then the one in the ring. */
+  peer: Peer | undefined;
+  /** A stop was asked for: no more tries, and no longer ready. */
+  stopping = false;
+  readonly stop = new AbortController();
+  constructor(readonly seeded: boolean) {}
+}
+
+function startLine(plan: NodePlan): string {
+  const p = plan.run.peer;
+  const at = formatAddress({ host: p.host!, port: p.port! });
+  const bound = p.listen && formatAddress(p.listen) !== at ? ` (listening on ${formatAddress(p.listen)})` : '';
+  const how = plan.seeds.length === 0 ? 'no seeds: a ring of one until others join' : `seeds ${plan.seeds.map(formatSeed).join(', ')}`;
+  return `Peer ${plan.identity.id} (${plan.identity.bits}-bit ids) on ${at}${bound}; ${how}; data folder ${plan.dataDir}; ping every ${p.pingIntervalMs / 1000} s`;
+}
+
+function formatSeed(t: Target): string {
+  return `${t.id !== undefined ? `${t.id}@` : ''}${formatAddress(t)}`;
+}
+
+/** Resolves with `value` when the signal aborts (at once if it has). */
+function onAbort<T>(signal: AbortSignal, value: T): Promise<T> {
+  return new Promise((res) => (signal.aborted ? res(value) : signal.addEventListener('abort', () => res(value), { once: true })));
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([new Promise<void>((res) => (timer = setTimeout(res, ms))), onAbort(signal, undefined)]).finally(() => clearTimeout(timer));
+}
+
+/** The seed with its name looked up now (a seed's address may change between tries); undefined when it does not resolve. */
+async function resolveSeed(seed: Target, log: NodeLog): Promise<Target | undefined> {
+  try {
+    const { address } = await lookup(seed.host);
+    return { ...seed, host: address };
+  } catch (err) {
+    log.say('seed-unresolved', `Seed ${formatSeed(seed)}: cannot resolve ${seed.host} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { seed: formatSeed(seed) });
+    return undefined;
+  }
+}
+
+/** Starts one peer with this mode; the log follows it. */
+function launch(plan: NodePlan, state: NodeState, log: NodeLog, mode: PeerOptions['mode']): Peer {
+  const peer = new Peer({ ...plan.run.peer, mode });
+  state.peer = peer;
+  log.follow(peer);
+  return peer;
+}
+
+/**
+ * A peer in the ring: alone with no seeds, else joined through the first seed that answers.
+ * Undefined when stopped before any answered.
+ */
+async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog): Promise<Peer | undefined> {
+  if (plan.seeds.length === 0) return launch(plan, state, log, { kind: 'init', successors: [] });
+  const signal = state.stop.signal;
+  for (let round = 0; !signal.aborted; round++) {
+    for (const seed of plan.seeds) {
+      const target = signal.aborted ? undefined : await resolveSeed(seed, log);
+      if (!target) continue;
+      log.say('seed-try', `Joining through seed ${formatSeed(seed)}`, { seed: formatSeed(seed) });
+      const peer = launch(plan, state, log, { kind: 'join', known: target });
+      const joined = await Promise.race([peer.ready.then(() => true, () => false), onAbort(signal, false)]);
+      if (joined) return peer;
+      // the failed try's sockets must be closed before the next one binds the same port
+      await peer.kill();
+    }
+    if (signal.aborted) break;
+    const wait = seedBackoffMs(round);
+    log.say('seed-retry', `No seed answered; trying again in ${wait / 1000} s`, { waitMs: wait });
+    await pause(wait, signal);
+  }
+  return undefined;
+}
+
+/** Runs the node until it stops; resolves with the process exit code. */
+export async function runNode(plan: NodePlan): Promise<number> {
+  writeIdentity(plan.dataDir, plan.identity);
+  const log = nodeLog(plan.logFormat, plan.run.show);
+  const state = new NodeState(plan.seeds.length > 0);
+  log.say('start', startLine(plan), { peer: plan.identity.id, advertise: plan.identity.advertise });
+  plan.run.notices.forEach((n) => log.say('notice', n));
+  const stopping = listenForStop(state, log);
+  try {
+    const peer = await enterRing(plan, state, log);
+    const exit: PeerExit = peer ? await peer.closed : { code: 0, reason: 'stopped before joining' };
+    return exit.code;
+  } finally {
+    stopping.off();
+  }
+}
+
+/** A signal stops the node: the peer stops at once (a second signal does not wait for it). */
+function listenForStop(state: NodeState, log: NodeLog): { off(): void } {
+  const handler = (sig: StopSignal) => {
+    if (state.stopping) process.exit(SIGNAL_EXIT_CODES[sig]);
+    state.stopping = true;
+    log.say('stop', `${sig}: stopping`);
+    state.stop.abort();
+    void state.peer?.kill();
+  };
+  const handlers = (Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]).map((sig) => [sig, () => handler(sig)] as const);
+  handlers.forEach(([sig, h]) => process.on(sig, h));
+  return { off: () => handlers.forEach(([sig, h]) => process.off(sig, h)) };
+}

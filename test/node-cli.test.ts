@@ -1,0 +1,116 @@
+// `cdht node` end to end: separate processes on 127.0.0.1 with ports chosen at random per run,
+// judged by their output, exit codes, files and HTTP answers. Waits are on output, bounded.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CliProcess, expectUsageErrors, runCli } from './helpers/cli.js';
+import { freeBasePort } from './helpers/ports.js';
+
+/** Generous: two busy cores, and a join waits for pings to answer. */
+const WAIT_MS = 30_000;
+const INTERVAL = ['--ping-interval', '0.5'];
+const dirs: string[] = [];
+const procs: CliProcess[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cdht-node-'));
+  dirs.push(d);
+  return d;
+}
+
+function subDir(root: string, name: string): string {
+  const d = join(root, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+function node(args: string[], cwd: string, label: string, env: NodeJS.ProcessEnv = process.env): CliProcess {
+  const p = new CliProcess(['node', ...args], { cwd, label, env });
+  procs.push(p);
+  return p;
+}
+
+/** The environment without any CDHT_* variable the test runner may have set. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CDHT_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+after(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('cdht node: settings', () => {
+  test('--print-config shows flags over variables over the file over the defaults, as JSON', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'cdht.toml'), 'host = "127.0.0.5"\nping-misses = 7\nsuccessors = 6\nseeds = ["a.example:7000"]\n');
+    const env = cleanEnv({ CDHT_PING_MISSES: '8', CDHT_SUCCESSORS: '5', CDHT_CONFIG: 'cdht.toml' });
+    const p = await runCli(['node', '--successors', '9', '--print-config'], { cwd, env });
+    assert.equal(p.status.code, 0, p.describe());
+    const c = JSON.parse(p.out.join('\n')) as Record<string, unknown>;
+    assert.equal(c['successors'], 9, 'the flag');
+    assert.equal(c['ping-misses'], 8, 'the variable');
+    assert.equal(c['host'], '127.0.0.5', 'the file');
+    assert.deepEqual(c['seeds'], ['a.example:7000']);
+    assert.equal(c['bits'], 8, 'the default');
+  });
+
+  test('an unknown key, a bad value from a variable or a file: one error line naming its source, exit 2', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'typo.toml'), 'data_dir = "/var/lib/cdht"\n');
+    writeFileSync(join(cwd, 'bad.json'), JSON.stringify({ id: '7', replicas: 40 }));
+    await expectUsageErrors(
+      [
+        [['node', '--config', 'typo.toml'], /typo\.toml: unknown setting "data_dir"/],
+        [['node', '--config', 'bad.json'], /bad\.json: replicas must be an integer from 1 to 5/],
+        [['node', '--id', '7', '--seeds', '7@127.0.0.1:9'], /--seeds must name other peers/],
+        [['node'], /--id is required at 8 bits/],
+        [['node', '--id', '7', '--log-format', 'xml'], /--log-format must be text or json/],
+      ],
+      cwd,
+      'Usage: cdht node',
+    );
+    const p = await runCli(['node', '--id', '7'], { cwd, env: cleanEnv({ CDHT_PING_MISSES: '0' }) });
+    assert.equal(p.status.code, 2);
+    assert.match(p.err[0]!, /^cdht: error: CDHT_PING_MISSES must be an integer from 1 to 100 \(got '0'\)$/);
+  });
+});
+
+describe('cdht node: seeds and identity', () => {
+  test('two nodes form a ring through --seeds, the first seed dead and the second alive', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 99, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), ...common], root, 'node 10', cleanEnv());
+    await a.waitFor([/^Peer 10 .*a ring of one/], { timeoutMs: WAIT_MS });
+    const seeds = `127.0.0.1:${base + 99},10@127.0.0.1:${base + 10}`;
+    const b = node(['--id', '200', '--data-dir', subDir(root, 'b'), '--seeds', seeds, ...common], root, 'node 200', cleanEnv());
+    await b.waitFor([`Joining through seed 127.0.0.1:${base + 99}`, /^Join failed: nobody answers/, `Joining through seed 10@127.0.0.1:${base + 10}`, 'Join request has been accepted', 'My first successor is Peer 10'], { ordered: true, timeoutMs: WAIT_MS });
+    await a.waitFor(['Peer 200 Join request received', 'My new first successor is Peer 200'], { timeoutMs: WAIT_MS });
+  });
+
+  test('a restart comes back as the same peer: the id derived from the address and the address are kept', async () => {
+    const root = tempDir();
+    const port = (await freeBasePort([0])) + 0;
+    const data = subDir(root, 'data');
+    const first = node(['--bits', '16', '--listen', `127.0.0.1:${port}`, '--data-dir', data, ...INTERVAL], root, 'first run', cleanEnv());
+    await first.waitFor([/^Peer \d+ \(16-bit ids\) on 127\.0\.0\.1:\d+; no seeds/], { timeoutMs: WAIT_MS });
+    const started = first.out.find((l) => l.startsWith('Peer '))!;
+    await first.stop();
+    const kept = JSON.parse(readFileSync(join(data, 'cdht-node.json'), 'utf8')) as { id: string; advertise: string };
+    assert.equal(kept.advertise, `127.0.0.1:${port}`);
+    assert.ok(started.startsWith(`Peer ${kept.id} (16-bit ids) on 127.0.0.1:${port};`), started);
+    // no --listen, no --id: both come from the data directory
+    const again = node(['--bits', '16', '--data-dir', data, ...INTERVAL], root, 'second run', cleanEnv());
+    await again.waitFor([new RegExp(`^Peer ${kept.id} \\(16-bit ids\\) on 127\\.0\\.0\\.1:${port}; no seeds`)], { timeoutMs: WAIT_MS });
+    await again.stop();
+    const other = await runCli(['node', '--bits', '16', '--id', '1', '--data-dir', data], { cwd: root, env: cleanEnv() });
+    assert.equal(other.status.code, 2);
+    assert.match(other.err[0]!, new RegExp(`--id 1: .*cdht-node\\.json belongs to Peer ${kept.id} of the 16-bit space`));
+    assert.ok(existsSync(join(data, 'store')), 'above 8 bits the stored files have their own folder');
+  });
+});
