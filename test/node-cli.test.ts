@@ -114,3 +114,36 @@ describe('cdht node: seeds and identity', () => {
     assert.ok(existsSync(join(data, 'store')), 'above 8 bits the stored files have their own folder');
   });
 });
+
+describe('cdht node: graceful stop', () => {
+  test('SIGTERM leaves gracefully: its file is at its successor before it exits 0', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    const [aDir, bDir] = [subDir(root, 'a'), subDir(root, 'b')];
+    // key 150 lies in (10, 200]: Peer 200 owns it, and holds its only copy (k = 1 at 8 bits)
+    writeFileSync(join(bDir, '0150.pdf'), 'the file 200 hands over');
+    const a = node(['--id', '10', '--data-dir', aDir, ...common], root, 'node 10', cleanEnv());
+    await a.waitFor([/^Peer 10 /], { timeoutMs: WAIT_MS });
+    const b = node(['--id', '200', '--data-dir', bDir, '--seeds', `127.0.0.1:${base + 10}`, ...common], root, 'node 200', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    await a.waitFor(['My new first successor is Peer 200'], { timeoutMs: WAIT_MS });
+    assert.ok(!existsSync(join(aDir, '0150.pdf')));
+    b.signal('SIGTERM');
+    const exit = await b.waitForExit(WAIT_MS);
+    // checked at once: the hand-over is confirmed before the peer says it leaves, and it exits after
+    assert.ok(existsSync(join(aDir, '0150.pdf')), `the file reached Peer 10 before Peer 200 exited\n  ${b.describe()}`);
+    assert.deepEqual(exit, { code: 0, signal: null }, b.describe());
+    assert.ok(b.out.some((l) => /^SIGTERM: leaving the ring gracefully/.test(l)), b.describe());
+    assert.ok(b.out.some((l) => /^Leaving the ring; telling Peer 10/.test(l)), b.describe());
+    await a.waitFor(['Peer 200 will depart from the network'], { timeoutMs: WAIT_MS });
+    assert.equal(readFileSync(join(aDir, '0150.pdf'), 'utf8'), 'the file 200 hands over');
+  });
+
+  test('init and join keep Ctrl+C and SIGTERM as an abrupt departure, and say so in --help', async () => {
+    const p = await runCli(['join', '--help'], { cwd: tempDir() });
+    assert.equal(p.status.code, 0);
+    assert.ok(p.out.some((l) => l.startsWith('Ctrl+C and SIGTERM are an abrupt departure')), p.describe());
+  });
+});
+

@@ -39,6 +39,8 @@ After start-up a peer reads commands from standard input, one a line:
   Store NNNN     store file NNNN (key NNNN mod 256) at the peer that owns its key
   Request NNNN   fetch NNNN.pdf from its owner; it arrives as received_NNNN.pdf
   Quit           leave the ring gracefully (Ctrl+C leaves abruptly)
+Ctrl+C and SIGTERM are an abrupt departure, as the specification has it: the peer tells no one and
+its successors notice by pings (cdht node leaves gracefully on them instead).
 Above 8 bits (--bits): Store PATH publishes any file under its base name (key: SHA-256 of the
 name), and Request NAME fetches it as received_NAME.`;
 

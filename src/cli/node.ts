@@ -110,26 +110,51 @@ export async function runNode(plan: NodePlan): Promise<number> {
   const state = new NodeState(plan.seeds.length > 0);
   log.say('start', startLine(plan), { peer: plan.identity.id, advertise: plan.identity.advertise });
   plan.run.notices.forEach((n) => log.say('notice', n));
-  const stopping = listenForStop(state, log);
+  const stopping = listenForStop(state, log, plan.leaveTimeoutMs);
   try {
     const peer = await enterRing(plan, state, log);
     const exit: PeerExit = peer ? await peer.closed : { code: 0, reason: 'stopped before joining' };
-    return exit.code;
+    return stopping.overdue() ? 1 : exit.code;
   } finally {
     stopping.off();
   }
 }
 
-/** A signal stops the node: the peer stops at once (a second signal does not wait for it). */
-function listenForStop(state: NodeState, log: NodeLog): { off(): void } {
+/**
+ * SIGTERM and SIGINT mean leave: a peer in the ring hands its keys over and tells its
+ * predecessors (the Quit of init and join), within `leaveTimeoutMs`; past it, or on a second
+ * signal, it stops at once. A peer still trying its seeds just stops.
+ */
+function listenForStop(state: NodeState, log: NodeLog, leaveTimeoutMs: number): { off(): void; overdue(): boolean } {
+  let timer: NodeJS.Timeout | undefined;
+  let overdue = false;
   const handler = (sig: StopSignal) => {
-    if (state.stopping) process.exit(SIGNAL_EXIT_CODES[sig]);
+    if (state.stopping) {
+      log.say('stop-forced', `${sig} again: stopping at once`);
+      process.exit(SIGNAL_EXIT_CODES[sig]);
+    }
     state.stopping = true;
-    log.say('stop', `${sig}: stopping`);
     state.stop.abort();
-    void state.peer?.kill();
+    const peer = state.peer;
+    if (!peer?.isInRing) {
+      log.say('stop', `${sig}: not in a ring yet, stopping`);
+      return void peer?.kill();
+    }
+    log.say('leave', `${sig}: leaving the ring gracefully (handing keys over, at most ${leaveTimeoutMs / 1000} s; a second signal stops at once)`);
+    void peer.quit();
+    timer = setTimeout(() => {
+      overdue = true;
+      log.say('leave-timeout', `Did not finish leaving within ${leaveTimeoutMs / 1000} s: stopping abruptly`);
+      void peer.kill();
+    }, leaveTimeoutMs);
   };
   const handlers = (Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]).map((sig) => [sig, () => handler(sig)] as const);
   handlers.forEach(([sig, h]) => process.on(sig, h));
-  return { off: () => handlers.forEach(([sig, h]) => process.off(sig, h)) };
+  return {
+    off: () => {
+      clearTimeout(timer);
+      handlers.forEach(([sig, h]) => process.off(sig, h));
+    },
+    overdue: () => overdue,
+  };
 }
