@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliProcess, expectUsageErrors, runCli } from './helpers/cli.js';
 import { freeBasePort } from './helpers/ports.js';
+import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 
 /** Generous: two busy cores, and a join waits for pings to answer. */
 const WAIT_MS = 30_000;
@@ -144,6 +145,56 @@ describe('cdht node: graceful stop', () => {
     const p = await runCli(['join', '--help'], { cwd: tempDir() });
     assert.equal(p.status.code, 0);
     assert.ok(p.out.some((l) => l.startsWith('Ctrl+C and SIGTERM are an abrupt departure')), p.describe());
+  });
+});
+
+/** The URL a node printed for --http 127.0.0.1:0. */
+async function httpUrl(p: CliProcess): Promise<string> {
+  await p.waitFor([/^HTTP on http:\/\/127\.0\.0\.1:\d+ /], { timeoutMs: WAIT_MS });
+  return /(http:\/\/127\.0\.0\.1:\d+)/.exec(p.out.find((l) => l.startsWith('HTTP on '))!)![1]!;
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(WAIT_MS) });
+  return { status: res.status, body: await res.text() };
+}
+
+describe('cdht node: health and metrics', () => {
+  test('/healthz answers; /readyz is 503 until it joins, 200 in the ring, 503 when its only successor dies; /metrics parses', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 99, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    // the seeds: one dead, and Peer 10, not started yet: every round fails until it is
+    const seeds = `127.0.0.1:${base + 99},10@127.0.0.1:${base + 10}`;
+    const b = node(['--id', '200', '--data-dir', subDir(root, 'b'), '--seeds', seeds, '--http', '127.0.0.1:0', ...common], root, 'node 200', cleanEnv());
+    const url = await httpUrl(b);
+    await b.waitFor([/^No seed answered; trying again in 1 s$/], { timeoutMs: WAIT_MS });
+    assert.equal((await get(`${url}/healthz`)).status, 200);
+    const before = await get(`${url}/readyz`);
+    assert.equal(before.status, 503);
+    assert.match((JSON.parse(before.body) as { reason: string }).reason, /^not in a ring yet: joining through its seeds$/);
+
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), ...common], root, 'node 10', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    const inRing = await get(`${url}/readyz`);
+    assert.equal(inRing.status, 200, inRing.body);
+    assert.equal((JSON.parse(inRing.body) as { ready: boolean }).ready, true);
+
+    const metrics = await get(`${url}/metrics`);
+    assert.equal(metrics.status, 200);
+    const e = parsePrometheus(metrics.body);
+    assert.ok(e.samples.length > 20);
+    assert.equal(sampleValue(e, 'cdht_in_ring'), 1);
+    assert.ok(sampleValue(e, 'cdht_successors_alive')! >= 1);
+    assert.ok(sampleValue(e, 'cdht_peers_known')! >= 1);
+    for (const name of ['cdht_keys_owned', 'cdht_transfers_in_progress', 'nodejs_eventloop_lag_seconds']) assert.equal(typeof sampleValue(e, name), 'number', name);
+    assert.equal(e.types.get('cdht_lookups_total'), 'counter');
+
+    await a.stop(); // SIGKILL: Peer 200 learns it only from unanswered pings
+    await b.waitFor(['Peer 10 is no longer alive'], { timeoutMs: WAIT_MS });
+    const alone = await get(`${url}/readyz`);
+    assert.equal(alone.status, 503, alone.body);
+    assert.match((JSON.parse(alone.body) as { reason: string }).reason, /^no successor answers/);
   });
 });
 

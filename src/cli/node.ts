@@ -8,6 +8,8 @@ import type { MergedConfig } from '../config/merge.js';
 import { writeIdentity } from './node-identity.js';
 import { nodeLog, type NodeLog } from './node-log.js';
 import type { NodePlan } from './node-plan.js';
+import { readiness, serveOps, type OpsServer } from '../ops/http.js';
+import { PeerMetrics } from '../ops/metrics.js';
 
 /** The first pause after a round of seeds that all failed; each round doubles it, up to the cap. */
 export const SEED_BACKOFF_FIRST_MS = 1_000;
@@ -69,27 +71,30 @@ async function resolveSeed(seed: Target, log: NodeLog): Promise<Target | undefin
   }
 }
 
-/** Starts one peer with this mode; the log follows it. */
-function launch(plan: NodePlan, state: NodeState, log: NodeLog, mode: PeerOptions['mode']): Peer {
+/** Starts one peer with this mode; the log and the metrics follow it. */
+function launch(plan: NodePlan, state: NodeState, follow: Follow, mode: PeerOptions['mode']): Peer {
   const peer = new Peer({ ...plan.run.peer, mode });
   state.peer = peer;
-  log.follow(peer);
+  follow(peer);
   return peer;
 }
+
+/** What watches each new peer (the log, the metrics). */
+type Follow = (peer: Peer) => void;
 
 /**
  * A peer in the ring: alone with no seeds, else joined through the first seed that answers.
  * Undefined when stopped before any answered.
  */
-async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog): Promise<Peer | undefined> {
-  if (plan.seeds.length === 0) return launch(plan, state, log, { kind: 'init', successors: [] });
+async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog, follow: Follow): Promise<Peer | undefined> {
+  if (plan.seeds.length === 0) return launch(plan, state, follow, { kind: 'init', successors: [] });
   const signal = state.stop.signal;
   for (let round = 0; !signal.aborted; round++) {
     for (const seed of plan.seeds) {
       const target = signal.aborted ? undefined : await resolveSeed(seed, log);
       if (!target) continue;
       log.say('seed-try', `Joining through seed ${formatSeed(seed)}`, { seed: formatSeed(seed) });
-      const peer = launch(plan, state, log, { kind: 'join', known: target });
+      const peer = launch(plan, state, follow, { kind: 'join', known: target });
       const joined = await Promise.race([peer.ready.then(() => true, () => false), onAbort(signal, false)]);
       if (joined) return peer;
       // the failed try's sockets must be closed before the next one binds the same port
@@ -110,13 +115,26 @@ export async function runNode(plan: NodePlan): Promise<number> {
   const state = new NodeState(plan.seeds.length > 0);
   log.say('start', startLine(plan), { peer: plan.identity.id, advertise: plan.identity.advertise });
   plan.run.notices.forEach((n) => log.say('notice', n));
+  const metrics = new PeerMetrics();
+  let ops: OpsServer | undefined;
+  try {
+    ops = plan.http ? await serveOps(plan.http, { readiness: () => readiness(state), metrics: () => metrics.text(), metricsType: metrics.contentType }) : undefined;
+  } catch (err) {
+    log.say('http-failed', `Cannot serve HTTP on ${formatAddress(plan.http!)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    return 1;
+  }
+  if (ops) log.say('http', `HTTP on http://${formatAddress(ops.address)} (/healthz, /readyz, /metrics)`, { url: `http://${formatAddress(ops.address)}` });
   const stopping = listenForStop(state, log, plan.leaveTimeoutMs);
   try {
-    const peer = await enterRing(plan, state, log);
+    const peer = await enterRing(plan, state, log, (p) => {
+      log.follow(p);
+      metrics.follow(p);
+    });
     const exit: PeerExit = peer ? await peer.closed : { code: 0, reason: 'stopped before joining' };
     return stopping.overdue() ? 1 : exit.code;
   } finally {
     stopping.off();
+    await ops?.close();
   }
 }
 
