@@ -198,3 +198,30 @@ describe('cdht node: health and metrics', () => {
   });
 });
 
+describe('cdht node: --log-format json', () => {
+  test('every line is one JSON object with the trace kind as event and the text line as msg', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL];
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), '--log-format', 'json', ...common], root, 'node 10 (json)', cleanEnv());
+    await a.waitFor([/"event":"start"/], { timeoutMs: WAIT_MS });
+    const b = node(['--id', '200', '--data-dir', subDir(root, 'b'), '--seeds', '10', '--no-ping-lines', ...common], root, 'node 200', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    await a.waitFor([/"event":"ping-sent"/], { timeoutMs: WAIT_MS });
+    b.signal('SIGTERM');
+    assert.equal((await b.waitForExit(WAIT_MS)).code, 0);
+    await a.waitFor([/"event":"depart-received"/], { timeoutMs: WAIT_MS });
+    const lines = a.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const l of lines) {
+      assert.equal(typeof l['event'], 'string', JSON.stringify(l));
+      assert.equal(typeof l['msg'], 'string', JSON.stringify(l));
+      assert.equal(typeof l['time'], 'number', JSON.stringify(l));
+    }
+    const find = (event: string) => lines.find((l) => l['event'] === event);
+    assert.equal(find('start')?.['id'], '10');
+    assert.deepEqual([find('join-received')?.['msg'], find('join-received')?.['joiner'], find('join-received')?.['id']], ['Peer 200 Join request received', '200', '10']);
+    assert.equal(find('depart-received')?.['msg'], 'Peer 200 will depart from the network');
+    assert.equal(find('ping-sent')?.['level'], 'debug', 'ping lines are shown (not --no-ping-lines), at debug level');
+  });
+});
+

@@ -49,13 +49,14 @@ function jsonLog(show: LineFilter, out: NodeJS.WritableStream): NodeLog {
     say: (event, text, fields = {}) => logger.info({ event, ...fields }, text),
     follow(peer) {
       const meter = new TransferMeter();
-      const peerId = peer.space.format(peer.id);
+      // `id`: the peer logging (trace fields such as `peer` name the others it speaks of)
+      const id = peer.space.format(peer.id);
       peer.on('trace', (t: PeerTrace) => {
-        const fields = { event: t.trace.kind, peer: peerId, ...plainFields(t.trace, peer.space) };
+        const fields = { ...plainFields(t.trace, peer.space), event: t.trace.kind, id };
         for (const l of renderTrace(t.trace, peer.space)) {
           if (shouldShow(l.level, show)) logger[PINO_LEVELS[l.level]](fields, l.text);
         }
-        for (const text of meter.lines(t.id, t.at, t.trace)) logger.info({ event: 'transfer-rate', peer: peerId, file: fieldOf(t.trace, 'file') }, text);
+        for (const text of meter.lines(t.id, t.at, t.trace)) logger.info({ event: 'transfer-rate', id, file: fieldOf(t.trace, 'file') }, text);
       });
     },
   };

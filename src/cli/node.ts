@@ -113,7 +113,7 @@ export async function runNode(plan: NodePlan): Promise<number> {
   writeIdentity(plan.dataDir, plan.identity);
   const log = nodeLog(plan.logFormat, plan.run.show);
   const state = new NodeState(plan.seeds.length > 0);
-  log.say('start', startLine(plan), { peer: plan.identity.id, advertise: plan.identity.advertise });
+  log.say('start', startLine(plan), { id: plan.identity.id, advertise: plan.identity.advertise });
   plan.run.notices.forEach((n) => log.say('notice', n));
   const metrics = new PeerMetrics();
   let ops: OpsServer | undefined;
