@@ -3,6 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliProcess, expectUsageErrors, runCli } from './helpers/cli.js';
@@ -113,6 +114,23 @@ describe('cdht node: seeds and identity', () => {
     assert.equal(other.status.code, 2);
     assert.match(other.err[0]!, new RegExp(`--id 1: .*cdht-node\\.json belongs to Peer ${kept.id} of the 16-bit space`));
     assert.ok(existsSync(join(data, 'store')), 'above 8 bits the stored files have their own folder');
+  });
+});
+
+describe('cdht node: an address already taken', () => {
+  test('exits 1 at once instead of trying its seeds forever', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const taken = createServer();
+    await new Promise<void>((res) => taken.listen(base + 200, '127.0.0.1', res));
+    try {
+      const p = await runCli(['node', '--id', '200', '--base-port', String(base), '--seeds', '10'], { cwd: root, env: cleanEnv(), timeoutMs: WAIT_MS });
+      assert.equal(p.status.code, 1, p.describe());
+      assert.ok(p.out.some((l) => /^Cannot start Peer 200: .*address already in use/.test(l)), p.describe());
+      assert.equal(p.out.filter((l) => l.startsWith('Joining through seed')).length, 1, p.describe());
+    } finally {
+      taken.close();
+    }
   });
 });
 

@@ -83,8 +83,9 @@ function launch(plan: NodePlan, state: NodeState, follow: Follow, mode: PeerOpti
 type Follow = (peer: Peer) => void;
 
 /**
- * A peer in the ring: alone with no seeds, else joined through the first seed that answers.
- * Undefined when stopped before any answered.
+ * A peer in the ring: alone with no seeds, else joined through the first seed that answers; or
+ * a peer that could not start at all (its exit says why). Undefined when stopped before any
+ * seed answered.
  */
 async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog, follow: Follow): Promise<Peer | undefined> {
   if (plan.seeds.length === 0) return launch(plan, state, follow, { kind: 'init', successors: [] });
@@ -97,6 +98,8 @@ async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog, follow:
       const peer = launch(plan, state, follow, { kind: 'join', known: target });
       const joined = await Promise.race([peer.ready.then(() => true, () => false), onAbort(signal, false)]);
       if (joined) return peer;
+      // no sockets were ever opened (the address is taken, say): another seed cannot help
+      if (!peer.transportStats()) return peer;
       // the failed try's sockets must be closed before the next one binds the same port
       await peer.kill();
     }
