@@ -2,13 +2,14 @@
 // over the defaults, each value's shape checked and its source kept for error messages.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PING_MISSES } from '../src/cli/args.js';
 import { DEFAULT_BASE_PORT, DEFAULT_HOST } from '../src/core/contact.js';
 import { ConfigProblem, describeSource, loadConfig, mergeConfig, readConfigFile } from '../src/config/merge.js';
 import { SETTINGS, camelName, envName } from '../src/config/settings.js';
+import { REPO_ROOT } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cdht-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -119,3 +120,13 @@ describe('config: mistakes are one line each', () => {
     assert.equal(describeSource('bits', { kind: 'flag' }), '--bits');
   });
 });
+
+test('the README\'s config file example holds only known settings of the right types', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const example = /```toml\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(example, 'a TOML example in the README');
+  const c = loadConfig({ config: file('readme.toml', example) }, {});
+  assert.deepEqual(c.values['seeds'], ['10.0.0.1:7000', 'seed.example:7000']);
+  assert.equal(c.values['log-format'], 'json');
+});
+
