@@ -113,7 +113,6 @@ describe('cdht node: seeds and identity', () => {
     const other = await runCli(['node', '--bits', '16', '--id', '1', '--data-dir', data], { cwd: root, env: cleanEnv() });
     assert.equal(other.status.code, 2);
     assert.match(other.err[0]!, new RegExp(`--id 1: .*cdht-node\\.json belongs to Peer ${kept.id} of the 16-bit space`));
-    assert.ok(existsSync(join(data, 'store')), 'above 8 bits the stored files have their own folder');
   });
 });
 
