@@ -143,8 +143,9 @@ describe('cdht node: graceful stop', () => {
     writeFileSync(join(bDir, '0150.pdf'), 'the file 200 hands over');
     const a = node(['--id', '10', '--data-dir', aDir, ...common], root, 'node 10', cleanEnv());
     await a.waitFor([/^Peer 10 /], { timeoutMs: WAIT_MS });
-    const b = node(['--id', '200', '--data-dir', bDir, '--seeds', `127.0.0.1:${base + 10}`, ...common], root, 'node 200', cleanEnv());
-    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    // a name, looked up on each try: every address it has is tried
+    const b = node(['--id', '200', '--data-dir', bDir, '--seeds', `localhost:${base + 10}`, ...common], root, 'node 200', cleanEnv());
+    await b.waitFor([`Joining through seed localhost:${base + 10} (127.0.0.1:${base + 10})`, 'My first successor is Peer 10'], { timeoutMs: WAIT_MS });
     await a.waitFor(['My new first successor is Peer 200'], { timeoutMs: WAIT_MS });
     assert.ok(!existsSync(join(aDir, '0150.pdf')));
     b.signal('SIGTERM');

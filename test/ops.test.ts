@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { Trace } from '../src/core/trace.js';
+import { SEED_BACKOFF_MAX_MS, seedBackoffMs } from '../src/cli/node.js';
 import { readiness, serveOps } from '../src/ops/http.js';
 import { PeerMetrics } from '../src/ops/metrics.js';
 import type { Peer, PeerSnapshot } from '../src/peer.js';
@@ -119,3 +120,10 @@ describe('metrics', () => {
     assert.equal(sampleValue(other, 'cdht_lookups_total', { result: 'found' }), 0);
   });
 });
+
+test('seed rounds back off 1 s, 2 s, 4 s ... up to the cap', () => {
+  assert.deepEqual([0, 1, 2, 3].map(seedBackoffMs), [1000, 2000, 4000, 8000]);
+  assert.equal(seedBackoffMs(5), SEED_BACKOFF_MAX_MS);
+  assert.equal(seedBackoffMs(10_000), SEED_BACKOFF_MAX_MS);
+});
+

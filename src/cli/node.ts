@@ -60,14 +60,20 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   return Promise.race([new Promise<void>((res) => (timer = setTimeout(res, ms))), onAbort(signal, undefined)]).finally(() => clearTimeout(timer));
 }
 
-/** The seed with its name looked up now (a seed's address may change between tries); undefined when it does not resolve. */
-async function resolveSeed(seed: Target, log: NodeLog): Promise<Target | undefined> {
+/** A name may stand for many peers (a headless service, round-robin DNS): this many are tried. */
+const MAX_ADDRESSES_PER_SEED = 16;
+
+/**
+ * The seed's addresses, looked up now (they may change between tries), each a peer to try;
+ * none when the name does not resolve.
+ */
+async function resolveSeed(seed: Target, log: NodeLog): Promise<Target[]> {
   try {
-    const { address } = await lookup(seed.host);
-    return { ...seed, host: address };
+    const found = await lookup(seed.host, { all: true });
+    return found.slice(0, MAX_ADDRESSES_PER_SEED).map((a) => ({ ...seed, host: a.address }));
   } catch (err) {
     log.say('seed-unresolved', `Seed ${formatSeed(seed)}: cannot resolve ${seed.host} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { seed: formatSeed(seed) });
-    return undefined;
+    return [];
   }
 }
 
@@ -83,6 +89,22 @@ function launch(plan: NodePlan, state: NodeState, follow: Follow, mode: PeerOpti
 type Follow = (peer: Peer) => void;
 
 /**
+ * One try at one address of a seed: 'joined' (the peer is in the ring), 'failed' (its sockets
+ * are closed again, ready for the next try), or 'fatal' (it could not even open its sockets, the
+ * address being taken, say: no seed can help).
+ */
+async function tryJoin(plan: NodePlan, state: NodeState, follow: Follow, seed: Target, at: Target, log: NodeLog): Promise<'joined' | 'failed' | 'fatal'> {
+  const named = at.host === seed.host ? '' : ` (${formatAddress(at)})`;
+  log.say('seed-try', `Joining through seed ${formatSeed(seed)}${named}`, { seed: formatSeed(seed), address: formatAddress(at) });
+  const peer = launch(plan, state, follow, { kind: 'join', known: at });
+  const joined = await Promise.race([peer.ready.then(() => true, () => false), onAbort(state.stop.signal, false)]);
+  if (joined) return 'joined';
+  if (!peer.transportStats()) return 'fatal';
+  await peer.kill();
+  return 'failed';
+}
+
+/**
  * A peer in the ring: alone with no seeds, else joined through the first seed that answers; or
  * a peer that could not start at all (its exit says why). Undefined when stopped before any
  * seed answered.
@@ -92,16 +114,10 @@ async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog, follow:
   const signal = state.stop.signal;
   for (let round = 0; !signal.aborted; round++) {
     for (const seed of plan.seeds) {
-      const target = signal.aborted ? undefined : await resolveSeed(seed, log);
-      if (!target) continue;
-      log.say('seed-try', `Joining through seed ${formatSeed(seed)}`, { seed: formatSeed(seed) });
-      const peer = launch(plan, state, follow, { kind: 'join', known: target });
-      const joined = await Promise.race([peer.ready.then(() => true, () => false), onAbort(signal, false)]);
-      if (joined) return peer;
-      // no sockets were ever opened (the address is taken, say): another seed cannot help
-      if (!peer.transportStats()) return peer;
-      // the failed try's sockets must be closed before the next one binds the same port
-      await peer.kill();
+      for (const at of signal.aborted ? [] : await resolveSeed(seed, log)) {
+        const tried = signal.aborted ? 'failed' : await tryJoin(plan, state, follow, seed, at, log);
+        if (tried !== 'failed') return state.peer;
+      }
     }
     if (signal.aborted) break;
     const wait = seedBackoffMs(round);
