@@ -159,6 +159,43 @@ describe('cdht node: graceful stop', () => {
     assert.equal(readFileSync(join(aDir, '0150.pdf'), 'utf8'), 'the file 200 hands over');
   });
 
+  /**
+   * Peer 200 joined through Peer 10 holding a name it owns, then Peer 10 frozen (SIGSTOP): the
+   * hand-over cannot finish, and with --ping-misses 100 Peer 200 does not soon declare it dead, so
+   * its leave lasts until something stops it.
+   */
+  async function stuckLeaver(extra: string[]): Promise<CliProcess> {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    const bDir = subDir(root, 'b');
+    writeFileSync(join(bDir, '0150.pdf'), 'nobody takes this');
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), ...common], root, 'node 10', cleanEnv());
+    await a.waitFor([/^Peer 10 /], { timeoutMs: WAIT_MS });
+    const b = node(['--id', '200', '--data-dir', bDir, '--seeds', '10', '--ping-misses', '100', ...common, ...extra], root, 'node 200', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    a.signal('SIGSTOP'); // the cleanup's SIGKILL ends it, stopped or not
+    return b;
+  }
+
+  test('a leave that outlasts --leave-timeout stops abruptly with exit 1', async () => {
+    const b = await stuckLeaver(['--leave-timeout', '1']);
+    b.signal('SIGTERM');
+    assert.deepEqual(await b.waitForExit(WAIT_MS), { code: 1, signal: null }, b.describe());
+    assert.ok(b.out.includes('Did not finish leaving within 1 s: stopping abruptly'), b.describe());
+    assert.ok(!b.out.some((l) => l.startsWith('Leaving the ring;')), 'it never got past the hand-over');
+  });
+
+  test('a second signal stops at once, with the signal\'s exit code', async () => {
+    const b = await stuckLeaver([]);
+    b.signal('SIGTERM');
+    // two signals sent at once may reach the process as one: the second goes once the first is taken
+    await b.waitFor([/^SIGTERM: leaving the ring gracefully/], { timeoutMs: WAIT_MS });
+    b.signal('SIGTERM');
+    assert.deepEqual(await b.waitForExit(WAIT_MS), { code: 143, signal: null }, b.describe());
+    assert.ok(b.out.includes('SIGTERM again: stopping at once'), b.describe());
+  });
+
   test('init and join keep Ctrl+C and SIGTERM as an abrupt departure, and say so in --help', async () => {
     const p = await runCli(['join', '--help'], { cwd: tempDir() });
     assert.equal(p.status.code, 0);
