@@ -71,6 +71,7 @@ describe('cdht node: settings', () => {
         [['node', '--config', 'bad.json'], /bad\.json: replicas must be an integer from 1 to 5/],
         [['node', '--id', '7', '--seeds', '7@127.0.0.1:9'], /--seeds must name other peers/],
         [['node'], /--id is required at 8 bits/],
+        [['node', '--bits', '16'], /--id auto derives the id from the advertised address: give --advertise/],
         [['node', '--id', '7', '--log-format', 'xml'], /--log-format must be text or json/],
       ],
       cwd,

@@ -187,7 +187,7 @@ function placeSelf(peerWord: string, o: RawOptions, c: ReturnType<typeof commonO
   let id: Id;
   if (idWord === 'auto') {
     if (space.spec) problem('PEER must be an id in the 8-bit space (auto ids need --bits above 8)');
-    if (!advertise) problem('PEER auto derives the id from the advertised address: give --advertise host:port (or --listen host:port)');
+    if (!advertise) problem(`${o.id !== undefined ? '--id' : 'PEER'} auto derives the id from the advertised address: give --advertise host:port (or --listen host:port)`);
     id = space.idOfAddress(advertise.host, advertise.port);
   } else {
     const parsed = space.parse(idWord);
@@ -277,7 +277,7 @@ export function joinPlan(words: { peer: string; known: string; interval: string 
 export function nodePlan(o: RawOptions & { pingInterval: string }): RunPlan {
   const c = commonOptions(o);
   if (o.id === undefined && c.space.spec) problem('--id is required at 8 bits (ids 0 to 255); above 8 bits (--bits) it may be auto');
-  const at = placeSelf('auto', o, c);
+  const at = placeSelf('auto', { ...o, id: o.id ?? 'auto' }, c);
   return planOf(c, at, { kind: 'init', successors: [] }, parseInterval(o.pingInterval, '--ping-interval'), o);
 }
 
