@@ -187,7 +187,7 @@ function placeSelf(peerWord: string, o: RawOptions, c: ReturnType<typeof commonO
   let id: Id;
   if (idWord === 'auto') {
     if (space.spec) problem('PEER must be an id in the 8-bit space (auto ids need --bits above 8)');
-    if (!advertise) problem('PEER auto derives the id from the advertised address: give --advertise host:port (or --listen host:port)');
+    if (!advertise) problem(`${o.id !== undefined ? '--id' : 'PEER'} auto derives the id from the advertised address: give --advertise host:port (or --listen host:port)`);
     id = space.idOfAddress(advertise.host, advertise.port);
   } else {
     const parsed = space.parse(idWord);
@@ -267,6 +267,36 @@ export function joinPlan(words: { peer: string; known: string; interval: string 
   const pingIntervalMs = parseInterval(words.interval);
   if (known.id === at.id) problem(`KNOWN_PEER must be another peer, already in the ring (got ${c.space.format(at.id)}, the same as PEER)`);
   return planOf(c, at, { kind: 'join', known }, pingIntervalMs, o);
+}
+
+/**
+ * `cdht node`: a peer placed as init and join place one, with no successors given: it is a ring
+ * of one until the node shell points it at a seed (its mode is chosen per try). At 8 bits the id
+ * must be given; above, it may be derived from the advertised address.
+ */
+export function nodePlan(o: RawOptions & { pingInterval: string }): RunPlan {
+  const c = commonOptions(o);
+  if (o.id === undefined && c.space.spec) problem('--id is required at 8 bits (ids 0 to 255); above 8 bits (--bits) it may be auto');
+  const at = placeSelf('auto', { ...o, id: o.id ?? 'auto' }, c);
+  return planOf(c, at, { kind: 'init', successors: [] }, parseInterval(o.pingInterval, '--ping-interval'), o);
+}
+
+/** --http HOST:PORT, where port 0 asks for any free port (the address bound is said at start). */
+export function parseHttpAddress(value: string): Address {
+  // parseAddress takes ports 1 to 65535: a trailing :0 is read as :1 and put back
+  const any = /:0$/.test(value);
+  const a = parseListenAddress('--http', any ? `${value.slice(0, -1)}1` : value);
+  return any ? { ...a, port: 0 } : a;
+}
+
+/** Seeds as typed: host:port, ID@host:port, or (8 bits) an ID placed by the reference layout. */
+export function parseSeeds(words: readonly string[], plan: RunPlan): Target[] {
+  const { space, host, basePort } = plan.peer;
+  const place = space.spec ? (id: Id) => defaultContact(id, host!, basePort) : undefined;
+  const seeds = words.map((w) => peerArg(space, '--seeds', w, place, true));
+  const self = seeds.find((s) => s.id === plan.peer.id);
+  if (self) problem(`--seeds must name other peers; ${space.format(self.id!)} is this peer`);
+  return seeds;
 }
 
 /** The options of `cdht ring`, as commander collects them. */

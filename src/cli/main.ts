@@ -13,6 +13,8 @@ import type { RingOptions } from './ring.js';
 import { DEFAULT_WEB_PORT, runRing } from './ring.js';
 import { runPeer } from './run.js';
 import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
+import { CONFIG_SETTING, SETTINGS, camelName, type Setting } from '../config/settings.js';
+import type { NodeChoice } from './node-plan.js';
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -37,6 +39,8 @@ After start-up a peer reads commands from standard input, one a line:
   Store NNNN     store file NNNN (key NNNN mod 256) at the peer that owns its key
   Request NNNN   fetch NNNN.pdf from its owner; it arrives as received_NNNN.pdf
   Quit           leave the ring gracefully (Ctrl+C leaves abruptly)
+Ctrl+C and SIGTERM are an abrupt departure, as the specification has it: the peer tells no one and
+its successors notice by pings (cdht node leaves gracefully on them instead).
 Above 8 bits (--bits): Store PATH publishes any file under its base name (key: SHA-256 of the
 name), and Request NAME fetches it as received_NAME.`;
 
@@ -165,13 +169,68 @@ function addCaCommands(program: Command, name: string, onCa: (plan: CaPlan) => v
     });
 }
 
+const NODE_HELP = `
+Every option can also be set by a CDHT_* variable (--data-dir: CDHT_DATA_DIR) or in the --config
+file (data-dir = "/var/lib/cdht" in TOML, "data-dir": "/var/lib/cdht" in JSON), seeds as a list
+(CDHT_SEEDS comma-separated). Flags win over variables, variables over the file, the file over the
+defaults; --print-config shows the result.
+
+Examples:
+  cdht node --id 14 --data-dir /var/lib/cdht                              a ring of one
+  cdht node --bits 32 --listen 10.0.0.2:7000 --seeds 10.0.0.1:7000,b.example:7000
+  cdht node --config /etc/cdht.toml --print-config`;
+
+/** `--data-dir <DIR>`, `--debug`, or `--no-ping-lines` for a boolean that is on unless turned off. */
+function flagOf(s: Setting): string {
+  if (s.kind !== 'boolean') return `--${s.name} ${s.arg ?? '<VALUE>'}`;
+  return s.default === true ? `--no-${s.name}` : `--${s.name}`;
+}
+
+function helpOf(s: Setting): string {
+  if (s.offHelp !== undefined && s.default === true) return s.offHelp;
+  const shown = Array.isArray(s.default) ? undefined : s.default;
+  return shown === undefined || typeof shown === 'boolean' ? s.help : `${s.help} (default: ${shown})`;
+}
+
+/**
+ * `cdht node`: the options come from the settings table, without commander defaults or
+ * variables (the config module merges those); only what was typed is passed on. The module that
+ * reads the config and runs the node is loaded only for this command.
+ */
+function addNodeCommand(program: Command, name: string, onNode: (choice: NodeChoice) => void): void {
+  const node = program
+    .command('node')
+    .description('one long-running peer for servers: a config file, CDHT_* variables, seeds, a graceful leave on SIGTERM')
+    .usage('[options]')
+    .addHelpText('after', NODE_HELP)
+    .showHelpAfterError(`Usage: ${name} node [options]\nRun '${name} node --help' for the options.`)
+    .allowExcessArguments();
+  for (const s of [CONFIG_SETTING, ...SETTINGS]) node.option(flagOf(s), helpOf(s));
+  node.option('--print-config', 'print the merged settings as JSON (a valid --config file) and exit');
+  node.action(async (_opts: unknown, cmd: Command) => {
+    const { nodeChoice } = await import('./node-plan.js');
+    const flags: Record<string, unknown> = {};
+    for (const s of [CONFIG_SETTING, ...SETTINGS, { name: 'print-config' }]) {
+      const key = camelName(s.name);
+      if (cmd.getOptionValueSource(key) === 'cli') flags[s.name] = cmd.getOptionValue(key);
+    }
+    onNode(checked(cmd, cmd.args, () => nodeChoice(flags, process.env)));
+  });
+}
+
+async function runNodeChoice(choice: NodeChoice): Promise<number> {
+  const { printConfig, runNode } = await import('./node.js');
+  return choice.kind === 'print' ? printConfig(choice.config) : runNode(choice.plan);
+}
+
 /** What each command hands back once its arguments are checked (main runs it). */
 export type Chosen =
   | { kind: 'peer'; plan: RunPlan }
   | { kind: 'ring'; plan: RingOptions }
   | { kind: 'ca'; plan: CaPlan }
   | { kind: 'sim'; plan: SimPlan }
-  | { kind: 'check'; plan: CheckPlan };
+  | { kind: 'check'; plan: CheckPlan }
+  | { kind: 'node'; choice: NodeChoice };
 
 export function buildProgram(name: string, choose: (c: Chosen) => void): Command {
   const onPlan = (plan: RunPlan) => choose({ kind: 'peer', plan });
@@ -282,6 +341,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     });
 
   addCheckCommand(program, name, (plan) => choose({ kind: 'check', plan }));
+  addNodeCommand(program, name, (choice) => choose({ kind: 'node', choice }));
   return program;
 }
 
@@ -308,7 +368,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const c = chosen as Chosen | undefined;
-  if (c?.kind === 'peer' || c?.kind === 'ring') {
+  if (c?.kind === 'peer' || c?.kind === 'ring' || (c?.kind === 'node' && c.choice.kind === 'run')) {
     // their own handlers take over (a write error must still never be thrown as unhandled)
     outputs.forEach((s) => {
       s.off('error', quietEnd);
@@ -316,6 +376,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   }
   switch (c?.kind) {
+    case 'node':
+      return runNodeChoice(c.choice);
     case 'ring':
       return runRing(c.plan);
     case 'sim':

@@ -1,0 +1,156 @@
+// A peer's Prometheus metrics, read from what it already tells: counters from its traces, gauges
+// from its snapshot and transport counters at scrape time. One registry per peer (never
+// prom-client's global one), so peers in one process, or a test, never mix their numbers.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Id } from '../core/id-space.js';
+import type { Trace } from '../core/trace.js';
+import type { Peer, PeerTrace } from '../peer.js';
+
+/** Transfers whose bytes are followed at once; past it the oldest is dropped (a replica's push ends without a trace). */
+const MAX_TRACKED_TRANSFERS = 256;
+/** Hops of a lookup: a settled ring of n peers takes about log2(n); the specification's walk up to n. */
+const HOP_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128];
+
+interface Tracked {
+  bytes: number;
+  size: number;
+}
+
+export class PeerMetrics {
+  readonly registry = new Registry();
+  /** The peer gauges read at scrape time (each try at a seed is a new Peer; counters go on). */
+  private peer: Peer | undefined;
+  private readonly transfers = new Map<string, Tracked>();
+  private readonly c;
+
+  constructor() {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, collect: (g: Gauge) => void, labelNames: string[] = []) =>
+      new Gauge({ name, help, labelNames, registers, collect(this: Gauge) { collect(this); } });
+    const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
+    this.c = {
+      lookups: counter('cdht_lookups_total', 'Lookups asked here, by result (found or failed)', ['result']),
+      lookupHops: new Histogram({ name: 'cdht_lookup_hops', help: 'Hops the lookups asked here took', buckets: HOP_BUCKETS, registers }),
+      forwarded: counter('cdht_forwarded_total', 'Routed messages this peer passed on, by operation (join, store, request)', ['op']),
+      stores: counter('cdht_stores_total', 'Stores: taken here as the owner, or confirmed by the owner for a store typed here', ['role']),
+      requests: counter('cdht_requests_total', 'Requests: answered here as the holder (sent, failed, missing) or typed here (received, failed, missing, timeout, busy)', ['role', 'result']),
+      bytes: counter('cdht_transfer_bytes_total', 'Bytes of files received (in) and sent (out), as transfers report them', ['direction']),
+      handovers: counter('cdht_handovers_total', 'Graceful departures: this peer handing its keys over (out), a neighbour handing its keys to this one (in)', ['direction']),
+      deaths: counter('cdht_peers_declared_dead_total', 'Neighbours this peer declared dead after unanswered pings'),
+      joins: counter('cdht_joins_accepted_total', 'Joiners this peer took in as its new successor'),
+    };
+    // labelled series show from the first scrape, at 0, so a dashboard's query has them before any event
+    const zero = (counter: Counter, label: string, values: string[], fixed: Record<string, string> = {}) => values.forEach((v) => counter.inc({ ...fixed, [label]: v }, 0));
+    zero(this.c.lookups, 'result', ['found', 'failed']);
+    zero(this.c.forwarded, 'op', ['join', 'store', 'request']);
+    zero(this.c.stores, 'role', ['owner', 'origin']);
+    zero(this.c.requests, 'result', ['sent', 'failed', 'missing'], { role: 'holder' });
+    zero(this.c.requests, 'result', ['received', 'failed', 'missing', 'timeout', 'busy'], { role: 'requester' });
+    zero(this.c.bytes, 'direction', ['in', 'out']);
+    zero(this.c.handovers, 'direction', ['in', 'out']);
+    gauge('cdht_in_ring', '1 while the peer is in the ring, 0 while it starts, joins or leaves', (g) => g.set(this.peer?.isInRing && this.peer.snapshot().phase === 'active' ? 1 : 0));
+    gauge('cdht_peers_known', 'Distinct peers this one knows: successors, predecessors, fingers', (g) => g.set(this.knownPeers()));
+    gauge('cdht_successors_alive', 'Successors in the list, none of them declared dead', (g) => g.set(this.peer?.snapshot().successors.length ?? 0));
+    gauge('cdht_keys_held', 'Stored names this peer holds (owned or copies)', (g) => g.set(this.peer?.snapshot().files.length ?? 0));
+    gauge('cdht_keys_owned', 'Stored names this peer holds whose key it owns (between its predecessor and itself)', (g) => g.set(this.ownedKeys()));
+    gauge('cdht_bytes_held', 'Bytes of the stored names this peer holds', (g) => g.set(this.peer?.snapshot().files.reduce((n, f) => n + f.size, 0) ?? 0));
+    gauge('cdht_transfers_in_progress', 'Files being received now', (g) => g.set(this.peer?.transportStats()?.transfersIn ?? 0));
+    // the process's own: event-loop delay (nodejs_eventloop_lag_*), memory, CPU, handles
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts what this peer does from now on, and reads its state at each scrape. */
+  follow(peer: Peer): void {
+    this.peer = peer;
+    this.transfers.clear();
+    peer.on('trace', (t: PeerTrace) => this.count(t.trace));
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private count(t: Trace): void {
+    const c = this.c;
+    switch (t.kind) {
+      case 'lookup-result':
+        c.lookups.inc({ result: t.owner === undefined ? 'failed' : 'found' });
+        if (t.owner !== undefined) c.lookupHops.observe(t.hops);
+        return;
+      case 'forwarded':
+        return c.forwarded.inc({ op: t.op });
+      case 'store-accepted':
+        return c.stores.inc({ role: 'owner' });
+      case 'store-confirmed':
+        return c.stores.inc({ role: 'origin' });
+      case 'serve':
+        if (t.phase === 'start' || t.local) return;
+        if (t.phase === 'sent' || t.phase === 'failed') this.finished('out', t.file, t.to, t.phase === 'sent');
+        return c.requests.inc({ role: 'holder', result: t.phase });
+      case 'copy':
+        if (t.phase === 'sent' || t.phase === 'failed') this.finished('out', t.file, t.to, t.phase === 'sent');
+        return;
+      case 'receive':
+        if (t.phase === 'start') return;
+        this.finished('in', t.file, t.from, t.phase === 'done', t.size);
+        if (t.purpose === 'request') c.requests.inc({ role: 'requester', result: t.phase === 'done' ? 'received' : 'failed' });
+        return;
+      case 'request-missing':
+        return c.requests.inc({ role: 'requester', result: 'missing' });
+      case 'request-timeout':
+        return c.requests.inc({ role: 'requester', result: 'timeout' });
+      case 'request-busy':
+        return c.requests.inc({ role: 'requester', result: 'busy' });
+      case 'transfer-progress':
+        return this.progress(t.direction, t.file, t.peer, t.bytes, t.size);
+      case 'leaving':
+        return c.handovers.inc({ direction: 'out' });
+      case 'depart-received':
+        return c.handovers.inc({ direction: 'in' });
+      case 'peer-dead':
+        return c.deaths.inc();
+      case 'join-received':
+        return c.joins.inc();
+      default:
+        return;
+    }
+  }
+
+  /** Bytes since the transfer's last report. Progress is sampled, so a finished transfer adds its rest. */
+  private progress(direction: 'in' | 'out', file: string, peer: Id, bytes: number, size: number): void {
+    const key = `${direction} ${file} ${peer}`;
+    const seen = this.transfers.get(key) ?? { bytes: 0, size };
+    if (bytes > seen.bytes) this.c.bytes.inc({ direction }, bytes - seen.bytes);
+    this.transfers.delete(key); // re-inserted last: the map drops its oldest entries first
+    this.transfers.set(key, { bytes: Math.max(bytes, seen.bytes), size });
+    if (this.transfers.size > MAX_TRACKED_TRANSFERS) this.transfers.delete(this.transfers.keys().next().value!);
+  }
+
+  private finished(direction: 'in' | 'out', file: string, peer: Id, ok: boolean, size?: number): void {
+    const key = `${direction} ${file} ${peer}`;
+    const seen = this.transfers.get(key);
+    this.transfers.delete(key);
+    const total = size ?? seen?.size;
+    if (ok && total !== undefined && total > (seen?.bytes ?? 0)) this.c.bytes.inc({ direction }, total - (seen?.bytes ?? 0));
+  }
+
+  private knownPeers(): number {
+    const s = this.peer?.snapshot();
+    if (!s) return 0;
+    const ids = [s.pred1, s.pred2, ...s.successors, ...(s.fingers ?? [])].filter((id): id is Id => id !== undefined && id !== s.id);
+    return new Set(ids).size;
+  }
+
+  /** With no predecessor known it owns the whole ring (it is alone, or has not learned it yet). */
+  private ownedKeys(): number {
+    const p = this.peer;
+    const s = p?.snapshot();
+    if (!p || !s) return 0;
+    return s.files.filter((f) => s.pred1 === undefined || p.space.betweenRightClosed(s.pred1, f.key, s.id)).length;
+  }
+}

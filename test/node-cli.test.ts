@@ -1,0 +1,283 @@
+// `cdht node` end to end: separate processes on 127.0.0.1 with ports chosen at random per run,
+// judged by their output, exit codes, files and HTTP answers. Waits are on output, bounded.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CliProcess, expectUsageErrors, runCli } from './helpers/cli.js';
+import { freeBasePort } from './helpers/ports.js';
+import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+
+/** Generous: two busy cores, and a join waits for pings to answer. */
+const WAIT_MS = 30_000;
+const INTERVAL = ['--ping-interval', '0.5'];
+const dirs: string[] = [];
+const procs: CliProcess[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'cdht-node-'));
+  dirs.push(d);
+  return d;
+}
+
+function subDir(root: string, name: string): string {
+  const d = join(root, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+function node(args: string[], cwd: string, label: string, env: NodeJS.ProcessEnv = process.env): CliProcess {
+  const p = new CliProcess(['node', ...args], { cwd, label, env });
+  procs.push(p);
+  return p;
+}
+
+/** The environment without any CDHT_* variable the test runner may have set. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CDHT_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+after(async () => {
+  await Promise.all(procs.map((p) => p.stop()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('cdht node: settings', () => {
+  test('--print-config shows flags over variables over the file over the defaults, as JSON', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'cdht.toml'), 'host = "127.0.0.5"\nping-misses = 7\nsuccessors = 6\nseeds = ["a.example:7000"]\n');
+    const env = cleanEnv({ CDHT_PING_MISSES: '8', CDHT_SUCCESSORS: '5', CDHT_CONFIG: 'cdht.toml' });
+    const p = await runCli(['node', '--successors', '9', '--print-config'], { cwd, env });
+    assert.equal(p.status.code, 0, p.describe());
+    const c = JSON.parse(p.out.join('\n')) as Record<string, unknown>;
+    assert.equal(c['successors'], 9, 'the flag');
+    assert.equal(c['ping-misses'], 8, 'the variable');
+    assert.equal(c['host'], '127.0.0.5', 'the file');
+    assert.deepEqual(c['seeds'], ['a.example:7000']);
+    assert.equal(c['bits'], 8, 'the default');
+  });
+
+  test('an unknown key, a bad value from a variable or a file: one error line naming its source, exit 2', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'typo.toml'), 'data_dir = "/var/lib/cdht"\n');
+    writeFileSync(join(cwd, 'bad.json'), JSON.stringify({ id: '7', replicas: 40 }));
+    await expectUsageErrors(
+      [
+        [['node', '--config', 'typo.toml'], /typo\.toml: unknown setting "data_dir"/],
+        [['node', '--config', 'bad.json'], /bad\.json: replicas must be an integer from 1 to 5/],
+        [['node', '--id', '7', '--seeds', '7@127.0.0.1:9'], /--seeds must name other peers/],
+        [['node'], /--id is required at 8 bits/],
+        [['node', '--bits', '16'], /--id auto derives the id from the advertised address: give --advertise/],
+        [['node', '--id', '7', '--log-format', 'xml'], /--log-format must be text or json/],
+      ],
+      cwd,
+      'Usage: cdht node',
+    );
+    const p = await runCli(['node', '--id', '7'], { cwd, env: cleanEnv({ CDHT_PING_MISSES: '0' }) });
+    assert.equal(p.status.code, 2);
+    assert.match(p.err[0]!, /^cdht: error: CDHT_PING_MISSES must be an integer from 1 to 100 \(got '0'\)$/);
+  });
+});
+
+describe('cdht node: seeds and identity', () => {
+  test('two nodes form a ring through --seeds, the first seed dead and the second alive', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 99, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), ...common], root, 'node 10', cleanEnv());
+    await a.waitFor([/^Peer 10 .*a ring of one/], { timeoutMs: WAIT_MS });
+    const seeds = `127.0.0.1:${base + 99},10@127.0.0.1:${base + 10}`;
+    const b = node(['--id', '200', '--data-dir', subDir(root, 'b'), '--seeds', seeds, ...common], root, 'node 200', cleanEnv());
+    await b.waitFor([`Joining through seed 127.0.0.1:${base + 99}`, /^Join failed: nobody answers/, `Joining through seed 10@127.0.0.1:${base + 10}`, 'Join request has been accepted', 'My first successor is Peer 10'], { ordered: true, timeoutMs: WAIT_MS });
+    await a.waitFor(['Peer 200 Join request received', 'My new first successor is Peer 200'], { timeoutMs: WAIT_MS });
+  });
+
+  test('a restart comes back as the same peer: the id derived from the address and the address are kept', async () => {
+    const root = tempDir();
+    const port = (await freeBasePort([0])) + 0;
+    const data = subDir(root, 'data');
+    const first = node(['--bits', '16', '--listen', `127.0.0.1:${port}`, '--data-dir', data, ...INTERVAL], root, 'first run', cleanEnv());
+    await first.waitFor([/^Peer \d+ \(16-bit ids\) on 127\.0\.0\.1:\d+; no seeds/], { timeoutMs: WAIT_MS });
+    const started = first.out.find((l) => l.startsWith('Peer '))!;
+    await first.stop();
+    const kept = JSON.parse(readFileSync(join(data, 'cdht-node.json'), 'utf8')) as { id: string; advertise: string };
+    assert.equal(kept.advertise, `127.0.0.1:${port}`);
+    assert.ok(started.startsWith(`Peer ${kept.id} (16-bit ids) on 127.0.0.1:${port};`), started);
+    // no --listen, no --id: both come from the data directory
+    const again = node(['--bits', '16', '--data-dir', data, ...INTERVAL], root, 'second run', cleanEnv());
+    await again.waitFor([new RegExp(`^Peer ${kept.id} \\(16-bit ids\\) on 127\\.0\\.0\\.1:${port}; no seeds`)], { timeoutMs: WAIT_MS });
+    await again.stop();
+    const other = await runCli(['node', '--bits', '16', '--id', '1', '--data-dir', data], { cwd: root, env: cleanEnv() });
+    assert.equal(other.status.code, 2);
+    assert.match(other.err[0]!, new RegExp(`--id 1: .*cdht-node\\.json belongs to Peer ${kept.id} of the 16-bit space`));
+  });
+});
+
+describe('cdht node: an address already taken', () => {
+  test('exits 1 at once instead of trying its seeds forever', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const taken = createServer();
+    await new Promise<void>((res) => taken.listen(base + 200, '127.0.0.1', res));
+    try {
+      const p = await runCli(['node', '--id', '200', '--base-port', String(base), '--seeds', '10'], { cwd: root, env: cleanEnv(), timeoutMs: WAIT_MS });
+      assert.equal(p.status.code, 1, p.describe());
+      assert.ok(p.out.some((l) => /^Cannot start Peer 200: .*address already in use/.test(l)), p.describe());
+      assert.equal(p.out.filter((l) => l.startsWith('Joining through seed')).length, 1, p.describe());
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+describe('cdht node: graceful stop', () => {
+  test('SIGTERM leaves gracefully: its file is at its successor before it exits 0', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    const [aDir, bDir] = [subDir(root, 'a'), subDir(root, 'b')];
+    // key 150 lies in (10, 200]: Peer 200 owns it, and holds its only copy (k = 1 at 8 bits)
+    writeFileSync(join(bDir, '0150.pdf'), 'the file 200 hands over');
+    const a = node(['--id', '10', '--data-dir', aDir, ...common], root, 'node 10', cleanEnv());
+    await a.waitFor([/^Peer 10 /], { timeoutMs: WAIT_MS });
+    // a name, looked up on each try: every address it has is tried
+    const b = node(['--id', '200', '--data-dir', bDir, '--seeds', `localhost:${base + 10}`, ...common], root, 'node 200', cleanEnv());
+    await b.waitFor([`Joining through seed localhost:${base + 10} (127.0.0.1:${base + 10})`, 'My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    await a.waitFor(['My new first successor is Peer 200'], { timeoutMs: WAIT_MS });
+    assert.ok(!existsSync(join(aDir, '0150.pdf')));
+    b.signal('SIGTERM');
+    const exit = await b.waitForExit(WAIT_MS);
+    // checked at once: the hand-over is confirmed before the peer says it leaves, and it exits after
+    assert.ok(existsSync(join(aDir, '0150.pdf')), `the file reached Peer 10 before Peer 200 exited\n  ${b.describe()}`);
+    assert.deepEqual(exit, { code: 0, signal: null }, b.describe());
+    assert.ok(b.out.some((l) => /^SIGTERM: leaving the ring gracefully/.test(l)), b.describe());
+    assert.ok(b.out.some((l) => /^Leaving the ring; telling Peer 10/.test(l)), b.describe());
+    await a.waitFor(['Peer 200 will depart from the network'], { timeoutMs: WAIT_MS });
+    assert.equal(readFileSync(join(aDir, '0150.pdf'), 'utf8'), 'the file 200 hands over');
+  });
+
+  /**
+   * Peer 200 joined through Peer 10 holding a name it owns, then Peer 10 frozen (SIGSTOP): the
+   * hand-over cannot finish, and with --ping-misses 100 Peer 200 does not soon declare it dead, so
+   * its leave lasts until something stops it.
+   */
+  async function stuckLeaver(extra: string[]): Promise<CliProcess> {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    const bDir = subDir(root, 'b');
+    writeFileSync(join(bDir, '0150.pdf'), 'nobody takes this');
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), ...common], root, 'node 10', cleanEnv());
+    await a.waitFor([/^Peer 10 /], { timeoutMs: WAIT_MS });
+    const b = node(['--id', '200', '--data-dir', bDir, '--seeds', '10', '--ping-misses', '100', ...common, ...extra], root, 'node 200', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    a.signal('SIGSTOP'); // the cleanup's SIGKILL ends it, stopped or not
+    return b;
+  }
+
+  test('a leave that outlasts --leave-timeout stops abruptly with exit 1', async () => {
+    const b = await stuckLeaver(['--leave-timeout', '1']);
+    b.signal('SIGTERM');
+    assert.deepEqual(await b.waitForExit(WAIT_MS), { code: 1, signal: null }, b.describe());
+    assert.ok(b.out.includes('Did not finish leaving within 1 s: stopping abruptly'), b.describe());
+    assert.ok(!b.out.some((l) => l.startsWith('Leaving the ring;')), 'it never got past the hand-over');
+  });
+
+  test('a second signal stops at once, with the signal\'s exit code', async () => {
+    const b = await stuckLeaver([]);
+    b.signal('SIGTERM');
+    // two signals sent at once may reach the process as one: the second goes once the first is taken
+    await b.waitFor([/^SIGTERM: leaving the ring gracefully/], { timeoutMs: WAIT_MS });
+    b.signal('SIGTERM');
+    assert.deepEqual(await b.waitForExit(WAIT_MS), { code: 143, signal: null }, b.describe());
+    assert.ok(b.out.includes('SIGTERM again: stopping at once'), b.describe());
+  });
+
+  test('init and join keep Ctrl+C and SIGTERM as an abrupt departure, and say so in --help', async () => {
+    const p = await runCli(['join', '--help'], { cwd: tempDir() });
+    assert.equal(p.status.code, 0);
+    assert.ok(p.out.some((l) => l.startsWith('Ctrl+C and SIGTERM are an abrupt departure')), p.describe());
+  });
+});
+
+/** The URL a node printed for --http 127.0.0.1:0. */
+async function httpUrl(p: CliProcess): Promise<string> {
+  await p.waitFor([/^HTTP on http:\/\/127\.0\.0\.1:\d+ /], { timeoutMs: WAIT_MS });
+  return /(http:\/\/127\.0\.0\.1:\d+)/.exec(p.out.find((l) => l.startsWith('HTTP on '))!)![1]!;
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(WAIT_MS) });
+  return { status: res.status, body: await res.text() };
+}
+
+describe('cdht node: health and metrics', () => {
+  test('/healthz answers; /readyz is 503 until it joins, 200 in the ring, 503 when its only successor dies; /metrics parses', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 99, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines'];
+    // the seeds: one dead, and Peer 10, not started yet: every round fails until it is
+    const seeds = `127.0.0.1:${base + 99},10@127.0.0.1:${base + 10}`;
+    const b = node(['--id', '200', '--data-dir', subDir(root, 'b'), '--seeds', seeds, '--http', '127.0.0.1:0', ...common], root, 'node 200', cleanEnv());
+    const url = await httpUrl(b);
+    await b.waitFor([/^No seed answered; trying again in 1 s$/], { timeoutMs: WAIT_MS });
+    assert.equal((await get(`${url}/healthz`)).status, 200);
+    const before = await get(`${url}/readyz`);
+    assert.equal(before.status, 503);
+    assert.match((JSON.parse(before.body) as { reason: string }).reason, /^not in a ring yet: joining through its seeds$/);
+
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), ...common], root, 'node 10', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    const inRing = await get(`${url}/readyz`);
+    assert.equal(inRing.status, 200, inRing.body);
+    assert.equal((JSON.parse(inRing.body) as { ready: boolean }).ready, true);
+
+    const metrics = await get(`${url}/metrics`);
+    assert.equal(metrics.status, 200);
+    const e = parsePrometheus(metrics.body);
+    assert.ok(e.samples.length > 20);
+    assert.equal(sampleValue(e, 'cdht_in_ring'), 1);
+    assert.ok(sampleValue(e, 'cdht_successors_alive')! >= 1);
+    assert.ok(sampleValue(e, 'cdht_peers_known')! >= 1);
+    for (const name of ['cdht_keys_owned', 'cdht_transfers_in_progress', 'nodejs_eventloop_lag_seconds']) assert.equal(typeof sampleValue(e, name), 'number', name);
+    assert.equal(e.types.get('cdht_lookups_total'), 'counter');
+
+    await a.stop(); // SIGKILL: Peer 200 learns it only from unanswered pings
+    await b.waitFor(['Peer 10 is no longer alive'], { timeoutMs: WAIT_MS });
+    const alone = await get(`${url}/readyz`);
+    assert.equal(alone.status, 503, alone.body);
+    assert.match((JSON.parse(alone.body) as { reason: string }).reason, /^no successor answers/);
+  });
+});
+
+describe('cdht node: --log-format json', () => {
+  test('every line is one JSON object with the trace kind as event and the text line as msg', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL];
+    const a = node(['--id', '10', '--data-dir', subDir(root, 'a'), '--log-format', 'json', ...common], root, 'node 10 (json)', cleanEnv());
+    await a.waitFor([/"event":"start"/], { timeoutMs: WAIT_MS });
+    const b = node(['--id', '200', '--data-dir', subDir(root, 'b'), '--seeds', '10', '--no-ping-lines', ...common], root, 'node 200', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    await a.waitFor([/"event":"ping-sent"/], { timeoutMs: WAIT_MS });
+    b.signal('SIGTERM');
+    assert.equal((await b.waitForExit(WAIT_MS)).code, 0);
+    await a.waitFor([/"event":"depart-received"/], { timeoutMs: WAIT_MS });
+    const lines = a.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const l of lines) {
+      assert.equal(typeof l['event'], 'string', JSON.stringify(l));
+      assert.equal(typeof l['msg'], 'string', JSON.stringify(l));
+      assert.equal(typeof l['time'], 'number', JSON.stringify(l));
+    }
+    const find = (event: string) => lines.find((l) => l['event'] === event);
+    assert.equal(find('start')?.['id'], '10');
+    assert.deepEqual([find('join-received')?.['msg'], find('join-received')?.['joiner'], find('join-received')?.['id']], ['Peer 200 Join request received', '200', '10']);
+    assert.equal(find('depart-received')?.['msg'], 'Peer 200 will depart from the network');
+    assert.equal(find('ping-sent')?.['level'], 'debug', 'ping lines are shown (not --no-ping-lines), at debug level');
+  });
+});
+
