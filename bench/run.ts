@@ -1,6 +1,6 @@
 // `npm run bench`: the figures the README quotes, measured on this machine with real peer
 // processes on 127.0.0.1 (and one on the simulator). Each section prints what it measured.
-// BENCH=repair,request,transport,hop,sim,flood,node picks sections (default: all).
+// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all).
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -22,12 +22,13 @@ import { routingBench, scaleBench } from './routing.js';
 import { secureBench } from './secure.js';
 import { floodBench } from './flood.js';
 import { nodeBench } from './node-ops.js';
+import { oneRingBench } from './one-ring.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
 const TRANSFER_MIB = Number(process.env.TRANSFER_MIB ?? 256);
-const SECTIONS = new Set((process.env.BENCH ?? 'repair,request,transport,hop,routing,scale,secure,sim,check,churn,handover,churn-real,flood,node').split(','));
+const SECTIONS = new Set((process.env.BENCH ?? 'repair,request,transport,hop,routing,scale,secure,sim,check,churn,handover,churn-real,flood,node,one-ring').split(','));
 /** Transfers per contender in the transport section; the best of each counts. */
 const TRANSFER_RUNS = 3;
 const HOP_MESSAGES = 2000;
@@ -318,6 +319,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('sim')) await simulate();
   if (SECTIONS.has('flood')) await floodBench();
   if (SECTIONS.has('node')) await nodeBench();
+  if (SECTIONS.has('one-ring')) await oneRingBench();
 }
 
 await main();

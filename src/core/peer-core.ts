@@ -112,7 +112,7 @@ export class PeerCore {
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),
       replicaArrived: (name, to) => this.repl.pushed(name, to),
-      replicaFailed: (name, to) => this.repl.pushFailed(name, to),
+      replicaFailed: (name, to, error) => this.repl.pushFailed(name, to, error),
       wantsReplica: (h, origin) => this.repl.wantsReplica(h, origin),
     });
     this.join = new Join(ctx, this.live, this.succ, this.router, {

@@ -39,6 +39,12 @@ const OFFER_TTL_MS = 120_000;
 const WANT_FRESH_MS = 5_000;
 /** A full sync with the successors runs at least this often (in probe intervals), and after any membership change. */
 const SYNC_EVERY_PROBES = 10;
+/**
+ * Replica pushes handed to the shell at once; the rest wait here. A hand-over of a thousand names
+ * sent every push at once overflowed the transport's file queue, and the names that failed were
+ * taken for names the successor could not hold: the leaver left without them.
+ */
+const MAX_PUSHES = 16;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
 export const HANDOVER_TIMEOUT_MS = 30_000;
 
@@ -48,11 +54,16 @@ interface Offer {
   at: number;
   /** Wanted names whose transfer has not finished yet (for a hand-over's completion). */
   inFlight: Set<string>;
+  /** The receiver's want id, once it answered: every copy under this offer goes under it. */
+  wid?: number;
   answered: boolean;
 }
 
 export class Replication {
   private readonly offers = new Map<number, Offer>();
+  /** Pushes asked for and not handed to the shell yet (`due`: not before, after a busy answer), and how many are out. */
+  private readonly pushQueue: { name: string; to: Contact; rid: number; sha256: Uint8Array; due: number }[] = [];
+  private pushing = 0;
   /** wid -> a want of ours: the offer it answers, the records wanted, and what it refused. */
   private readonly wants = new Map<number, { from: Contact; oid: number; names: Map<string, KeyInfo>; at: number; refused: string[] }>();
   /** Names sent to be hashed and not answered yet. */
@@ -273,6 +284,7 @@ export class Replication {
     const o = this.offers.get(msg.oid);
     if (!o || o.answered || o.to.id !== msg.from.id || !sameAddress(o.to, msg.from) || impersonation(ctx, msg.from, origin.authId)) return;
     o.answered = true;
+    o.wid = msg.wid;
     const ho = this.handover;
     if (ho?.oids.has(msg.oid) && msg.refused.length) {
       // not that peer's to hold: the hand-over offers them to the next neighbour that may take them
@@ -293,8 +305,9 @@ export class Replication {
       const h = this.keys.get(name);
       if (!o.names.has(name) || !h?.sha256) continue;
       o.inFlight.add(name);
-      ctx.emit({ kind: 'push-file', name, to: o.to, purpose: 'replica', rid: msg.wid, sha256: h.sha256 });
+      this.pushQueue.push({ name, to: o.to, rid: msg.wid, sha256: h.sha256, due: ctx.now });
     }
+    this.pump();
     this.checkHandover();
   }
 
@@ -311,20 +324,53 @@ export class Replication {
     return record;
   }
 
+  /** Hands waiting pushes to the shell, up to MAX_PUSHES out at once. */
+  private pump(): void {
+    const now = this.ctx.now;
+    for (let i = 0; i < this.pushQueue.length && this.pushing < MAX_PUSHES; ) {
+      const p = this.pushQueue[i]!;
+      if (p.due > now) {
+        i++;
+        continue;
+      }
+      this.pushQueue.splice(i, 1);
+      this.pushing++;
+      this.ctx.emit({ kind: 'push-file', name: p.name, to: p.to, purpose: 'replica', rid: p.rid, sha256: p.sha256 });
+    }
+  }
+
   /** A replica push of ours arrived. */
   pushed(name: string, to: Contact): void {
+    this.pushing = Math.max(0, this.pushing - 1);
     for (const o of this.offers.values()) if (o.to.id === to.id) o.inFlight.delete(name);
+    this.pump();
     this.checkHandover();
   }
 
-  /** A replica push of ours failed: a hand-over gives the name to the next live successor (a sync redoes the rest). */
-  pushFailed(name: string, to: Contact): void {
+  /**
+   * A replica push of ours failed. Busy (the receiver's temporary space is full, or our own
+   * transfer queue): the same push goes again a retry period later, the receiver is not to blame.
+   * Otherwise a hand-over gives the name to the next live successor (a sync redoes the rest).
+   */
+  pushFailed(name: string, to: Contact, error = ''): void {
+    this.pushing = Math.max(0, this.pushing - 1);
+    if (/busy|too many file transfers/.test(error)) {
+      const o = [...this.offers.values()].find((x) => x.to.id === to.id && x.inFlight.has(name));
+      const h = this.keys.get(name);
+      const rid = o?.wid;
+      if (o && h?.sha256 && rid !== undefined) {
+        this.pushQueue.push({ name, to, rid, sha256: h.sha256, due: this.ctx.now + this.retryMs() });
+        if (this.handover) this.ctx.setTimer('handover-retry', this.ctx.now + this.retryMs());
+        return this.pump();
+      }
+    }
     let handing = false;
     for (const [oid, o] of this.offers) {
       if (o.to.id !== to.id || !o.inFlight.delete(name)) continue;
       handing ||= !!this.handover?.oids.has(oid);
     }
     if (handing) this.handOn([name], to);
+    this.pump();
     this.checkHandover();
   }
 
@@ -408,6 +454,7 @@ export class Replication {
   }
 
   onHandoverRetry(): void {
+    this.pump();
     this.sendHandover();
     this.checkHandover();
   }

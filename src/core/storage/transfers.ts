@@ -61,7 +61,7 @@ export interface TransferHooks {
   /** An offer of ours was answered: the transfer of a wanted replica is under way or done. */
   replicaArrived(name: string, from: Contact): void;
   /** The transfer of a wanted replica failed (or the file was gone). */
-  replicaFailed(name: string, to: Contact): void;
+  replicaFailed(name: string, to: Contact, error?: string): void;
   /** The record a replica transfer must match, if it was asked for (key-want) from that peer under that offer. */
   wantsReplica(h: FileBegin, origin: Origin): KeyInfo | undefined;
 }
@@ -271,7 +271,7 @@ export class Transfers {
     else if (phase === 'sent') this.hooks.replicaArrived(file, to);
     else if (phase === 'failed' || phase === 'missing') {
       this.ctx.note(`Copying a replica of ${file} to Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'no such file'}`, 'debug');
-      this.hooks.replicaFailed(file, to);
+      this.hooks.replicaFailed(file, to, error);
     }
   }
 
