@@ -67,6 +67,8 @@ export class Successors {
   lost = false;
   /** The 'alone' line was printed for this spell alone. */
   private saidAlone = false;
+  /** A lookup of our own place is out (one at a time). */
+  private finding = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -243,6 +245,21 @@ export class Successors {
     });
   }
 
+  /**
+   * Asks the ring, through `via`, who owns the key just after our id, and takes that peer if it
+   * lies before our first successor (Chord's find_successor, once, instead of many stabilize steps).
+   */
+  private findOwnPlace(via: Contact): void {
+    if (this.finding) return;
+    this.finding = true;
+    this.hooks.ask(via, this.ctx.space.add(this.ctx.self.id, 1n), (owner) => {
+      this.finding = false;
+      const s1 = this.list[0];
+      if (!owner || !s1 || owner.id === s1.id || owner.id === this.ctx.self.id) return;
+      if (this.ctx.space.betweenOpen(this.ctx.self.id, owner.id, s1.id)) this.adopt([owner], 'changed');
+    });
+  }
+
   /** Everyone known has stayed silent: this peer is the ring now (it says so once a spell). */
   private declareAlone(): void {
     this.lost = false;
@@ -305,8 +322,10 @@ export class Successors {
     const self = this.ctx.self.id;
     const p = pong.pred;
     if (p && p.id !== self && space.betweenOpen(self, p.id, s1.id)) {
-      // a peer joined between us and our first successor while we were not told
-      return this.adopt([p], 'changed');
+      // a peer joined between us and our first successor while we were not told; or our first
+      // successor lies far behind its true place (a join taken across a partition), and one step
+      // a ping would walk the ring backwards for minutes: the ring itself is asked where we belong
+      return this.adopt([p], 'changed', (alive) => alive.length > 0 && this.findOwnPlace(p));
     }
     const c = pong.successors[0];
     if (c && s2 && c.id !== s2.id && c.id !== self && space.betweenOpen(s1.id, c.id, s2.id)) return this.adopt([c], 'second');

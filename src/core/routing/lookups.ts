@@ -63,7 +63,13 @@ export class Lookups {
     if (forged) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
     const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
-      if (!this.router.knowsItOwns(msg.key)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: my first predecessor is gone, so my range is not known yet`, 'debug');
+      // A peer asking where it belongs (the key just after its own id: the merge probe, a peer
+      // that lost its ring or whose first successor lies far behind) gets an answer even from a
+      // peer unsure of its range: it only takes a peer that answers its ping and lies before its
+      // own first successor, so a stale answer can only bring it closer. Refusing it left a peer
+      // whose predecessor no longer pointed at it, and that predecessor, waiting on each other.
+      const placing = msg.key === ctx.space.add(msg.origin.id, 1n);
+      if (!placing && !this.router.knowsItOwns(msg.key)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: my first predecessor is gone, so my range is not known yet`, 'debug');
       const refused = ctx.origins.refuseToAct(msg, origin);
       if (refused) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept
