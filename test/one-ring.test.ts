@@ -13,9 +13,41 @@ import { PARTITION_SETTLE_MS } from '../src/check/profiles.js';
 import { runScenario } from '../src/check/run.js';
 import { formatStep, NORMAL_LATENCY, START_MS, type Scenario, type Step } from '../src/check/scenario.js';
 import { sweep } from '../src/check/sweep.js';
+import { defaultContact, type Contact } from '../src/core/contact.js';
+import type { Effect } from '../src/core/effects.js';
+import { SPEC_SPACE } from '../src/core/id-space.js';
+import { ALONE_MAX_GAP_MS } from '../src/core/membership/successors.js';
+import { PeerCore } from '../src/core/peer-core.js';
 
 const SEED = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 const SEEDS = Number(process.env.CHECK_SEEDS ?? 1000);
+
+test('a peer whose every successor died says once that it is alone and keeps asking them, pausing longer each silent round, up to a minute', () => {
+  const c = (id: number): Contact => defaultContact(BigInt(id), '127.0.0.1', 30_000);
+  let seq = 7;
+  const core = new PeerCore({ self: c(10), space: SPEC_SPACE, mode: { kind: 'init', successors: [c(20), c(30)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => (seq = (seq * 1103515245 + 12345) >>> 0), storeId: 'x' });
+  const asked: number[] = [];
+  let alone = 0;
+  const take = (effects: Effect[], now: number) => {
+    for (const e of effects) {
+      if (e.kind === 'send' && e.msg.type === 'successor-query') asked.push(now);
+      if (e.kind === 'trace' && e.trace.kind === 'alone') alone++;
+    }
+  };
+  take(core.handle({ type: 'start', now: 0 }), 0);
+  // 20 and 30 never answer; every query to them fails as a dead peer's would
+  for (let t = 0; t <= 20 * 60_000; t += 250) {
+    take(core.handle({ type: 'timer', name: 'ping', now: t }), t);
+    take(core.handle({ type: 'timer', name: 'liveness', now: t }), t);
+  }
+  assert.deepEqual(core.snapshot().successors, []);
+  assert.equal(alone, 1, 'said once');
+  const gaps = asked.slice(1).map((t, i) => t - asked[i]!);
+  assert.ok(asked.length >= 20, `${asked.length} questions in 20 minutes`);
+  assert.ok(gaps.some((g) => g >= ALONE_MAX_GAP_MS / 2), `the pause grew (gaps ${gaps.join(', ')})`);
+  assert.ok(gaps.every((g) => g <= ALONE_MAX_GAP_MS + 1000), `never more than ${ALONE_MAX_GAP_MS} ms between rounds (gaps ${gaps.join(', ')})`);
+  assert.ok(asked[asked.length - 1]! > 19 * 60_000, 'still asking after 19 minutes');
+});
 
 for (const [shape, side] of [
   ['every other peer', [0, 2, 4]],
