@@ -105,7 +105,8 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
         files,
       };
     };
-    await net.until(() => !checkCopies(viewOf(unique)), 60_000);
+    const placed = await net.until(() => !checkCopies(viewOf(unique)), 60_000);
+    if (!placed) throw new Error(`the files were not all on their k peers before the kill: ${checkCopies(viewOf(unique))?.detail}`);
     await net.run(5_000);
 
     // the kill
