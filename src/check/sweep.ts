@@ -2,6 +2,7 @@
 // failures, shrinks each failing schedule and says how to replay it.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { defaultRouting, idSpace } from '../space.js';
 import { CHECK_DEFAULTS, runScenario, type CheckOptions, type RunResult } from './run.js';
 import { DEFAULT_EPISODES, formatStep, generate, units, type Scenario } from './scenario.js';
 import { shrink } from './shrink.js';
@@ -65,9 +66,19 @@ export function replayCommand(seed: number, o: SeedOptions, steps?: readonly num
   if (o.quietMs !== undefined && o.quietMs !== CHECK_DEFAULTS.quietMs) words.push(`--quiet-ms ${o.quietMs}`);
   if (o.settleMs !== undefined && o.settleMs !== CHECK_DEFAULTS.settleMs) words.push(`--settle-ms ${o.settleMs}`);
   if (o.byzantine) words.push(`--byzantine ${o.byzantine}`);
+  words.push(...spaceWords(o));
   const kept = steps ?? o.steps;
   if (kept) words.push(`--steps ${kept.length ? kept.join(',') : 'none'}`);
   return words.join(' ');
+}
+
+/** The words that give the run's id space, routing and privacy (none for the 8-bit open ring's defaults). */
+function spaceWords(o: SeedOptions): string[] {
+  const bits = o.bits ?? CHECK_DEFAULTS.bits;
+  const words = bits !== CHECK_DEFAULTS.bits ? [`--bits ${bits}`] : [];
+  if (o.routing !== undefined && o.routing !== defaultRouting(idSpace(bits))) words.push(`--routing ${o.routing}`);
+  if (o.secure) words.push('--secure');
+  return words;
 }
 
 /** Runs one seed; a failure is shrunk (unless told not to) and comes with its replay commands. */
