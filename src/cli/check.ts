@@ -151,6 +151,7 @@ function summary(r: SweepResult): string {
 
 function describe(f: SeedFailure): string[] {
   const out = [`FAIL seed ${f.seed}: ${f.invariant}: ${f.detail} (at ${f.atS.toFixed(3)} s virtual)`, `  replay: ${f.replay}`];
+  if (f.slots) out.push(`  the schedule's slots and their ids: ${f.slots.join(' ')}`);
   if (f.shrunk) {
     out.push(`  shortest schedule found (${f.shrunk.steps.length} step${f.shrunk.steps.length === 1 ? '' : 's'}, ${f.shrunk.runs} runs), replay: ${f.shrunk.replay}`);
     for (const s of f.shrunk.steps) out.push(`    ${s}`);
@@ -176,7 +177,7 @@ export async function runCheck(plan: CheckPlan, write: (s: string) => void = (s)
     ...(plan.json ? {} : { onSeed: (s) => s.failure && write(`${describe(s.failure).join('\n')}\n`) }),
   });
   if (plan.json) {
-    const failures = r.failures.map((f) => ({ seed: f.seed, invariant: f.invariant, detail: f.detail, atS: f.atS, replay: f.replay, shrunk: f.shrunk ?? null }));
+    const failures = r.failures.map((f) => ({ seed: f.seed, invariant: f.invariant, detail: f.detail, atS: f.atS, replay: f.replay, shrunk: f.shrunk ?? null, ...(f.slots ? { slots: f.slots } : {}) }));
     write(`${JSON.stringify({ seeds: r.seeds, events: r.events, eventsPerSecond: Math.round(r.events / Math.max(r.wallMs / 1000, 1e-3)), wallMs: Math.round(r.wallMs), virtualMs: r.virtualMs, workers: r.workers, failures })}\n`);
   } else {
     write(`${summary(r)}\n`);
