@@ -29,6 +29,27 @@ test(`cdht check --bits 16 --routing successor: ${SPACE_SEEDS} seeds keep every 
   assert.deepEqual(await failuresOf({ bits: 16, routing: 'successor' }), []);
 });
 
+/**
+ * Seeds beyond the sweeps above that fail today, every one the same way: with fingers, after a
+ * partition or a pause, a Request goes as its final hop to a peer that does not own the key, which
+ * answers that it lacks the file. The protocol's repair is being fixed in src/core; until then
+ * they run as a todo, so their state shows in every run without failing it.
+ */
+const KNOWN_FAILING = [
+  { seed: 232, peers: 8, bits: 32 },
+  { seed: 86, peers: 16, bits: 32 },
+  { seed: 37, peers: 24, bits: 64 },
+];
+
+test('seeds that fail with fingers today: a Request sent to a peer that does not own its key', { todo: 'final hops by fingers after partitions and pauses (src/core)' }, async () => {
+  const failed: string[] = [];
+  for (const k of KNOWN_FAILING) {
+    const r = await sweep({ from: k.seed, seeds: 1, peers: k.peers, bits: k.bits, routing: 'fingers', workers: 1, shrink: false });
+    failed.push(...r.failures.map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}`));
+  }
+  assert.deepEqual(failed, []);
+});
+
 test('slots: at 8 bits slot s is Peer s at base port + s, as every seed before other spaces replays', () => {
   const table = slotContacts(SPEC_SPACE);
   assert.equal(table.length, ID_COUNT);
