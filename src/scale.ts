@@ -4,6 +4,7 @@
 import type { Id } from './core/id-space.js';
 import type { RoutingName } from './core/context.js';
 import type { PeerTrace } from './peer.js';
+import { defaultRouting, idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
 import { createTestnet } from './testnet.js';
 import { mulberry32 } from './util/prng.js';
@@ -53,7 +54,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const t0 = performance.now();
   const seed = o.seed ?? 1;
   const bits = o.bits ?? 32;
-  const routing = o.routing ?? (bits > 8 ? 'fingers' : 'successor');
+  const routing = o.routing ?? defaultRouting(idSpace(bits));
   const lookups = o.lookups ?? 1000;
   const sim = new SimNetwork({ seed });
   const net = await createTestnet({

@@ -120,12 +120,12 @@ test('copies: a file missing at one of its k right peers is caught; extra copies
 
 test('content: a stored name written with other bytes, or a name nobody stored, is caught', () => {
   const originals = new Map([['2067', new Uint8Array([1, 2, 3])]]);
-  assert.equal(checkWrite(originals, 'peer-19', '2067.pdf', new Uint8Array([1, 2, 3])), undefined);
-  assert.equal(checkWrite(originals, 'peer-2', 'received_2067.pdf', new Uint8Array([1, 2, 3])), undefined);
-  assert.equal(checkWrite(originals, 'peer-2', 'notes.txt', new Uint8Array([9])), undefined, 'not a data file');
-  assert.match(checkWrite(originals, 'peer-19', '2067.pdf', new Uint8Array([1, 2, 4]))?.detail ?? '', /other bytes/);
-  assert.match(checkWrite(originals, 'peer-2', 'received_2067.pdf', new Uint8Array([1, 2]))?.detail ?? '', /other bytes/);
-  assert.match(checkWrite(originals, 'peer-8', '4103.pdf', new Uint8Array([1]))?.detail ?? '', /nobody stored 4103/);
+  assert.equal(checkWrite(SPEC_SPACE, originals, 'peer-19', '2067.pdf', new Uint8Array([1, 2, 3])), undefined);
+  assert.equal(checkWrite(SPEC_SPACE, originals, 'peer-2', 'received_2067.pdf', new Uint8Array([1, 2, 3])), undefined);
+  assert.equal(checkWrite(SPEC_SPACE, originals, 'peer-2', 'notes.txt', new Uint8Array([9])), undefined, 'not a data file');
+  assert.match(checkWrite(SPEC_SPACE, originals, 'peer-19', '2067.pdf', new Uint8Array([1, 2, 4]))?.detail ?? '', /other bytes/);
+  assert.match(checkWrite(SPEC_SPACE, originals, 'peer-2', 'received_2067.pdf', new Uint8Array([1, 2]))?.detail ?? '', /other bytes/);
+  assert.match(checkWrite(SPEC_SPACE, originals, 'peer-8', '4103.pdf', new Uint8Array([1]))?.detail ?? '', /nobody stored 4103/);
 });
 
 test('shrink: the two units that fail together are all that is left', async () => {

@@ -83,10 +83,23 @@ test('cdht check: a failing seed prints its replay and shortest schedule, which 
 });
 
 test('cdht check: bad arguments get one line naming them and exit 2', async () => {
-  for (const args of [['--seeds', '0'], ['--peers', '2'], ['--steps', '1,x'], ['--from', '-1'], ['extra']]) {
+  const spaces = [['--bits', '7'], ['--bits', '32', '--routing', 'chord'], ['--bits', '32', '--byzantine', '0.25']];
+  for (const args of [['--seeds', '0'], ['--peers', '2'], ['--steps', '1,x'], ['--from', '-1'], ['extra'], ...spaces]) {
     const r = await cdht(['check', ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr.split('\n')[0]!, /^cdht: error: /);
     assert.equal(r.stdout, '');
   }
+});
+
+test('cdht check --bits 32 --routing fingers runs the 32-bit ring; a failing seed there replays with its space and names its slots', async () => {
+  const r = await cdht(['check', '--seeds', '2', '--bits', '32', '--routing', 'fingers', '--workers', '1']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout.trim(), /^cdht check: 2 seeds, .*: every invariant held$/);
+  // checked too early to have repaired, as the failing test above
+  const f = await cdht(['check', '--seeds', '1', '--from', '1', '--quiet-ms', '1500', '--settle-ms', '1500', '--bits', '16', '--routing', 'successor', '--no-shrink']);
+  assert.equal(f.code, 1);
+  const lines = f.stdout.trim().split('\n');
+  assert.equal(lines[1], '  replay: cdht check --seeds 1 --from 1 --peers 8 --quiet-ms 1500 --settle-ms 1500 --bits 16 --routing successor');
+  assert.match(lines[2]!, /^ {2}the schedule's slots and their ids: (\d+=\d+ ?)+$/);
 });

@@ -153,18 +153,25 @@ export function checkRing(view: RingView): Violation | undefined {
   return checkAlone(view) ?? checkSuccessors(view) ?? checkPredecessors(view) ?? checkOwnership(view) ?? checkCopies(view);
 }
 
-/** A stored file, or a Request's received copy of one, in the specification's space. */
-const DATA_FILE = /^(received_)?(\d{4})\.pdf$/;
+/** Candidate data files: a four-digit name (the checker's names in every space), maybe received, maybe with the spec's .pdf. */
+const DATA_FILE = /^(received_)?(\d{4})(\.pdf)?$/;
 
-/** The stored name a data file holds (received copies too), or undefined for other files. */
-export function storedNameOf(file: string): { name: string; received: boolean } | undefined {
+/**
+ * The stored name a data file holds (received copies too), or undefined for other files. The
+ * space says how a name is spelled on disk (NNNN.pdf at 8 bits, the name itself above), so a
+ * file spelled the other space's way is not taken for one.
+ */
+export function storedNameOf(file: string, space: IdSpace): { name: string; received: boolean } | undefined {
   const m = DATA_FILE.exec(file);
-  return m ? { name: m[2]!, received: !!m[1] } : undefined;
+  if (!m) return undefined;
+  const name = m[2]!;
+  const received = !!m[1];
+  return file === (received ? space.receivedFileOf(name) : space.fileOf(name)) ? { name, received } : undefined;
 }
 
 /** A write of `bytes` as `dir`/`file`: a violation unless the bytes are those `file`'s name was stored with. */
-export function checkWrite(originals: ReadonlyMap<string, Uint8Array>, dir: string, file: string, bytes: Uint8Array): Violation | undefined {
-  const s = storedNameOf(file);
+export function checkWrite(space: IdSpace, originals: ReadonlyMap<string, Uint8Array>, dir: string, file: string, bytes: Uint8Array): Violation | undefined {
+  const s = storedNameOf(file, space);
   if (!s) return undefined;
   const original = originals.get(s.name);
   if (!original) return { invariant: 'content', detail: `${dir}/${file} was written, but nobody stored ${s.name}` };

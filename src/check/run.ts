@@ -12,16 +12,23 @@
 //   Then a probe: a store typed now, in a settled ring, must reach its right peers within
 //   requestBoundMs. Then it requests every stored file from a random live peer: each must
 //   arrive (its bytes equal to the original) within requestBoundMs.
+// - Peers: the scenario names them by slot (0..255); the slot table below says where each
+//   listens and which id it has in the run's space. At 8 bits slot s is Peer s, so every seed
+//   replays as it did before other spaces came; above, ring order is id order, not slot order.
 // - A file is stored (must never be lost) once a checkpoint found it on its right peers
 //   (committed), or while a peer that took a copy of it from the ring (the owner that accepted
 //   it, a replica, a hand-over) has not crashed since: a crash of every holder before the copies
 //   were made is the one loss the protocol does not claim to survive.
 import type { Contact } from '../core/contact.js';
 import { defaultContact } from '../core/contact.js';
-import { SPEC_SPACE } from '../core/id-space.js';
+import type { RoutingName } from '../core/context.js';
+import { SPEC_BITS, type Id, type IdSpace } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
+import { defaultRouting, idSpace } from '../space.js';
+import { storeDirOf } from '../store-dir.js';
+import { simIdentity } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { sameBytes } from '../core/bytes.js';
@@ -45,6 +52,12 @@ export interface CheckOptions {
   requestBoundMs?: number;
   /** Share of the first ring's peers that are Byzantine: each gets a forger beside it (0 to 0.5). */
   byzantine?: number;
+  /** Id space size in bits (8, the specification's, by default). */
+  bits?: number;
+  /** How the peers route (default: what a peer does in that space when not told, see defaultRouting). */
+  routing?: RoutingName;
+  /** A private ring: every peer holds the simulator's stand-in certificate for its id. */
+  secure?: boolean;
 }
 
 export const CHECK_DEFAULTS = {
@@ -56,6 +69,8 @@ export const CHECK_DEFAULTS = {
   pollMs: 500,
   requestBoundMs: 5_000,
   byzantine: 0,
+  bits: SPEC_BITS,
+  secure: false,
 } as const;
 
 export interface RunFailure extends Violation {
@@ -78,7 +93,41 @@ const BASE_PORT = 20_000;
 const HOST = '127.0.0.1';
 /** Peers of the first ring get this long to open their endpoints. */
 const START_BOUND_MS = 5_000;
-const DIR_RE = /^peer-(\d+)$/;
+/** A slot's data directory, or a folder in it (its store folder above 8 bits). */
+const DIR_RE = /^peer-(\d+)(?:\/|$)/;
+
+/** The slot tables made so far, per id space size (256 hashes each, made once). */
+const slotTables = new Map<number, readonly Contact[]>();
+
+/**
+ * Where the scenario's slots live in `space`: slot s is Peer s at BASE_PORT + s in the 8-bit
+ * space (the specification's layout, so every seed replays as it always did). Above, slot s
+ * listens at BASE_PORT + s and has that address's id, as a peer started with PEER auto derives
+ * it. In small spaces two addresses may hash to one id (slots 41 and 185 do at 16 bits); the
+ * later slot then moves up ID_COUNT ports at a time until its id is free: every slot is a peer
+ * of its own, and ports of different slots never meet (they differ mod ID_COUNT).
+ */
+export function slotContacts(space: IdSpace): readonly Contact[] {
+  let table = slotTables.get(space.bits);
+  if (!table) {
+    const taken = new Set<Id>();
+    table = Array.from({ length: ID_COUNT }, (_, slot) => (space.spec ? defaultContact(BigInt(slot), HOST, BASE_PORT) : freeContact(space, slot, taken)));
+    slotTables.set(space.bits, table);
+  }
+  return table;
+}
+
+/** Slot `slot`'s first address whose id is not `taken` yet (and takes it). */
+function freeContact(space: IdSpace, slot: number, taken: Set<Id>): Contact {
+  for (let port = BASE_PORT + slot; ; port += ID_COUNT) {
+    const id = space.idOfAddress(HOST, port);
+    if (taken.has(id)) continue;
+    taken.add(id);
+    return { id, host: HOST, port };
+  }
+}
+
+const byId = (a: Id, b: Id): number => (a < b ? -1 : a > b ? 1 : 0);
 
 interface StoreRecord {
   origin: number;
@@ -104,6 +153,10 @@ export class CheckWorld {
   checkpoints = 0;
   requests = 0;
   private readonly o: Required<Omit<CheckOptions, 'episodes'>>;
+  /** The run's id space, where each slot is (slotContacts), and back from an id to its slot. */
+  readonly space: IdSpace;
+  private readonly slots: readonly Contact[];
+  private readonly slotOfId: ReadonlyMap<Id, number>;
   private readonly rand: () => number;
   private readonly originals = new Map<string, Uint8Array>();
   private readonly stores = new Map<string, StoreRecord>();
@@ -129,7 +182,10 @@ export class CheckWorld {
     readonly sc: Scenario,
     opts: CheckOptions,
   ) {
-    this.o = { ...CHECK_DEFAULTS, ...opts };
+    this.space = idSpace(opts.bits ?? CHECK_DEFAULTS.bits);
+    this.o = { ...CHECK_DEFAULTS, ...opts, routing: opts.routing ?? defaultRouting(this.space) };
+    this.slots = slotContacts(this.space);
+    this.slotOfId = new Map(this.slots.map((c, slot) => [c.id, slot]));
     this.rand = mulberry32((sc.seed ^ 0x85ebca6b) >>> 0);
     this.sim = new SimNetwork({
       seed: sc.seed,
@@ -139,15 +195,45 @@ export class CheckWorld {
       reorderRate: sc.net.reorderRate,
     });
     this.scenarioFiles = new Set(sc.steps.flatMap((s) => (s.kind === 'store' ? [s.file] : [])));
-    this.everyAddress = Array.from({ length: ID_COUNT }, (_, id) => `${HOST}:${BASE_PORT + id}`);
+    this.everyAddress = this.slots.map((c) => `${c.host}:${c.port}`);
     this.sim.disk.onWrite = (dir, name, bytes) => this.onWrite(dir, name, bytes);
   }
 
   contact(id: number): Contact {
-    return defaultContact(BigInt(id), HOST, BASE_PORT);
+    return this.slots[id]!;
+  }
+  /** The ring id of slot `id` (the slot itself at 8 bits). */
+  idOf(id: number): Id {
+    return this.contact(id).id;
+  }
+  /** The slot of a ring id this run gave out. */
+  slotOf(id: Id): number {
+    return this.slotOfId.get(id)!;
   }
   dir(id: number): string {
     return `peer-${id}`;
+  }
+  /** Where slot `id` keeps its stored names (the data directory itself at 8 bits). */
+  storeDir(id: number): string {
+    return storeDirOf(this.dir(id), this.space);
+  }
+  /** The slot whose data or store directory `dir` is, if any. */
+  private slotOfDir(dir: string): number | undefined {
+    const m = DIR_RE.exec(dir);
+    const id = m ? Number(m[1]) : undefined;
+    return id !== undefined && (dir === this.dir(id) || dir === this.storeDir(id)) ? id : undefined;
+  }
+  /** How a failure names a peer: by id, and above 8 bits with the slot the schedule calls it by. */
+  private label(id: Id): string {
+    const slot = this.slotOfId.get(id);
+    return `${this.space.format(id)}${this.space.spec || slot === undefined ? '' : ` (slot ${slot})`}`;
+  }
+  private peerName(id: Id): string {
+    return `Peer ${this.label(id)}`;
+  }
+  /** Slots sorted by their ids: ring order (slot order at 8 bits). */
+  inRingOrder(ids: readonly number[]): number[] {
+    return [...ids].sort((a, b) => byId(this.idOf(a), this.idOf(b)));
   }
 
   fail(v: Violation): void {
@@ -159,8 +245,9 @@ export class CheckWorld {
   private startPeer(id: number, mode: ConstructorParameters<typeof Peer>[0]['mode']): Peer {
     const self = this.contact(id);
     const peer = new Peer({
-      id,
+      id: self.id,
       mode,
+      space: this.space,
       port: self.port,
       host: HOST,
       basePort: BASE_PORT,
@@ -169,6 +256,8 @@ export class CheckWorld {
       pingIntervalMs: this.o.pingIntervalMs,
       successors: this.o.successors,
       replicas: this.o.replicas,
+      routing: this.o.routing,
+      ...(this.o.secure ? { tls: simIdentity(self.id) } : {}),
     });
     peer.on('trace', (t: PeerTrace) => this.onTrace(id, t.trace));
     this.peers.set(id, peer);
@@ -176,7 +265,7 @@ export class CheckWorld {
   }
 
   async start(): Promise<void> {
-    const ids = this.sc.ids;
+    const ids = this.inRingOrder(this.sc.ids);
     ids.forEach((id, i) => {
       const next = [1, 2].filter((d) => d < ids.length).map((d) => this.contact(ids[(i + d) % ids.length]!));
       this.startPeer(id, { kind: 'init', successors: next });
@@ -226,8 +315,9 @@ export class CheckWorld {
     const p = this.peers.get(id);
     return !!p && p.isInRing && !this.paused.has(id) && p.snapshot().phase === 'active';
   }
+  /** The live slots in ring order. */
   liveIds(): number[] {
-    return [...this.peers.keys()].filter((id) => this.isLive(id)).sort((a, b) => a - b);
+    return this.inRingOrder([...this.peers.keys()].filter((id) => this.isLive(id)));
   }
 
   calm(): boolean {
@@ -265,8 +355,8 @@ export class CheckWorld {
         if (this.peers.get(step.id)?.isRunning) return false;
         const live = this.liveIds();
         if (live.length === 0) return false;
-        // the named peer, or the first live one after it
-        const via = live.find((x) => x >= step.via) ?? live[0]!;
+        // the named peer, or the first live one after it on the ring
+        const via = live.find((x) => this.idOf(x) >= this.idOf(step.via)) ?? live[0]!;
         this.startPeer(step.id, { kind: 'join', known: this.contact(via) });
         return true;
       }
@@ -334,7 +424,7 @@ export class CheckWorld {
     if (!this.isLive(origin) || this.stores.has(file)) return false;
     const bytes = contentOf(file, size);
     this.originals.set(file, bytes);
-    this.sim.disk.write(this.dir(origin), SPEC_SPACE.fileOf(file), bytes);
+    this.sim.disk.write(this.storeDir(origin), this.space.fileOf(file), bytes);
     this.stores.set(file, { origin, committed: false, holders: new Set() });
     this.peers.get(origin)!.store(file);
     return true;
@@ -379,26 +469,26 @@ export class CheckWorld {
       // partition that does not hold it, one stored on the other side (no ring can tell a first
       // Store across a partition). What must hold is that no copy a peer holds is ever replaced,
       // and that every Request gets the stored bytes (checked at each checkpoint).
-      const s = storedNameOf(file);
+      const s = storedNameOf(file, this.space);
       if (s && !s.received) {
         const before = this.sim.disk.read(dir, file);
         if (before && !sameBytes(before, bytes)) return this.fail({ invariant: 'content', detail: `${dir}/${file} was replaced with other bytes` });
         if (!this.originals.has(s.name) || !sameBytes(this.originals.get(s.name)!, bytes)) return;
       }
     }
-    const bad = checkWrite(this.originals, dir, file, bytes);
+    const bad = checkWrite(this.space, this.originals, dir, file, bytes);
     if (bad) return this.fail(bad);
-    const s = storedNameOf(file);
-    const id = DIR_RE.exec(dir);
+    const s = storedNameOf(file, this.space);
+    const id = this.slotOfDir(dir);
     // the origin's own file is not a copy the ring took: a Store that never reached an owner (it
     // says so) leaves nothing the ring must keep
     const store = s && !s.received ? this.stores.get(s.name) : undefined;
-    if (store && id && Number(id[1]) !== store.origin) store.holders.add(Number(id[1]));
+    if (store && id !== undefined && id !== store.origin) store.holders.add(id);
   }
 
   private onTrace(id: number, t: Trace): void {
     // the origin took the store itself: its own file is the copy
-    if (t.kind === 'store-accepted' && Number(t.origin) === id) this.stores.get(t.file)?.holders.add(id);
+    if (t.kind === 'store-accepted' && t.origin === this.idOf(id)) this.stores.get(t.file)?.holders.add(id);
     if (this.pending.size === 0) return;
     let file: string | undefined;
     let outcome: string | undefined;
@@ -406,12 +496,12 @@ export class CheckWorld {
       case 'receive':
         if (t.purpose !== 'request' || t.phase === 'start') return;
         file = t.file;
-        outcome = t.phase === 'done' ? 'ok' : `the transfer from Peer ${t.from} failed: ${t.error ?? 'unknown'}`;
+        outcome = t.phase === 'done' ? 'ok' : `the transfer from ${this.peerName(t.from)} failed: ${t.error ?? 'unknown'}`;
         if (outcome === 'ok') {
-          const got = this.sim.disk.read(this.dir(id), SPEC_SPACE.receivedFileOf(t.file));
+          const got = this.sim.disk.read(this.dir(id), this.space.receivedFileOf(t.file));
           const original = this.originals.get(t.file);
           if (!got) outcome = 'received, but no file landed';
-          else if (original && !sameBytes(got, original)) outcome = `received other bytes than were stored, from Peer ${t.from}`;
+          else if (original && !sameBytes(got, original)) outcome = `received other bytes than were stored, from ${this.peerName(t.from)}`;
         }
         break;
       case 'serve':
@@ -421,7 +511,7 @@ export class CheckWorld {
         break;
       case 'request-missing':
         file = t.file;
-        outcome = `Peer ${t.from} does not have it`;
+        outcome = `${this.peerName(t.from)} does not have it`;
         break;
       case 'request-timeout':
         file = t.file;
@@ -429,7 +519,7 @@ export class CheckWorld {
         break;
       case 'request-busy':
         file = t.file;
-        outcome = `Peer ${t.from} busy, gave up`;
+        outcome = `${this.peerName(t.from)} busy, gave up`;
         break;
       default:
         return;
@@ -446,9 +536,9 @@ export class CheckWorld {
   private honestlyHeld(file: string): boolean {
     if (this.byzantine.size === 0) return true;
     const live = this.liveIds();
-    const key = Number(SPEC_SPACE.keyOf(file));
-    const at = live.findIndex((id) => id >= key);
-    const from = at < 0 ? 0 : at;
+    const owner = this.space.ownerOf(this.space.keyOf(file), live.map((id) => this.idOf(id)));
+    if (owner === undefined) return true;
+    const from = live.indexOf(this.slotOf(owner));
     for (let i = 0; i < Math.min(this.o.replicas, live.length); i++) if (this.byzantine.has(live[(from + i) % live.length]!)) return false;
     return true;
   }
@@ -468,7 +558,8 @@ export class CheckWorld {
    */
   stranded(live: readonly number[]): Set<number> {
     const out = new Set<number>();
-    const known = new Map(live.map((id) => [id, new Set(this.peers.get(id)!.knownPeers().map(Number))]));
+    // by slot: the peers name one another by id
+    const known = new Map(live.map((id) => [id, new Set(this.peers.get(id)!.knownPeers().flatMap((x) => this.slotOfId.get(x) ?? []))]));
     for (const id of live) {
       if (this.peers.get(id)!.snapshot().successors.length > 0) continue;
       const knowsLive = [...known.get(id)!].some((x) => x !== id && known.has(x));
@@ -488,18 +579,18 @@ export class CheckWorld {
 
   view(files: readonly string[]): RingView {
     const snaps = new Map<bigint, PeerSnapshot>();
-    for (const id of this.ringIds()) snaps.set(BigInt(id), this.peers.get(id)!.snapshot());
+    for (const id of this.ringIds()) snaps.set(this.idOf(id), this.peers.get(id)!.snapshot());
     const held = new Map<bigint, Set<string>>();
     return {
-      space: SPEC_SPACE,
+      space: this.space,
       r: this.o.successors,
       k: this.o.replicas,
       peers: [...snaps.values()].map((s) => ({ id: s.id, phase: s.phase, successors: s.successors, pred1: s.pred1, pred2: s.pred2 })),
-      owns: (id, key) => this.peers.get(Number(id))!.nextHop(key) === null,
+      owns: (id, key) => this.peers.get(this.slotOf(id))!.nextHop(key) === null,
       holds: (id, name) => {
         let names = held.get(id);
         if (!names) held.set(id, (names = new Set(snaps.get(id)?.files.map((f) => f.name))));
-        return names.has(name) && this.sim.disk.size(this.dir(Number(id)), SPEC_SPACE.fileOf(name)) !== undefined;
+        return names.has(name) && this.sim.disk.size(this.storeDir(this.slotOf(id)), this.space.fileOf(name)) !== undefined;
       },
       files,
     };
@@ -526,7 +617,7 @@ export class CheckWorld {
       if (this.failure) return;
       const busy = this.unsettled();
       last = busy.length
-        ? { invariant: 'settled', detail: `Peer${busy.length > 1 ? 's' : ''} ${busy.join(', ')} still ${this.peers.get(busy[0]!)!.snapshot().phase}` }
+        ? { invariant: 'settled', detail: `Peer${busy.length > 1 ? 's' : ''} ${busy.map((id) => this.label(this.idOf(id))).join(', ')} still ${this.peers.get(busy[0]!)!.snapshot().phase}` }
         : checkRing(this.view(files));
       if (!last) break;
       if (sim.now() >= from + (this.sc.settleMs ?? this.o.settleMs)) return this.fail({ ...last, detail: `${last.detail} (${((sim.now() - from) / 1000).toFixed(1)} s after the last step)` });
@@ -550,7 +641,7 @@ export class CheckWorld {
     let last: Violation | undefined;
     if (!this.honestlyHeld(file)) return file;
     const ok = await this.sim.runUntil(() => !!this.failure || !(last = checkCopies(this.view([file]))), this.o.requestBoundMs);
-    if (!ok && last) this.fail({ ...last, detail: `Store ${file} typed at Peer ${origin} in a settled ring: ${last.detail} after ${this.o.requestBoundMs / 1000} s` });
+    if (!ok && last) this.fail({ ...last, detail: `Store ${file} typed at ${this.peerName(this.idOf(origin))} in a settled ring: ${last.detail} after ${this.o.requestBoundMs / 1000} s` });
     if (!this.failure) this.stores.get(file)!.committed = true;
     return file;
   }
@@ -562,7 +653,7 @@ export class CheckWorld {
     this.pending.clear();
     for (const file of files) {
       const id = from ?? live[Math.floor(this.rand() * live.length)]!;
-      this.sim.disk.remove(this.dir(id), SPEC_SPACE.receivedFileOf(file));
+      this.sim.disk.remove(this.dir(id), this.space.receivedFileOf(file));
       this.pending.set(`${id}:${file}`, { requester: id, file });
       this.requests++;
       this.peers.get(id)!.request(file);
@@ -573,7 +664,7 @@ export class CheckWorld {
     // a name Byzantine peers hold may get a clear error instead (their refusal), never other bytes
     const bad = all.find((p) => p.outcome !== 'ok' && (this.honestlyHeld(p.file) || p.outcome === undefined || p.outcome.startsWith('received other bytes')));
     if (bad) {
-      this.fail({ invariant: 'requests', detail: `Request ${bad.file} at Peer ${bad.requester}: ${bad.outcome ?? `no answer within ${this.o.requestBoundMs / 1000} s`}` });
+      this.fail({ invariant: 'requests', detail: `Request ${bad.file} at ${this.peerName(this.idOf(bad.requester))}: ${bad.outcome ?? `no answer within ${this.o.requestBoundMs / 1000} s`}` });
     }
   }
 }

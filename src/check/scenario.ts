@@ -69,7 +69,10 @@ export interface ScenarioOptions {
   quietMs: number;
 }
 
-/** Ids are 8-bit (the specification's space): file NNNN has key NNNN mod 256. */
+/**
+ * The scenario names its peers by slot, 0..255: Peer s in the specification's 8-bit space (file
+ * NNNN has key NNNN mod 256); run.ts gives each slot an address and its id in larger spaces.
+ */
 export const ID_COUNT = 256;
 /** When the first steps come (the ring's first pings have gone round). */
 export const START_MS = 2_000;

@@ -2,7 +2,9 @@
 // failures, shrinks each failing schedule and says how to replay it.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CHECK_DEFAULTS, runScenario, type CheckOptions, type RunResult } from './run.js';
+import type { IdSpace } from '../core/id-space.js';
+import { defaultRouting, idSpace } from '../space.js';
+import { CHECK_DEFAULTS, runScenario, slotContacts, type CheckOptions, type RunResult } from './run.js';
 import { DEFAULT_EPISODES, formatStep, generate, units, type Scenario } from './scenario.js';
 import { generateJoins, generatePartitions, type Profile } from './profiles.js';
 import { shrink } from './shrink.js';
@@ -35,6 +37,8 @@ export interface SeedFailure {
   replay: string;
   /** The shortest schedule found that fails the same way: one step a line, and its replay. */
   shrunk?: { steps: string[]; replay: string; runs: number };
+  /** Above 8 bits: the ids of the slots the schedule names its peers by ("22=41087052"), in slot order. */
+  slots?: string[];
 }
 
 export interface SeedReport {
@@ -74,9 +78,29 @@ export function replayCommand(seed: number, o: SeedOptions, steps?: readonly num
   if (o.settleMs !== undefined && o.settleMs !== CHECK_DEFAULTS.settleMs) words.push(`--settle-ms ${o.settleMs}`);
   if (o.byzantine) words.push(`--byzantine ${o.byzantine}`);
   if (o.profile && o.profile !== 'faults') words.push(`--profile ${o.profile}`);
+  words.push(...spaceWords(o));
   const kept = steps ?? o.steps;
   if (kept) words.push(`--steps ${kept.length ? kept.join(',') : 'none'}`);
   return words.join(' ');
+}
+
+/** The words that give the run's id space, routing and privacy (none for the 8-bit open ring's defaults). */
+function spaceWords(o: SeedOptions): string[] {
+  const bits = o.bits ?? CHECK_DEFAULTS.bits;
+  const words = bits !== CHECK_DEFAULTS.bits ? [`--bits ${bits}`] : [];
+  if (o.routing !== undefined && o.routing !== defaultRouting(idSpace(bits))) words.push(`--routing ${o.routing}`);
+  if (o.secure) words.push('--secure');
+  return words;
+}
+
+/**
+ * Which id each slot of the scenario has: the schedule names peers by slot, the invariants by id
+ * (at 8 bits the two are one). Every slot a step names is in the first ring or joins.
+ */
+function slotLegend(sc: Scenario, space: IdSpace): string[] {
+  const slots = new Set([...sc.ids, ...sc.steps.flatMap((s) => (s.kind === 'join' ? [s.id] : []))]);
+  const table = slotContacts(space);
+  return [...slots].sort((a, b) => a - b).map((slot) => `${slot}=${space.format(table[slot]!.id)}`);
 }
 
 /** Runs one seed; a failure is shrunk (unless told not to) and comes with its replay commands. */
@@ -87,6 +111,8 @@ export async function checkSeed(seed: number, o: SeedOptions): Promise<SeedRepor
   if (!r.failure) return report;
   const f = r.failure;
   const failure: SeedFailure = { seed, invariant: f.invariant, detail: f.detail, atS: f.at / 1000, replay: replayCommand(seed, o) };
+  const space = idSpace(o.bits ?? CHECK_DEFAULTS.bits);
+  if (!space.spec) failure.slots = slotLegend(sc, space);
   if (o.shrink !== false) {
     // indices are into the scenario as run (all steps, or those --steps kept)
     const full = scenarioOf(seed, { ...o, steps: undefined });

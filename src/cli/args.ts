@@ -11,7 +11,7 @@ import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 import type { PeerOptions } from '../peer.js';
 import { loadTlsIdentity } from '../security/ca-files.js';
 import { TlsSetupError, type TlsIdentity } from '../security/identity.js';
-import { idSpace } from '../space.js';
+import { defaultRouting, idSpace } from '../space.js';
 import { storeDirOf } from '../store-dir.js';
 import { ContactProblem, parseAddress, parsePeer } from './contacts.js';
 import type { RingOptions } from './ring.js';
@@ -138,7 +138,7 @@ export function parseBits(value: string | undefined): IdSpace {
 }
 
 export function parseRouting(value: string | undefined, space: IdSpace, shortcuts: boolean): RoutingName {
-  if (value === undefined) return shortcuts ? 'shortcuts' : space.spec ? 'successor' : 'fingers';
+  if (value === undefined) return shortcuts ? 'shortcuts' : defaultRouting(space);
   if (!ROUTINGS.includes(value as RoutingName)) problem(`--routing must be one of ${ROUTINGS.join(', ')} (got ${quoted(value)})`);
   if (shortcuts && value !== 'shortcuts') problem(`--shortcuts and --routing ${value} cannot be used together`);
   return value as RoutingName;

@@ -3,9 +3,11 @@
 // the one command that replays it and the shortest schedule the shrinker found.
 import { Command } from 'commander';
 import { CHECK_DEFAULTS } from '../check/run.js';
+import type { RoutingName } from '../core/context.js';
 import { DEFAULT_EPISODES } from '../check/scenario.js';
 import { sweep, type SeedFailure, type SweepResult } from '../check/sweep.js';
-import { ArgumentProblem, parseIntegerIn } from './args.js';
+import { PROFILES, type Profile } from '../check/profiles.js';
+import { ArgumentProblem, parseBits, parseIntegerIn, parseRouting } from './args.js';
 
 const USAGE_EXIT_CODE = 2;
 export const DEFAULT_SEEDS = 1000;
@@ -29,6 +31,12 @@ export interface CheckPlan {
   steps?: number[];
   /** Share of Byzantine peers (0: none). */
   byzantine: number;
+  /** The kind of schedule: the fault mix, long partitions, or concurrent joins with failures. */
+  profile: Profile;
+  /** Id space size, how the peers route, and whether the ring is private. */
+  bits: number;
+  routing: RoutingName;
+  secure: boolean;
 }
 
 interface RawCheckOptions {
@@ -43,6 +51,10 @@ interface RawCheckOptions {
   workers?: string;
   steps?: string;
   byzantine?: string;
+  profile?: string;
+  bits?: string;
+  routing?: string;
+  secure?: boolean;
 }
 
 /** At most half the ring may be Byzantine: the honest peers must still hold every key's copies. */
@@ -63,6 +75,11 @@ sent, and every Request gets exactly the bytes that were stored.
 Examples:
   cdht check --seeds 1000                  the sweep CI runs
   cdht check --seeds 1000 --byzantine 0.25 a quarter of the peers forge
+  cdht check --seeds 100 --profile partitions   cut in two for 1 minute to an hour, then healed
+  cdht check --seeds 1000 --profile joins   up to 5 joining at once while up to 3 are killed
+  cdht check --seeds 200 --bits 32        32-bit ids from the peers' addresses, Chord's fingers
+  cdht check --bits 16 --routing successor 16-bit ids, the successor walk
+  cdht check --bits 160 --secure           a private ring (stand-in certificates on the simulator)
   cdht check --seeds 1 --from 4711         replay one seed
   cdht check --seeds 1 --from 4711 --steps 2,5,9   replay a shrunk schedule`;
 
@@ -87,7 +104,15 @@ export function checkPlan(o: RawCheckOptions): CheckPlan {
       throw new ArgumentProblem(`--byzantine must be a share of the peers from 0 to ${MAX_BYZANTINE}, e.g. 0.25 (got '${o.byzantine}')`);
     }
   }
-  return { seeds, from, peers, episodes, quietMs, settleMs, json: !!o.json, shrink: o.shrink !== false, byzantine, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
+  const space = parseBits(o.bits);
+  const routing = parseRouting(o.routing, space, false);
+  // the forgers spell names and ids the 8-bit way
+  if (byzantine > 0 && !space.spec) throw new ArgumentProblem(`--byzantine runs in the 8-bit space only (got --bits ${space.bits})`);
+  const profile = (o.profile ?? 'faults') as Profile;
+  if (!PROFILES.includes(profile)) throw new ArgumentProblem(`--profile must be one of ${PROFILES.join(', ')} (got '${o.profile}')`);
+  if (profile !== 'faults' && byzantine > 0) throw new ArgumentProblem(`--byzantine goes with the faults profile only (got --profile ${profile})`);
+  const where = { bits: space.bits, routing, secure: !!o.secure };
+  return { seeds, from, peers, episodes, quietMs, settleMs, json: !!o.json, shrink: o.shrink !== false, byzantine, profile, ...where, ...(workers !== undefined ? { workers } : {}), ...(steps ? { steps } : {}) };
 }
 
 export function addCheckCommand(program: Command, name: string, onCheck: (plan: CheckPlan) => void): void {
@@ -101,12 +126,16 @@ export function addCheckCommand(program: Command, name: string, onCheck: (plan: 
     .option('--quiet-ms <MS>', 'virtual time without a step before the invariants are checked', String(CHECK_DEFAULTS.quietMs))
     .option('--settle-ms <MS>', 'virtual time after the last step by which the ring must be right', String(CHECK_DEFAULTS.settleMs))
     .option('--steps <LIST>', 'run only these steps of each schedule (a shrunk schedule\'s replay gives them)')
+    .option('--bits <B>', 'id space size in bits, 8 to 160 (default 8; above, each peer\'s id is its address\'s)')
+    .option('--routing <R>', 'successor, shortcuts or fingers (default: a peer\'s own, successor at 8 bits, fingers above)')
+    .option('--secure', 'a private ring: each peer holds the simulator\'s stand-in certificate for its id')
+    .option('--profile <P>', `the kind of schedule: ${PROFILES.join(', ')} (long partitions; concurrent joins with failures in rings of 1 to 8)`, 'faults')
     .option('--byzantine <F>', `share of the peers that forge messages and copies (0 to ${MAX_BYZANTINE})`)
     .option('--workers <N>', 'worker threads (default: up to 2, the cores there are)')
     .option('--no-shrink', 'do not shrink failing schedules')
     .option('--json', 'print one JSON object instead of text')
     .addHelpText('after', CHECK_HELP)
-    .showHelpAfterError(`Usage: ${name} check [--seeds N] [--from S] [--peers P] [--json]\nRun '${name} check --help' for the options.`)
+    .showHelpAfterError(`Usage: ${name} check [--seeds N] [--from S] [--peers P] [--bits B] [--routing R] [--json]\nRun '${name} check --help' for the options.`)
     .allowExcessArguments();
   cmd.action((_opts: unknown, c: Command) => {
     try {
@@ -132,6 +161,7 @@ function summary(r: SweepResult): string {
 
 function describe(f: SeedFailure): string[] {
   const out = [`FAIL seed ${f.seed}: ${f.invariant}: ${f.detail} (at ${f.atS.toFixed(3)} s virtual)`, `  replay: ${f.replay}`];
+  if (f.slots) out.push(`  the schedule's slots and their ids: ${f.slots.join(' ')}`);
   if (f.shrunk) {
     out.push(`  shortest schedule found (${f.shrunk.steps.length} step${f.shrunk.steps.length === 1 ? '' : 's'}, ${f.shrunk.runs} runs), replay: ${f.shrunk.replay}`);
     for (const s of f.shrunk.steps) out.push(`    ${s}`);
@@ -148,13 +178,17 @@ export async function runCheck(plan: CheckPlan, write: (s: string) => void = (s)
     quietMs: plan.quietMs,
     settleMs: plan.settleMs,
     shrink: plan.shrink,
+    bits: plan.bits,
+    routing: plan.routing,
+    ...(plan.secure ? { secure: true } : {}),
     ...(plan.byzantine > 0 ? { byzantine: plan.byzantine } : {}),
+    ...(plan.profile !== 'faults' ? { profile: plan.profile } : {}),
     ...(plan.workers !== undefined ? { workers: plan.workers } : {}),
     ...(plan.steps ? { steps: plan.steps } : {}),
     ...(plan.json ? {} : { onSeed: (s) => s.failure && write(`${describe(s.failure).join('\n')}\n`) }),
   });
   if (plan.json) {
-    const failures = r.failures.map((f) => ({ seed: f.seed, invariant: f.invariant, detail: f.detail, atS: f.atS, replay: f.replay, shrunk: f.shrunk ?? null }));
+    const failures = r.failures.map((f) => ({ seed: f.seed, invariant: f.invariant, detail: f.detail, atS: f.atS, replay: f.replay, shrunk: f.shrunk ?? null, ...(f.slots ? { slots: f.slots } : {}) }));
     write(`${JSON.stringify({ seeds: r.seeds, events: r.events, eventsPerSecond: Math.round(r.events / Math.max(r.wallMs / 1000, 1e-3)), wallMs: Math.round(r.wallMs), virtualMs: r.virtualMs, workers: r.workers, failures })}\n`);
   } else {
     write(`${summary(r)}\n`);
