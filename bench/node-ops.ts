@@ -37,7 +37,7 @@ export async function nodeBench(): Promise<void> {
   for (const n of held) writeFileSync(join(bDir, `${n}.pdf`), randomBytes(FILE_BYTES));
   const base = await freeBasePort([10, 200]);
   const common = ['node', '--base-port', String(base), '--ping-interval', '1', '--no-ping-lines'];
-  const a = new CliProcess([...common, '--id', '10', '--data-dir', aDir], { cwd: root, label: 'node 10' });
+  const a = new CliProcess([...common, '--id', '10', '--data-dir', aDir, ...(process.env.NODE_DEBUG_A ? ['--debug'] : [])], { cwd: root, label: 'node 10' });
   const b = new CliProcess([...common, '--id', '200', '--data-dir', bDir, '--seeds', '10', '--http', '127.0.0.1:0', '--debug'], { cwd: root, label: 'node 200' });
   try {
     await b.waitFor(['My first successor is Peer 10', /^HTTP on /], { timeoutMs: WAIT_MS });
@@ -58,6 +58,7 @@ export async function nodeBench(): Promise<void> {
     // a hand-over that gave names up says why in its debug lines: shown, counted, when any is missing
     const gaveUp = b.out.filter((l) => /^(Copying a replica of .* failed|Peer \d+ cannot take the keys handed over)/.test(l));
     if (arrived < held.length) console.log(`node: the leaver's hand-over lines: ${summary(gaveUp)}`);
+    if (arrived < held.length && process.env.NODE_DEBUG_A) console.log(`node: the successor's refusals: ${summary(a.out.filter((l) => /Refused|refused|Ignored/.test(l)))}`);
   } finally {
     await Promise.all([a.stop(), b.stop()]);
     rmSync(root, { recursive: true, force: true });

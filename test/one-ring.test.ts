@@ -68,12 +68,19 @@ test('a partition of fifteen minutes in a 32-bit ring routed by fingers heals to
   assert.ok(r.oneRingMs !== undefined && r.copiesMs !== undefined);
 });
 
-test(`cdht check --profile partitions and --profile joins: ${Math.ceil(SEEDS / 10)} and ${SEEDS} seeds keep every invariant`, async () => {
-  const partitions = await sweep({ from: 1, seeds: Math.ceil(SEEDS / 10), peers: 8, profile: 'partitions', shrink: false });
-  const joins = await sweep({ from: 1, seeds: SEEDS, peers: 8, profile: 'joins', shrink: false });
-  const fails = [...partitions.failures, ...joins.failures].map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}`);
-  assert.deepEqual(fails, []);
-});
+for (const [where, space] of [
+  ['8-bit ids, successor walk', {}],
+  ['32-bit ids, fingers', { bits: 32, routing: 'fingers' as const }],
+] as const) {
+  test(`cdht check --profile partitions (${where}): ${Math.ceil(SEEDS / 10)} seeds keep every invariant`, async () => {
+    const r = await sweep({ from: 1, seeds: Math.ceil(SEEDS / 10), peers: 8, profile: 'partitions', shrink: false, ...space });
+    assert.deepEqual(r.failures.map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}`), []);
+  });
+  test(`cdht check --profile joins (${where}): ${SEEDS} seeds keep every invariant`, async () => {
+    const r = await sweep({ from: 1, seeds: SEEDS, peers: 8, profile: 'joins', shrink: false, ...space });
+    assert.deepEqual(r.failures.map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}`), []);
+  });
+}
 
 /** A schedule of joins and kills drawn by fast-check: ids are 8-bit, peers 1..3 to start. */
 const schedule = fc
