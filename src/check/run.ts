@@ -164,6 +164,8 @@ export class CheckWorld {
   private readonly losses = new Map<number, number>();
   private readonly delays = new Map<number, [number, number]>();
   private readonly paused = new Set<number>();
+  /** Peers told to quit: members until they have handed their keys over, but no longer a requester or a store's origin. */
+  private readonly quitting = new Set<number>();
   private readonly pending = new Map<string, PendingRequest>();
   private readonly everyAddress: string[];
   /** Names the scenario stores (a probe store takes another). */
@@ -348,11 +350,13 @@ export class CheckWorld {
       case 'quit': {
         const p = this.peers.get(step.id);
         if (!p?.isInRing || this.paused.has(step.id) || this.wouldLeaveTooFew(step.id)) return false;
+        this.quitting.add(step.id);
         void p.quit();
         return true;
       }
       case 'join': {
         if (this.peers.get(step.id)?.isRunning) return false;
+        this.quitting.delete(step.id);
         const live = this.liveIds();
         if (live.length === 0) return false;
         // the named peer, or the first live one after it on the ring
@@ -421,7 +425,7 @@ export class CheckWorld {
 
   /** Puts the file in the origin's directory and types Store there; false when the origin is not live. */
   store(origin: number, file: string, size: number): boolean {
-    if (!this.isLive(origin) || this.stores.has(file)) return false;
+    if (!this.isLive(origin) || this.quitting.has(origin) || this.stores.has(file)) return false;
     const bytes = contentOf(file, size);
     this.originals.set(file, bytes);
     this.sim.disk.write(this.storeDir(origin), this.space.fileOf(file), bytes);
@@ -631,7 +635,8 @@ export class CheckWorld {
 
   /** A store typed in the settled ring must reach its right peers within requestBoundMs. */
   private async probeStore(): Promise<string | undefined> {
-    const live = this.ringIds();
+    // a peer told to quit stays in the ring while it hands its keys over, but asks for nothing more
+    const live = this.ringIds().filter((id) => !this.quitting.has(id));
     if (!live.length) return undefined;
     let file: string;
     do file = String(Math.floor(this.rand() * 10_000)).padStart(4, '0');
@@ -648,7 +653,8 @@ export class CheckWorld {
 
   /** Requests each file from a random live peer (or `from`); each must arrive within requestBoundMs. */
   async requestAll(files: readonly string[], from?: number): Promise<void> {
-    const live = this.ringIds();
+    // a peer told to quit stays in the ring while it hands its keys over, but asks for nothing more
+    const live = this.ringIds().filter((id) => !this.quitting.has(id));
     if (!files.length || !live.length) return;
     this.pending.clear();
     for (const file of files) {

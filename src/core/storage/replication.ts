@@ -35,8 +35,6 @@ const MAX_WANTED_PER_PEER = 1024;
 const HASHES_PER_TICK = 8;
 /** An offer or a want is forgotten after this long. */
 const OFFER_TTL_MS = 120_000;
-/** A name wanted under another offer this recently, and not arrived yet, is not wanted again. */
-const WANT_FRESH_MS = 5_000;
 /** A full sync with the successors runs at least this often (in probe intervals), and after any membership change. */
 const SYNC_EVERY_PROBES = 10;
 /**
@@ -45,6 +43,8 @@ const SYNC_EVERY_PROBES = 10;
  * taken for names the successor could not hold: the leaver left without them.
  */
 const MAX_PUSHES = 16;
+/** A push the shell never reported back (it cannot happen, but a stuck count would stop every copy) stops counting after this. */
+const PUSH_TTL_MS = 120_000;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
 export const HANDOVER_TIMEOUT_MS = 30_000;
 
@@ -63,7 +63,8 @@ export class Replication {
   private readonly offers = new Map<number, Offer>();
   /** Pushes asked for and not handed to the shell yet (`due`: not before, after a busy answer), and how many are out. */
   private readonly pushQueue: { name: string; to: Contact; rid: number; sha256: Uint8Array; due: number }[] = [];
-  private pushing = 0;
+  /** `${to}:${name}` -> when it was handed to the shell; one never reported back is forgotten after PUSH_TTL_MS. */
+  private readonly pushing = new Map<string, number>();
   /** wid -> a want of ours: the offer it answers, the records wanted, and what it refused. */
   private readonly wants = new Map<number, { from: Contact; oid: number; names: Map<string, KeyInfo>; at: number; refused: string[] }>();
   /** Names sent to be hashed and not answered yet. */
@@ -132,6 +133,8 @@ export class Replication {
     if (this.ctx.phase !== 'active') return;
     this.ticks++;
     this.expire();
+    // pushes put off by a busy answer go once their time has come
+    this.pump();
     if (!this.dirty && this.ticks % SYNC_EVERY_PROBES !== 0) return;
     this.dirty = false;
     // until a predecessor says where our range starts, only what the ring gave us counts as ours:
@@ -211,20 +214,22 @@ export class Replication {
       if (w.oid !== msg.oid || w.from.id !== msg.from.id) continue;
       return ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...w.names.keys()], refused: w.refused });
     }
-    // two holders often offer one name at once (its owner, and a neighbour handing it back)
-    const coming = new Set<string>();
+    // Every offerer gets its own want, even for a name another offer is bringing: on an open ring
+    // anyone can offer in a neighbour's name (only the neighbour hears the want), and a name held
+    // back while "coming" from a forged offer never came. Two holders offering one name at once
+    // (its owner, and a neighbour handing it back) may then both send it: the first copy is kept,
+    // the second is refused at its header or, arriving alongside, found to be the same bytes.
     let wantedAll = 0;
     let wantedHere = 0;
     for (const w of this.wants.values()) {
       wantedAll += w.names.size;
       if (w.from.id === msg.from.id) wantedHere += w.names.size;
-      if (ctx.now - w.at < WANT_FRESH_MS) for (const n of w.names.keys()) coming.add(n);
     }
     const room = Math.max(0, Math.min(MAX_WANTED_NAMES - wantedAll, MAX_WANTED_PER_PEER - wantedHere));
     const missing = new Map<string, KeyInfo>();
     const refused: string[] = [];
     for (const k of msg.keys) {
-      if (this.keys.has(k.name) || coming.has(k.name) || missing.has(k.name)) continue;
+      if (this.keys.has(k.name) || missing.has(k.name)) continue;
       const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
       // refused, so that a hand-over looks for another taker: not ours, or no room for it now
       if (!ours || missing.size >= room) refused.push(k.name);
@@ -327,21 +332,22 @@ export class Replication {
   /** Hands waiting pushes to the shell, up to MAX_PUSHES out at once. */
   private pump(): void {
     const now = this.ctx.now;
-    for (let i = 0; i < this.pushQueue.length && this.pushing < MAX_PUSHES; ) {
+    for (const [k, at] of this.pushing) if (now - at > PUSH_TTL_MS) this.pushing.delete(k);
+    for (let i = 0; i < this.pushQueue.length && this.pushing.size < MAX_PUSHES; ) {
       const p = this.pushQueue[i]!;
       if (p.due > now) {
         i++;
         continue;
       }
       this.pushQueue.splice(i, 1);
-      this.pushing++;
+      this.pushing.set(`${p.to.id}:${p.name}`, now);
       this.ctx.emit({ kind: 'push-file', name: p.name, to: p.to, purpose: 'replica', rid: p.rid, sha256: p.sha256 });
     }
   }
 
   /** A replica push of ours arrived. */
   pushed(name: string, to: Contact): void {
-    this.pushing = Math.max(0, this.pushing - 1);
+    this.pushing.delete(`${to.id}:${name}`);
     for (const o of this.offers.values()) if (o.to.id === to.id) o.inFlight.delete(name);
     this.pump();
     this.checkHandover();
@@ -353,7 +359,7 @@ export class Replication {
    * Otherwise a hand-over gives the name to the next live successor (a sync redoes the rest).
    */
   pushFailed(name: string, to: Contact, error = ''): void {
-    this.pushing = Math.max(0, this.pushing - 1);
+    this.pushing.delete(`${to.id}:${name}`);
     if (/busy|too many file transfers/.test(error)) {
       const o = [...this.offers.values()].find((x) => x.to.id === to.id && x.inFlight.has(name));
       const h = this.keys.get(name);
