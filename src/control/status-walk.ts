@@ -31,7 +31,10 @@ export interface PeerStatus {
   pred?: Id;
   keys: number;
   bytes: number;
-  /** (pred, id] over the space's size; the whole space for a peer alone. */
+  /**
+   * (pred, id] over the space's size; the whole space for a peer alone. A peer that does not know
+   * its predecessor yet: from the peer before it in a walk that came round, else the whole space.
+   */
   share: number;
   shortOfK?: number;
   handovers: number;
@@ -155,6 +158,15 @@ function peerOf(r: StatusReply, space: IdSpace): PeerStatus {
   };
 }
 
+/** A peer that does not know its first predecessor yet gets its share from the one the walk saw before it. */
+function withWalkedShares(peers: PeerStatus[], space: IdSpace): PeerStatus[] {
+  return peers.map((p, i) => {
+    if (p.pred !== undefined || peers.length < 2) return p;
+    const before = peers[(i + peers.length - 1) % peers.length]!;
+    return { ...p, share: shareOf(before.id, p.id, space.size) };
+  });
+}
+
 /**
  * Walks the ring from the peer at `start`: each peer's first successor next (the next one in its
  * list when that one does not answer), until the walk comes back to where it started, meets a
@@ -187,7 +199,7 @@ export async function walkRing(client: StatusClient, start: Target, opts: { max?
       return { space, peers, complete: alone, notes };
     }
     for (const c of candidates) {
-      if (c.id === first.from.id) return { space, peers, complete: true, notes };
+      if (c.id === first.from.id) return { space, peers: withWalkedShares(peers, space), complete: true, notes };
       if (seen.has(c.id)) {
         notes.push(`Peer ${space.format(p.id)} leads back to Peer ${space.format(c.id)}, not to the start: the ring does not close`);
         return { space, peers, complete: false, notes };
