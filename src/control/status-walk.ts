@@ -95,9 +95,10 @@ export class StatusClient {
 
   private onMessage(msg: Message): void {
     if (msg.type !== 'status-reply' && msg.type !== 'decommission-reply') return;
+    // matched by the qid alone, random and sent only to the peer asked: the answer comes back on a
+    // connection the peer dials, and may name its advertised address, not the one we asked at
     const w = this.waiting.get(msg.qid);
-    // the answer must name the address we asked (the qid, unguessable, does the rest)
-    if (!w || msg.from.port !== w.to.port) return;
+    if (!w) return;
     this.waiting.delete(msg.qid);
     this.runtime.clearTimer(w.timer);
     w.done(msg);
