@@ -151,3 +151,24 @@ test('a query cannot aim its reply at another host, and one host gets at most a 
   await evilEp.close();
   await net.close();
 });
+
+test('the walk is bounded: --max stops it, a ring that does not close trips the loop guard, a dead successor is stepped past', async () => {
+  const c = (id: number): Contact => ({ id: BigInt(id), host: '127.0.0.1', port: 12000 + id });
+  // 2 -> 4 -> 5 -> back to 4 (not to 2), and 9 is dead
+  const next: Record<number, number[]> = { 2: [9, 4], 4: [5], 5: [4] };
+  const fake = {
+    status: (to: { port: number }) => {
+      const id = to.port - 12000;
+      if (!next[id]) return Promise.reject(new Error('ECONNREFUSED'));
+      return Promise.resolve({ type: 'status-reply', from: c(id), qid: 1, bits: 8, phase: 'normal', successors: next[id]!.map(c), keys: 0, bytes: 0, handovers: 0 } as const);
+    },
+  } as unknown as StatusClient;
+  const loop = await walkRing(fake, c(2));
+  assert.deepEqual(loop.peers.map((p) => Number(p.id)), [2, 4, 5]);
+  assert.equal(loop.complete, false);
+  assert.match(loop.notes.join('\n'), /Peer 9 .* did not answer/);
+  assert.match(loop.notes.join('\n'), /Peer 5 leads back to Peer 4, not to the start/);
+  const capped = await walkRing(fake, c(2), { max: 2 });
+  assert.deepEqual(capped.peers.map((p) => Number(p.id)), [2, 4]);
+  assert.match(capped.notes.join('\n'), /stopped after 2 peers/);
+});
