@@ -97,11 +97,18 @@ const SAMPLES: Message[] = [
   { type: 'file-request', requester: C, file: '9999', rid: 1, final: true, hops: 3, fallback: 2, proof: { at: Number.MAX_SAFE_INTEGER, nonce: 7, cert: SHA, sig: SHA } },
   { type: 'lookup', origin: A, key: 9n, lid: 4, final: false, hops: 1, proof: { at: 5, nonce: 6, cert: SHA, sig: new Uint8Array(64).fill(2) } },
   { type: 'file-busy', from: C, file: '2067', rid: 0xffffffff, retryAfterMs: 0 },
+  { type: 'status-query', from: { id: 2n ** 160n - 1n, host: '127.0.0.1', port: 40000 }, qid: 0xffffffff },
+  { type: 'status-reply', from: A, qid: 1, bits: 8, phase: 'normal', pred: B, successors: [B, C], keys: 3, bytes: Number.MAX_SAFE_INTEGER, shortOfK: 0, handovers: 0 },
+  { type: 'status-reply', from: B, qid: 2, bits: 160, phase: 'joining', successors: [], keys: 0, bytes: 0, handovers: 0 },
+  { type: 'status-reply', from: C, qid: 3, bits: 32, phase: 'leaving', successors: Array.from({ length: 32 }, (_, i) => ({ id: BigInt(i), host: 'h', port: 1 + i })), keys: 9, bytes: 10, shortOfK: 9, handovers: 7 },
+  { type: 'decommission', from: A, qid: 77 },
+  { type: 'decommission-reply', from: B, qid: 77, accepted: true, reason: 'leaving: handing its keys over' },
+  { type: 'decommission-reply', from: B, qid: 78, accepted: false, reason: '' },
 ];
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
 function inV1(m: Message): boolean {
-  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy'].includes(m.type)) return false;
+  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy', 'status-query', 'status-reply', 'decommission', 'decommission-reply'].includes(m.type)) return false;
   if ('proof' in m && m.proof) return false;
   if (m.type === 'ping' && m.role === 0) return false;
   if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
@@ -114,7 +121,33 @@ const ALL_TYPES = [
   'ping', 'pong', 'join', 'join-accept', 'join-reject', 'successor-change', 'depart', 'depart-ack',
   'successor-query', 'successor-reply', 'store', 'store-accepted', 'file-request', 'file-missing',
   'file-begin', 'file-data', 'file-end', 'lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy',
+  'status-query', 'status-reply', 'decommission', 'decommission-reply',
 ];
+
+test('status and decommission fixtures: byte-exact, version 2 only, strict about phase and bits', () => {
+  const from = { id: 1n, host: 'h', port: 2 };
+  const query = { type: 'status-query', from, qid: 7 } as Message;
+  // len 12 | v2 | type 23 | contact: id len 1, 01, port 2, host len 1, "h" | qid 7
+  const queryBytes = '0000000c 02 17 01 01 0002 01 68 00000007';
+  assert.equal(toHex(encodeFrame(query)), toHex(hex(queryBytes)));
+  assert.deepEqual(ok(decodeFrame(hex(queryBytes))), query);
+  const reply = { type: 'status-reply', from, qid: 7, bits: 8, phase: 'leaving', pred: { id: 0n, host: 'p', port: 3 }, successors: [], keys: 2, bytes: 300, shortOfK: 1, handovers: 2 } as Message;
+  // contact | qid | bits 8 | phase 3 | pred 1, contact (id len 0, port 3, "p") | successors 0 | keys u64 | bytes u64 | shortOfK 1, u64 | handovers u64
+  const replyBytes = '00000036 02 18 01 01 0002 01 68 00000007 08 03 01 00 0003 01 70 00 0000000000000002 000000000000012c 01 0000000000000001 0000000000000002';
+  assert.equal(toHex(encodeFrame(reply)), toHex(hex(replyBytes)));
+  assert.deepEqual(ok(decodeFrame(hex(replyBytes))), reply);
+  // phase 4, bits 7 and bits 161 do not exist
+  failsWith(decodeFrame(hex(replyBytes.replace('08 03 01', '08 04 01'))), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex(replyBytes.replace('08 03 01', '07 03 01'))), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex(replyBytes.replace('08 03 01', 'a1 03 01'))), 'CDHT_ERR_BAD_PAYLOAD');
+  const answer = { type: 'decommission-reply', from, qid: 7, accepted: false, reason: 'no' } as Message;
+  const answerBytes = '00000011 02 1a 01 01 0002 01 68 00000007 00 0002 6e6f';
+  assert.equal(toHex(encodeFrame(answer)), toHex(hex(answerBytes)));
+  assert.deepEqual(ok(decodeFrame(hex(answerBytes))), answer);
+  // unknown in version 1
+  failsWith(decodeFrame(hex(queryBytes.replace('0000000c 02 17', '0000000c 01 17'))), 'CDHT_ERR_UNKNOWN_TYPE');
+  assert.throws(() => encodeFrame({ type: 'status-reply', from, qid: 1, bits: 8, phase: 'gone', successors: [], keys: 0, bytes: 0, handovers: 0 } as unknown as Message), /phase/);
+});
 
 test('the samples cover every message type', () => {
   assert.deepEqual(new Set(SAMPLES.map((m) => m.type)), new Set(ALL_TYPES));

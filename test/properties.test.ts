@@ -133,6 +133,35 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('key-offer' as const), from: arbContact, oid: u32, keys: fc.array(keyInfo, { maxLength: 20 }) }),
   rec({ type: fc.constant('key-want' as const), from: arbContact, oid: u32, wid: u32, names: fc.array(arbName, { maxLength: 20 }), refused: fc.array(arbName, { maxLength: 20 }) }),
   rec({ type: fc.constant('file-busy' as const), from: arbContact, file: arbName, rid: u32, retryAfterMs: u32 }),
+  fc.oneof(
+    rec({ type: fc.constant('status-query' as const), from: arbContact, qid: u32 }),
+    rec({ type: fc.constant('decommission' as const), from: arbContact, qid: u32 }),
+    rec({ type: fc.constant('decommission-reply' as const), from: arbContact, qid: u32, accepted: fc.boolean(), reason: fc.string({ maxLength: 100 }).filter((r) => !/[\uD800-\uDFFF]/.test(r)) }),
+    rec({
+      type: fc.constant('status-reply' as const),
+      from: arbContact,
+      qid: u32,
+      bits: fc.integer({ min: 8, max: 160 }),
+      phase: fc.constantFrom('joining' as const, 'normal' as const, 'leaving' as const),
+      successors: list,
+      keys: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      bytes: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      handovers: fc.integer({ min: 0, max: 2 ** 32 }),
+    }),
+    rec({
+      type: fc.constant('status-reply' as const),
+      from: arbContact,
+      qid: u32,
+      bits: fc.integer({ min: 8, max: 160 }),
+      phase: fc.constantFrom('joining' as const, 'normal' as const, 'leaving' as const),
+      pred: arbContact,
+      successors: list,
+      keys: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      bytes: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      shortOfK: fc.integer({ min: 0, max: 2 ** 32 }),
+      handovers: fc.integer({ min: 0, max: 2 ** 32 }),
+    }),
+  ),
 );
 
 test(`random messages of every type survive encode and decode (seed ${SEED})`, () => {

@@ -15,6 +15,7 @@ import { runPeer } from './run.js';
 import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
 import { CONFIG_SETTING, SETTINGS, camelName, type Setting } from '../config/settings.js';
 import type { NodeChoice } from './node-plan.js';
+import type { StatusPlan } from './status.js';
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -218,6 +219,59 @@ function addNodeCommand(program: Command, name: string, onNode: (choice: NodeCho
   });
 }
 
+const STATUS_HELP = `
+Walks the ring from the peer given, successor by successor, without joining it, and prints one
+line per peer: id, address, state (joining, normal, leaving), keys and bytes held, the share of
+the id space it owns, keys it owns short of k copies as far as it knows, and pending hand-overs.
+Exit 0 when the walk came back to its start, 1 when a peer could not be reached or the ring did
+not close, 2 for a usage mistake. On a private ring give --tls DIR (a certificate its authority
+issued; --id picks one when DIR holds several).
+
+Examples:
+  cdht status --peer 127.0.0.1:12002
+  cdht status --peer 10.0.0.1:7000 --json
+  cdht status --peer 10.0.0.1:7000 --tls ring-ca --id 1000`;
+
+const DECOMMISSION_HELP = `
+Asks the peer to leave gracefully, as its console's Quit: it hands its keys over, tells its
+predecessors and exits. An open ring accepts this only from the peer's own host (a loopback
+address); a private ring only from a connection holding that peer's own certificate (--tls DIR
+--id ID; the authority's holder can issue it). Exit 0 when the peer confirmed it is leaving.
+
+Examples:
+  cdht decommission --peer 127.0.0.1:12014
+  cdht decommission --peer 10.0.0.4:7000 --tls /etc/cdht/tls --id 14`;
+
+/** `cdht status` and `cdht decommission`: their module is loaded only when one of them runs. */
+function addStatusCommands(program: Command, name: string, onStatus: (plan: StatusPlan) => void): void {
+  for (const kind of ['status', 'decommission'] as const) {
+    const cmd = program
+      .command(kind)
+      .description(kind === 'status' ? 'walk a ring from any of its peers and print each peer\'s state (without joining)' : 'ask a peer to leave its ring gracefully (as its console\'s Quit)')
+      .usage('--peer <HOST:PORT> [options]')
+      .option('--peer <HOST:PORT>', 'a peer of the ring (required)')
+      .option('--json', kind === 'status' ? 'print an array of objects, one per peer' : 'print one JSON object')
+      .option('--timeout <S>', 'seconds each peer has to answer (1..600)', '5');
+    if (kind === 'status') cmd.option('--max <N>', 'visit at most N peers (1..4096)', '4096');
+    cmd
+      .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and a certificate its authority issued (made by cdht ca)').env('CDHT_TLS_DIR'))
+      .option('--id <ID>', 'with --tls: which peer-ID certificate of DIR to use')
+      .addHelpText('after', kind === 'status' ? STATUS_HELP : DECOMMISSION_HELP)
+      // a usage mistake is one line, for scripts that run these one-shots
+      .showHelpAfterError(false)
+      .allowExcessArguments()
+      .action(async (_opts: unknown, c: Command) => {
+        const { statusPlan } = await import('./status.js');
+        onStatus(checked(c, c.args, () => statusPlan(kind, c.opts())));
+      });
+  }
+}
+
+async function runStatusPlan(plan: StatusPlan): Promise<number> {
+  const { runStatus, runDecommission } = await import('./status.js');
+  return plan.kind === 'status' ? runStatus(plan) : runDecommission(plan);
+}
+
 async function runNodeChoice(choice: NodeChoice): Promise<number> {
   const { printConfig, runNode } = await import('./node.js');
   return choice.kind === 'print' ? printConfig(choice.config) : runNode(choice.plan);
@@ -230,7 +284,8 @@ export type Chosen =
   | { kind: 'ca'; plan: CaPlan }
   | { kind: 'sim'; plan: SimPlan }
   | { kind: 'check'; plan: CheckPlan }
-  | { kind: 'node'; choice: NodeChoice };
+  | { kind: 'node'; choice: NodeChoice }
+  | { kind: 'status'; plan: StatusPlan };
 
 export function buildProgram(name: string, choose: (c: Chosen) => void): Command {
   const onPlan = (plan: RunPlan) => choose({ kind: 'peer', plan });
@@ -342,6 +397,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
 
   addCheckCommand(program, name, (plan) => choose({ kind: 'check', plan }));
   addNodeCommand(program, name, (choice) => choose({ kind: 'node', choice }));
+  addStatusCommands(program, name, (plan) => choose({ kind: 'status', plan }));
   return program;
 }
 
@@ -386,6 +442,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCheck(c.plan);
     case 'ca':
       return runCa(c.plan, name);
+    case 'status':
+      return runStatusPlan(c.plan);
     case 'peer':
       return runPeer(c.plan, name);
     default:

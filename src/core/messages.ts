@@ -88,7 +88,41 @@ export type Message =
    * copy). refused: names it will not hold (not its to hold, by its own view of the ring); the
    * others it holds already.
    */
-  | { type: 'key-want'; from: Contact; oid: number; wid: number; names: string[]; refused: string[] };
+  | { type: 'key-want'; from: Contact; oid: number; wid: number; names: string[]; refused: string[] }
+  /**
+   * `cdht status` asks one peer for its state; it need not be a member. The peer answers only to
+   * the host the query came from (status.ts), with counts only: no file names, no sizes of single
+   * files, nothing a member's console does not already print about itself.
+   */
+  | { type: 'status-query'; from: Contact; qid: number }
+  /**
+   * bits: the id space's size (the share of each peer is computed by the asker); phase: the
+   * core's phase as an operator names it; pred: its first predecessor, if known; successors: its
+   * successor list; keys and bytes: the names it holds (owned and copies) and their total size;
+   * shortOfK: keys it owns whose k copies it knows are not all in place (absent: it cannot tell);
+   * handovers: names of a graceful leave not yet confirmed by their taker.
+   */
+  | {
+      type: 'status-reply';
+      from: Contact;
+      qid: number;
+      bits: number;
+      phase: StatusPhase;
+      pred?: Contact;
+      successors: Contact[];
+      keys: number;
+      bytes: number;
+      shortOfK?: number;
+      handovers: number;
+    }
+  /** `cdht decommission`: leave gracefully, as the console's Quit (who may ask: status.ts). */
+  | { type: 'decommission'; from: Contact; qid: number }
+  /** accepted: the peer is leaving now (or already was); otherwise why not. */
+  | { type: 'decommission-reply'; from: Contact; qid: number; accepted: boolean; reason: string };
+
+/** A peer's state as `cdht status` prints it (the core's phases: starting and joining are joining, active is normal). */
+export type StatusPhase = 'joining' | 'normal' | 'leaving';
+export const STATUS_PHASES: readonly StatusPhase[] = ['joining', 'normal', 'leaving'];
 
 export type MessageType = Message['type'];
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;

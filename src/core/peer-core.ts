@@ -34,6 +34,7 @@ import { Router, shortcutsFor, successorWalk } from './routing/router.js';
 import { KeyStore } from './storage/key-store.js';
 import { Replication } from './storage/replication.js';
 import { Transfers } from './storage/transfers.js';
+import { StatusDesk } from './status.js';
 
 /** Characters of an unknown command echoed back (a pasted page of text is not repeated whole). */
 const ECHO_CHARS = 40;
@@ -68,6 +69,7 @@ export class PeerCore {
   private readonly keys: KeyStore;
   private readonly transfers: Transfers;
   private readonly repl: Replication;
+  private readonly desk: StatusDesk;
 
   constructor(config: CoreConfig) {
     const ctx = (this.ctx = new Ctx(config));
@@ -131,6 +133,7 @@ export class PeerCore {
       },
       exit: (code, reason) => this.exit(code, reason),
     });
+    this.desk = new StatusDesk(ctx, this.live, this.succ, this.keys, this.repl, this.depart);
   }
 
   /** Probe interval (the ping interval, split when it is long). */
@@ -327,6 +330,8 @@ export class PeerCore {
       if (msg.type === 'pong') return this.live.onPong(msg, origin);
       if (msg.type === 'join-accept') return this.join.onJoinAccept(msg, origin);
       if (msg.type === 'join-reject') return this.join.onJoinReject(msg, origin);
+      if (msg.type === 'status-query') return this.desk.onStatusQuery(msg, origin);
+      if (msg.type === 'decommission') return this.desk.onDecommission(msg, origin);
       return;
     }
     switch (msg.type) {
@@ -367,6 +372,10 @@ export class PeerCore {
         return this.repl.onKeyOffer(msg, origin);
       case 'key-want':
         return this.repl.onKeyWant(msg, origin);
+      case 'status-query':
+        return this.desk.onStatusQuery(msg, origin);
+      case 'decommission':
+        return this.desk.onDecommission(msg, origin);
       default:
         return ctx.note(`Ignored a stray ${msg.type} frame`, 'debug');
     }

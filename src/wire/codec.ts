@@ -36,6 +36,12 @@
 //   21  key-want          from: contact, oid: u32, wid: u32, u8 count (<= 128) | count x file,
 //                         u8 count (<= 128) | count x file (names refused: not the receiver's to hold)
 //   22  file-busy         from: contact, file, rid, retryAfterMs: u32
+//   23  status-query      from: contact, qid
+//   24  status-reply      from: contact, qid, bits: u8 (8..160), phase: u8 1 joining 2 normal 3 leaving,
+//                         pred: u8 0|1 then a contact if 1, successors, keys: u64, bytes: u64,
+//                         shortOfK: u8 0|1 then u64 if 1, handovers: u64
+//   25  decommission      from: contact, qid
+//   26  decommission-reply from: contact, qid, accepted: bool, reason
 // The routed messages (join, store, file-request, lookup) may end with an origin proof in
 // version 2 (fields.ts): a private ring's signature of their origin, carried unchanged by relays.
 //
@@ -43,7 +49,7 @@
 // frame that decodes re-encodes to the very same bytes in the same version.
 import { CdhtError } from '../core/errors.js';
 import type { KeyInfo, Message, MessageOf, MessageType, Purpose } from '../core/messages.js';
-import { MAX_OFFER_KEYS } from '../core/messages.js';
+import { MAX_OFFER_KEYS, STATUS_PHASES } from '../core/messages.js';
 import {
   readId,
   writeId,
@@ -452,7 +458,99 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       return { type: 'file-busy', from, file, rid, retryAfterMs: r.u32('retryAfterMs') };
     },
   },
+  'status-query': {
+    code: 23,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'status-query', from, qid: r.u32('qid') };
+    },
+  },
+  'status-reply': {
+    code: 24,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      w.u8(checkInt('bits', m.bits, MIN_BITS, MAX_BITS));
+      const phase = STATUS_PHASES.indexOf(m.phase) + 1;
+      if (phase === 0) throw bad(`phase must be one of ${STATUS_PHASES.join(', ')}`);
+      w.u8(phase);
+      writeBool(w, 'pred', m.pred !== undefined);
+      if (m.pred) writeContact(w, m.pred);
+      writeSuccessors(w, m.successors);
+      w.u64('keys', m.keys);
+      w.u64('bytes', m.bytes);
+      writeBool(w, 'shortOfK', m.shortOfK !== undefined);
+      if (m.shortOfK !== undefined) w.u64('shortOfK', m.shortOfK);
+      w.u64('handovers', m.handovers);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      const bits = r.u8('bits');
+      if (bits < MIN_BITS || bits > MAX_BITS) throw bad(`bits must be ${MIN_BITS}..${MAX_BITS}, got ${bits}`);
+      const code = r.u8('phase');
+      const phase = STATUS_PHASES[code - 1];
+      if (!phase) throw bad(`phase must be 1..${STATUS_PHASES.length}, got ${code}`);
+      const pred = r.bool('pred') ? readContact(r, 'pred') : undefined;
+      const successors = readSuccessors(r);
+      const keys = r.u64('keys');
+      const bytes = r.u64('bytes');
+      const shortOfK = r.bool('shortOfK') ? r.u64('shortOfK') : undefined;
+      const handovers = r.u64('handovers');
+      return {
+        type: 'status-reply',
+        from,
+        qid,
+        bits,
+        phase,
+        ...(pred ? { pred } : {}),
+        successors,
+        keys,
+        bytes,
+        ...(shortOfK !== undefined ? { shortOfK } : {}),
+        handovers,
+      };
+    },
+  },
+  decommission: {
+    code: 25,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type: 'decommission', from, qid: r.u32('qid') };
+    },
+  },
+  'decommission-reply': {
+    code: 26,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeBool(w, 'accepted', m.accepted);
+      writeReason(w, m.reason);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      const accepted = r.bool('accepted');
+      return { type: 'decommission-reply', from, qid, accepted, reason: readReason(r) };
+    },
+  },
 };
+
+/** The id space sizes a status reply may name (as --bits takes them). */
+const MIN_BITS = 8;
+const MAX_BITS = 160;
 
 function writeNames(w: Writer, what: string, names: readonly string[]): void {
   writeCount(w, what, Array.isArray(names) ? names.length : -1, MAX_OFFER_KEYS);

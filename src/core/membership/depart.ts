@@ -26,6 +26,11 @@ export class Depart {
     private readonly hooks: DepartHooks,
   ) {}
 
+  /** A Quit under way: handing keys over, or telling the predecessors. */
+  get leaving(): boolean {
+    return this.handingOver || this.ctx.phase === 'leaving';
+  }
+
   quit(): void {
     const ctx = this.ctx;
     if (ctx.phase === 'joining') return this.hooks.exit(0, 'quit');

@@ -400,6 +400,39 @@ export class Replication {
     this.sendHandover();
   }
 
+  /**
+   * What `cdht status` shows of replication. shortOfK: keys this peer owns whose k copies it knows
+   * are not all in place: every owned key while it knows fewer than k - 1 successors, else those
+   * it is copying to a replica holder now (offered, or wanted and not arrived). It is what the
+   * peer knows, a lower bound: a copy lost at a holder that never says so shows only after the
+   * next sync. handovers: names of a Quit under way not yet confirmed by their taker.
+   */
+  status(): { shortOfK?: number; handovers: number } {
+    const owned = this.owned();
+    const k = this.k;
+    if (k > 1 && this.replicaHolders().length < k - 1) return { shortOfK: owned.length, handovers: this.pendingHandover() };
+    const holders = new Set(this.replicaHolders().map((c) => c.id));
+    const copying = new Set<string>();
+    for (const o of this.offers.values()) {
+      if (!holders.has(o.to.id)) continue;
+      for (const n of o.answered ? o.inFlight : o.names) copying.add(n);
+    }
+    const short = owned.filter((h) => copying.has(h.name)).length;
+    return { shortOfK: short, handovers: this.pendingHandover() };
+  }
+
+  private pendingHandover(): number {
+    const h = this.handover;
+    if (!h) return 0;
+    const pending = new Set(h.waiting);
+    for (const oid of h.oids) {
+      const o = this.offers.get(oid);
+      if (!o) continue;
+      for (const n of o.answered ? o.inFlight : o.names) pending.add(n);
+    }
+    return pending.size;
+  }
+
   // ---- quitting ----------------------------------------------------------------------------
 
   /** Hands the keys we hold to the first successor (or, with none, the first predecessor); `done` once it has them all, or after the timeout. */
