@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CONFIG_SETTING, DEFAULT_LEAVE_TIMEOUT_S, SETTINGS, envName } from '../src/config/settings.js';
-import { REPO_ROOT, runCli } from './helpers/cli.js';
+import { REPO_ROOT, cleanEnv, runCli } from './helpers/cli.js';
 import {
   COMPOSE_FILE, DOCKERFILE, STATEFULSET_FILE, dockerEnv, dockerInstructions, expandK8sEnv, namesUsed, readCompose, readText, statefulSetEnv, statefulSetScript,
   type DockerInstruction,
@@ -29,12 +29,6 @@ const OPTIONS = new Set([...SETTINGS.map((s) => s.name), ...SETTINGS.filter((s) 
 function assertKnown(where: string, names: { variables?: readonly string[]; options?: readonly string[] }): void {
   for (const v of names.variables ?? []) assert.ok(VARIABLES.has(v), `${where}: ${v} is no variable cdht node reads`);
   for (const o of names.options ?? []) assert.ok(OPTIONS.has(o), `${where}: --${o} is no option of cdht node`);
-}
-
-/** The environment without the test runner's own CDHT_* variables. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CDHT_')));
-  return { ...env, ...extra };
 }
 
 /** `cdht node --print-config` under these variables: the settings as the node reads them. */
