@@ -37,10 +37,9 @@ interface Peer {
 /** Polls `probe` until it returns something other than undefined, or fails naming `what`. */
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
   while (Date.now() < deadline) {
-    last = await probe();
-    if (last !== undefined) return last;
+    const found = await probe();
+    if (found !== undefined) return found;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   throw new Error(`${what}: not within ${timeoutMs} ms`);
