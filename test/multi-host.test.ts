@@ -2,13 +2,13 @@
 // Linux), and, as root, three network namespaces joined by veth links through a bridge. Peers
 // start with ID@host:port successors, one joins through a bare host:port, and a file moves.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CliProcess } from './helpers/cli.js';
+import { makeLan, netnsUnavailable } from './helpers/netns.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const dirs: string[] = [];
@@ -68,49 +68,12 @@ test('three loopback hosts, one port: join across them and move a file', { timeo
   await threeHosts(hosts.map((addr) => ({ addr })), port);
 });
 
-function canMakeNamespaces(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'network namespaces need root';
+test('three network namespaces joined by veth links', { timeout: 60_000, skip: netnsUnavailable() }, async () => {
+  // a /24 that exists only inside the namespaces made for this test
+  const lan = makeLan(4, '10.213.6');
   try {
-    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-  } catch {
-    return 'the ip command (iproute2) is missing';
-  }
-  return undefined;
-}
-
-test('three network namespaces joined by veth links', { timeout: 60_000, skip: canMakeNamespaces() }, async () => {
-  const tag = randomBytes(3).toString('hex');
-  const bridgeNs = `cdht-br-${tag}`;
-  const names = [0, 1, 2, 3].map((i) => `cdht-${tag}-${i}`);
-  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
-  const inNs = (ns: string, ...args: string[]) => ip('netns', 'exec', ns, 'ip', ...args);
-  const hosts: Host[] = [];
-  try {
-    ip('netns', 'add', bridgeNs);
-    inNs(bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
-    inNs(bridgeNs, 'link', 'set', 'br0', 'up');
-    names.forEach((ns, i) => {
-      const addr = `10.77.${Number.parseInt(tag.slice(0, 2), 16) % 200}.${i + 1}`;
-      ip('netns', 'add', ns);
-      ip('link', 'add', `h${tag}${i}`, 'type', 'veth', 'peer', 'name', `b${tag}${i}`);
-      ip('link', 'set', `h${tag}${i}`, 'netns', ns);
-      ip('link', 'set', `b${tag}${i}`, 'netns', bridgeNs);
-      inNs(ns, 'addr', 'add', `${addr}/24`, 'dev', `h${tag}${i}`);
-      inNs(ns, 'link', 'set', `h${tag}${i}`, 'up');
-      inNs(ns, 'link', 'set', 'lo', 'up');
-      inNs(bridgeNs, 'link', 'set', `b${tag}${i}`, 'master', 'br0');
-      inNs(bridgeNs, 'link', 'set', `b${tag}${i}`, 'up');
-      hosts.push({ addr, wrap: ['ip', 'netns', 'exec', ns] });
-    });
-    await threeHosts(hosts, 12000);
+    await threeHosts(lan.hosts, 12000);
   } finally {
-    for (const ns of [...names, bridgeNs]) {
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        // already gone
-      }
-    }
+    lan.close();
   }
 });

@@ -117,6 +117,25 @@ describe('cdht node: seeds and identity', () => {
   });
 });
 
+describe('cdht node: input', () => {
+  test('Store and Request typed on stdin reach the peer as at init and join; any other line is refused with a line', async () => {
+    const root = tempDir();
+    const port = await freeBasePort([0]);
+    const data = subDir(root, 'data');
+    writeFileSync(join(root, 'notes.txt'), 'published through stdin');
+    const p = node(['--bits', '16', '--listen', `127.0.0.1:${port}`, '--data-dir', data, ...INTERVAL, '--no-ping-lines'], root, 'node', cleanEnv());
+    // a ring of one takes stores once it has looked for a successor and found none
+    await p.waitFor([/^Peer \d+ \(16-bit ids\)/, 'No live successor is known; this peer is alone until another joins'], { timeoutMs: WAIT_MS });
+    p.send(`Store ${join(root, 'notes.txt')}`);
+    await p.waitFor(['Store notes.txt request accepted'], { timeoutMs: WAIT_MS });
+    assert.equal(readFileSync(join(data, 'store', 'notes.txt'), 'utf8'), 'published through stdin');
+    p.send('Request notes.txt');
+    p.send('Quit');
+    await p.waitFor([/^(File notes\.txt|Request for File notes\.txt)/, 'cdht node reads Store NAME and Request NAME here; SIGTERM or Ctrl+C leaves the ring'], { timeoutMs: WAIT_MS });
+    assert.ok(p.running, 'Quit on stdin does not stop it: leaving is SIGTERM\'s');
+  });
+});
+
 describe('cdht node: an address already taken', () => {
   test('exits 1 at once instead of trying its seeds forever', async () => {
     const root = tempDir();

@@ -5,6 +5,7 @@ import { lookup } from 'node:dns/promises';
 import { formatAddress, type Target } from '../core/contact.js';
 import { Peer, type PeerExit, type PeerOptions } from '../peer.js';
 import type { MergedConfig } from '../config/merge.js';
+import { readCommands } from './node-console.js';
 import { writeIdentity } from './node-identity.js';
 import { nodeLog, type NodeLog } from './node-log.js';
 import type { NodePlan } from './node-plan.js';
@@ -144,6 +145,7 @@ export async function runNode(plan: NodePlan): Promise<number> {
   }
   if (ops) log.say('http', `HTTP on http://${formatAddress(ops.address)} (/healthz, /readyz, /metrics)`, { url: `http://${formatAddress(ops.address)}` });
   const stopping = listenForStop(state, log, plan.leaveTimeoutMs);
+  const stopReading = readCommands(state, log);
   try {
     const peer = await enterRing(plan, state, log, (p) => {
       log.follow(p);
@@ -153,6 +155,7 @@ export async function runNode(plan: NodePlan): Promise<number> {
     return stopping.overdue() ? 1 : exit.code;
   } finally {
     stopping.off();
+    stopReading();
     await ops?.close();
   }
 }

@@ -27,6 +27,12 @@ export function freeBasePort(): Promise<number> {
   return freeBaseFor(Array.from({ length: 256 }, (_, id) => id));
 }
 
+/** The environment without the test runner's own CDHT_* variables, plus `extra`. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CDHT_')));
+  return { ...env, ...extra };
+}
+
 // ---- one process ---------------------------------------------------------------------------
 
 export type Expect = string | RegExp;

@@ -1,0 +1,228 @@
+// compose.yaml's five-peer private ring without a container runtime: each service's very
+// CDHT_* variables, run as a `cdht node` process in a network namespace of its own (the five
+// joined by a bridge, service names resolved by each namespace's /etc/hosts, as a compose network
+// resolves them), with certificates made by `cdht ca`. Checked: the image's HEALTHCHECK and
+// /readyz in every namespace, /metrics over the bridge, one ring in true order, each file taken by
+// its true owner and fetched from a host without a copy, and a SIGTERM that exits 0 having cost no
+// file more than the leaver's own copy, after which every file is back at k copies and served.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DEFAULT_REPLICAS } from '../src/cli/args.js';
+import { CliProcess, cleanEnv, runCli } from './helpers/cli.js';
+import { DOCKERFILE, dockerInstructions, readCompose, readText, type ComposeService } from './helpers/deploy-files.js';
+import { fetchIn, makeLan, netnsUnavailable, runIn, type Lan, type LanHost } from './helpers/netns.js';
+import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+
+/** Generous: five peers with TLS on two busy cores, and joiners back off between seed rounds. */
+const WAIT_MS = 120_000;
+const POLL_MS = 500;
+/** A /24 that exists only inside the namespaces this test makes. */
+const SUBNET = '10.213.7';
+const FILES = 8;
+/** Faster than compose's default 5 s, so deaths and repairs show within the test's bounds. */
+const PING_INTERVAL_S = '1';
+
+interface Peer {
+  service: ComposeService;
+  host: LanHost;
+  proc: CliProcess;
+  id: bigint;
+  dataDir: string;
+}
+
+/** Polls `probe` until it returns something other than undefined, or fails naming `what`. */
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms`);
+}
+
+/** The authority, then each peer's key and certificate in a folder of its own (its "secrets"). */
+async function certificates(root: string, ids: readonly string[]): Promise<string[]> {
+  const ca = join(root, 'ca');
+  const made = await runCli(['ca', 'create', ca], { cwd: root, timeoutMs: 30_000 });
+  assert.equal(made.status.code, 0, made.describe());
+  return Promise.all(
+    ids.map(async (id) => {
+      const out = join(root, `tls-${id}`);
+      const p = await runCli(['ca', 'issue', id, '--ca', ca, '--out', out], { cwd: root, timeoutMs: 30_000 });
+      assert.equal(p.status.code, 0, p.describe());
+      return out;
+    }),
+  );
+}
+
+/**
+ * The service's variables as compose gives them; flags (which win over variables) change only
+ * what differs off a container: where the data and the certificates are, text logs to read, and
+ * the ping interval.
+ */
+function startPeer(root: string, service: ComposeService, host: LanHost, tls: string): Peer {
+  const dataDir = join(root, `data-${service.name}`);
+  mkdirSync(dataDir);
+  const flags = ['--data-dir', dataDir, '--tls', tls, '--log-format', 'text', '--ping-interval', PING_INTERVAL_S, '--no-ping-lines'];
+  const proc = new CliProcess(['node', ...flags], { cwd: root, label: `${service.name} (${host.addr})`, env: cleanEnv(service.env), wrap: host.wrap });
+  return { service, host, proc, id: BigInt(service.env['CDHT_ID']!), dataDir };
+}
+
+/** The last first-successor line a peer printed, as an id. */
+function lastSuccessor(p: Peer): bigint | undefined {
+  const line = [...p.proc.out].reverse().find((l) => /^My (new )?first successor is Peer \d+$/.test(l));
+  return line === undefined ? undefined : BigInt(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** Every running peer's successor is the next id round the ring of running peers. */
+async function oneRing(peers: readonly Peer[]): Promise<void> {
+  const ids = peers.map((p) => p.id).sort((a, b) => (a < b ? -1 : 1));
+  const next = (id: bigint) => ids[(ids.indexOf(id) + 1) % ids.length]!;
+  for (const p of peers) {
+    await until(`${p.proc.label}'s first successor ${next(p.id)}\n  ${p.proc.describe()}`, () => (lastSuccessor(p) === next(p.id) ? true : undefined));
+  }
+}
+
+const httpPort = (p: Peer): string => p.service.env['CDHT_HTTP']!.split(':').pop()!;
+
+async function readyEverywhere(peers: readonly Peer[]): Promise<void> {
+  const healthcheck = /CMD (\[.*\])$/.exec(dockerInstructions(readText(DOCKERFILE)).find((i) => i.keyword === 'HEALTHCHECK')!.args)![1]!;
+  const [, ...checkArgs] = JSON.parse(healthcheck) as string[];
+  await Promise.all(
+    peers.map(async (p) => {
+      const check = await runIn(p.host, [process.execPath, ...checkArgs], 30_000);
+      assert.equal(check.code, 0, `the image's HEALTHCHECK in ${p.service.name}`);
+      await until(`${p.service.name}'s /readyz 200`, async () => ((await fetchIn(p.host, `http://127.0.0.1:${httpPort(p)}/readyz`)).status === 200 ? true : undefined));
+    }),
+  );
+}
+
+/** Over the bridge, from the first peer's namespace: each one's metrics say it is in the ring. */
+async function metricsInRing(peers: readonly Peer[]): Promise<void> {
+  for (const p of peers) {
+    const r = await fetchIn(peers[0]!.host, `http://${p.host.addr}:${httpPort(p)}/metrics`);
+    assert.equal(r.status, 200, r.body);
+    const e = parsePrometheus(r.body);
+    assert.equal(sampleValue(e, 'cdht_in_ring'), 1, p.service.name);
+    assert.ok(sampleValue(e, 'cdht_successors_alive')! >= 1, p.service.name);
+  }
+}
+
+const storePath = (p: Peer, name: string) => join(p.dataDir, 'store', name);
+const copiesOf = (peers: readonly Peer[], name: string) => peers.filter((p) => existsSync(storePath(p, name))).length;
+
+/** Above 8 bits a name's key is the leading `bits` bits of the SHA-256 of the name. */
+function keyOf(name: string, bits: number): bigint {
+  return BigInt(`0x${createHash('sha256').update(name).digest('hex')}`) >> BigInt(256 - bits);
+}
+
+/** The true owner of a key: the first peer at or after it round the ring. */
+function ownerOf(key: bigint, peers: readonly Peer[]): Peer {
+  const sorted = [...peers].sort((a, b) => (a.id < b.id ? -1 : 1));
+  return sorted.find((p) => p.id >= key) ?? sorted[0]!;
+}
+
+/** Names whose copies among `peers` are fewer than `k`. */
+const shortOf = (peers: readonly Peer[], names: readonly string[], k: number) => names.filter((n) => copiesOf(peers, n) < k);
+
+async function storeAll(from: Peer, root: string, names: readonly string[]): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const outbox = join(root, 'outbox');
+  mkdirSync(outbox);
+  names.forEach((name, i) => {
+    files.set(name, randomBytes(50_000 + i * 10_000));
+    writeFileSync(join(outbox, name), files.get(name)!);
+    from.proc.send(`Store ${join(outbox, name)}`);
+  });
+  await from.proc.waitFor(names.map((n) => new RegExp(`^Store ${n.replace('.', '\\.')} (request accepted|accepted by Peer \\d+)$`)), { timeoutMs: WAIT_MS });
+  return files;
+}
+
+/**
+ * Requests each file at a peer that holds no copy of it (a holder would answer from its own
+ * folder) and checks the bytes that land. Requests go out together, as typed.
+ */
+async function requestAll(peers: readonly Peer[], files: ReadonlyMap<string, Buffer>): Promise<void> {
+  const asks = [...files.keys()].map((name) => {
+    const at = peers.find((p) => !existsSync(storePath(p, name)));
+    assert.ok(at, `some peer holds no copy of ${name}`);
+    return { name, at };
+  });
+  peers.forEach((p) => p.proc.mark());
+  for (const { name, at } of asks) at.proc.send(`Request ${name}`);
+  for (const { name, at } of asks) {
+    await at.proc.waitFor([`File ${name} received`], { timeoutMs: WAIT_MS });
+    assert.deepEqual(readFileSync(join(at.dataDir, `received_${name}`)), files.get(name), `${name} at ${at.service.name}`);
+    rmSync(join(at.dataDir, `received_${name}`)); // a later request lands afresh
+  }
+}
+
+/** NETNS_LOGS=DIR keeps each peer's whole output there: the failure message shows only a tail. */
+function keepLogs(peers: readonly Peer[]): void {
+  const dir = process.env['NETNS_LOGS'];
+  if (dir) for (const p of peers) writeFileSync(join(dir, `${p.service.name}.log`), [...p.proc.out, '--- stderr', ...p.proc.err].join('\n'));
+}
+
+test('compose.yaml\'s private ring in five network namespaces: ready, one ring, files across hosts, a SIGTERM loses no copy', { timeout: 600_000, skip: netnsUnavailable() }, async (t) => {
+  const services = readCompose().services;
+  const root = mkdtempSync(join(tmpdir(), 'cdht-netns-'));
+  let lan: Lan | undefined;
+  const peers: Peer[] = [];
+  const started = Date.now();
+  const lap = (what: string) => t.diagnostic(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  try {
+    const tls = await certificates(root, services.map((s) => s.env['CDHT_ID']!));
+    lan = makeLan(services.length, SUBNET, services.map((s) => s.name));
+    // all at once, as `docker compose up` starts them
+    services.forEach((s, i) => peers.push(startPeer(root, s, lan!.hosts[i]!, tls[i]!)));
+    await oneRing(peers);
+    lap('one ring');
+    await readyEverywhere(peers);
+    await metricsInRing(peers);
+    lap('every /readyz 200');
+
+    // compose sets no CDHT_REPLICAS: the default above 8 bits
+    assert.ok(services.every((s) => s.env['CDHT_REPLICAS'] === undefined && Number(s.env['CDHT_BITS']) > 8));
+    const k = DEFAULT_REPLICAS;
+    const names = Array.from({ length: FILES }, (_, i) => `file-${i}.bin`);
+    const owner = new Map(names.map((n) => [n, ownerOf(keyOf(n, Number(services[0]!.env['CDHT_BITS'])), peers)]));
+    // The owner of the most files stores them all, and later leaves: its hand-over has the most
+    // to do, and the copies it keeps as their publisher (beyond the ring's k) go with it, so
+    // afterwards each file has a peer without a copy to request it from.
+    const leaver = peers.reduce((a, b) => (names.filter((n) => owner.get(n) === b).length > names.filter((n) => owner.get(n) === a).length ? b : a));
+    const files = await storeAll(leaver, root, names);
+    for (const n of names) assert.ok(owner.get(n)!.proc.out.includes(`Store ${n} request accepted`), `${n} taken by its true owner, ${owner.get(n)!.service.name}`);
+    await until(`every file at ${k} peers`, () => (shortOf(peers, names, k).length === 0 ? true : undefined));
+    await requestAll(peers, files);
+    lap('stored and fetched');
+
+    const rest = peers.filter((p) => p !== leaver);
+    const leftAt = Date.now();
+    leaver.proc.signal('SIGTERM');
+    assert.deepEqual(await leaver.proc.waitForExit(WAIT_MS), { code: 0, signal: null }, leaver.proc.describe());
+    const exitMs = Date.now() - leftAt;
+    const atKMinusOne = shortOf(rest, names, k).length;
+    assert.ok(leaver.proc.out.some((l) => l.startsWith('Leaving the ring; telling Peer')), leaver.proc.describe());
+    // Its hand-over gives its successor what that one lacks, which is nothing when the successor
+    // holds a replica already: a file it owned is at k - 1 copies when it exits, until the new
+    // owner's replication makes the k-th. What must hold at exit: no file lost more than the
+    // leaver's own copy. Then every file is back at k copies and served from a peer without one.
+    assert.deepEqual(shortOf(rest, names, k - 1), [], 'no file lost more than the leaver\'s copy');
+    t.diagnostic(`${leaver.service.name} owned ${names.filter((n) => owner.get(n) === leaver).length} of ${FILES} files; SIGTERM to exit 0 in ${exitMs} ms; ${atKMinusOne} files at ${k - 1} copies then`);
+    lap('left');
+    await until(`every file back at ${k} copies among the four`, () => (shortOf(rest, names, k).length === 0 ? true : undefined));
+    await oneRing(rest);
+    await requestAll(rest, files);
+    lap('after the leave');
+  } finally {
+    await Promise.all(peers.map((p) => p.proc.stop()));
+    keepLogs(peers);
+    lan?.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
