@@ -115,7 +115,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
 }
 
 /** A uniformly random key below `size` from a generator of numbers in [0, 1). */
-function randomKey(rand: () => number, size: bigint): Id {
+export function randomKey(rand: () => number, size: bigint): Id {
   let v = 0n;
   const words = Math.ceil(size.toString(2).length / 32);
   for (let i = 0; i < words; i++) v = (v << 32n) | BigInt(Math.floor(rand() * 2 ** 32));

@@ -13,7 +13,9 @@ import type { Id } from '../core/id-space.js';
 import type { RoutingName } from '../core/context.js';
 import type { PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
-import { createTestnet, type Testnet } from '../testnet.js';
+import { createTestnet } from '../testnet.js';
+import { randomKey } from '../scale.js';
+import { storeFolder, testnetView } from './testnet-view.js';
 import { mulberry32 } from '../util/prng.js';
 import { checkAlone, checkCopies, checkSuccessors, rightPeers, type RingView } from './invariants.js';
 
@@ -82,29 +84,16 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
   });
   try {
     await net.run(5_000);
-    const storeDir = (id: Id) => (net.space.spec ? net.dataDirOf(id) : `${net.dataDirOf(id)}/store`);
     // the files, stored from random peers; the ring is settled before anyone dies
     const names = Array.from({ length: fileCount }, (_, i) => `mass-${seed}-${i}.bin`).map((n) => (net.space.spec ? String(1000 + Math.floor(rand() * 9000)) : n));
     const unique = [...new Set(names)];
     const ids0 = net.runningIds();
     for (const name of unique) {
       const at = ids0[Math.floor(rand() * ids0.length)]!;
-      sim.disk.write(storeDir(at), net.space.fileOf(name), Uint8Array.from({ length: 64 }, (_, i) => (i + name.length) & 255));
+      sim.disk.write(storeFolder(net, at), net.space.fileOf(name), Uint8Array.from({ length: 64 }, (_, i) => (i + name.length) & 255));
       net.peer(at)!.store(name);
     }
-    const viewOf = (files: readonly string[]): RingView => {
-      const live = net.runningIds();
-      const snaps = new Map(live.map((id) => [id, net.peer(id)!.snapshot()]));
-      return {
-        space: net.space,
-        r,
-        k,
-        peers: [...snaps.values()].map((s) => ({ id: s.id, phase: s.phase, successors: s.successors, pred1: s.pred1, pred2: s.pred2 })),
-        owns: (id, key) => net.peer(id)!.nextHop(key) === null,
-        holds: (id, name) => !!snaps.get(id)?.files.some((f) => f.name === name) && sim.disk.size(storeDir(id), net.space.fileOf(name)) !== undefined,
-        files,
-      };
-    };
+    const viewOf = (files: readonly string[]): RingView => testnetView(net, r, k, files);
     const placed = await net.until(() => !checkCopies(viewOf(unique)), 60_000);
     if (!placed) throw new Error(`the files were not all on their k peers before the kill: ${checkCopies(viewOf(unique))?.detail}`);
     await net.run(5_000);
@@ -182,13 +171,6 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
   } finally {
     await net.close();
   }
-}
-
-function randomKey(rand: () => number, size: bigint): Id {
-  let v = 0n;
-  const words = Math.ceil(size.toString(2).length / 32);
-  for (let i = 0; i < words; i++) v = (v << 32n) | BigInt(Math.floor(rand() * 2 ** 32));
-  return v % size;
 }
 
 function specIds(n: number, rand: () => number): Id[] {

@@ -7,9 +7,10 @@
 import type { Id } from '../core/id-space.js';
 import type { RoutingName } from '../core/context.js';
 import { SimNetwork } from '../transport/sim/network.js';
-import { createTestnet, type Testnet } from '../testnet.js';
+import { createTestnet } from '../testnet.js';
+import { storeFolder, testnetView } from './testnet-view.js';
 import { mulberry32 } from '../util/prng.js';
-import { checkAlone, checkCopies, checkSuccessors, type RingView } from './invariants.js';
+import { checkAlone, checkCopies, checkSuccessors } from './invariants.js';
 
 export interface PartitionOptions {
   /** The ring's ids (8-bit space) or, above 8 bits, how many peers. */
@@ -44,23 +45,6 @@ export interface PartitionResult {
 
 const SAMPLE_MS = 500;
 
-/** Every live peer's view, for the invariants. */
-export function viewOf(net: Testnet, r: number, k: number, files: readonly string[]): RingView {
-  const sim = net.sim!;
-  const live = net.runningIds();
-  const snaps = new Map(live.map((id) => [id, net.peer(id)!.snapshot()]));
-  const storeDir = (id: Id) => (net.space.spec ? net.dataDirOf(id) : `${net.dataDirOf(id)}/store`);
-  return {
-    space: net.space,
-    r,
-    k,
-    peers: [...snaps.values()].map((s) => ({ id: s.id, phase: s.phase, successors: s.successors, pred1: s.pred1, pred2: s.pred2 })),
-    owns: (id, key) => net.peer(id)!.nextHop(key) === null,
-    holds: (id, name) => !!snaps.get(id)?.files.some((f) => f.name === name) && sim.disk.size(storeDir(id), net.space.fileOf(name)) !== undefined,
-    files,
-  };
-}
-
 export async function runPartition(o: PartitionOptions): Promise<PartitionResult> {
   const seed = o.seed ?? 1;
   const r = o.successors ?? 4;
@@ -86,19 +70,18 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
     const ids = net.runningIds();
     const cut = new Set(o.side.map((i) => ids[i]!));
     const rest = ids.filter((id) => !cut.has(id));
-    const storeDir = (id: Id) => (net.space.spec ? net.dataDirOf(id) : `${net.dataDirOf(id)}/store`);
     const files: string[] = [];
     const storeFrom = (at: Id) => {
       let name: string;
       do name = String(1000 + Math.floor(rand() * 9000));
       while (files.includes(name));
       files.push(name);
-      sim.disk.write(storeDir(at), net.space.fileOf(name), Uint8Array.from({ length: 200 }, (_, i) => (i * name.length + Number(name)) & 255));
+      sim.disk.write(storeFolder(net, at), net.space.fileOf(name), Uint8Array.from({ length: 200 }, (_, i) => (i * name.length + Number(name)) & 255));
       net.peer(at)!.store(name);
     };
     const perSide = o.filesPerSide ?? 3;
     for (let i = 0; i < perSide; i++) storeFrom(ids[Math.floor(rand() * ids.length)]!);
-    await net.until(() => !checkCopies(viewOf(net, r, k, files)), 20_000);
+    await net.until(() => !checkCopies(testnetView(net, r, k, files)), 20_000);
 
     const addr = (id: Id) => {
       const c = net.contactOf(id);
@@ -120,7 +103,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
     let last: string | undefined;
     while (sim.now() - healedAt < maxMs && copiesMs === undefined) {
       await net.run(SAMPLE_MS);
-      const v = viewOf(net, r, k, files);
+      const v = testnetView(net, r, k, files);
       if (oneRingMs === undefined) {
         const bad = checkAlone(v) ?? checkSuccessors(v);
         if (!bad) oneRingMs = sim.now() - healedAt;
