@@ -2,6 +2,7 @@
 // HOST:PORT` (a graceful leave, as the console's Quit): one-shot clients that join no ring. They
 // talk from an endpoint of their own on an ephemeral port (status-walk.ts). Loaded only when one
 // of the two commands runs.
+import { formatBytes } from '../control/files.js';
 import * as dgram from 'node:dgram';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
@@ -151,17 +152,6 @@ async function withClient(plan: StatusPlan, body: (c: StatusClient) => Promise<n
 
 const pct = (share: number): string => `${(share * 100).toFixed(share < 0.001 ? 4 : 2)}%`;
 
-function bytesText(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 function jsonOf(p: PeerStatus, space: IdSpace): Record<string, unknown> {
   const id = (x: Id) => space.formatFull(x);
   return {
@@ -180,7 +170,7 @@ function jsonOf(p: PeerStatus, space: IdSpace): Record<string, unknown> {
 
 function table(peers: PeerStatus[], space: IdSpace): string {
   const head = ['ID', 'ADDRESS', 'STATE', 'KEYS', 'BYTES', 'SHARE', 'SHORT_OF_K', 'HANDOVERS'];
-  const rows = peers.map((p) => [space.format(p.id), formatAddress(p.address), p.phase, String(p.keys), bytesText(p.bytes), pct(p.share), p.shortOfK === undefined ? '?' : String(p.shortOfK), String(p.handovers)]);
+  const rows = peers.map((p) => [space.format(p.id), formatAddress(p.address), p.phase, String(p.keys), formatBytes(p.bytes), pct(p.share), p.shortOfK === undefined ? '?' : String(p.shortOfK), String(p.handovers)]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
