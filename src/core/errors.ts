@@ -1,31 +1,70 @@
 // One catalog of errors with stable codes. Local misuse (bad arguments, bad commands) is
-// told apart from a remote peer's protocol violation (bad bytes on the wire).
+// told apart from a remote peer's protocol violation (bad bytes on the wire), and both from
+// the outcomes of an operation (a name not found, a ring too busy) that a program handles.
+// The codes carry a CDHT_ prefix so they never clash with Node's own ERR_* codes, which a
+// stream or file error passing through put/get may carry too.
+
+export type ErrorKind = 'local' | 'remote' | 'outcome';
+
+interface CodeInfo {
+  kind: ErrorKind;
+  /** What a user or a program should do about it (docs/api.md lists these). */
+  hint: string;
+  /** The exit status of a one-shot CLI command that ends with this error. */
+  exit: number;
+}
 
 export const ERROR_CODES = {
-  CDHT_ERR_BAD_ARGUMENT: 'local',
-  CDHT_ERR_BAD_COMMAND: 'local',
-  CDHT_ERR_FRAME_TOO_LARGE: 'remote',
-  CDHT_ERR_FRAME_TRUNCATED: 'remote',
-  CDHT_ERR_BAD_VERSION: 'remote',
-  CDHT_ERR_UNKNOWN_TYPE: 'remote',
-  CDHT_ERR_BAD_PAYLOAD: 'remote',
-  CDHT_ERR_UNREACHABLE: 'local',
+  CDHT_ERR_BAD_ARGUMENT: { kind: 'local', exit: 2, hint: 'Fix the argument named in the message.' },
+  CDHT_ERR_BAD_COMMAND: { kind: 'local', exit: 2, hint: 'Type Store NAME, Request NAME or Quit.' },
+  CDHT_ERR_FRAME_TOO_LARGE: { kind: 'remote', exit: 5, hint: 'A peer sent a frame over the limit; it is dropped. Nothing to do unless it repeats.' },
+  CDHT_ERR_FRAME_TRUNCATED: { kind: 'remote', exit: 5, hint: 'A peer closed inside a frame; it is dropped.' },
+  CDHT_ERR_BAD_VERSION: { kind: 'remote', exit: 5, hint: 'A peer speaks another wire version; upgrade the older side.' },
+  CDHT_ERR_UNKNOWN_TYPE: { kind: 'remote', exit: 5, hint: 'A peer sent a message type this version does not know; upgrade.' },
+  CDHT_ERR_BAD_PAYLOAD: { kind: 'remote', exit: 5, hint: 'A peer sent a malformed message; it is dropped.' },
+  CDHT_ERR_UNREACHABLE: { kind: 'outcome', exit: 4, hint: 'No answer from that address: check the host and port, and that the peer runs.' },
   /** The peer there answered but will not talk to us: another ring authority, or a private ring reached without --tls. */
-  CDHT_ERR_NOT_ADMITTED: 'local',
-  CDHT_ERR_TRANSFER: 'remote',
-  CDHT_ERR_TLS_SETUP: 'local',
-} as const;
+  CDHT_ERR_NOT_ADMITTED: { kind: 'local', exit: 4, hint: 'Use a certificate of this ring\'s authority (--tls DIR).' },
+  CDHT_ERR_TRANSFER: { kind: 'remote', exit: 5, hint: 'The transfer broke off; try again (another holder may answer).' },
+  CDHT_ERR_TLS_SETUP: { kind: 'local', exit: 2, hint: 'The certificate files could not be read: check the --tls directory.' },
+  CDHT_ERR_NOT_FOUND: { kind: 'outcome', exit: 3, hint: 'No holder in the ring has this name: check the spelling, or put it first.' },
+  CDHT_ERR_NAME: { kind: 'local', exit: 2, hint: 'Use a name the ring allows: four digits in the 8-bit mode; above it up to 255 UTF-8 bytes without slashes or control characters, not starting with a dot.' },
+  CDHT_ERR_TOO_LARGE: { kind: 'outcome', exit: 3, hint: 'The file is over a peer\'s --max-file-size: split it, or raise the limit on every peer.' },
+  CDHT_ERR_EXISTS: { kind: 'outcome', exit: 3, hint: 'Stored names never change: put under another name.' },
+  CDHT_ERR_FORBIDDEN: { kind: 'outcome', exit: 3, hint: 'Only the name\'s publisher may do this.' },
+  CDHT_ERR_BUSY: { kind: 'outcome', exit: 4, hint: 'Every holder is serving as many transfers as it may: try again in a few seconds.' },
+  CDHT_ERR_INTEGRITY: { kind: 'remote', exit: 5, hint: 'The bytes did not match the stored record (SHA-256); no holder had an intact copy. Nothing was written.' },
+  CDHT_ERR_ABORTED: { kind: 'outcome', exit: 130, hint: 'The AbortSignal fired; nothing is left half written.' },
+  CDHT_ERR_TIMEOUT: { kind: 'outcome', exit: 4, hint: 'No answer in time: the ring may be repairing; try again, or give a longer timeoutMs.' },
+  CDHT_ERR_NOT_IN_RING: { kind: 'outcome', exit: 4, hint: 'The peer is not (or no longer) in a ring: await peer.ready, or connect through another member.' },
+} as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class CdhtError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.code = code;
-    this.name = ERROR_CODES[code] === 'remote' ? 'RemoteProtocolError' : 'LocalProtocolError';
+    const kind = ERROR_CODES[code].kind;
+    this.name = kind === 'remote' ? 'RemoteProtocolError' : kind === 'local' ? 'LocalProtocolError' : 'CdhtError';
   }
   get remote(): boolean {
-    return ERROR_CODES[this.code] === 'remote';
+    return ERROR_CODES[this.code].kind === 'remote';
   }
+  get kind(): ErrorKind {
+    return ERROR_CODES[this.code].kind;
+  }
+  /** What to do about it. */
+  get hint(): string {
+    return ERROR_CODES[this.code].hint;
+  }
+  /** The exit status a one-shot CLI command ends with. */
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+}
+
+export function isErrorCode(x: unknown): x is ErrorCode {
+  return typeof x === 'string' && Object.hasOwn(ERROR_CODES, x);
 }
