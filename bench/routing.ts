@@ -52,7 +52,7 @@ async function lookups(net: Testnet, n: number, seed: number): Promise<{ hops: n
         resolve(r);
       };
       net.on('trace', on);
-      net.peer(from)!.lookup(key);
+      net.peer(from)!.findOwner(key);
     });
     latency.push(performance.now() - t0);
     if (!result || result.kind !== 'lookup-result' || result.owner !== net.space.ownerOf(key, ids)) missed++;

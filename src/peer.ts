@@ -23,6 +23,9 @@ import { storeDirOf } from './store-dir.js';
 import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint.js';
 import type { Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
+import { PeerOps } from './api/peer-ops.js';
+import type { DataApi, FileStat, GetFileResult, LookupResult, OpOptions, PutOptions, PutResult, PutSource } from './api/types.js';
+import type { Readable } from 'node:stream';
 
 /** An id as a program gives it: a bigint, or a plain number for the small spaces. */
 export type IdLike = Id | number;
@@ -87,6 +90,29 @@ export interface PeerExit {
   code: number;
   reason: string;
 }
+/** A Store or put from this peer reached its owner (`by`), or was kept here (`by` is this peer). */
+export interface PeerStored {
+  id: Id;
+  name: string;
+  by: Id;
+}
+/** A Request or get on this peer received the bytes of `name` whole from `from`. */
+export interface PeerReceived {
+  id: Id;
+  name: string;
+  from: Id;
+  size: number;
+}
+
+/** The events of a Peer, by name: what `peer.on(...)` hands each listener. */
+export interface PeerEvents {
+  neighbours: [PeerSnapshot];
+  stored: [PeerStored];
+  received: [PeerReceived];
+  trace: [PeerTrace];
+  line: [PeerLine];
+  exit: [PeerExit];
+}
 
 /** How long a clean exit waits for messages still on their way out. */
 const FLUSH_ON_EXIT_MS = 2_000;
@@ -102,7 +128,7 @@ const PROGRESS_EVERY_MS = 250;
  * line the peer prints, at every level, rendered from those traces;
  * 'neighbours' (PeerSnapshot) when successors or predecessors change; 'exit' (PeerExit).
  */
-export class Peer extends EventEmitter {
+export class Peer extends EventEmitter implements DataApi {
   readonly id: Id;
   readonly self: Contact;
   readonly space: IdSpace;
@@ -132,6 +158,8 @@ export class Peer extends EventEmitter {
   private resolveReady!: () => void;
   private rejectReady!: (e: Error) => void;
   private resolveClosed!: (e: PeerExit) => void;
+  /** The library's put, get, stat and lookup (src/api/peer-ops.ts). */
+  private readonly ops: PeerOps;
 
   constructor(opts: PeerOptions) {
     super();
@@ -174,6 +202,17 @@ export class Peer extends EventEmitter {
       ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
       ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    });
+    const maxFileBytes = opts.maxFileBytes ?? DEFAULTS.maxFileBytes;
+    this.ops = new PeerOps({
+      space: this.space,
+      self: this.self,
+      runtime: this.runtime,
+      replicas: opts.replicas ?? DEFAULTS.replicas,
+      maxFileBytes,
+      library: () => this.endpoint?.library,
+      inRing: () => this.isInRing,
+      feed: (ev) => this.feed(ev),
     });
     this.ready = new Promise<void>((res, rej) => {
       this.resolveReady = res;
@@ -239,9 +278,52 @@ export class Peer extends EventEmitter {
   private typedName(file: string): string {
     return this.space.spec ? file : `"${file}"`;
   }
-  /** Asks the ring who owns `key`; the answer comes as a 'lookup-result' trace. */
-  lookup(key: Id): void {
+  /** Asks the ring who owns `key` without waiting: the answer comes as a 'lookup-result' trace (the simulator's measures use it). */
+  findOwner(key: Id): void {
     this.feed({ type: 'lookup', key, now: this.runtime.now() });
+  }
+
+  // ---- the library's data operations (DataApi; docs/api.md) --------------------------------------
+
+  /** Stores `source` under `name`; resolves once the owner and its replicas hold the bytes. */
+  put(name: string, source: PutSource, options?: PutOptions): Promise<PutResult> {
+    return this.ops.put(name, source, options);
+  }
+  /** The bytes stored under `name`, as a stream checked against the stored record. */
+  get(name: string, options?: OpOptions): Readable {
+    return this.ops.get(name, options);
+  }
+  getBuffer(name: string, options?: OpOptions): Promise<Buffer> {
+    return this.ops.getBuffer(name, options);
+  }
+  getFile(name: string, path: string, options?: OpOptions): Promise<GetFileResult> {
+    return this.ops.getFile(name, path, options);
+  }
+  stat(name: string, options?: OpOptions): Promise<FileStat | null> {
+    return this.ops.stat(name, options);
+  }
+  has(name: string, options?: OpOptions): Promise<boolean> {
+    return this.ops.has(name, options);
+  }
+  /** Who owns `key` in the ring, how many hops away, and its successors. */
+  lookup(key: bigint | number, options?: OpOptions): Promise<LookupResult> {
+    return this.ops.lookup(key, options);
+  }
+
+  override on<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+  override once<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+  override off<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this;
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.off(event, listener);
   }
   /** Graceful departure: hands its keys on, tells the predecessors, then stops. */
   quit(): Promise<PeerExit> {
@@ -262,8 +344,10 @@ export class Peer extends EventEmitter {
         if (this.badInput.allow(source ?? '', now())) this.line(`Dropped bad input: ${detail}`, 'debug');
       },
       onFileOffer: (header: FileBegin, origin: Origin) => this.offer(header, origin),
-      onFileProgress: (header: FileBegin, bytes: number) =>
-        this.feed({ type: 'file-progress', header, direction: 'in', peer: header.from.id, bytes, now: now() }),
+      onFileProgress: (header: FileBegin, bytes: number) => {
+        if (header.purpose === 'request') this.ops.progressIn(header.rid, bytes);
+        this.feed({ type: 'file-progress', header, direction: 'in', peer: header.from.id, bytes, now: now() });
+      },
       onFileDone: (header, r) =>
         this.feed({ type: 'file-done', header, ok: r.ok, ...(r.ok ? (r.sha256 ? { sha256: r.sha256 } : {}) : { error: r.error, ...(r.busy ? { busy: true } : {}) }), now: now() }),
     };
@@ -323,6 +407,11 @@ export class Peer extends EventEmitter {
     }
     const ev: PeerTrace = { id: this.id, at, trace };
     this.emit('trace', ev);
+    if (trace.kind === 'copy' && trace.phase === 'sent') this.emit('stored', { id: this.id, name: trace.file, by: trace.to } satisfies PeerStored);
+    else if (trace.kind === 'store-accepted' && trace.origin === this.id) this.emit('stored', { id: this.id, name: trace.file, by: this.id } satisfies PeerStored);
+    else if (trace.kind === 'receive' && trace.purpose === 'request' && trace.phase === 'done') {
+      this.emit('received', { id: this.id, name: trace.file, from: trace.from, size: trace.size ?? 0 } satisfies PeerReceived);
+    }
   }
 
   private line(text: string, level: LineLevel): void {
@@ -365,6 +454,9 @@ export class Peer extends EventEmitter {
           break;
         case 'exit':
           void this.shutdown(e.code, e.reason);
+          break;
+        case 'op':
+          this.ops.onEvent(e.op, e.event);
           break;
       }
     }
@@ -411,7 +503,7 @@ export class Peer extends EventEmitter {
     };
     const ep = this.endpoint;
     if (!ep) return;
-    const file = this.space.fileOf(name);
+    const file = purpose === 'store' ? this.ops.fileToSend(name) : this.space.fileOf(name);
     const st = await ep.statFile(file).catch(() => null);
     if (!st) return progress('missing');
     progress('start', { size: st.size });
@@ -419,6 +511,7 @@ export class Peer extends EventEmitter {
     const header: FileBegin = { type: 'file-begin', from: this.self, file: name, rid, purpose, size: st.size, ...(sha256 ? { sha256 } : {}) };
     let last = -Infinity;
     const onProgress = (bytes: number) => {
+      if (purpose === 'store') this.ops.progressOut(name, bytes);
       if (now() - last < PROGRESS_EVERY_MS) return;
       last = now();
       this.feed({ type: 'file-progress', header, direction: 'out', peer: to.id, bytes, now: now() });
@@ -434,6 +527,7 @@ export class Peer extends EventEmitter {
   }
 
   private async statStored(name: string): Promise<void> {
+    await this.ops.placed(name).catch(() => undefined);
     const st = await this.endpoint?.hashFile(this.space.fileOf(name)).catch(() => null);
     this.feed({ type: 'file-stat', name, ...(st ? { size: st.size, sha256: st.sha256 } : {}), now: this.runtime.now() });
   }

@@ -82,7 +82,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     net.on('trace', onTrace);
     for (let i = 0; i < lookups; i++) {
       const from = ids[Math.floor(rand() * ids.length)]!;
-      net.peer(from)!.lookup(randomKey(rand, net.space.size));
+      net.peer(from)!.findOwner(randomKey(rand, net.space.size));
     }
     await net.until(() => results.length >= lookups, 60_000);
     net.off('trace', onTrace);

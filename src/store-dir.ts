@@ -14,3 +14,15 @@ export const STORE_FOLDER = 'store';
 export function storeDirOf(dataDir: string, space: IdSpace): string {
   return space.spec ? dataDir : join(dataDir, STORE_FOLDER);
 }
+
+/**
+ * The library's own temporary files: a put's bytes staged in the store directory before they go
+ * (`.cdht-put-<16 hex>`), a get's bytes received into the data directory before they are read
+ * (`.cdht-get-<16 hex>`). Hidden, so never taken for a stored name; whole and checked, unlike a
+ * transfer's `.part` file; removed when the operation ends, and at start when one was left behind.
+ */
+export const LIBRARY_TEMP = /^\.cdht-(?:put|get)-[0-9a-f]{16}$/;
+
+export function isLibraryTemp(name: string): boolean {
+  return LIBRARY_TEMP.test(name);
+}

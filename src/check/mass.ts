@@ -133,7 +133,7 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     while (sim.now() - killedAt < maxMs && (reconvergeMs === undefined || copiesMs === undefined)) {
       const live = net.runningIds();
       for (let i = 0; i < perSample; i++) {
-        net.peer(live[Math.floor(rand() * live.length)]!)!.lookup(randomKey(rand, net.space.size));
+        net.peer(live[Math.floor(rand() * live.length)]!)!.findOwner(randomKey(rand, net.space.size));
         lookups++;
       }
       await net.run(SAMPLE_MS);

@@ -5,6 +5,31 @@ import type { Id } from './id-space.js';
 import type { FileBegin, KeyInfo, Message } from './messages.js';
 import type { Origin } from './origin.js';
 import type { Trace } from './trace.js';
+import type { ErrorCode } from './errors.js';
+
+/**
+ * What the core tells the shell about one of the library's operations (put, get, stat, lookup),
+ * by the operation's number the shell gave it. Lines and traces stay what they were: an
+ * operation is the same data path as the console's Store and Request, with its outcome named.
+ */
+export type OpEvent =
+  /** put: this peer keeps the name itself (it owns the key, or the owner reads this very directory): move the staged bytes into place. */
+  | { type: 'keep' }
+  /** put: the owner took the store; the copy goes to it now. */
+  | { type: 'accepted'; by: Contact }
+  /** put: the owner holds the bytes (`by` is this peer when it kept them). */
+  | { type: 'stored'; by: Contact }
+  /** get: a holder's transfer is coming in under this request id. */
+  | { type: 'receiving'; rid: number; size: number; from: Contact }
+  /** get: the bytes are whole at the save-as name, matching `sha256` (the holder's record). */
+  | { type: 'received'; from: Contact; size: number; sha256?: Uint8Array }
+  /** get: this peer holds the name itself; read it from the store directory. */
+  | { type: 'local'; size: number; sha256?: Uint8Array }
+  /** lookup: the owner of the key, and its successors. */
+  | { type: 'owner'; owner: Contact; hops: number; successors: Contact[] }
+  /** holds query: what `from` said it holds (no record: not the name). */
+  | { type: 'holds'; from: Contact; record?: KeyInfo; successors: Contact[] }
+  | { type: 'failed'; code: ErrorCode; message: string };
 
 export type TransferPhase = 'start' | 'missing' | 'sent' | 'failed';
 
@@ -16,8 +41,16 @@ export type CoreEvent =
   /** `refused`: the peer there answered that it will not have us (not silence: do not call it unreachable). */
   | { type: 'send-failed'; to: Target; msg: Message; error: string; refused?: boolean; now: number }
   | { type: 'command'; line: string; now: number }
-  /** Ask the ring who owns `key`; answered by a lookup-result trace. */
-  | { type: 'lookup'; key: Id; now: number }
+  /** Ask the ring who owns `key`; answered by a lookup-result trace (and an op event when `op` is given). */
+  | { type: 'lookup'; key: Id; op?: number; now: number }
+  /** The library's put: the bytes are staged already; store them under `name` (op events follow). */
+  | { type: 'put'; op: number; name: string; now: number }
+  /** The library's get: request `name`, saving what arrives as `saveAs` in the data directory. */
+  | { type: 'get'; op: number; name: string; saveAs: string; now: number }
+  /** Ask `to` directly whether it holds `name` (answered by a holds op event). */
+  | { type: 'holds'; op: number; to: Contact; name: string; now: number }
+  /** The shell gave up an operation (aborted, timed out): forget it, so nothing more is accepted for it. */
+  | { type: 'cancel'; op: number; now: number }
   /** Progress of a serve-file effect (owner side of a request); size when the file was found. */
   | { type: 'serve-progress'; file: string; rid: number; to: Contact; phase: TransferPhase; size?: number; error?: string; now: number }
   /** Progress of a push-file effect (a store's copy, or a replica). */
@@ -59,4 +92,6 @@ export type Effect =
   | { kind: 'ready' }
   /** Successors or predecessors changed (for reporters). */
   | { kind: 'neighbours' }
-  | { kind: 'exit'; code: number; reason: string };
+  | { kind: 'exit'; code: number; reason: string }
+  /** An event of one of the library's operations. */
+  | { kind: 'op'; op: number; event: OpEvent };

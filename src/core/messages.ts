@@ -118,7 +118,14 @@ export type Message =
   /** `cdht decommission`: leave gracefully, as the console's Quit (who may ask: status.ts). */
   | { type: 'decommission'; from: Contact; qid: number }
   /** accepted: the peer is leaving now (or already was); otherwise why not. */
-  | { type: 'decommission-reply'; from: Contact; qid: number; accepted: boolean; reason: string };
+  | { type: 'decommission-reply'; from: Contact; qid: number; accepted: boolean; reason: string }
+  /**
+   * Does the receiver hold `file`, and with what record? Asked directly of a key's owner and its
+   * replica holders (the library's stat, and a put counting its copies); who may ask: holds.ts.
+   */
+  | { type: 'holds-query'; from: Contact; qid: number; file: string }
+  /** record: the receiver's record of the name when it holds it; successors: its successor list (the replica holders come first). */
+  | { type: 'holds-reply'; from: Contact; qid: number; file: string; record?: KeyInfo; successors: Contact[] };
 
 /** A peer's state as `cdht status` prints it (the core's phases: starting and joining are joining, active is normal). */
 export type StatusPhase = 'joining' | 'normal' | 'leaving';

@@ -35,6 +35,7 @@ import { KeyStore } from './storage/key-store.js';
 import { Replication } from './storage/replication.js';
 import { Transfers } from './storage/transfers.js';
 import { StatusDesk } from './status.js';
+import { Holds } from './storage/holds.js';
 
 /** Characters of an unknown command echoed back (a pasted page of text is not repeated whole). */
 const ECHO_CHARS = 40;
@@ -70,6 +71,7 @@ export class PeerCore {
   private readonly transfers: Transfers;
   private readonly repl: Replication;
   private readonly desk: StatusDesk;
+  private readonly holds: Holds;
 
   constructor(config: CoreConfig) {
     const ctx = (this.ctx = new Ctx(config));
@@ -134,6 +136,7 @@ export class PeerCore {
       exit: (code, reason) => this.exit(code, reason),
     });
     this.desk = new StatusDesk(ctx, this.live, this.succ, this.keys, this.repl, this.depart);
+    this.holds = new Holds(ctx, this.keys, () => this.succ.list.slice());
   }
 
   /** Probe interval (the ping interval, split when it is long). */
@@ -216,9 +219,22 @@ export class PeerCore {
       case 'command':
         return this.onCommand(ev.line);
       case 'lookup':
-        return this.lookups.find(ev.key, (r) =>
-          this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}) }),
-        );
+        return this.lookups.find(ev.key, (r) => {
+          this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}) });
+          if (ev.op === undefined) return;
+          const event = r
+            ? ({ type: 'owner', owner: r.owner, hops: r.hops, successors: r.owner.id === this.ctx.self.id ? this.succ.list.slice() : r.successors } as const)
+            : ({ type: 'failed', code: 'CDHT_ERR_TIMEOUT', message: `no owner of key ${this.ctx.fmt(ev.key)} answered in time` } as const);
+          this.ctx.emit({ kind: 'op', op: ev.op, event });
+        });
+      case 'put':
+      case 'get':
+        return this.onOperation(ev);
+      case 'holds':
+        return this.holds.ask(ev.op, ev.to, ev.name);
+      case 'cancel':
+        this.transfers.cancel(ev.op);
+        return this.holds.cancel(ev.op);
       case 'serve-progress':
         return this.transfers.onServeProgress(ev.file, ev.rid, ev.to, ev.phase, ev.error, ev.size);
       case 'push-progress':
@@ -273,6 +289,7 @@ export class PeerCore {
           this.fingers?.tick();
           this.repl.tick();
           this.lookups.expire();
+          this.holds.expire();
         }
         return;
       case 'liveness':
@@ -317,6 +334,17 @@ export class PeerCore {
     if (ctx.phase !== 'active') return ctx.note(`Not in a ring yet: ${name} ${file} ignored`);
     if (verb === 'store') this.transfers.storeTyped(file);
     else this.transfers.requestTyped(file);
+  }
+
+  /** The library's put and get: the console's Store and Request, with their outcome told by op events. */
+  private onOperation(ev: Extract<CoreEvent, { type: 'put' | 'get' }>): void {
+    const ctx = this.ctx;
+    const fail = (code: 'CDHT_ERR_NAME' | 'CDHT_ERR_NOT_IN_RING', message: string) => ctx.emit({ kind: 'op', op: ev.op, event: { type: 'failed', code, message } });
+    const problem = ctx.space.nameProblem(ev.name);
+    if (problem) return fail('CDHT_ERR_NAME', problem);
+    if (ctx.phase !== 'active') return fail('CDHT_ERR_NOT_IN_RING', `Peer ${ctx.fmt(ctx.self.id)} is not in a ring (${ctx.phase})`);
+    if (ev.type === 'put') this.transfers.storeTyped(ev.name, ev.op);
+    else this.transfers.requestTyped(ev.name, ev.op, ev.saveAs);
   }
 
   // ---- delivery ------------------------------------------------------------------------------
@@ -376,6 +404,10 @@ export class PeerCore {
         return this.desk.onStatusQuery(msg, origin);
       case 'decommission':
         return this.desk.onDecommission(msg, origin);
+      case 'holds-query':
+        return this.holds.onQuery(msg, origin);
+      case 'holds-reply':
+        return this.holds.onReply(msg, origin);
       default:
         return ctx.note(`Ignored a stray ${msg.type} frame`, 'debug');
     }
@@ -404,6 +436,8 @@ export class PeerCore {
         return this.depart.onDepartAck(to);
       case 'key-offer':
         return this.repl.onOfferFailed(msg.oid, to);
+      case 'holds-query':
+        return this.holds.onSendFailed(msg, error);
       default:
         return ctx.note(`Could not deliver ${msg.type} to Peer ${ctx.fmt(to.id)}: ${error}`, 'debug');
     }

@@ -109,6 +109,33 @@ export interface Endpoint {
   setMembers?(members: readonly Contact[]): void;
   /** Stop listening; pending transfers are abandoned (partial files removed). */
   close(): Promise<void>;
+  /** The library's put and get (library-files.ts); a transport without them serves the console only. */
+  readonly library?: LibraryFiles;
+}
+
+/** Where a library file lives: the store directory (staged puts, stored names) or the data directory (gets). */
+export type FileDir = 'store' | 'data';
+
+/**
+ * File access for the library's put and get. Names are stored names or library temporary names
+ * (`.cdht-put-…`, `.cdht-get-…`, see store-dir.ts); nothing here takes a path.
+ */
+export interface LibraryFiles {
+  /**
+   * Writes `source` as the temporary `name` in `dir` (never over an existing file), hashing as it
+   * goes; over `maxBytes`, aborted or failed, the file is removed and the promise rejects.
+   */
+  write(dir: FileDir, name: string, source: AsyncIterable<Uint8Array>, opts: { maxBytes: number; signal?: AbortSignal; onBytes?: (n: number) => void }): Promise<{ size: number; sha256: Uint8Array }>;
+  /** Moves the staged `staged` to the stored name `name` in the store directory, never replacing a file: 'exists' then. */
+  place(staged: string, name: string): Promise<'placed' | 'exists'>;
+  /** The bytes of `name` in `dir`, read as they are consumed. */
+  read(dir: FileDir, name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  /** Moves `name` out of `dir` to a path of the caller's (getFile): never a partial file at `path`. */
+  export(dir: FileDir, name: string, path: string): Promise<void>;
+  /** Removes `name` from `dir` (missing is fine). */
+  remove(dir: FileDir, name: string): Promise<void>;
+  /** Ends the transfer coming in for request `rid`, if any (its partial file is removed; the sender sees it closed). */
+  abortIncoming(rid: number, reason: string): void;
 }
 
 export interface Runtime {

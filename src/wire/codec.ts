@@ -42,6 +42,9 @@
 //                         shortOfK: u8 0|1 then u64 if 1, handovers: u64
 //   25  decommission      from: contact, qid
 //   26  decommission-reply from: contact, qid, accepted: bool, reason
+//   27  holds-query       from: contact, qid, file
+//   28  holds-reply       from: contact, qid, file, held: bool then (size: u64, u8 0|1 then sha256 if 1)
+//                         if 1, successors
 // The routed messages (join, store, file-request, lookup) may end with an origin proof in
 // version 2 (fields.ts): a private ring's signature of their origin, carried unchanged by relays.
 //
@@ -544,6 +547,48 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const qid = r.u32('qid');
       const accepted = r.bool('accepted');
       return { type: 'decommission-reply', from, qid, accepted, reason: readReason(r) };
+    },
+  },
+  'holds-query': {
+    code: 27,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeFile(w, m.file);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      return { type: 'holds-query', from, qid, file: readFile(r) };
+    },
+  },
+  'holds-reply': {
+    code: 28,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeFile(w, m.file);
+      writeBool(w, 'held', m.record !== undefined);
+      if (m.record) {
+        if (m.record.name !== m.file) throw bad('holds-reply record must be of the file asked about');
+        w.u64('size', m.record.size);
+        writeBool(w, 'has sha256', m.record.sha256 !== undefined);
+        if (m.record.sha256 !== undefined) w.bytes(checkBytes('sha256', m.record.sha256, SHA256_BYTES, SHA256_BYTES));
+      }
+      writeSuccessors(w, m.successors);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      const file = readFile(r);
+      let record: KeyInfo | undefined;
+      if (r.bool('held')) {
+        const size = r.u64('size');
+        record = r.bool('has sha256') ? { name: file, size, sha256: r.bytes(SHA256_BYTES, 'sha256') } : { name: file, size };
+      }
+      return { type: 'holds-reply', from, qid, file, ...(record ? { record } : {}), successors: readSuccessors(r) };
     },
   },
 };

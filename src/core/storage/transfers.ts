@@ -18,6 +18,8 @@ import type { Origin } from '../origin.js';
 import type { Router } from '../routing/router.js';
 import type { Id } from '../id-space.js';
 import type { KeyStore } from './key-store.js';
+import type { ErrorCode } from '../errors.js';
+import type { OpEvent } from '../effects.js';
 
 interface PendingRequest {
   file: string;
@@ -26,6 +28,9 @@ interface PendingRequest {
   busy: number;
   /** The holder that answered busy: retries go straight to it. */
   holder?: Contact;
+  /** The library's get this request serves, and the name its bytes are saved as. */
+  op?: number;
+  saveAs?: string;
 }
 
 /** Requests a peer can have in flight at once. */
@@ -99,6 +104,8 @@ export class Transfers {
   private readonly serving = new Map<string, MessageOf<'file-request'>>();
   /** name -> requests whose answer was refused as not matching the record, waiting for our own check of the copy. */
   private readonly checking = new Map<string, MessageOf<'file-request'>[]>();
+  /** name -> the library's put storing it from here (one at a time per name). */
+  private readonly putOps = new Map<string, number>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -110,6 +117,36 @@ export class Transfers {
   /** The peer is handing its keys over before it leaves (it still takes a few stores: see onStore). */
   handOverStarted(): void {
     this.handingOver = true;
+  }
+
+  private op(op: number | undefined, event: OpEvent): void {
+    if (op !== undefined) this.ctx.emit({ kind: 'op', op, event });
+  }
+  private opFailed(op: number | undefined, code: ErrorCode, message: string): void {
+    this.op(op, { type: 'failed', code, message });
+  }
+  /** Ends the put of `file`, if one is under way, with `event`. */
+  private putEnded(file: string, event: OpEvent): void {
+    const op = this.putOps.get(file);
+    if (op === undefined) return;
+    this.putOps.delete(file);
+    this.op(op, event);
+  }
+
+  /** The shell gave an operation up: nothing more is taken or sent for it. */
+  cancel(op: number): void {
+    for (const [file, o] of this.putOps) {
+      if (o !== op) continue;
+      this.putOps.delete(file);
+      this.started.delete(file);
+      this.typedHere.delete(file);
+    }
+    for (const [rid, r] of this.requests) {
+      if (r.op !== op) continue;
+      this.requests.delete(rid);
+      this.ctx.cancelTimer(`request:${rid}`);
+      this.ctx.cancelTimer(`request-retry:${rid}`);
+    }
   }
 
   /** Stores taken here whose copy from their origin has not arrived yet. */
@@ -124,13 +161,24 @@ export class Transfers {
   private prune(): void {
     const now = this.ctx.now;
     for (const [f, s] of this.accepted) if (s.until < now) this.accepted.delete(f);
-    for (const [f, at] of this.started) if (now - at > STORE_WAIT_MS) this.started.delete(f);
+    for (const [f, at] of this.started) {
+      if (now - at <= STORE_WAIT_MS) continue;
+      this.started.delete(f);
+      this.putEnded(f, { type: 'failed', code: 'CDHT_ERR_TIMEOUT', message: `no owner took Store ${f}` });
+    }
   }
 
   // ---- Store --------------------------------------------------------------------------------
 
-  storeTyped(file: string): void {
+  /** A Store typed here, or the library's put (`op`: its bytes are staged, and their outcome is told). */
+  storeTyped(file: string, op?: number): void {
     const ctx = this.ctx;
+    if (op !== undefined) {
+      if (this.putOps.has(file) || this.started.has(file)) return this.opFailed(op, 'CDHT_ERR_BUSY', `a store of ${file} from this peer is under way`);
+      this.prune();
+      if (this.started.size >= MAX_PENDING_STORES) return this.opFailed(op, 'CDHT_ERR_BUSY', `${MAX_PENDING_STORES} stores are under way here`);
+      this.putOps.set(file, op);
+    }
     const r = this.router.route(ctx.space.keyOf(file));
     if (r.accept) return this.acceptStore(file, ctx.self);
     this.prune();
@@ -180,6 +228,11 @@ export class Transfers {
     ctx.trace({ kind: 'store-accepted', file, origin: origin.id });
     // typed here: the file may have been put in the directory by hand since the start
     if (origin.id === ctx.self.id) {
+      if (this.putOps.has(file)) {
+        // a put's bytes are staged: a name held here already stays as it is
+        if (this.keys.has(file)) return this.putEnded(file, { type: 'failed', code: 'CDHT_ERR_EXISTS', message: `${file} is stored already; stored files do not change` });
+        this.op(this.putOps.get(file), { type: 'keep' });
+      }
       if (this.typedHere.size < MAX_PENDING_STORES) this.typedHere.add(file);
       return this.check(file);
     }
@@ -207,8 +260,16 @@ export class Transfers {
     if (!this.started.has(msg.file)) return ctx.note(`Ignored an acceptance of Store ${msg.file} from Peer ${ctx.fmt(msg.from.id)}: no such store was started here`, 'debug');
     this.started.delete(msg.file);
     ctx.trace({ kind: 'store-confirmed', file: msg.file, by: msg.from.id });
-    if (msg.storeId === ctx.cfg.storeId) return; // the owner reads the very same directory
-    if (msg.storeId === '') return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file} already; nothing is copied`);
+    if (msg.storeId === ctx.cfg.storeId) {
+      // the owner reads the very same directory: a put's staged bytes only need moving into place
+      this.op(this.putOps.get(msg.file), { type: 'keep' });
+      return this.putEnded(msg.file, { type: 'stored', by: msg.from });
+    }
+    if (msg.storeId === '') {
+      this.putEnded(msg.file, { type: 'failed', code: 'CDHT_ERR_EXISTS', message: `Peer ${ctx.fmt(msg.from.id)} holds ${msg.file} already; stored files do not change` });
+      return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file} already; nothing is copied`);
+    }
+    this.op(this.putOps.get(msg.file), { type: 'accepted', by: msg.from });
     ctx.emit({ kind: 'push-file', name: msg.file, to: msg.from, purpose: 'store', rid: 0 });
   }
 
@@ -260,14 +321,19 @@ export class Transfers {
     this.typedHere.delete(name);
     this.keys.add({ name, size, ...(sha256 ? { sha256 } : {}) }, true); // taken here as the owner
     this.hooks.onHeld(name);
+    this.putEnded(name, { type: 'stored', by: this.ctx.self });
   }
 
   onPushProgress(file: string, to: Contact, purpose: 'store' | 'replica', phase: 'start' | 'missing' | 'sent' | 'failed', error?: string, size?: number): void {
-    if (phase === 'start' && size !== undefined && !this.keys.has(file)) this.keys.add({ name: file, size });
+    if (phase === 'start' && size !== undefined && !this.keys.has(file) && !this.putOps.has(file)) this.keys.add({ name: file, size });
     if (purpose === 'store' && this.restoringPush.has(file)) {
       if (phase !== 'start') this.restoringPush.delete(file);
       if (phase === 'failed') this.ctx.note(`Storing File ${file} again at Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'unknown error'}`, 'debug');
-    } else if (purpose === 'store') this.ctx.trace({ kind: 'copy', file, to: to.id, phase, ...(error ? { error } : {}) });
+    } else if (purpose === 'store') {
+      this.ctx.trace({ kind: 'copy', file, to: to.id, phase, ...(error ? { error } : {}) });
+      if (phase === 'sent') this.putEnded(file, { type: 'stored', by: to });
+      else if (phase !== 'start') this.putEnded(file, { type: 'failed', code: transferCode(error), message: `the copy to Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'no such file here'}` });
+    }
     else if (phase === 'sent') this.hooks.replicaArrived(file, to);
     else if (phase === 'failed' || phase === 'missing') {
       this.ctx.note(`Copying a replica of ${file} to Peer ${this.ctx.fmt(to.id)} failed: ${error ?? 'no such file'}`, 'debug');
@@ -277,13 +343,24 @@ export class Transfers {
 
   // ---- Request ------------------------------------------------------------------------------
 
-  requestTyped(file: string): void {
+  /** A Request typed here, or the library's get (`op`; what arrives is saved as `saveAs`). */
+  requestTyped(file: string, op?: number, saveAs?: string): void {
     const ctx = this.ctx;
     const r = this.router.route(ctx.space.keyOf(file));
-    if (r.accept) return this.serve({ type: 'file-request', requester: ctx.self, file, rid: 0, final: true, hops: 0, fallback: 0 });
-    if (this.requests.size >= MAX_PENDING_REQUESTS) return ctx.note(`Too many requests in flight; Request ${file} ignored`);
+    const held = this.keys.get(file);
+    if (r.accept && op !== undefined && held) return this.op(op, { type: 'local', size: held.size, ...(held.sha256 ? { sha256: held.sha256 } : {}) });
+    if (r.accept && op === undefined) return this.serve({ type: 'file-request', requester: ctx.self, file, rid: 0, final: true, hops: 0, fallback: 0 });
+    if (this.requests.size >= MAX_PENDING_REQUESTS) {
+      if (op !== undefined) return this.opFailed(op, 'CDHT_ERR_BUSY', `${MAX_PENDING_REQUESTS} requests are in flight here`);
+      return ctx.note(`Too many requests in flight; Request ${file} ignored`);
+    }
     const rid = ctx.nonce();
-    this.requests.set(rid, { file, receiving: false, until: ctx.now + ctx.cfg.requestTimeoutMs, busy: 0 });
+    this.requests.set(rid, { file, receiving: false, until: ctx.now + ctx.cfg.requestTimeoutMs, busy: 0, ...(op !== undefined ? { op, saveAs: saveAs ?? ctx.space.receivedFileOf(file) } : {}) });
+    if (r.accept) {
+      // a get of a key this peer owns but does not hold: its replicas may (the owner came back, or took over)
+      ctx.setTimer(`request:${rid}`, ctx.now + ctx.cfg.requestTimeoutMs);
+      return this.fallBack({ type: 'file-request', requester: ctx.self, file, rid, final: true, hops: 0, fallback: ctx.cfg.replicas - 1 }, ctx.self);
+    }
     ctx.setTimer(`request:${rid}`, ctx.now + ctx.cfg.requestTimeoutMs);
     ctx.trace({ kind: 'forwarded', op: 'request', file, to: r.to.id, second: r.second, origin: true, ...(r.finger ? { finger: true } : {}) });
     ctx.send(r.to, { type: 'file-request', requester: ctx.self, file, rid, final: r.final, hops: 1, fallback: ctx.cfg.replicas - 1 });
@@ -295,6 +372,7 @@ export class Transfers {
     this.requests.delete(rid);
     this.ctx.cancelTimer(`request-retry:${rid}`);
     this.ctx.trace({ kind: 'request-timeout', file: req.file, seconds: this.ctx.cfg.requestTimeoutMs / 1000 });
+    this.opFailed(req.op, 'CDHT_ERR_TIMEOUT', `no answer for ${req.file} in ${this.ctx.cfg.requestTimeoutMs / 1000} s`);
   }
 
   onFileRequest(msg: MessageOf<'file-request'>, origin: Origin): void {
@@ -356,7 +434,8 @@ export class Transfers {
       return ctx.send(next, { ...msg, final: true, fallback: left - 1, hops: msg.hops + 1 });
     }
     ctx.trace({ kind: 'serve', file, to: requester.id, local, phase: 'missing', key: ctx.space.keyOf(file) });
-    if (!local) ctx.send(requester, { type: 'file-missing', from: ctx.self, file, rid: msg.rid });
+    if (!local) return ctx.send(requester, { type: 'file-missing', from: ctx.self, file, rid: msg.rid });
+    this.onFileMissing({ type: 'file-missing', from: ctx.self, file, rid: msg.rid });
   }
 
   /** A serve that failed: the file did not reach the requester. */
@@ -397,7 +476,9 @@ export class Transfers {
     this.requests.delete(msg.rid);
     this.ctx.cancelTimer(`request:${msg.rid}`);
     this.ctx.cancelTimer(`request-retry:${msg.rid}`);
-    this.ctx.trace({ kind: 'request-missing', file: msg.file, from: msg.from.id });
+    if (req.op === undefined) return this.ctx.trace({ kind: 'request-missing', file: msg.file, from: msg.from.id });
+    // a get's miss is the program's to report (no spec line: the console did not ask)
+    this.opFailed(req.op, 'CDHT_ERR_NOT_FOUND', `Peer ${this.ctx.fmt(msg.from.id)}, which owns the key of ${msg.file}, does not have it`);
   }
 
   /** Whether a new answer would go over the serving bounds (in all, or for this requester). */
@@ -429,7 +510,8 @@ export class Transfers {
       this.requests.delete(msg.rid);
       ctx.cancelTimer(`request:${msg.rid}`);
       ctx.cancelTimer(`request-retry:${msg.rid}`);
-      return ctx.trace({ kind: 'request-busy', file: msg.file, from: msg.from.id, tries: req.busy, seconds: ctx.cfg.requestTimeoutMs / 1000 });
+      ctx.trace({ kind: 'request-busy', file: msg.file, from: msg.from.id, tries: req.busy, seconds: ctx.cfg.requestTimeoutMs / 1000 });
+      return this.opFailed(req.op, 'CDHT_ERR_BUSY', `Peer ${ctx.fmt(msg.from.id)} was busy ${req.busy} times`);
     }
     ctx.note(`Peer ${ctx.fmt(msg.from.id)} is busy; asking for File ${msg.file} again in ${(delay / 1000).toFixed(1)} s`);
     ctx.setTimer(`request-retry:${msg.rid}`, ctx.now + delay);
@@ -464,13 +546,15 @@ export class Transfers {
       if (tooBig) {
         this.requests.delete(h.rid);
         ctx.cancelTimer(`request:${h.rid}`);
+        this.opFailed(req.op, 'CDHT_ERR_TOO_LARGE', tooBig);
         return refuseAloud(tooBig);
       }
       req.receiving = true;
       ctx.cancelTimer(`request:${h.rid}`);
       ctx.cancelTimer(`request-retry:${h.rid}`);
       ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'request', phase: 'start', size: h.size });
-      return { saveAs: ctx.space.receivedFileOf(h.file) };
+      this.op(req.op, { type: 'receiving', rid: h.rid, size: h.size, from: h.from });
+      return { saveAs: req.saveAs ?? ctx.space.receivedFileOf(h.file) };
     }
     // a stored name never changes: whatever copy is offered, one held here already stays
     if (this.keys.has(h.file)) return refuse('a file of that name is stored here already (stored files do not change)');
@@ -510,6 +594,10 @@ export class Transfers {
         return;
       }
       this.requests.delete(h.rid);
+      if (req?.op !== undefined) {
+        if (ok) this.op(req.op, { type: 'received', from: h.from, size: h.size, ...(sha256 ? { sha256 } : {}) });
+        else this.opFailed(req.op, error?.includes(RECORD_MISMATCH) ? 'CDHT_ERR_INTEGRITY' : 'CDHT_ERR_TRANSFER', `the transfer from Peer ${ctx.fmt(h.from.id)} failed: ${error ?? 'unknown error'}`);
+      }
     }
     const record = ok ? { name: h.file, size: h.size, ...(sha256 ? { sha256 } : {}) } : undefined;
     if (h.purpose === 'replica') {
@@ -527,4 +615,13 @@ export class Transfers {
       this.hooks.onHeld(h.file);
     }
   }
+}
+
+/** The error code of a copy that failed, by what the transport said. */
+function transferCode(error: string | undefined): ErrorCode {
+  if (error === undefined) return 'CDHT_ERR_TRANSFER';
+  if (/exceeds the limit|over this peer's limit/.test(error)) return 'CDHT_ERR_TOO_LARGE';
+  if (/stored here already|do not change/.test(error)) return 'CDHT_ERR_EXISTS';
+  if (/unreachable|refused|timed out|no answer/i.test(error)) return 'CDHT_ERR_UNREACHABLE';
+  return 'CDHT_ERR_TRANSFER';
 }

@@ -25,6 +25,8 @@ import { describe, guard, isPlainFileName, sourceOf, unreachable } from './guard
 import { resolveLimits, type Limits } from './limits.js';
 import { DatagramKeys } from './sealed-datagrams.js';
 import { dialSocket } from './tls.js';
+import { NodeLibraryFiles } from './library-files.js';
+import { isLibraryTemp } from '../../store-dir.js';
 
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 
@@ -84,6 +86,7 @@ const STALE_PART_FACTOR = 4;
 /** What a receiver names its temporary files: `.NAME.<16 hex>.part`. */
 const PART_FILE = /^\..+\.[0-9a-f]{16}\.part$/;
 
+
 /** Removes the temporary files in `dir` not written to for `staleMs`; best effort. */
 async function removeStaleParts(dir: string, staleMs: number): Promise<void> {
   let names: string[];
@@ -94,7 +97,7 @@ async function removeStaleParts(dir: string, staleMs: number): Promise<void> {
   }
   const now = Date.now();
   for (const name of names.slice(0, MAX_LISTED_FILES)) {
-    if (!PART_FILE.test(name)) continue;
+    if (!PART_FILE.test(name) && !isLibraryTemp(name)) continue;
     const path = join(dir, name);
     const st = await fsp.lstat(path).catch(() => null);
     if (st?.isFile() && now - st.mtimeMs > staleMs) await fsp.unlink(path).catch(() => {});
@@ -126,6 +129,8 @@ export class NodeEndpoint implements Endpoint {
   private readonly pool: LinkPool;
   private readonly acceptor: Acceptor;
   private readonly files: FileContext;
+  /** The library's put and get. */
+  readonly library: NodeLibraryFiles;
   private readonly outSockets = new Set<net.Socket>();
   private readonly fileSlots: { active: number; waiting: Array<() => void> } = { active: 0, waiting: [] };
   private readonly awaitingKeys = new Map<string, Waiting>();
@@ -172,6 +177,9 @@ export class NodeEndpoint implements Endpoint {
     this.keys = identity ? new DatagramKeys(identity.id, limits) : undefined;
     const tempCap = opts.maxFileBytes !== undefined ? limits.tempSpaceFiles * opts.maxFileBytes : limits.maxTempBytes;
     this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>(), temp: new TempSpace(tempCap) };
+    this.library = new NodeLibraryFiles({ store: this.files.storeDir, data: this.files.dataDir }, (rid, reason) => {
+      for (const t of this.files.transfers) if (t.offer.purpose === 'request' && t.offer.rid === rid) t.abort(reason);
+    });
     this.pool = new LinkPool({
       handlers,
       limits,
@@ -363,7 +371,7 @@ export class NodeEndpoint implements Endpoint {
   }
 
   async statFile(name: string): Promise<{ size: number } | null> {
-    if (!isPlainFileName(name)) return null;
+    if (!isPlainFileName(name) && !isLibraryTemp(name)) return null;
     try {
       const st = await fsp.stat(join(this.storeDir, name));
       return st.isFile() ? { size: st.size } : null;
@@ -416,7 +424,7 @@ export class NodeEndpoint implements Endpoint {
   }
 
   async sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
-    if (!isPlainFileName(name)) {
+    if (!isPlainFileName(name) && !isLibraryTemp(name)) {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a plain file name`);
     }
     if (!(await this.statFile(name))) {

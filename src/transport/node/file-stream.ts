@@ -2,6 +2,7 @@
 // receiver's verdict (ack once the file is verified and renamed into place, or refuse with a
 // reason). Never whole in memory: the sender writes each chunk after a 6-byte header without
 // copying it; the receiver streams file-data payloads straight into a hidden .part file.
+import { isLibraryTemp } from '../../store-dir.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, createReadStream, promises as fsp } from 'node:fs';
 import type * as net from 'node:net';
@@ -211,7 +212,7 @@ export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameRe
   }
   const saveAs = accepted.saveAs;
   let problem: string | undefined;
-  if (!isPlainFileName(saveAs)) problem = `refusing to save as ${JSON.stringify(saveAs)}: not a plain file name`;
+  if (!isPlainFileName(saveAs) && !(header.purpose === 'request' && isLibraryTemp(saveAs))) problem = `refusing to save as ${JSON.stringify(saveAs)}: not a plain file name`;
   else problem = tooBig;
   if (problem) {
     ctx.temp.release(granted);
@@ -262,6 +263,11 @@ export class FileReceiver implements FrameHandler {
     sock.setTimeout(ctx.limits.transferIdleMs, () => this.abort(`no bytes for ${ctx.limits.transferIdleMs} ms`));
     sock.on('end', () => this.abort('connection closed before file-end'));
     sock.on('close', () => this.abort('connection closed before file-end'));
+  }
+
+  /** The offer this transfer answers. */
+  get offer(): FileBegin {
+    return this.header;
   }
 
   /** The endpoint is closing, or the connection broke; harmless once file-end has arrived. `detail`: the local version of `reason`. */

@@ -29,6 +29,8 @@
 //   it breaks. On resume the parked events fire at once, in their order: the clock jumped.
 //   Only timers of a runtime made with `runtime(owner)` know their owner (and so wait).
 import { createHash } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { isLibraryTemp } from '../../store-dir.js';
 import type { Address, Contact, Target } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
@@ -37,7 +39,7 @@ import type { ProofCheck } from '../../core/origin.js';
 import { isRouted, speakerOf } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
-import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type Origin, type Runtime } from '../types.js';
+import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type FileDir, type LibraryFiles, type Origin, type Runtime } from '../types.js';
 import { SimDisk } from './disk.js';
 import { SimNotary } from './origin-proofs.js';
 import { EventHeap, type SimEvent } from './event-heap.js';
@@ -111,7 +113,7 @@ function addressOf(c: Address): string {
 
 /** The file name a receiver chose must stay inside its data directory and not be hidden. */
 function validFileName(name: string): boolean {
-  return name.length > 0 && !name.includes('/') && !name.includes('\\') && !name.startsWith('.');
+  return isLibraryTemp(name) || (name.length > 0 && !name.includes('/') && !name.includes('\\') && !name.startsWith('.'));
 }
 
 function unreachable(to: Address, why: string): CdhtError {
@@ -193,11 +195,74 @@ class SimEndpoint implements Endpoint, Sender {
     this.net.unbind(this);
     return Promise.resolve();
   }
+
+  /** The library's files on the simulated disk (a getFile's target is a real path). */
+  readonly library: LibraryFiles = {
+    write: async (dir, name, source, opts) => {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const c of source) {
+        if (opts.signal?.aborted) throw new CdhtError('CDHT_ERR_ABORTED', 'aborted');
+        size += c.length;
+        if (size > opts.maxBytes) throw new CdhtError('CDHT_ERR_TOO_LARGE', `more than ${opts.maxBytes} bytes (this peer's --max-file-size)`);
+        chunks.push(c);
+        opts.onBytes?.(size);
+      }
+      const bytes = Buffer.concat(chunks);
+      this.net.promised = true;
+      this.net.disk.write(this.dirOf(dir), name, bytes);
+      return { size, sha256: createHash('sha256').update(bytes).digest() };
+    },
+    place: (staged, name) => {
+      this.net.promised = true;
+      const disk = this.net.disk;
+      if (disk.size(this.storeDir, name) !== undefined) return Promise.resolve('exists' as const);
+      const bytes = disk.read(this.storeDir, staged);
+      if (!bytes) return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no staged file ${staged}`));
+      disk.write(this.storeDir, name, bytes);
+      disk.remove(this.storeDir, staged);
+      return Promise.resolve('placed' as const);
+    },
+    read: (dir, name) => {
+      const bytes = this.net.disk.read(this.dirOf(dir), name);
+      return (async function* () {
+        if (!bytes) throw new CdhtError('CDHT_ERR_NOT_FOUND', `no file ${name}`);
+        yield bytes;
+      })();
+    },
+    export: async (dir, name, path) => {
+      const bytes = this.net.disk.read(this.dirOf(dir), name);
+      if (!bytes) throw new CdhtError('CDHT_ERR_NOT_FOUND', `no file ${name}`);
+      const part = `${path}.part-${process.pid}`;
+      await writeFile(part, bytes);
+      await rename(part, path);
+      this.net.disk.remove(this.dirOf(dir), name);
+    },
+    remove: (dir, name) => {
+      this.net.disk.remove(this.dirOf(dir), name);
+      return Promise.resolve();
+    },
+    abortIncoming: (rid) => {
+      this.net.abortIncoming(this, rid);
+    },
+  };
+
+  private dirOf(dir: FileDir): string {
+    return dir === 'store' ? this.storeDir : this.dataDir;
+  }
 }
 
 export class SimNetwork {
   readonly seed: number;
   readonly disk = new SimDisk();
+  /** `${receiver}:${rid}`: request transfers their receiver closed (the library's get aborted); bounded. */
+  private readonly abortedTransfers = new Set<string>();
+
+  /** @internal The receiver closes its incoming transfer for request `rid`: it ends unfinished. */
+  abortIncoming(dst: SimEndpoint, rid: number): void {
+    if (this.abortedTransfers.size >= 4096) this.abortedTransfers.delete(this.abortedTransfers.values().next().value!);
+    this.abortedTransfers.add(`${addressOf(dst.self)}:${rid}`);
+  }
   /** Issues and checks the origin proofs of private rings' routed messages. */
   readonly notary = new SimNotary();
   private readonly rand: () => number;
@@ -825,6 +890,11 @@ export class SimNetwork {
                   ? 'connection timed out (a peer stopped responding)'
                   : null;
           if (dst.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver ${addressOf(to)} went away`));
+          const cut = offered.purpose === 'request' && this.abortedTransfers.delete(`${addressOf(to)}:${offered.rid}`);
+          if (cut) {
+            dst.handlers.onFileDone(offered, { ok: false, error: 'closed by the receiver' });
+            return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} closed the transfer`));
+          }
           if (problem) {
             this.into(addressOf(to), () => dst.closed || dst.handlers.onFileDone(offered, { ok: false, error: problem }));
             return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));

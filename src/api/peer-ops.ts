@@ -1,0 +1,364 @@
+// The library's put, get, stat and lookup on a peer: each is one operation of the core (the
+// console's Store and Request, with their outcome told by op events), driven here with its
+// bytes, its AbortSignal, its deadline and its progress. The shell owns the files; the core the
+// protocol. Nothing here is reached by the console: its lines are the specification's.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Contact } from '../core/contact.js';
+import type { CoreEvent, OpEvent } from '../core/effects.js';
+import { CdhtError } from '../core/errors.js';
+import type { Id, IdSpace } from '../core/id-space.js';
+import type { KeyInfo } from '../core/messages.js';
+import type { LibraryFiles, Runtime } from '../transport/types.js';
+import type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, PutOptions, PutResult, PutSource } from './types.js';
+
+/** What the operations need of their peer. */
+export interface OpsHost {
+  readonly space: IdSpace;
+  readonly self: Contact;
+  readonly runtime: Runtime;
+  readonly replicas: number;
+  readonly maxFileBytes: number;
+  library(): LibraryFiles | undefined;
+  inRing(): boolean;
+  feed(ev: CoreEvent): void;
+}
+
+/** Operations under way at once on one peer; beyond, a call fails with CDHT_ERR_BUSY. */
+export const MAX_OPERATIONS = 1024;
+/** How often a put asks its holders again while copies are still on their way. */
+const CONFIRM_EVERY_MS = 200;
+/** Progress callbacks at most this often. */
+const PROGRESS_EVERY_MS = 100;
+
+interface Running {
+  onEvent(ev: OpEvent): void;
+}
+
+const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex') : '');
+const apiContact = (c: Contact): ApiContact => ({ id: c.id, host: c.host, port: c.port });
+
+export class PeerOps implements DataApi {
+  private nextOp = 1;
+  private readonly running = new Map<number, Running>();
+  /** stored name -> the temporary name its put's bytes are staged under (what a push reads). */
+  private readonly stagedNames = new Map<string, string>();
+  /** stored name -> the move of a put's staged bytes into place, while it runs. */
+  private readonly placing = new Map<string, Promise<'placed' | 'exists'>>();
+  /** request id -> progress of the get receiving under it. */
+  private readonly incoming = new Map<number, (bytes: number) => void>();
+  /** stored name -> progress of the put whose copy goes out now. */
+  private readonly outgoing = new Map<string, (bytes: number) => void>();
+
+  constructor(private readonly host: OpsHost) {}
+
+  // ---- what the peer tells the operations -------------------------------------------------------
+
+  onEvent(op: number, ev: OpEvent): void {
+    this.running.get(op)?.onEvent(ev);
+  }
+  /** The file a push of `name` reads: its put's staged bytes while they wait, else the stored name. */
+  fileToSend(name: string): string {
+    return this.stagedNames.get(name) ?? this.host.space.fileOf(name);
+  }
+  /** A stat of `name` waits for its put's bytes to be moved into place. */
+  placed(name: string): Promise<unknown> {
+    return this.placing.get(name) ?? Promise.resolve();
+  }
+  progressIn(rid: number, bytes: number): void {
+    this.incoming.get(rid)?.(bytes);
+  }
+  progressOut(name: string, bytes: number): void {
+    this.outgoing.get(name)?.(bytes);
+  }
+
+  // ---- the operations ---------------------------------------------------------------------------
+
+  async put(name: string, source: PutSource, options: PutOptions = {}): Promise<PutResult> {
+    const lib = this.ready(name, options);
+    const temp = `.cdht-put-${randomBytes(8).toString('hex')}`;
+    const progress = throttled(options.onProgress);
+    const staged = await lib.write('store', temp, bytesOf(source), {
+      maxBytes: this.host.maxFileBytes,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onBytes: (n) => progress(n, undefined),
+    });
+    const total = staged.size;
+    // a second put of one name from here would take the first one's staged bytes: one at a time
+    if (this.stagedNames.has(name)) {
+      await lib.remove('store', temp);
+      throw new CdhtError('CDHT_ERR_BUSY', `a put of ${name} from this peer is under way`);
+    }
+    this.stagedNames.set(name, temp);
+    this.outgoing.set(name, (b) => progress(b, total));
+    let kept: Promise<'placed' | 'exists'> | undefined;
+    try {
+      const by = await this.operation<Contact>((op) => this.host.feed({ type: 'put', op, name, now: this.host.runtime.now() }), options, (ev, done) => {
+        if (ev.type === 'keep') {
+          kept = lib.place(temp, name);
+          this.placing.set(name, kept);
+        } else if (ev.type === 'stored') done(ev.by);
+      });
+      if (kept && (await kept) === 'exists') throw new CdhtError('CDHT_ERR_EXISTS', `${name} is stored already; stored files do not change`);
+      progress(total, total, true);
+      return await this.confirm(name, staged, by, options);
+    } finally {
+      this.stagedNames.delete(name);
+      this.outgoing.delete(name);
+      this.placing.delete(name);
+      if (!kept || (await kept.catch(() => 'exists')) !== 'placed') await lib.remove('store', temp).catch(() => undefined);
+    }
+  }
+
+  get(name: string, options: OpOptions = {}): Readable {
+    return Readable.from(this.bytes(name, options), { objectMode: false });
+  }
+
+  async getBuffer(name: string, options: OpOptions = {}): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const c of this.bytes(name, options)) parts.push(Buffer.from(c));
+    return Buffer.concat(parts);
+  }
+
+  async getFile(name: string, path: string, options: OpOptions = {}): Promise<GetFileResult> {
+    const part = `${path}.part-${randomBytes(6).toString('hex')}`;
+    const fh = await open(part, 'wx');
+    let size = 0;
+    const hash = createHash('sha256');
+    try {
+      for await (const c of this.bytes(name, options)) {
+        await fh.write(c);
+        hash.update(c);
+        size += c.length;
+      }
+      await fh.close();
+      await rename(part, path);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await unlink(part).catch(() => undefined);
+      throw err;
+    }
+    return { name, path, size, sha256: hash.digest('hex') };
+  }
+
+  async stat(name: string, options: OpOptions = {}): Promise<FileStat | null> {
+    this.ready(name, options);
+    const key = this.host.space.keyOf(name);
+    const owner = await this.lookupContact(key, options);
+    const asked = [owner.owner, ...owner.successors.slice(0, Math.max(0, this.host.replicas - 1))];
+    const answers = await Promise.all(asked.map((c) => this.holds(c, name, options).catch(() => undefined)));
+    const holders = answers.flatMap((a) => (a?.record ? [{ from: a.from, record: a.record }] : []));
+    if (holders.length === 0) return null;
+    const best = holders.find((h) => h.record.sha256) ?? holders[0]!;
+    return { name, key, size: best.record.size, sha256: hex(best.record.sha256), holders: holders.map((h) => apiContact(h.from)) };
+  }
+
+  async has(name: string, options: OpOptions = {}): Promise<boolean> {
+    return (await this.stat(name, options)) !== null;
+  }
+
+  async lookup(key: bigint | number, options: OpOptions = {}): Promise<LookupResult> {
+    const k = BigInt(key);
+    if (!this.host.space.isId(k)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `key must be an id of the ${this.host.space.bits}-bit space (got ${key})`);
+    this.ready(undefined, options);
+    const r = await this.lookupContact(k, options);
+    return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact) };
+  }
+
+  // ---- the parts --------------------------------------------------------------------------------
+
+  /** The checks every call begins with: a library, a valid name, a peer in its ring, no abort yet. */
+  private ready(name: string | undefined, options: OpOptions): LibraryFiles {
+    const lib = this.host.library();
+    if (options.signal?.aborted) throw abortedBy(options.signal);
+    if (name !== undefined) {
+      const problem = this.host.space.nameProblem(name);
+      if (problem) throw new CdhtError('CDHT_ERR_NAME', problem);
+    }
+    if (!this.host.inRing() || !lib) throw new CdhtError('CDHT_ERR_NOT_IN_RING', `Peer ${this.host.space.format(this.host.self.id)} is not in a ring`);
+    return lib;
+  }
+
+  /**
+   * Runs one core operation: `start` feeds it under a fresh number, `step` sees its events and
+   * calls `done` with the result. A failed event, the signal or the deadline ends it (the core
+   * is told, so it forgets the operation and takes nothing more for it).
+   */
+  private operation<T>(start: (op: number) => void, options: OpOptions, step: (ev: OpEvent, done: (v: T) => void) => void): Promise<T> {
+    if (this.running.size >= MAX_OPERATIONS) return Promise.reject(new CdhtError('CDHT_ERR_BUSY', `${MAX_OPERATIONS} operations are under way on this peer`));
+    const op = this.nextOp++;
+    const rt = this.host.runtime;
+    return new Promise<T>((resolve, reject) => {
+      let timer: unknown;
+      const end = (): void => {
+        this.running.delete(op);
+        if (timer !== undefined) rt.clearTimer(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      const fail = (err: CdhtError): void => {
+        end();
+        this.host.feed({ type: 'cancel', op, now: rt.now() });
+        reject(err);
+      };
+      const onAbort = (): void => fail(abortedBy(options.signal!));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeoutMs !== undefined) timer = rt.setTimer(options.timeoutMs, () => fail(new CdhtError('CDHT_ERR_TIMEOUT', `no result in ${options.timeoutMs} ms`)));
+      this.running.set(op, {
+        onEvent: (ev) => {
+          if (ev.type === 'failed') {
+            end();
+            return reject(new CdhtError(ev.code, ev.message));
+          }
+          step(ev, (v) => {
+            end();
+            resolve(v);
+          });
+        },
+      });
+      start(op);
+    });
+  }
+
+  private lookupContact(key: Id, options: OpOptions): Promise<{ owner: Contact; hops: number; successors: Contact[] }> {
+    return this.operation((op) => this.host.feed({ type: 'lookup', key, op, now: this.host.runtime.now() }), options, (ev, done) => {
+      if (ev.type === 'owner') done(ev);
+    });
+  }
+
+  private holds(to: Contact, name: string, options: OpOptions): Promise<{ from: Contact; record?: KeyInfo; successors: Contact[] }> {
+    return this.operation((op) => this.host.feed({ type: 'holds', op, to, name, now: this.host.runtime.now() }), options, (ev, done) => {
+      if (ev.type === 'holds') done(ev);
+    });
+  }
+
+  /**
+   * Counts the copies of a put: the owner and its first successors are asked whether they hold
+   * the name with these very bytes, again every CONFIRM_EVERY_MS, until enough say so.
+   */
+  private async confirm(name: string, staged: { size: number; sha256: Uint8Array }, by: Contact, options: PutOptions): Promise<PutResult> {
+    const key = this.host.space.keyOf(name);
+    const located = await this.lookupContact(key, options);
+    const owner = located.owner.id === by.id ? located.owner : by;
+    const wanted = Math.max(1, Math.min(options.copies ?? this.host.replicas, this.host.replicas, 1 + located.successors.length));
+    const same = (r: KeyInfo | undefined) => !!r && r.size === staged.size && (!r.sha256 || Buffer.from(r.sha256).equals(staged.sha256));
+    const holders = new Map<Id, Contact>();
+    for (let round = 0; ; round++) {
+      const asked = [owner, ...located.successors.filter((c) => c.id !== owner.id).slice(0, wanted - 1)].filter((c) => !holders.has(c.id));
+      const answers = await Promise.all(asked.map((c) => this.holds(c, name, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : undefined))));
+      for (const a of answers) if (a && same(a.record)) holders.set(a.from.id, a.from);
+      if (holders.size >= wanted) break;
+      if (round * CONFIRM_EVERY_MS > 60_000) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.size} of ${wanted} copies of ${name} confirmed in 60 s`);
+      await this.pause(CONFIRM_EVERY_MS, options);
+    }
+    const list = [...holders.values()].sort((a, b) => (a.id === owner.id ? -1 : b.id === owner.id ? 1 : 0));
+    return { name, key, size: staged.size, sha256: hex(staged.sha256), holders: list.map(apiContact), hops: located.hops };
+  }
+
+  private pause(ms: number, options: OpOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const rt = this.host.runtime;
+      const t = rt.setTimer(ms, () => {
+        options.signal?.removeEventListener('abort', stop);
+        resolve();
+      });
+      const stop = (): void => {
+        rt.clearTimer(t);
+        reject(abortedBy(options.signal!));
+      };
+      options.signal?.addEventListener('abort', stop, { once: true });
+    });
+  }
+
+  /**
+   * The bytes of a get, as they are read: from this peer's own store when it holds the name
+   * (checked against its record as they go), else from the temporary file a holder's transfer
+   * filled (checked whole against the record before it was kept). Ending early, by the signal or
+   * by the consumer, closes the transfer and removes what it left.
+   */
+  private async *bytes(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
+    const lib = this.ready(name, options);
+    const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
+    const progress = throttled(options.onProgress);
+    let rid: number | undefined;
+    let from: { dir: 'store' | 'data'; file: string; size: number; sha256?: Uint8Array };
+    try {
+      from = await this.operation((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), options, (ev, done) => {
+        if (ev.type === 'receiving') {
+          rid = ev.rid;
+          this.incoming.set(ev.rid, (b) => progress(b, ev.size));
+        } else if (ev.type === 'received') done({ dir: 'data', file: temp, size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
+        else if (ev.type === 'local') done({ dir: 'store', file: this.host.space.fileOf(name), size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
+      });
+    } catch (err) {
+      if (rid !== undefined) lib.abortIncoming(rid, 'the get was given up');
+      await lib.remove('data', temp).catch(() => undefined);
+      throw err;
+    } finally {
+      if (rid !== undefined) this.incoming.delete(rid);
+    }
+    try {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const c of lib.read(from.dir, from.file, options.signal)) {
+        if (options.signal?.aborted) throw abortedBy(options.signal);
+        hash.update(c);
+        size += c.length;
+        if (from.dir === 'store') progress(size, from.size);
+        yield c;
+      }
+      // a copy read from this peer's own store is checked as it goes: bad bytes end the stream with an error
+      if (size !== from.size || (from.sha256 && !hash.digest().equals(Buffer.from(from.sha256)))) {
+        throw new CdhtError('CDHT_ERR_INTEGRITY', `the copy of ${name} here does not match its record (sha256)`);
+      }
+      progress(size, size, true);
+    } catch (err) {
+      if (isAbort(err) && options.signal?.aborted) throw abortedBy(options.signal);
+      throw err;
+    } finally {
+      if (from.dir === 'data') await lib.remove('data', temp).catch(() => undefined);
+    }
+  }
+}
+
+function abortedBy(signal: AbortSignal): CdhtError {
+  return new CdhtError('CDHT_ERR_ABORTED', 'the operation was aborted', { cause: signal.reason });
+}
+
+function isAbort(e: unknown): boolean {
+  return (e instanceof CdhtError && e.code === 'CDHT_ERR_ABORTED') || (e instanceof Error && e.name === 'AbortError');
+}
+
+/** A put's source as bytes, read as they are consumed. */
+function bytesOf(source: PutSource): AsyncIterable<Uint8Array> {
+  if (typeof source === 'string' || source instanceof Uint8Array) {
+    const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+    return (async function* () {
+      yield bytes;
+    })();
+  }
+  if (typeof source === 'object' && source !== null && 'path' in source && typeof source.path === 'string') return createReadStream(source.path);
+  if (typeof source === 'object' && source !== null && Symbol.asyncIterator in source) {
+    return (async function* () {
+      for await (const c of source as AsyncIterable<Uint8Array | string>) yield typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
+    })();
+  }
+  throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'put takes bytes, a string, a stream or async iterable of bytes, or { path }');
+}
+
+/** onProgress at most every PROGRESS_EVERY_MS (the last call always goes through). */
+function throttled(cb: OpOptions['onProgress']): (bytes: number, total: number | undefined, last?: boolean) => void {
+  let at = 0;
+  return (bytes, total, last = false) => {
+    if (!cb) return;
+    const now = Date.now();
+    if (!last && now - at < PROGRESS_EVERY_MS) return;
+    at = now;
+    try {
+      cb(total === undefined ? { bytes } : { bytes, total });
+    } catch {
+      // a throwing callback must not break the operation
+    }
+  };
+}

@@ -1,0 +1,144 @@
+// The library's files on a real disk: a put's bytes staged and moved into place without ever
+// replacing a stored name, a get's bytes read back or moved to the caller's path. Names are
+// checked here too: a stored name or a library temporary name, never a path.
+import { createHash } from 'node:crypto';
+import { constants as fsc, createReadStream, createWriteStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isLibraryTemp } from '../../store-dir.js';
+import { CdhtError } from '../../core/errors.js';
+import type { FileDir, LibraryFiles } from '../types.js';
+import { isPlainFileName } from './guard.js';
+
+function checkName(name: string): void {
+  if (!isPlainFileName(name) && !isLibraryTemp(name)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a stored or temporary name`);
+}
+
+function aborted(signal: AbortSignal): CdhtError {
+  return new CdhtError('CDHT_ERR_ABORTED', 'aborted', { cause: signal.reason });
+}
+
+export class NodeLibraryFiles implements LibraryFiles {
+  constructor(
+    private readonly dirs: { store: string; data: string },
+    /** Ends an incoming request transfer (the endpoint knows its receivers). */
+    private readonly abortTransfer: (rid: number, reason: string) => void,
+  ) {}
+
+  private path(dir: FileDir, name: string): string {
+    checkName(name);
+    return join(this.dirs[dir], name);
+  }
+
+  async write(dir: FileDir, name: string, source: AsyncIterable<Uint8Array>, opts: { maxBytes: number; signal?: AbortSignal; onBytes?: (n: number) => void }): Promise<{ size: number; sha256: Uint8Array }> {
+    const path = this.path(dir, name);
+    await fsp.mkdir(this.dirs[dir], { recursive: true });
+    const out = createWriteStream(path, { flags: 'wx' });
+    const opened = new Promise<void>((res, rej) => {
+      out.once('open', () => res());
+      out.once('error', rej);
+    });
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      await opened;
+      for await (const chunk of source) {
+        if (opts.signal?.aborted) throw aborted(opts.signal);
+        size += chunk.length;
+        if (size > opts.maxBytes) throw new CdhtError('CDHT_ERR_TOO_LARGE', `more than ${opts.maxBytes} bytes (this peer's --max-file-size)`);
+        hash.update(chunk);
+        // the source waits while the disk catches up: memory stays flat whatever the size
+        if (!out.write(chunk)) await waitDrain(out, opts.signal);
+        opts.onBytes?.(size);
+      }
+      if (opts.signal?.aborted) throw aborted(opts.signal);
+      await new Promise<void>((res, rej) => {
+        out.once('error', rej);
+        out.end(() => res());
+      });
+      return { size, sha256: hash.digest() };
+    } catch (err) {
+      out.destroy();
+      await fsp.unlink(path).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async place(staged: string, name: string): Promise<'placed' | 'exists'> {
+    const from = this.path('store', staged);
+    const to = this.path('store', name);
+    try {
+      // a hard link never replaces: EEXIST when the name is there already
+      await fsp.link(from, to);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return 'exists';
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV') throw err;
+      // a file system without hard links: an exclusive copy
+      try {
+        await fsp.copyFile(from, to, fsc.COPYFILE_EXCL);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+        throw e;
+      }
+    }
+    await fsp.unlink(from).catch(() => undefined);
+    return 'placed';
+  }
+
+  read(dir: FileDir, name: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    return createReadStream(this.path(dir, name), signal ? { signal } : {});
+  }
+
+  async export(dir: FileDir, name: string, path: string): Promise<void> {
+    const from = this.path(dir, name);
+    const part = `${path}.part-${process.pid}-${Date.now().toString(36)}`;
+    await fsp.mkdir(dirname(path), { recursive: true });
+    try {
+      await fsp.rename(from, path);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    }
+    // another file system: copied beside the target, then renamed into place whole
+    try {
+      await fsp.copyFile(from, part);
+      await fsp.rename(part, path);
+      await fsp.unlink(from).catch(() => undefined);
+    } catch (err) {
+      await fsp.unlink(part).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async remove(dir: FileDir, name: string): Promise<void> {
+    await fsp.unlink(this.path(dir, name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  abortIncoming(rid: number, reason: string): void {
+    this.abortTransfer(rid, reason);
+  }
+}
+
+function waitDrain(out: NodeJS.WritableStream, signal?: AbortSignal): Promise<void> {
+  return new Promise((res, rej) => {
+    const done = () => {
+      signal?.removeEventListener('abort', stop);
+      out.removeListener('error', fail);
+      res();
+    };
+    const fail = (e: unknown) => {
+      signal?.removeEventListener('abort', stop);
+      rej(e);
+    };
+    const stop = () => {
+      out.removeListener('drain', done);
+      fail(aborted(signal!));
+    };
+    out.once('drain', done);
+    out.once('error', fail);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+}
