@@ -1,6 +1,7 @@
 // cdht as a library: start peers, whole rings, and the simulated network they can run on.
 export { Peer, startPeer } from './peer.js';
-export type { IdLike, PeerOptions, PeerLine, PeerTrace, PeerSnapshot, PeerExit } from './peer.js';
+export type { IdLike, PeerOptions, PeerLine, PeerTrace, PeerSnapshot, PeerExit, PeerStored, PeerReceived, PeerEvents } from './peer.js';
+export type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, Progress, PutOptions, PutResult, PutSource } from './api/types.js';
 export { renderTrace } from './core/trace.js';
 export type { Trace, TraceKind, LineLevel } from './core/trace.js';
 export { Testnet, createTestnet, REFERENCE_RING } from './testnet.js';
@@ -16,7 +17,8 @@ export type { Message } from './core/messages.js';
 export type { Address, Contact, Target } from './core/contact.js';
 export { IdSpace, SPEC_SPACE } from './core/id-space.js';
 export type { Id } from './core/id-space.js';
-export { CdhtError } from './core/errors.js';
+export { CdhtError, ERROR_CODES, isErrorCode } from './core/errors.js';
+export type { ErrorCode, ErrorKind } from './core/errors.js';
 export { encodeFrame, decodeFrame, FrameDecoder } from './wire/index.js';
 export { RingController, ControlError } from './control/ring-controller.js';
 export type { ControllerOptions, ControlResult, ControlCode } from './control/ring-controller.js';
