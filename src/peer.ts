@@ -310,20 +310,14 @@ export class Peer extends EventEmitter implements DataApi {
     return this.ops.lookup(key, options);
   }
 
-  override on<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.on(event, listener);
+  override on<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
   }
-  override once<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this;
-  override once(event: string | symbol, listener: (...args: any[]) => void): this;
-  override once(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.once(event, listener);
+  override once<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
   }
-  override off<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this;
-  override off(event: string | symbol, listener: (...args: any[]) => void): this;
-  override off(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.off(event, listener);
+  override off<E extends keyof PeerEvents>(event: E, listener: (...args: PeerEvents[E]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
   }
   /** Graceful departure: hands its keys on, tells the predecessors, then stops. */
   quit(): Promise<PeerExit> {

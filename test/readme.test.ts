@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import { REPO_ROOT, runCli } from './helpers/cli.js';
+import { exampleTitle, libraryExamples, README } from './helpers/readme-examples.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## As a library'), readme.indexOf('\n## ', readme.indexOf('## As a library') + 5));
-const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const readme = README;
+const blocks = libraryExamples();
 const lib = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'index.js')).href;
 
 test('the README has library examples to run', () => {
@@ -21,8 +21,7 @@ test('the README has library examples to run', () => {
 });
 
 blocks.forEach((code, i) => {
-  const first = code.split('\n').find((l) => l.trim() && !l.startsWith('import')) ?? '';
-  test(`README example ${i + 1}: ${first.slice(0, 60)}`, async () => {
+  test(`README example ${i + 1}: ${exampleTitle(code)}`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cdht-readme-'));
     dirs.push(dir);
     const file = join(dir, `example-${i + 1}.mjs`);
