@@ -1,5 +1,6 @@
 // A whole ring of peers in one process, on real sockets or on the simulator: the tests,
 // the `cdht ring` runner and the benchmarks all start rings through here.
+import { CdhtError } from './core/errors.js';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
@@ -291,6 +292,21 @@ export class Testnet extends EventEmitter {
       this.on('line', check);
       this.on('neighbours', check);
     });
+  }
+
+  /**
+   * Awaits `promise` (a put, a get...): on the simulator it runs the simulation until the promise
+   * settles, at most `maxMs` of virtual time (then it rejects with CDHT_ERR_TIMEOUT); on real
+   * sockets it simply awaits it.
+   */
+  async settle<T>(promise: Promise<T>, maxMs = 600_000): Promise<T> {
+    if (!this.sim) return promise;
+    let settled = false;
+    const watched = promise.finally(() => (settled = true));
+    watched.catch(() => undefined);
+    await this.sim.runUntil(() => settled, maxMs);
+    if (!settled) throw new CdhtError('CDHT_ERR_TIMEOUT', `not settled after ${maxMs} ms of simulated time`);
+    return watched;
   }
 
   /** Lets time pass: virtual time on the simulator, a real wait otherwise. */

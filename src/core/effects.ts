@@ -13,7 +13,7 @@ import type { ErrorCode } from './errors.js';
  * operation is the same data path as the console's Store and Request, with its outcome named.
  */
 export type OpEvent =
-  /** put: this peer keeps the name itself (it owns the key, or the owner reads this very directory): move the staged bytes into place. */
+  /** put: this peer owns the key and keeps the name itself: move the staged bytes into place. */
   | { type: 'keep' }
   /** put: the owner took the store; the copy goes to it now. */
   | { type: 'accepted'; by: Contact }

@@ -260,11 +260,9 @@ export class Transfers {
     if (!this.started.has(msg.file)) return ctx.note(`Ignored an acceptance of Store ${msg.file} from Peer ${ctx.fmt(msg.from.id)}: no such store was started here`, 'debug');
     this.started.delete(msg.file);
     ctx.trace({ kind: 'store-confirmed', file: msg.file, by: msg.from.id });
-    if (msg.storeId === ctx.cfg.storeId) {
-      // the owner reads the very same directory: a put's staged bytes only need moving into place
-      this.op(this.putOps.get(msg.file), { type: 'keep' });
-      return this.putEnded(msg.file, { type: 'stored', by: msg.from });
-    }
+    // the owner reads the very same directory: a Store's file is there already (a put's bytes are
+    // staged under another name, so they are copied like any other: the owner then holds them)
+    if (msg.storeId === ctx.cfg.storeId && !this.putOps.has(msg.file)) return;
     if (msg.storeId === '') {
       this.putEnded(msg.file, { type: 'failed', code: 'CDHT_ERR_EXISTS', message: `Peer ${ctx.fmt(msg.from.id)} holds ${msg.file} already; stored files do not change` });
       return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file} already; nothing is copied`);
