@@ -513,7 +513,7 @@ export class Peer extends EventEmitter implements DataApi {
     try {
       // a request's answer still queued when the requester's wait is over is not sent at all
       const signal = purpose === 'request' ? AbortSignal.timeout(this.requestTimeoutMs) : undefined;
-      await ep.sendFile(to, header, file, onProgress, signal);
+      await ep.sendFile(to, header, file, onProgress, signal, purpose === 'store' ? this.ops.cancelOf(name) : undefined);
       progress('sent');
     } catch (err) {
       progress('failed', { error: err instanceof Error ? err.message : String(err) });

@@ -51,6 +51,8 @@ export class PeerOps implements DataApi {
   private readonly incoming = new Map<number, (bytes: number) => void>();
   /** stored name -> progress of the put whose copy goes out now. */
   private readonly outgoing = new Map<string, (bytes: number) => void>();
+  /** stored name -> ends its put's copy midway when the put is given up (aborted, timed out, failed). */
+  private readonly cancels = new Map<string, AbortController>();
 
   constructor(private readonly host: OpsHost) {}
 
@@ -73,6 +75,10 @@ export class PeerOps implements DataApi {
   progressOut(name: string, bytes: number): void {
     this.outgoing.get(name)?.(bytes);
   }
+  /** Fires when the put whose copy of `name` goes out now is given up: the copy is cut, so its owner keeps nothing. */
+  cancelOf(name: string): AbortSignal | undefined {
+    return this.cancels.get(name)?.signal;
+  }
 
   // ---- the operations ---------------------------------------------------------------------------
 
@@ -93,7 +99,10 @@ export class PeerOps implements DataApi {
     }
     this.stagedNames.set(name, temp);
     this.outgoing.set(name, (b) => progress(b, total));
+    const cancel = new AbortController();
+    this.cancels.set(name, cancel);
     let kept: Promise<'placed' | 'exists'> | undefined;
+    let stored = false;
     try {
       const by = await this.operation<Contact>((op) => this.host.feed({ type: 'put', op, name, now: this.host.runtime.now() }), options, (ev, done) => {
         if (ev.type === 'keep') {
@@ -102,9 +111,12 @@ export class PeerOps implements DataApi {
         } else if (ev.type === 'stored') done(ev.by);
       });
       if (kept && (await kept) === 'exists') throw new CdhtError('CDHT_ERR_EXISTS', `${name} is stored already; stored files do not change`);
+      stored = true;
       progress(total, total, true);
       return await this.confirm(name, staged, by, options);
     } finally {
+      if (!stored) cancel.abort();
+      this.cancels.delete(name);
       this.stagedNames.delete(name);
       this.outgoing.delete(name);
       this.placing.delete(name);

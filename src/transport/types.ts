@@ -100,8 +100,10 @@ export interface Endpoint {
   /**
    * Streams `name` from the store directory to `to` over a connection of its own: file-begin
    * (the header), file-data..., file-end (sha256). Resolves once the receiver has it all.
+   * signal: give up a send still waiting for its turn (it is then never sent); cancel: end the
+   * transfer even midway (the receiver sees it cut and keeps nothing).
    */
-  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<void>;
+  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal, cancel?: AbortSignal): Promise<void>;
   /**
    * The ring's members this peer knows (successors, predecessors, fingers): their connections
    * keep slots and memory strangers cannot take. Transports without such limits ignore it.

@@ -423,7 +423,7 @@ export class NodeEndpoint implements Endpoint {
     this.acceptor.setMembers(members);
   }
 
-  async sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
+  async sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, signal?: AbortSignal, cancel?: AbortSignal): Promise<void> {
     if (!isPlainFileName(name) && !isLibraryTemp(name)) {
       throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a plain file name`);
     }
@@ -453,7 +453,14 @@ export class NodeEndpoint implements Endpoint {
         { frame() {}, data() {} },
       );
       sock.once('close', () => reader.stop());
-      await streamFile(sock, reader, header, join(this.storeDir, name), this.limits, where, onProgress);
+      if (cancel?.aborted) sock.destroy();
+      const cut = () => sock.destroy();
+      cancel?.addEventListener('abort', cut, { once: true });
+      try {
+        await streamFile(sock, reader, header, join(this.storeDir, name), this.limits, where, onProgress);
+      } finally {
+        cancel?.removeEventListener('abort', cut);
+      }
     } finally {
       release();
     }

@@ -185,9 +185,9 @@ class SimEndpoint implements Endpoint, Sender {
     return Promise.resolve(disk.list(this.storeDir).filter((n) => !n.startsWith('.')).map((name) => ({ name, size: disk.size(this.storeDir, name)! })));
   }
 
-  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
+  sendFile(to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, _signal?: AbortSignal, cancel?: AbortSignal): Promise<void> {
     this.net.promised = true;
-    return this.net.sendFileFrom(this, to, header, name, onProgress);
+    return this.net.sendFileFrom(this, to, header, name, onProgress, cancel);
   }
 
   close(): Promise<void> {
@@ -807,7 +807,7 @@ export class SimNetwork {
    * (onFileDone, bytes written under the accepted name).
    * @internal
    */
-  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void): Promise<void> {
+  sendFileFrom(src: SimEndpoint, to: Target, header: FileBegin, name: string, onProgress?: (bytes: number) => void, cancel?: AbortSignal): Promise<void> {
     const bytes = this.disk.read(src.storeDir, name);
     if (!bytes) {
       return Promise.reject(new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no file ${name} in ${src.storeDir}`));
@@ -890,7 +890,7 @@ export class SimNetwork {
                   ? 'connection timed out (a peer stopped responding)'
                   : null;
           if (dst.closed) return fail(new CdhtError('CDHT_ERR_TRANSFER', `receiver ${addressOf(to)} went away`));
-          const cut = offered.purpose === 'request' && this.abortedTransfers.delete(`${addressOf(to)}:${offered.rid}`);
+          const cut = (offered.purpose === 'request' && this.abortedTransfers.delete(`${addressOf(to)}:${offered.rid}`)) || cancel?.aborted;
           if (cut) {
             dst.handlers.onFileDone(offered, { ok: false, error: 'closed by the receiver' });
             return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} closed the transfer`));
