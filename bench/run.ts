@@ -1,6 +1,8 @@
 // `npm run bench`: the figures the README quotes, measured on this machine with real peer
 // processes on 127.0.0.1 (and one on the simulator). Each section prints what it measured.
-// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all).
+// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all but api).
+// BENCH=api (bench/api.ts: the library's put/get vs the console's Store/Request vs plain TCP) takes
+// about two minutes, so it runs only when asked for.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -23,6 +25,7 @@ import { secureBench } from './secure.js';
 import { floodBench } from './flood.js';
 import { nodeBench } from './node-ops.js';
 import { oneRingBench } from './one-ring.js';
+import { apiBench } from './api.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
@@ -320,6 +323,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('flood')) await floodBench();
   if (SECTIONS.has('node')) await nodeBench();
   if (SECTIONS.has('one-ring')) await oneRingBench();
+  if (SECTIONS.has('api')) await apiBench();
 }
 
 await main();
