@@ -29,13 +29,15 @@ export type OpEvent =
   | { type: 'owner'; owner: Contact; hops: number; successors: Contact[] }
   /** holds query: what `from` said it holds (no record: not the name). */
   | { type: 'holds'; from: Contact; record?: KeyInfo; successors: Contact[] }
+  /** delete: the owner dropped the name (and told its replica holders). */
+  | { type: 'deleted' }
   | { type: 'failed'; code: ErrorCode; message: string };
 
 export type TransferPhase = 'start' | 'missing' | 'sent' | 'failed';
 
 export type CoreEvent =
   /** files: what the data directory holds at start (stored names only, with their sizes). */
-  | { type: 'start'; now: number; files?: KeyInfo[] }
+  | { type: 'start'; now: number; files?: KeyInfo[]; deleted?: { name: string; sha256: Uint8Array; at: number }[] }
   | { type: 'timer'; name: string; now: number }
   | { type: 'receive'; msg: Message; origin: Origin; now: number }
   /** `refused`: the peer there answered that it will not have us (not silence: do not call it unreachable). */
@@ -49,6 +51,8 @@ export type CoreEvent =
   | { type: 'get'; op: number; name: string; saveAs: string; now: number }
   /** Ask `to` directly whether it holds `name` (answered by a holds op event). */
   | { type: 'holds'; op: number; to: Contact; name: string; now: number }
+  /** The library's delete: ask the key's owner to drop `name` (only its publisher may). */
+  | { type: 'delete'; op: number; name: string; now: number }
   /** The shell gave up an operation (aborted, timed out): forget it, so nothing more is accepted for it. */
   | { type: 'cancel'; op: number; now: number }
   /** Progress of a serve-file effect (owner side of a request); size when the file was found. */
@@ -94,4 +98,11 @@ export type Effect =
   | { kind: 'neighbours' }
   | { kind: 'exit'; code: number; reason: string }
   /** An event of one of the library's operations. */
-  | { kind: 'op'; op: number; event: OpEvent };
+  | { kind: 'op'; op: number; event: OpEvent }
+  /** Remove the name's file from the store directory (it was deleted). */
+  | { kind: 'delete-file'; name: string }
+  /**
+   * Keep this on disk beside the stored files, so a restart knows it: who published a name, or
+   * that the name was deleted (with the bytes it had and when). Read back into the start event.
+   */
+  | { kind: 'remember'; name: string; publisher?: Contact; deleted?: { sha256: Uint8Array; at: number } };

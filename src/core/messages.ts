@@ -9,7 +9,16 @@ export interface KeyInfo {
   name: string;
   size: number;
   sha256?: Uint8Array;
+  /**
+   * Who stored the name (its first store's origin): only it may delete the name. Carried with
+   * replicas and hand-overs, so whichever peer owns the key later can judge a delete.
+   */
+  publisher?: Contact;
 }
+
+/** How a delete ended at the owner. */
+export type DeleteResult = 'deleted' | 'forbidden' | 'missing' | 'not-owner';
+export const DELETE_RESULTS: readonly DeleteResult[] = ['deleted', 'forbidden', 'missing', 'not-owner'];
 
 /** Why a file travels: a Request's answer, a Store's copy to the owner, a replica or a hand-over. */
 export type Purpose = 'request' | 'store' | 'replica';
@@ -125,7 +134,15 @@ export type Message =
    */
   | { type: 'holds-query'; from: Contact; qid: number; file: string }
   /** record: the receiver's record of the name when it holds it; successors: its successor list (the replica holders come first). */
-  | { type: 'holds-reply'; from: Contact; qid: number; file: string; record?: KeyInfo; successors: Contact[] };
+  | { type: 'holds-reply'; from: Contact; qid: number; file: string; record?: KeyInfo; successors: Contact[] }
+  /** The library's delete, sent by the publisher straight to the key's owner (who may: deletes.ts). */
+  | { type: 'delete-request'; from: Contact; qid: number; file: string }
+  | { type: 'delete-reply'; from: Contact; qid: number; file: string; result: DeleteResult }
+  /**
+   * The owner of a deleted name tells a holder of a copy with these bytes to drop it; the holder
+   * checks with a lookup that the sender owns the key before it does.
+   */
+  | { type: 'key-delete'; from: Contact; file: string; sha256: Uint8Array };
 
 /** A peer's state as `cdht status` prints it (the core's phases: starting and joining are joining, active is normal). */
 export type StatusPhase = 'joining' | 'normal' | 'leaving';

@@ -45,6 +45,11 @@
 //   27  holds-query       from: contact, qid, file
 //   28  holds-reply       from: contact, qid, file, held: bool then (size: u64, u8 0|1 then sha256 if 1)
 //                         if 1, successors
+//   29  delete-request    from: contact, qid, file
+//   30  delete-reply      from: contact, qid, file, result: u8 1 deleted 2 forbidden 3 missing 4 not-owner
+//   31  key-delete        from: contact, file, sha256
+// A key record in key-offer is: file, size: u64, parts: u8 (bit 1: sha256 follows, bit 2: a
+// publisher contact follows after it), so records without a publisher keep their first bytes.
 // The routed messages (join, store, file-request, lookup) may end with an origin proof in
 // version 2 (fields.ts): a private ring's signature of their origin, carried unchanged by relays.
 //
@@ -52,7 +57,7 @@
 // frame that decodes re-encodes to the very same bytes in the same version.
 import { CdhtError } from '../core/errors.js';
 import type { KeyInfo, Message, MessageOf, MessageType, Purpose } from '../core/messages.js';
-import { MAX_OFFER_KEYS, STATUS_PHASES } from '../core/messages.js';
+import { DELETE_RESULTS, MAX_OFFER_KEYS, STATUS_PHASES } from '../core/messages.js';
 import {
   readId,
   writeId,
@@ -113,17 +118,26 @@ function readCount(r: Reader, name: string, max: number): number {
   return n;
 }
 
+/** A key record's optional parts, as bits of one byte (0 or 1 before publishers existed: the same bytes). */
+const HAS_SHA256 = 1;
+const HAS_PUBLISHER = 2;
+
 function writeKeyInfo(w: Writer, k: KeyInfo): void {
   writeFile(w, k.name);
   w.u64('size', k.size);
-  writeBool(w, 'has sha256', k.sha256 !== undefined);
+  w.u8((k.sha256 !== undefined ? HAS_SHA256 : 0) | (k.publisher !== undefined ? HAS_PUBLISHER : 0));
   if (k.sha256 !== undefined) w.bytes(checkBytes('sha256', k.sha256, SHA256_BYTES, SHA256_BYTES));
+  if (k.publisher !== undefined) writeContact(w, k.publisher);
 }
 
 function readKeyInfo(r: Reader): KeyInfo {
   const name = readFile(r);
   const size = r.u64('size');
-  return r.bool('has sha256') ? { name, size, sha256: r.bytes(SHA256_BYTES, 'sha256') } : { name, size };
+  const parts = r.u8('key record parts');
+  if (parts > (HAS_SHA256 | HAS_PUBLISHER)) throw bad(`key record parts must be 0..3, got ${parts}`);
+  const sha256 = parts & HAS_SHA256 ? r.bytes(SHA256_BYTES, 'sha256') : undefined;
+  const publisher = parts & HAS_PUBLISHER ? readContact(r, 'publisher') : undefined;
+  return { name, size, ...(sha256 ? { sha256 } : {}), ...(publisher ? { publisher } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,6 +603,55 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
         record = r.bool('has sha256') ? { name: file, size, sha256: r.bytes(SHA256_BYTES, 'sha256') } : { name: file, size };
       }
       return { type: 'holds-reply', from, qid, file, ...(record ? { record } : {}), successors: readSuccessors(r) };
+    },
+  },
+  'delete-request': {
+    code: 29,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeFile(w, m.file);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      return { type: 'delete-request', from, qid, file: readFile(r) };
+    },
+  },
+  'delete-reply': {
+    code: 30,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeFile(w, m.file);
+      const result = DELETE_RESULTS.indexOf(m.result) + 1;
+      if (result === 0) throw bad(`result must be one of ${DELETE_RESULTS.join(', ')}`);
+      w.u8(result);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      const file = readFile(r);
+      const code = r.u8('result');
+      const result = DELETE_RESULTS[code - 1];
+      if (!result) throw bad(`result must be 1..${DELETE_RESULTS.length}, got ${code}`);
+      return { type: 'delete-reply', from, qid, file, result };
+    },
+  },
+  'key-delete': {
+    code: 31,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeFile(w, m.file);
+      w.bytes(checkBytes('sha256', m.sha256, SHA256_BYTES, SHA256_BYTES));
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const file = readFile(r);
+      return { type: 'key-delete', from, file, sha256: r.bytes(SHA256_BYTES, 'sha256') };
     },
   },
 };
