@@ -386,6 +386,7 @@ export class RingClient implements DataApi {
     // A reader that stops early (destroy, a failed write) ends the transfer.
     out.once('close', () => ex.stop(new CdhtError('CDHT_ERR_ABORTED', 'the reader closed the stream')));
     try {
+      ex.send(undefined, undefined);
       const res = await ex.response;
       if (res.statusCode !== 200) {
         const raw = await readBody(res, MAX_JSON_BYTES).catch((err: unknown) => Promise.reject(ex.errorOf(err)));
