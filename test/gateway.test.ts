@@ -52,6 +52,7 @@ function raw(g: Gateway, method: string, path: string, headers: http.OutgoingHtt
       req.on('error', reject);
       if (body) req.end(body);
       else if (headers['content-length'] === undefined) req.end();
+      else req.flushHeaders(); // a body announced and never sent
     }),
     `${method} ${path}`,
   );
@@ -222,7 +223,8 @@ describe('gateway bounds', () => {
   });
 
   test('past maxConcurrent operations the answer is BUSY at once', async () => {
-    api.files.set('held', randomBytes(100));
+    // Larger than the fake's first chunk: a response whose bytes had all arrived would free its socket.
+    api.files.set('held', randomBytes(512 * 1024));
     api.stallGet = true;
     const ac = new AbortController();
     const s = client.get('held', { signal: ac.signal });
@@ -231,7 +233,9 @@ describe('gateway bounds', () => {
     assert.equal(await code(client.stat('held')), 'CDHT_ERR_BUSY');
     ac.abort();
     api.stallGet = false;
-    await within(once(s, 'close'), 'the held get to close');
+    await within(new Promise((r) => s.once('close', r)), 'the held get to close');
+    // The slot is free again.
+    assert.equal(await client.has('held'), true);
   });
 
   test('a body over maxFileBytes is TOO_LARGE, declared or chunked', async () => {
