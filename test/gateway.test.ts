@@ -207,6 +207,17 @@ describe('gateway over plain HTTP', () => {
       api.corrupt = false;
     }
   });
+
+  test('a holder that stops short fails the get, never hangs it', async () => {
+    await client.put('short', randomBytes(300_000));
+    api.truncate = 1000;
+    try {
+      assert.equal(await within(code(client.getBuffer('short')), 'the cut-off get'), 'CDHT_ERR_TRANSFER');
+    } finally {
+      api.truncate = 0;
+    }
+    assert.equal((await client.getBuffer('short')).length, 300_000);
+  });
 });
 
 describe('gateway bounds', () => {

@@ -157,10 +157,15 @@ async function serveGet(api: DataApi, name: string, res: http.ServerResponse, si
     'content-length': String(stat.size),
     ...(stat.sha256 ? { [SHA256_HEADER]: stat.sha256 } : {}),
   });
+  let sent = 0;
   try {
     for (; !r.done; r = await it.next()) {
+      sent += r.value.length;
+      // A holder whose stream disagrees with its record must not leave the client waiting for bytes.
+      if (sent > stat.size) throw new CdhtError('CDHT_ERR_INTEGRITY', `${name}: the holder sent more than the ${stat.size} bytes of its record`);
       if (!res.write(r.value)) await once(res, 'drain', { signal });
     }
+    if (sent !== stat.size) throw new CdhtError('CDHT_ERR_TRANSFER', `${name}: the transfer ended after ${sent} of ${stat.size} bytes`);
   } catch (err) {
     // Past the headers the only way to say "failed" is to cut the body short.
     res.destroy(err as Error);

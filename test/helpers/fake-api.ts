@@ -25,6 +25,8 @@ export class FakeApi implements DataApi {
   stallGet = false;
   /** get serves the bytes with one of them flipped (stat still names the true SHA-256). */
   corrupt = false;
+  /** get ends its stream this many bytes short. */
+  truncate = 0;
   /** Opened when a put has read its first chunk / a get has sent its first chunk. */
   putStarted = latch();
   getStarted = latch();
@@ -52,7 +54,7 @@ export class FakeApi implements DataApi {
     return Readable.from(
       (async function* () {
         if (!bytes) throw new CdhtError('CDHT_ERR_NOT_FOUND', `no holder has ${name}`);
-        const served = self.corrupt && bytes.length > 0 ? Buffer.from(bytes) : bytes;
+        const served = self.corrupt && bytes.length > 0 ? Buffer.from(bytes) : bytes.subarray(0, bytes.length - self.truncate);
         if (self.corrupt && served.length > 0) served[served.length - 1]! ^= 0xff;
         const first = Math.min(served.length, 64 * 1024);
         yield served.subarray(0, first);
