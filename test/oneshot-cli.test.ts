@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type Gateway } from '../src/api/gateway.js';
+import { createAuthority, issuePeer, loadTlsIdentity, writeAuthority, writePeer } from '../src/security/ca.js';
 import { FakeApi } from './helpers/fake-api.js';
 import { CLI_SCRIPT, cleanEnv } from './helpers/cli.js';
 
@@ -136,5 +137,33 @@ describe('cdht put/get/lookup --via', () => {
     const r = await cdht(['lookup', '1', '--via', '127.0.0.1:1'], dir);
     assert.equal(r.code, 4);
     assert.match(r.stderr, /^cdht lookup: no gateway answered/);
+  });
+});
+
+describe('cdht lookup --via a private ring\'s gateway', () => {
+  let gw: Gateway;
+  let via: string;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cdht-oneshot-tls-'));
+    const ca = await createAuthority();
+    await writeAuthority(dir, ca);
+    for (const id of [1n, 2n]) await writePeer(dir, id, await issuePeer(ca, id));
+    const { warnings: _w, ...tls } = loadTlsIdentity(dir, 1n);
+    gw = await startGateway(new FakeApi(), { port: 0, tls });
+    via = `127.0.0.1:${gw.address.port}`;
+  });
+  after(async () => {
+    await gw.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('with --tls DIR --id it gets in; without, exit 4 and a word on certificates', async () => {
+    const ok = await cdht(['lookup', '7', '--via', via, '--tls', dir, '--id', '2', '--json'], dir);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout.toString()) as { key: string }).key, '7');
+    const refused = await cdht(['lookup', '7', '--via', via], dir);
+    assert.equal(refused.code, 4);
+    assert.match(refused.stderr, /^cdht lookup: .*refused us.*certificates/);
   });
 });
