@@ -174,7 +174,7 @@ function readBody(res: http.IncomingMessage, max: number): Promise<Buffer> {
       else chunks.push(c);
     });
     res.once('end', () => resolve(Buffer.concat(chunks)));
-    res.once('error', (err) => (res.complete ? resolve(Buffer.concat(chunks)) : reject(err)));
+    res.on('error', (err) => (res.complete ? resolve(Buffer.concat(chunks)) : reject(err)));
   });
 }
 
@@ -189,7 +189,7 @@ function parseJson(body: Buffer): unknown {
 /** Pipes a download's body into `out`; a broken-off body fails with the exchange's reason for it. */
 function streamInto(res: http.IncomingMessage, out: CheckedDownload, ex: Exchange): Promise<void> {
   return new Promise((resolve, reject) => {
-    res.once('error', (err) => reject(ex.errorOf(err)));
+    res.on('error', (err) => reject(ex.errorOf(err)));
     res.once('close', () => {
       if (!res.complete) reject(ex.errorOf(new Error('the gateway closed the transfer before its end')));
     });
@@ -215,7 +215,8 @@ class Exchange {
     const where = client.address;
     this.response = new Promise((resolve, reject) => {
       this.req.once('response', resolve);
-      this.req.once('error', (err) => reject(this.errorOf(err, connecting, where)));
+      // `on`, not `once`: a request destroyed after its response may emit another error, which must not go unheard.
+      this.req.on('error', (err) => reject(this.errorOf(err, connecting, where)));
     });
     this.response.catch(() => this.finish());
     this.limit(options, connecting);
