@@ -1,5 +1,9 @@
 // What the HTTP gateway and its client agree on: routes, the status of each error code, and the
 // JSON form of the API's results (bigints as decimal strings). Pure: no sockets, no node:*.
+//   GET /v1/health -> {ok:true}        PUT /v1/files/NAME[?copies=N] (body: the bytes) -> 201 PutResult
+//   GET /v1/files/NAME -> the bytes, content-length and x-cdht-sha256 from the record
+//   GET /v1/stat/NAME -> FileStat      GET /v1/lookup/KEY (decimal) -> LookupResult
+//   errors: {code: 'CDHT_ERR_...', message} with statusOf(code); names percent-encoded in the path
 import { CdhtError, isErrorCode, type ErrorCode } from '../core/errors.js';
 import type { ApiContact, FileStat, LookupResult, PutResult } from './types.js';
 
