@@ -1,4 +1,5 @@
-// cdht as a library: start peers, whole rings, and the simulated network they can run on.
+// cdht as a library: start peers, whole rings, and the simulated network they can run on; serve a
+// member's data API over HTTP (startGateway) and reach a ring without a peer (connect).
 export { Peer, startPeer } from './peer.js';
 export type { IdLike, PeerOptions, PeerLine, PeerTrace, PeerSnapshot, PeerExit, PeerStored, PeerReceived, PeerEvents } from './peer.js';
 export type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, Progress, PutOptions, PutResult, PutSource } from './api/types.js';
@@ -25,3 +26,10 @@ export type { ControllerOptions, ControlResult, ControlCode } from './control/ri
 export type { RingState, PeerView, FileView, RouteView, TraceView, PeerState, RingPhase } from './control/view-types.js';
 export { startWebServer } from './web/server.js';
 export type { WebServer, WebServerOptions } from './web/server.js';
+export { startGateway } from './api/gateway.js';
+export type { Gateway, GatewayOptions } from './api/gateway.js';
+export { connect, RingClient } from './api/client.js';
+export type { ConnectOptions } from './api/client.js';
+export type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, Progress, PutOptions, PutResult, PutSource } from './api/types.js';
+export { ERROR_CODES, isErrorCode } from './core/errors.js';
+export type { ErrorCode } from './core/errors.js';

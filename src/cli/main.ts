@@ -16,6 +16,7 @@ import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
 import { CONFIG_SETTING, SETTINGS, camelName, type Setting } from '../config/settings.js';
 import type { NodeChoice } from './node-plan.js';
 import type { StatusPlan } from './status.js';
+import { addOneshotCommands, type OneshotPlan } from './oneshot.js';
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -285,7 +286,8 @@ export type Chosen =
   | { kind: 'sim'; plan: SimPlan }
   | { kind: 'check'; plan: CheckPlan }
   | { kind: 'node'; choice: NodeChoice }
-  | { kind: 'status'; plan: StatusPlan };
+  | { kind: 'status'; plan: StatusPlan }
+  | { kind: 'oneshot'; plan: OneshotPlan };
 
 export function buildProgram(name: string, choose: (c: Chosen) => void): Command {
   const onPlan = (plan: RunPlan) => choose({ kind: 'peer', plan });
@@ -398,6 +400,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
   addCheckCommand(program, name, (plan) => choose({ kind: 'check', plan }));
   addNodeCommand(program, name, (choice) => choose({ kind: 'node', choice }));
   addStatusCommands(program, name, (plan) => choose({ kind: 'status', plan }));
+  addOneshotCommands(program, checked, (plan) => choose({ kind: 'oneshot', plan }));
   return program;
 }
 
@@ -444,6 +447,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCa(c.plan, name);
     case 'status':
       return runStatusPlan(c.plan);
+    case 'oneshot':
+      return (await import('./oneshot.js')).runOneshot(c.plan, name);
     case 'peer':
       return runPeer(c.plan, name);
     default:

@@ -41,8 +41,8 @@ const quoted = (v: string): string => JSON.stringify(v).replace(/^"|"$/g, "'");
 const BIND_TRIES = 5;
 const MAX_TIMEOUT_S = 600;
 
-/** The certificate in DIR to use: --id's, or the only peer-ID.key there. */
-function tlsOf(dir: string, idText: string | undefined): TlsIdentity {
+/** The certificate in DIR to use: --id's, or the only peer-ID.key there (the one-shots use it too). */
+export function tlsOf(dir: string, idText: string | undefined): TlsIdentity {
   let id: bigint | undefined;
   if (idText !== undefined) {
     id = parseDecimalPeerId(idText);
