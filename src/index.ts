@@ -30,6 +30,3 @@ export { startGateway } from './api/gateway.js';
 export type { Gateway, GatewayOptions } from './api/gateway.js';
 export { connect, RingClient } from './api/client.js';
 export type { ConnectOptions } from './api/client.js';
-export type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, Progress, PutOptions, PutResult, PutSource } from './api/types.js';
-export { ERROR_CODES, isErrorCode } from './core/errors.js';
-export type { ErrorCode } from './core/errors.js';
