@@ -24,6 +24,7 @@ import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint
 import type { Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 import { PeerOps } from './api/peer-ops.js';
+import { RecordLog } from './api/records.js';
 import type { DataApi, FileStat, GetFileResult, LookupResult, OpOptions, PutOptions, PutResult, PutSource } from './api/types.js';
 import type { Readable } from 'node:stream';
 
@@ -160,6 +161,8 @@ export class Peer extends EventEmitter implements DataApi {
   private resolveClosed!: (e: PeerExit) => void;
   /** The library's put, get, stat and lookup (src/api/peer-ops.ts). */
   private readonly ops: PeerOps;
+  /** Who published each name held here, and which were deleted: kept beside the stored files. */
+  private readonly records = new RecordLog(() => this.endpoint?.library);
 
   constructor(opts: PeerOptions) {
     super();
@@ -305,6 +308,10 @@ export class Peer extends EventEmitter implements DataApi {
   has(name: string, options?: OpOptions): Promise<boolean> {
     return this.ops.has(name, options);
   }
+  /** Removes every copy of `name`: only its publisher may. */
+  delete(name: string, options?: OpOptions): Promise<void> {
+    return this.ops.delete(name, options);
+  }
   /** Who owns `key` in the ring, how many hops away, and its successors. */
   lookup(key: bigint | number, options?: OpOptions): Promise<LookupResult> {
     return this.ops.lookup(key, options);
@@ -361,11 +368,13 @@ export class Peer extends EventEmitter implements DataApi {
       return;
     }
     const keys = new KeyStore(this.space);
-    const held = files.flatMap((f) => {
+    const found = files.flatMap((f) => {
       const name = keys.nameOfFile(f.name);
       return name === undefined ? [] : [{ name, size: f.size }];
     });
-    this.feed({ type: 'start', files: held, now: now() });
+    const { files: held, deleted } = await this.records.load(found);
+    if (this.stopped) return void (await this.endpoint.close());
+    this.feed({ type: 'start', files: held, deleted, now: now() });
     this.started = true;
     for (const line of this.early.splice(0)) this.command(line);
   }
@@ -452,6 +461,14 @@ export class Peer extends EventEmitter implements DataApi {
         case 'op':
           this.ops.onEvent(e.op, e.event);
           break;
+        case 'delete-file':
+          void this.endpoint?.library?.remove('store', this.space.fileOf(e.name)).catch((err: unknown) => this.line(`Could not remove the deleted File ${e.name}: ${String(err)}`, 'info'));
+          break;
+        case 'remember': {
+          const { kind: _, ...r } = e;
+          this.records.remember(r);
+          break;
+        }
       }
     }
   }
@@ -538,6 +555,10 @@ export class Peer extends EventEmitter implements DataApi {
       await Promise.race([Promise.allSettled([...this.inFlight]), bound]);
       this.runtime.clearTimer(timer);
     }
+    // what the record log still has to write goes first, within a bound
+    let flushTimer: unknown;
+    await Promise.race([this.records.flushed(), new Promise<void>((res) => (flushTimer = this.runtime.setTimer(FLUSH_ON_EXIT_MS, res)))]);
+    this.runtime.clearTimer(flushTimer);
     try {
       await this.endpoint?.close();
     } catch {

@@ -352,6 +352,11 @@ export class RingClient implements DataApi {
     return this.call('GET', lookupRoute(k), options, decodeLookupResult);
   }
 
+  /** Deletes `name` through the gateway: its member is the publisher the ring judges (see docs/api.md). */
+  async delete(name: string, options: OpOptions = {}): Promise<void> {
+    await this.call('DELETE', fileRoute(name), options, () => undefined);
+  }
+
   close(): void {
     this.agent.destroy();
   }

@@ -18,6 +18,7 @@ export type Route =
   | { kind: 'health' }
   | { kind: 'put'; name: string }
   | { kind: 'get'; name: string }
+  | { kind: 'delete'; name: string }
   | { kind: 'stat'; name: string }
   | { kind: 'lookup'; key: bigint };
 
@@ -71,8 +72,8 @@ export function parseRoute(method: string, path: string): Route | undefined {
   const kind = m?.[1];
   const arg = m?.[2];
   if (kind === 'health' && arg === undefined && method === 'GET') return { kind: 'health' };
-  if (kind === 'files' && arg !== undefined && (method === 'GET' || method === 'PUT')) {
-    return { kind: method === 'PUT' ? 'put' : 'get', name: decodeName(arg) };
+  if (kind === 'files' && arg !== undefined && (method === 'GET' || method === 'PUT' || method === 'DELETE')) {
+    return { kind: method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : 'get', name: decodeName(arg) };
   }
   if (kind === 'stat' && arg !== undefined && method === 'GET') return { kind: 'stat', name: decodeName(arg) };
   if (kind === 'lookup' && arg !== undefined && method === 'GET') return { kind: 'lookup', key: parseKey(arg) };

@@ -123,6 +123,9 @@ async function serve(api: DataApi, route: Exclude<Route, { kind: 'health' }>, re
     }
     case 'lookup':
       return sendJson(res, 200, await api.lookup(route.key, op));
+    case 'delete':
+      await api.delete(route.name, op);
+      return sendJson(res, 200, { deleted: route.name });
   }
 }
 

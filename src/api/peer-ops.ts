@@ -179,6 +179,13 @@ export class PeerOps implements DataApi {
     return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact) };
   }
 
+  async delete(name: string, options: OpOptions = {}): Promise<void> {
+    this.ready(name, options);
+    await this.operation<void>((op) => this.host.feed({ type: 'delete', op, name, now: this.host.runtime.now() }), options, (ev, done) => {
+      if (ev.type === 'deleted') done();
+    });
+  }
+
   // ---- the parts --------------------------------------------------------------------------------
 
   /** The checks every call begins with: a library, a valid name, a peer in its ring, no abort yet. */

@@ -91,4 +91,9 @@ export interface DataApi {
   has(name: string, options?: OpOptions): Promise<boolean>;
   /** Who owns `key` (a key of the ring's id space, or a stored name's key). */
   lookup(key: bigint | number, options?: OpOptions): Promise<LookupResult>;
+  /**
+   * Removes every copy of `name`; only its publisher may (else CDHT_ERR_FORBIDDEN). Its bytes
+   * cannot come back from a holder that missed it; the name can be put again.
+   */
+  delete(name: string, options?: OpOptions): Promise<void>;
 }

@@ -36,6 +36,7 @@ import { Replication } from './storage/replication.js';
 import { Transfers } from './storage/transfers.js';
 import { StatusDesk } from './status.js';
 import { Holds } from './storage/holds.js';
+import { Deletes } from './storage/deletes.js';
 
 /** Characters of an unknown command echoed back (a pasted page of text is not repeated whole). */
 const ECHO_CHARS = 40;
@@ -72,6 +73,7 @@ export class PeerCore {
   private readonly repl: Replication;
   private readonly desk: StatusDesk;
   private readonly holds: Holds;
+  private readonly deletes: Deletes;
 
   constructor(config: CoreConfig) {
     const ctx = (this.ctx = new Ctx(config));
@@ -112,13 +114,16 @@ export class PeerCore {
       () => this.transfers.awaitingCopies(),
       (name) => this.transfers.check(name),
       (name) => this.transfers.restore(name),
+      (name, sha256, from) => this.deletes.buried(name, sha256, from),
     );
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),
       replicaArrived: (name, to) => this.repl.pushed(name, to),
       replicaFailed: (name, to, error) => this.repl.pushFailed(name, to, error),
       wantsReplica: (h, origin) => this.repl.wantsReplica(h, origin),
+      buried: (name, from) => this.deletes.buried(name, undefined, from),
     });
+    this.deletes = new Deletes(ctx, this.keys, this.lookups, this.router, () => this.succ.list.slice());
     this.join = new Join(ctx, this.live, this.succ, this.router, {
       onJoined: (queued) => {
         ctx.emit({ kind: 'ready' });
@@ -209,7 +214,7 @@ export class PeerCore {
   private dispatch(ev: CoreEvent): void {
     switch (ev.type) {
       case 'start':
-        return this.onStart(ev.files ?? []);
+        return this.onStart(ev.files ?? [], ev.deleted ?? []);
       case 'timer':
         return this.onTimer(ev.name);
       case 'receive':
@@ -232,8 +237,11 @@ export class PeerCore {
         return this.onOperation(ev);
       case 'holds':
         return this.holds.ask(ev.op, ev.to, ev.name);
+      case 'delete':
+        return this.onOperation(ev);
       case 'cancel':
         this.transfers.cancel(ev.op);
+        this.deletes.cancel(ev.op);
         return this.holds.cancel(ev.op);
       case 'serve-progress':
         return this.transfers.onServeProgress(ev.file, ev.rid, ev.to, ev.phase, ev.error, ev.size);
@@ -261,10 +269,11 @@ export class PeerCore {
 
   // ---- start, timers ---------------------------------------------------------------------
 
-  private onStart(files: NonNullable<Extract<CoreEvent, { type: 'start' }>['files']>): void {
+  private onStart(files: NonNullable<Extract<CoreEvent, { type: 'start' }>['files']>, deleted: NonNullable<Extract<CoreEvent, { type: 'start' }>['deleted']>): void {
     const ctx = this.ctx;
     if (ctx.phase !== 'starting') return;
     for (const f of files) this.keys.add(f);
+    for (const d of deleted) this.keys.bury(d.name, d.sha256, d.at);
     const mode = ctx.cfg.mode;
     if (mode.kind === 'join') {
       const k = mode.known;
@@ -290,6 +299,8 @@ export class PeerCore {
           this.repl.tick();
           this.lookups.expire();
           this.holds.expire();
+          this.deletes.expire();
+          this.deletes.tick();
         }
         return;
       case 'liveness':
@@ -337,14 +348,15 @@ export class PeerCore {
   }
 
   /** The library's put and get: the console's Store and Request, with their outcome told by op events. */
-  private onOperation(ev: Extract<CoreEvent, { type: 'put' | 'get' }>): void {
+  private onOperation(ev: Extract<CoreEvent, { type: 'put' | 'get' | 'delete' }>): void {
     const ctx = this.ctx;
     const fail = (code: 'CDHT_ERR_NAME' | 'CDHT_ERR_NOT_IN_RING', message: string) => ctx.emit({ kind: 'op', op: ev.op, event: { type: 'failed', code, message } });
     const problem = ctx.space.nameProblem(ev.name);
     if (problem) return fail('CDHT_ERR_NAME', problem);
     if (ctx.phase !== 'active') return fail('CDHT_ERR_NOT_IN_RING', `Peer ${ctx.fmt(ctx.self.id)} is not in a ring (${ctx.phase})`);
     if (ev.type === 'put') this.transfers.storeTyped(ev.name, ev.op);
-    else this.transfers.requestTyped(ev.name, ev.op, ev.saveAs);
+    else if (ev.type === 'get') this.transfers.requestTyped(ev.name, ev.op, ev.saveAs);
+    else this.deletes.deleteTyped(ev.name, ev.op);
   }
 
   // ---- delivery ------------------------------------------------------------------------------
@@ -408,6 +420,12 @@ export class PeerCore {
         return this.holds.onQuery(msg, origin);
       case 'holds-reply':
         return this.holds.onReply(msg, origin);
+      case 'delete-request':
+        return this.deletes.onRequest(msg, origin);
+      case 'delete-reply':
+        return this.deletes.onReply(msg, origin);
+      case 'key-delete':
+        return this.deletes.onKeyDelete(msg, origin);
       default:
         return ctx.note(`Ignored a stray ${msg.type} frame`, 'debug');
     }
@@ -438,6 +456,8 @@ export class PeerCore {
         return this.repl.onOfferFailed(msg.oid, to);
       case 'holds-query':
         return this.holds.onSendFailed(msg, error);
+      case 'delete-request':
+        return this.deletes.onSendFailed(msg, error);
       default:
         return ctx.note(`Could not deliver ${msg.type} to Peer ${ctx.fmt(to.id)}: ${error}`, 'debug');
     }

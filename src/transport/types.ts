@@ -138,6 +138,10 @@ export interface LibraryFiles {
   remove(dir: FileDir, name: string): Promise<void>;
   /** Ends the transfer coming in for request `rid`, if any (its partial file is removed; the sender sees it closed). */
   abortIncoming(rid: number, reason: string): void;
+  /** The store directory's record log (who published which name, which names were deleted): its text, '' when there is none. */
+  readRecords(): Promise<string>;
+  /** Adds lines to the record log; `replace`: the log becomes exactly these lines (written whole, then renamed into place). */
+  writeRecords(lines: string, replace?: boolean): Promise<void>;
 }
 
 export interface Runtime {

@@ -85,6 +85,11 @@ export class FakeApi implements DataApi {
     return bytes ? { name, key: keyOf(name), size: bytes.length, sha256: sha(bytes), holders: [OWNER] } : null;
   }
 
+  async delete(name: string, options: OpOptions = {}): Promise<void> {
+    this.note(options);
+    if (!this.files.delete(name)) throw new CdhtError('CDHT_ERR_NOT_FOUND', `no holder has ${name}`);
+  }
+
   async has(name: string, options?: OpOptions): Promise<boolean> {
     return (await this.stat(name, options)) !== null;
   }

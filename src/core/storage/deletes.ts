@@ -28,6 +28,13 @@ import type { Held, KeyStore } from './key-store.js';
 /** Deletes of ours waiting for the owner's answer, and key-deletes waiting for their lookup. */
 const MAX_PENDING = 1024;
 const MAX_CHECKING = 1024;
+/**
+ * For this long after a delete, the owner tells its replica holders again every REPEAT_EVERY_TICKS
+ * ping intervals (a holder away at the time, or a new one, hears it), at most REPEAT_NAMES at once.
+ */
+const REPEAT_FOR_MS = 10 * 60_000;
+const REPEAT_EVERY_TICKS = 5;
+const REPEAT_NAMES = 32;
 
 function plainHost(host: string): string {
   return host.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
@@ -70,6 +77,21 @@ export class Deletes {
       this.pending.set(qid, { op, to: r.owner, file, at: ctx.now });
       ctx.send(r.owner, { type: 'delete-request', from: ctx.self, qid, file });
     });
+  }
+
+  private ticks = 0;
+
+  /** Every few ticks, the names this peer deleted lately are announced to its replica holders again. */
+  tick(): void {
+    if (++this.ticks % REPEAT_EVERY_TICKS !== 0) return;
+    const ctx = this.ctx;
+    const holders = this.successors().slice(0, Math.max(0, ctx.cfg.replicas - 1));
+    if (holders.length === 0) return;
+    for (const t of this.keys.buriedSince(ctx.now - REPEAT_FOR_MS, REPEAT_NAMES)) {
+      // only what this peer owns: a holder's own tombstone is not its to announce
+      if (!this.router.route(ctx.space.keyOf(t.name)).accept) continue;
+      for (const s of holders) ctx.send(s, { type: 'key-delete', from: ctx.self, file: t.name, sha256: t.sha256 });
+    }
   }
 
   /** The shell gave the operation up. */
@@ -167,12 +189,15 @@ export class Deletes {
   }
 
   /**
-   * A copy of `file` with these bytes is offered or stored here again: true when the name was
-   * deleted (its sender is told to drop the copy), so it is refused.
+   * A copy of `file` with these bytes is offered here again, or (no bytes) stored again by another
+   * than its publisher: true when the name was deleted lately (its sender is told to drop any
+   * copy of the deleted bytes), so it is refused.
    */
   buried(file: string, sha256: Uint8Array | undefined, from: Contact): boolean {
     const t = this.keys.tombstone(file, this.ctx.now);
     if (!t || (sha256 && !sameBytes(t.sha256, sha256))) return false;
+    // a store (no bytes known yet) by the name's publisher is a new put of it: allowed
+    if (!sha256 && t.publisher && t.publisher.id === from.id && sameAddress(t.publisher, from)) return false;
     if (from.id !== this.ctx.self.id) this.ctx.send(from, { type: 'key-delete', from: this.ctx.self, file, sha256: t.sha256 });
     return true;
   }

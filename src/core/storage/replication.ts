@@ -87,6 +87,8 @@ export class Replication {
     private readonly hash: (name: string) => void = () => undefined,
     /** Stores a copy again through the ring (one no neighbour would take). */
     private readonly restore: (name: string) => void = () => undefined,
+    /** Whether the name was deleted lately with these bytes (its offerer is then told to drop them). */
+    private readonly buried: (name: string, sha256: Uint8Array | undefined, from: Contact) => boolean = () => false,
   ) {}
 
   /** A name's record came back from the shell (or the file is gone). */
@@ -185,7 +187,7 @@ export class Replication {
       if (this.offers.size >= MAX_OFFERS) this.offers.delete(this.offers.keys().next().value!);
       const oid = ctx.nonce();
       this.offers.set(oid, { to, names: new Set(batch.map((h) => h.name)), at: ctx.now, inFlight: new Set(), answered: false });
-      const keys: KeyInfo[] = batch.map((h) => ({ name: h.name, size: h.size, sha256: h.sha256! }));
+      const keys: KeyInfo[] = batch.map((h) => ({ name: h.name, size: h.size, sha256: h.sha256!, ...(h.publisher ? { publisher: h.publisher } : {}) }));
       ctx.send(to, { type: 'key-offer', from: ctx.self, oid, keys });
       oids.push(oid);
     }
@@ -230,6 +232,11 @@ export class Replication {
     const refused: string[] = [];
     for (const k of msg.keys) {
       if (this.keys.has(k.name) || missing.has(k.name)) continue;
+      // a name deleted lately comes back only as a new put, never as an old copy
+      if (this.buried(k.name, k.sha256, msg.from)) {
+        refused.push(k.name);
+        continue;
+      }
       const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
       // refused, so that a hand-over looks for another taker: not ours, or no room for it now
       if (!ours || missing.size >= room) refused.push(k.name);

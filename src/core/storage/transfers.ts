@@ -69,6 +69,8 @@ export interface TransferHooks {
   replicaFailed(name: string, to: Contact, error?: string): void;
   /** The record a replica transfer must match, if it was asked for (key-want) from that peer under that offer. */
   wantsReplica(h: FileBegin, origin: Origin): KeyInfo | undefined;
+  /** Whether a store of `name` by `from` is of a name deleted lately (refused; `from` is told to drop its copy). */
+  buried(name: string, from: Contact): boolean;
 }
 
 /** What the core answers a file offer with: where to save it, and what it must match. */
@@ -89,8 +91,10 @@ export class Transfers {
    * genuine one (the first copy to arrive whole wins).
    */
   private readonly accepted = new Map<string, { origin: Contact; until: number }>();
-  /** Store copies arriving now (between their file-begin and their end). */
-  private readonly receivingStores = new Set<string>();
+  /** Store copies arriving now (between their file-begin and their end), with the store's origin: the name's publisher. */
+  private readonly receivingStores = new Map<string, Contact>();
+  /** `${from}:${name}` -> the record a replica arriving now was offered with (its publisher with it). */
+  private readonly receivingReplicas = new Map<string, KeyInfo>();
   /** file -> stores typed here, waiting for an owner's acceptance. */
   private readonly started = new Map<string, number>();
   /** Stores typed here that this peer took as the owner, waiting for the shell to find the file. */
@@ -228,6 +232,7 @@ export class Transfers {
     ctx.trace({ kind: 'store-accepted', file, origin: origin.id });
     // typed here: the file may have been put in the directory by hand since the start
     if (origin.id === ctx.self.id) {
+      this.started.delete(file); // a store of ours that came back: taken here, it waits for no acceptance
       if (this.putOps.has(file)) {
         // a put's bytes are staged: a name held here already stays as it is
         if (this.keys.has(file)) return this.putEnded(file, { type: 'failed', code: 'CDHT_ERR_EXISTS', message: `${file} is stored already; stored files do not change` });
@@ -236,8 +241,9 @@ export class Transfers {
       if (this.typedHere.size < MAX_PENDING_STORES) this.typedHere.add(file);
       return this.check(file);
     }
-    // stored files never change: a name held here already is not copied again (an empty storeId says so)
-    if (this.keys.has(file)) {
+    // stored files never change: a name held here already is not copied again (an empty storeId says
+    // so); nor is one deleted lately, unless its publisher stores it again
+    if (this.keys.has(file) || this.hooks.buried(file, origin)) {
       ctx.note(`File ${file} is already stored here; stored files do not change, so nothing is copied`);
       return ctx.send(origin, { type: 'store-accepted', from: ctx.self, file, storeId: '' });
     }
@@ -310,14 +316,18 @@ export class Transfers {
       return;
     }
     for (const msg of waiting) this.unserved(msg, 'the copy here is intact; the requester refused it');
-    if (size === undefined) return;
+    if (size === undefined) {
+      if (this.typedHere.delete(name)) this.putEnded(name, { type: 'failed', code: 'CDHT_ERR_TRANSFER', message: `the bytes of ${name} could not be kept here` });
+      return;
+    }
     if (held) {
       if (!held.sha256 && sha256) this.keys.add({ name, size, sha256 }, held.ring);
       return;
     }
     if (!this.typedHere.has(name)) return;
     this.typedHere.delete(name);
-    this.keys.add({ name, size, ...(sha256 ? { sha256 } : {}) }, true); // taken here as the owner
+    this.keys.add({ name, size, ...(sha256 ? { sha256 } : {}), publisher: this.ctx.self }, true); // taken here as the owner
+    this.ctx.emit({ kind: 'remember', name, publisher: this.ctx.self });
     this.hooks.onHeld(name);
     this.putEnded(name, { type: 'stored', by: this.ctx.self });
   }
@@ -424,8 +434,9 @@ export class Transfers {
     const ctx = this.ctx;
     const file = msg.file;
     const local = requester.id === ctx.self.id;
-    // never more replicas than this ring keeps: a forged count cannot walk a request round the ring
-    const left = Math.min(msg.fallback, ctx.cfg.replicas - 1);
+    // never more replicas than this ring keeps: a forged count cannot walk a request round the ring;
+    // none for a name deleted here lately (a replica that missed the delete must not serve it)
+    const left = this.keys.tombstone(file, ctx.now) ? 0 : Math.min(msg.fallback, ctx.cfg.replicas - 1);
     const next = left > 0 ? this.router.routable().find((c) => c.id !== requester.id) : undefined;
     if (next) {
       ctx.note(`File ${file} is not here; asking Peer ${ctx.fmt(next.id)}, which keeps a replica`);
@@ -559,6 +570,8 @@ export class Transfers {
     if (h.purpose === 'replica') {
       const record = this.hooks.wantsReplica(h, origin);
       if (!record?.sha256) return refuse('no such replica was asked for (or not with this size and record)');
+      if (this.receivingReplicas.size >= MAX_PENDING_STORES) this.receivingReplicas.delete(this.receivingReplicas.keys().next().value!);
+      this.receivingReplicas.set(`${h.from.id}:${h.file}`, record);
       return { saveAs: ctx.space.fileOf(h.file), sha256: record.sha256, keep: true };
     }
     this.prune();
@@ -568,7 +581,7 @@ export class Transfers {
     if (!s || !sameOrigin) return refuse(tooBig ?? 'no such store accepted');
     this.accepted.delete(at);
     if (tooBig) return refuseAloud(tooBig);
-    this.receivingStores.add(h.file);
+    this.receivingStores.set(h.file, s.origin);
     ctx.trace({ kind: 'receive', file: h.file, from: h.from.id, purpose: 'store', phase: 'start', size: h.size });
     return { saveAs: ctx.space.fileOf(h.file), keep: true };
   }
@@ -597,7 +610,10 @@ export class Transfers {
         else this.opFailed(req.op, error?.includes(RECORD_MISMATCH) ? 'CDHT_ERR_INTEGRITY' : 'CDHT_ERR_TRANSFER', `the transfer from Peer ${ctx.fmt(h.from.id)} failed: ${error ?? 'unknown error'}`);
       }
     }
-    const record = ok ? { name: h.file, size: h.size, ...(sha256 ? { sha256 } : {}) } : undefined;
+    const publisher = h.purpose === 'store' ? this.receivingStores.get(h.file) : h.purpose === 'replica' ? this.receivingReplicas.get(`${h.from.id}:${h.file}`)?.publisher : undefined;
+    if (h.purpose === 'replica') this.receivingReplicas.delete(`${h.from.id}:${h.file}`);
+    const record = ok ? { name: h.file, size: h.size, ...(sha256 ? { sha256 } : {}), ...(publisher ? { publisher } : {}) } : undefined;
+    if (record?.publisher) ctx.emit({ kind: 'remember', name: record.name, publisher: record.publisher });
     if (h.purpose === 'replica') {
       if (record) {
         this.keys.add(record, true);

@@ -177,7 +177,7 @@ export class NodeEndpoint implements Endpoint {
     this.keys = identity ? new DatagramKeys(identity.id, limits) : undefined;
     const tempCap = opts.maxFileBytes !== undefined ? limits.tempSpaceFiles * opts.maxFileBytes : limits.maxTempBytes;
     this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>(), temp: new TempSpace(tempCap) };
-    this.library = new NodeLibraryFiles({ store: this.files.storeDir, data: this.files.dataDir }, (rid, reason) => {
+    this.library = new NodeLibraryFiles({ store: this.files.storeDir, data: this.files.dataDir }, opts.self.id, (rid, reason) => {
       for (const t of this.files.transfers) if (t.offer.purpose === 'request' && t.offer.rid === rid) t.abort(reason);
     });
     this.pool = new LinkPool({

@@ -10,6 +10,11 @@ import { CdhtError } from '../../core/errors.js';
 import type { FileDir, LibraryFiles } from '../types.js';
 import { isPlainFileName } from './guard.js';
 
+/** The record log's name in the store directory, per peer (peers may share a directory); hidden: never taken for a stored name. */
+export function recordsFile(id: bigint): string {
+  return `.cdht-records-${id}`;
+}
+
 function checkName(name: string): void {
   if (!isPlainFileName(name) && !isLibraryTemp(name)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a stored or temporary name`);
 }
@@ -21,6 +26,8 @@ function aborted(signal: AbortSignal): CdhtError {
 export class NodeLibraryFiles implements LibraryFiles {
   constructor(
     private readonly dirs: { store: string; data: string },
+    /** Whose record log this is. */
+    private readonly peerId: bigint,
     /** Ends an incoming request transfer (the endpoint knows its receivers). */
     private readonly abortTransfer: (rid: number, reason: string) => void,
   ) {}
@@ -119,6 +126,24 @@ export class NodeLibraryFiles implements LibraryFiles {
 
   abortIncoming(rid: number, reason: string): void {
     this.abortTransfer(rid, reason);
+  }
+
+  async readRecords(): Promise<string> {
+    try {
+      return await fsp.readFile(join(this.dirs.store, recordsFile(this.peerId)), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+      throw err;
+    }
+  }
+
+  async writeRecords(lines: string, replace = false): Promise<void> {
+    const path = join(this.dirs.store, recordsFile(this.peerId));
+    await fsp.mkdir(this.dirs.store, { recursive: true });
+    if (!replace) return fsp.appendFile(path, lines);
+    const part = `${path}.${process.pid}.new`;
+    await fsp.writeFile(part, lines);
+    await fsp.rename(part, path);
   }
 }
 

@@ -245,7 +245,20 @@ class SimEndpoint implements Endpoint, Sender {
     abortIncoming: (rid) => {
       this.net.abortIncoming(this, rid);
     },
+    readRecords: () => Promise.resolve((this.net.records.get(this.recordsKey) ?? []).join('')),
+    writeRecords: (lines, replace = false) => {
+      // kept as pieces, not on the simulated disk: an append copies nothing, however long the log
+      const log = replace ? [] : (this.net.records.get(this.recordsKey) ?? []);
+      log.push(lines);
+      this.net.records.set(this.recordsKey, log);
+      return Promise.resolve();
+    },
   };
+
+  /** Whose record log: per peer, as peers may share a directory. */
+  private get recordsKey(): string {
+    return `${this.storeDir}#${addressOf(this.self)}`;
+  }
 
   private dirOf(dir: FileDir): string {
     return dir === 'store' ? this.storeDir : this.dataDir;
@@ -255,6 +268,8 @@ class SimEndpoint implements Endpoint, Sender {
 export class SimNetwork {
   readonly seed: number;
   readonly disk = new SimDisk();
+  /** Each store directory's record log (publishers, deletions), as the Node runtime keeps it in `.cdht-records`. */
+  readonly records = new Map<string, string[]>();
   /** `${receiver}:${rid}`: request transfers their receiver closed (the library's get aborted); bounded. */
   private readonly abortedTransfers = new Set<string>();
 
