@@ -104,11 +104,18 @@ const SAMPLES: Message[] = [
   { type: 'decommission', from: A, qid: 77 },
   { type: 'decommission-reply', from: B, qid: 77, accepted: true, reason: 'leaving: handing its keys over' },
   { type: 'decommission-reply', from: B, qid: 78, accepted: false, reason: '' },
+  { type: 'holds-query', from: A, qid: 9, file: 'Quarterly report (final).txt' },
+  { type: 'holds-reply', from: B, qid: 9, file: 'notes.txt', record: { name: 'notes.txt', size: 3, sha256: SHA }, successors: [A, C] },
+  { type: 'holds-reply', from: B, qid: 10, file: '2067', successors: [] },
+  { type: 'delete-request', from: A, qid: 11, file: 'notes.txt' },
+  { type: 'delete-reply', from: B, qid: 11, file: 'notes.txt', result: 'forbidden' },
+  { type: 'key-delete', from: B, file: 'notes.txt', sha256: SHA },
+  { type: 'key-offer', from: A, oid: 7, keys: [{ name: 'a.txt', size: 1, sha256: SHA, publisher: C }, { name: 'b.txt', size: 2, publisher: B }] },
 ];
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
 function inV1(m: Message): boolean {
-  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy', 'status-query', 'status-reply', 'decommission', 'decommission-reply'].includes(m.type)) return false;
+  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy', 'status-query', 'status-reply', 'decommission', 'decommission-reply', 'holds-query', 'holds-reply', 'delete-request', 'delete-reply', 'key-delete'].includes(m.type)) return false;
   if ('proof' in m && m.proof) return false;
   if (m.type === 'ping' && m.role === 0) return false;
   if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
@@ -122,6 +129,7 @@ const ALL_TYPES = [
   'successor-query', 'successor-reply', 'store', 'store-accepted', 'file-request', 'file-missing',
   'file-begin', 'file-data', 'file-end', 'lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy',
   'status-query', 'status-reply', 'decommission', 'decommission-reply',
+  'holds-query', 'holds-reply', 'delete-request', 'delete-reply', 'key-delete',
 ];
 
 test('status and decommission fixtures: byte-exact, version 2 only, strict about phase and bits', () => {
@@ -147,6 +155,26 @@ test('status and decommission fixtures: byte-exact, version 2 only, strict about
   // unknown in version 1
   failsWith(decodeFrame(hex(queryBytes.replace('0000000c 02 17', '0000000c 01 17'))), 'CDHT_ERR_UNKNOWN_TYPE');
   assert.throws(() => encodeFrame({ type: 'status-reply', from, qid: 1, bits: 8, phase: 'gone', successors: [], keys: 0, bytes: 0, handovers: 0 } as unknown as Message), /phase/);
+});
+
+test('key records: a record without a publisher keeps its first bytes; parts above 3 are refused', () => {
+  const from = { id: 1n, host: 'h', port: 2 };
+  const plain = { type: 'key-offer', from, oid: 1, keys: [{ name: 'a', size: 5 }] } as Message;
+  // len | v2 | type 20 | contact | oid 1 | count 1 | "a" | size u64 5 | parts 0
+  const plainBytes = '00000018 02 14 01 01 0002 01 68 00000001 01 01 61 0000000000000005 00';
+  assert.equal(toHex(encodeFrame(plain)), toHex(hex(plainBytes)));
+  const withPublisher = { type: 'key-offer', from, oid: 1, keys: [{ name: 'a', size: 5, publisher: { id: 3n, host: 'p', port: 4 } }] } as Message;
+  // parts 2, then the publisher's contact (id len 1, 03, port 4, host len 1, "p")
+  const publisherBytes = '0000001e 02 14 01 01 0002 01 68 00000001 01 01 61 0000000000000005 02 01 03 0004 01 70';
+  assert.equal(toHex(encodeFrame(withPublisher)), toHex(hex(publisherBytes)));
+  assert.deepEqual(ok(decodeFrame(hex(publisherBytes))), withPublisher);
+  failsWith(decodeFrame(hex(plainBytes.replace(/00$/, '04'))), 'CDHT_ERR_BAD_PAYLOAD');
+  // a delete-reply's result is 1..4
+  const reply = encodeFrame({ type: 'delete-reply', from, qid: 1, file: 'a', result: 'not-owner' } as Message);
+  assert.equal(reply[reply.length - 1], 4);
+  const bad = Uint8Array.from(reply);
+  bad[bad.length - 1] = 5;
+  failsWith(decodeFrame(bad), 'CDHT_ERR_BAD_PAYLOAD');
 });
 
 test('the samples cover every message type', () => {

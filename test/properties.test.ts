@@ -105,6 +105,8 @@ const sha = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const keyInfo: fc.Arbitrary<KeyInfo> = fc.oneof(
   rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }) }),
   rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha }),
+  rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), publisher: arbContact }),
+  rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha, publisher: arbContact }),
 );
 
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
@@ -135,6 +137,17 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('file-busy' as const), from: arbContact, file: arbName, rid: u32, retryAfterMs: u32 }),
   fc.oneof(
     rec({ type: fc.constant('status-query' as const), from: arbContact, qid: u32 }),
+    rec({ type: fc.constant('holds-query' as const), from: arbContact, qid: u32, file: arbName }),
+    rec({ type: fc.constant('delete-request' as const), from: arbContact, qid: u32, file: arbName }),
+    rec({ type: fc.constant('delete-reply' as const), from: arbContact, qid: u32, file: arbName, result: fc.constantFrom('deleted' as const, 'forbidden' as const, 'missing' as const, 'not-owner' as const) }),
+    rec({ type: fc.constant('key-delete' as const), from: arbContact, file: arbName, sha256: sha }),
+    arbName.chain((file) =>
+      fc.oneof(
+        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), successors: list }),
+        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), record: rec({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }) }), successors: list }),
+        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), record: rec({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha }), successors: list }),
+      ),
+    ),
     rec({ type: fc.constant('decommission' as const), from: arbContact, qid: u32 }),
     rec({ type: fc.constant('decommission-reply' as const), from: arbContact, qid: u32, accepted: fc.boolean(), reason: fc.string({ maxLength: 100 }).filter((r) => !/[\uD800-\uDFFF]/.test(r)) }),
     rec({

@@ -21,7 +21,8 @@ interface Common {
 export type OneshotPlan =
   | (Common & { kind: 'put'; file: string; name: string; copies?: number })
   | (Common & { kind: 'get'; name: string; out: string })
-  | (Common & { kind: 'lookup'; key: bigint });
+  | (Common & { kind: 'lookup'; key: bigint })
+  | (Common & { kind: 'delete'; name: string });
 
 interface RawOneshot {
   via?: string;
@@ -73,6 +74,11 @@ export function getPlan(name: string, o: RawOneshot, loadTls: TlsLoader): Onesho
   return { kind: 'get', name, out, ...commonOf(o, loadTls) };
 }
 
+export function deletePlan(name: string, o: RawOneshot, loadTls: TlsLoader): OneshotPlan {
+  if (name.length === 0) throw new ArgumentProblem('NAME must not be empty');
+  return { kind: 'delete', name, ...commonOf(o, loadTls) };
+}
+
 export function lookupPlan(key: string, o: RawOneshot, loadTls: TlsLoader): OneshotPlan {
   if (!/^\d+$/.test(key) || key.length > MAX_KEY_DIGITS) throw new ArgumentProblem(`KEY must be a decimal integer of at most ${MAX_KEY_DIGITS} digits (got ${quoted(key)})`);
   return { kind: 'lookup', key: BigInt(key), ...commonOf(o, loadTls) };
@@ -104,7 +110,7 @@ function withCommon(cmd: Command): Command {
     .allowExcessArguments();
 }
 
-/** Registers put, get and lookup; `checked` is main's turn of an ArgumentProblem into a usage error. */
+/** Registers put, get, delete and lookup; `checked` is main's turn of an ArgumentProblem into a usage error. */
 export function addOneshotCommands(program: Command, checked: Checked, onPlan: (plan: OneshotPlan) => void): void {
   const tlsLoader = async (): Promise<TlsLoader> => (await import('./status.js')).tlsOf;
   withCommon(program.command('put').description('store a file in a ring through a gateway').argument('<FILE>', 'the file to store'))
@@ -119,6 +125,11 @@ export function addOneshotCommands(program: Command, checked: Checked, onPlan: (
     .action(async (name: string, _o: unknown, c: Command) => {
       const loadTls = await tlsLoader();
       onPlan(checked(c, c.args.slice(1), () => getPlan(name, c.opts<RawOneshot>(), loadTls)));
+    });
+  withCommon(program.command('delete').description('remove every copy of a stored name, through the gateway that stored it').argument('<NAME>', 'the stored name'))
+    .action(async (name: string, _o: unknown, c: Command) => {
+      const loadTls = await tlsLoader();
+      onPlan(checked(c, c.args.slice(1), () => deletePlan(name, c.opts<RawOneshot>(), loadTls)));
     });
   withCommon(program.command('lookup').description('which peer owns a key, through a gateway').argument('<KEY>', 'a key of the ring, decimal'))
     .action(async (key: string, _o: unknown, c: Command) => {
@@ -147,7 +158,13 @@ function progressLine(label: string): { onProgress?: (p: Progress) => void; done
 
 const contactText = (c: { id: bigint; host: string; port: number }): string => `${c.id} at ${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
 
-function describe(plan: OneshotPlan, r: PutResult | GetFileResult | LookupResult): string {
+/** What a delete prints. */
+interface Deleted {
+  deleted: string;
+}
+
+function describe(plan: OneshotPlan, r: PutResult | GetFileResult | LookupResult | Deleted): string {
+  if (plan.kind === 'delete') return `Deleted ${(r as Deleted).deleted}: every copy is gone`;
   if (plan.kind === 'put') {
     const p = r as PutResult;
     const more = p.holders.length > 1 ? ` (+${p.holders.length - 1} cop${p.holders.length === 2 ? 'y' : 'ies'})` : '';
@@ -168,7 +185,7 @@ async function toStdout(client: RingClient, name: string, options: { signal: Abo
   }
 }
 
-async function perform(client: RingClient, plan: OneshotPlan, signal: AbortSignal, onProgress?: (p: Progress) => void): Promise<PutResult | GetFileResult | LookupResult | undefined> {
+async function perform(client: RingClient, plan: OneshotPlan, signal: AbortSignal, onProgress?: (p: Progress) => void): Promise<PutResult | GetFileResult | LookupResult | Deleted | undefined> {
   const options = { signal, ...(onProgress ? { onProgress } : {}) };
   switch (plan.kind) {
     case 'put':
@@ -178,6 +195,9 @@ async function perform(client: RingClient, plan: OneshotPlan, signal: AbortSigna
       return client.getFile(plan.name, resolve(plan.out), options);
     case 'lookup':
       return client.lookup(plan.key, { signal });
+    case 'delete':
+      await client.delete(plan.name, { signal });
+      return { deleted: plan.name };
   }
 }
 
@@ -188,7 +208,7 @@ export async function runOneshot(plan: OneshotPlan, program: string): Promise<nu
   const ac = new AbortController();
   const interrupt = () => ac.abort();
   process.once('SIGINT', interrupt);
-  const progress = progressLine(plan.kind === 'lookup' ? '' : plan.name);
+  const progress = progressLine(plan.kind === 'lookup' || plan.kind === 'delete' ? '' : plan.name);
   let client: RingClient | undefined;
   try {
     client = await connect(plan.via, { timeoutMs: plan.timeoutMs, ...(plan.tls ? { tls: plan.tls } : {}) });
