@@ -107,7 +107,9 @@ const SAMPLES: Message[] = [
   { type: 'holds-query', from: A, qid: 9, file: 'Quarterly report (final).txt' },
   { type: 'holds-reply', from: B, qid: 9, file: 'notes.txt', record: { name: 'notes.txt', size: 3, sha256: SHA }, successors: [A, C] },
   { type: 'holds-reply', from: B, qid: 10, file: '2067', successors: [] },
-  { type: 'delete-request', from: A, qid: 11, file: 'notes.txt' },
+  { type: 'delete-request', from: A, qid: 11, file: 'notes.txt', nonce: 0 },
+  { type: 'delete-confirm', from: B, qid: 11, file: 'notes.txt', nonce: 0xfffffffe },
+  { type: 'holds-reply', from: B, qid: 12, file: 'gone.txt', successors: [A], deleted: SHA },
   { type: 'delete-reply', from: B, qid: 11, file: 'notes.txt', result: 'forbidden' },
   { type: 'key-delete', from: B, file: 'notes.txt', sha256: SHA },
   { type: 'key-offer', from: A, oid: 7, keys: [{ name: 'a.txt', size: 1, sha256: SHA, publisher: C }, { name: 'b.txt', size: 2, publisher: B }] },
@@ -115,7 +117,7 @@ const SAMPLES: Message[] = [
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
 function inV1(m: Message): boolean {
-  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy', 'status-query', 'status-reply', 'decommission', 'decommission-reply', 'holds-query', 'holds-reply', 'delete-request', 'delete-reply', 'key-delete'].includes(m.type)) return false;
+  if (['lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy', 'status-query', 'status-reply', 'decommission', 'decommission-reply', 'holds-query', 'holds-reply', 'delete-request', 'delete-reply', 'key-delete', 'delete-confirm'].includes(m.type)) return false;
   if ('proof' in m && m.proof) return false;
   if (m.type === 'ping' && m.role === 0) return false;
   if (m.type === 'file-request' && (m.fallback !== 0 || !/^\d{4}$/.test(m.file))) return false;
@@ -129,7 +131,7 @@ const ALL_TYPES = [
   'successor-query', 'successor-reply', 'store', 'store-accepted', 'file-request', 'file-missing',
   'file-begin', 'file-data', 'file-end', 'lookup', 'lookup-reply', 'key-offer', 'key-want', 'file-busy',
   'status-query', 'status-reply', 'decommission', 'decommission-reply',
-  'holds-query', 'holds-reply', 'delete-request', 'delete-reply', 'key-delete',
+  'holds-query', 'holds-reply', 'delete-request', 'delete-reply', 'key-delete', 'delete-confirm',
 ];
 
 test('status and decommission fixtures: byte-exact, version 2 only, strict about phase and bits', () => {

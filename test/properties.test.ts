@@ -138,12 +138,14 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   fc.oneof(
     rec({ type: fc.constant('status-query' as const), from: arbContact, qid: u32 }),
     rec({ type: fc.constant('holds-query' as const), from: arbContact, qid: u32, file: arbName }),
-    rec({ type: fc.constant('delete-request' as const), from: arbContact, qid: u32, file: arbName }),
+    rec({ type: fc.constant('delete-request' as const), from: arbContact, qid: u32, file: arbName, nonce: u32 }),
+    rec({ type: fc.constant('delete-confirm' as const), from: arbContact, qid: u32, file: arbName, nonce: u32 }),
     rec({ type: fc.constant('delete-reply' as const), from: arbContact, qid: u32, file: arbName, result: fc.constantFrom('deleted' as const, 'forbidden' as const, 'missing' as const, 'not-owner' as const) }),
     rec({ type: fc.constant('key-delete' as const), from: arbContact, file: arbName, sha256: sha }),
     arbName.chain((file) =>
       fc.oneof(
         rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), successors: list }),
+        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), successors: list, deleted: sha }),
         rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), record: rec({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }) }), successors: list }),
         rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), record: rec({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha }), successors: list }),
       ),

@@ -2,7 +2,8 @@
 // protocol, and beside each a forger (an endpoint of its own, and raw frames from any source
 // address) sends what an attacker inside the ring would: offers of names with other bytes,
 // wants and file pushes under guessed ids, final requests for files outside the store, stores
-// and joins in other peers' names. Every forgery is drawn from the seed, so a failing run
+// and joins in other peers' names, deletes and key-deletes in other peers' names (the owner's
+// too). Every forgery is drawn from the seed, so a failing run
 // replays. The runner (run.ts) checks what must hold whatever they send: no stored file's bytes
 // change, no byte outside a store is sent, every honest Request gets the stored bytes.
 import { createHash } from 'node:crypto';
@@ -25,6 +26,8 @@ export interface ForgerWorld {
   contact(id: number): Contact;
   /** Names stored so far (their genuine bytes are known to the runner). */
   storedNames(): string[];
+  /** A stored name's SHA-256 (any member learns it from a holds query). */
+  sha256Of(name: string): Uint8Array | undefined;
   /** Names the scenario will store: never planted ahead of it (a forger storing a name first is a fair Store). */
   reserved(): ReadonlySet<string>;
   /** A fresh name a forger used: the runner's own probes keep away from it. */
@@ -126,7 +129,7 @@ export class Forger {
     // second version, which is the ring's merge to settle (issue 14), not an overwrite
     const stored = this.w.storedNames().includes(name);
     const as = stored || this.w.rand() < 0.7 ? this.w.contact(this.pick(honest.filter((x) => x !== target)) ?? target) : this.me;
-    switch (Math.floor(this.w.rand() * 8)) {
+    switch (Math.floor(this.w.rand() * 11)) {
       case 0: {
         // offers of names with other bytes (wants for them would let a push through)
         const f = this.fake(name);
@@ -157,6 +160,18 @@ export class Forger {
         const joiner: Contact = { id: BigInt(Math.floor(this.w.rand() * 256)), host: as.host, port: as.port };
         return this.deliver(to, { type: 'join', joiner, hops: this.w.rand() < 0.5 ? 0 : 2 });
       }
+      case 8:
+        // a delete in another peer's name, from its address (spoofed): its owner must not drop the name
+        return this.deliver(to, { type: 'delete-request', from: as, qid: this.nonce(), file: name, nonce: this.w.rand() < 0.5 ? 0 : this.nonce() }, as === this.me ? undefined : as);
+      case 9: {
+        // a key-delete of the genuine bytes in another peer's name (the owner's, by luck): no holder may drop them
+        const sha256 = this.w.sha256Of(name);
+        if (!sha256) return;
+        return this.deliver(to, { type: 'key-delete', from: as, file: name, sha256 }, as === this.me ? undefined : as);
+      }
+      case 10:
+        // a confirmation nobody asked for
+        return this.deliver(to, { type: 'delete-confirm', from: as, qid: this.nonce(), file: name, nonce: this.nonce() }, as === this.me ? undefined : as);
       case 6:
         // a want for an offer the target never made
         return this.deliver(to, { type: 'key-want', from: as, oid: this.pick(this.oids) ?? this.nonce(), wid: this.nonce(), names: [name], refused: [] }, as === this.me ? undefined : as);

@@ -19,6 +19,7 @@
 //   (committed), or while a peer that took a copy of it from the ring (the owner that accepted
 //   it, a replica, a hand-over) has not crashed since: a crash of every holder before the copies
 //   were made is the one loss the protocol does not claim to survive.
+import { createHash } from 'node:crypto';
 import type { Contact } from '../core/contact.js';
 import { defaultContact } from '../core/contact.js';
 import type { RoutingName } from '../core/context.js';
@@ -296,6 +297,10 @@ export class CheckWorld {
       honest: () => this.liveIds().filter((id) => !byzantine.has(id)),
       contact: (id) => this.contact(id),
       storedNames: () => [...this.originals.keys()],
+      sha256Of: (name) => {
+        const bytes = this.originals.get(name);
+        return bytes ? createHash('sha256').update(bytes).digest() : undefined;
+      },
       reserved: () => this.scenarioFiles,
       claim: (name) => void this.claimed.add(name),
       rand: pick,

@@ -133,10 +133,20 @@ export type Message =
    * replica holders (the library's stat, and a put counting its copies); who may ask: holds.ts.
    */
   | { type: 'holds-query'; from: Contact; qid: number; file: string }
-  /** record: the receiver's record of the name when it holds it; successors: its successor list (the replica holders come first). */
-  | { type: 'holds-reply'; from: Contact; qid: number; file: string; record?: KeyInfo; successors: Contact[] }
-  /** The library's delete, sent by the publisher straight to the key's owner (who may: deletes.ts). */
-  | { type: 'delete-request'; from: Contact; qid: number; file: string }
+  /**
+   * record: the receiver's record of the name when it holds it; successors: its successor list
+   * (the replica holders come first); deleted: the SHA-256 of the bytes it deleted under the name
+   * lately, if it did (a holder told to drop its copy checks this with the owner itself).
+   */
+  | { type: 'holds-reply'; from: Contact; qid: number; file: string; record?: KeyInfo; successors: Contact[]; deleted?: Uint8Array }
+  /**
+   * The library's delete, sent by the publisher straight to the key's owner (who may: deletes.ts).
+   * nonce: 0 when first asked; on an open ring the owner then asks the publisher's own address to
+   * confirm (delete-confirm), and the publisher asks again with the owner's nonce.
+   */
+  | { type: 'delete-request'; from: Contact; qid: number; file: string; nonce: number }
+  /** Open ring: the owner asks the publisher's recorded address whether it asked to delete `file` (answered by a delete-request with this nonce). */
+  | { type: 'delete-confirm'; from: Contact; qid: number; file: string; nonce: number }
   | { type: 'delete-reply'; from: Contact; qid: number; file: string; result: DeleteResult }
   /**
    * The owner of a deleted name tells a holder of a copy with these bytes to drop it; the holder

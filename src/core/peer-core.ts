@@ -123,7 +123,8 @@ export class PeerCore {
       wantsReplica: (h, origin) => this.repl.wantsReplica(h, origin),
       buried: (name, from) => this.deletes.buried(name, undefined, from),
     });
-    this.deletes = new Deletes(ctx, this.keys, this.lookups, this.router, () => this.succ.list.slice());
+    this.holds = new Holds(ctx, this.keys, () => this.succ.list.slice());
+    this.deletes = new Deletes(ctx, this.keys, this.lookups, this.router, () => this.succ.list.slice(), this.holds);
     this.join = new Join(ctx, this.live, this.succ, this.router, {
       onJoined: (queued) => {
         ctx.emit({ kind: 'ready' });
@@ -141,7 +142,6 @@ export class PeerCore {
       exit: (code, reason) => this.exit(code, reason),
     });
     this.desk = new StatusDesk(ctx, this.live, this.succ, this.keys, this.repl, this.depart);
-    this.holds = new Holds(ctx, this.keys, () => this.succ.list.slice());
   }
 
   /** Probe interval (the ping interval, split when it is long). */
@@ -426,6 +426,8 @@ export class PeerCore {
         return this.deletes.onReply(msg, origin);
       case 'key-delete':
         return this.deletes.onKeyDelete(msg, origin);
+      case 'delete-confirm':
+        return this.deletes.onConfirm(msg);
       default:
         return ctx.note(`Ignored a stray ${msg.type} frame`, 'debug');
     }

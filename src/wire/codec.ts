@@ -45,9 +45,11 @@
 //   27  holds-query       from: contact, qid, file
 //   28  holds-reply       from: contact, qid, file, held: bool then (size: u64, u8 0|1 then sha256 if 1)
 //                         if 1, successors
-//   29  delete-request    from: contact, qid, file
+//   29  delete-request    from: contact, qid, file, nonce: u32
 //   30  delete-reply      from: contact, qid, file, result: u8 1 deleted 2 forbidden 3 missing 4 not-owner
 //   31  key-delete        from: contact, file, sha256
+//   32  delete-confirm    from: contact, qid, file, nonce: u32
+// holds-reply ends with deleted: u8 0|1 then sha256 if 1 (a tombstone's bytes).
 // A key record in key-offer is: file, size: u64, parts: u8 (bit 1: sha256 follows, bit 2: a
 // publisher contact follows after it), so records without a publisher keep their first bytes.
 // The routed messages (join, store, file-request, lookup) may end with an origin proof in
@@ -592,6 +594,8 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
         if (m.record.sha256 !== undefined) w.bytes(checkBytes('sha256', m.record.sha256, SHA256_BYTES, SHA256_BYTES));
       }
       writeSuccessors(w, m.successors);
+      writeBool(w, 'deleted', m.deleted !== undefined);
+      if (m.deleted !== undefined) w.bytes(checkBytes('deleted', m.deleted, SHA256_BYTES, SHA256_BYTES));
     },
     read(r) {
       const from = readContact(r, 'from');
@@ -602,7 +606,9 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
         const size = r.u64('size');
         record = r.bool('has sha256') ? { name: file, size, sha256: r.bytes(SHA256_BYTES, 'sha256') } : { name: file, size };
       }
-      return { type: 'holds-reply', from, qid, file, ...(record ? { record } : {}), successors: readSuccessors(r) };
+      const successors = readSuccessors(r);
+      const deleted = r.bool('deleted') ? r.bytes(SHA256_BYTES, 'deleted') : undefined;
+      return { type: 'holds-reply', from, qid, file, ...(record ? { record } : {}), successors, ...(deleted ? { deleted } : {}) };
     },
   },
   'delete-request': {
@@ -612,11 +618,29 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeContact(w, m.from);
       writeU32(w, 'qid', m.qid);
       writeFile(w, m.file);
+      writeU32(w, 'nonce', m.nonce);
     },
     read(r) {
       const from = readContact(r, 'from');
       const qid = r.u32('qid');
-      return { type: 'delete-request', from, qid, file: readFile(r) };
+      const file = readFile(r);
+      return { type: 'delete-request', from, qid, file, nonce: r.u32('nonce') };
+    },
+  },
+  'delete-confirm': {
+    code: 32,
+    since: 2,
+    write(w, m) {
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeFile(w, m.file);
+      writeU32(w, 'nonce', m.nonce);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      const file = readFile(r);
+      return { type: 'delete-confirm', from, qid, file, nonce: r.u32('nonce') };
     },
   },
   'delete-reply': {

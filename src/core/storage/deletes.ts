@@ -6,12 +6,15 @@
 //   carried with every replica and hand-over (KeyInfo.publisher). The store itself was judged at
 //   its door: on a private ring its origin proof, on an open ring the copy from the origin's host.
 // - A delete goes from the publisher straight to the key's owner, over a connection. On a private
-//   ring the connection's certificate must be the publisher's; on an open ring the request must
-//   name the publisher's id and port and come from its host (best effort: an open ring proves no
-//   more than a host). Anyone else gets `forbidden`; a peer that does not own the key, `not-owner`.
+//   ring the connection's certificate must be the publisher's. On an open ring the request must
+//   name the publisher's id and port and come from its host, and the owner then asks the
+//   publisher's recorded address to confirm (delete-confirm with an unguessable nonce, answered by
+//   the request again with it): a sender that forges the publisher's source address never hears
+//   the nonce. Anyone else gets `forbidden`; a peer that does not own the key, `not-owner`.
 // - The owner drops its copy and tells its replica holders (key-delete, naming the bytes). A
-//   holder drops a copy only of those very bytes, and only once a lookup of its own says that the
-//   sender owns the key: a member cannot delete what it does not own by claiming to.
+//   holder drops a copy only of those very bytes, and only once it has found the key's owner with
+//   a lookup of its own and that owner has answered its own holds query that it deleted those
+//   bytes: a key-delete in the owner's name, or from a member that does not own the key, does nothing.
 // - A deleted name leaves a tombstone (its bytes' SHA-256) for TOMBSTONE_TTL_MS: an offer or a
 //   store of those bytes again (a holder that was away during the delete) is refused, and its
 //   sender is told to drop them. A put of the name by its publisher, or of other bytes, is a new
@@ -22,11 +25,13 @@ import { sameBytes } from '../bytes.js';
 import type { DeleteResult, MessageOf } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Lookups } from '../routing/lookups.js';
+import type { Holds } from './holds.js';
 import type { Router } from '../routing/router.js';
 import type { Held, KeyStore } from './key-store.js';
 
-/** Deletes of ours waiting for the owner's answer, and key-deletes waiting for their lookup. */
+/** Deletes of ours waiting for the owner's answer, deletes waiting for their publisher's confirmation, key-deletes being checked. */
 const MAX_PENDING = 1024;
+const MAX_CONFIRMING = 1024;
 const MAX_CHECKING = 1024;
 /**
  * For this long after a delete, the owner tells its replica holders again every REPEAT_EVERY_TICKS
@@ -51,6 +56,8 @@ export class Deletes {
   private readonly pending = new Map<number, { op: number; to: Contact; file: string; at: number }>();
   /** name -> key-deletes whose sender we are checking with a lookup. */
   private readonly checking = new Set<string>();
+  /** `${asker id}:${qid}` -> an open ring's delete waiting for its publisher's confirmation. */
+  private readonly confirming = new Map<string, { file: string; nonce: number; at: number }>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -59,6 +66,7 @@ export class Deletes {
     private readonly router: Router,
     /** This peer's successors, replica holders first. */
     private readonly successors: () => Contact[],
+    private readonly holds: Holds,
   ) {}
 
   private failed(op: number, code: 'CDHT_ERR_NOT_FOUND' | 'CDHT_ERR_FORBIDDEN' | 'CDHT_ERR_TIMEOUT' | 'CDHT_ERR_BUSY' | 'CDHT_ERR_UNREACHABLE', message: string): void {
@@ -75,7 +83,7 @@ export class Deletes {
       if (r.owner.id === ctx.self.id) return this.answered(op, file, this.judge(file, ctx.self, { via: 'tcp', src: ctx.self, authId: ctx.self.id }));
       const qid = ctx.nonce();
       this.pending.set(qid, { op, to: r.owner, file, at: ctx.now });
-      ctx.send(r.owner, { type: 'delete-request', from: ctx.self, qid, file });
+      ctx.send(r.owner, { type: 'delete-request', from: ctx.self, qid, file, nonce: 0 });
     });
   }
 
@@ -100,6 +108,7 @@ export class Deletes {
   }
 
   expire(): void {
+    for (const [k, c] of this.confirming) if (this.ctx.now - c.at > this.ctx.cfg.requestTimeoutMs) this.confirming.delete(k);
     for (const [qid, p] of this.pending) {
       if (this.ctx.now - p.at <= this.ctx.cfg.requestTimeoutMs) continue;
       this.pending.delete(qid);
@@ -127,14 +136,21 @@ export class Deletes {
     return from.id === pub.id && from.port === pub.port && sameHost(from.host, pub.host) && sameHost(origin.src.host, pub.host);
   }
 
-  /** The owner's decision on a delete of `file` by `from`; carried out when it is 'deleted'. */
-  private judge(file: string, from: Contact, origin: Origin): DeleteResult {
+  /** The owner's decision on a delete of `file` by `from`: the copy held, when `from` may delete it. */
+  private decide(file: string, from: Contact, origin: Origin): DeleteResult | Held {
     const key = this.ctx.space.keyOf(file);
     if (!this.router.route(key).accept || !this.router.knowsItOwns(key)) return 'not-owner';
     const held = this.keys.get(file);
     if (!held) return 'missing';
     if (!held.publisher || !this.isPublisher(held.publisher, from, origin)) return 'forbidden';
-    this.drop(held, true);
+    return held;
+  }
+
+  /** A delete asked here by this very peer: nothing to confirm. */
+  private judge(file: string, from: Contact, origin: Origin): DeleteResult {
+    const d = this.decide(file, from, origin);
+    if (typeof d === 'string') return d;
+    this.drop(d, true);
     return 'deleted';
   }
 
@@ -156,10 +172,35 @@ export class Deletes {
     const ctx = this.ctx;
     const why = origin.via !== 'tcp' ? 'not over a connection' : ctx.cfg.secure && origin.authId === undefined ? 'no certificate' : ctx.space.nameProblem(msg.file);
     if (why) return ctx.note(`Dropped a delete request from ${origin.src.host}: ${why}`, 'debug');
-    const result = this.judge(msg.file, msg.from, origin);
-    if (result === 'forbidden') ctx.note(`Refused to delete File ${msg.file} for Peer ${ctx.fmt(msg.from.id)}: not its publisher`, 'debug');
     // the answer goes to the asker's port on the host the request came from
-    ctx.send({ host: origin.src.host, port: msg.from.port }, { type: 'delete-reply', from: ctx.self, qid: msg.qid, file: msg.file, result });
+    const reply = (result: DeleteResult) => ctx.send({ host: origin.src.host, port: msg.from.port }, { type: 'delete-reply', from: ctx.self, qid: msg.qid, file: msg.file, result });
+    const d = this.decide(msg.file, msg.from, origin);
+    if (d === 'forbidden') ctx.note(`Refused to delete File ${msg.file} for Peer ${ctx.fmt(msg.from.id)}: not its publisher`, 'debug');
+    if (typeof d === 'string') return reply(d);
+    if (ctx.cfg.secure) {
+      this.drop(d, true);
+      return reply('deleted');
+    }
+    const at = `${msg.from.id}:${msg.qid}`;
+    if (msg.nonce === 0) {
+      // an open ring proves no sender: the publisher's own address must confirm it asked
+      if (this.confirming.size >= MAX_CONFIRMING) return ctx.note(`Dropped a delete request of File ${msg.file}: ${MAX_CONFIRMING} wait for confirmation`, 'debug');
+      const nonce = ctx.nonce() || 1;
+      this.confirming.set(at, { file: msg.file, nonce, at: ctx.now });
+      return ctx.send(d.publisher!, { type: 'delete-confirm', from: ctx.self, qid: msg.qid, file: msg.file, nonce });
+    }
+    const c = this.confirming.get(at);
+    if (!c || c.file !== msg.file || c.nonce !== msg.nonce) return ctx.note(`Dropped a delete request of File ${msg.file}: not confirmed by its publisher`, 'debug');
+    this.confirming.delete(at);
+    this.drop(d, true);
+    reply('deleted');
+  }
+
+  /** An owner asks whether we asked to delete `file`: we did if a delete of ours to it waits; we say so by asking again with its nonce. */
+  onConfirm(msg: MessageOf<'delete-confirm'>): void {
+    const p = this.pending.get(msg.qid);
+    if (!p || p.file !== msg.file || p.to.id !== msg.from.id || msg.nonce === 0) return;
+    this.ctx.send(p.to, { type: 'delete-request', from: this.ctx.self, qid: msg.qid, file: msg.file, nonce: msg.nonce });
   }
 
   onReply(msg: MessageOf<'delete-reply'>, origin: Origin): void {
@@ -170,7 +211,10 @@ export class Deletes {
     this.answered(p.op, p.file, msg.result);
   }
 
-  /** An owner says it deleted a name we hold a copy of: drop it once a lookup confirms the sender owns the key. */
+  /**
+   * An owner says it deleted a name we hold a copy of: drop it only once our own lookup finds the
+   * sender owning the key and that owner, asked by us, answers that it deleted these very bytes.
+   */
   onKeyDelete(msg: MessageOf<'key-delete'>, origin: Origin): void {
     const ctx = this.ctx;
     if (impersonation(ctx, msg.from, origin.authId)) return;
@@ -178,13 +222,18 @@ export class Deletes {
     if (!held?.sha256 || !sameBytes(held.sha256, msg.sha256)) return;
     if (this.checking.has(msg.file) || this.checking.size >= MAX_CHECKING) return;
     this.checking.add(msg.file);
-    this.lookups.find(ctx.space.keyOf(msg.file), (r) => {
+    const keep = (why: string) => {
       this.checking.delete(msg.file);
-      if (!r || r.owner.id !== msg.from.id || !sameAddress(r.owner, msg.from)) {
-        return ctx.note(`Kept File ${msg.file}: Peer ${ctx.fmt(msg.from.id)} asked to drop it but does not own its key`, 'debug');
-      }
-      const now = this.keys.get(msg.file);
-      if (now?.sha256 && sameBytes(now.sha256, msg.sha256)) this.drop(now, false);
+      ctx.note(`Kept File ${msg.file}: Peer ${ctx.fmt(msg.from.id)} asked to drop it, but ${why}`, 'debug');
+    };
+    this.lookups.find(ctx.space.keyOf(msg.file), (r) => {
+      if (!r || r.owner.id !== msg.from.id || !sameAddress(r.owner, msg.from)) return keep('it does not own its key');
+      this.holds.check(r.owner, msg.file, (reply) => {
+        if (!reply?.deleted || !sameBytes(reply.deleted, msg.sha256)) return keep('its owner did not confirm the delete');
+        this.checking.delete(msg.file);
+        const now = this.keys.get(msg.file);
+        if (now?.sha256 && sameBytes(now.sha256, msg.sha256)) this.drop(now, false);
+      });
     });
   }
 

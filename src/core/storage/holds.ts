@@ -27,8 +27,8 @@ function plainHost(host: string): string {
 }
 
 export class Holds {
-  /** qid -> a query of ours: the operation it answers, whom we asked, about what, and when. */
-  private readonly pending = new Map<number, { op: number; to: Contact; file: string; at: number }>();
+  /** qid -> a query of ours: the operation it answers (or the core's own callback), whom we asked, about what, and when. */
+  private readonly pending = new Map<number, { op: number; to: Contact; file: string; at: number; done?: (reply: MessageOf<'holds-reply'> | undefined) => void }>();
   private readonly sent = new Map<string, { at: number; count: number }>();
 
   constructor(
@@ -52,6 +52,16 @@ export class Holds {
     ctx.send(to, { type: 'holds-query', from: ctx.self, qid, file });
   }
 
+  /** The core's own question (a holder checking a delete with the owner): `done` gets the answer, or undefined. */
+  check(to: Contact, file: string, done: (reply: MessageOf<'holds-reply'> | undefined) => void): void {
+    const ctx = this.ctx;
+    this.expire();
+    if (this.pending.size >= MAX_PENDING) return done(undefined);
+    const qid = ctx.nonce();
+    this.pending.set(qid, { op: -1, to, file, at: ctx.now, done });
+    ctx.send(to, { type: 'holds-query', from: ctx.self, qid, file });
+  }
+
   /** The shell gave the operation up. */
   cancel(op: number): void {
     for (const [qid, p] of this.pending) if (p.op === op) this.pending.delete(qid);
@@ -62,6 +72,10 @@ export class Holds {
     for (const [qid, p] of this.pending) {
       if (this.ctx.now - p.at <= this.ctx.cfg.requestTimeoutMs) continue;
       this.pending.delete(qid);
+      if (p.done) {
+        p.done(undefined);
+        continue;
+      }
       this.ctx.emit({ kind: 'op', op: p.op, event: { type: 'failed', code: 'CDHT_ERR_TIMEOUT', message: `Peer ${this.ctx.fmt(p.to.id)} did not answer whether it holds ${p.file}` } });
     }
   }
@@ -71,6 +85,7 @@ export class Holds {
     const p = this.pending.get(msg.qid);
     if (!p) return;
     this.pending.delete(msg.qid);
+    if (p.done) return p.done(undefined);
     this.ctx.emit({ kind: 'op', op: p.op, event: { type: 'failed', code: 'CDHT_ERR_UNREACHABLE', message: `Peer ${this.ctx.fmt(p.to.id)}: ${error}` } });
   }
 
@@ -102,7 +117,8 @@ export class Holds {
     const held = this.keys.get(msg.file);
     const record = held ? { name: held.name, size: held.size, ...(held.sha256 ? { sha256: held.sha256 } : {}) } : undefined;
     const to: Target = { ...(msg.from.id !== undefined ? { id: msg.from.id } : {}), host: msg.from.host, port: msg.from.port };
-    ctx.send(to, { type: 'holds-reply', from: ctx.self, qid: msg.qid, file: msg.file, ...(record ? { record } : {}), successors: this.successors() });
+    const deleted = this.keys.tombstone(msg.file, ctx.now)?.sha256;
+    ctx.send(to, { type: 'holds-reply', from: ctx.self, qid: msg.qid, file: msg.file, ...(record ? { record } : {}), successors: this.successors(), ...(deleted ? { deleted } : {}) });
   }
 
   onReply(msg: MessageOf<'holds-reply'>, origin: Origin): void {
@@ -112,6 +128,7 @@ export class Holds {
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a holds answer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
     this.pending.delete(msg.qid);
+    if (p.done) return p.done(msg);
     ctx.emit({ kind: 'op', op: p.op, event: { type: 'holds', from: msg.from, ...(msg.record ? { record: msg.record } : {}), successors: msg.successors } });
   }
 }
