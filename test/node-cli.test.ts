@@ -136,6 +136,27 @@ describe('cdht node: input', () => {
   });
 });
 
+describe('cdht node: --api', () => {
+  test('clients without a peer put, get and delete through the node\'s gateway', async () => {
+    const root = tempDir();
+    const port = await freeBasePort([0]);
+    const data = subDir(root, 'data');
+    const p = node(['--bits', '16', '--listen', `127.0.0.1:${port}`, '--data-dir', data, '--api', '127.0.0.1:0', ...INTERVAL, '--no-ping-lines'], root, 'node', cleanEnv());
+    await p.waitFor([/^Data API on http:\/\/127\.0\.0\.1:\d+ /, 'No live successor is known; this peer is alone until another joins'], { timeoutMs: WAIT_MS });
+    const via = /^Data API on http:\/\/(127\.0\.0\.1:\d+) /.exec(p.out.find((l) => l.startsWith('Data API on'))!)![1]!;
+    writeFileSync(join(root, 'q.txt'), 'through the api');
+    const put = await runCli(['put', join(root, 'q.txt'), '--via', via, '--name', 'Quarterly report (final).txt'], { cwd: root, env: cleanEnv(), timeoutMs: WAIT_MS });
+    assert.equal(put.status.code, 0, put.describe());
+    assert.equal(readFileSync(join(data, 'store', 'Quarterly report (final).txt'), 'utf8'), 'through the api');
+    const get = await runCli(['get', 'Quarterly report (final).txt', '--via', via, '-o', '-'], { cwd: root, env: cleanEnv(), timeoutMs: WAIT_MS });
+    assert.equal(get.status.code, 0, get.describe());
+    assert.deepEqual(get.out, ['through the api']);
+    const del = await runCli(['delete', 'Quarterly report (final).txt', '--via', via], { cwd: root, env: cleanEnv(), timeoutMs: WAIT_MS });
+    assert.equal(del.status.code, 0, del.describe());
+    assert.ok(!existsSync(join(data, 'store', 'Quarterly report (final).txt')));
+  });
+});
+
 describe('cdht node: an address already taken', () => {
   test('exits 1 at once instead of trying its seeds forever', async () => {
     const root = tempDir();

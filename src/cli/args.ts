@@ -282,10 +282,10 @@ export function nodePlan(o: RawOptions & { pingInterval: string }): RunPlan {
 }
 
 /** --http HOST:PORT, where port 0 asks for any free port (the address bound is said at start). */
-export function parseHttpAddress(value: string): Address {
+export function parseHttpAddress(value: string, option = '--http'): Address {
   // parseAddress takes ports 1 to 65535: a trailing :0 is read as :1 and put back
   const any = /:0$/.test(value);
-  const a = parseListenAddress('--http', any ? `${value.slice(0, -1)}1` : value);
+  const a = parseListenAddress(option, any ? `${value.slice(0, -1)}1` : value);
   return any ? { ...a, port: 0 } : a;
 }
 

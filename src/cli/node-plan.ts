@@ -14,6 +14,8 @@ export interface NodePlan {
   /** Tried in turn until one answers; none: a ring of one. */
   seeds: Target[];
   http?: Address;
+  /** Where the gateway serves the data API to clients. */
+  api?: Address;
   logFormat: LogFormat;
   leaveTimeoutMs: number;
   dataDir: string;
@@ -61,6 +63,7 @@ function planOf(config: MergedConfig): NodePlan {
     run,
     seeds: parseSeeds((v['seeds'] as string[] | undefined) ?? [], run),
     ...(v['http'] !== undefined ? { http: parseHttpAddress(String(v['http'])) } : {}),
+    ...(v['api'] !== undefined ? { api: parseHttpAddress(String(v['api']), '--api') } : {}),
     logFormat: logFormat as LogFormat,
     leaveTimeoutMs: parseInterval(String(v['leave-timeout']), '--leave-timeout'),
     dataDir,

@@ -11,6 +11,7 @@ import { nodeLog, type NodeLog } from './node-log.js';
 import type { NodePlan } from './node-plan.js';
 import { readiness, serveOps, type OpsServer } from '../ops/http.js';
 import { PeerMetrics } from '../ops/metrics.js';
+import type { Gateway } from '../api/gateway.js';
 
 /** The first pause after a round of seeds that all failed; each round doubles it, up to the cap. */
 export const SEED_BACKOFF_FIRST_MS = 1_000;
@@ -144,6 +145,18 @@ export async function runNode(plan: NodePlan): Promise<number> {
     return 1;
   }
   if (ops) log.say('http', `HTTP on http://${formatAddress(ops.address)} (/healthz, /readyz, /metrics)`, { url: `http://${formatAddress(ops.address)}` });
+  let gateway: Gateway | undefined;
+  try {
+    gateway = plan.api ? await startNodeGateway(plan, state) : undefined;
+  } catch (err) {
+    log.say('api-failed', `Cannot serve the data API on ${formatAddress(plan.api!)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    await ops?.close();
+    return 1;
+  }
+  if (gateway) {
+    const url = `${plan.run.peer.tls ? 'https' : 'http'}://${formatAddress(gateway.address)}`;
+    log.say('api', `Data API on ${url} (cdht put/get/delete --via ${formatAddress(gateway.address)})`, { url });
+  }
   const stopping = listenForStop(state, log, plan.leaveTimeoutMs);
   const stopReading = readCommands(state, log);
   try {
@@ -156,8 +169,22 @@ export async function runNode(plan: NodePlan): Promise<number> {
   } finally {
     stopping.off();
     stopReading();
+    await gateway?.close();
     await ops?.close();
   }
+}
+
+/** The gateway for clients without a peer: the node's own certificate on a private ring (clients then need one of its authority too). */
+async function startNodeGateway(plan: NodePlan, state: NodeState): Promise<Gateway> {
+  const { startGateway } = await import('../api/gateway.js');
+  const { currentPeerApi } = await import('./node-api.js');
+  const p = plan.run.peer;
+  return startGateway(currentPeerApi(() => state.peer), {
+    host: plan.api!.host,
+    port: plan.api!.port,
+    ...(p.tls ? { tls: p.tls } : {}),
+    ...(p.maxFileBytes !== undefined ? { maxFileBytes: p.maxFileBytes } : {}),
+  });
 }
 
 /**

@@ -54,6 +54,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'ping-lines', kind: 'boolean', help: 'show the ping request and response lines', offHelp: 'hide the ping request and response lines', default: true },
   { name: 'debug', kind: 'boolean', help: 'show debug lines (dropped input, retries)', default: false },
   { name: 'http', kind: 'string', arg: '<HOST:PORT>', help: 'serve /healthz, /readyz and /metrics here (port 0: any free port, printed at start)' },
+  { name: 'api', kind: 'string', arg: '<HOST:PORT>', help: 'serve the data API here for clients without a peer (cdht put/get --via, connect()): HTTP, or HTTPS with mutual TLS on a private ring' },
   { name: 'log-format', kind: 'string', arg: '<FORMAT>', help: `${LOG_FORMATS.join(' or ')}: json prints one object a line, the event's kind as "event"`, default: 'text' },
   { name: 'leave-timeout', kind: 'number', arg: '<S>', help: 'seconds a SIGTERM or SIGINT has to leave gracefully before the peer stops anyway', default: DEFAULT_LEAVE_TIMEOUT_S },
 ];
