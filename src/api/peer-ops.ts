@@ -76,7 +76,11 @@ export class PeerOps implements DataApi {
 
   // ---- the operations ---------------------------------------------------------------------------
 
-  async put(name: string, source: PutSource, options: PutOptions = {}): Promise<PutResult> {
+  put(name: string, source: PutSource, options: PutOptions = {}): Promise<PutResult> {
+    return this.within(options, (o) => this.putWithin(name, source, o));
+  }
+
+  private async putWithin(name: string, source: PutSource, options: PutOptions): Promise<PutResult> {
     const lib = this.ready(name, options);
     const temp = `.cdht-put-${randomBytes(8).toString('hex')}`;
     const progress = throttled(options.onProgress);
@@ -143,7 +147,11 @@ export class PeerOps implements DataApi {
     return { name, path, size, sha256: hash.digest('hex') };
   }
 
-  async stat(name: string, options: OpOptions = {}): Promise<FileStat | null> {
+  stat(name: string, options: OpOptions = {}): Promise<FileStat | null> {
+    return this.within(options, (o) => this.statWithin(name, o));
+  }
+
+  private async statWithin(name: string, options: OpOptions): Promise<FileStat | null> {
     this.ready(name, options);
     const key = this.host.space.keyOf(name);
     const owner = await this.lookupContact(key, options);
@@ -163,11 +171,52 @@ export class PeerOps implements DataApi {
     const k = BigInt(key);
     if (!this.host.space.isId(k)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `key must be an id of the ${this.host.space.bits}-bit space (got ${key})`);
     this.ready(undefined, options);
-    const r = await this.lookupContact(k, options);
+    const r = await this.within(options, (o) => this.lookupContact(k, o));
     return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact) };
   }
 
-  // ---- the parts --------------------------------------------------------------------------------
+  // ---- the parts ---------------------------------------------------------------------------------
+
+  /** Runs a whole call under one deadline (see deadline). */
+  private async within<T>(options: OpOptions, run: (o: OpOptions) => Promise<T>): Promise<T> {
+    const scope = this.deadline(options);
+    try {
+      return await run(scope.options);
+    } catch (err) {
+      throw scope.map(err);
+    } finally {
+      scope.end();
+    }
+  }
+
+  /**
+   * timeoutMs bounds a whole call, every step of it (a put's source, its store, each holds query),
+   * not each step anew: the caller's signal and the deadline become one signal the steps take, and
+   * an abort by the deadline is reported as CDHT_ERR_TIMEOUT.
+   */
+  private deadline(options: OpOptions): { options: OpOptions; end(): void; map(e: unknown): unknown } {
+    const ms = options.timeoutMs;
+    if (ms === undefined) return { options, end: () => undefined, map: (e) => e };
+    const rt = this.host.runtime;
+    const ac = new AbortController();
+    const timeout = new CdhtError('CDHT_ERR_TIMEOUT', `no result in ${ms} ms`);
+    const outer = options.signal;
+    const onAbort = (): void => ac.abort(outer!.reason);
+    if (outer?.aborted) ac.abort(outer.reason);
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    const timer = rt.setTimer(ms, () => ac.abort(timeout));
+    const { timeoutMs: _, ...rest } = options;
+    return {
+      options: { ...rest, signal: ac.signal },
+      end: () => {
+        rt.clearTimer(timer);
+        outer?.removeEventListener('abort', onAbort);
+      },
+      map: (e) => (ac.signal.reason === timeout && !outer?.aborted && isAbort(e) ? timeout : e),
+    };
+  }
+
+  // ---- the steps --------------------------------------------------------------------------------
 
   /** The checks every call begins with: a library, a valid name, a peer in its ring, no abort yet. */
   private ready(name: string | undefined, options: OpOptions): LibraryFiles {
@@ -277,7 +326,18 @@ export class PeerOps implements DataApi {
    * filled (checked whole against the record before it was kept). Ending early, by the signal or
    * by the consumer, closes the transfer and removes what it left.
    */
-  private async *bytes(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
+  private async *bytes(name: string, outer: OpOptions): AsyncGenerator<Uint8Array> {
+    const scope = this.deadline(outer);
+    try {
+      yield* this.bytesWithin(name, scope.options);
+    } catch (err) {
+      throw scope.map(err);
+    } finally {
+      scope.end();
+    }
+  }
+
+  private async *bytesWithin(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
     const lib = this.ready(name, options);
     const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
     const progress = throttled(options.onProgress);
