@@ -30,8 +30,19 @@ export interface OpsHost {
 export const MAX_OPERATIONS = 1024;
 /** How often a put asks its holders again while copies are still on their way. */
 const CONFIRM_EVERY_MS = 200;
+/** Tries of a get whose holder's transfer broke off, and the pause before the next (times the try). */
+const GET_ATTEMPTS = 3;
+const GET_RETRY_AFTER_MS = 250;
 /** Progress callbacks at most this often. */
 const PROGRESS_EVERY_MS = 100;
+
+/** Where a get's bytes are read from once they are here. */
+interface Fetched {
+  dir: 'store' | 'data';
+  file: string;
+  size: number;
+  sha256?: Uint8Array;
+}
 
 interface Running {
   onEvent(ev: OpEvent): void;
@@ -320,6 +331,27 @@ export class PeerOps implements DataApi {
     });
   }
 
+  /** One try at a get's bytes: this peer's own copy, or a holder's transfer into a temporary file (removed if the try fails). */
+  private async fetch(name: string, lib: LibraryFiles, options: OpOptions, progress: (b: number, total: number | undefined) => void): Promise<Fetched> {
+    const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
+    let rid: number | undefined;
+    try {
+      return await this.operation<Fetched>((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), options, (ev, done) => {
+        if (ev.type === 'receiving') {
+          rid = ev.rid;
+          this.incoming.set(ev.rid, (b) => progress(b, ev.size));
+        } else if (ev.type === 'received') done({ dir: 'data', file: temp, size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
+        else if (ev.type === 'local') done({ dir: 'store', file: this.host.space.fileOf(name), size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
+      });
+    } catch (err) {
+      if (rid !== undefined) lib.abortIncoming(rid, 'the get was given up');
+      await lib.remove('data', temp).catch(() => undefined);
+      throw err;
+    } finally {
+      if (rid !== undefined) this.incoming.delete(rid);
+    }
+  }
+
   /**
    * The bytes of a get, as they are read: from this peer's own store when it holds the name
    * (checked against its record as they go), else from the temporary file a holder's transfer
@@ -339,24 +371,24 @@ export class PeerOps implements DataApi {
 
   private async *bytesWithin(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
     const lib = this.ready(name, options);
-    const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
     const progress = throttled(options.onProgress);
-    let rid: number | undefined;
-    let from: { dir: 'store' | 'data'; file: string; size: number; sha256?: Uint8Array };
-    try {
-      from = await this.operation((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), options, (ev, done) => {
-        if (ev.type === 'receiving') {
-          rid = ev.rid;
-          this.incoming.set(ev.rid, (b) => progress(b, ev.size));
-        } else if (ev.type === 'received') done({ dir: 'data', file: temp, size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
-        else if (ev.type === 'local') done({ dir: 'store', file: this.host.space.fileOf(name), size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
-      });
-    } catch (err) {
-      if (rid !== undefined) lib.abortIncoming(rid, 'the get was given up');
-      await lib.remove('data', temp).catch(() => undefined);
-      throw err;
-    } finally {
-      if (rid !== undefined) this.incoming.delete(rid);
+    // a retry starts its transfer again from 0: progress only ever reports more than before
+    let shown = 0;
+    const forward = (b: number, total: number | undefined, last?: boolean): void => {
+      if (b < shown) return;
+      shown = b;
+      progress(b, total, last);
+    };
+    let from: Fetched;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        from = await this.fetch(name, lib, options, forward);
+        break;
+      } catch (err) {
+        // the holder's stream broke (it died or left mid-transfer): the ring routes round it, a replica serves the next try
+        if (!(err instanceof CdhtError && err.code === 'CDHT_ERR_TRANSFER') || attempt >= GET_ATTEMPTS) throw err;
+        await this.pause(GET_RETRY_AFTER_MS * attempt, options);
+      }
     }
     try {
       const hash = createHash('sha256');
@@ -365,19 +397,19 @@ export class PeerOps implements DataApi {
         if (options.signal?.aborted) throw abortedBy(options.signal);
         hash.update(c);
         size += c.length;
-        if (from.dir === 'store') progress(size, from.size);
+        if (from.dir === 'store') forward(size, from.size);
         yield c;
       }
       // a copy read from this peer's own store is checked as it goes: bad bytes end the stream with an error
       if (size !== from.size || (from.sha256 && !hash.digest().equals(Buffer.from(from.sha256)))) {
         throw new CdhtError('CDHT_ERR_INTEGRITY', `the copy of ${name} here does not match its record (sha256)`);
       }
-      progress(size, size, true);
+      forward(size, size, true);
     } catch (err) {
       if (isAbort(err) && options.signal?.aborted) throw abortedBy(options.signal);
       throw err;
     } finally {
-      if (from.dir === 'data') await lib.remove('data', temp).catch(() => undefined);
+      if (from.dir === 'data') await lib.remove('data', from.file).catch(() => undefined);
     }
   }
 }
