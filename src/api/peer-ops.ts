@@ -33,6 +33,8 @@ const CONFIRM_EVERY_MS = 200;
 /** Tries of a get whose holder's transfer broke off, and the pause before the next (times the try). */
 const GET_ATTEMPTS = 3;
 const GET_RETRY_AFTER_MS = 250;
+/** How long a given-up put's copy is still cut if it goes on (a transfer stalled longer than this has ended anyway). */
+const GIVEN_UP_MS = 60_000;
 /** Progress callbacks at most this often. */
 const PROGRESS_EVERY_MS = 100;
 
@@ -62,6 +64,8 @@ export class PeerOps implements DataApi {
   private readonly incoming = new Map<number, (bytes: number) => void>();
   /** stored name -> progress of the put whose copy goes out now. */
   private readonly outgoing = new Map<string, (bytes: number) => void>();
+  /** stored name -> a put given up (aborted, timed out) whose copy may still be going out: cut at its next progress. */
+  private readonly givenUp = new Map<string, number>();
 
   constructor(private readonly host: OpsHost) {}
 
@@ -81,7 +85,15 @@ export class PeerOps implements DataApi {
   progressIn(rid: number, bytes: number): void {
     this.incoming.get(rid)?.(bytes);
   }
+  /**
+   * Throws when the put of `name` was given up: a push whose progress callback throws fails, its
+   * connection is closed and the owner drops the partial copy (the shell has no other way to stop
+   * a push it started; a signal for store pushes in src/peer.ts would be the plainer way).
+   */
   progressOut(name: string, bytes: number): void {
+    const until = this.givenUp.get(name);
+    if (until !== undefined && this.host.runtime.now() > until) this.givenUp.delete(name);
+    else if (until !== undefined) throw new CdhtError('CDHT_ERR_ABORTED', `the put of ${name} was given up`);
     this.outgoing.get(name)?.(bytes);
   }
 
@@ -95,7 +107,7 @@ export class PeerOps implements DataApi {
     const lib = this.ready(name, options);
     const temp = `.cdht-put-${randomBytes(8).toString('hex')}`;
     const progress = throttled(options.onProgress);
-    const staged = await lib.write('store', temp, bytesOf(source), {
+    const staged = await lib.write('store', temp, untilAborted(bytesOf(source), options.signal), {
       maxBytes: this.host.maxFileBytes,
       ...(options.signal ? { signal: options.signal } : {}),
       onBytes: (n) => progress(n, undefined),
@@ -108,7 +120,9 @@ export class PeerOps implements DataApi {
     }
     this.stagedNames.set(name, temp);
     this.outgoing.set(name, (b) => progress(b, total));
+    this.forgive(name);
     let kept: Promise<'placed' | 'exists'> | undefined;
+    let ended = false;
     try {
       const by = await this.operation<Contact>((op) => this.host.feed({ type: 'put', op, name, now: this.host.runtime.now() }), options, (ev, done) => {
         if (ev.type === 'keep') {
@@ -117,8 +131,13 @@ export class PeerOps implements DataApi {
         } else if (ev.type === 'stored') done(ev.by);
       });
       if (kept && (await kept) === 'exists') throw new CdhtError('CDHT_ERR_EXISTS', `${name} is stored already; stored files do not change`);
+      ended = true;
       progress(total, total, true);
       return await this.confirm(name, staged, by, options);
+    } catch (err) {
+      // given up before the owner had the bytes: a copy still going out is cut
+      if (!ended && isAbort(err)) this.giveUp(name);
+      throw err;
     } finally {
       this.stagedNames.delete(name);
       this.outgoing.delete(name);
@@ -184,6 +203,15 @@ export class PeerOps implements DataApi {
     this.ready(undefined, options);
     const r = await this.within(options, (o) => this.lookupContact(k, o));
     return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact) };
+  }
+
+  private giveUp(name: string): void {
+    this.givenUp.delete(name);
+    if (this.givenUp.size >= MAX_OPERATIONS) this.givenUp.delete(this.givenUp.keys().next().value!);
+    this.givenUp.set(name, this.host.runtime.now() + GIVEN_UP_MS);
+  }
+  private forgive(name: string): void {
+    this.givenUp.delete(name);
   }
 
   // ---- the parts ---------------------------------------------------------------------------------
@@ -420,6 +448,37 @@ function abortedBy(signal: AbortSignal): CdhtError {
 
 function isAbort(e: unknown): boolean {
   return (e instanceof CdhtError && e.code === 'CDHT_ERR_ABORTED') || (e instanceof Error && e.name === 'AbortError');
+}
+
+/**
+ * The source's chunks, ending with CDHT_ERR_ABORTED as soon as the signal fires, even while the
+ * source is stalled between chunks (a writer that waits for its next chunk would never see it).
+ */
+async function* untilAborted(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  if (!signal) return yield* source;
+  const it = source[Symbol.asyncIterator]();
+  let onAbort!: () => void;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortedBy(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  stopped.catch(() => undefined);
+  let finished = false;
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), stopped]);
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // not awaited: a stalled source's return() waits for its pending next() for ever
+    if (!finished) void Promise.resolve(it.return?.()).catch(() => undefined);
+  }
 }
 
 /** A put's source as bytes, read as they are consumed. */
