@@ -376,3 +376,28 @@ test('sockets: aborting a put whose source is stalled rejects at once', { timeou
     await net.close();
   }
 });
+
+test('sockets: getFile aborted mid-transfer and a get past its deadline leave nothing behind', { timeout: 60_000 }, async () => {
+  const { net, dataDir } = await ring();
+  const out = mkdtempSync(join(tmpdir(), 'cdht-lib-out-'));
+  dirs.push(out);
+  try {
+    const ids = net.runningIds();
+    const r = await net.peer(ids[0]!)!.put('for getFile.bin', generated(MID_BYTES).source);
+    const holderIds = new Set(r.holders.map((h) => h.id));
+    const g = net.peer(ids.find((x) => !holderIds.has(x))!)!;
+    const ac = new AbortController();
+    const path = join(out, 'saved.bin');
+    await rejectsWith(g.getFile('for getFile.bin', path, { signal: ac.signal, onProgress: () => ac.abort() }), 'CDHT_ERR_ABORTED');
+    assert.deepEqual(readdirSync(out), [], 'no file and no .part at the target');
+    await rejectsWith(g.getBuffer('for getFile.bin', { timeoutMs: 1 }), 'CDHT_ERR_TIMEOUT');
+    assert.ok(await eventually(() => leftovers(dataDir).length === 0 && g.transportStats()!.transfersIn === 0, 10_000), `left: ${leftovers(dataDir).join(', ')}`);
+    // and whole when let be
+    const f = await g.getFile('for getFile.bin', path);
+    assert.deepEqual([f.size, f.sha256], [MID_BYTES, r.sha256]);
+    assert.equal(statSync(path).size, MID_BYTES);
+    assert.deepEqual(readdirSync(out), ['saved.bin']);
+  } finally {
+    await net.close();
+  }
+});

@@ -269,6 +269,45 @@ test("sim: typed events: 'stored' on the putting peer, 'received' on a get from 
   }
 });
 
+test('sim: sources (string, strings, { path }), copies: 1, and two puts of one name at once', async () => {
+  const net = await createTestnet(BASE);
+  const dir = mkdtempSync(join(tmpdir(), 'cdht-lib-'));
+  dirs.push(dir);
+  try {
+    const ids = net.runningIds();
+    const a = net.peer(ids[6]!)!;
+    const text = 'naïve café ☕';
+    assert.equal((await drive(net, a.put('a string', text))).size, Buffer.byteLength(text));
+    assert.equal((await drive(net, a.getBuffer('a string'))).toString('utf8'), text);
+    const parts = (async function* () {
+      yield 'one, ';
+      yield Buffer.from('two, ');
+      yield 'three';
+    })();
+    await drive(net, a.put('strings', parts));
+    assert.equal((await drive(net, net.peer(ids[0]!)!.getBuffer('strings'))).toString(), 'one, two, three');
+    const path = join(dir, 'on disk.bin');
+    const bytes = randomBytes(10_000);
+    (await import('node:fs')).writeFileSync(path, bytes);
+    assert.equal((await drive(net, a.put('from a path', { path }))).sha256, sha(bytes));
+
+    const one = await drive(net, a.put('one copy is enough', 'x', { copies: 1 }));
+    assert.equal(one.holders.length, 1);
+    // the replicas still come, in the ring's own time
+    assert.ok(await net.until(() => [...net.peers.values()].filter((p) => net.sim!.disk.size(p.storeDir, 'one copy is enough') !== undefined).length === 3, 30_000));
+
+    // two puts of one name from one peer at once: one stores, the other is told (BUSY or EXISTS)
+    const results = await drive(net, Promise.allSettled([a.put('twice', 'same'), a.put('twice', 'other')]));
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    const codes = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as CdhtError).code] : []));
+    assert.equal(ok.length, 1, JSON.stringify(codes));
+    assert.ok(['CDHT_ERR_BUSY', 'CDHT_ERR_EXISTS'].includes(codes[0]!), codes[0]);
+    assert.deepEqual(allFiles(net).filter((f) => f.name.startsWith('.')), []);
+  } finally {
+    await net.close();
+  }
+});
+
 test('spec mode unchanged: the reference 8-bit ring puts and gets a four-digit name', async () => {
   const net = await createTestnet({ runtime: 'sim', seed: 3, pingIntervalMs: 1000, perPeerDirs: true, dataDir: '/spec' });
   try {
