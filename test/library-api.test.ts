@@ -14,7 +14,9 @@ import { createTestnet, type Testnet, type TestnetOptions } from '../src/testnet
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const BASE: TestnetOptions = { runtime: 'sim', bits: 16, count: 12, settled: true, replicas: 3, seed: 7, pingIntervalMs: 5000, perPeerDirs: true, dataDir: '/sim' };
+/** The simulator's seed: SEED=n replays a failing run. */
+const SEED = Number(process.env.SEED ?? 7);
+const BASE: TestnetOptions = { runtime: 'sim', bits: 16, count: 12, settled: true, replicas: 3, seed: SEED, pingIntervalMs: 5000, perPeerDirs: true, dataDir: '/sim' };
 
 /** Runs the simulator until `p` settles (at most maxMs virtual ms); its value, or its error thrown. */
 async function drive<T>(net: Testnet, p: Promise<T>, maxMs = 120_000): Promise<T> {
@@ -35,11 +37,11 @@ async function rejectsWith(net: Testnet, p: Promise<unknown>, code: string): Pro
   try {
     await drive(net, p);
   } catch (e) {
-    assert.ok(e instanceof CdhtError, `a CdhtError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
+    assert.ok(e instanceof CdhtError, `a CdhtError, got ${String(e)} (SEED=${SEED})`);
+    assert.equal(e.code, code, `${e.message} (SEED=${SEED})`);
     return e;
   }
-  assert.fail(`expected ${code}, but it resolved`);
+  assert.fail(`expected ${code}, but it resolved (SEED=${SEED})`);
 }
 
 /** Every file (stored, staged or temporary) on the simulated disk of every peer of `net`. */
