@@ -310,6 +310,26 @@ test('sim: sources (string, strings, { path }), copies: 1, and two puts of one n
   }
 });
 
+test('sim: put, get and stat through 5% datagram loss and 5-50 ms latency (lost lookup answers are asked again)', async () => {
+  for (const seed of process.env.SEED ? [SEED] : [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) {
+    const net = await createTestnet({ ...BASE, seed, pingIntervalMs: 1000 });
+    try {
+      net.sim!.setLatency([5, 50]);
+      net.sim!.setLoss(0.05);
+      const ids = net.runningIds();
+      const bytes = randomBytes(100_000);
+      const name = `lossy ${seed}`;
+      const r = await drive(net, net.peer(ids[seed % ids.length]!)!.put(name, bytes, { timeoutMs: 20_000 }));
+      assert.equal(r.holders.length, 3, `SEED=${seed}`);
+      assert.equal(sha(await drive(net, net.peer(ids[(seed + 5) % ids.length]!)!.getBuffer(name, { timeoutMs: 20_000 }))), sha(bytes), `SEED=${seed}`);
+      assert.equal((await drive(net, net.peer(ids[(seed + 7) % ids.length]!)!.stat(name, { timeoutMs: 20_000 })))?.holders.length, 3, `SEED=${seed}`);
+    } finally {
+      net.sim!.setLoss(0);
+      await net.close();
+    }
+  }
+});
+
 test('spec mode unchanged: the reference 8-bit ring puts and gets a four-digit name', async () => {
   const net = await createTestnet({ runtime: 'sim', seed: 3, pingIntervalMs: 1000, perPeerDirs: true, dataDir: '/spec' });
   try {

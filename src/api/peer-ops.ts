@@ -35,6 +35,9 @@ const GET_ATTEMPTS = 3;
 const GET_RETRY_AFTER_MS = 250;
 /** How long a given-up put's copy is still cut if it goes on (a transfer stalled longer than this has ended anyway). */
 const GIVEN_UP_MS = 60_000;
+/** A lookup unanswered this long is asked again (its answer is a datagram), at most LOOKUP_TRIES times in all. */
+const LOOKUP_HEDGE_MS = 2_000;
+const LOOKUP_TRIES = 3;
 /** Progress callbacks at most this often. */
 const PROGRESS_EVERY_MS = 100;
 
@@ -309,9 +312,55 @@ export class PeerOps implements DataApi {
     });
   }
 
+  /**
+   * Who owns `key`. The owner answers by datagram, which can be lost, and the core waits a whole
+   * request timeout before it gives a lookup up: so another lookup goes out every LOOKUP_HEDGE_MS
+   * while none has answered, LOOKUP_TRIES at most, and the first answer wins.
+   */
   private lookupContact(key: Id, options: OpOptions): Promise<{ owner: Contact; hops: number; successors: Contact[] }> {
-    return this.operation((op) => this.host.feed({ type: 'lookup', key, op, now: this.host.runtime.now() }), options, (ev, done) => {
-      if (ev.type === 'owner') done(ev);
+    type Owner = { owner: Contact; hops: number; successors: Contact[] };
+    const rt = this.host.runtime;
+    return new Promise<Owner>((resolve, reject) => {
+      const tries: AbortController[] = [];
+      let failed = 0;
+      let settled = false;
+      let timer: unknown;
+      const finish = (): void => {
+        settled = true;
+        if (timer !== undefined) rt.clearTimer(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        for (const t of tries) t.abort();
+      };
+      const onAbort = (): void => {
+        if (settled) return;
+        finish();
+        reject(abortedBy(options.signal!));
+      };
+      const attempt = (): void => {
+        const ac = new AbortController();
+        tries.push(ac);
+        const { signal: _, ...rest } = options;
+        this.operation<Owner>((op) => this.host.feed({ type: 'lookup', key, op, now: rt.now() }), { ...rest, signal: ac.signal }, (ev, done) => {
+          if (ev.type === 'owner') done(ev);
+        }).then(
+          (r) => {
+            if (settled) return;
+            finish();
+            resolve(r);
+          },
+          (err: unknown) => {
+            if (settled || ac.signal.aborted) return;
+            if (++failed >= LOOKUP_TRIES || !(err instanceof CdhtError && err.code === 'CDHT_ERR_TIMEOUT')) {
+              finish();
+              return reject(err);
+            }
+            if (tries.length - failed === 0) attempt();
+          },
+        );
+        if (tries.length < LOOKUP_TRIES) timer = rt.setTimer(LOOKUP_HEDGE_MS, () => !settled && attempt());
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      attempt();
     });
   }
 
