@@ -401,3 +401,30 @@ test('sockets: getFile aborted mid-transfer and a get past its deadline leave no
     await net.close();
   }
 });
+
+test('sockets: a put just after a replica holder died is confirmed with k copies once the ring repairs', { timeout: 60_000 }, async () => {
+  const { net } = await ring({ replicas: 3 });
+  try {
+    const ids = net.runningIds();
+    const first = await net.peer(ids[0]!)!.put('before', 'hello');
+    const holders = first.holders.map((h) => h.id);
+    const other = ids.find((x) => !holders.includes(x))!;
+    await net.kill(holders[2]!);
+    // the owner and its first successor answer at once; the dead one is left out
+    const st = await net.peer(other)!.stat('before');
+    assert.equal(st?.holders.length, 2);
+    // a put whose replica set still names the dead peer: it looks the holders up again as it waits
+    const t0 = Date.now();
+    const sorted = [...ids].sort((a, b) => (a < b ? -1 : 1));
+    const ownerOf = (k: bigint) => sorted.find((x) => x >= k) ?? sorted[0]!;
+    let name = '';
+    for (let i = 0; i < 1000 && !name; i++) if (ownerOf(net.space.keyOf(`after ${i}`)) === holders[0]) name = `after ${i}`;
+    assert.ok(name, 'a name the same owner keeps');
+    const r = await net.peer(other)!.put(name, 'x', { timeoutMs: 30_000 });
+    assert.equal(r.holders.length, 3);
+    assert.ok(!r.holders.some((h) => h.id === holders[2]), 'not the dead peer');
+    console.log(`# put confirmed with 3 copies ${Date.now() - t0} ms after a holder died`);
+  } finally {
+    await net.close();
+  }
+});

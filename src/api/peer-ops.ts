@@ -28,8 +28,10 @@ export interface OpsHost {
 
 /** Operations under way at once on one peer; beyond, a call fails with CDHT_ERR_BUSY. */
 export const MAX_OPERATIONS = 1024;
-/** How often a put asks its holders again while copies are still on their way. */
+/** How often a put asks its holders again while copies are still on their way, for how long at most, and how often it looks the holders up again. */
 const CONFIRM_EVERY_MS = 200;
+const CONFIRM_WITHIN_MS = 60_000;
+const RELOCATE_EVERY_ROUNDS = 5;
 /** Tries of a get whose holder's transfer broke off, and the pause before the next (times the try). */
 const GET_ATTEMPTS = 3;
 const GET_RETRY_AFTER_MS = 250;
@@ -376,21 +378,25 @@ export class PeerOps implements DataApi {
    */
   private async confirm(name: string, staged: { size: number; sha256: Uint8Array }, by: Contact, options: PutOptions): Promise<PutResult> {
     const key = this.host.space.keyOf(name);
-    const located = await this.lookupContact(key, options);
-    const owner = located.owner.id === by.id ? located.owner : by;
-    const wanted = Math.max(1, Math.min(options.copies ?? this.host.replicas, this.host.replicas, 1 + located.successors.length));
+    const rt = this.host.runtime;
+    const since = rt.now();
+    let located = await this.lookupContact(key, options);
     const same = (r: KeyInfo | undefined) => !!r && r.size === staged.size && (!r.sha256 || Buffer.from(r.sha256).equals(staged.sha256));
-    const holders = new Map<Id, Contact>();
-    for (let round = 0; ; round++) {
-      const asked = [owner, ...located.successors.filter((c) => c.id !== owner.id).slice(0, wanted - 1)].filter((c) => !holders.has(c.id));
+    const confirmed = new Map<Id, Contact>();
+    for (let round = 1; ; round++) {
+      const owner = located.owner.id === by.id ? located.owner : round === 1 ? by : located.owner;
+      const wanted = Math.max(1, Math.min(options.copies ?? this.host.replicas, this.host.replicas, 1 + located.successors.length));
+      const targets = [owner, ...located.successors.filter((c) => c.id !== owner.id).slice(0, wanted - 1)];
+      const asked = targets.filter((c) => !confirmed.has(c.id));
       const answers = await Promise.all(asked.map((c) => this.holds(c, name, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : undefined))));
-      for (const a of answers) if (a && same(a.record)) holders.set(a.from.id, a.from);
-      if (holders.size >= wanted) break;
-      if (round * CONFIRM_EVERY_MS > 60_000) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.size} of ${wanted} copies of ${name} confirmed in 60 s`);
+      for (const a of answers) if (a && same(a.record)) confirmed.set(a.from.id, a.from);
+      const holders = targets.filter((c) => confirmed.has(c.id));
+      if (holders.length >= wanted) return { name, key, size: staged.size, sha256: hex(staged.sha256), holders: holders.map(apiContact), hops: located.hops };
+      if (rt.now() - since > CONFIRM_WITHIN_MS) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.length} of ${wanted} copies of ${name} confirmed in ${CONFIRM_WITHIN_MS / 1000} s`);
       await this.pause(CONFIRM_EVERY_MS, options);
+      // a holder that died is replaced once the ring repairs: ask who holds the key now, now and then
+      if (round % RELOCATE_EVERY_ROUNDS === 0) located = await this.lookupContact(key, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : located));
     }
-    const list = [...holders.values()].sort((a, b) => (a.id === owner.id ? -1 : b.id === owner.id ? 1 : 0));
-    return { name, key, size: staged.size, sha256: hex(staged.sha256), holders: list.map(apiContact), hops: located.hops };
   }
 
   private pause(ms: number, options: OpOptions): Promise<void> {
