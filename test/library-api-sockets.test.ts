@@ -428,3 +428,21 @@ test('sockets: a put just after a replica holder died is confirmed with k copies
     await net.close();
   }
 });
+
+test('sockets: spec mode unchanged: the reference 8-bit ring puts and gets a four-digit name', { timeout: 30_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cdht-lib-spec-'));
+  dirs.push(dataDir);
+  const ids = [2, 4, 5, 8, 9, 14, 19];
+  const net = await createTestnet({ basePort: await freeBasePort(ids), pingIntervalMs: 200, dataDir, perPeerDirs: true });
+  try {
+    const bytes = randomBytes(70_000);
+    const r = await net.peer(8)!.put('2067', bytes);
+    assert.deepEqual([r.key, r.holders[0]!.id], [19n, 19n]);
+    assert.deepEqual(readFileSync(join(dataDir, 'peer-19', '2067.pdf')), bytes);
+    assert.equal(sha(await net.peer(4)!.getBuffer('2067')), sha(bytes));
+    await rejectsWith(net.peer(4)!.put('report.txt', 'x'), 'CDHT_ERR_NAME');
+    assert.deepEqual(leftovers(dataDir), []);
+  } finally {
+    await net.close();
+  }
+});
