@@ -339,6 +339,9 @@ export class PeerOps implements DataApi {
         reject(abortedBy(options.signal!));
       };
       const attempt = (): void => {
+        if (settled || tries.length >= LOOKUP_TRIES) return;
+        if (timer !== undefined) rt.clearTimer(timer);
+        timer = undefined;
         const ac = new AbortController();
         tries.push(ac);
         const { signal: _, ...rest } = options;
@@ -359,7 +362,7 @@ export class PeerOps implements DataApi {
             if (tries.length - failed === 0) attempt();
           },
         );
-        if (tries.length < LOOKUP_TRIES) timer = rt.setTimer(LOOKUP_HEDGE_MS, () => !settled && attempt());
+        if (tries.length < LOOKUP_TRIES) timer = rt.setTimer(LOOKUP_HEDGE_MS, attempt);
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       attempt();
@@ -381,10 +384,11 @@ export class PeerOps implements DataApi {
     const rt = this.host.runtime;
     const since = rt.now();
     let located = await this.lookupContact(key, options);
+    // the peer that took the store is the owner, until a later lookup says who owns the key now
+    let owner = located.owner.id === by.id ? located.owner : by;
     const same = (r: KeyInfo | undefined) => !!r && r.size === staged.size && (!r.sha256 || Buffer.from(r.sha256).equals(staged.sha256));
     const confirmed = new Map<Id, Contact>();
     for (let round = 1; ; round++) {
-      const owner = located.owner.id === by.id ? located.owner : round === 1 ? by : located.owner;
       const wanted = Math.max(1, Math.min(options.copies ?? this.host.replicas, this.host.replicas, 1 + located.successors.length));
       const targets = [owner, ...located.successors.filter((c) => c.id !== owner.id).slice(0, wanted - 1)];
       const asked = targets.filter((c) => !confirmed.has(c.id));
@@ -395,7 +399,10 @@ export class PeerOps implements DataApi {
       if (rt.now() - since > CONFIRM_WITHIN_MS) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.length} of ${wanted} copies of ${name} confirmed in ${CONFIRM_WITHIN_MS / 1000} s`);
       await this.pause(CONFIRM_EVERY_MS, options);
       // a holder that died is replaced once the ring repairs: ask who holds the key now, now and then
-      if (round % RELOCATE_EVERY_ROUNDS === 0) located = await this.lookupContact(key, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : located));
+      if (round % RELOCATE_EVERY_ROUNDS === 0) {
+        const now = await this.lookupContact(key, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : undefined));
+        if (now) [located, owner] = [now, now.owner];
+      }
     }
   }
 
