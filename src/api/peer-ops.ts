@@ -28,10 +28,26 @@ export interface OpsHost {
 
 /** Operations under way at once on one peer; beyond, a call fails with CDHT_ERR_BUSY. */
 export const MAX_OPERATIONS = 1024;
-/** How often a put asks its holders again while copies are still on their way. */
+/** How often a put asks its holders again while copies are still on their way, for how long at most, and how often it looks the holders up again. */
 const CONFIRM_EVERY_MS = 200;
+const CONFIRM_WITHIN_MS = 60_000;
+const RELOCATE_EVERY_ROUNDS = 5;
+/** Tries of a get whose holder's transfer broke off, and the pause before the next (times the try). */
+const GET_ATTEMPTS = 3;
+const GET_RETRY_AFTER_MS = 250;
+/** A lookup unanswered this long is asked again (its answer is a datagram), at most LOOKUP_TRIES times in all. */
+const LOOKUP_HEDGE_MS = 2_000;
+const LOOKUP_TRIES = 3;
 /** Progress callbacks at most this often. */
 const PROGRESS_EVERY_MS = 100;
+
+/** Where a get's bytes are read from once they are here. */
+interface Fetched {
+  dir: 'store' | 'data';
+  file: string;
+  size: number;
+  sha256?: Uint8Array;
+}
 
 interface Running {
   onEvent(ev: OpEvent): void;
@@ -82,11 +98,15 @@ export class PeerOps implements DataApi {
 
   // ---- the operations ---------------------------------------------------------------------------
 
-  async put(name: string, source: PutSource, options: PutOptions = {}): Promise<PutResult> {
+  put(name: string, source: PutSource, options: PutOptions = {}): Promise<PutResult> {
+    return this.within(options, (o) => this.putWithin(name, source, o));
+  }
+
+  private async putWithin(name: string, source: PutSource, options: PutOptions): Promise<PutResult> {
     const lib = this.ready(name, options);
     const temp = `.cdht-put-${randomBytes(8).toString('hex')}`;
     const progress = throttled(options.onProgress);
-    const staged = await lib.write('store', temp, bytesOf(source), {
+    const staged = await lib.write('store', temp, untilAborted(bytesOf(source), options.signal), {
       maxBytes: this.host.maxFileBytes,
       ...(options.signal ? { signal: options.signal } : {}),
       onBytes: (n) => progress(n, undefined),
@@ -155,7 +175,11 @@ export class PeerOps implements DataApi {
     return { name, path, size, sha256: hash.digest('hex') };
   }
 
-  async stat(name: string, options: OpOptions = {}): Promise<FileStat | null> {
+  stat(name: string, options: OpOptions = {}): Promise<FileStat | null> {
+    return this.within(options, (o) => this.statWithin(name, o));
+  }
+
+  private async statWithin(name: string, options: OpOptions): Promise<FileStat | null> {
     this.ready(name, options);
     const key = this.host.space.keyOf(name);
     const owner = await this.lookupContact(key, options);
@@ -175,18 +199,61 @@ export class PeerOps implements DataApi {
     const k = BigInt(key);
     if (!this.host.space.isId(k)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `key must be an id of the ${this.host.space.bits}-bit space (got ${key})`);
     this.ready(undefined, options);
-    const r = await this.lookupContact(k, options);
+    const r = await this.within(options, (o) => this.lookupContact(k, o));
     return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact) };
   }
 
-  async delete(name: string, options: OpOptions = {}): Promise<void> {
-    this.ready(name, options);
-    await this.operation<void>((op) => this.host.feed({ type: 'delete', op, name, now: this.host.runtime.now() }), options, (ev, done) => {
-      if (ev.type === 'deleted') done();
+  delete(name: string, options: OpOptions = {}): Promise<void> {
+    return this.within(options, async (o) => {
+      this.ready(name, o);
+      await this.operation<void>((op) => this.host.feed({ type: 'delete', op, name, now: this.host.runtime.now() }), o, (ev, done) => {
+        if (ev.type === 'deleted') done();
+      });
     });
   }
 
-  // ---- the parts --------------------------------------------------------------------------------
+  // ---- the parts ---------------------------------------------------------------------------------
+
+  /** Runs a whole call under one deadline (see deadline). */
+  private async within<T>(options: OpOptions, run: (o: OpOptions) => Promise<T>): Promise<T> {
+    const scope = this.deadline(options);
+    try {
+      return await run(scope.options);
+    } catch (err) {
+      throw scope.map(err);
+    } finally {
+      scope.end();
+    }
+  }
+
+  /**
+   * timeoutMs bounds a whole call, every step of it (a put's source, its store, each holds query),
+   * not each step anew: the caller's signal and the deadline become one signal the steps take, and
+   * an abort by the deadline is reported as CDHT_ERR_TIMEOUT.
+   */
+  private deadline(options: OpOptions): { options: OpOptions; end(): void; map(e: unknown): unknown } {
+    const ms = options.timeoutMs;
+    if (ms === undefined) return { options, end: () => undefined, map: (e) => e };
+    const rt = this.host.runtime;
+    const ac = new AbortController();
+    const timeout = new CdhtError('CDHT_ERR_TIMEOUT', `no result in ${ms} ms`);
+    const outer = options.signal;
+    const onAbort = (): void => ac.abort(outer!.reason);
+    if (outer?.aborted) ac.abort(outer.reason);
+    else outer?.addEventListener('abort', onAbort, { once: true });
+    const timer = rt.setTimer(ms, () => ac.abort(timeout));
+    const { timeoutMs: _, ...rest } = options;
+    return {
+      options: { ...rest, signal: ac.signal },
+      end: () => {
+        rt.clearTimer(timer);
+        outer?.removeEventListener('abort', onAbort);
+      },
+      map: (e) => (ac.signal.reason === timeout && !outer?.aborted && isAbort(e) ? timeout : e),
+    };
+  }
+
+  // ---- the steps --------------------------------------------------------------------------------
 
   /** The checks every call begins with: a library, a valid name, a peer in its ring, no abort yet. */
   private ready(name: string | undefined, options: OpOptions): LibraryFiles {
@@ -240,9 +307,58 @@ export class PeerOps implements DataApi {
     });
   }
 
+  /**
+   * Who owns `key`. The owner answers by datagram, which can be lost, and the core waits a whole
+   * request timeout before it gives a lookup up: so another lookup goes out every LOOKUP_HEDGE_MS
+   * while none has answered, LOOKUP_TRIES at most, and the first answer wins.
+   */
   private lookupContact(key: Id, options: OpOptions): Promise<{ owner: Contact; hops: number; successors: Contact[] }> {
-    return this.operation((op) => this.host.feed({ type: 'lookup', key, op, now: this.host.runtime.now() }), options, (ev, done) => {
-      if (ev.type === 'owner') done(ev);
+    type Owner = { owner: Contact; hops: number; successors: Contact[] };
+    const rt = this.host.runtime;
+    return new Promise<Owner>((resolve, reject) => {
+      const tries: AbortController[] = [];
+      let failed = 0;
+      let settled = false;
+      let timer: unknown;
+      const finish = (): void => {
+        settled = true;
+        if (timer !== undefined) rt.clearTimer(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        for (const t of tries) t.abort();
+      };
+      const onAbort = (): void => {
+        if (settled) return;
+        finish();
+        reject(abortedBy(options.signal!));
+      };
+      const attempt = (): void => {
+        if (settled || tries.length >= LOOKUP_TRIES) return;
+        if (timer !== undefined) rt.clearTimer(timer);
+        timer = undefined;
+        const ac = new AbortController();
+        tries.push(ac);
+        const { signal: _, ...rest } = options;
+        this.operation<Owner>((op) => this.host.feed({ type: 'lookup', key, op, now: rt.now() }), { ...rest, signal: ac.signal }, (ev, done) => {
+          if (ev.type === 'owner') done(ev);
+        }).then(
+          (r) => {
+            if (settled) return;
+            finish();
+            resolve(r);
+          },
+          (err: unknown) => {
+            if (settled || ac.signal.aborted) return;
+            if (++failed >= LOOKUP_TRIES || !(err instanceof CdhtError && err.code === 'CDHT_ERR_TIMEOUT')) {
+              finish();
+              return reject(err);
+            }
+            if (tries.length - failed === 0) attempt();
+          },
+        );
+        if (tries.length < LOOKUP_TRIES) timer = rt.setTimer(LOOKUP_HEDGE_MS, attempt);
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      attempt();
     });
   }
 
@@ -258,21 +374,29 @@ export class PeerOps implements DataApi {
    */
   private async confirm(name: string, staged: { size: number; sha256: Uint8Array }, by: Contact, options: PutOptions): Promise<PutResult> {
     const key = this.host.space.keyOf(name);
-    const located = await this.lookupContact(key, options);
-    const owner = located.owner.id === by.id ? located.owner : by;
-    const wanted = Math.max(1, Math.min(options.copies ?? this.host.replicas, this.host.replicas, 1 + located.successors.length));
+    const rt = this.host.runtime;
+    const since = rt.now();
+    let located = await this.lookupContact(key, options);
+    // the peer that took the store is the owner, until a later lookup says who owns the key now
+    let owner = located.owner.id === by.id ? located.owner : by;
     const same = (r: KeyInfo | undefined) => !!r && r.size === staged.size && (!r.sha256 || Buffer.from(r.sha256).equals(staged.sha256));
-    const holders = new Map<Id, Contact>();
-    for (let round = 0; ; round++) {
-      const asked = [owner, ...located.successors.filter((c) => c.id !== owner.id).slice(0, wanted - 1)].filter((c) => !holders.has(c.id));
+    const confirmed = new Map<Id, Contact>();
+    for (let round = 1; ; round++) {
+      const wanted = Math.max(1, Math.min(options.copies ?? this.host.replicas, this.host.replicas, 1 + located.successors.length));
+      const targets = [owner, ...located.successors.filter((c) => c.id !== owner.id).slice(0, wanted - 1)];
+      const asked = targets.filter((c) => !confirmed.has(c.id));
       const answers = await Promise.all(asked.map((c) => this.holds(c, name, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : undefined))));
-      for (const a of answers) if (a && same(a.record)) holders.set(a.from.id, a.from);
-      if (holders.size >= wanted) break;
-      if (round * CONFIRM_EVERY_MS > 60_000) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.size} of ${wanted} copies of ${name} confirmed in 60 s`);
+      for (const a of answers) if (a && same(a.record)) confirmed.set(a.from.id, a.from);
+      const holders = targets.filter((c) => confirmed.has(c.id));
+      if (holders.length >= wanted) return { name, key, size: staged.size, sha256: hex(staged.sha256), holders: holders.map(apiContact), hops: located.hops };
+      if (rt.now() - since > CONFIRM_WITHIN_MS) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.length} of ${wanted} copies of ${name} confirmed in ${CONFIRM_WITHIN_MS / 1000} s`);
       await this.pause(CONFIRM_EVERY_MS, options);
+      // a holder that died is replaced once the ring repairs: ask who holds the key now, now and then
+      if (round % RELOCATE_EVERY_ROUNDS === 0) {
+        const now = await this.lookupContact(key, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : undefined));
+        if (now) [located, owner] = [now, now.owner];
+      }
     }
-    const list = [...holders.values()].sort((a, b) => (a.id === owner.id ? -1 : b.id === owner.id ? 1 : 0));
-    return { name, key, size: staged.size, sha256: hex(staged.sha256), holders: list.map(apiContact), hops: located.hops };
   }
 
   private pause(ms: number, options: OpOptions): Promise<void> {
@@ -290,20 +414,12 @@ export class PeerOps implements DataApi {
     });
   }
 
-  /**
-   * The bytes of a get, as they are read: from this peer's own store when it holds the name
-   * (checked against its record as they go), else from the temporary file a holder's transfer
-   * filled (checked whole against the record before it was kept). Ending early, by the signal or
-   * by the consumer, closes the transfer and removes what it left.
-   */
-  private async *bytes(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
-    const lib = this.ready(name, options);
+  /** One try at a get's bytes: this peer's own copy, or a holder's transfer into a temporary file (removed if the try fails). */
+  private async fetch(name: string, lib: LibraryFiles, options: OpOptions, progress: (b: number, total: number | undefined) => void): Promise<Fetched> {
     const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
-    const progress = throttled(options.onProgress);
     let rid: number | undefined;
-    let from: { dir: 'store' | 'data'; file: string; size: number; sha256?: Uint8Array };
     try {
-      from = await this.operation((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), options, (ev, done) => {
+      return await this.operation<Fetched>((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), options, (ev, done) => {
         if (ev.type === 'receiving') {
           rid = ev.rid;
           this.incoming.set(ev.rid, (b) => progress(b, ev.size));
@@ -317,6 +433,46 @@ export class PeerOps implements DataApi {
     } finally {
       if (rid !== undefined) this.incoming.delete(rid);
     }
+  }
+
+  /**
+   * The bytes of a get, as they are read: from this peer's own store when it holds the name
+   * (checked against its record as they go), else from the temporary file a holder's transfer
+   * filled (checked whole against the record before it was kept). Ending early, by the signal or
+   * by the consumer, closes the transfer and removes what it left.
+   */
+  private async *bytes(name: string, outer: OpOptions): AsyncGenerator<Uint8Array> {
+    const scope = this.deadline(outer);
+    try {
+      yield* this.bytesWithin(name, scope.options);
+    } catch (err) {
+      throw scope.map(err);
+    } finally {
+      scope.end();
+    }
+  }
+
+  private async *bytesWithin(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
+    const lib = this.ready(name, options);
+    const progress = throttled(options.onProgress);
+    // a retry starts its transfer again from 0: progress only ever reports more than before
+    let shown = 0;
+    const forward = (b: number, total: number | undefined, last?: boolean): void => {
+      if (b < shown) return;
+      shown = b;
+      progress(b, total, last);
+    };
+    let from: Fetched;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        from = await this.fetch(name, lib, options, forward);
+        break;
+      } catch (err) {
+        // the holder's stream broke (it died or left mid-transfer): the ring routes round it, a replica serves the next try
+        if (!(err instanceof CdhtError && err.code === 'CDHT_ERR_TRANSFER') || attempt >= GET_ATTEMPTS) throw err;
+        await this.pause(GET_RETRY_AFTER_MS * attempt, options);
+      }
+    }
     try {
       const hash = createHash('sha256');
       let size = 0;
@@ -324,19 +480,19 @@ export class PeerOps implements DataApi {
         if (options.signal?.aborted) throw abortedBy(options.signal);
         hash.update(c);
         size += c.length;
-        if (from.dir === 'store') progress(size, from.size);
+        if (from.dir === 'store') forward(size, from.size);
         yield c;
       }
       // a copy read from this peer's own store is checked as it goes: bad bytes end the stream with an error
       if (size !== from.size || (from.sha256 && !hash.digest().equals(Buffer.from(from.sha256)))) {
         throw new CdhtError('CDHT_ERR_INTEGRITY', `the copy of ${name} here does not match its record (sha256)`);
       }
-      progress(size, size, true);
+      forward(size, size, true);
     } catch (err) {
       if (isAbort(err) && options.signal?.aborted) throw abortedBy(options.signal);
       throw err;
     } finally {
-      if (from.dir === 'data') await lib.remove('data', temp).catch(() => undefined);
+      if (from.dir === 'data') await lib.remove('data', from.file).catch(() => undefined);
     }
   }
 }
@@ -347,6 +503,37 @@ function abortedBy(signal: AbortSignal): CdhtError {
 
 function isAbort(e: unknown): boolean {
   return (e instanceof CdhtError && e.code === 'CDHT_ERR_ABORTED') || (e instanceof Error && e.name === 'AbortError');
+}
+
+/**
+ * The source's chunks, ending with CDHT_ERR_ABORTED as soon as the signal fires, even while the
+ * source is stalled between chunks (a writer that waits for its next chunk would never see it).
+ */
+async function* untilAborted(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+  if (!signal) return yield* source;
+  const it = source[Symbol.asyncIterator]();
+  let onAbort!: () => void;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortedBy(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  stopped.catch(() => undefined);
+  let finished = false;
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), stopped]);
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    // not awaited: a stalled source's return() waits for its pending next() for ever
+    if (!finished) void Promise.resolve(it.return?.()).catch(() => undefined);
+  }
 }
 
 /** A put's source as bytes, read as they are consumed. */

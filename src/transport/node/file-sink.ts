@@ -117,7 +117,6 @@ class SinkWorker {
 
   private constructor() {
     this.worker = new Worker(new URL('./file-sink-worker.js', import.meta.url));
-    this.worker.unref(); // never what keeps a process alive
     this.worker.on('message', (r: SinkReply) => {
       const w = this.sinks.get(r.id);
       if (!w) return;
@@ -133,6 +132,8 @@ class SinkWorker {
     };
     this.worker.on('error', (err) => die(`file worker failed: ${describe(err)}`));
     this.worker.on('exit', () => die('file worker exited'));
+    // never what keeps a process alive: after the listeners, since adding a 'message' listener refs the port again
+    this.worker.unref();
   }
 
   register(w: Waiter): number {
