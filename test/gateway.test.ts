@@ -103,7 +103,7 @@ describe('gateway over plain HTTP', () => {
     const f = await client.getFile('big', path, { onProgress: (p) => got.push(p) });
     assert.deepEqual(f, { name: 'big', path, size: bytes.length, sha256: sha(bytes) });
     assert.deepEqual(readFileSync(path), bytes);
-    assert.deepEqual(got.at(-1), { bytes: bytes.length, total: bytes.length });
+    assert.deepEqual(got.at(-1), { phase: 'receiving', bytes: bytes.length, total: bytes.length });
   });
 
   test('a string and a file on disk as sources', async () => {

@@ -192,14 +192,15 @@ test(`sockets: a large streamed put and get (${BIG_BYTES / MiB} MiB) keep memory
     assert.equal(put.value.size, BIG_BYTES);
     assert.equal(put.value.sha256, gen.digest());
     assert.equal(put.value.holders.length, 2);
-    // two meters, one after the other: the source's bytes as they are staged (no total yet), then
+    // two phases, one after the other: the source's bytes as they are read in (no total yet), then
     // the copy to the owner (with the total), each going up
-    const staging = prog.filter((p) => p.total === undefined);
-    const sending = prog.filter((p) => p.total !== undefined);
+    const staging = prog.filter((p) => p.phase === 'reading');
+    const sending = prog.filter((p) => p.phase === 'sending');
+    assert.ok(staging.every((p) => p.total === undefined) && sending.every((p) => p.total === BIG_BYTES));
     assert.deepEqual(prog, [...staging, ...sending], 'staging reports come first');
     for (const meter of [staging, sending]) for (let i = 1; i < meter.length; i++) assert.ok(meter[i]!.bytes >= meter[i - 1]!.bytes, 'bytes go up');
     assert.ok(staging.length >= 2 && sending.length >= 1, `${staging.length} staging and ${sending.length} sending reports`);
-    assert.deepEqual(prog.at(-1), { bytes: BIG_BYTES, total: BIG_BYTES });
+    assert.deepEqual(prog.at(-1), { phase: 'sending', bytes: BIG_BYTES, total: BIG_BYTES });
 
     const holderIds = new Set(put.value.holders.map((h) => h.id));
     const g = net.peer(ids.find((x) => !holderIds.has(x))!)!;

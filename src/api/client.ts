@@ -82,7 +82,7 @@ function transportError(err: unknown, connecting: boolean, where: string): Error
 }
 
 /** Calls onProgress at most every PROGRESS_EVERY_MS, and once more at the end. */
-function progressOf(onProgress: OpOptions['onProgress'], total?: number): { add(n: number): void; end(): void; bytes: number } {
+function progressOf(onProgress: OpOptions['onProgress'], phase: Progress['phase'], total?: number): { add(n: number): void; end(): void; bytes: number } {
   let last = 0;
   const m = {
     bytes: 0,
@@ -96,7 +96,7 @@ function progressOf(onProgress: OpOptions['onProgress'], total?: number): { add(
     },
     end: () => onProgress?.(report()),
   };
-  const report = (): Progress => (total === undefined ? { bytes: m.bytes } : { bytes: m.bytes, total });
+  const report = (): Progress => (total === undefined ? { phase, bytes: m.bytes } : { phase, bytes: m.bytes, total });
   return m;
 }
 
@@ -104,7 +104,7 @@ function progressOf(onProgress: OpOptions['onProgress'], total?: number): { add(
 class CheckedDownload extends Transform {
   private readonly hash = createHash('sha256');
   private expected: { sha256?: string; size?: number } = {};
-  private meter = progressOf(undefined);
+  private meter = progressOf(undefined, 'receiving');
   sha256 = '';
 
   constructor(readonly fileName: string) {
@@ -117,7 +117,7 @@ class CheckedDownload extends Transform {
     const sha = headers[SHA256_HEADER];
     const size = Number(headers['content-length'] ?? NaN);
     this.expected = { ...(typeof sha === 'string' ? { sha256: sha.toLowerCase() } : {}), ...(Number.isSafeInteger(size) ? { size } : {}) };
-    this.meter = progressOf(onProgress, this.expected.size);
+    this.meter = progressOf(onProgress, 'receiving', this.expected.size);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hash.update(chunk);
@@ -256,7 +256,7 @@ class Exchange {
   /** Sends `body` (streamed, backpressure kept); a failing source fails the request with its own error. */
   send(body: Body | undefined, onProgress: OpOptions['onProgress']): void {
     if (!body) return void this.req.end();
-    const meter = progressOf(onProgress, body.size);
+    const meter = progressOf(onProgress, 'sending', body.size);
     body.stream.once('error', (err) => (this.cause ??= err));
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {

@@ -12,7 +12,7 @@ import { CdhtError } from '../core/errors.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import type { KeyInfo } from '../core/messages.js';
 import type { LibraryFiles, Runtime } from '../transport/types.js';
-import type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, PutOptions, PutResult, PutSource } from './types.js';
+import type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, Progress, PutOptions, PutResult, PutSource } from './types.js';
 
 /** What the operations need of their peer. */
 export interface OpsHost {
@@ -105,11 +105,12 @@ export class PeerOps implements DataApi {
   private async putWithin(name: string, source: PutSource, options: PutOptions): Promise<PutResult> {
     const lib = this.ready(name, options);
     const temp = `.cdht-put-${randomBytes(8).toString('hex')}`;
-    const progress = throttled(options.onProgress);
+    const reading = throttled(options.onProgress, 'reading');
+    const progress = throttled(options.onProgress, 'sending');
     const staged = await lib.write('store', temp, untilAborted(bytesOf(source), options.signal), {
       maxBytes: this.host.maxFileBytes,
       ...(options.signal ? { signal: options.signal } : {}),
-      onBytes: (n) => progress(n, undefined),
+      onBytes: (n) => reading(n, undefined),
     });
     const total = staged.size;
     // a second put of one name from here would take the first one's staged bytes: one at a time
@@ -134,6 +135,12 @@ export class PeerOps implements DataApi {
       stored = true;
       progress(total, total, true);
       return await this.confirm(name, staged, by, options);
+    } catch (err) {
+      // a put of bytes already stored under the name is done already: the same result, not an error
+      if (!(err instanceof CdhtError && err.code === 'CDHT_ERR_EXISTS')) throw err;
+      const st = await this.statWithin(name, options).catch(() => null);
+      if (!st || st.sha256 !== hex(staged.sha256) || !st.holders[0]) throw err;
+      return await this.confirm(name, staged, st.holders[0], options);
     } finally {
       if (!stored) cancel.abort();
       this.cancels.delete(name);
@@ -156,7 +163,9 @@ export class PeerOps implements DataApi {
 
   async getFile(name: string, path: string, options: OpOptions = {}): Promise<GetFileResult> {
     const part = `${path}.part-${randomBytes(6).toString('hex')}`;
-    const fh = await open(part, 'wx');
+    const fh = await open(part, 'wx').catch((err: NodeJS.ErrnoException) => {
+      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `cannot write beside ${path}: ${err.code ?? err.message}`, { cause: err });
+    });
     let size = 0;
     const hash = createHash('sha256');
     try {
@@ -454,7 +463,7 @@ export class PeerOps implements DataApi {
 
   private async *bytesWithin(name: string, options: OpOptions): AsyncGenerator<Uint8Array> {
     const lib = this.ready(name, options);
-    const progress = throttled(options.onProgress);
+    const progress = throttled(options.onProgress, 'receiving');
     // a retry starts its transfer again from 0: progress only ever reports more than before
     let shown = 0;
     const forward = (b: number, total: number | undefined, last?: boolean): void => {
@@ -554,7 +563,7 @@ function bytesOf(source: PutSource): AsyncIterable<Uint8Array> {
 }
 
 /** onProgress at most every PROGRESS_EVERY_MS (the last call always goes through). */
-function throttled(cb: OpOptions['onProgress']): (bytes: number, total: number | undefined, last?: boolean) => void {
+function throttled(cb: OpOptions['onProgress'], phase: Progress['phase']): (bytes: number, total: number | undefined, last?: boolean) => void {
   let at = 0;
   return (bytes, total, last = false) => {
     if (!cb) return;
@@ -562,7 +571,7 @@ function throttled(cb: OpOptions['onProgress']): (bytes: number, total: number |
     if (!last && now - at < PROGRESS_EVERY_MS) return;
     at = now;
     try {
-      cb(total === undefined ? { bytes } : { bytes, total });
+      cb(total === undefined ? { phase, bytes } : { phase, bytes, total });
     } catch {
       // a throwing callback must not break the operation
     }

@@ -11,7 +11,12 @@ export interface ApiContact {
 }
 
 export interface Progress {
-  /** Bytes moved so far. */
+  /**
+   * What moves: a put first `reads` its source into the peer (total unknown for a stream), then
+   * `sends` the bytes to the key's owner; a get `receives` them. Bytes only grow within a phase.
+   */
+  phase: 'reading' | 'sending' | 'receiving';
+  /** Bytes moved so far in this phase. */
   bytes: number;
   /** All the bytes, when known. */
   total?: number;
