@@ -4,9 +4,10 @@
 // plain Node TCP copy on loopback as the floor. 1 KiB (API_SMALL_OPS operations a run) and API_MIB
 // MiB (API_BIG_OPS a run); every contender in a fresh process (bench/api-child.ts), interleaved,
 // API_RUNS runs; the table gives medians over the runs of each run's p50, p99, MiB/s and peak RSS.
+import { writeRandomFile } from './files.js';
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,15 +48,6 @@ function runChild(a: ApiChildArgs): Promise<ApiPhase[]> {
   });
 }
 
-function writeFile(path: string, mibs: number): void {
-  const fd = openSync(path, 'w');
-  const block = randomBytes(1 << 20);
-  for (let i = 0; i < mibs; i++) {
-    block.writeUInt32BE(i, 0); // no two MiB alike
-    writeSync(fd, block);
-  }
-  closeSync(fd);
-}
 
 interface Row {
   op: string;
@@ -74,7 +66,7 @@ export async function apiBench(): Promise<void> {
     { label: `${BIG_MIB} MiB`, path: join(root, 'big.bin'), bytes: BIG_MIB * 1024 * 1024, ops: BIG_OPS },
   ];
   writeFileSync(sizes[0]!.path, randomBytes(1024));
-  writeFile(sizes[1]!.path, BIG_MIB);
+  writeRandomFile(sizes[1]!.path, BIG_MIB);
   const rows = new Map<string, Row>();
   const t0 = performance.now();
   try {

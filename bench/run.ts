@@ -3,9 +3,10 @@
 // BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all but api).
 // BENCH=api (bench/api.ts: the library's put/get vs the console's Store/Request vs plain TCP) takes
 // about two minutes, so it runs only when asked for.
+import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,15 +78,6 @@ async function repairOnce(): Promise<{ detectS: number; repairS: number }> {
   }
 }
 
-function writeBigFile(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = randomBytes(1 << 20);
-  for (let i = 0; i < TRANSFER_MIB; i++) {
-    block.writeUInt32BE(i, 0); // no two MiB alike
-    writeSync(fd, block);
-  }
-  closeSync(fd);
-}
 
 /** A bench child process (transfer-child.ts), spoken to over IPC. */
 class Child {
@@ -135,7 +127,7 @@ async function transferVsPlain(secure: boolean): Promise<void> {
   mkdirSync(rDir);
   mkdirSync(sDir);
   const src = join(sDir, 'big.bin');
-  writeBigFile(src);
+  writeRandomFile(src, TRANSFER_MIB);
   const base = await freeBasePort([1, 2, 3, 4]);
   const ring = secure ? await createThrowawayRing() : undefined;
   const [rId, sId] = [1n, 3n];
@@ -249,7 +241,7 @@ async function perHop(secure: boolean): Promise<void> {
 async function transfer(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cdht-bench-'));
   const src = join(dir, '4103.pdf');
-  writeBigFile(src);
+  writeRandomFile(src, TRANSFER_MIB);
   const ring = new CliRing(dir, await freeBasePort([2, 8, 19]));
   try {
     ring.init(2, 8, 19, 1);

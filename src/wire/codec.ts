@@ -153,6 +153,27 @@ type Codec<T extends MessageType> = {
   read(r: Reader): MessageOf<T>;
 };
 
+/** A delete's request and its confirmation share one layout: from, qid, file, nonce (u32). */
+function nonceCodec<T extends 'delete-request' | 'delete-confirm'>(type: T, code: number): Codec<T> {
+  return {
+    code,
+    since: 2,
+    write(w, msg) {
+      const m = msg as MessageOf<'delete-request' | 'delete-confirm'>;
+      writeContact(w, m.from);
+      writeU32(w, 'qid', m.qid);
+      writeFile(w, m.file);
+      writeU32(w, 'nonce', m.nonce);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      const qid = r.u32('qid');
+      const file = readFile(r);
+      return { type, from, qid, file, nonce: r.u32('nonce') } as MessageOf<T>;
+    },
+  };
+}
+
 const CODECS: { [T in MessageType]: Codec<T> } = {
   ping: {
     code: 1,
@@ -611,38 +632,8 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       return { type: 'holds-reply', from, qid, file, ...(record ? { record } : {}), successors, ...(deleted ? { deleted } : {}) };
     },
   },
-  'delete-request': {
-    code: 29,
-    since: 2,
-    write(w, m) {
-      writeContact(w, m.from);
-      writeU32(w, 'qid', m.qid);
-      writeFile(w, m.file);
-      writeU32(w, 'nonce', m.nonce);
-    },
-    read(r) {
-      const from = readContact(r, 'from');
-      const qid = r.u32('qid');
-      const file = readFile(r);
-      return { type: 'delete-request', from, qid, file, nonce: r.u32('nonce') };
-    },
-  },
-  'delete-confirm': {
-    code: 32,
-    since: 2,
-    write(w, m) {
-      writeContact(w, m.from);
-      writeU32(w, 'qid', m.qid);
-      writeFile(w, m.file);
-      writeU32(w, 'nonce', m.nonce);
-    },
-    read(r) {
-      const from = readContact(r, 'from');
-      const qid = r.u32('qid');
-      const file = readFile(r);
-      return { type: 'delete-confirm', from, qid, file, nonce: r.u32('nonce') };
-    },
-  },
+  'delete-request': nonceCodec('delete-request', 29),
+  'delete-confirm': nonceCodec('delete-confirm', 32),
   'delete-reply': {
     code: 30,
     since: 2,
