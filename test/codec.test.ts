@@ -84,6 +84,8 @@ const SAMPLES: Message[] = [
   { type: 'file-request', requester: A, file: 'name with spaces.txt', rid: 2, final: true, hops: 1, fallback: 255 },
   { type: 'file-begin', from: B, file: 'photo.jpg', rid: 77, purpose: 'replica', size: 12 },
   { type: 'lookup', origin: A, key: 0n, lid: 1, final: false, hops: 0 },
+  { type: 'lookup', origin: A, key: 77n, lid: 2, final: true, hops: 2, path: [5n, 9n] },
+  { type: 'lookup-reply', from: C, lid: 2, hops: 2, successors: [A], path: [5n, 9n, 2n ** 160n - 1n] },
   { type: 'lookup', origin: B, key: 2n ** 160n - 1n, lid: 0xffffffff, final: true, hops: 65535 },
   { type: 'lookup-reply', from: C, lid: 3, hops: 7, successors: Array.from({ length: 32 }, (_, i) => ({ id: BigInt(i) << 100n, host: 'h', port: 100 + i })) },
   { type: 'key-offer', from: A, oid: 5, keys: [{ name: '2067', size: 0 }, { name: 'ünï.pdf', size: Number.MAX_SAFE_INTEGER, sha256: SHA }] },

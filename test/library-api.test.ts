@@ -105,6 +105,12 @@ test('sim: put then get of 0 B, 1 B and 64 KiB, with getBuffer, getFile, stat, h
       assert.equal(lk.owner.id, r.holders[0]!.id);
       assert.ok(lk.hops >= 0);
       assert.ok(lk.successors.length >= 2);
+      // the path the lookup took: the asker first, the owner last, one peer per hop in between
+      assert.equal(lk.path[0], b.id);
+      assert.equal(lk.path.at(-1), lk.owner.id);
+      assert.equal(lk.path.length, lk.owner.id === b.id ? 1 : lk.hops + 1);
+      assert.equal(new Set(lk.path).size, lk.path.length, 'no peer twice on a settled ring');
+      for (const id of lk.path.slice(1, -1)) assert.ok(!b.space.betweenRightClosed(r.key, id, lk.owner.id), 'a relay never lies past the key');
     }
     assert.equal(await drive(net, b.stat('never put')), null);
     assert.equal(await drive(net, b.has('never put')), false);

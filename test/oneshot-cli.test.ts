@@ -115,7 +115,7 @@ describe('cdht put/get/lookup --via', () => {
     assert.equal(json.key, '1234');
     assert.equal(json.hops, 3);
     const text = await cdht(['lookup', '99', '--via', via], dir);
-    assert.match(text.stdout.toString(), /^Key 99 is owned by peer \d+ at 127\.0\.0\.1:7000 \(3 hops\)/);
+    assert.match(text.stdout.toString(), /^Key 99 is owned by peer \d+ at 127\.0\.0\.1:7000 \(3 hops, path 1 > 2 > 3 > \d+\)/);
   });
 
   test('bad arguments exit 2', async () => {

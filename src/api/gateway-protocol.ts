@@ -133,6 +133,10 @@ function contacts(v: unknown, what: string): ApiContact[] {
   if (!Array.isArray(v) || v.length > MAX_CONTACTS) throw bad(what);
   return v.map((c) => contact(c, what));
 }
+function ids(v: unknown, what: string): bigint[] {
+  if (!Array.isArray(v) || v.length > MAX_CONTACTS) throw bad(what);
+  return v.map((x) => big(x, what));
+}
 function contact(v: unknown, what: string): ApiContact {
   const o = obj(v, what);
   return { id: big(o['id'], what), host: str(o['host'], what), port: int(o['port'], what) };
@@ -153,5 +157,6 @@ export function decodeFileStat(v: unknown): FileStat {
 export function decodeLookupResult(v: unknown): LookupResult {
   const w = 'lookup result';
   const o = obj(v, w);
-  return { key: big(o['key'], w), owner: contact(o['owner'], w), hops: int(o['hops'], w), successors: contacts(o['successors'], w) };
+  const path = o['path'] === undefined ? [] : ids(o['path'], w);
+  return { key: big(o['key'], w), owner: contact(o['owner'], w), hops: int(o['hops'], w), successors: contacts(o['successors'], w), path };
 }

@@ -209,15 +209,25 @@ export class PeerOps implements DataApi {
     if (!this.host.space.isId(k)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `key must be an id of the ${this.host.space.bits}-bit space (got ${key})`);
     this.ready(undefined, options);
     const r = await this.within(options, (o) => this.lookupContact(k, o));
-    return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact) };
+    return { key: k, owner: apiContact(r.owner), hops: r.hops, successors: r.successors.map(apiContact), path: r.path };
   }
 
+  /** Resolves once the owner has deleted the name and no replica holder answers that it still holds it. */
   delete(name: string, options: OpOptions = {}): Promise<void> {
     return this.within(options, async (o) => {
       this.ready(name, o);
       await this.operation<void>((op) => this.host.feed({ type: 'delete', op, name, now: this.host.runtime.now() }), o, (ev, done) => {
         if (ev.type === 'deleted') done();
       });
+      // the replica holders drop their copies once they have checked with the owner
+      const rt = this.host.runtime;
+      const until = rt.now() + CONFIRM_WITHIN_MS;
+      for (;;) {
+        const st = await this.statWithin(name, o);
+        if (!st) return;
+        if (rt.now() > until) throw new CdhtError('CDHT_ERR_TIMEOUT', `${name} is deleted at its owner, but ${st.holders.length} replica holders still answer that they hold it (the owner keeps telling them for 10 minutes)`);
+        await this.pause(CONFIRM_EVERY_MS, o);
+      }
     });
   }
 
@@ -321,8 +331,8 @@ export class PeerOps implements DataApi {
    * request timeout before it gives a lookup up: so another lookup goes out every LOOKUP_HEDGE_MS
    * while none has answered, LOOKUP_TRIES at most, and the first answer wins.
    */
-  private lookupContact(key: Id, options: OpOptions): Promise<{ owner: Contact; hops: number; successors: Contact[] }> {
-    type Owner = { owner: Contact; hops: number; successors: Contact[] };
+  private lookupContact(key: Id, options: OpOptions): Promise<{ owner: Contact; hops: number; successors: Contact[]; path: Id[] }> {
+    type Owner = { owner: Contact; hops: number; successors: Contact[]; path: Id[] };
     const rt = this.host.runtime;
     return new Promise<Owner>((resolve, reject) => {
       const tries: AbortController[] = [];

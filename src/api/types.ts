@@ -74,6 +74,8 @@ export interface LookupResult {
   hops: number;
   /** The owner's successors (its replica holders come first). */
   successors: ApiContact[];
+  /** The ids of the peers the lookup crossed: the asking peer first, the owner last (at most 64). */
+  path: bigint[];
 }
 
 export interface GetFileResult {

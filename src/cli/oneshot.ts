@@ -176,7 +176,8 @@ function describe(plan: OneshotPlan, r: PutResult | GetFileResult | LookupResult
   }
   const l = r as LookupResult;
   const succ = l.successors.map(contactText).join(', ');
-  return `Key ${l.key} is owned by peer ${contactText(l.owner)} (${l.hops} hops)${succ ? `; successors: ${succ}` : ''}`;
+  const path = l.path.length > 1 ? `, path ${l.path.join(' > ')}` : '';
+  return `Key ${l.key} is owned by peer ${contactText(l.owner)} (${l.hops} hops${path})${succ ? `; successors: ${succ}` : ''}`;
 }
 
 async function toStdout(client: RingClient, name: string, options: { signal: AbortSignal; onProgress?: (p: Progress) => void }): Promise<void> {

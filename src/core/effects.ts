@@ -26,7 +26,7 @@ export type OpEvent =
   /** get: this peer holds the name itself; read it from the store directory. */
   | { type: 'local'; size: number; sha256?: Uint8Array }
   /** lookup: the owner of the key, and its successors. */
-  | { type: 'owner'; owner: Contact; hops: number; successors: Contact[] }
+  | { type: 'owner'; owner: Contact; hops: number; successors: Contact[]; path: Id[] }
   /** holds query: what `from` said it holds (no record: not the name). */
   | { type: 'holds'; from: Contact; record?: KeyInfo; successors: Contact[] }
   /** delete: the owner dropped the name (and told its replica holders). */

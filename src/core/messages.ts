@@ -85,10 +85,14 @@ export type Message =
   | { type: 'file-begin'; from: Contact; file: string; rid: number; purpose: Purpose; size: number; sha256?: Uint8Array }
   | { type: 'file-data'; chunk: Uint8Array }
   | { type: 'file-end'; sha256: Uint8Array }
-  /** A routed query for the owner of `key` (finger refresh, `cdht sim`); the owner answers the origin directly. */
-  | { type: 'lookup'; origin: Contact; key: Id; lid: number; final: boolean; hops: number; proof?: OriginProof }
-  /** from: the owner of the key, with its successors; hops: how many forwards the lookup took. */
-  | { type: 'lookup-reply'; from: Contact; lid: number; hops: number; successors: Contact[] }
+  /**
+   * A routed query for the owner of `key` (finger refresh, `cdht sim`, the library's lookup); the
+   * owner answers the origin directly. path: asked for by the library's lookup, the ids of the
+   * peers it crossed so far (each relay adds its own; at most MAX_PATH; not covered by the proof).
+   */
+  | { type: 'lookup'; origin: Contact; key: Id; lid: number; final: boolean; hops: number; path?: Id[]; proof?: OriginProof }
+  /** from: the owner of the key, with its successors; hops: how many forwards the lookup took; path: as it came, the owner last. */
+  | { type: 'lookup-reply'; from: Contact; lid: number; hops: number; successors: Contact[]; path?: Id[] }
   /** Keys a holder offers to a peer that should hold them too: a replica, or their new owner. */
   | { type: 'key-offer'; from: Contact; oid: number; keys: KeyInfo[] }
   /**
@@ -179,6 +183,9 @@ export function speakerOf(msg: RoutedMessage): Contact {
       return msg.origin;
   }
 }
+
+/** A traced lookup's path holds at most this many ids (the peers past them are counted in hops only). */
+export const MAX_PATH = 64;
 
 /** Routed messages cross at most this many peers; a larger count means a loop, and is dropped. */
 export const MAX_HOPS = 65_000;

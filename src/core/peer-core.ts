@@ -228,10 +228,10 @@ export class PeerCore {
           this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}) });
           if (ev.op === undefined) return;
           const event = r
-            ? ({ type: 'owner', owner: r.owner, hops: r.hops, successors: r.owner.id === this.ctx.self.id ? this.succ.list.slice() : r.successors } as const)
+            ? ({ type: 'owner', owner: r.owner, hops: r.hops, successors: r.owner.id === this.ctx.self.id ? this.succ.list.slice() : r.successors, path: r.path ?? [] } as const)
             : ({ type: 'failed', code: 'CDHT_ERR_TIMEOUT', message: `no owner of key ${this.ctx.fmt(ev.key)} answered in time` } as const);
           this.ctx.emit({ kind: 'op', op: ev.op, event });
-        });
+        }, ev.op !== undefined);
       case 'put':
       case 'get':
         return this.onOperation(ev);

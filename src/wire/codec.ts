@@ -30,8 +30,9 @@
 //   16  file-data         chunk
 //   17  file-end          sha256
 // Version 2 only:
-//   18  lookup            origin: contact, key: id, lid: u32, final: bool, hops
-//   19  lookup-reply      from: contact, lid: u32, hops, successors
+//   18  lookup            origin: contact, key: id, lid: u32, flags: u8 (bit 1 final, bit 2 path), hops,
+//                         [path: u8 count (<= 64) | ids, when flagged]
+//   19  lookup-reply      from: contact, lid: u32, hops, successors[, path: u8 count | ids, when traced]
 //   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
 //   21  key-want          from: contact, oid: u32, wid: u32, u8 count (<= 128) | count x file,
 //                         u8 count (<= 128) | count x file (names refused: not the receiver's to hold)
@@ -59,7 +60,8 @@
 // frame that decodes re-encodes to the very same bytes in the same version.
 import { CdhtError } from '../core/errors.js';
 import type { KeyInfo, Message, MessageOf, MessageType, Purpose } from '../core/messages.js';
-import { DELETE_RESULTS, MAX_OFFER_KEYS, STATUS_PHASES } from '../core/messages.js';
+import { DELETE_RESULTS, MAX_OFFER_KEYS, MAX_PATH, STATUS_PHASES } from '../core/messages.js';
+import type { Id } from '../core/id-space.js';
 import {
   readId,
   writeId,
@@ -172,6 +174,19 @@ function nonceCodec<T extends 'delete-request' | 'delete-confirm'>(type: T, code
       return { type, from, qid, file, nonce: r.u32('nonce') } as MessageOf<T>;
     },
   };
+}
+
+/** A lookup's path: u8 count (at most MAX_PATH), then the ids. */
+function writePath(w: Writer, path: readonly Id[]): void {
+  writeCount(w, 'path', Array.isArray(path) ? path.length : -1, MAX_PATH);
+  for (const id of path) writeId(w, 'path id', id);
+}
+
+function readPath(r: Reader): Id[] {
+  const n = readCount(r, 'path', MAX_PATH);
+  const path: Id[] = [];
+  for (let i = 0; i < n; i++) path.push(readId(r, 'path id'));
+  return path;
 }
 
 const CODECS: { [T in MessageType]: Codec<T> } = {
@@ -417,17 +432,21 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeContact(w, m.origin);
       writeId(w, 'key', m.key);
       writeU32(w, 'lid', m.lid);
-      writeBool(w, 'final', m.final);
+      // bit 1: final; bit 2: a path follows the hops (a lookup without one keeps its bytes)
+      w.u8((m.final ? 1 : 0) | (m.path ? 2 : 0));
       writeHops(w, m.hops);
+      if (m.path) writePath(w, m.path);
       writeProof(w, m.proof);
     },
     read(r) {
       const origin = readContact(r, 'origin');
       const key = readId(r, 'key');
       const lid = r.u32('lid');
-      const final = r.bool('final');
+      const flags = r.u8('final');
+      if (flags > 3) throw bad(`lookup flags must be 0..3, got ${flags}`);
       const hops = r.u16('hops');
-      return { type: 'lookup', origin, key, lid, final, hops, ...readProof(r) };
+      const path = flags & 2 ? readPath(r) : undefined;
+      return { type: 'lookup', origin, key, lid, final: (flags & 1) === 1, hops, ...(path ? { path } : {}), ...readProof(r) };
     },
   },
   'lookup-reply': {
@@ -438,12 +457,16 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeU32(w, 'lid', m.lid);
       writeHops(w, m.hops);
       writeSuccessors(w, m.successors);
+      // a traced lookup's path, only when there is one: an answer without it keeps its bytes
+      if (m.path) writePath(w, m.path);
     },
     read(r) {
       const from = readContact(r, 'from');
       const lid = r.u32('lid');
       const hops = r.u16('hops');
-      return { type: 'lookup-reply', from, lid, hops, successors: readSuccessors(r) };
+      const successors = readSuccessors(r);
+      const path = r.left > 0 ? readPath(r) : undefined;
+      return { type: 'lookup-reply', from, lid, hops, successors, ...(path ? { path } : {}) };
     },
   },
   'key-offer': {

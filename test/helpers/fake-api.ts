@@ -96,7 +96,7 @@ export class FakeApi implements DataApi {
 
   async lookup(key: bigint | number, options: OpOptions = {}): Promise<LookupResult> {
     this.note(options);
-    return { key: BigInt(key), owner: OWNER, hops: 3, successors: [{ id: OWNER.id + 1n, host: '127.0.0.1', port: 7001 }] };
+    return { key: BigInt(key), owner: OWNER, hops: 3, successors: [{ id: OWNER.id + 1n, host: '127.0.0.1', port: 7001 }], path: [1n, 2n, 3n, OWNER.id] };
   }
 
   private note(options: OpOptions): void {

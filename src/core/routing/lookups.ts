@@ -5,7 +5,7 @@ import type { Contact } from '../contact.js';
 import type { Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
 import type { MessageOf } from '../messages.js';
-import { MAX_HOPS } from '../messages.js';
+import { MAX_HOPS, MAX_PATH } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { Router } from './router.js';
 
@@ -17,6 +17,8 @@ export interface LookupResult {
   owner: Contact;
   hops: number;
   successors: Contact[];
+  /** A traced lookup's path: the peers it crossed, this one first and the owner last. */
+  path?: Id[];
 }
 
 interface Pending {
@@ -33,15 +35,19 @@ export class Lookups {
     private readonly router: Router,
   ) {}
 
-  /** Asks the ring who owns `key`; `done` gets the answer, or undefined after the request timeout. */
-  find(key: Id, done: (r: LookupResult | undefined) => void): void {
+  /**
+   * Asks the ring who owns `key`; `done` gets the answer, or undefined after the request timeout.
+   * traced: the answer names the peers the lookup crossed (the library's lookup; a finger's refresh
+   * does without, so its messages stay small).
+   */
+  find(key: Id, done: (r: LookupResult | undefined) => void, traced = false): void {
     const ctx = this.ctx;
     const r = this.router.route(key);
-    if (r.accept) return done({ key, owner: ctx.self, hops: 0, successors: [] });
+    if (r.accept) return done({ key, owner: ctx.self, hops: 0, successors: [], ...(traced ? { path: [ctx.self.id] } : {}) });
     if (this.pending.size >= MAX_PENDING_LOOKUPS) this.expire(true);
     const lid = ctx.nonce();
     this.pending.set(lid, { key, at: ctx.now, done });
-    ctx.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1 });
+    ctx.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1, ...(traced ? { path: [ctx.self.id] } : {}) });
   }
 
   /**
@@ -75,17 +81,19 @@ export class Lookups {
       // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept
       // open for one small answer per refresh is most of a finger table's cost; a private ring
       // seals datagrams only for neighbours, so its answer goes on a link
-      const reply = { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable() } as const;
+      const path = msg.path ? [...msg.path, ctx.self.id].slice(0, MAX_PATH) : undefined;
+      const reply = { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable(), ...(path ? { path } : {}) } as const;
       return ctx.send(msg.origin, reply, ctx.cfg.secure ? 'tcp' : 'udp');
     }
-    ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1 });
+    const path = msg.path && msg.path.length < MAX_PATH ? { path: [...msg.path, ctx.self.id] } : {};
+    ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1, ...path });
   }
 
   onLookupReply(msg: MessageOf<'lookup-reply'>): void {
     const p = this.pending.get(msg.lid);
     if (!p) return;
     this.pending.delete(msg.lid);
-    p.done({ key: p.key, owner: msg.from, hops: msg.hops, successors: msg.successors });
+    p.done({ key: p.key, owner: msg.from, hops: msg.hops, successors: msg.successors, ...(msg.path ? { path: msg.path } : {}) });
   }
 
   /** Forgets lookups unanswered for longer than the request timeout (all of them when `all`). */
