@@ -151,10 +151,19 @@ async function* capped(req: http.IncomingMessage, limits: Limits): AsyncIterable
 
 /** Headers wait for the record (size, SHA-256) and the first chunk, so an early failure still gets its status. */
 async function serveGet(api: DataApi, name: string, res: http.ServerResponse, signal: AbortSignal): Promise<void> {
-  const stat = await api.stat(name, { signal });
-  if (!stat) throw new CdhtError('CDHT_ERR_NOT_FOUND', `no holder has ${name}`);
+  // the record (for the headers) and the bytes are asked for at once: one lookup's time, not two
   const it = api.get(name, { signal })[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let r = await it.next();
+  const first = it.next();
+  first.catch(() => undefined); // awaited below, unless the stat fails first
+  const stat = await api.stat(name, { signal }).catch(async (err: unknown) => {
+    await it.return?.();
+    throw err;
+  });
+  if (!stat) {
+    await it.return?.();
+    throw new CdhtError('CDHT_ERR_NOT_FOUND', `no holder has ${name}`);
+  }
+  let r = await first;
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
     'content-length': String(stat.size),

@@ -30,6 +30,8 @@ export interface OpsHost {
 export const MAX_OPERATIONS = 1024;
 /** How often a put asks its holders again while copies are still on their way, for how long at most, and how often it looks the holders up again. */
 const CONFIRM_EVERY_MS = 200;
+/** The first of those pauses; each next one doubles, up to CONFIRM_EVERY_MS. */
+const CONFIRM_FIRST_MS = 20;
 const CONFIRM_WITHIN_MS = 60_000;
 const RELOCATE_EVERY_ROUNDS = 5;
 /** Tries of a get whose holder's transfer broke off, and the pause before the next (times the try). */
@@ -409,7 +411,8 @@ export class PeerOps implements DataApi {
       const holders = targets.filter((c) => confirmed.has(c.id));
       if (holders.length >= wanted) return { name, key, size: staged.size, sha256: hex(staged.sha256), holders: holders.map(apiContact), hops: located.hops };
       if (rt.now() - since > CONFIRM_WITHIN_MS) throw new CdhtError('CDHT_ERR_TIMEOUT', `${holders.length} of ${wanted} copies of ${name} confirmed in ${CONFIRM_WITHIN_MS / 1000} s`);
-      await this.pause(CONFIRM_EVERY_MS, options);
+      // copies usually land within a few ms of the owner's: ask again soon, then less often
+      await this.pause(Math.min(CONFIRM_EVERY_MS, CONFIRM_FIRST_MS * 2 ** (round - 1)), options);
       // a holder that died is replaced once the ring repairs: ask who holds the key now, now and then
       if (round % RELOCATE_EVERY_ROUNDS === 0) {
         const now = await this.lookupContact(key, options).catch((e: unknown) => (isAbort(e) ? Promise.reject(e) : undefined));
