@@ -1,6 +1,7 @@
 // One run of BENCH=client in a process of its own: a ring of PEERS on 127.0.0.1, VALUES names of
 // 1 KiB put through the library, a gateway on one member and a client of it (no peer); then the
-// same gets from the client, from the member's own library, and the client's stat, interleaved.
+// same gets from the client, from the member's own library, and the stat of each, interleaved (the
+// gateway's GET is a stat and then a get: the stats show what the client's get is made of).
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from '../src/api/client.js';
 import { startGateway } from '../src/api/gateway.js';
@@ -24,7 +25,7 @@ export interface ClientChildResult {
   /** Peers actually in the ring (an address hash collision leaves one out). */
   peers: number;
   /** Latencies in ms, in order, per contender. */
-  ms: { clientGet: number[]; memberGet: number[]; clientStat: number[] };
+  ms: { clientGet: number[]; memberGet: number[]; clientStat: number[]; memberStat: number[] };
   hops: number[];
   /** Why the ring is not healthy at this size (stale successors, a failed put), if it is not. */
   unhealthy?: string;
@@ -76,7 +77,7 @@ async function main(): Promise<ClientChildResult> {
     const peers = [...ring.peers.values()];
     const member = peers[0]!;
     const stale = () => ring.staleIds().length;
-    if (stale()) return { peers: peers.length, ms: { clientGet: [], memberGet: [], clientStat: [] }, hops: [], unhealthy: `${stale()} stale at start`, startMs, putMs: 0 };
+    if (stale()) return { peers: peers.length, ms: { clientGet: [], memberGet: [], clientStat: [], memberStat: [] }, hops: [], unhealthy: `${stale()} stale at start`, startMs, putMs: 0 };
     // names put from peers all round the ring, so their owners (and the callers) spread over it
     const values = Array.from({ length: args.values }, () => randomBytes(SIZE));
     const names = values.map((_, i) => `client-${i}`);
@@ -90,7 +91,7 @@ async function main(): Promise<ClientChildResult> {
     const putMs = performance.now() - p0;
     const gateway = await startGateway(member, { port: 0 });
     const client = await connect(`${gateway.address.host}:${gateway.address.port}`);
-    const ms = { clientGet: [] as number[], memberGet: [] as number[], clientStat: [] as number[] };
+    const ms = { clientGet: [] as number[], memberGet: [] as number[], clientStat: [] as number[], memberStat: [] as number[] };
     const hops: number[] = [];
     try {
       const check = (b: Buffer, i: number, who: string) => {
@@ -101,6 +102,7 @@ async function main(): Promise<ClientChildResult> {
         await within(client.getBuffer(names[i]!), 'warm-up');
         await within(member.getBuffer(names[i]!), 'warm-up');
         await within(client.stat(names[i]!), 'warm-up');
+        await within(member.stat(names[i]!), 'warm-up');
       }
       // interleaved, one at a time, so that each contender meets the same moments of the ring
       for (let g = 0; g < args.gets; g++) {
@@ -110,6 +112,8 @@ async function main(): Promise<ClientChildResult> {
         check(await timed(ms.memberGet, () => within(member.getBuffer(n), `member get ${n}`)), i, 'member');
         const st = await timed(ms.clientStat, () => within(client.stat(n), `client stat ${n}`));
         if (!st || st.size !== SIZE) throw new Error(`client stat ${n}: ${JSON.stringify(st && { size: st.size })}`);
+        const ms2 = await timed(ms.memberStat, () => within(member.stat(n), `member stat ${n}`));
+        if (!ms2 || ms2.size !== SIZE) throw new Error(`member stat ${n}: ${JSON.stringify(ms2 && { size: ms2.size })}`);
       }
       for (const n of names) hops.push((await within(client.lookup(member.space.keyOf(n)), `lookup ${n}`)).hops);
     } finally {

@@ -1,11 +1,12 @@
 // BENCH=client: a client without a peer (connect() to a member's gateway over HTTP) against the
 // member's own library, in a ring of CLIENT_PEERS (default 256) in one process on 127.0.0.1
 // (16-bit ids, settled, k = 3). CLIENT_VALUES names of 1 KiB are put through the library first;
-// then CLIENT_GETS gets of each contender, interleaved: the client's get, the member's getBuffer
-// (no HTTP) and the client's stat; hops from the client's lookup of each name. Routing by fingers
-// and, as the baseline in the same run, by the successor walk; each ring in a fresh process,
-// CLIENT_RUNS runs, the table gives medians over the runs. A ring that is not healthy at this size
-// (stale successors or a failed put) is tried again at half the size, down to MIN_PEERS.
+// then CLIENT_GETS of each operation, interleaved: the client's get, the member's getBuffer (no
+// HTTP), and the stat of each (the gateway's GET is a stat, then a get); hops from the client's
+// lookup of each name. Routing by fingers and, as the baseline in the same run, by the successor
+// walk (CLIENT_ROUTING picks); each ring in a fresh process, CLIENT_RUNS runs, the table gives
+// medians over the runs. A ring that is not healthy at this size (stale successors or a failed
+// put) is tried again at half the size, down to MIN_PEERS, and the table says which size it got.
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,11 +48,18 @@ const CONTENDERS = [
   { key: 'clientGet', label: 'get, client through the gateway (HTTP)' },
   { key: 'memberGet', label: "get, the member's own library (getBuffer)" },
   { key: 'clientStat', label: 'stat, client through the gateway' },
+  { key: 'memberStat', label: "stat, the member's own library" },
 ] as const;
 
 interface Row {
   p50: number[];
   p99: number[];
+}
+
+/** "256", or "254 to 256" when an address hash collision left a peer out of some ring. */
+function peersText(xs: number[]): string {
+  const [lo, hi] = [Math.min(...xs), Math.max(...xs)];
+  return lo === hi ? String(lo) : `${lo} to ${hi}`;
 }
 
 export async function clientBench(): Promise<void> {
@@ -60,7 +68,7 @@ export async function clientBench(): Promise<void> {
   const rows = new Map<string, Row>();
   const hopRows = new Map<Routing, { median: number[]; mean: number[] }>();
   let peers = PEERS;
-  let actual = 0;
+  const actual: number[] = [];
   const notes: string[] = [];
   try {
     // bounded: an unhealthy ring halves the size and starts the runs again, down to MIN_PEERS
@@ -80,10 +88,11 @@ export async function clientBench(): Promise<void> {
             if (peers / 2 < MIN_PEERS) throw new Error(`no healthy ring down to ${MIN_PEERS} peers: ${notes.join('; ')}`);
             peers = Math.floor(peers / 2);
             rows.clear();
+            actual.length = 0;
             hopRows.clear();
             continue sizes;
           }
-          actual = r.peers;
+          actual.push(r.peers);
           console.log(`  run ${run + 1} ${routing}: ${r.peers} peers up in ${(r.startMs / 1000).toFixed(1)} s, ${VALUES} of ${VALUES} puts at ${REPLICAS} copies in ${(r.putMs / 1000).toFixed(1)} s, no stale successor before or after`);
           for (const c of CONTENDERS) {
             const key = `${routing} ${c.key}`;
@@ -106,7 +115,7 @@ export async function clientBench(): Promise<void> {
   const secs = ((performance.now() - t0) / 1000).toFixed(0);
   for (const n of notes) console.log(`  ${n}`);
   console.log(
-    `Client without a peer vs the member's library: ${actual} peers on 127.0.0.1 (16-bit ids, settled, k = ${REPLICAS}, ping every ${PING_INTERVAL_MS / 1000} s, one process), ` +
+    `Client without a peer vs the member's library: ${peersText(actual)} peers on 127.0.0.1 (16-bit ids, settled, k = ${REPLICAS}, ping every ${PING_INTERVAL_MS / 1000} s, one process), ` +
       `${VALUES} values of 1 KiB, ${GETS} of each operation interleaved, a fresh process per ring, medians of ${RUNS} runs (${secs} s):`,
   );
   console.log('  | routing | operation | p50 ms | p99 ms | hops of a lookup: median (mean) |');
