@@ -1,6 +1,6 @@
 // `npm run bench`: the figures the README quotes, measured on this machine with real peer
 // processes on 127.0.0.1 (and one on the simulator). Each section prints what it measured.
-// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all but api).
+// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all but api and client).
 // BENCH=api (bench/api.ts: the library's put/get vs the console's Store/Request vs plain TCP) takes
 // about two minutes, so it runs only when asked for. BENCH=client (bench/client.ts: a client with no
 // peer through a member's gateway vs the member's own library, 256 peers; CLIENT_PEERS, CLIENT_GETS,
