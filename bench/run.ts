@@ -1,8 +1,10 @@
 // `npm run bench`: the figures the README quotes, measured on this machine with real peer
 // processes on 127.0.0.1 (and one on the simulator). Each section prints what it measured.
-// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all but api).
+// BENCH=repair,request,transport,hop,sim,flood,node,one-ring picks sections (default: all but api and client).
 // BENCH=api (bench/api.ts: the library's put/get vs the console's Store/Request vs plain TCP) takes
-// about two minutes, so it runs only when asked for.
+// about two minutes, so it runs only when asked for. BENCH=client (bench/client.ts: a client with no
+// peer through a member's gateway vs the member's own library, 256 peers; CLIENT_PEERS, CLIENT_GETS,
+// CLIENT_RUNS, CLIENT_VALUES, CLIENT_ROUTING) takes about four minutes and also runs only when asked for.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -27,6 +29,7 @@ import { floodBench } from './flood.js';
 import { nodeBench } from './node-ops.js';
 import { oneRingBench } from './one-ring.js';
 import { apiBench } from './api.js';
+import { clientBench } from './client.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
@@ -316,6 +319,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('node')) await nodeBench();
   if (SECTIONS.has('one-ring')) await oneRingBench();
   if (SECTIONS.has('api')) await apiBench();
+  if (SECTIONS.has('client')) await clientBench();
 }
 
 await main();
