@@ -22,6 +22,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/dist/src ./dist/src
 COPY --from=build /src/dist/browser ./dist/browser
+COPY --from=build /src/docs ./docs
 # The image's own user (uid 1000), never root; the data directory must be its to write.
 RUN mkdir -p /var/lib/cdht && chown node:node /var/lib/cdht
 USER node

@@ -62,7 +62,8 @@ export class RecordLog {
   async load(files: KeyInfo[]): Promise<{ files: KeyInfo[]; deleted: { name: string; sha256: Uint8Array; at: number }[] }> {
     const lib = this.lib();
     if (!lib) return { files, deleted: [] };
-    const state = foldRecords(await lib.readRecords().catch(() => ''));
+    const text = await lib.readRecords().catch(() => '');
+    const state = foldRecords(text);
     const present = new Set(files.map((f) => f.name));
     const withPublishers = files.map((f) => {
       const p = state.get(f.name)?.publisher;
@@ -70,7 +71,9 @@ export class RecordLog {
     });
     const deleted = [...state.values()].flatMap((r) => (r.deleted && !present.has(r.name) ? [{ name: r.name, ...r.deleted }] : []));
     const kept = [...state.values()].filter((r) => (r.deleted ? !present.has(r.name) : present.has(r.name)));
-    await lib.writeRecords(kept.map(lineOf).join(''), true).catch(() => undefined);
+    // rewritten only when it holds something: a peer that never stored anything leaves no file
+    const compact = kept.map(lineOf).join('');
+    if (text !== '' && compact !== text) await lib.writeRecords(compact, true).catch(() => undefined);
     return { files: withPublishers, deleted };
   }
 

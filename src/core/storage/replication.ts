@@ -35,6 +35,8 @@ const MAX_WANTED_PER_PEER = 1024;
 const HASHES_PER_TICK = 8;
 /** An offer or a want is forgotten after this long. */
 const OFFER_TTL_MS = 120_000;
+/** A replica holder that refused a name of ours is offered it again after this many probe intervals. */
+const REFUSED_RETRY_PROBES = 2;
 /** A full sync with the successors runs at least this often (in probe intervals), and after any membership change. */
 const SYNC_EVERY_PROBES = 10;
 /**
@@ -71,6 +73,12 @@ export class Replication {
   private readonly hashing = new Set<string>();
   private dirty = true;
   private ticks = 0;
+  /**
+   * A replica holder refused a name of ours: when we offer again. Its view of its predecessors
+   * may lag ours (a peer between us still leaving, say); waiting a full sync period for it left a
+   * key short of k copies for 10 probes.
+   */
+  private retryAt = Infinity;
   /** A quit under way: offers out, names not offered yet (their taker failed), and what to do when all are taken. */
   private handover:
     | { oids: Set<number>; waiting: Set<string>; covered: Set<string>; refusedBy: Map<string, Set<Id>>; done: () => void }
@@ -137,8 +145,10 @@ export class Replication {
     this.expire();
     // pushes put off by a busy answer go once their time has come
     this.pump();
-    if (!this.dirty && this.ticks % SYNC_EVERY_PROBES !== 0) return;
+    const retry = this.retryAt <= this.ctx.now;
+    if (!this.dirty && !retry && this.ticks % SYNC_EVERY_PROBES !== 0) return;
     this.dirty = false;
+    this.retryAt = Infinity;
     // until a predecessor says where our range starts, only what the ring gave us counts as ours:
     // a file that was in the directory at start may be anyone's (at start nobody knows yet)
     const mine = this.live.pred1 ? this.owned() : this.owned().filter((h) => h.ring);
@@ -311,6 +321,8 @@ export class Replication {
     } else if (msg.refused.length) {
       // copies we hold for a key that is neither ours nor theirs go to the owner as a Store
       const owned = new Set(this.owned().map((x) => x.name));
+      const holder = this.replicaHolders().some((c) => c.id === o.to.id);
+      if (holder && msg.refused.some((n) => owned.has(n))) this.retryAt = Math.min(this.retryAt, ctx.now + REFUSED_RETRY_PROBES * this.ctx.cfg.pingIntervalMs);
       for (const name of msg.refused) if (o.names.has(name) && this.keys.get(name)?.ring && !owned.has(name)) this.restore(name);
     }
     for (const name of msg.names) {
