@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Contact } from '../src/core/contact.js';
 import type { Id, IdSpace } from '../src/core/id-space.js';
-import type { KeyInfo, Message } from '../src/core/messages.js';
+import type { KeyInfo, Message, MessageOf } from '../src/core/messages.js';
 import { idSpace } from '../src/space.js';
 import { decodeFrame, encodeFrame } from '../src/wire/index.js';
 
@@ -92,6 +92,12 @@ function rec<T>(shape: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> 
   return fc.record(shape, { noNullPrototype: true }) as fc.Arbitrary<T>;
 }
 
+/** The same, where the fields named in `optional` are there or left out (never present as undefined). */
+function recWith<T>(shape: { [K in keyof T]-?: fc.Arbitrary<Exclude<T[K], undefined>> }, optional: readonly (keyof T)[]): fc.Arbitrary<T> {
+  const requiredKeys = (Object.keys(shape) as (keyof T)[]).filter((k) => !optional.includes(k));
+  return fc.record(shape, { requiredKeys, noNullPrototype: true } as never) as unknown as fc.Arbitrary<T>;
+}
+
 const arbHost = fc.oneof(fc.constantFrom('127.0.0.1', '::1', 'peer.example'), fc.string({ minLength: 1, maxLength: 20 }).filter((h) => !/[\uD800-\uDFFF]/.test(h)));
 const arbContact: fc.Arbitrary<Contact> = rec({ id: fc.bigInt({ min: 0n, max: 2n ** 160n - 1n }), host: arbHost, port: fc.integer({ min: 1, max: 65535 }) });
 const arbName = fc.oneof(
@@ -102,12 +108,7 @@ const u32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
 const hops = fc.integer({ min: 0, max: 0xffff });
 const list = fc.array(arbContact, { maxLength: 32 });
 const sha = fc.uint8Array({ minLength: 32, maxLength: 32 });
-const keyInfo: fc.Arbitrary<KeyInfo> = fc.oneof(
-  rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }) }),
-  rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha }),
-  rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), publisher: arbContact }),
-  rec({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha, publisher: arbContact }),
-);
+const keyInfo: fc.Arbitrary<KeyInfo> = recWith<KeyInfo>({ name: arbName, size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha, publisher: arbContact }, ['sha256', 'publisher']);
 
 const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('ping' as const), from: arbContact, seq: u32, role: fc.constantFrom(0 as const, 1 as const, 2 as const), loud: fc.boolean() }),
@@ -145,39 +146,37 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
     rec({ type: fc.constant('delete-reply' as const), from: arbContact, qid: u32, file: arbName, result: fc.constantFrom('deleted' as const, 'forbidden' as const, 'missing' as const, 'not-owner' as const) }),
     rec({ type: fc.constant('key-delete' as const), from: arbContact, file: arbName, sha256: sha }),
     arbName.chain((file) =>
-      fc.oneof(
-        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), successors: list }),
-        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), successors: list, deleted: sha }),
-        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), record: rec({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }) }), successors: list }),
-        rec({ type: fc.constant('holds-reply' as const), from: arbContact, qid: u32, file: fc.constant(file), record: rec({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha }), successors: list }),
+      recWith<MessageOf<'holds-reply'>>(
+        {
+          type: fc.constant('holds-reply' as const),
+          from: arbContact,
+          qid: u32,
+          file: fc.constant(file),
+          record: recWith<Omit<KeyInfo, 'publisher'>>({ name: fc.constant(file), size: fc.integer({ min: 0, max: 2 ** 40 }), sha256: sha }, ['sha256']),
+          successors: list,
+          deleted: sha,
+        },
+        ['record', 'deleted'],
       ),
     ),
     rec({ type: fc.constant('decommission' as const), from: arbContact, qid: u32 }),
     rec({ type: fc.constant('decommission-reply' as const), from: arbContact, qid: u32, accepted: fc.boolean(), reason: fc.string({ maxLength: 100 }).filter((r) => !/[\uD800-\uDFFF]/.test(r)) }),
-    rec({
-      type: fc.constant('status-reply' as const),
-      from: arbContact,
-      qid: u32,
-      bits: fc.integer({ min: 8, max: 160 }),
-      phase: fc.constantFrom('joining' as const, 'normal' as const, 'leaving' as const),
-      successors: list,
-      keys: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-      bytes: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-      handovers: fc.integer({ min: 0, max: 2 ** 32 }),
-    }),
-    rec({
-      type: fc.constant('status-reply' as const),
-      from: arbContact,
-      qid: u32,
-      bits: fc.integer({ min: 8, max: 160 }),
-      phase: fc.constantFrom('joining' as const, 'normal' as const, 'leaving' as const),
-      pred: arbContact,
-      successors: list,
-      keys: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-      bytes: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-      shortOfK: fc.integer({ min: 0, max: 2 ** 32 }),
-      handovers: fc.integer({ min: 0, max: 2 ** 32 }),
-    }),
+    recWith<MessageOf<'status-reply'>>(
+      {
+        type: fc.constant('status-reply' as const),
+        from: arbContact,
+        qid: u32,
+        bits: fc.integer({ min: 8, max: 160 }),
+        phase: fc.constantFrom('joining' as const, 'normal' as const, 'leaving' as const),
+        pred: arbContact,
+        successors: list,
+        keys: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        bytes: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+        shortOfK: fc.integer({ min: 0, max: 2 ** 32 }),
+        handovers: fc.integer({ min: 0, max: 2 ** 32 }),
+      },
+      ['pred', 'shortOfK'],
+    ),
   ),
 );
 

@@ -55,22 +55,30 @@ interface Running {
   onEvent(ev: OpEvent): void;
 }
 
+/** A put from this peer, from staging to its owner's copy: what the peer's pushes and stats ask about. */
+interface PutUnderway {
+  /** The temporary name its bytes are staged under (what its push reads). */
+  temp: string;
+  /** Progress of its copy to the owner (`last`: the final report, never skipped). */
+  sent(bytes: number, last?: boolean): void;
+  /** Fires when the put is given up before the owner has the bytes: its copy is cut midway. */
+  cancel: AbortController;
+  /** The move of its staged bytes into place, when this peer keeps the name itself. */
+  placing?: Promise<'placed' | 'exists'>;
+  /** The owner holds the bytes: giving up now cuts nothing. */
+  stored?: boolean;
+}
+
 const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b).toString('hex') : '');
 const apiContact = (c: Contact): ApiContact => ({ id: c.id, host: c.host, port: c.port });
 
 export class PeerOps implements DataApi {
   private nextOp = 1;
   private readonly running = new Map<number, Running>();
-  /** stored name -> the temporary name its put's bytes are staged under (what a push reads). */
-  private readonly stagedNames = new Map<string, string>();
-  /** stored name -> the move of a put's staged bytes into place, while it runs. */
-  private readonly placing = new Map<string, Promise<'placed' | 'exists'>>();
+  /** stored name -> the put of it from this peer (one at a time per name). */
+  private readonly puts = new Map<string, PutUnderway>();
   /** request id -> progress of the get receiving under it. */
   private readonly incoming = new Map<number, (bytes: number) => void>();
-  /** stored name -> progress of the put whose copy goes out now. */
-  private readonly outgoing = new Map<string, (bytes: number) => void>();
-  /** stored name -> ends its put's copy midway when the put is given up (aborted, timed out, failed). */
-  private readonly cancels = new Map<string, AbortController>();
 
   constructor(private readonly host: OpsHost) {}
 
@@ -81,21 +89,21 @@ export class PeerOps implements DataApi {
   }
   /** The file a push of `name` reads: its put's staged bytes while they wait, else the stored name. */
   fileToSend(name: string): string {
-    return this.stagedNames.get(name) ?? this.host.space.fileOf(name);
+    return this.puts.get(name)?.temp ?? this.host.space.fileOf(name);
   }
   /** A stat of `name` waits for its put's bytes to be moved into place. */
   placed(name: string): Promise<unknown> {
-    return this.placing.get(name) ?? Promise.resolve();
+    return this.puts.get(name)?.placing ?? Promise.resolve();
   }
   progressIn(rid: number, bytes: number): void {
     this.incoming.get(rid)?.(bytes);
   }
   progressOut(name: string, bytes: number): void {
-    this.outgoing.get(name)?.(bytes);
+    this.puts.get(name)?.sent(bytes);
   }
   /** Fires when the put whose copy of `name` goes out now is given up: the copy is cut, so its owner keeps nothing. */
   cancelOf(name: string): AbortSignal | undefined {
-    return this.cancels.get(name)?.signal;
+    return this.puts.get(name)?.cancel.signal;
   }
 
   // ---- the operations ---------------------------------------------------------------------------
@@ -106,36 +114,45 @@ export class PeerOps implements DataApi {
 
   private async putWithin(name: string, source: PutSource, options: PutOptions): Promise<PutResult> {
     const lib = this.ready(name, options);
-    const temp = `.cdht-put-${randomBytes(8).toString('hex')}`;
+    // a second put of one name from here would take the first one's staged bytes: one at a time,
+    // refused before a byte of it is read
+    if (this.puts.has(name)) throw new CdhtError('CDHT_ERR_BUSY', `a put of ${name} from this peer is under way`);
     const reading = throttled(options.onProgress, 'reading');
     const progress = throttled(options.onProgress, 'sending');
-    const staged = await lib.write('store', temp, untilAborted(bytesOf(source), options.signal), {
-      maxBytes: this.host.maxFileBytes,
-      ...(options.signal ? { signal: options.signal } : {}),
-      onBytes: (n) => reading(n, undefined),
-    });
-    const total = staged.size;
-    // a second put of one name from here would take the first one's staged bytes: one at a time
-    if (this.stagedNames.has(name)) {
-      await lib.remove('store', temp);
-      throw new CdhtError('CDHT_ERR_BUSY', `a put of ${name} from this peer is under way`);
+    let total: number | undefined;
+    const put: PutUnderway = { temp: `.cdht-put-${randomBytes(8).toString('hex')}`, sent: (b, last) => progress(b, total, last), cancel: new AbortController() };
+    this.puts.set(name, put);
+    try {
+      const staged = await lib.write('store', put.temp, untilAborted(bytesOf(source), options.signal), {
+        maxBytes: this.host.maxFileBytes,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onBytes: (n) => reading(n, undefined),
+      });
+      total = staged.size;
+      return await this.store(name, staged, put, options);
+    } finally {
+      if (!put.stored) put.cancel.abort();
+      this.puts.delete(name);
+      if ((await put.placing?.catch(() => 'exists')) !== 'placed') await lib.remove('store', put.temp).catch(() => undefined);
     }
-    this.stagedNames.set(name, temp);
-    this.outgoing.set(name, (b) => progress(b, total));
-    const cancel = new AbortController();
-    this.cancels.set(name, cancel);
-    let kept: Promise<'placed' | 'exists'> | undefined;
-    let stored = false;
+  }
+
+  /** The staged bytes of a put go to the key's owner (or into place here), then their copies are counted. */
+  private async store(
+    name: string,
+    staged: { size: number; sha256: Uint8Array },
+    put: PutUnderway,
+    options: PutOptions,
+  ): Promise<PutResult> {
+    const lib = this.host.library()!;
     try {
       const by = await this.operation<Contact>((op) => this.host.feed({ type: 'put', op, name, now: this.host.runtime.now() }), options, (ev, done) => {
-        if (ev.type === 'keep') {
-          kept = lib.place(temp, name);
-          this.placing.set(name, kept);
-        } else if (ev.type === 'stored') done(ev.by);
+        if (ev.type === 'keep') put.placing = lib.place(put.temp, name);
+        else if (ev.type === 'stored') done(ev.by);
       });
-      if (kept && (await kept) === 'exists') throw new CdhtError('CDHT_ERR_EXISTS', `${name} is stored already; stored files do not change`);
-      stored = true;
-      progress(total, total, true);
+      if ((await put.placing) === 'exists') throw new CdhtError('CDHT_ERR_EXISTS', `${name} is stored already; stored files do not change`);
+      put.stored = true;
+      put.sent(staged.size, true);
       return await this.confirm(name, staged, by, options);
     } catch (err) {
       // a put of bytes already stored under the name is done already: the same result, not an error
@@ -143,13 +160,6 @@ export class PeerOps implements DataApi {
       const st = await this.statWithin(name, options).catch(() => null);
       if (!st || st.sha256 !== hex(staged.sha256) || !st.holders[0]) throw err;
       return await this.confirm(name, staged, st.holders[0], options);
-    } finally {
-      if (!stored) cancel.abort();
-      this.cancels.delete(name);
-      this.stagedNames.delete(name);
-      this.outgoing.delete(name);
-      this.placing.delete(name);
-      if (!kept || (await kept.catch(() => 'exists')) !== 'placed') await lib.remove('store', temp).catch(() => undefined);
     }
   }
 

@@ -155,6 +155,22 @@ type Codec<T extends MessageType> = {
   read(r: Reader): MessageOf<T>;
 };
 
+/** An operator's question to one peer (status, decommission): from, qid. */
+function queryCodec<T extends 'status-query' | 'decommission'>(type: T, code: number): Codec<T> {
+  return {
+    code,
+    since: 2,
+    write(w, m) {
+      writeContact(w, (m as MessageOf<'status-query' | 'decommission'>).from);
+      writeU32(w, 'qid', (m as MessageOf<'status-query' | 'decommission'>).qid);
+    },
+    read(r) {
+      const from = readContact(r, 'from');
+      return { type, from, qid: r.u32('qid') } as MessageOf<T>;
+    },
+  };
+}
+
 /** A delete's request and its confirmation share one layout: from, qid, file, nonce (u32). */
 function nonceCodec<T extends 'delete-request' | 'delete-confirm'>(type: T, code: number): Codec<T> {
   return {
@@ -521,18 +537,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       return { type: 'file-busy', from, file, rid, retryAfterMs: r.u32('retryAfterMs') };
     },
   },
-  'status-query': {
-    code: 23,
-    since: 2,
-    write(w, m) {
-      writeContact(w, m.from);
-      writeU32(w, 'qid', m.qid);
-    },
-    read(r) {
-      const from = readContact(r, 'from');
-      return { type: 'status-query', from, qid: r.u32('qid') };
-    },
-  },
+  'status-query': queryCodec('status-query', 23),
   'status-reply': {
     code: 24,
     since: 2,
@@ -581,18 +586,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       };
     },
   },
-  decommission: {
-    code: 25,
-    since: 2,
-    write(w, m) {
-      writeContact(w, m.from);
-      writeU32(w, 'qid', m.qid);
-    },
-    read(r) {
-      const from = readContact(r, 'from');
-      return { type: 'decommission', from, qid: r.u32('qid') };
-    },
-  },
+  decommission: queryCodec('decommission', 25),
   'decommission-reply': {
     code: 26,
     since: 2,
