@@ -300,18 +300,16 @@ export class PeerOps implements DataApi {
 
   /**
    * Runs one core operation: `start` feeds it under a fresh number, `step` sees its events and
-   * calls `done` with the result. A failed event, the signal or the deadline ends it (the core
-   * is told, so it forgets the operation and takes nothing more for it).
+   * calls `done` with the result. A failed event or the signal ends it (the core is told, so it
+   * forgets the operation and takes nothing more for it); a deadline comes as the signal (within).
    */
   private operation<T>(start: (op: number) => void, options: OpOptions, step: (ev: OpEvent, done: (v: T) => void) => void): Promise<T> {
     if (this.running.size >= MAX_OPERATIONS) return Promise.reject(new CdhtError('CDHT_ERR_BUSY', `${MAX_OPERATIONS} operations are under way on this peer`));
     const op = this.nextOp++;
     const rt = this.host.runtime;
     return new Promise<T>((resolve, reject) => {
-      let timer: unknown;
       const end = (): void => {
         this.running.delete(op);
-        if (timer !== undefined) rt.clearTimer(timer);
         options.signal?.removeEventListener('abort', onAbort);
       };
       const fail = (err: CdhtError): void => {
@@ -321,7 +319,6 @@ export class PeerOps implements DataApi {
       };
       const onAbort = (): void => fail(abortedBy(options.signal!));
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.timeoutMs !== undefined) timer = rt.setTimer(options.timeoutMs, () => fail(new CdhtError('CDHT_ERR_TIMEOUT', `no result in ${options.timeoutMs} ms`)));
       this.running.set(op, {
         onEvent: (ev) => {
           if (ev.type === 'failed') {

@@ -39,3 +39,15 @@ export function formatAddress(a: Address): string {
 export function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 }
+
+/** A host as a connection reports it: an IPv4 address mapped into IPv6 is the IPv4 address. */
+export function plainHost(host: string): string {
+  return host.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
+}
+
+/** Whether two hosts are one machine as far as an open ring can tell (any two loopback addresses are). */
+export function sameHost(a: string, b: string): boolean {
+  const x = plainHost(a);
+  const y = plainHost(b);
+  return x === y || (isLoopback(x) && isLoopback(y));
+}

@@ -14,7 +14,7 @@
 //   only from a connection proven by the peer's own certificate (its id). The ring authority's
 //   holder can issue that certificate at will (`cdht ca issue ID`), so "the authority or the peer
 //   itself" comes to the same thing without a second kind of credential on the wire.
-import { isLoopback, type Address, type Contact, type Target } from './contact.js';
+import { isLoopback, plainHost, type Address, type Contact, type Target } from './contact.js';
 import type { Ctx } from './context.js';
 import type { Depart } from './membership/depart.js';
 import type { Liveness } from './membership/liveness.js';
@@ -30,10 +30,6 @@ export const STATUS_WINDOW_MS = 1_000;
 /** Hosts remembered by the rate limit; beyond this the oldest is forgotten. */
 const MAX_RATE_HOSTS = 256;
 
-/** A host as a connection reports it: an IPv4 address mapped into IPv6 is the IPv4 address. */
-function plainHost(host: string): string {
-  return host.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
-}
 
 /** Where an answer goes: the asker's port on the host the query came from (no id: the asker is no member). */
 function replyTarget(from: Contact): Target {

@@ -19,7 +19,7 @@
 //   store of those bytes again (a holder that was away during the delete) is refused, and its
 //   sender is told to drop them. A put of the name by its publisher, or of other bytes, is a new
 //   name and clears the tombstone.
-import { isLoopback, sameAddress, type Contact } from '../contact.js';
+import { sameAddress, sameHost, type Contact } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
 import { sameBytes } from '../bytes.js';
 import type { DeleteResult, MessageOf } from '../messages.js';
@@ -40,16 +40,6 @@ const MAX_CHECKING = 1024;
 const REPEAT_FOR_MS = 10 * 60_000;
 const REPEAT_EVERY_TICKS = 5;
 const REPEAT_NAMES = 32;
-
-function plainHost(host: string): string {
-  return host.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
-}
-
-function sameHost(a: string, b: string): boolean {
-  const x = plainHost(a);
-  const y = plainHost(b);
-  return x === y || (isLoopback(x) && isLoopback(y));
-}
 
 export class Deletes {
   /** qid -> a delete of ours: its operation, the owner asked, the name. */

@@ -9,7 +9,7 @@
 //   peer send to a third host. At most HOLDS_BURST answers go to one host per window.
 // - An answer is taken only for a query of ours still waiting, about the same name, from the
 //   peer asked (on a private ring, proven by its certificate).
-import { isLoopback, type Contact, type Target } from '../contact.js';
+import { plainHost, sameHost, type Contact, type Target } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
 import type { MessageOf } from '../messages.js';
 import type { Origin } from '../origin.js';
@@ -22,9 +22,6 @@ const HOLDS_WINDOW_MS = 1_000;
 const MAX_RATE_HOSTS = 256;
 const MAX_PENDING = 4096;
 
-function plainHost(host: string): string {
-  return host.startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
-}
 
 export class Holds {
   /** qid -> a query of ours: the operation it answers (or the core's own callback), whom we asked, about what, and when. */
@@ -91,7 +88,7 @@ export class Holds {
 
   private refusal(from: Contact, origin: Origin): string | undefined {
     if (origin.via !== 'tcp') return 'not over a connection';
-    if (plainHost(from.host) !== plainHost(origin.src.host) && !(isLoopback(plainHost(from.host)) && isLoopback(plainHost(origin.src.host)))) {
+    if (!sameHost(from.host, origin.src.host)) {
       return `it names another host (${from.host}) than it came from (${origin.src.host})`;
     }
     if (this.ctx.cfg.secure && origin.authId === undefined) return 'no certificate';

@@ -13,7 +13,7 @@
 // before one that has, oldest first. A member is never evicted.
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import { formatAddress, type Address, type Contact } from '../../core/contact.js';
+import { formatAddress, plainHost, type Address, type Contact } from '../../core/contact.js';
 import type { Id } from '../../core/id-space.js';
 import type { FileBegin, Message } from '../../core/messages.js';
 import { decodeBytes, encodeLink, isLinkCode, LINK_CODES, messageCode } from '../../wire/index.js';
@@ -63,10 +63,6 @@ export function speakerOf(msg: Message): Contact | undefined {
   }
 }
 
-/** 127.0.0.1 and ::ffff:127.0.0.1 are one host. */
-function plainHost(host: string): string {
-  return host.startsWith('::ffff:') ? host.slice(7) : host;
-}
 
 export class Acceptor {
   readonly slots: SlotTable<net.Socket>;
