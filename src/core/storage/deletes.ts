@@ -35,7 +35,7 @@ const MAX_CONFIRMING = 1024;
 const MAX_CHECKING = 1024;
 /**
  * For this long after a delete, the owner tells its replica holders again every REPEAT_EVERY_TICKS
- * ping intervals (a holder away at the time, or a new one, hears it), at most REPEAT_NAMES at once.
+ * ping intervals (a holder away at the time, or a new one, hears it), the latest REPEAT_NAMES deletes (kept in a list of their own: no scan of every tombstone).
  */
 const REPEAT_FOR_MS = 10 * 60_000;
 const REPEAT_EVERY_TICKS = 5;
@@ -78,15 +78,17 @@ export class Deletes {
   }
 
   private ticks = 0;
+  /** Names this peer deleted as their owner lately, oldest first (at most REPEAT_NAMES): announced again. */
+  private readonly recent: { name: string; sha256: Uint8Array; at: number }[] = [];
 
   /** Every few ticks, the names this peer deleted lately are announced to its replica holders again. */
   tick(): void {
     if (++this.ticks % REPEAT_EVERY_TICKS !== 0) return;
     const ctx = this.ctx;
+    while (this.recent.length && ctx.now - this.recent[0]!.at > REPEAT_FOR_MS) this.recent.shift();
     const holders = this.successors().slice(0, Math.max(0, ctx.cfg.replicas - 1));
-    if (holders.length === 0) return;
-    for (const t of this.keys.buriedSince(ctx.now - REPEAT_FOR_MS, REPEAT_NAMES)) {
-      // only what this peer owns: a holder's own tombstone is not its to announce
+    for (const t of this.recent) {
+      // still ours to announce: the key may have moved to a peer that joined in front of us
       if (!this.router.route(ctx.space.keyOf(t.name)).accept) continue;
       for (const s of holders) ctx.send(s, { type: 'key-delete', from: ctx.self, file: t.name, sha256: t.sha256 });
     }
@@ -153,6 +155,8 @@ export class Deletes {
     ctx.emit({ kind: 'remember', name: held.name, deleted: { sha256, at: ctx.now } });
     ctx.note(owner ? `File ${held.name} deleted at its publisher's request` : `Dropped the copy of File ${held.name}: its owner deleted it`);
     if (!owner || !held.sha256) return;
+    if (this.recent.length >= REPEAT_NAMES) this.recent.shift();
+    this.recent.push({ name: held.name, sha256: held.sha256, at: ctx.now });
     for (const s of this.successors().slice(0, Math.max(0, ctx.cfg.replicas - 1))) {
       ctx.send(s, { type: 'key-delete', from: ctx.self, file: held.name, sha256: held.sha256 });
     }

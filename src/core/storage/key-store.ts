@@ -64,12 +64,6 @@ export class KeyStore {
     if (this.tombstones.size >= MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
     this.tombstones.set(name, { sha256, at, ...(publisher ? { publisher } : {}) });
   }
-  /** Names deleted since `since` (newest last), at most `max`. */
-  buriedSince(since: number, max: number): { name: string; sha256: Uint8Array }[] {
-    const out: { name: string; sha256: Uint8Array }[] = [];
-    for (const [name, t] of this.tombstones) if (t.at >= since) out.push({ name, sha256: t.sha256 });
-    return out.slice(-max);
-  }
   /** The tombstone of a name deleted less than TOMBSTONE_TTL_MS before `now`. */
   tombstone(name: string, now: number): { sha256: Uint8Array; at: number; publisher?: Contact } | undefined {
     const t = this.tombstones.get(name);
