@@ -9,6 +9,7 @@ import { after, test } from 'node:test';
 import { CdhtError, connect, createTestnet, startGateway, type Testnet } from '../src/index.js';
 import type { Id } from '../src/core/id-space.js';
 import { runCli } from './helpers/cli.js';
+import { eventually } from './helpers/endpoints.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const dirs: string[] = [];
@@ -133,10 +134,13 @@ test('through a gateway and the CLI: delete by name, NOT_FOUND after, exit statu
     const again = await runCli(['delete', 'cli.txt', '--via', via], { cwd: dir, timeoutMs: 30_000 });
     assert.equal(again.status.code, 3, again.describe());
     assert.match(again.err.join('\n'), /cdht delete: .*cli\.txt/);
-    // the record log lives beside the stored files, hidden, one per peer
-    const store = net.peer(net.runningIds()[0]!)!.storeDir;
-    assert.ok(readdirSync(store).some((f) => /^\.cdht-records-\d+$/.test(f)), readdirSync(store).join(', '));
-    assert.ok(!existsSync(join(store, 'cli.txt')));
+    // the record log lives beside the stored files, hidden, one per peer, at the peers that hold
+    // (or held) a name; it is appended to after the fact, so it is waited for
+    const stores = net.runningIds().map((id) => net.peer(id)!.storeDir);
+    const logs = () => stores.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => /^\.cdht-records-\d+$/.test(f)) : []));
+    await eventually('a record log beside the stored files', () => logs().length > 0);
+    // the files go as the holders drop the name (removing a file is the shell's, a moment later)
+    await eventually('cli.txt gone from every store', () => stores.every((d) => !existsSync(join(d, 'cli.txt'))));
   } finally {
     client.close();
     await gw.close();
