@@ -152,7 +152,7 @@ function stored(caller: Peer, name: string): Promise<Trace> {
     (t) => t.kind === 'copy' && t.phase === 'sent',
     (t) => (t.kind === 'copy' && (t.phase === 'failed' || t.phase === 'missing')) || t.kind === 'store-accepted',
   );
-  caller.store(name);
+  caller.coreTyped('store', name);
   return p;
 }
 
@@ -163,7 +163,7 @@ function requested(caller: Peer, name: string): Promise<Trace> {
     (t) => t.kind === 'receive' && t.purpose === 'request' && t.phase === 'done',
     (t) => (t.kind === 'receive' && t.phase === 'failed') || t.kind === 'request-timeout' || t.kind === 'request-missing' || t.kind === 'request-busy',
   );
-  caller.request(name);
+  caller.coreTyped('request', name);
   return p;
 }
 

@@ -24,6 +24,8 @@ import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint
 import type { Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 import { PeerOps } from './api/peer-ops.js';
+import { ConsoleOps } from './api/console-ops.js';
+import { parseCommand } from './core/command.js';
 import { RecordLog } from './api/records.js';
 import type { DataApi, FileStat, GetFileResult, LookupResult, OpOptions, PutOptions, PutResult, PutSource } from './api/types.js';
 import type { Readable } from 'node:stream';
@@ -161,6 +163,8 @@ export class Peer extends EventEmitter implements DataApi {
   private resolveClosed!: (e: PeerExit) => void;
   /** The library's put, get, stat and lookup (src/api/peer-ops.ts). */
   private readonly ops: PeerOps;
+  /** The console's Store and Request above 8 bits: callers of put and get (src/api/console-ops.ts). */
+  private readonly consoleOps: ConsoleOps;
   /** Who published each name held here, and which were deleted: kept beside the stored files. */
   private readonly records = new RecordLog(() => this.endpoint?.library);
 
@@ -217,6 +221,18 @@ export class Peer extends EventEmitter implements DataApi {
       inRing: () => this.isInRing,
       feed: (ev) => this.feed(ev),
     });
+    this.consoleOps = new ConsoleOps({
+      space: this.space,
+      dataDir: this.dataDir,
+      maxFileBytes,
+      library: () => this.endpoint?.library,
+      hasStored: async (name) => !!(await this.endpoint?.statFile(this.space.fileOf(name)).catch(() => null)),
+      put: (name, source) => this.ops.put(name, source),
+      get: (name) => this.ops.get(name),
+      say: (text) => {
+        if (!this.stopped) this.line(text, 'info');
+      },
+    });
     this.ready = new Promise<void>((res, rej) => {
       this.resolveReady = res;
       this.rejectReady = rej;
@@ -259,7 +275,13 @@ export class Peer extends EventEmitter implements DataApi {
     return this.core.nextHop(key, arrivedFinal);
   }
 
-  /** A line as typed on stdin: `Store 2067`, `Request 4103`, `Quit` (case-insensitive). */
+  /**
+   * A line as typed on stdin: `Store 2067`, `Request 4103`, `Quit` (case-insensitive). Above the
+   * 8-bit space a Store or Request in the ring runs the library's put or get (one outcome line
+   * follows the core's usual lines); in the specification's mode, and for Quit and every line
+   * refused, the core answers as the specification has it (its Store moves no bytes in the shared
+   * folder: a put always does, and would print more than the specification's lines).
+   */
   command(line: string): void {
     if (!this.started) {
       if (this.early.length < MAX_EARLY_COMMANDS) this.early.push(line);
@@ -269,14 +291,33 @@ export class Peer extends EventEmitter implements DataApi {
       }
       return;
     }
+    if (!this.space.spec && this.core.phase === 'active' && !this.stopped) {
+      const c = parseCommand(line, this.space);
+      if (c.kind === 'store') return void this.consoleOps.store(c.name);
+      if (c.kind === 'request') return void this.consoleOps.request(c.name);
+    }
     this.feed({ type: 'command', line, now: this.runtime.now() });
   }
-  /** Stores a name (not a path): quoted above 8 bits, where the core takes a quoted rest of the line, spaces and all. */
+  /**
+   * Types `Store NAME` (a name in the store folder, not a path): quoted above 8 bits, where the
+   * rest of the line is the name, spaces and all. No result: the console's lines tell it; a
+   * program that wants one calls put.
+   */
   store(file: string): void {
     this.command(`Store ${this.typedName(file)}`);
   }
+  /** Types `Request NAME` (see store). */
   request(file: string): void {
     this.command(`Request ${this.typedName(file)}`);
+  }
+  /**
+   * The core's own Store or Request, as the specification's mode runs a typed one, in any space:
+   * no put or get around it, no outcome line, its result told by traces only. For the simulation
+   * checker (src/check) and the benchmark of the core's path, whose invariants and timings follow
+   * those traces; programs call put and get, consoles command(). @internal
+   */
+  coreTyped(kind: 'store' | 'request', file: string): void {
+    this.feed({ type: 'command', line: `${kind === 'store' ? 'Store' : 'Request'} ${this.typedName(file)}`, now: this.runtime.now() });
   }
   private typedName(file: string): string {
     return this.space.spec ? file : `"${file}"`;

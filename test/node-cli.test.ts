@@ -2,6 +2,7 @@
 // judged by their output, exit codes, files and HTTP answers. Waits are on output, bounded.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -127,11 +128,18 @@ describe('cdht node: input', () => {
     // a ring of one takes stores once it has looked for a successor and found none
     await p.waitFor([/^Peer \d+ \(16-bit ids\)/, 'No live successor is known; this peer is alone until another joins'], { timeoutMs: WAIT_MS });
     p.send(`Store ${join(root, 'notes.txt')}`);
-    await p.waitFor(['Store notes.txt request accepted'], { timeoutMs: WAIT_MS });
+    // above 8 bits a typed Store is the library's put: the core's lines, then one outcome line
+    const sum = createHash('sha256').update('published through stdin').digest('hex').slice(0, 12);
+    await p.waitFor(['Store notes.txt request accepted', new RegExp(`^Stored notes\\.txt: 23 bytes at Peer \\d+ \\(sha256 ${sum}…\\)$`)], { timeoutMs: WAIT_MS });
     assert.equal(readFileSync(join(data, 'store', 'notes.txt'), 'utf8'), 'published through stdin');
     p.send('Request notes.txt');
     p.send('Quit');
     await p.waitFor([/^(File notes\.txt|Request for File notes\.txt)/, 'cdht node reads Store NAME and Request NAME here; SIGTERM or Ctrl+C leaves the ring'], { timeoutMs: WAIT_MS });
+    // and a typed Request is a get: the checked copy saved as received_NAME, said in one line
+    await p.waitFor([`Received notes.txt: 23 bytes, sha256 ${sum}…, saved as ${join(data, 'received_notes.txt')}`], { timeoutMs: WAIT_MS });
+    assert.equal(readFileSync(join(data, 'received_notes.txt'), 'utf8'), 'published through stdin');
+    p.send(`Store ${join(root, 'missing.txt')}`);
+    await p.waitFor([/^There is no file .*missing\.txt to store$/], { timeoutMs: WAIT_MS });
     assert.ok(p.running, 'Quit on stdin does not stop it: leaving is SIGTERM\'s');
   });
 });

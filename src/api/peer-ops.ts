@@ -1,7 +1,8 @@
-// The library's put, get, stat and lookup on a peer: each is one operation of the core (the
-// console's Store and Request, with their outcome told by op events), driven here with its
-// bytes, its AbortSignal, its deadline and its progress. The shell owns the files; the core the
-// protocol. Nothing here is reached by the console: its lines are the specification's.
+// The library's put, get, stat and lookup on a peer: each is one operation of the core (its
+// Store and Request, with their outcome told by op events), driven here with its bytes, its
+// AbortSignal, its deadline and its progress. The shell owns the files; the core the protocol.
+// Above 8 bits the console's Store and Request call put and get (console-ops.ts); nothing here
+// types a command line.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';

@@ -142,7 +142,7 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
     names.push(name);
     const origin = pick(live());
     write(origin, SPEC_SPACE.fileOf(name), contentOf(name, o.fileBytes));
-    net.peer(origin)!.store(name);
+    net.peer(origin)!.coreTyped('store', name);
   }
   await net.run(STORE_MS);
 
@@ -159,7 +159,7 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
       const p: Pending = { requester, file };
       pending.set(key, p);
       r.requests++;
-      net.peer(requester)!.request(file);
+      net.peer(requester)!.coreTyped('request', file);
     }
     if (i % churnEvery === 0) {
       const victim = pick(now);

@@ -91,7 +91,7 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     for (const name of unique) {
       const at = ids0[Math.floor(rand() * ids0.length)]!;
       sim.disk.write(storeFolder(net, at), net.space.fileOf(name), Uint8Array.from({ length: 64 }, (_, i) => (i + name.length) & 255));
-      net.peer(at)!.store(name);
+      net.peer(at)!.coreTyped('store', name);
     }
     const viewOf = (files: readonly string[]): RingView => testnetView(net, r, k, files);
     const placed = await net.until(() => !checkCopies(viewOf(unique)), 60_000);

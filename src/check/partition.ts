@@ -77,7 +77,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
       while (files.includes(name));
       files.push(name);
       sim.disk.write(storeFolder(net, at), net.space.fileOf(name), Uint8Array.from({ length: 200 }, (_, i) => (i * name.length + Number(name)) & 255));
-      net.peer(at)!.store(name);
+      net.peer(at)!.coreTyped('store', name);
     };
     const perSide = o.filesPerSide ?? 3;
     for (let i = 0; i < perSide; i++) storeFrom(ids[Math.floor(rand() * ids.length)]!);

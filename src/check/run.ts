@@ -404,7 +404,7 @@ export class CheckWorld {
         return this.store(step.id, step.file, step.size);
       case 'request': {
         if (!this.isLive(step.id) || !this.originals.has(step.file)) return false;
-        this.peers.get(step.id)!.request(step.file);
+        this.peers.get(step.id)!.coreTyped('request', step.file);
         return true;
       }
     }
@@ -435,7 +435,8 @@ export class CheckWorld {
     this.originals.set(file, bytes);
     this.sim.disk.write(this.storeDir(origin), this.space.fileOf(file), bytes);
     this.stores.set(file, { origin, committed: false, holders: new Set() });
-    this.peers.get(origin)!.store(file);
+    // the core's typed Store in every space (not the console's put): the invariants follow its traces
+    this.peers.get(origin)!.coreTyped('store', file);
     return true;
   }
 
@@ -667,7 +668,7 @@ export class CheckWorld {
       this.sim.disk.remove(this.dir(id), this.space.receivedFileOf(file));
       this.pending.set(`${id}:${file}`, { requester: id, file });
       this.requests++;
-      this.peers.get(id)!.request(file);
+      this.peers.get(id)!.coreTyped('request', file);
     }
     const all = [...this.pending.values()];
     await this.sim.runUntil(() => !!this.failure || all.every((p) => p.outcome !== undefined), this.o.requestBoundMs);

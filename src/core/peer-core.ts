@@ -19,7 +19,7 @@ import type { Contact, Target } from './contact.js';
 import { Ctx, type CoreConfig, type Phase } from './context.js';
 import type { CoreEvent, Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
-import { unquoteName } from './id-space.js';
+import { parseCommand, verbOf } from './command.js';
 import { Depart } from './membership/depart.js';
 import { Join, type RoutedMessage } from './membership/join.js';
 import { Liveness } from './membership/liveness.js';
@@ -37,9 +37,6 @@ import { Transfers } from './storage/transfers.js';
 import { StatusDesk } from './status.js';
 import { Holds } from './storage/holds.js';
 import { Deletes } from './storage/deletes.js';
-
-/** Characters of an unknown command echoed back (a pasted page of text is not repeated whole). */
-const ECHO_CHARS = 40;
 
 export type { CoreConfig, Phase, RoutingName } from './context.js';
 
@@ -151,6 +148,11 @@ export class PeerCore {
   /** Spacing of the quick re-probes after a missed ping. */
   get reprobeMs(): number {
     return this.live.reprobeMs;
+  }
+
+  /** Where the peer is in its life: starting, joining, active, leaving, stopped. */
+  get phase(): Phase {
+    return this.ctx.phase;
   }
 
   snapshot(): CoreSnapshot {
@@ -322,29 +324,15 @@ export class PeerCore {
 
   private onCommand(line: string): void {
     const ctx = this.ctx;
-    const words = line.trim().split(/\s+/).filter(Boolean);
-    if (words.length === 0) return;
-    const verb = words[0]!.toLowerCase();
-    if (verb === 'quit') {
-      if (words.length > 1) return ctx.note(`Quit takes no argument (got '${words.slice(1).join(' ')}')`);
-      return this.depart.quit();
-    }
-    const what = ctx.space.spec ? 'NNNN' : 'NAME';
-    // a pasted page of text is not echoed back whole
-    const typed = words[0]!.length > ECHO_CHARS ? `${words[0]!.slice(0, ECHO_CHARS)}…' (${words[0]!.length} characters)` : `${words[0]}'`;
-    if (verb !== 'store' && verb !== 'request') return ctx.note(`Unknown command '${typed}: type Store ${what}, Request ${what} or Quit`);
-    const name = verb === 'store' ? 'Store' : 'Request';
-    // Above 8 bits a name may hold spaces (`my report (v2).pdf`): the rest of the line is the name,
-    // and quotes around it are taken off, so a name with leading or trailing spaces can be typed too.
-    const file = (ctx.space.spec ? words[1] : unquoteName(line.trim().slice(words[0]!.length).trim())) ?? '';
-    if (ctx.space.spec ? words.length !== 2 : !file) {
-      return ctx.note(ctx.space.spec ? `${name} takes one file name of four digits, e.g. ${name} 2012` : `${name} takes one file name, e.g. ${name} notes.txt`);
-    }
-    const problem = ctx.space.nameProblem(file);
-    if (problem) return ctx.note(problem);
-    if (ctx.phase !== 'active') return ctx.note(`Not in a ring yet: ${name} ${file} ignored`);
-    if (verb === 'store') this.transfers.storeTyped(file);
-    else this.transfers.requestTyped(file);
+    const c = parseCommand(line, ctx.space);
+    if (c.kind === 'none') return;
+    if (c.kind === 'refused') return ctx.note(c.text);
+    if (c.kind === 'quit') return this.depart.quit();
+    if (ctx.phase !== 'active') return ctx.note(`Not in a ring yet: ${verbOf(c.kind)} ${c.name} ignored`);
+    // the specification's mode: a Store moves no bytes in its shared folder, and its lines are
+    // checked byte for byte (above 8 bits the peer's shell runs these as the library's put and get)
+    if (c.kind === 'store') this.transfers.storeTyped(c.name);
+    else this.transfers.requestTyped(c.name);
   }
 
   /** The library's put and get: the console's Store and Request, with their outcome told by op events. */

@@ -132,6 +132,8 @@ export interface LibraryFiles {
   place(staged: string, name: string): Promise<'placed' | 'exists'>;
   /** The bytes of `name` in `dir`, read as they are consumed. */
   read(dir: FileDir, name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  /** Renames the temporary `temp` in `dir` to the plain `name`, replacing a file of that name (a console Request's received copy). */
+  keep(dir: FileDir, temp: string, name: string): Promise<void>;
   /** Moves `name` out of `dir` to a path of the caller's (getFile): never a partial file at `path`. */
   export(dir: FileDir, name: string, path: string): Promise<void>;
   /** Removes `name` from `dir` (missing is fine). */

@@ -356,7 +356,11 @@ export class Transfers {
     const ctx = this.ctx;
     const r = this.router.route(ctx.space.keyOf(file));
     const held = this.keys.get(file);
-    if (r.accept && op !== undefined && held) return this.op(op, { type: 'local', size: held.size, ...(held.sha256 ? { sha256: held.sha256 } : {}) });
+    if (r.accept && op !== undefined && held) {
+      // the line a Request typed here prints when this peer holds the name; the bytes are read here
+      ctx.trace({ kind: 'serve', file, to: ctx.self.id, local: true, phase: 'start' });
+      return this.op(op, { type: 'local', size: held.size, ...(held.sha256 ? { sha256: held.sha256 } : {}) });
+    }
     if (r.accept && op === undefined) return this.serve({ type: 'file-request', requester: ctx.self, file, rid: 0, final: true, hops: 0, fallback: 0 });
     if (this.requests.size >= MAX_PENDING_REQUESTS) {
       if (op !== undefined) return this.opFailed(op, 'CDHT_ERR_BUSY', `${MAX_PENDING_REQUESTS} requests are in flight here`);

@@ -97,6 +97,11 @@ export class NodeLibraryFiles implements LibraryFiles {
     return createReadStream(this.path(dir, name), signal ? { signal } : {});
   }
 
+  async keep(dir: FileDir, temp: string, name: string): Promise<void> {
+    if (!isLibraryTemp(temp)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(temp)} is not a temporary name`);
+    await fsp.rename(this.path(dir, temp), this.path(dir, name));
+  }
+
   async export(dir: FileDir, name: string, path: string): Promise<void> {
     const from = this.path(dir, name);
     const part = `${path}.part-${process.pid}-${Date.now().toString(36)}`;

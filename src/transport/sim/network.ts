@@ -230,6 +230,14 @@ class SimEndpoint implements Endpoint, Sender {
         yield bytes;
       })();
     },
+    keep: (dir, temp, name) => {
+      const bytes = this.net.disk.read(this.dirOf(dir), temp);
+      if (!bytes) return Promise.reject(new CdhtError('CDHT_ERR_NOT_FOUND', `no file ${temp}`));
+      this.net.promised = true;
+      this.net.disk.write(this.dirOf(dir), name, bytes);
+      this.net.disk.remove(this.dirOf(dir), temp);
+      return Promise.resolve();
+    },
     export: async (dir, name, path) => {
       const bytes = this.net.disk.read(this.dirOf(dir), name);
       if (!bytes) throw new CdhtError('CDHT_ERR_NOT_FOUND', `no file ${name}`);
