@@ -132,6 +132,13 @@ export interface LibraryFiles {
   place(staged: string, name: string): Promise<'placed' | 'exists'>;
   /** The bytes of `name` in `dir`, read as they are consumed. */
   read(dir: FileDir, name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
+  /**
+   * The bytes of the transfer coming in for request `rid` (the one accepted last), from its first
+   * byte, as they reach the disk: read as they are consumed, waiting while the transfer runs. Ends
+   * once every announced byte is read, or early when the transfer fails or is not (or no longer)
+   * under way. Nothing here is checked yet: the request's outcome says whether the bytes matched.
+   */
+  readIncoming(rid: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
   /** Moves `name` out of `dir` to a path of the caller's (getFile): never a partial file at `path`. */
   export(dir: FileDir, name: string, path: string): Promise<void>;
   /** Removes `name` from `dir` (missing is fine). */

@@ -179,6 +179,11 @@ export class NodeEndpoint implements Endpoint {
     this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>(), temp: new TempSpace(tempCap) };
     this.library = new NodeLibraryFiles({ store: this.files.storeDir, data: this.files.dataDir }, opts.self.id, (rid, reason) => {
       for (const t of this.files.transfers) if (t.offer.purpose === 'request' && t.offer.rid === rid) t.abort(reason);
+    }, (rid) => {
+      // the one accepted last: a holder's copy that failed its check is followed by another's under the same request
+      let last: FileReceiver | undefined;
+      for (const t of this.files.transfers) if (t.offer.purpose === 'request' && t.offer.rid === rid) last = t;
+      return last;
     });
     this.pool = new LinkPool({
       handlers,
