@@ -223,7 +223,10 @@ test(`sockets: a large streamed put and get (${BIG_BYTES / MiB} MiB) keep memory
     console.log(`# put ${t1 - t0} ms (RSS +${(put.growth / MiB).toFixed(1)} MiB), get ${t2 - t1} ms (RSS +${(get.growth / MiB).toFixed(1)} MiB)`);
     assert.ok(put.growth < 100 * MiB, `put RSS growth ${put.growth}`);
     assert.ok(get.growth < 100 * MiB, `get RSS growth ${get.growth}`);
-    assert.deepEqual(leftovers(dataDir), []);
+    // the get's own temporary file is gone; a replica copy still under way (the get streams, so it
+    // can end first) leaves its .part soon after
+    assert.deepEqual(leftovers(dataDir).filter((f) => f.includes('.cdht-get-')), []);
+    assert.ok(await eventually(() => leftovers(dataDir).length === 0, 30_000), `left: ${leftovers(dataDir).join(', ')}`);
   } finally {
     await net.close();
   }
