@@ -7,16 +7,18 @@ import { createHash, type Hash } from 'node:crypto';
 import { CdhtError } from '../core/errors.js';
 
 export class VerifiedBytes {
-  /** Bytes handed on so far, and their running SHA-256. */
+  /** Bytes handed on so far, and their SHA-256 (known once a source has read past them). */
   private handed = 0;
-  private readonly handedHash = createHash('sha256');
+  private handedDigest: Buffer | undefined;
   /** Read from the current source but not handed on yet: the bytes right after `handed`. */
   private held: Uint8Array | undefined;
-  /** The current source: bytes read from it, their SHA-256, and what its first `prefixLen` bytes must hash to. */
+  /**
+   * The current source: bytes read from it, and one running SHA-256 of its bytes up to the
+   * smaller of `pos` and `handed`: what was handed on, checked, or what is handed on now (the held
+   * bytes join only a copy of it), so each byte is hashed once.
+   */
   private pos = 0;
   private hash: Hash = createHash('sha256');
-  private prefixLen = 0;
-  private prefix: Buffer | undefined;
   /** Set once the bytes handed on are known to be wrong: no source can put that right. */
   broken = false;
 
@@ -32,25 +34,24 @@ export class VerifiedBytes {
 
   /** A new source begins at byte 0: what was held back is dropped (the new source has it again). */
   restart(): void {
+    // a source that read past what was handed on knows its hash; one that broke before keeps the last one's
+    if (this.handed > 0 && this.pos >= this.handed) this.handedDigest = this.hash.copy().digest();
     this.pos = 0;
     this.hash = createHash('sha256');
     this.held = undefined;
-    this.prefixLen = this.handed;
-    this.prefix = this.handed > 0 ? this.handedHash.copy().digest() : undefined;
   }
 
   /** The next bytes of the current source; returns the bytes now safe to hand on (those held back until now), if any. */
   take(chunk: Uint8Array): Uint8Array | undefined {
     let rest = chunk;
-    if (this.pos < this.prefixLen) {
-      const n = Math.min(rest.length, this.prefixLen - this.pos);
+    if (this.pos < this.handed) {
+      const n = Math.min(rest.length, this.handed - this.pos);
       this.hash.update(rest.subarray(0, n));
       this.pos += n;
       rest = rest.subarray(n);
-      if (this.pos === this.prefixLen && !this.hash.copy().digest().equals(this.prefix!)) throw this.fail(`the bytes of ${this.name} from another holder differ from those already streamed`);
+      if (this.pos === this.handed && !this.hash.copy().digest().equals(this.handedDigest!)) throw this.fail(`the bytes of ${this.name} from another holder differ from those already streamed`);
       if (rest.length === 0) return undefined;
     }
-    this.hash.update(rest);
     this.pos += rest.length;
     const out = this.held;
     this.held = rest;
@@ -64,7 +65,11 @@ export class VerifiedBytes {
    */
   matches(size: number, sha256: Uint8Array | undefined): boolean {
     if (this.handed > size) throw this.fail(`more bytes of ${this.name} were streamed than the ${size} of its record`);
-    return this.pos === size && (!sha256 || this.hash.copy().digest().equals(Buffer.from(sha256)));
+    if (this.pos !== size) return false;
+    if (!sha256) return true;
+    const whole = this.hash.copy();
+    if (this.held) whole.update(this.held);
+    return whole.digest().equals(Buffer.from(sha256));
   }
 
   /** The bytes held back, handed on now (after `matches`). */
@@ -82,7 +87,7 @@ export class VerifiedBytes {
 
   private hand(bytes: Uint8Array): void {
     this.handed += bytes.length;
-    this.handedHash.update(bytes);
+    this.hash.update(bytes);
   }
 
   private fail(what: string): CdhtError {
