@@ -487,6 +487,7 @@ export class PeerOps implements DataApi {
     let wake: (() => void) | undefined;
     let over = false;
     let ok = false;
+    let ended: Promise<void> | undefined;
     const result = this.operation<Fetched>((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), { ...options, signal }, (ev, done) => {
       if (ev.type === 'receiving') {
         if (rid !== undefined) this.incoming.delete(rid);
@@ -503,7 +504,7 @@ export class PeerOps implements DataApi {
       () => {
         over = true;
         // a reader of the transfer's file stops now
-        if (rid !== undefined) lib.abortIncoming(rid, 'the get was given up');
+        if (rid !== undefined) ended = lib.abortIncoming(rid, 'the get was given up').catch(() => undefined);
       },
     );
     return {
@@ -522,6 +523,8 @@ export class PeerOps implements DataApi {
       close: async () => {
         stop.abort(new CdhtError('CDHT_ERR_ABORTED', 'the get was given up'));
         await settled;
+        // a transfer cut while it checked its last bytes may still be put in place: removed after
+        await ended;
         if (rid !== undefined) this.incoming.delete(rid);
         if (!ok || (await result).dir === 'data') await lib.remove('data', temp).catch(() => undefined);
       },

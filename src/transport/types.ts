@@ -143,8 +143,12 @@ export interface LibraryFiles {
   export(dir: FileDir, name: string, path: string): Promise<void>;
   /** Removes `name` from `dir` (missing is fine). */
   remove(dir: FileDir, name: string): Promise<void>;
-  /** Ends the transfer coming in for request `rid`, if any (its partial file is removed; the sender sees it closed). */
-  abortIncoming(rid: number, reason: string): void;
+  /**
+   * Ends the transfer coming in for request `rid`, if any (its partial file is removed; the sender
+   * sees it closed). Resolves once it has ended: one already checking its last bytes may still be
+   * put in place under its name, so the caller removes that name after this.
+   */
+  abortIncoming(rid: number, reason: string): Promise<void>;
   /** The store directory's record log (who published which name, which names were deleted): its text, '' when there is none. */
   readRecords(): Promise<string>;
   /** Adds lines to the record log; `replace`: the log becomes exactly these lines (written whole, then renamed into place). */

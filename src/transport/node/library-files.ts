@@ -33,7 +33,7 @@ export class NodeLibraryFiles implements LibraryFiles {
     /** Whose record log this is. */
     private readonly peerId: bigint,
     /** Ends an incoming request transfer (the endpoint knows its receivers). */
-    private readonly abortTransfer: (rid: number, reason: string) => void,
+    private readonly abortTransfer: (rid: number, reason: string) => Promise<void>,
     /** The incoming request transfer for `rid` under way, if any. */
     private readonly incoming: (rid: number) => IncomingFile | undefined = () => undefined,
   ) {}
@@ -159,8 +159,8 @@ export class NodeLibraryFiles implements LibraryFiles {
     });
   }
 
-  abortIncoming(rid: number, reason: string): void {
-    this.abortTransfer(rid, reason);
+  abortIncoming(rid: number, reason: string): Promise<void> {
+    return this.abortTransfer(rid, reason);
   }
 
   async readRecords(): Promise<string> {

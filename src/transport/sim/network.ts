@@ -292,7 +292,9 @@ class SimEndpoint implements Endpoint, Sender {
       return Promise.resolve();
     },
     abortIncoming: (rid) => {
+      // a cut transfer never lands on the simulated disk
       this.net.abortIncoming(this, rid);
+      return Promise.resolve();
     },
     readIncoming: (rid, signal) => {
       const incoming = this.incoming;
