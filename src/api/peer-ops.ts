@@ -166,8 +166,7 @@ export class PeerOps implements DataApi {
 
   get(name: string, options: OpOptions = {}): Readable {
     // destroying the stream stops the get at once, even while it waits for the holder's next bytes
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const { signal, stop } = stoppable(options.signal);
     const it = this.bytes(name, { ...options, signal });
     let pulling = false;
     return new Readable({
@@ -186,7 +185,7 @@ export class PeerOps implements DataApi {
         );
       },
       destroy(err, cb) {
-        stop.abort(new CdhtError('CDHT_ERR_ABORTED', 'the stream was destroyed'));
+        stop(new CdhtError('CDHT_ERR_ABORTED', 'the stream was destroyed'));
         it.return(undefined).then(
           () => cb(err),
           (e: unknown) => cb(err ?? (e as Error)),
@@ -480,8 +479,7 @@ export class PeerOps implements DataApi {
    */
   private fetch(name: string, lib: LibraryFiles, options: OpOptions, progress: (b: number, total: number | undefined) => void): Fetch {
     const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const { signal, stop } = stoppable(options.signal);
     let rid: number | undefined;
     let begun: number | undefined;
     let wake: (() => void) | undefined;
@@ -521,7 +519,7 @@ export class PeerOps implements DataApi {
         }
       },
       close: async () => {
-        stop.abort(new CdhtError('CDHT_ERR_ABORTED', 'the get was given up'));
+        stop(new CdhtError('CDHT_ERR_ABORTED', 'the get was given up'));
         await settled;
         // a transfer cut while it checked its last bytes may still be put in place: removed after
         await ended;
@@ -627,6 +625,24 @@ interface Fetch {
 
 function abortedBy(signal: AbortSignal): CdhtError {
   return new CdhtError('CDHT_ERR_ABORTED', 'the operation was aborted', { cause: signal.reason });
+}
+
+/**
+ * A signal that fires with `outer` or when `stop` is called (which also lets go of `outer`):
+ * AbortSignal.any without its Node 20.3 floor, and nothing left on a long-lived outer signal.
+ */
+function stoppable(outer: AbortSignal | undefined): { signal: AbortSignal; stop(reason: unknown): void } {
+  const ac = new AbortController();
+  const follow = (): void => ac.abort(outer!.reason);
+  if (outer?.aborted) ac.abort(outer.reason);
+  else outer?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: ac.signal,
+    stop: (reason) => {
+      outer?.removeEventListener('abort', follow);
+      ac.abort(reason);
+    },
+  };
 }
 
 function isAbort(e: unknown): boolean {
