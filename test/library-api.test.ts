@@ -338,6 +338,88 @@ test('sim: put, get and stat through 5% datagram loss and 5-50 ms latency (lost 
   }
 });
 
+test('sim: a get streams bytes before the transfer is over; a transfer that breaks after bytes went out goes on with the same bytes', async () => {
+  const net = await createTestnet(BASE);
+  try {
+    const ids = net.runningIds();
+    const a = net.peer(ids[0]!)!;
+    const bytes = randomBytes(1024 * 1024);
+    const r = await drive(net, a.put('streamed.bin', bytes));
+    const holders = new Set(r.holders.map((h) => h.id));
+    const g = net.peer(ids.find((x) => !holders.has(x))!)!;
+    for (const breaks of [false, true]) {
+      const log: string[] = [];
+      let streamed = 0;
+      let streamedAtBreak: number | undefined;
+      const onReceived = (x: PeerReceived) => x.name === 'streamed.bin' && log.push('received');
+      const onTrace = (t: { trace: { kind: string; phase?: string; file?: string } }) => {
+        if (t.trace.kind === 'receive' && t.trace.file === 'streamed.bin' && t.trace.phase === 'failed') streamedAtBreak ??= streamed;
+      };
+      g.on('received', onReceived);
+      g.on('trace', onTrace);
+      if (breaks) net.sim!.failNextTransfer();
+      const parts: Buffer[] = [];
+      const s = g.get('streamed.bin');
+      await drive(
+        net,
+        (async () => {
+          for await (const c of s) {
+            log.push('chunk');
+            streamed += (c as Buffer).length;
+            parts.push(c as Buffer);
+          }
+        })(),
+      );
+      g.off('received', onReceived);
+      g.off('trace', onTrace);
+      assert.equal(sha(Buffer.concat(parts)), r.sha256, `the bytes (SEED=${SEED})`);
+      // bytes went out while the transfer still ran; the last only once the whole file had matched
+      assert.ok(log.indexOf('chunk') < log.indexOf('received'), `streamed before it was received: ${log.slice(0, 5).join(',')} (SEED=${SEED})`);
+      assert.equal(log.at(-1), 'chunk');
+      if (breaks) assert.ok(streamedAtBreak !== undefined && streamedAtBreak > 0, `the transfer broke after ${streamedAtBreak} bytes went out (SEED=${SEED})`);
+    }
+    assert.deepEqual(allFiles(net).filter((f) => /\.cdht-get-/.test(f.name)), []);
+  } finally {
+    await net.close();
+  }
+});
+
+test('sim: a holder whose copy went bad gives the right bytes from a replica or CDHT_ERR_INTEGRITY, never an end on bad bytes', async () => {
+  const net = await createTestnet(BASE);
+  try {
+    const ids = net.runningIds();
+    const a = net.peer(ids[0]!)!;
+    for (const [name, at] of [['bad at the end.bin', -1], ['bad at the start.bin', 0]] as const) {
+      const bytes = randomBytes(1024 * 1024);
+      const r = await drive(net, a.put(name, bytes));
+      const holders = new Set(r.holders.map((h) => h.id));
+      const g = net.peer(ids.find((x) => !holders.has(x))!)!;
+      // the owner serves the get: its copy changes on disk behind its back
+      const owner = net.peer(r.holders[0]!.id)!;
+      const bad = Buffer.from(bytes);
+      bad[at < 0 ? bad.length + at : at]! ^= 0xff;
+      net.sim!.disk.write(owner.storeDir, owner.space.fileOf(name), bad);
+      const parts: Buffer[] = [];
+      const s = g.get(name);
+      const outcome = await drive(
+        net,
+        (async () => {
+          for await (const c of s) parts.push(c as Buffer);
+        })().then(
+          () => 'end',
+          (e: unknown) => (e instanceof CdhtError ? e.code : String(e)),
+        ),
+      );
+      if (outcome === 'end') assert.equal(sha(Buffer.concat(parts)), r.sha256, `${name}: ended on the right bytes (SEED=${SEED})`);
+      else assert.equal(outcome, 'CDHT_ERR_INTEGRITY', `${name} (SEED=${SEED})`);
+      // the last bytes are held back until the whole file matched: a bad end never goes out
+      if (at < 0) assert.equal(outcome, 'end', `${name}: the replica's bytes (SEED=${SEED})`);
+    }
+  } finally {
+    await net.close();
+  }
+});
+
 test('spec mode unchanged: the reference 8-bit ring puts and gets a four-digit name', async () => {
   const net = await createTestnet({ runtime: 'sim', seed: 3, pingIntervalMs: 1000, perPeerDirs: true, dataDir: '/spec' });
   try {

@@ -13,6 +13,7 @@ import { CdhtError } from '../core/errors.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import type { KeyInfo } from '../core/messages.js';
 import type { LibraryFiles, Runtime } from '../transport/types.js';
+import { VerifiedBytes } from './verified-bytes.js';
 import type { ApiContact, DataApi, FileStat, GetFileResult, LookupResult, OpOptions, Progress, PutOptions, PutResult, PutSource } from './types.js';
 
 /** What the operations need of their peer. */
@@ -165,7 +166,33 @@ export class PeerOps implements DataApi {
   }
 
   get(name: string, options: OpOptions = {}): Readable {
-    return Readable.from(this.bytes(name, options), { objectMode: false });
+    // destroying the stream stops the get at once, even while it waits for the holder's next bytes
+    const { signal, stop } = stoppable(options.signal);
+    const it = this.bytes(name, { ...options, signal });
+    let pulling = false;
+    return new Readable({
+      read() {
+        if (pulling) return;
+        pulling = true;
+        it.next().then(
+          (r) => {
+            pulling = false;
+            if (!this.destroyed) this.push(r.done ? null : r.value);
+          },
+          (err: unknown) => {
+            pulling = false;
+            this.destroy(err as Error);
+          },
+        );
+      },
+      destroy(err, cb) {
+        stop(new CdhtError('CDHT_ERR_ABORTED', 'the stream was destroyed'));
+        it.return(undefined).then(
+          () => cb(err),
+          (e: unknown) => cb(err ?? (e as Error)),
+        );
+      },
+    });
   }
 
   async getBuffer(name: string, options: OpOptions = {}): Promise<Buffer> {
@@ -444,32 +471,72 @@ export class PeerOps implements DataApi {
     });
   }
 
-  /** One try at a get's bytes: this peer's own copy, or a holder's transfer into a temporary file (removed if the try fails). */
-  private async fetch(name: string, lib: LibraryFiles, options: OpOptions, progress: (b: number, total: number | undefined) => void): Promise<Fetched> {
+  /**
+   * One try at a get: the core's get operation, saving a holder's transfer under a fresh temporary
+   * name. `next` tells what happened since it was last asked: a (newer) transfer has begun (the
+   * core hands the request on to another holder when a copy fails its check), or the operation is
+   * over (its result, or its error thrown). `close` ends what is left of it: the operation, the
+   * transfer at the holder, the temporary file.
+   */
+  private fetch(name: string, lib: LibraryFiles, options: OpOptions, progress: (b: number, total: number | undefined) => void): Fetch {
     const temp = `.cdht-get-${randomBytes(8).toString('hex')}`;
+    const { signal, stop } = stoppable(options.signal);
     let rid: number | undefined;
-    try {
-      return await this.operation<Fetched>((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), options, (ev, done) => {
-        if (ev.type === 'receiving') {
-          rid = ev.rid;
-          this.incoming.set(ev.rid, (b) => progress(b, ev.size));
-        } else if (ev.type === 'received') done({ dir: 'data', file: temp, size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
-        else if (ev.type === 'local') done({ dir: 'store', file: this.host.space.fileOf(name), size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
-      });
-    } catch (err) {
-      if (rid !== undefined) lib.abortIncoming(rid, 'the get was given up');
-      await lib.remove('data', temp).catch(() => undefined);
-      throw err;
-    } finally {
-      if (rid !== undefined) this.incoming.delete(rid);
-    }
+    let begun: number | undefined;
+    let wake: (() => void) | undefined;
+    let over = false;
+    let ok = false;
+    let ended: Promise<void> | undefined;
+    const result = this.operation<Fetched>((op) => this.host.feed({ type: 'get', op, name, saveAs: temp, now: this.host.runtime.now() }), { ...options, signal }, (ev, done) => {
+      if (ev.type === 'receiving') {
+        if (rid !== undefined) this.incoming.delete(rid);
+        rid = begun = ev.rid;
+        this.incoming.set(ev.rid, (b) => progress(b, ev.size));
+        wake?.();
+      } else if (ev.type === 'received') done({ dir: 'data', file: temp, size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
+      else if (ev.type === 'local') done({ dir: 'store', file: this.host.space.fileOf(name), size: ev.size, ...(ev.sha256 ? { sha256: ev.sha256 } : {}) });
+    });
+    const settled = result.then(
+      () => {
+        over = ok = true;
+      },
+      () => {
+        over = true;
+        // a reader of the transfer's file stops now
+        if (rid !== undefined) ended = lib.abortIncoming(rid, 'the get was given up').catch(() => undefined);
+      },
+    );
+    return {
+      next: async () => {
+        for (;;) {
+          if (over) return { type: 'done', from: await result };
+          if (begun !== undefined) {
+            const r = begun;
+            begun = undefined;
+            return { type: 'receiving', rid: r };
+          }
+          await Promise.race([settled, new Promise<void>((r) => (wake = r))]);
+          wake = undefined;
+        }
+      },
+      close: async () => {
+        stop(new CdhtError('CDHT_ERR_ABORTED', 'the get was given up'));
+        await settled;
+        // a transfer cut while it checked its last bytes may still be put in place: removed after
+        await ended;
+        if (rid !== undefined) this.incoming.delete(rid);
+        if (!ok || (await result).dir === 'data') await lib.remove('data', temp).catch(() => undefined);
+      },
+    };
   }
 
   /**
-   * The bytes of a get, as they are read: from this peer's own store when it holds the name
-   * (checked against its record as they go), else from the temporary file a holder's transfer
-   * filled (checked whole against the record before it was kept). Ending early, by the signal or
-   * by the consumer, closes the transfer and removes what it left.
+   * The bytes of a get, as they are read: from this peer's own store when it holds the name, else
+   * from a holder's transfer as it fills its temporary file. Every source is checked whole against
+   * the record before its last bytes go out, so the stream never ends on bytes that did not match.
+   * A transfer that breaks is tried again (from another holder, once the ring routes round a dead
+   * one) from its first byte; what was streamed already must match the new bytes. Ending early, by
+   * the signal or by the consumer, closes the transfer and removes what it left.
    */
   private async *bytes(name: string, outer: OpOptions): AsyncGenerator<Uint8Array> {
     const scope = this.deadline(outer);
@@ -492,43 +559,91 @@ export class PeerOps implements DataApi {
       shown = b;
       progress(b, total, last);
     };
-    let from: Fetched;
+    const check = new VerifiedBytes(name);
     for (let attempt = 1; ; attempt++) {
+      const f = this.fetch(name, lib, options, forward);
+      let failure: unknown;
       try {
-        from = await this.fetch(name, lib, options, forward);
-        break;
+        yield* this.fromFetch(f, lib, check, options, forward);
+        return;
       } catch (err) {
-        // the holder's stream broke (it died or left mid-transfer): the ring routes round it, a replica serves the next try
-        if (!(err instanceof CdhtError && err.code === 'CDHT_ERR_TRANSFER') || attempt >= GET_ATTEMPTS) throw err;
-        await this.pause(GET_RETRY_AFTER_MS * attempt, options);
+        failure = isAbort(err) && options.signal?.aborted ? abortedBy(options.signal) : err;
+      } finally {
+        await f.close();
       }
+      // the holder's stream broke (it died or left mid-transfer): the ring routes round it, a replica
+      // serves the next try; a copy that failed its check after bytes went out is tried again too
+      const code = failure instanceof CdhtError ? failure.code : undefined;
+      const again = code === 'CDHT_ERR_TRANSFER' || (code === 'CDHT_ERR_INTEGRITY' && check.handedOn > 0 && !check.broken);
+      if (!again || attempt >= GET_ATTEMPTS) throw failure;
+      await this.pause(GET_RETRY_AFTER_MS * attempt, options);
     }
-    try {
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const c of lib.read(from.dir, from.file, options.signal)) {
+  }
+
+  /** The bytes of one try, each source read from its first byte, the last held back until the whole matched. */
+  private async *fromFetch(f: Fetch, lib: LibraryFiles, check: VerifiedBytes, options: OpOptions, forward: (b: number, total: number | undefined, last?: boolean) => void): AsyncGenerator<Uint8Array> {
+    const drain = async function* (source: AsyncIterable<Uint8Array>, total?: number): AsyncGenerator<Uint8Array> {
+      check.restart();
+      for await (const c of source) {
         if (options.signal?.aborted) throw abortedBy(options.signal);
-        hash.update(c);
-        size += c.length;
-        if (from.dir === 'store') forward(size, from.size);
-        yield c;
+        const out = check.take(c);
+        if (total !== undefined) forward(check.read, total);
+        if (out) yield out;
       }
-      // a copy read from this peer's own store is checked as it goes: bad bytes end the stream with an error
-      if (size !== from.size || (from.sha256 && !hash.digest().equals(Buffer.from(from.sha256)))) {
-        throw new CdhtError('CDHT_ERR_INTEGRITY', `the copy of ${name} here does not match its record (sha256)`);
+    };
+    // nothing of an earlier try's source counts for this one (what was streamed is kept in `check`)
+    check.restart();
+    for (;;) {
+      const news = await f.next();
+      // a holder's transfer: its file is read as it fills; it ends when every byte is in, or when it failed
+      if (news.type === 'receiving') {
+        yield* drain(lib.readIncoming(news.rid, options.signal));
+        continue;
       }
-      forward(size, size, true);
-    } catch (err) {
-      if (isAbort(err) && options.signal?.aborted) throw abortedBy(options.signal);
-      throw err;
-    } finally {
-      if (from.dir === 'data') await lib.remove('data', from.file).catch(() => undefined);
+      const from = news.from;
+      if (from.dir === 'store') {
+        // a copy read from this peer's own store is checked as it goes: bad bytes end the stream with an error
+        yield* drain(lib.read('store', from.file, options.signal), from.size);
+        if (!check.matches(from.size, from.sha256)) throw check.mismatch('here');
+      } else if (!check.matches(from.size, from.sha256)) {
+        // the transfer was not read whole as it came (it was over before its reader looked): the file it left
+        yield* drain(lib.read('data', from.file, options.signal));
+        if (!check.matches(from.size, from.sha256)) throw check.mismatch('received');
+      }
+      const last = check.last();
+      if (last) yield last;
+      forward(from.size, from.size, true);
+      return;
     }
   }
 }
 
+/** One try at a get (see PeerOps.fetch). */
+interface Fetch {
+  next(): Promise<{ type: 'receiving'; rid: number } | { type: 'done'; from: Fetched }>;
+  close(): Promise<void>;
+}
+
 function abortedBy(signal: AbortSignal): CdhtError {
   return new CdhtError('CDHT_ERR_ABORTED', 'the operation was aborted', { cause: signal.reason });
+}
+
+/**
+ * A signal that fires with `outer` or when `stop` is called (which also lets go of `outer`):
+ * AbortSignal.any without its Node 20.3 floor, and nothing left on a long-lived outer signal.
+ */
+function stoppable(outer: AbortSignal | undefined): { signal: AbortSignal; stop(reason: unknown): void } {
+  const ac = new AbortController();
+  const follow = (): void => ac.abort(outer!.reason);
+  if (outer?.aborted) ac.abort(outer.reason);
+  else outer?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: ac.signal,
+    stop: (reason) => {
+      outer?.removeEventListener('abort', follow);
+      ac.abort(reason);
+    },
+  };
 }
 
 function isAbort(e: unknown): boolean {

@@ -134,12 +134,23 @@ export interface LibraryFiles {
   read(dir: FileDir, name: string, signal?: AbortSignal): AsyncIterable<Uint8Array>;
   /** Renames the temporary `temp` in `dir` to the plain `name`, replacing a file of that name (a console Request's received copy). */
   keep(dir: FileDir, temp: string, name: string): Promise<void>;
+  /**
+   * The bytes of the transfer coming in for request `rid` (the one accepted last), from its first
+   * byte, as they reach the disk: read as they are consumed, waiting while the transfer runs. Ends
+   * once every announced byte is read, or early when the transfer fails or is not (or no longer)
+   * under way. Nothing here is checked yet: the request's outcome says whether the bytes matched.
+   */
+  readIncoming(rid: number, signal?: AbortSignal): AsyncIterable<Uint8Array>;
   /** Moves `name` out of `dir` to a path of the caller's (getFile): never a partial file at `path`. */
   export(dir: FileDir, name: string, path: string): Promise<void>;
   /** Removes `name` from `dir` (missing is fine). */
   remove(dir: FileDir, name: string): Promise<void>;
-  /** Ends the transfer coming in for request `rid`, if any (its partial file is removed; the sender sees it closed). */
-  abortIncoming(rid: number, reason: string): void;
+  /**
+   * Ends the transfer coming in for request `rid`, if any (its partial file is removed; the sender
+   * sees it closed). Resolves once it has ended: one already checking its last bytes may still be
+   * put in place under its name, so the caller removes that name after this.
+   */
+  abortIncoming(rid: number, reason: string): Promise<void>;
   /** The store directory's record log (who published which name, which names were deleted): its text, '' when there is none. */
   readRecords(): Promise<string>;
   /** Adds lines to the record log; `replace`: the log becomes exactly these lines (written whole, then renamed into place). */

@@ -178,7 +178,18 @@ export class NodeEndpoint implements Endpoint {
     const tempCap = opts.maxFileBytes !== undefined ? limits.tempSpaceFiles * opts.maxFileBytes : limits.maxTempBytes;
     this.files = { dataDir: opts.dataDir, storeDir: opts.storeDir ?? opts.dataDir, handlers, limits, maxFileBytes: opts.maxFileBytes, transfers: new Set<FileReceiver>(), temp: new TempSpace(tempCap) };
     this.library = new NodeLibraryFiles({ store: this.files.storeDir, data: this.files.dataDir }, opts.self.id, (rid, reason) => {
-      for (const t of this.files.transfers) if (t.offer.purpose === 'request' && t.offer.rid === rid) t.abort(reason);
+      const ending: Promise<void>[] = [];
+      for (const t of this.files.transfers) {
+        if (t.offer.purpose !== 'request' || t.offer.rid !== rid) continue;
+        t.abort(reason);
+        ending.push(t.settled);
+      }
+      return Promise.all(ending).then(() => undefined);
+    }, (rid) => {
+      // the one accepted last: a holder's copy that failed its check is followed by another's under the same request
+      let last: FileReceiver | undefined;
+      for (const t of this.files.transfers) if (t.offer.purpose === 'request' && t.offer.rid === rid) last = t;
+      return last;
     });
     this.pool = new LinkPool({
       handlers,

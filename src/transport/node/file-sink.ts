@@ -31,6 +31,8 @@ export interface FileSink {
   finish(): Promise<Uint8Array>;
   /** Stops and closes the file (the caller removes it); resolves once nothing can write to it. */
   abort(): Promise<void>;
+  /** `fn` is called with the count of bytes written to the file so far (readable through another descriptor), each time it grows. */
+  onWritten(fn: (bytes: number) => void): void;
 }
 
 // ---- inline ----------------------------------------------------------------------------------
@@ -43,6 +45,8 @@ class InlineSink implements FileSink {
   private waiting = false;
   private readonly drainers: Array<() => void> = [];
   private errorListener: ((err: string) => void) | null = null;
+  private written = 0;
+  private writtenListener: ((bytes: number) => void) | null = null;
 
   constructor(path: string) {
     this.out = createWriteStream(path, { flags: 'wx', highWaterMark: INLINE_HIGH_WATER_BYTES });
@@ -63,9 +67,20 @@ class InlineSink implements FileSink {
     return this.waiting;
   }
 
+  onWritten(fn: (bytes: number) => void): void {
+    this.writtenListener = fn;
+  }
+
   add(piece: Uint8Array): void {
     this.hash.update(piece);
-    if (!this.out.write(piece) && !this.waiting) {
+    const n = piece.length;
+    // the callback comes once the bytes are in the file, not merely queued for it
+    const wrote = (err?: Error | null): void => {
+      if (err) return;
+      this.written += n;
+      this.writtenListener?.(this.written);
+    };
+    if (!this.out.write(piece, wrote) && !this.waiting) {
       this.waiting = true;
       this.out.once('drain', () => {
         this.waiting = false;
@@ -173,12 +188,16 @@ class WorkerSink implements FileSink {
   private errorListener: ((err: string) => void) | null = null;
   private ended: Promise<SinkReply>;
   private settle!: (r: SinkReply) => void;
+  private written = 0;
+  private writtenListener: ((bytes: number) => void) | null = null;
 
   constructor(path: string) {
     this.ended = new Promise((resolve) => (this.settle = resolve));
     this.id = this.worker.register({
       written: (bytes) => {
         this.inFlight -= bytes;
+        this.written += bytes;
+        this.writtenListener?.(this.written);
         if (!this.backlogged) for (const fn of this.drainers.splice(0)) fn();
       },
       settle: (r) => {
@@ -222,6 +241,10 @@ class WorkerSink implements FileSink {
   onError(fn: (err: string) => void): void {
     this.errorListener = fn;
     if (this.error) fn(this.error);
+  }
+
+  onWritten(fn: (bytes: number) => void): void {
+    this.writtenListener = fn;
   }
 
   /** Sends what is pending in one message: whole chunks moved, anything else copied once. */

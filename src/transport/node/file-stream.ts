@@ -224,16 +224,36 @@ export function receiveOffer(ctx: FileContext, sock: net.Socket, reader: FrameRe
 }
 
 /**
+ * A transfer coming in, as a reader of its file sees it while it grows (a get's stream tails it):
+ * bytes [0, written) are in the file at `tempPath`, which becomes `finalPath` once the transfer has
+ * checked it whole ('finished'), or is removed ('failed').
+ */
+export interface IncomingFile {
+  readonly size: number;
+  readonly written: number;
+  readonly tempPath: string;
+  readonly finalPath: string;
+  readonly outcome: 'receiving' | 'finished' | 'failed';
+  /** `fn` runs each time the file grows or the transfer ends, until the returned function is called. */
+  onChange(fn: () => void): () => void;
+}
+
+/**
  * One accepted transfer: streams into `.saveAs.<hex>.part` through a FileSink (which hashes as
  * it writes), and puts it in place as `saveAs` only once size and sha256 match file-end, the
  * sender's record (file-begin) and the receiver's (the acceptance). A kept name is linked, never
  * renamed over: a file already there stays as it is. Calls onFileDone exactly once. What the
  * sender is told names no local path.
  */
-export class FileReceiver implements FrameHandler {
+export class FileReceiver implements FrameHandler, IncomingFile {
   private state: 'receiving' | 'finishing' | 'done' = 'receiving';
+  /** Bytes in the .part file so far (the sink has written them, not merely received them). */
+  written = 0;
+  outcome: IncomingFile['outcome'] = 'receiving';
+  /** Readers of the file as it grows, woken when it grows or the transfer ends; bounded by the readers of one request. */
+  private readonly watchers = new Set<() => void>();
   private received = 0;
-  private readonly tempPath: string;
+  readonly tempPath: string;
   private readonly dir: string;
   private readonly saveAs: string;
   private readonly sink: FileSink;
@@ -258,6 +278,10 @@ export class FileReceiver implements FrameHandler {
     this.tempPath = join(this.dir, `.${this.saveAs}.${randomBytes(8).toString('hex')}.part`);
     this.sink = openSink(this.tempPath, header.size, ctx.limits.fileWorkerMinBytes);
     this.sink.onError((err) => this.abort('cannot write the file here', `cannot write ${this.tempPath}: ${err}`));
+    this.sink.onWritten((n) => {
+      this.written = n;
+      this.wake();
+    });
     reader.allowFileData();
     reader.setHandler(this);
     sock.setTimeout(ctx.limits.transferIdleMs, () => this.abort(`no bytes for ${ctx.limits.transferIdleMs} ms`));
@@ -268,6 +292,23 @@ export class FileReceiver implements FrameHandler {
   /** The offer this transfer answers. */
   get offer(): FileBegin {
     return this.header;
+  }
+
+  get size(): number {
+    return this.header.size;
+  }
+
+  get finalPath(): string {
+    return join(this.dir, this.saveAs);
+  }
+
+  onChange(fn: () => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+
+  private wake(): void {
+    for (const fn of [...this.watchers]) fn();
   }
 
   /** The endpoint is closing, or the connection broke; harmless once file-end has arrived. `detail`: the local version of `reason`. */
@@ -355,6 +396,9 @@ export class FileReceiver implements FrameHandler {
   private fail(error: string, finished = false, detail?: string): void {
     if (this.state === 'done') return;
     this.state = 'done';
+    // a reader of the file stops now, not once it is removed
+    this.outcome = 'failed';
+    this.wake();
     refuseFile(this.sock, this.reader, error, this.ctx.limits);
     void (finished ? Promise.resolve() : this.sink.abort())
       .then(() => fsp.unlink(this.tempPath))
@@ -364,6 +408,8 @@ export class FileReceiver implements FrameHandler {
 
   private report(result: { ok: true; sha256: Uint8Array } | { ok: false; error: string }): void {
     this.ctx.transfers.delete(this);
+    this.outcome = result.ok ? 'finished' : 'failed';
+    this.wake();
     // the .part file is renamed into place or removed by now
     this.ctx.temp.release(this.header.size);
     this.ctx.handlers.onFileDone(this.header, result);

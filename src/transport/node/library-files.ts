@@ -8,12 +8,16 @@ import { dirname, join } from 'node:path';
 import { isLibraryTemp } from '../../store-dir.js';
 import { CdhtError } from '../../core/errors.js';
 import type { FileDir, LibraryFiles } from '../types.js';
+import type { IncomingFile } from './file-stream.js';
 import { isPlainFileName } from './guard.js';
 
 /** The record log's name in the store directory, per peer (peers may share a directory); hidden: never taken for a stored name. */
 export function recordsFile(id: bigint): string {
   return `.cdht-records-${id}`;
 }
+
+/** A get's stream reads the file a transfer fills in pieces of at most this size. */
+const TAIL_CHUNK_BYTES = 256 * 1024;
 
 function checkName(name: string): void {
   if (!isPlainFileName(name) && !isLibraryTemp(name)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${JSON.stringify(name)} is not a stored or temporary name`);
@@ -29,7 +33,9 @@ export class NodeLibraryFiles implements LibraryFiles {
     /** Whose record log this is. */
     private readonly peerId: bigint,
     /** Ends an incoming request transfer (the endpoint knows its receivers). */
-    private readonly abortTransfer: (rid: number, reason: string) => void,
+    private readonly abortTransfer: (rid: number, reason: string) => Promise<void>,
+    /** The incoming request transfer for `rid` under way, if any. */
+    private readonly incoming: (rid: number) => IncomingFile | undefined = () => undefined,
   ) {}
 
   private path(dir: FileDir, name: string): string {
@@ -102,6 +108,35 @@ export class NodeLibraryFiles implements LibraryFiles {
     await fsp.rename(this.path(dir, temp), this.path(dir, name));
   }
 
+  async *readIncoming(rid: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    // the get hears of a transfer as its offer is accepted, just before the transfer is set up
+    await Promise.resolve();
+    const t = this.incoming(rid);
+    if (!t) return;
+    let fh: fsp.FileHandle | undefined;
+    try {
+      for (let pos = 0; pos < t.size; ) {
+        if (signal?.aborted) throw aborted(signal);
+        if (t.outcome === 'failed') return;
+        if (t.written <= pos) {
+          if (t.outcome !== 'receiving') return;
+          await changeOf(t, signal);
+          continue;
+        }
+        // opened once bytes are there (the sink creates the file); a descriptor keeps reading after the rename
+        fh ??= await openFirst([t.tempPath, t.finalPath]);
+        if (!fh) return;
+        const buf = Buffer.allocUnsafe(Math.min(TAIL_CHUNK_BYTES, t.written - pos));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) return;
+        pos += bytesRead;
+        yield buf.subarray(0, bytesRead);
+      }
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
   async export(dir: FileDir, name: string, path: string): Promise<void> {
     const from = this.path(dir, name);
     const part = `${path}.part-${process.pid}-${Date.now().toString(36)}`;
@@ -129,8 +164,8 @@ export class NodeLibraryFiles implements LibraryFiles {
     });
   }
 
-  abortIncoming(rid: number, reason: string): void {
-    this.abortTransfer(rid, reason);
+  abortIncoming(rid: number, reason: string): Promise<void> {
+    return this.abortTransfer(rid, reason);
   }
 
   async readRecords(): Promise<string> {
@@ -150,6 +185,35 @@ export class NodeLibraryFiles implements LibraryFiles {
     await fsp.writeFile(part, lines);
     await fsp.rename(part, path);
   }
+}
+
+/** The first of `paths` that opens for reading; undefined when none is there (a failed transfer removed it). */
+async function openFirst(paths: string[]): Promise<fsp.FileHandle | undefined> {
+  for (const p of paths) {
+    try {
+      return await fsp.open(p, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return undefined;
+}
+
+/** Resolves when the incoming file grows or its transfer ends; rejects when the signal fires. */
+function changeOf(t: IncomingFile, signal?: AbortSignal): Promise<void> {
+  return new Promise((res, rej) => {
+    const done = (): void => {
+      off();
+      signal?.removeEventListener('abort', stop);
+      res();
+    };
+    const stop = (): void => {
+      off();
+      rej(aborted(signal!));
+    };
+    const off = t.onChange(done);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
 }
 
 function waitDrain(out: NodeJS.WritableStream, signal?: AbortSignal): Promise<void> {

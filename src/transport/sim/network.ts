@@ -138,8 +138,57 @@ interface Sender {
   readonly ringCa?: string | undefined;
 }
 
+/** A get's stream reads a transfer coming in, in pieces of at most this size (so it can hold the last one back). */
+const SIM_TAIL_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * A request transfer coming in, as a reader of its file sees it: the simulated transfer lands all at
+ * once (or its first half, when it breaks midway), then succeeds or fails, as the Node runtime's
+ * .part file grows and is then put in place or removed.
+ */
+class SimIncoming {
+  bytes: Uint8Array = new Uint8Array(0);
+  outcome: 'receiving' | 'finished' | 'failed' = 'receiving';
+  private readonly watchers = new Set<() => void>();
+
+  constructor(readonly size: number) {}
+
+  get written(): number {
+    return this.bytes.length;
+  }
+  fill(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.wake();
+  }
+  end(ok: boolean): void {
+    if (this.outcome !== 'receiving') return;
+    this.outcome = ok ? 'finished' : 'failed';
+    this.wake();
+  }
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise((res, rej) => {
+      const done = (): void => {
+        this.watchers.delete(done);
+        signal?.removeEventListener('abort', stop);
+        res();
+      };
+      const stop = (): void => {
+        this.watchers.delete(done);
+        rej(new CdhtError('CDHT_ERR_ABORTED', 'aborted', { cause: signal!.reason }));
+      };
+      this.watchers.add(done);
+      signal?.addEventListener('abort', stop, { once: true });
+    });
+  }
+  private wake(): void {
+    for (const fn of [...this.watchers]) fn();
+  }
+}
+
 class SimEndpoint implements Endpoint, Sender {
   closed = false;
+  /** Request transfers coming in, by request id (the one accepted last); each leaves when it ends. */
+  readonly incoming = new Map<number, SimIncoming>();
 
   constructor(
     private readonly net: SimNetwork,
@@ -251,7 +300,30 @@ class SimEndpoint implements Endpoint, Sender {
       return Promise.resolve();
     },
     abortIncoming: (rid) => {
+      // a cut transfer never lands on the simulated disk
       this.net.abortIncoming(this, rid);
+      return Promise.resolve();
+    },
+    readIncoming: (rid, signal) => {
+      const incoming = this.incoming;
+      return (async function* () {
+        // the get hears of a transfer as its offer is accepted, just before the transfer is set up
+        await Promise.resolve();
+        const t = incoming.get(rid);
+        if (!t) return;
+        for (let pos = 0; pos < t.size; ) {
+          if (signal?.aborted) throw new CdhtError('CDHT_ERR_ABORTED', 'aborted', { cause: signal.reason });
+          if (t.outcome === 'failed') return;
+          if (t.written <= pos) {
+            if (t.outcome !== 'receiving') return;
+            await t.changed(signal);
+            continue;
+          }
+          const piece = Buffer.from(t.bytes.subarray(pos, Math.min(t.written, pos + SIM_TAIL_CHUNK_BYTES)));
+          pos += piece.length;
+          yield piece;
+        }
+      })();
     },
     readRecords: () => Promise.resolve((this.net.records.get(this.recordsKey) ?? []).join('')),
     writeRecords: (lines, replace = false) => {
@@ -285,6 +357,8 @@ export class SimNetwork {
   abortIncoming(dst: SimEndpoint, rid: number): void {
     if (this.abortedTransfers.size >= 4096) this.abortedTransfers.delete(this.abortedTransfers.values().next().value!);
     this.abortedTransfers.add(`${addressOf(dst.self)}:${rid}`);
+    // a reader of its file stops now, as on Node, where the transfer ends at once
+    dst.incoming.get(rid)?.end(false);
   }
   /** Issues and checks the origin proofs of private rings' routed messages. */
   readonly notary = new SimNotary();
@@ -900,7 +974,18 @@ export class SimNetwork {
         }
         const breakMidway = this.failTransfers > 0;
         if (breakMidway) this.failTransfers--;
-        this.schedule(breakMidway ? Math.floor(durationMs / 2) : durationMs, () => {
+        let tail: SimIncoming | undefined;
+        if (offered.purpose === 'request') {
+          tail = new SimIncoming(offered.size);
+          dst.incoming.set(offered.rid, tail);
+        }
+        const rid = offered.rid;
+        const landed = (ok: boolean): void => {
+          if (!tail) return;
+          tail.end(ok);
+          if (dst.incoming.get(rid) === tail) dst.incoming.delete(rid);
+        };
+        const deliver = (): void => {
           this.promised = true;
           const stopped = this.paused.has(from) || this.paused.has(addressOf(to));
           const problem = breakMidway
@@ -922,6 +1007,8 @@ export class SimNetwork {
             this.into(addressOf(to), () => dst.closed || dst.handlers.onFileDone(offered, { ok: false, error: problem }));
             return fail(new CdhtError('CDHT_ERR_TRANSFER', problem));
           }
+          // every byte is in the file before it is checked
+          tail?.fill(bytes);
           // as on Node: checked against the records before the file is visible, and a kept name never replaced
           const sha256 = createHash('sha256').update(bytes).digest();
           const dir = offered.purpose === 'request' ? dst.dataDir : dst.storeDir;
@@ -941,8 +1028,27 @@ export class SimNetwork {
           dst.handlers.onFileProgress?.(offered, bytes.length);
           this.counters.filesDelivered++;
           this.counters.fileBytesDelivered += bytes.length;
+          // finished before the receiver hears of it: a reader of the file is told first, as on Node
+          landed(true);
           dst.handlers.onFileDone(offered, { ok: true, sha256 });
           succeed();
+        };
+        const endsAt = breakMidway ? Math.floor(durationMs / 2) : durationMs;
+        // a reader of the file sees it grow, as on Node: half of it halfway through, a quarter
+        // when the transfer breaks at half time
+        if (tail && endsAt > 1) {
+          this.schedule(Math.floor(endsAt / 2), () => {
+            if (tail.outcome !== 'receiving' || dst.closed) return;
+            this.promised = true;
+            tail.fill(bytes.subarray(0, Math.floor(bytes.length / (breakMidway ? 4 : 2))));
+          }, addressOf(to));
+        }
+        this.schedule(endsAt, () => {
+          try {
+            deliver();
+          } finally {
+            landed(false); // every other way out failed it (nothing once it finished)
+          }
         });
       });
     });
