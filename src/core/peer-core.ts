@@ -79,10 +79,20 @@ export class PeerCore {
     this.keys = new KeyStore(ctx.space);
     this.live = new Liveness(ctx, {
       successors: () => this.succ.list,
-      onDead: (gone) => this.succ.onDead(gone),
+      // a change of membership near this peer may have left fingers stale: refreshed at full pace again
+      onDead: (gone) => {
+        this.fingers?.disturb();
+        this.succ.onDead(gone);
+      },
       onFirstSuccessorPong: (pong) => this.succ.onFirstSuccessorPong(pong),
-      onPredecessors: () => this.repl.changed(),
-      onGhostAlive: (c) => this.succ.onGhostAlive(c),
+      onPredecessors: () => {
+        this.fingers?.disturb();
+        this.repl.changed();
+      },
+      onGhostAlive: (c) => {
+        this.fingers?.disturb();
+        this.succ.onGhostAlive(c);
+      },
       onPingWhileAlone: (from) => this.succ.heardOf(from),
       onHeardInRing: (c) => this.memory.heard(c),
     });
@@ -95,7 +105,10 @@ export class PeerCore {
           (c): c is Contact => !!c,
         ),
       ask,
-      onChange: () => this.repl?.changed(),
+      onChange: () => {
+        this.fingers?.disturb();
+        this.repl?.changed();
+      },
     });
     this.merge = new MergeProbe(ctx, this.succ, this.memory, ask);
     this.router = new Router(ctx, this.live, this.succ, successorWalk);

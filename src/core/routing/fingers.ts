@@ -1,9 +1,13 @@
 // Chord's finger table: entry i is the first peer at or after self + 2^i, refreshed in the
-// background one entry per probe interval (fix_fingers) by a lookup, and verified before use.
+// background by a lookup (fix_fingers), and verified before use. Refreshes are one a probe
+// interval while the table is filling or changing; each full sweep that changed nothing doubles
+// the pause between two of them, up to MAX_GAP_TICKS, so an idle ring spends almost nothing on
+// fingers; a finger found dead or suspect, or a finger that changes, brings the pace back.
 // Routing forwards to the closest preceding peer among fingers and successors, or to a finger's
 // successor when the key lies just past that finger; a dead finger is skipped, and the
 // successor list is always there to fall back on.
 import type { Contact } from '../contact.js';
+import { sameAddress } from '../contact.js';
 import type { Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
 import type { Liveness } from '../membership/liveness.js';
@@ -18,6 +22,12 @@ interface Finger {
   at: number;
 }
 
+/** The longest pause, in probe intervals, between two refreshes of a table that stopped changing. */
+export const MAX_GAP_TICKS = 32;
+
+/** A finger's successor names a key's owner outright only this many probe periods after the entry's refresh. */
+const FRESH_PROBES = 2;
+
 /** Bit length of a non-negative bigint. */
 function bitLength(n: bigint): number {
   return n === 0n ? 0 : n.toString(2).length;
@@ -30,6 +40,12 @@ export class Fingers implements Strategy {
   private next: number;
   private refreshing = false;
   private ticks = 0;
+  /** Probe intervals between two refreshes (1 while the table fills or changes, doubling while it holds). */
+  private gap = 1;
+  /** Intervals left before the next refresh. */
+  private wait = 0;
+  /** An entry changed (or was found gone) during this sweep. */
+  private changed = false;
 
   constructor(
     private readonly ctx: Ctx,
@@ -83,31 +99,55 @@ export class Fingers implements Strategy {
     return bitLength(this.ctx.space.distance(this.ctx.self.id, s1.id));
   }
 
-  /** fix_fingers: refresh one entry (called every probe interval). */
+  /** fix_fingers: refresh one entry when its turn comes (called every probe interval). */
   tick(): void {
     const ctx = this.ctx;
     // the first tick is left to pings: successors and predecessors settle before lookups go out
     if (ctx.phase !== 'active' || this.refreshing || this.ticks++ === 0) return;
+    if (this.wait > 0) {
+      this.wait--;
+      return;
+    }
     const low = this.lowest();
     // entries below `low` are the first successor itself: drop them, the successor list covers them
     for (let i = 0; i < Math.min(low, this.table.length); i++) this.table[i] = undefined;
     if (low >= this.table.length) return;
     if (this.next < low) this.next = this.table.length - 1;
     const i = this.next--;
+    if (this.next < low) this.endSweep();
+    this.wait = this.gap - 1;
     const start = ctx.space.add(ctx.self.id, 1n << BigInt(i));
     this.refreshing = true;
     this.lookups.find(start, (r) => {
       this.refreshing = false;
+      const prev = this.table[i];
       if (!r || r.owner.id === ctx.self.id) {
+        if (prev) this.disturb();
         this.table[i] = undefined;
         return;
       }
       const succ = r.successors[0];
+      // verified again even when unchanged: the ping's answer also clears a mark of death here
       this.live.verifyAll(succ ? [r.owner, succ] : [r.owner], (alive) => {
         const node = alive.find((a) => a.id === r.owner.id);
-        this.table[i] = node ? { node, succ: alive.find((a) => a.id === succ?.id), at: ctx.now } : undefined;
+        const next = node ? { node, succ: alive.find((a) => a.id === succ?.id), at: ctx.now } : undefined;
+        if (!next || !prev || !sameAddress(prev.node, next.node) || prev.node.id !== next.node.id || prev.succ?.id !== next.succ?.id) this.disturb();
+        this.table[i] = next;
       });
     });
+  }
+
+  /** A sweep of the whole table ended: a quiet one lengthens the pause, a busy one keeps it short. */
+  private endSweep(): void {
+    this.gap = this.changed ? 1 : Math.min(MAX_GAP_TICKS, this.gap * 2);
+    this.changed = false;
+  }
+
+  /** Something in the table is stale: refresh at full pace again. */
+  disturb(): void {
+    this.changed = true;
+    this.gap = 1;
+    this.wait = 0;
   }
 
   pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined {
@@ -124,8 +164,12 @@ export class Fingers implements Strategy {
       for (let i = 0; i + 1 < routable.length; i++) {
         if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hop(routable[i + 1]!, true);
       }
+      // (only from an entry refreshed lately: between two slow refreshes a peer may have joined
+      // after the finger, and a request marked final is served where it lands; an older entry's
+      // finger is a hop before the key instead, and its own successor list takes it on)
       for (const f of this.table) {
-        if (f?.succ && this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ, true);
+        if (!f?.succ || this.ctx.now - f.at > FRESH_PROBES * this.live.probeMs) continue;
+        if (this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ, true);
       }
     }
     // otherwise the closest peer before the key (a join stops before the joiner)
@@ -142,7 +186,15 @@ export class Fingers implements Strategy {
       }
     };
     for (const c of routable) consider(c);
-    for (const f of this.table) if (f) consider(f.node);
+    for (const f of this.table) {
+      if (!f) continue;
+      // a finger routing would have used is dead or suspect: the table needs its refreshes again
+      if (f.node.id !== self && (this.live.isDead(f.node.id) || this.live.isSuspect(f.node.id))) {
+        if (this.gap > 1) this.disturb();
+        continue;
+      }
+      consider(f.node);
+    }
     return best ? hop(best) : undefined;
   }
 

@@ -152,7 +152,12 @@ export class Replication {
     // until a predecessor says where our range starts, only what the ring gave us counts as ours:
     // a file that was in the directory at start may be anyone's (at start nobody knows yet)
     const mine = this.live.pred1 ? this.owned() : this.owned().filter((h) => h.ring);
-    if (mine.length) for (const t of this.replicaHolders()) this.offer(mine, t);
+    const holders = this.replicaHolders();
+    if (mine.length) for (const t of holders) this.offer(mine, t);
+    // a file of our directory that we own and copy to replica holders is the ring's from now on:
+    // if our range shrinks (a predecessor comes back), it goes to its owner like any ring copy
+    // (kept where it was, it would sit here while its owner and replicas never hear of it)
+    if (holders.length) for (const h of mine) if (!h.ring) this.keys.add(h, true);
     // ring copies that are not ours go towards their owner: to the successor that owns them when
     // they lie ahead, else a step back to our first predecessor (which passes them on in turn).
     // Only missing ones travel: a replica of a key our predecessors own goes back to them, who have it.

@@ -218,6 +218,9 @@ export class Transfers {
         ctx.trace({ kind: 'forwarded', op: 'store', file: msg.file, to: next.id, second: false, origin: false });
         return ctx.send(next, { ...msg, final: true, hops: msg.hops + 1 });
       }
+      // leaving with no one to pass it to: taken, the copy would leave with this peer; unanswered,
+      // the store fails at its origin and can be typed again
+      if (ctx.phase === 'leaving') return ctx.note(`Dropped Store ${msg.file}: this peer is leaving and knows no peer to take it`, 'debug');
       const refused = ctx.origins.refuseToAct(msg, origin);
       if (refused) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
       if (this.handingOver) this.takenWhileHandingOver++;
