@@ -5,6 +5,9 @@
 // about two minutes, so it runs only when asked for. BENCH=client (bench/client.ts: a client with no
 // peer through a member's gateway vs the member's own library, 256 peers; CLIENT_PEERS, CLIENT_GETS,
 // CLIENT_RUNS, CLIENT_VALUES, CLIENT_ROUTING) takes about four minutes and also runs only when asked for.
+// BENCH=versus (bench/versus.ts: cdht and hyperdht side by side at 64, 256 and 1000 peers, fresh process
+// each, medians of 3; VERSUS_PEERS, VERSUS_RUNS, VERSUS_IDLE_MS, VERSUS_README=1) takes the better part of
+// an hour and runs only when asked for; BENCH=versus-readme makes its table again from bench/results/versus.json.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,6 +33,7 @@ import { nodeBench } from './node-ops.js';
 import { oneRingBench } from './one-ring.js';
 import { apiBench } from './api.js';
 import { clientBench } from './client.js';
+import { versusBench, versusReadme } from './versus.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
@@ -320,6 +324,8 @@ async function main(): Promise<void> {
   if (SECTIONS.has('one-ring')) await oneRingBench();
   if (SECTIONS.has('api')) await apiBench();
   if (SECTIONS.has('client')) await clientBench();
+  if (SECTIONS.has('versus')) await versusBench();
+  if (SECTIONS.has('versus-readme')) versusReadme();
 }
 
 await main();

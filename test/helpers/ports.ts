@@ -29,6 +29,21 @@ export async function freeBasePort(ids: readonly number[], host = '127.0.0.1'): 
   throw new Error(`no base port with ids ${ids.join(',')} free after ${PROBE_ATTEMPTS} attempts`);
 }
 
+/**
+ * A random base port where base .. base + count - 1 are all free on TCP and UDP and all stay
+ * below the ephemeral range: for rings larger than PORT_SPAN (e.g. 1000 peers in bench/versus.ts).
+ */
+export async function freePortSpan(count: number, host = '127.0.0.1'): Promise<number> {
+  const highest = 32768 - count;
+  if (highest < LOWEST_BASE) throw new Error(`no span of ${count} ports fits between ${LOWEST_BASE} and 32768`);
+  for (let attempt = 0; attempt < PROBE_ATTEMPTS; attempt++) {
+    const base = LOWEST_BASE + Math.floor(Math.random() * (highest - LOWEST_BASE + 1));
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => portFree(host, base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no span of ${count} free ports after ${PROBE_ATTEMPTS} attempts`);
+}
+
 async function portFree(host: string, port: number): Promise<boolean> {
   const [tcp, udp] = await Promise.all([tcpFree(host, port), udpFree(host, port)]);
   return tcp && udp;
