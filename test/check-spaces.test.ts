@@ -16,8 +16,8 @@ const SPACE_SEEDS = Number(process.env.CHECK_SPACE_SEEDS ?? 100);
 const FINGER_SEEDS = Number(process.env.CHECK_SEEDS ?? 1000);
 
 /** Each failing seed as one readable block (empty when every seed held). */
-async function failuresOf(o: Omit<SweepOptions, 'from' | 'seeds' | 'peers'>, seeds = SPACE_SEEDS): Promise<string[]> {
-  const r = await sweep({ from: 1, seeds, peers: 8, ...o });
+async function failuresOf(o: Omit<SweepOptions, 'from' | 'seeds' | 'peers'>, seeds = SPACE_SEEDS, peers = 8): Promise<string[]> {
+  const r = await sweep({ from: 1, seeds, peers, ...o });
   assert.equal(r.seeds, seeds);
   assert.ok(r.events > seeds * 1000, `${r.events} events`);
   return r.failures.map((f) => `seed ${f.seed}: ${f.invariant}: ${f.detail}\n  replay: ${f.replay}\n  slots: ${f.slots?.join(' ')}\n  shrunk: ${f.shrunk?.replay}\n    ${f.shrunk?.steps.join('\n    ')}`);
@@ -25,6 +25,14 @@ async function failuresOf(o: Omit<SweepOptions, 'from' | 'seeds' | 'peers'>, see
 
 test(`cdht check --bits 32 --routing fingers: ${FINGER_SEEDS} seeds keep every invariant`, async () => {
   assert.deepEqual(await failuresOf({ bits: 32, routing: 'fingers' }, FINGER_SEEDS), []);
+});
+
+/** Rings of 64 peers (issue 16): the same faults, each seed's ring eight times larger; CHECK_SEEDS_64 scales it up. */
+const SEEDS_64 = Number(process.env.CHECK_SEEDS_64 ?? 100);
+
+test(`cdht check --peers 64: ${SEEDS_64} seeds keep every invariant, by fingers in 32 bits and by the specification's walk`, async () => {
+  assert.deepEqual(await failuresOf({ bits: 32, routing: 'fingers' }, SEEDS_64, 64), []);
+  assert.deepEqual(await failuresOf({}, SEEDS_64, 64), []);
 });
 
 test(`cdht check --bits 16 --routing successor: ${SPACE_SEEDS} seeds keep every invariant`, async () => {
