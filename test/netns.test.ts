@@ -156,7 +156,8 @@ async function requestAll(peers: readonly Peer[], files: ReadonlyMap<string, Buf
   peers.forEach((p) => p.proc.mark());
   for (const { name, at } of asks) at.proc.send(`Request ${name}`);
   for (const { name, at } of asks) {
-    await at.proc.waitFor([`File ${name} received`], { timeoutMs: WAIT_MS });
+    // above 8 bits a typed Request is a get: its outcome line comes once the copy is in place
+    await at.proc.waitFor([`File ${name} received`, new RegExp(`^Received ${name.replace('.', '\\.')}: \\d+ bytes, sha256 `)], { ordered: true, timeoutMs: WAIT_MS });
     assert.deepEqual(readFileSync(join(at.dataDir, `received_${name}`)), files.get(name), `${name} at ${at.service.name}`);
     rmSync(join(at.dataDir, `received_${name}`)); // a later request lands afresh
   }
