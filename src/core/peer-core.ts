@@ -108,6 +108,7 @@ export class PeerCore {
       onChange: () => {
         this.fingers?.disturb();
         this.repl?.changed();
+        this.live.tellFirstPredecessor();
       },
     });
     this.merge = new MergeProbe(ctx, this.succ, this.memory, ask);
