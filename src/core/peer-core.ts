@@ -192,6 +192,11 @@ export class PeerCore {
     return all.filter((c) => c.id !== this.self.id);
   }
 
+  /** Changes whenever members() may have changed (cheaper than comparing the lists). */
+  membersVersion(): string {
+    return `${this.ctx.version} ${this.live.marks} ${this.fingers?.version ?? 0}`;
+  }
+
   /**
    * Every peer this one knows of in any way (successors, predecessors, fingers, peers heard from,
    * those it lost and remembers): whom it could ever ask. The checker tells a peer stranded by

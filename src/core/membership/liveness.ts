@@ -186,9 +186,12 @@ export class Liveness {
     return [...this.ghosts.values()].map((g) => g.c).reverse();
   }
 
+  /** Bumped whenever a peer is marked dead or suspect, or such a mark is cleared. */
+  marks = 0;
+
   /** Declared dead by our probes, or `departed` (it said so itself). */
   markDead(c: Contact, departed = false): void {
-    this.dead.set(c.id, { until: this.ctx.now + this.deadMemoryMs, departed });
+    this.marks++;    this.dead.set(c.id, { until: this.ctx.now + this.deadMemoryMs, departed });
     this.ghosts.delete(c.id);
     if (!departed) {
       if (this.ghosts.size >= MAX_GHOSTS) this.ghosts.delete(this.ghosts.keys().next().value!);
@@ -200,7 +203,7 @@ export class Liveness {
   }
   /** A peer that proved itself alive (it answered, or it joined again). */
   clearDead(id: Id): void {
-    this.dead.delete(id);
+    if (this.dead.delete(id)) this.marks++;
     this.ghosts.delete(id);
     // nor is an earlier silence held against it (a ghost probe may have just found its address mute)
     for (const k of this.silent.keys()) if (k.startsWith(`${id}@`)) this.silent.delete(k);
@@ -216,6 +219,7 @@ export class Liveness {
   }
   suspect(id: Id): void {
     if (this.suspects.size >= MAX_OUTSTANDING) this.suspects.clear();
+    if (!this.suspects.has(id)) this.marks++;
     this.suspects.set(id, this.ctx.now + (this.ctx.cfg.pingMisses + 1) * this.probeMs);
   }
   /** init's successors may not have started yet. */
