@@ -39,6 +39,13 @@ export interface TestnetOptions {
   bits?: number;
   /** Above 8 bits: how many peers, each id derived from its address (port basePort + i). */
   count?: number;
+  /**
+   * Above 8 bits, one ring over several processes: this process starts only its share of the
+   * `count` peers (ports basePort + i for i in slice `index` of `of` equal runs), each knowing the
+   * whole ring's ids and contacts (derived from addresses) so its successors and fingers may live
+   * in another process; init's start-up grace covers peers there started a moment later.
+   */
+  slice?: RingSlice;
   /** Each peer starts knowing its true first r successors, not just two (a settled ring, for large runs). */
   settled?: boolean;
   /** With `settled` and routing by fingers: fill the finger tables from the true ring too (default true). */
@@ -80,6 +87,18 @@ export interface TestnetOptions {
   requestTimeoutMs?: number;
 }
 
+/** Share `index` (0-based) of `of` shares of a ring spread over several processes. */
+export interface RingSlice {
+  index: number;
+  of: number;
+}
+
+/** The port offsets [from, to) of share `index` of `of` in a ring of `count` peers: equal runs, the first ones one longer. */
+export function sliceRange(count: number, slice: RingSlice): { from: number; to: number } {
+  const at = (k: number) => k * Math.floor(count / slice.of) + Math.min(k, count % slice.of);
+  return { from: at(slice.index), to: at(slice.index + 1) };
+}
+
 /** Emits 'trace' (PeerTrace) and 'line' (PeerLine) for every peer, and 'neighbours' ({id}) on changes. */
 export class Testnet extends EventEmitter {
   readonly peers = new Map<Id, Peer>();
@@ -90,6 +109,8 @@ export class Testnet extends EventEmitter {
   /** Above 8 bits ports are not derived from ids: each peer gets the next free one. */
   private readonly addresses = new Map<Id, Contact>();
   private nextPort: number;
+  /** Every peer of the ring as planned, in every process when sliced (sorted). */
+  private planned: Id[] = [];
 
   private constructor(opts: TestnetOptions) {
     super();
@@ -97,6 +118,7 @@ export class Testnet extends EventEmitter {
     this.opts = opts;
     this.space = idSpace(opts.bits);
     this.nextPort = opts.basePort ?? DEFAULT_BASE_PORT;
+    if (opts.slice) checkSlice(opts, this.space);
     if (opts.runtime === 'sim') {
       this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 });
       this.runtime = this.sim.runtime();
@@ -105,7 +127,9 @@ export class Testnet extends EventEmitter {
       // every peer here connects from this one host, so the cap per remote host (which keeps one
       // outside host from taking every slot) would only turn our own peers away; and many peers in
       // one process share its file descriptors, so each keeps fewer links open
-      const many = (opts.ids?.length ?? opts.count ?? 0) > MANY_PEERS;
+      const total = opts.ids?.length ?? opts.count ?? 0;
+      const here = opts.slice ? sliceRange(total, opts.slice) : { from: 0, to: total };
+      const many = here.to - here.from > MANY_PEERS;
       const own: Partial<Limits> = { maxInboundPerHost: DEFAULT_LIMITS.maxInboundConnections, ...(many ? { maxOutboundLinks: LINKS_WHEN_MANY } : {}) };
       this.runtime = createNodeRuntime({ limits: { ...own, ...opts.limits } });
     }
@@ -115,11 +139,14 @@ export class Testnet extends EventEmitter {
   static async create(opts: TestnetOptions = {}): Promise<Testnet> {
     const net = new Testnet(opts);
     const ids = net.initialIds();
-    if (opts.secure && opts.prepareIdentity) for (const id of ids) await opts.prepareIdentity(id);
+    net.planned = IdSpace.sort(new Set(ids));
+    const mine = net.ownIds();
+    if (opts.secure && opts.prepareIdentity) for (const id of mine) await opts.prepareIdentity(id);
     const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
     const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
-    const sorted = seedFingers ? IdSpace.sort(ids) : [];
-    for (const [id, s] of succ) {
+    const sorted = seedFingers ? net.planned : [];
+    for (const id of mine) {
+      const s = succ.get(id)!;
       const fingers = seedFingers ? fingerPeers(net.space, sorted, id).map((x) => net.contactOf(x)) : undefined;
       net.start({ id, mode: { kind: 'init', successors: s.map((x) => net.contactOf(x)), ...(fingers ? { fingers } : {}) } });
     }
@@ -140,6 +167,20 @@ export class Testnet extends EventEmitter {
       throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }
     return net;
+  }
+
+  /** The ids this process starts: all of them, or its slice's (by port offset, so every process agrees). */
+  private ownIds(): Id[] {
+    const o = this.opts;
+    if (!o.slice) return [...this.planned];
+    const base = o.basePort ?? DEFAULT_BASE_PORT;
+    const { from, to } = sliceRange(o.count ?? 16, o.slice);
+    return [...this.addresses.values()].filter((c) => c.port >= base + from && c.port < base + to).map((c) => c.id);
+  }
+
+  /** Every peer of the ring as started, in this process and (when sliced) in the others: for owners and true successors. */
+  ringIds(): readonly Id[] {
+    return this.planned;
   }
 
   private initialIds(): Id[] {
@@ -345,6 +386,15 @@ function fingerPeers(space: IdSpace, sorted: readonly Id[], self: Id): Id[] {
   }
   out.delete(self);
   return [...out];
+}
+
+/** A slice needs ids derived from addresses (every process derives the same) and real sockets. */
+function checkSlice(o: TestnetOptions, space: IdSpace): void {
+  const { index, of } = o.slice!;
+  if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) throw new Error(`a slice is index/of with 0 <= index < of (got ${index}/${of})`);
+  if (space.spec || o.ids) throw new Error('a sliced ring needs ids derived from addresses: --bits above 8 and a count, not listed ids');
+  if (o.runtime === 'sim') throw new Error('a sliced ring runs on sockets, one process a slice, not on the simulator');
+  if ((o.count ?? 16) < of) throw new Error(`${o.count ?? 16} peers cannot be shared among ${of} processes`);
 }
 
 /** A private ring's stand-in credentials for `id` on the simulator, which only reads the id (it delivers it as proven). */
