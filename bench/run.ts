@@ -8,6 +8,8 @@
 // BENCH=versus (bench/versus.ts: cdht and hyperdht side by side at 64, 256 and 1000 peers, fresh process
 // each, medians of 3; VERSUS_PEERS, VERSUS_RUNS, VERSUS_IDLE_MS, VERSUS_README=1) takes the better part of
 // an hour and runs only when asked for; BENCH=versus-readme makes its table again from bench/results/versus.json.
+// BENCH=multi (bench/multi.ts: one ring of 4096 peers over 4 processes; MULTI_PEERS, MULTI_PROCESSES,
+// MULTI_WARMUP_MS, MULTI_IDLE_MS, MULTI_LOOKUPS, MULTI_PING_MS, MULTI_README=1) takes a few minutes and runs only when asked for.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,6 +36,7 @@ import { oneRingBench } from './one-ring.js';
 import { apiBench } from './api.js';
 import { clientBench } from './client.js';
 import { versusBench, versusReadme } from './versus.js';
+import { multiBench } from './multi.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
@@ -326,6 +329,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('client')) await clientBench();
   if (SECTIONS.has('versus')) await versusBench();
   if (SECTIONS.has('versus-readme')) versusReadme();
+  if (SECTIONS.has('multi')) await multiBench();
 }
 
 await main();
