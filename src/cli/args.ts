@@ -329,6 +329,30 @@ export interface RawRingOptions {
   secure?: boolean;
   tls?: string;
   tlsSource?: string;
+  processes?: string;
+  slice?: string;
+}
+
+/** Processes one ring may be spread over (`--processes`, `--slice I/P`). */
+export const MAX_PROCESSES = 64;
+
+/** --processes P or --slice I/P: one ring over several processes, each starting its share of the --random N peers. */
+function parseSlicing(o: RawRingOptions, bits: number, random: number | undefined): Pick<RingOptions, 'processes' | 'slice'> {
+  if (o.processes === undefined && o.slice === undefined) return {};
+  const flag = o.processes !== undefined ? '--processes' : '--slice';
+  if (o.processes !== undefined && o.slice !== undefined) problem('--processes and --slice cannot be used together: --processes starts every slice itself');
+  if (bits <= 8 || random === undefined) problem(`${flag} needs --bits above 8 and --random N: every process derives the whole ring's ids from the peers' addresses`);
+  if (o.sim) problem(`${flag} runs one process a slice on real sockets, not on the simulator`);
+  if (o.secure) problem(`${flag} cannot use --secure (one throwaway authority a process): make one with cdht ca and give --tls DIR`);
+  if (o.processes !== undefined) {
+    const processes = parseIntegerIn('--processes', o.processes, 1, Math.min(MAX_PROCESSES, random));
+    return processes > 1 ? { processes } : {};
+  }
+  const m = /^(\d+)\/(\d+)$/.exec(o.slice!.trim());
+  if (!m) problem(`--slice must be I/P, share I (0-based) of P processes, e.g. 1/4 (got ${quoted(o.slice!)})`);
+  const of = parseIntegerIn('--slice (P)', m[2]!, 1, Math.min(MAX_PROCESSES, random));
+  const index = parseIntegerIn('--slice (I)', m[1]!, 0, of - 1);
+  return { slice: { index, of } };
 }
 
 export function ringPlan(o: RawRingOptions): RingOptions {
@@ -391,5 +415,6 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     ...(o.start === false ? { start: false } : {}),
     ...(o.secure ? { secure: true } : {}),
     ...(tlsDir ? { tlsDir } : {}),
+    ...parseSlicing(o, space.bits, random),
   };
 }

@@ -125,7 +125,9 @@ Ctrl+C stops the whole ring (twice forces it).
 Examples:
   npm start                          the reference ring with its web page, as cdht ring --web
   cdht ring --peers 3,40,77 --reporter
-  cdht ring --sim --random 256 --speed 10 --reporter`;
+  cdht ring --sim --random 256 --speed 10 --reporter
+  cdht ring --bits 32 --random 4096 --processes 4 --interval 5     one ring, four processes
+  cdht ring --bits 32 --random 4096 --slice 1/4 --interval 5       the same by hand: slices 0/4 to 3/4, a terminal each`;
 
 const CA_HELP = `
 A private ring trusts one authority. Keep DIR/ca.key secret; every peer needs ca.crt and its own
@@ -369,6 +371,8 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--no-start', 'plan the ring without starting it: Start it from the page or the console')
     .option('--secure', 'a private ring: a throwaway authority in memory issues every peer a certificate (mutual TLS, sealed pings)')
     .addOption(new Option('--tls <DIR>', 'a private ring with the certificates in DIR (made by cdht ca)').env('CDHT_TLS_DIR'))
+    .option('--processes <P>', 'one ring of --random N peers (--bits above 8) over P processes on this machine: this one and P - 1 it starts')
+    .option('--slice <I/P>', 'start only share I (0 to P - 1) of the --random N peers: one terminal a share makes one ring (as --processes does)')
     .addHelpText('after', RING_HELP)
     .showHelpAfterError(`Usage: ${name} ring [options]\nRun '${name} ring --help' for the options.`)
     .allowExcessArguments();

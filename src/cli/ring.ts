@@ -11,7 +11,7 @@ import type { RoutingName } from '../core/context.js';
 import { identitiesFromDir, throwawayIdentities } from '../security/ring-identities.js';
 import type { Id } from '../core/id-space.js';
 import type { PeerTrace } from '../peer.js';
-import { REFERENCE_RING } from '../testnet.js';
+import { REFERENCE_RING, sliceRange, type RingSlice } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { startWebServer } from '../web/server.js';
@@ -21,6 +21,7 @@ import type { ConsoleHost } from './console.js';
 import { renderReport } from './reporter.js';
 import { printable, shouldShow } from './run.js';
 import { TransferMeter } from './transfer-meter.js';
+import { startSlices, type SliceProcesses } from './ring-processes.js';
 
 export interface RingOptions {
   ids?: Id[];
@@ -55,6 +56,10 @@ export interface RingOptions {
   webPort?: number;
   /** false: plan the ring and wait for Start (from the page or the console). */
   start?: boolean;
+  /** One ring over this many processes: this one runs slice 0 and starts the others (`--processes`). */
+  processes?: number;
+  /** This process runs only this share of the --random N peers (`--slice I/P`, one terminal a slice). */
+  slice?: RingSlice;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { isTTY?: boolean; rows?: number };
 }
@@ -85,6 +90,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   });
   const identities = o.tlsDir ? identitiesFromDir(o.tlsDir) : o.secure ? await throwawayIdentities() : undefined;
   // --random without --seed still replays: the seed is chosen here and printed
+  const slice = o.slice ?? (o.processes ? { index: 0, of: o.processes } : undefined);
   const seed = o.seed ?? (o.random !== undefined ? Math.floor(Math.random() * 2 ** 32) : undefined);
   const ctlOpts = {
     runtime: o.sim ? ('sim' as const) : ('node' as const),
@@ -100,6 +106,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
     ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
     ...(identities ? { secure: true, identityFor: identities.identityFor, prepareIdentity: identities.prepare } : {}),
+    ...(slice ? { slice } : {}),
   };
   const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
   const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
@@ -140,6 +147,11 @@ export async function runRing(o: RingOptions): Promise<number> {
   const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
   const count = ids.length || (o.random ?? 16);
   say(`cdht ring: ${count} peer${count === 1 ? '' : 's'}${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
+  if (slice) {
+    const { from, to } = sliceRange(count, slice);
+    const others = o.processes ? `; this process starts the other ${o.processes - 1} (cdht ring --slice I/${o.processes})` : '';
+    say(`One ring over ${slice.of} processes: this is slice ${slice.index}/${slice.of}, ${to - from} peers on ports ${o.basePort + from} to ${o.basePort + to - 1}${others}. The console drives this slice's peers; lookups and transfers go round the whole ring`);
+  }
   if (o.random !== undefined && o.seed === undefined) say(`Random ids from seed ${seed} (replay with --seed ${seed})`);
   say(identities ? `This is ${identities.description}` : 'This ring is open: messages are not authenticated or encrypted (--secure or --tls DIR makes a private ring)');
   const folder = o.sim ? 'in memory' : `${dataDir}${tempDir ? ' (temporary: removed on exit)' : ''}`;
@@ -180,7 +192,23 @@ export async function runRing(o: RingOptions): Promise<number> {
   };
 
   let web: WebServer | undefined;
+  /** The other slices' processes (`--processes`); the first failure of one, if any, ends the ring with 1. */
+  let slices: SliceProcesses | undefined;
+  let sliceFailed = false;
+  if (o.processes && o.processes > 1) {
+    slices = startSlices(
+      o,
+      o.processes,
+      (line) => (o.json ? gone === undefined && output.write(line + '\n') : write(line)),
+      (text) => {
+        sliceFailed = true;
+        process.stderr.write(`cdht: error: ${text}; stopping the ring\n`);
+        stopRing?.(1);
+      },
+    );
+  }
   const cleanUp = async () => {
+    await slices?.stop();
     await web?.close();
     await ctl.close();
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
@@ -196,6 +224,10 @@ export async function runRing(o: RingOptions): Promise<number> {
       await cleanUp();
       return 1;
     }
+  }
+  if (sliceFailed) {
+    await cleanUp();
+    return 1;
   }
   if (o.web) {
     try {
@@ -222,6 +254,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     };
     stopRing = (code) => void stop(code);
     if (gone !== undefined) stopRing(gone);
+    else if (sliceFailed) stopRing(1);
     const host: ConsoleHost = {
       ctl,
       say,
