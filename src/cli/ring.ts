@@ -106,7 +106,9 @@ export async function runRing(o: RingOptions): Promise<number> {
     ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
     ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
     ...(identities ? { secure: true, identityFor: identities.identityFor, prepareIdentity: identities.prepare } : {}),
-    ...(slice ? { slice } : {}),
+    // a ring over processes starts settled: every peer knows its true successors and fingers from the
+    // start, wherever they run, rather than learning a ring of thousands by walking it
+    ...(slice ? { slice, settled: true } : {}),
   };
   const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
   const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;

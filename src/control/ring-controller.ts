@@ -175,7 +175,8 @@ export class RingController extends EventEmitter {
     const count = this.plan.length || this.opts.count || 0;
     const { speed: _s, stateEveryMs: _e, waitMs: _w, ids: _i, ...rest } = this.opts;
     try {
-      const net = await createTestnet({ ...rest, ...(this.plan.length ? { ids: this.plan } : {}), runtime: this.runtime, ...(this.sim ? { sim: this.sim } : {}) });
+      // a slice of a ring over processes starts its share of the addresses again, never a list of ids
+      const net = await createTestnet({ ...rest, ...(this.plan.length && !this.opts.slice ? { ids: this.plan } : {}), runtime: this.runtime, ...(this.sim ? { sim: this.sim } : {}) });
       this.adopt(net);
     } catch (err) {
       this.ringPhase = 'planned';
