@@ -19,7 +19,8 @@ const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const PEERS = num('MULTI_PEERS', 4096);
 const PROCESSES = num('MULTI_PROCESSES', 4);
 const PING_MS = num('MULTI_PING_MS', DEFAULT_PING_INTERVAL_S * 1000);
-const WARMUP_MS = num('MULTI_WARMUP_MS', 30_000);
+/** Past the start-up burst (every peer's fingers checked at full pace at first) at 1024 peers a process. */
+const WARMUP_MS = num('MULTI_WARMUP_MS', 60_000);
 const IDLE_MS = num('MULTI_IDLE_MS', 20_000);
 /** Lookups asked by each process. */
 const LOOKUPS = num('MULTI_LOOKUPS', 250);
