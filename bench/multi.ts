@@ -3,7 +3,7 @@
 // every MULTI_PING_MS (`cdht node`'s default, 5 s). After MULTI_WARMUP_MS every process measures
 // MULTI_IDLE_MS at rest at once, then asks MULTI_LOOKUPS lookups, all processes at once, from its
 // own random peers to random keys (owner checked against the whole ring). Prints a markdown table
-// with the date, the machine and its load, writes it to bench/results/multi.md (raw: multi.json);
+// with the date, the machine and its load, writes it to bench/results/multi-N.md (raw: multi-N.json);
 // with MULTI_README=1 also into README.md between the multi markers. A watchdog (MULTI_MAX_MS)
 // ends the run with what it measured; the children go with the parent.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -32,8 +32,9 @@ const MAX_MS = num('MULTI_MAX_MS', 600_000);
 /** Building a slice, at most (every peer up, or the child reports why not). */
 const START_MAX_MS = 180_000;
 
-const RESULTS = fileURLToPath(new URL('../../bench/results/multi.md', import.meta.url));
-const RAW = fileURLToPath(new URL('../../bench/results/multi.json', import.meta.url));
+/** One pair of files a ring size, so a 2048-peer run does not overwrite the 4096-peer one. */
+const RESULTS = fileURLToPath(new URL(`../../bench/results/multi-${PEERS}.md`, import.meta.url));
+const RAW = fileURLToPath(new URL(`../../bench/results/multi-${PEERS}.json`, import.meta.url));
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const BEGIN = '<!-- multi:begin -->';
 const END = '<!-- multi:end -->';
