@@ -17,6 +17,8 @@ export interface MultiPlan {
   basePort: number;
   pingIntervalMs: number;
   seedFingers: boolean;
+  /** Outbound links a peer keeps open, if not the testnet's own bound. */
+  links?: number;
 }
 
 export type MultiCommand = { kind: 'start'; plan: MultiPlan } | { kind: 'idle'; ms: number } | { kind: 'lookups'; count: number; maxMs: number; seed: number } | { kind: 'exit' };
@@ -70,6 +72,7 @@ async function start(p: MultiPlan): Promise<void> {
     seedFingers: p.seedFingers,
     pingIntervalMs: p.pingIntervalMs,
     slice: { index: p.index, of: p.processes },
+    ...(p.links !== undefined ? { limits: { maxOutboundLinks: p.links } } : {}),
   });
   report({ kind: 'up', index: p.index, peers: ring.runningIds().length, buildS: round((performance.now() - t0) / 1000, 1) });
 }

@@ -27,6 +27,8 @@ const LOOKUPS = num('MULTI_LOOKUPS', 250);
 const LOOKUP_STAGE_MAX_MS = num('MULTI_STAGE_MAX_MS', 120_000);
 /** Fingers seeded from the true ring, as the successors are (MULTI_SEED_FINGERS=0: learned by fix_fingers only). */
 const SEED_FINGERS = process.env.MULTI_SEED_FINGERS !== '0';
+/** Outbound links a peer keeps open (MULTI_LINKS; unset: the testnet's own bound, 6 above 300 peers a process). */
+const LINKS = process.env.MULTI_LINKS === undefined ? undefined : Number(process.env.MULTI_LINKS);
 /** The whole run, at most; then it reports what it has. */
 const MAX_MS = num('MULTI_MAX_MS', 600_000);
 /** Building a slice, at most (every peer up, or the child reports why not). */
@@ -119,7 +121,7 @@ async function stage<K extends MultiReport['kind']>(slices: Slice[], c: MultiCom
 
 async function measure(out: MultiResult, slices: Slice[]): Promise<void> {
   const basePort = await freePortSpan(PEERS);
-  const plan = (index: number): MultiPlan => ({ index, processes: PROCESSES, peers: PEERS, basePort, pingIntervalMs: PING_MS, seedFingers: SEED_FINGERS });
+  const plan = (index: number): MultiPlan => ({ index, processes: PROCESSES, peers: PEERS, basePort, pingIntervalMs: PING_MS, seedFingers: SEED_FINGERS, ...(LINKS !== undefined ? { links: LINKS } : {}) });
   for (let i = 0; i < PROCESSES; i++) slices.push(new Slice(i));
   const up = await stage(slices, (s) => ({ kind: 'start', plan: plan(s.index) }), START_MAX_MS, 'up', out);
   if (!up) return;
