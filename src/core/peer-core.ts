@@ -37,6 +37,7 @@ import { Transfers } from './storage/transfers.js';
 import { StatusDesk } from './status.js';
 import { Holds } from './storage/holds.js';
 import { Deletes } from './storage/deletes.js';
+import { Surplus } from './storage/surplus.js';
 
 export type { CoreConfig, Phase, RoutingName } from './context.js';
 
@@ -71,6 +72,7 @@ export class PeerCore {
   private readonly desk: StatusDesk;
   private readonly holds: Holds;
   private readonly deletes: Deletes;
+  private readonly surplus: Surplus;
 
   constructor(config: CoreConfig) {
     const ctx = (this.ctx = new Ctx(config));
@@ -135,6 +137,10 @@ export class PeerCore {
     });
     this.holds = new Holds(ctx, this.keys, () => this.succ.list.slice());
     this.deletes = new Deletes(ctx, this.keys, this.lookups, this.router, () => this.succ.list.slice(), this.holds);
+    this.surplus = new Surplus(ctx, this.live, this.succ, this.keys, this.lookups, {
+      check: (to, name, done) => this.holds.check(to, name, done),
+      busy: (name) => this.repl.inUse(name) || this.transfers.serves(name) || this.depart.leaving,
+    });
     this.join = new Join(ctx, this.live, this.succ, this.router, {
       onJoined: (queued) => {
         ctx.emit({ kind: 'ready' });
@@ -316,6 +322,7 @@ export class PeerCore {
           this.holds.expire();
           this.deletes.expire();
           this.deletes.tick();
+          this.surplus.tick();
         }
         return;
       case 'liveness':

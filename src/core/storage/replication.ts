@@ -122,6 +122,19 @@ export class Replication {
     return this.succ.list.slice(0, Math.max(0, this.k - 1));
   }
 
+  /**
+   * Whether a copy of `name` is being sent from here (wanted by a peer and not arrived yet), or a
+   * hand-over is under way. An offer not answered yet does not count: a want of a name no longer
+   * held is not sent.
+   */
+  inUse(name: string): boolean {
+    if (this.handover) return true;
+    if (this.pushQueue.some((p) => p.name === name)) return true;
+    for (const k of this.pushing.keys()) if (k.endsWith(`:${name}`)) return true;
+    for (const o of this.offers.values()) if (o.answered && o.inFlight.has(name)) return true;
+    return false;
+  }
+
   /** Membership changed: sync at the next tick. */
   changed(): void {
     this.dirty = true;

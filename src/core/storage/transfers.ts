@@ -497,6 +497,12 @@ export class Transfers {
     this.opFailed(req.op, 'CDHT_ERR_NOT_FOUND', `Peer ${this.ctx.fmt(msg.from.id)}, which owns the key of ${msg.file}, does not have it`);
   }
 
+  /** Whether `name` is being served from here now (a Request's answer under way). */
+  serves(name: string): boolean {
+    for (const m of this.serving.values()) if (m.file === name) return true;
+    return false;
+  }
+
   /** Whether a new answer would go over the serving bounds (in all, or for this requester). */
   private tooBusy(requester: Id): boolean {
     if (this.streaming.size >= MAX_SERVING_FILES) return true;
