@@ -8,6 +8,8 @@
 // BENCH=versus (bench/versus.ts: cdht and hyperdht side by side at 64, 256 and 1000 peers, fresh process
 // each, medians of 3; VERSUS_PEERS, VERSUS_RUNS, VERSUS_IDLE_MS, VERSUS_README=1) takes the better part of
 // an hour and runs only when asked for; BENCH=versus-readme makes its table again from bench/results/versus.json.
+// BENCH=surplus (bench/surplus.ts: disk used on a 64-peer ring before and after a simulated churn hour,
+// with surplus copies collected and without) takes a few minutes and runs only when asked for.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -35,6 +37,7 @@ import { apiBench } from './api.js';
 import { clientBench } from './client.js';
 import { versusBench, versusReadme } from './versus.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
+import { surplusBench } from './surplus.js';
 import { freeBasePort } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
@@ -326,6 +329,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('client')) await clientBench();
   if (SECTIONS.has('versus')) await versusBench();
   if (SECTIONS.has('versus-readme')) versusReadme();
+  if (SECTIONS.has('surplus')) await surplusBench();
 }
 
 await main();

@@ -70,6 +70,8 @@ export interface PeerOptions {
    * they cost (bench/secure.ts): without them a member can speak for any other through routing.
    */
   originProofs?: boolean;
+  /** Delete surplus copies once their holders confirm theirs (default true). False only to measure what it saves (bench/surplus.ts). */
+  collectSurplus?: boolean;
   /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
   runtime?: Runtime;
   /** How long a Request waits for an answer before giving up. */
@@ -205,6 +207,7 @@ export class Peer extends EventEmitter implements DataApi {
       routing: opts.routing ?? (opts.shortcuts ? 'shortcuts' : 'successor'),
       secure: !!opts.tls,
       ...(opts.originProofs === false ? { originProofs: false } : {}),
+      ...(opts.collectSurplus === false ? { collectSurplus: false } : {}),
       ...(opts.successors !== undefined ? { successors: opts.successors } : {}),
       ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),

@@ -80,7 +80,7 @@ export class Surplus {
   /** Every probe interval: now and then, check the ring copies that may be beyond our share. */
   tick(): void {
     const ctx = this.ctx;
-    if (ctx.space.spec || ctx.phase !== 'active') return;
+    if (ctx.space.spec || !ctx.cfg.collectSurplus || ctx.phase !== 'active') return;
     // half a period after the replication's own sync, so the two do not pile onto one probe
     if (++this.ticks % SURPLUS_EVERY_PROBES !== Math.floor(SURPLUS_EVERY_PROBES / 2)) return;
     if (!this.live.pred1) return;
