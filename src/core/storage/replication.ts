@@ -47,6 +47,8 @@ const SYNC_EVERY_PROBES = 10;
 const MAX_PUSHES = 16;
 /** A push the shell never reported back (it cannot happen, but a stuck count would stop every copy) stops counting after this. */
 const PUSH_TTL_MS = 120_000;
+/** Offered names waiting for our second predecessor to vouch for them, at most. */
+const MAX_VOUCHING = 512;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
 export const HANDOVER_TIMEOUT_MS = 30_000;
 
@@ -81,7 +83,15 @@ export class Replication {
   private retryAt = Infinity;
   /** A quit under way: offers out, names not offered yet (their taker failed), and what to do when all are taken. */
   private handover:
-    | { oids: Set<number>; waiting: Set<string>; covered: Set<string>; refusedBy: Map<string, Set<Id>>; done: () => void }
+    | {
+        oids: Set<number>;
+        waiting: Set<string>;
+        covered: Set<string>;
+        refusedBy: Map<string, Set<Id>>;
+        done: () => void;
+        /** The second stage's offers (copies for the peers that will hold the keys once we are gone); undefined before it starts. */
+        extra?: Set<number>;
+      }
     | undefined;
 
   constructor(
@@ -97,7 +107,12 @@ export class Replication {
     private readonly restore: (name: string) => void = () => undefined,
     /** Whether the name was deleted lately with these bytes (its offerer is then told to drop them). */
     private readonly buried: (name: string, sha256: Uint8Array | undefined, from: Contact) => boolean = () => false,
+    /** Asks a peer directly whether it holds a name (a second predecessor vouching for a leaver's copy). */
+    private readonly checkHolds: (to: Contact, name: string, done: (reply: MessageOf<'holds-reply'> | undefined) => void) => void = (_t, _n, done) => done(undefined),
   ) {}
+
+  /** Names of offers waiting for our second predecessor to vouch for them (bounded). */
+  private vouching = 0;
 
   /** A name's record came back from the shell (or the file is gone). */
   hashed(name: string): void {
@@ -223,7 +238,7 @@ export class Replication {
   }
 
   /** An offer: ask for what is missing here and ours to hold (an empty want says "nothing"). */
-  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin): void {
+  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin, vouched?: ReadonlySet<string>): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a key offer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
@@ -258,6 +273,7 @@ export class Replication {
     const room = Math.max(0, Math.min(MAX_WANTED_NAMES - wantedAll, MAX_WANTED_PER_PEER - wantedHere));
     const missing = new Map<string, KeyInfo>();
     const refused: string[] = [];
+    const vouch: KeyInfo[] = [];
     for (const k of msg.keys) {
       if (this.keys.has(k.name) || missing.has(k.name)) continue;
       // a name deleted lately comes back only as a new put, never as an old copy
@@ -265,11 +281,17 @@ export class Replication {
         refused.push(k.name);
         continue;
       }
-      const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
+      let may = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes ? this.mayHold(space.keyOf(k.name), msg.from) : false;
+      if (may === 'vouch') {
+        if (!vouched && this.vouching < MAX_VOUCHING) vouch.push(k);
+        may = !!vouched?.has(k.name);
+      }
+      const ours = may;
       // refused, so that a hand-over looks for another taker: not ours, or no room for it now
       if (!ours || missing.size >= room) refused.push(k.name);
       else missing.set(k.name, k);
     }
+    if (vouch.length) return this.askVouch(msg, origin, vouch);
     if (refused.length) ctx.note(`Refused ${refused.length} of ${msg.keys.length} names Peer ${ctx.fmt(msg.from.id)} offered: not ours to hold, or not from a neighbour`, 'debug');
     // the copies come under an id of ours, which only the offerer at its own address hears
     const wid = ctx.nonce();
@@ -278,6 +300,27 @@ export class Replication {
       this.wants.set(wid, { from: msg.from, oid: msg.oid, names: missing, at: ctx.now, refused });
     }
     ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...missing.keys()], refused });
+  }
+
+  /**
+   * Names a peer upstream of our second predecessor offers (a leaver handing its keys to the
+   * peers that hold them once it is gone): each is ours only if our second predecessor answers,
+   * itself, that it holds the very same bytes. The offer is then judged again with those names.
+   */
+  private askVouch(msg: MessageOf<'key-offer'>, origin: Origin, names: readonly KeyInfo[]): void {
+    const pred2 = this.live.pred2;
+    if (!pred2) return this.onKeyOffer(msg, origin, new Set());
+    const ok = new Set<string>();
+    let left = names.length;
+    this.vouching += left;
+    for (const k of names) {
+      this.checkHolds(pred2, k.name, (reply) => {
+        const r = reply?.record;
+        if (r && r.size === k.size && r.sha256 && k.sha256 && sameBytes(r.sha256, k.sha256)) ok.add(k.name);
+        this.vouching--;
+        if (--left === 0 && this.ctx.phase === 'active') this.onKeyOffer(msg, origin, ok);
+      });
+    }
   }
 
   /** A peer this one's own view names as a neighbour: a successor in its list, or one of its predecessors. */
@@ -299,7 +342,7 @@ export class Replication {
    * back by a successor (we hold that range's first replica). Knowing no predecessor, it cannot
    * tell its range: it takes what it is offered.
    */
-  private mayHold(key: Id, from: Contact): boolean {
+  private mayHold(key: Id, from: Contact): boolean | 'vouch' {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
     const { pred1, pred2 } = this.live;
@@ -314,7 +357,8 @@ export class Replication {
     }
     if (ahead && space.betweenRightClosed(self, key, ahead.id)) return false;
     const upstream = from.id === key || space.betweenOpen(key, from.id, self);
-    if (upstream) return this.isPredecessor(from) || this.k > 3;
+    // with k = 3 a peer upstream of our second predecessor may be its predecessor, leaving: ask pred2
+    if (upstream) return this.isPredecessor(from) || this.k > 3 || (this.k === 3 && !!pred2 && pred2.id !== from.id && space.betweenOpen(from.id, pred2.id, self) ? 'vouch' : false);
     return !!pred2 && space.betweenRightClosed(pred2.id, key, pred1.id) && this.isNeighbour(from);
   }
 
@@ -326,7 +370,10 @@ export class Replication {
     o.answered = true;
     o.wid = msg.wid;
     const ho = this.handover;
-    if (ho?.oids.has(msg.oid) && msg.refused.length) {
+    if (ho?.extra?.has(msg.oid)) {
+      // a copy for a peer that will hold the key once we are gone: one it refuses stays k - 1 until the ring repairs it
+      if (msg.refused.length) this.ctx.note(`Peer ${ctx.fmt(o.to.id)} refused ${msg.refused.length} copies of the keys we leave`, 'debug');
+    } else if (ho?.oids.has(msg.oid) && msg.refused.length) {
       // not that peer's to hold: the hand-over offers them to the next neighbour that may take them
       for (const name of msg.refused) {
         if (!o.names.has(name)) continue;
@@ -422,6 +469,7 @@ export class Replication {
     const o = this.offers.get(oid);
     if (!o || o.answered) return;
     this.offers.delete(oid);
+    if (this.handover?.extra?.delete(oid)) return this.checkHandover();
     if (!this.handover?.oids.delete(oid)) return;
     this.handOn([...o.names], to);
     this.checkHandover();
@@ -555,11 +603,51 @@ export class Replication {
     }
     // a store taken just before Quit: its copy is coming, and goes on with the rest once here
     if (h.waiting.size > 0 || this.awaitingCopies() > 0) return;
-    for (const oid of h.oids) {
+    // a second-stage offer left unanswered (its peer went quiet) stops holding the leave up
+    for (const oid of h.extra ?? []) {
+      const o = this.offers.get(oid);
+      if (!o || (!o.answered && this.ctx.now - o.at >= 2 * this.retryMs())) h.extra!.delete(oid);
+    }
+    for (const oid of [...h.oids, ...(h.extra ?? [])]) {
       const o = this.offers.get(oid);
       if (o && (!o.answered || o.inFlight.size > 0)) return;
     }
+    if (!h.extra) return this.beyondSuccessor(h);
     this.finishHandover();
+  }
+
+  /**
+   * The hand-over's second stage, once the first successor has every key: each key we held goes to
+   * the peers that will hold it after we are gone (only what they lack travels), so that it is at
+   * k copies when we exit, not once the new owner has noticed and repaired it. By our own view: a
+   * key we own goes to successors 2 .. k - 1 too (the first has it), one of our first
+   * predecessor's range to successors 2 .. k - 2; the rest the first successor covers. A third
+   * successor that does not count us among its predecessors takes a copy of ours only once its
+   * second predecessor (our first successor) answers that it holds the same bytes (mayHold).
+   */
+  private beyondSuccessor(h: NonNullable<Replication['handover']>): void {
+    h.extra = new Set();
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const { pred1, pred2 } = this.live;
+    const list: Contact[] = [];
+    for (const s of this.succ.list) {
+      if (s.id === self || list.some((x) => x.id === s.id)) break;
+      if (!this.live.isSuspect(s.id) && !this.live.isDead(s.id)) list.push(s);
+    }
+    const to = new Map<Contact, Held[]>();
+    for (const name of h.covered) {
+      const x = this.keys.get(name);
+      if (!x) continue;
+      const j = !pred1 || space.betweenRightClosed(pred1.id, x.key, self) ? 0 : pred2 && space.betweenRightClosed(pred2.id, x.key, pred1.id) ? 1 : 2;
+      for (const t of list.slice(1, Math.max(1, this.k - j))) {
+        const l = to.get(t);
+        if (l) l.push(x);
+        else to.set(t, [x]);
+      }
+    }
+    for (const [t, held] of to) for (const oid of this.offer(held, t)) h.extra.add(oid);
+    this.checkHandover();
   }
 
   private finishHandover(): void {
