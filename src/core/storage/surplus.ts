@@ -55,8 +55,6 @@ export class Surplus {
   /** name -> until when it counts as ours to hold, and under which view. */
   private readonly kept = new Map<string, { until: number; view: string }>();
   private ticks = 0;
-  /** Copies deleted as surplus so far (for status and the bench). */
-  collected = 0;
 
   constructor(
     private readonly ctx: Ctx,
@@ -202,7 +200,6 @@ export class Surplus {
     if (!h?.ring || ctx.phase !== 'active' || this.view() !== view || this.hooks.busy(name)) return;
     this.keys.delete(name);
     this.kept.delete(name);
-    this.collected++;
     ctx.emit({ kind: 'delete-file', name });
     ctx.note(`Deleted the surplus copy of File ${name}: the peers that hold its key now confirmed theirs`, 'debug');
   }
