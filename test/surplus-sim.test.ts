@@ -3,6 +3,7 @@
 // theirs, and never before: not while it cannot reach them, not when one holds other bytes, not
 // on a chain of holders that does not run into its own predecessors.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { createTestnet, type Testnet } from '../src/index.js';
 import type { Contact } from '../src/core/contact.js';
@@ -11,8 +12,11 @@ import { IdSpace, type Id } from '../src/core/id-space.js';
 import type { Liveness } from '../src/core/membership/liveness.js';
 import type { Successors } from '../src/core/membership/successors.js';
 import type { Lookups } from '../src/core/routing/lookups.js';
+import type { Message } from '../src/core/messages.js';
 import { KeyStore } from '../src/core/storage/key-store.js';
 import { Surplus } from '../src/core/storage/surplus.js';
+import { mulberry32 } from '../src/util/prng.js';
+import { encodeFrame } from '../src/wire/index.js';
 
 async function simRing(seed = 5): Promise<Testnet> {
   return createTestnet({ runtime: 'sim', bits: 16, count: 10, settled: true, replicas: 3, seed, perPeerDirs: true, dataDir: '/sim', pingIntervalMs: 1000 });
@@ -89,7 +93,7 @@ test('a surplus copy is kept while its holder cannot reach the new owner, and go
   }
 });
 
-test('a holder of other bytes under the name does not count: the surplus copy stays', async () => {
+test('a holder of other bytes does not count, nor do forged answers in its name: the surplus copy stays', async () => {
   const net = await simRing(13);
   try {
     const key = net.space.keyOf('notes.txt');
@@ -101,7 +105,18 @@ test('a holder of other bytes under the name does not count: the surplus copy st
     await net.join(key, before[0]!);
     assert.ok(net.peer(key)!.isInRing);
     assert.equal(net.peer(key)!.storeDir, `/sim/peer-${key}/store`);
-    await net.run(5 * 60_000);
+    // meanwhile a forger answers holds queries in the owner's name, from its address, with the
+    // genuine record and guessed query ids: 3000 guesses, none taken
+    const genuine = { name: 'notes.txt', size: 17, sha256: new Uint8Array(createHash('sha256').update('the genuine notes').digest()) };
+    const owner = net.contactOf(key);
+    const rand = mulberry32(99);
+    for (let i = 0; i < 300; i++) {
+      for (let j = 0; j < 10; j++) {
+        const forged: Message = { type: 'holds-reply', from: owner, qid: Math.floor(rand() * 2 ** 32) || 1, file: 'notes.txt', record: genuine, successors: [] };
+        net.sim!.deliverRaw(net.contactOf(before[2]!), encodeFrame(forged), 'tcp', { src: owner });
+      }
+      await net.run(1000);
+    }
     assert.ok(onDisk(net, 'notes.txt').includes(before[2]!), 'the fourth holder kept the genuine copy: the owner holds other bytes');
   } finally {
     await net.close();
