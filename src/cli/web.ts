@@ -125,7 +125,8 @@ export async function runWeb(plan: WebPlan): Promise<number> {
     process.stdout.write(`Watching the ring at ${where}: ${n} peer${n === 1 ? '' : 's'} (${first.space.bits}-bit ids)${first.complete ? '' : ', walk incomplete'}${mode}\n`);
     process.stdout.write(`Web page: ${web.url}${plan.webPort === undefined && web.port !== DEFAULT_WEB_PORT ? ` (port ${DEFAULT_WEB_PORT} is taken)` : ''}\n`);
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    // the watcher names each address it tried; the first is the one given
+    const why = (err instanceof Error ? err.message : String(err)).replace(`${where}: `, '');
     if (/private/i.test(why) && !plan.tls) process.stderr.write(`cdht: the ring at ${where} is private: give --tls DIR holding its authority's ca.crt and a certificate it issued\n`);
     else if (err instanceof UnreachableError) process.stderr.write(`cdht: no peer answered at ${where}: ${why}\n`);
     else process.stderr.write(`cdht: error: cannot watch the ring at ${where}: ${why}\n`);
