@@ -239,22 +239,22 @@ export class RemoteRing extends EventEmitter implements RingSource {
   async stop(): Promise<ControlResult> {
     return this.refuse('be stopped');
   }
-  async add(): Promise<ControlResult> {
+  async add(_idText?: unknown): Promise<ControlResult> {
     return this.refuse('plan a peer (start one with cdht node on its host)');
   }
-  async join(): Promise<ControlResult> {
+  async join(_idText?: unknown, _viaText?: unknown): Promise<ControlResult> {
     return this.refuse('start a peer (start one with cdht node on its host)');
   }
-  store(): ControlResult {
+  store(_idText?: unknown, _fileText?: unknown): ControlResult {
     return this.refuse('store a file (use cdht put)');
   }
-  request(): ControlResult {
+  request(_idText?: unknown, _fileText?: unknown): ControlResult {
     return this.refuse('request a file (use cdht get)');
   }
-  async kill(): Promise<ControlResult> {
+  async kill(_idText?: unknown): Promise<ControlResult> {
     return this.refuse('kill a peer');
   }
-  routes(): RouteView {
+  routes(_keyText?: unknown, _fromText?: unknown): RouteView {
     return this.refuse('show a route');
   }
 
