@@ -203,8 +203,10 @@ function renderPanel(s: RingState): void {
   for (const id of ['#store', '#request', '#leave-graceful', '#leave-abrupt', '#file-name']) $<HTMLButtonElement>(id).disabled = !live;
   const files = $('#peer-files');
   const items = p.files.map((f) => `${f.name} (${formatBytes(f.size)})${f.received ? ', received' : ''}`);
-  if ([...files.children].map((li) => li.textContent).join('\n') !== (items.join('\n') || 'none')) {
-    files.replaceChildren(...(items.length ? items : ['none']).map((t) => Object.assign(document.createElement('li'), { textContent: t })));
+  // a ring watched from outside tells counts, never names (keys and bytes are listed below)
+  const none = s.remote ? 'names are not told outside the ring' : 'none';
+  if ([...files.children].map((li) => li.textContent).join('\n') !== (items.join('\n') || none)) {
+    files.replaceChildren(...(items.length ? items : [none]).map((t) => Object.assign(document.createElement('li'), { textContent: t })));
   }
   const layers = $('#peer-layers');
   layers.replaceChildren(
