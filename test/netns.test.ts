@@ -6,10 +6,12 @@
 // its true owner and fetched from a host without a copy, and a SIGTERM that exits 0 having cost no
 // file more than the leaver's own copy, after which every file is back at k copies and served.
 // `cdht status --peer` (text and --json, with an operator's certificate) run in one namespace
-// against another's peer must print the true ring, before and after the leave.
+// against another's peer must print the true ring, before and after the leave; `cdht web --peer`
+// in one namespace serves a page whose state is that ring, and the departure.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +20,7 @@ import { CliProcess, cleanEnv, runCli } from './helpers/cli.js';
 import { DOCKERFILE, dockerInstructions, readCompose, readText, type ComposeService } from './helpers/deploy-files.js';
 import { fetchIn, makeLan, netnsUnavailable, runIn, type Lan, type LanHost } from './helpers/netns.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+import type { RingState } from '../src/control/view-types.js';
 
 /** Generous: five peers with TLS on two busy cores, and joiners back off between seed rounds. */
 const WAIT_MS = 120_000;
@@ -209,6 +212,26 @@ async function statusMatches(root: string, from: Peer, at: Peer, running: readon
   return peers;
 }
 
+/**
+ * A page's socket opened inside `host`'s namespace (the page listens on its loopback): waits for a
+ * state whose live peers are `ids` in a walk that came round, and resolves with it.
+ */
+const PAGE_SCRIPT = `const WebSocket = require(process.argv[1]); const want = process.argv[3]; let last;
+const ws = new WebSocket(process.argv[2].replace(/^http/, 'ws') + 'ws');
+const stop = setTimeout(() => { process.stdout.write(JSON.stringify({ timedOut: true, last })); process.exit(1); }, Number(process.argv[4]));
+ws.on('message', (d) => { const m = JSON.parse(String(d)); if (m.type !== 'state') return; last = m;
+  const live = m.peers.filter((p) => p.state === 'live').map((p) => p.id).join();
+  if (live === want && m.remote && m.remote.complete && m.stale.length === 0) { clearTimeout(stop); process.stdout.write(JSON.stringify(m)); ws.terminate(); } });
+ws.on('error', (e) => { process.stdout.write(JSON.stringify({ error: String(e) })); process.exit(1); });`;
+
+async function pageShows(host: LanHost, url: string, running: readonly Peer[]): Promise<RingState> {
+  const ids = [...running].sort((a, b) => (a.id < b.id ? -1 : 1)).map((p) => String(p.id));
+  const wsPath = createRequire(import.meta.url).resolve('ws');
+  const r = await runIn(host, [process.execPath, '-e', PAGE_SCRIPT, wsPath, url, ids.join(), String(WAIT_MS - 10_000)], WAIT_MS);
+  assert.equal(r.code, 0, `the page in ${host.ns} shows the ring ${ids.join()}: ${r.out.slice(0, 2000)}`);
+  return JSON.parse(r.out) as RingState;
+}
+
 /** NETNS_LOGS=DIR keeps each peer's whole output there: the failure message shows only a tail. */
 function keepLogs(peers: readonly Peer[]): void {
   const dir = process.env['NETNS_LOGS'];
@@ -220,6 +243,7 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
   const root = mkdtempSync(join(tmpdir(), 'cdht-netns-'));
   let lan: Lan | undefined;
   const peers: Peer[] = [];
+  let web: CliProcess | undefined;
   const started = Date.now();
   const lap = (what: string) => t.diagnostic(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   try {
@@ -243,6 +267,22 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
     assert.equal(anonymous.status.code, 1, anonymous.describe());
     assert.match(anonymous.err.join('\n'), /is private: give --tls DIR/);
     lap('cdht status across the namespaces');
+
+    // the page for the ring, served in cdht-1's namespace, walking from cdht-2 with a certificate of
+    // its own (a private ring's peers keep one connection per id: not the status runs' id)
+    const webCert = join(root, 'operator-web');
+    const webIssued = await runCli(['ca', 'issue', '4000000001', '--ca', join(root, 'ca'), '--out', webCert], { cwd: root, timeoutMs: 30_000 });
+    assert.equal(webIssued.status.code, 0, webIssued.describe());
+    web = new CliProcess(['web', '--peer', peers[1]!.service.env['CDHT_ADVERTISE']!, '--tls', webCert, '--web-port', '0', '--refresh', '1', '--timeout', '20'], { cwd: root, label: 'cdht web', env: cleanEnv(), wrap: peers[0]!.host.wrap });
+    await web.waitFor([/^Watching the ring at cdht-2:7000: 5 peers \(32-bit ids\); a peer may be asked to leave/, /^Web page: http:\/\/127\.0\.0\.1:\d+\/$/], { timeoutMs: WAIT_MS });
+    const pageUrl = web.out.find((l) => l.startsWith('Web page: '))!.slice('Web page: '.length);
+    const shown = await pageShows(peers[0]!.host, pageUrl, peers);
+    for (const p of peers) {
+      const v = shown.peers.find((x) => x.id === String(p.id));
+      assert.equal(v?.layers?.['address'], p.service.env['CDHT_ADVERTISE'], `${p.service.name} on the page`);
+      assert.equal(v?.phase, 'active');
+    }
+    lap('cdht web --peer across the namespaces');
 
     // compose sets no CDHT_REPLICAS: the default above 8 bits
     assert.ok(services.every((s) => s.env['CDHT_REPLICAS'] === undefined && Number(s.env['CDHT_BITS']) > 8));
@@ -279,10 +319,12 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
     await oneRing(rest);
     // the walk no longer meets the leaver
     await statusMatches(root, rest[0]!, rest.at(-1)!, rest, operator);
+    const shownAfter = await pageShows(peers[0]!.host, pageUrl, rest);
+    assert.equal(shownAfter.peers.find((p) => p.id === String(leaver.id))?.state, 'departed', 'the leaver is drawn as departed');
     await requestAll(rest, files);
     lap('after the leave');
   } finally {
-    await Promise.all(peers.map((p) => p.proc.stop()));
+    await Promise.all([...peers.map((p) => p.proc.stop()), web?.stop()]);
     keepLogs(peers);
     lan?.close();
     rmSync(root, { recursive: true, force: true });
