@@ -155,6 +155,8 @@ export class Peer extends EventEmitter implements DataApi {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly badInput = new RateLimiter(BAD_INPUT_LINE_EVERY_MS, 256);
   private stopped = false;
+  /** What the transport was last told of the members (PeerCore.membersVersion). */
+  private membersTold = '';
   private started = false;
   /** Commands typed before the core started (the data directory is still being read): replayed after. */
   private readonly early: string[] = [];
@@ -426,13 +428,15 @@ export class Peer extends EventEmitter implements DataApi {
   private feed(ev: CoreEvent): void {
     if (this.stopped) return;
     this.apply(this.core.handle(ev));
-    // fingers change without a neighbours effect: the members are told again once a ping interval
-    if (ev.type === 'timer' && ev.name === 'ping') this.tellMembers();
+    // fingers change without a neighbours effect: the members are told again, if they may have changed, once a ping interval
+    if (ev.type === 'timer' && ev.name === 'ping' && this.core.membersVersion() !== this.membersTold) this.tellMembers();
   }
 
   /** The transport keeps connection slots for the peers the core knows as neighbours. */
   private tellMembers(): void {
-    this.endpoint?.setMembers?.(this.core.members());
+    if (!this.endpoint?.setMembers) return;
+    this.membersTold = this.core.membersVersion();
+    this.endpoint.setMembers(this.core.members());
   }
 
   private offer(header: FileBegin, origin: Origin): FileAcceptance | null {

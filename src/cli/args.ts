@@ -104,7 +104,7 @@ export function parseSize(name: string, value: string): number {
   return n;
 }
 
-function parseHost(value: string, name = '--host'): string {
+export function parseHost(value: string, name = '--host'): string {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes === 0 || bytes > MAX_HOST_BYTES || /[\s\u0000-\u001f\u007f]/.test(value)) {
     problem(`${name} must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);

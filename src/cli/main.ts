@@ -16,6 +16,7 @@ import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
 import { CONFIG_SETTING, SETTINGS, camelName, type Setting } from '../config/settings.js';
 import type { NodeChoice } from './node-plan.js';
 import type { StatusPlan } from './status.js';
+import type { WebPlan } from './web.js';
 import { addOneshotCommands, type OneshotPlan } from './oneshot.js';
 
 export const USAGE_EXIT_CODE = 2;
@@ -268,6 +269,42 @@ function addStatusCommands(program: Command, name: string, onStatus: (plan: Stat
   }
 }
 
+const WEB_HELP = `
+Serves the web page for a ring that runs elsewhere (peers in other processes or on other hosts):
+it walks the ring from the peer given over the peers' own protocol, as cdht status does, without
+joining it, and walks it again every --refresh seconds; the page draws each peer, its successors
+and predecessor, its address, keys, bytes and share. Read-only: without a certificate the page
+changes nothing. On a private ring --tls DIR (a certificate its authority issued; --id picks one
+when DIR holds several) also lets the page ask a peer to leave (decommission), with that peer's
+own certificate when DIR holds it, or one the authority's key in DIR issues for the request; the
+peer refuses any other. Runs until Ctrl+C or SIGTERM; exit 1 when the first walk finds no peer.
+
+Examples:
+  cdht web --peer 10.0.0.1:7000
+  cdht web --peer 10.0.0.1:7000 --tls ring-ca --id 1000 --web-port 8080`;
+
+function addWebCommand(program: Command, name: string, onWeb: (plan: WebPlan) => void): void {
+  program
+    .command('web')
+    .description('serve the web page for a ring running elsewhere, walked from any of its peers (read-only without a certificate)')
+    .usage('--peer <HOST:PORT> [options]')
+    .option('--peer <HOST:PORT>', 'a peer of the ring (required)')
+    .option('--refresh <S>', 'seconds between walks of the ring (1..3600)', '2')
+    .option('--timeout <S>', 'seconds each peer has to answer (1..600)', '5')
+    .option('--max <N>', 'visit at most N peers a walk (1..4096)', '4096')
+    .option('--web-port <N>', `port of the web page, 0 for any free one (default ${DEFAULT_WEB_PORT}, or a free one when that is taken)`)
+    .option('--web-host <ADDR>', 'address the web page listens on (default 127.0.0.1: this machine only)')
+    .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and a certificate its authority issued; lets the page ask a peer to leave').env('CDHT_TLS_DIR'))
+    .option('--id <ID>', 'with --tls: which peer-ID certificate of DIR to walk with')
+    .addHelpText('after', WEB_HELP)
+    .showHelpAfterError(`Usage: ${name} web --peer <HOST:PORT> [options]\nRun '${name} web --help' for the options.`)
+    .allowExcessArguments()
+    .action(async (_opts: unknown, c: Command) => {
+      const { webPlan } = await import('./web.js');
+      onWeb(checked(c, c.args, () => webPlan(c.opts())));
+    });
+}
+
 async function runStatusPlan(plan: StatusPlan): Promise<number> {
   const { runStatus, runDecommission } = await import('./status.js');
   return plan.kind === 'status' ? runStatus(plan) : runDecommission(plan);
@@ -287,6 +324,7 @@ export type Chosen =
   | { kind: 'check'; plan: CheckPlan }
   | { kind: 'node'; choice: NodeChoice }
   | { kind: 'status'; plan: StatusPlan }
+  | { kind: 'web'; plan: WebPlan }
   | { kind: 'oneshot'; plan: OneshotPlan };
 
 export function buildProgram(name: string, choose: (c: Chosen) => void): Command {
@@ -309,7 +347,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
         `       ${name} join <PEER> <KNOWN_PEER> <PING_INTERVAL> [options]\n` +
         `Run '${name} --help' for more.`,
     )
-    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30\n  ${name} ring --web`)
+    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30\n  ${name} ring --web\n  ${name} web --peer 10.0.0.1:7000`)
     .version(packageVersion(), '-V, --version', 'print the version');
 
   addPeerOptions(
@@ -400,6 +438,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
   addCheckCommand(program, name, (plan) => choose({ kind: 'check', plan }));
   addNodeCommand(program, name, (choice) => choose({ kind: 'node', choice }));
   addStatusCommands(program, name, (plan) => choose({ kind: 'status', plan }));
+  addWebCommand(program, name, (plan) => choose({ kind: 'web', plan }));
   addOneshotCommands(program, checked, (plan) => choose({ kind: 'oneshot', plan }));
   return program;
 }
@@ -427,7 +466,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const c = chosen as Chosen | undefined;
-  if (c?.kind === 'peer' || c?.kind === 'ring' || (c?.kind === 'node' && c.choice.kind === 'run')) {
+  if (c?.kind === 'peer' || c?.kind === 'ring' || c?.kind === 'web' || (c?.kind === 'node' && c.choice.kind === 'run')) {
     // their own handlers take over (a write error must still never be thrown as unhandled)
     outputs.forEach((s) => {
       s.off('error', quietEnd);
@@ -447,6 +486,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCa(c.plan, name);
     case 'status':
       return runStatusPlan(c.plan);
+    case 'web':
+      return (await import('./web.js')).runWeb(c.plan);
     case 'oneshot':
       return (await import('./oneshot.js')).runOneshot(c.plan, name);
     case 'peer':

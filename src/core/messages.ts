@@ -43,8 +43,10 @@ export type Message =
   /**
    * role: 1 if the receiver is the sender's first successor, 2 if second, 0 for a check that the
    * receiver answers at its address (verification; wire version 2 only). loud: print the ping lines.
+   * pred: above the spec's id space, a first-successor ping names the sender's own first
+   * predecessor, which is the receiver's second (wire version 2 only; see liveness.ts).
    */
-  | { type: 'ping'; from: Contact; seq: number; role: 0 | 1 | 2; loud: boolean }
+  | { type: 'ping'; from: Contact; seq: number; role: 0 | 1 | 2; loud: boolean; pred?: Contact }
   /**
    * successors: the responder's successor list, first successor first (may be empty while
    * joining); pred: its first predecessor, if known (Chord's stabilize: a peer that joined

@@ -110,6 +110,7 @@ export class PeerCore {
       onChange: () => {
         this.fingers?.disturb();
         this.repl?.changed();
+        this.live.tellFirstPredecessor();
       },
     });
     this.merge = new MergeProbe(ctx, this.succ, this.memory, ask);
@@ -196,6 +197,11 @@ export class PeerCore {
     const { pred1, pred2 } = this.live;
     const all = [...this.succ.list, ...(pred1 ? [pred1] : []), ...(pred2 ? [pred2] : []), ...(this.fingers?.entries() ?? [])];
     return all.filter((c) => c.id !== this.self.id);
+  }
+
+  /** Changes whenever members() may have changed (cheaper than comparing the lists). */
+  membersVersion(): string {
+    return `${this.ctx.version} ${this.live.marks} ${this.fingers?.version ?? 0}`;
   }
 
   /**

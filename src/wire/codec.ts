@@ -10,7 +10,7 @@
 //   size u64, at most Number.MAX_SAFE_INTEGER   sha256 32 bytes   chunk the rest of the payload
 //
 // code  type              payload fields, in order
-//    1  ping              from: contact, seq, role, loud: bool
+//    1  ping              from: contact, seq, role, loud: bool[, pred: contact in v2, role 1 only]
 //    2  pong              from: contact, seq, loud: bool, successors, pred: u8 0|1 then a contact if 1
 //    3  join              joiner: contact, hops
 //    4  join-accept       from: contact, successors
@@ -214,13 +214,19 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       if (m.role !== 1 && m.role !== 2 && (m.role !== 0 || w.version === 1)) throw bad('role must be 1 or 2 (or 0 in version 2)');
       w.u8(m.role);
       writeBool(w, 'loud', m.loud);
+      if (m.pred === undefined) return;
+      if (w.version === 1 || m.role !== 1) throw bad('a ping names a predecessor only in version 2 and role 1');
+      writeContact(w, m.pred);
     },
     read(r) {
       const from = readContact(r, 'from');
       const seq = r.u32('seq');
       const role = r.u8('role');
       if (role !== 1 && role !== 2 && (role !== 0 || r.version === 1)) throw bad(`role must be 1 or 2 (or 0 in version 2), got ${role}`);
-      return { type: 'ping', from, seq, role, loud: r.bool('loud') };
+      const loud = r.bool('loud');
+      if (r.version === 1 || r.left === 0) return { type: 'ping', from, seq, role, loud };
+      if (role !== 1) throw bad('a ping names a predecessor only in role 1');
+      return { type: 'ping', from, seq, role, loud, pred: readContact(r, 'pred') };
     },
   },
   pong: {

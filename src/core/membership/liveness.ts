@@ -17,6 +17,18 @@
 //   partition that healed: two rings that lost sight of each other find each other again this
 //   way). A peer that said it departs is no ghost, and a pong does not bring it back either.
 // - Every table here is bounded (MAX_* below).
+//
+// Above the spec's id space (lean liveness, the library's rings): only the first successor is
+// pinged each probe, which halves a ring's steady traffic.
+// - The second predecessor is learned from the first's pings, which name the pinger's own first
+//   predecessor; it is verified once by a ping of ours and stays while the first keeps naming it.
+// - The second successor is probed only when doubted: when the first successor's pong no longer
+//   lists it (its own probes found it dead, or it left). A doubted peer is declared dead when one
+//   probe of ours goes unanswered too (two observers agree); the invariant stays that only this
+//   peer's own probes take a successor out of its first two.
+// - A peer whose first successor changes tells its first predecessor at once: a pong that
+//   repeats the sequence number of that predecessor's last ping (only the pinger knows it, so a
+//   blind spoofer cannot forge one), so the news reaches the second predecessor within a re-probe.
 import type { Contact } from '../contact.js';
 import { sameAddress } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
@@ -42,6 +54,11 @@ const VERIFY_TRIES = 3;
 /** Peers declared dead that are looked for again, and for how long. */
 const MAX_GHOSTS = 32;
 export const GHOST_MEMORY_MS = 10 * 60_000;
+/**
+ * Lean liveness: a doubted second successor (our first's own probes found it gone) is declared
+ * dead when one probe of ours, given half a re-probe's wait, also goes unanswered.
+ */
+const DOUBT_MISSES = 1;
 
 interface Outstanding {
   target: Contact;
@@ -56,6 +73,8 @@ interface Probe {
   deadline: number | undefined;
   /** Answered at least once (the start-up grace ends). */
   heard: boolean;
+  /** The sequence number of the last answered ping: a later pong repeating it is news from the peer (lean). */
+  answeredSeq?: number;
 }
 
 interface Verification {
@@ -109,6 +128,14 @@ export class Liveness {
   /** Contacts that stayed silent when verified: not asked again for a while. */
   private readonly silent = new Map<string, number>();
   private timerAt: number | undefined;
+  /** Lean liveness (above the spec's id space): first successor pinged, second only when doubted. */
+  readonly lean: boolean;
+  /** Second successors our first successor no longer lists: probed until they answer or are declared dead. */
+  private readonly doubted = new Map<Id, Contact>();
+  /** The first predecessor's last ping (lean): its sequence number carries our news back to it. */
+  private lastPred1Ping: { from: Contact; seq: number } | undefined;
+  /** The first successor our first predecessor was last told of (lean). */
+  private toldFirst: Id | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -124,6 +151,7 @@ export class Liveness {
     this.reprobeMs = reprobeFor(this.probeMs);
     this.deadMemoryMs = Math.max(10_000, 2 * (pingMisses + 2) * this.probeMs);
     this.preds = new Predecessors(ctx, () => this.probeMs, () => hooks.onPredecessors());
+    this.lean = !ctx.space.spec;
   }
 
   get pred1(): Contact | undefined {
@@ -158,9 +186,12 @@ export class Liveness {
     return [...this.ghosts.values()].map((g) => g.c).reverse();
   }
 
+  /** Bumped whenever a peer is marked dead or suspect, or such a mark is cleared. */
+  marks = 0;
+
   /** Declared dead by our probes, or `departed` (it said so itself). */
   markDead(c: Contact, departed = false): void {
-    this.dead.set(c.id, { until: this.ctx.now + this.deadMemoryMs, departed });
+    this.marks++;    this.dead.set(c.id, { until: this.ctx.now + this.deadMemoryMs, departed });
     this.ghosts.delete(c.id);
     if (!departed) {
       if (this.ghosts.size >= MAX_GHOSTS) this.ghosts.delete(this.ghosts.keys().next().value!);
@@ -172,7 +203,7 @@ export class Liveness {
   }
   /** A peer that proved itself alive (it answered, or it joined again). */
   clearDead(id: Id): void {
-    this.dead.delete(id);
+    if (this.dead.delete(id)) this.marks++;
     this.ghosts.delete(id);
     // nor is an earlier silence held against it (a ghost probe may have just found its address mute)
     for (const k of this.silent.keys()) if (k.startsWith(`${id}@`)) this.silent.delete(k);
@@ -188,6 +219,7 @@ export class Liveness {
   }
   suspect(id: Id): void {
     if (this.suspects.size >= MAX_OUTSTANDING) this.suspects.clear();
+    if (!this.suspects.has(id)) this.marks++;
     this.suspects.set(id, this.ctx.now + (this.ctx.cfg.pingMisses + 1) * this.probeMs);
   }
   /** init's successors may not have started yet. */
@@ -226,7 +258,7 @@ export class Liveness {
     if (ctx.phase !== 'active') return;
     const loud = this.ticks % this.loudEvery === 0;
     this.ticks++;
-    const targets = this.hooks.successors().slice(0, 2);
+    const targets = this.targets();
     for (const id of [...this.probes.keys()]) if (!targets.some((t) => t.id === id)) this.probes.delete(id);
     targets.forEach((t, i) => {
       let p = this.probes.get(t.id);
@@ -242,6 +274,57 @@ export class Liveness {
     this.expirePredecessors();
     this.schedule();
     ctx.setTimer('ping', ctx.now + this.probeMs);
+  }
+
+  /** Whom each probe pings: the first two successors; lean, the first and a doubted second. */
+  private targets(): Contact[] {
+    const [s1, s2] = this.hooks.successors();
+    for (const id of [...this.doubted.keys()]) if (id !== s2?.id) this.doubted.delete(id);
+    if (!s1) return [];
+    if (!s2 || (this.lean && !this.doubted.has(s2.id))) return [s1];
+    return [s1, s2];
+  }
+
+  /**
+   * Lean: our first successor's pong does not list `c`, our second: probe it until it answers or
+   * is declared dead (DOUBT_MISSES probes of ours, our first successor's word being the first).
+   */
+  doubt(c: Contact): void {
+    if (!this.lean || this.doubted.has(c.id) || this.hooks.successors()[1]?.id !== c.id) return;
+    this.doubted.set(c.id, c);
+    if (this.ctx.phase !== 'active') return;
+    let p = this.probes.get(c.id);
+    if (!p || !sameAddress(p.contact, c)) {
+      p = { contact: c, misses: 0, deadline: undefined, heard: true };
+      this.probes.set(c.id, p);
+    }
+    this.ping(c, 2, false);
+    p.deadline = Math.min(p.deadline ?? Infinity, this.ctx.now + Math.max(MIN_REPROBE_MS / 2, this.reprobeMs / 2));
+    this.schedule();
+  }
+
+  /**
+   * Lean: the first successor changed, so our first predecessor's second did: it is told at once,
+   * by a pong that repeats its last ping's sequence number (it accepts that only from us).
+   */
+  tellFirstPredecessor(): void {
+    if (!this.lean || this.ctx.phase !== 'active') return;
+    const s1 = this.hooks.successors()[0]?.id;
+    const last = this.lastPred1Ping;
+    if (s1 === this.toldFirst || !last || this.pred1?.id !== last.from.id) return;
+    this.toldFirst = s1;
+    this.ctx.send(last.from, this.pongFor(last.seq, false), 'udp');
+  }
+
+  private pongFor(seq: number, loud: boolean): MessageOf<'pong'> {
+    return {
+      type: 'pong',
+      from: this.ctx.self,
+      seq,
+      loud,
+      successors: [...this.hooks.successors()],
+      ...(this.pred1 ? { pred: this.pred1 } : {}),
+    };
   }
 
   /** Pings the next ghost (oldest first, in turn); one that answers goes back to the successors. */
@@ -264,7 +347,9 @@ export class Liveness {
   private ping(to: Contact, role: 0 | 1 | 2, loud: boolean): void {
     const seq = this.ctx.nonce();
     this.remember(seq, to);
-    this.ctx.send(to, { type: 'ping', from: this.ctx.self, seq, role, loud }, 'udp');
+    // lean: the first successor learns its second predecessor from us (our first)
+    const pred = this.lean && role === 1 ? this.pred1 : undefined;
+    this.ctx.send(to, { type: 'ping', from: this.ctx.self, seq, role, loud, ...(pred && pred.id !== to.id ? { pred } : {}) }, 'udp');
   }
 
   private remember(seq: number, target: Contact): void {
@@ -287,7 +372,8 @@ export class Liveness {
       if (p.deadline === undefined || p.deadline > ctx.now) continue;
       p.misses++;
       const graced = (this.graceUntil.get(id) ?? -Infinity) > ctx.now && !p.heard;
-      if (p.misses >= ctx.cfg.pingMisses && !graced) {
+      const limit = this.doubted.has(id) ? Math.min(DOUBT_MISSES, ctx.cfg.pingMisses) : ctx.cfg.pingMisses;
+      if (p.misses >= limit && !graced) {
         gone.push(p.contact);
         continue;
       }
@@ -376,16 +462,12 @@ export class Liveness {
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a ping claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
     if (msg.loud) ctx.trace({ kind: 'ping-received', from: msg.from.id });
-    const pong: MessageOf<'pong'> = {
-      type: 'pong',
-      from: ctx.self,
-      seq: msg.seq,
-      loud: msg.loud,
-      successors: [...this.hooks.successors()],
-      ...(this.pred1 ? { pred: this.pred1 } : {}),
-    };
+    const pong = this.pongFor(msg.seq, msg.loud);
     ctx.send(msg.from, pong, 'udp');
-    if (msg.role !== 0 && (ctx.phase === 'active' || ctx.phase === 'leaving')) this.heardFromPredecessor(msg.from, msg.role);
+    if (msg.role !== 0 && (ctx.phase === 'active' || ctx.phase === 'leaving')) {
+      this.heardFromPredecessor(msg.from, msg.role);
+      if (this.lean && msg.role === 1) this.heardFromFirstPredecessor(msg);
+    }
     // alone, a ping is news of another peer (one looking for its ghost, say): ask it back
     if (ctx.phase === 'active' && pong.successors.length === 0 && msg.from.id !== ctx.self.id) this.hooks.onPingWhileAlone(msg.from);
   }
@@ -394,8 +476,27 @@ export class Liveness {
   private heardFromPredecessor(from: Contact, role: 1 | 2): void {
     if (from.id === this.ctx.self.id || this.isDead(from.id)) return;
     this.preds.heard(from.id);
-    if (this.isVerified(from)) return this.preds.take(from, role);
+    // the predecessor it already is, at the same address, answered a ping of ours when it was taken
+    const cur = role === 1 ? this.pred1 : this.pred2;
+    if (this.isVerified(from) || (cur?.id === from.id && sameAddress(cur, from))) return this.preds.take(from, role);
     this.verify(from, (ok) => ok && this.preds.take(from, role));
+  }
+
+  /**
+   * Lean: a ping from our first predecessor names its own first predecessor, our second. It is
+   * taken once it has answered a ping of ours, and kept while the first keeps naming it.
+   */
+  private heardFromFirstPredecessor(msg: MessageOf<'ping'>): void {
+    if (this.pred1?.id !== msg.from.id) return;
+    this.lastPred1Ping = { from: msg.from, seq: msg.seq };
+    // our pong to this ping tells it our first successor as it is now
+    this.toldFirst = this.hooks.successors()[0]?.id;
+    const q = msg.pred;
+    if (!q || q.id === this.ctx.self.id || q.id === msg.from.id || this.isDead(q.id)) return;
+    this.preds.heard(q.id);
+    const cur = this.pred2;
+    if (cur && cur.id === q.id && sameAddress(cur, q)) return;
+    this.verify(q, (ok) => ok && this.pred1?.id === msg.from.id && this.preds.take(q, 2));
   }
 
   /** Whether a pong answers a ping of ours: known sequence number, from the peer and place we pinged. */
@@ -409,7 +510,10 @@ export class Liveness {
   onPong(msg: MessageOf<'pong'>, origin: Origin): void {
     const ctx = this.ctx;
     const o = this.answers(msg, origin);
-    if (!o) return ctx.note(`Dropped a pong that answers no ping of ours (from ${origin.src.host}:${origin.src.port})`, 'debug');
+    if (!o) {
+      if (this.isNews(msg, origin)) return this.hooks.onFirstSuccessorPong(msg);
+      return ctx.note(`Dropped a pong that answers no ping of ours (from ${origin.src.host}:${origin.src.port})`, 'debug');
+    }
     this.outstanding.delete(msg.seq);
     const c = o.target;
     this.markVerified(c, msg.successors.length > 0);
@@ -432,9 +536,19 @@ export class Liveness {
     p.misses = 0;
     p.deadline = undefined;
     p.heard = true;
+    p.answeredSeq = msg.seq;
+    this.doubted.delete(c.id);
     this.graceUntil.delete(c.id);
     if (msg.loud) ctx.trace({ kind: 'pong-received', from: c.id });
     if (this.hooks.successors()[0]?.id === c.id) this.hooks.onFirstSuccessorPong(msg);
+  }
+
+  /** Lean: our first successor's news, a pong repeating the sequence number of our last answered ping to it. */
+  private isNews(msg: MessageOf<'pong'>, origin: Origin): boolean {
+    const s1 = this.hooks.successors()[0];
+    const p = s1 && s1.id === msg.from.id ? this.probes.get(s1.id) : undefined;
+    if (!this.lean || !p || p.answeredSeq !== msg.seq || !sameAddress(p.contact, msg.from)) return false;
+    return this.ctx.cfg.secure ? origin.authId === s1!.id : sameAddress(normalize(origin.src), s1!);
   }
 
   private expirePredecessors(): void {

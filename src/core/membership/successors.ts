@@ -333,6 +333,8 @@ export class Successors {
     // list starts with us when it wrongly counts us as its successor, and the rest shows the way on
     const other = pong.successors.find((x) => x.id !== self);
     if (!s2 && other) return this.adopt([other], 'changed');
+    // lean liveness: our second successor is probed only once our first stops listing it
+    if (s2 && pong.successors.length > 0 && !pong.successors.some((x) => x.id === s2.id)) this.live.doubt(s2);
     this.refreshTail(pong.successors);
   }
 
@@ -341,7 +343,8 @@ export class Successors {
     const [s1, s2] = this.list;
     if (!s1 || !s2 || this.r <= 2) return;
     const space = this.ctx.space;
-    const beyond = theirs.filter((c) => c.id !== this.ctx.self.id && space.betweenOpen(s2.id, c.id, this.ctx.self.id));
+    // only as many as our list holds: a longer list would send us verifying its last entry each refresh
+    const beyond = theirs.filter((c) => c.id !== this.ctx.self.id && space.betweenOpen(s2.id, c.id, this.ctx.self.id)).slice(0, this.r - 2);
     const known = this.list.slice(2);
     if (beyond.length === known.length && beyond.every((c, i) => c.id === known[i]!.id)) return;
     this.live.verifyAll(beyond.filter((c) => !known.some((k) => k.id === c.id)), (alive) => {

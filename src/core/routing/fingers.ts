@@ -46,6 +46,8 @@ export class Fingers implements Strategy {
   private wait = 0;
   /** An entry changed (or was found gone) during this sweep. */
   private changed = false;
+  /** Bumped whenever an entry changes: what the shell was told of the members is stale. */
+  version = 0;
 
   constructor(
     private readonly ctx: Ctx,
@@ -89,6 +91,7 @@ export class Fingers implements Strategy {
       while (j < sorted.length && space.distance(self, sorted[j]!.id) < d) j++;
       if (j >= sorted.length) break;
       this.table[i] = { node: sorted[j]!, succ: sorted[j + 1], at: this.ctx.now };
+      this.version++;
     }
   }
 
@@ -110,7 +113,7 @@ export class Fingers implements Strategy {
     }
     const low = this.lowest();
     // entries below `low` are the first successor itself: drop them, the successor list covers them
-    for (let i = 0; i < Math.min(low, this.table.length); i++) this.table[i] = undefined;
+    for (let i = 0; i < Math.min(low, this.table.length); i++) this.put(i, undefined);
     if (low >= this.table.length) return;
     if (this.next < low) this.next = this.table.length - 1;
     const i = this.next--;
@@ -123,7 +126,7 @@ export class Fingers implements Strategy {
       const prev = this.table[i];
       if (!r || r.owner.id === ctx.self.id) {
         if (prev) this.disturb();
-        this.table[i] = undefined;
+        this.put(i, undefined);
         return;
       }
       const succ = r.successors[0];
@@ -132,9 +135,15 @@ export class Fingers implements Strategy {
         const node = alive.find((a) => a.id === r.owner.id);
         const next = node ? { node, succ: alive.find((a) => a.id === succ?.id), at: ctx.now } : undefined;
         if (!next || !prev || !sameAddress(prev.node, next.node) || prev.node.id !== next.node.id || prev.succ?.id !== next.succ?.id) this.disturb();
-        this.table[i] = next;
+        this.put(i, next);
       });
     });
+  }
+
+  private put(i: number, f: Finger | undefined): void {
+    const prev = this.table[i];
+    if (prev?.node.id !== f?.node.id || (prev && f && !sameAddress(prev.node, f.node))) this.version++;
+    this.table[i] = f;
   }
 
   /** A sweep of the whole table ended: a quiet one lengthens the pause, a busy one keeps it short. */
