@@ -8,22 +8,26 @@ import type { Trace } from '../src/core/trace.js';
 import { SEED_BACKOFF_MAX_MS, seedBackoffMs } from '../src/cli/node.js';
 import { readiness, serveOps } from '../src/ops/http.js';
 import { PeerMetrics } from '../src/ops/metrics.js';
-import type { Peer, PeerSnapshot } from '../src/peer.js';
+import type { Peer, PeerSnapshot, ReplicationStatus } from '../src/peer.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 
 function snap(over: Partial<PeerSnapshot> = {}): PeerSnapshot {
   return { id: 200n, phase: 'active', successors: [10n], files: [], ...over };
 }
 
-function fakePeer(s: PeerSnapshot, inRing = true): Peer & { tell(t: Trace): void } {
-  const e = new EventEmitter() as unknown as Peer & { tell(t: Trace): void };
+const REPLICATED: ReplicationStatus = { k: 3, replicaHolders: 2, owned: 1, shortOfK: 0, handovers: 0 };
+
+function fakePeer(s: PeerSnapshot, inRing = true, repl: ReplicationStatus = REPLICATED): Peer & { tell(t: Trace): void; refuse(reason: string): void } {
+  const e = new EventEmitter() as unknown as Peer & { tell(t: Trace): void; refuse(reason: string): void };
   Object.assign(e, {
     id: s.id,
     space: SPEC_SPACE,
     isInRing: inRing,
     snapshot: () => s,
+    replicationStatus: () => repl,
     transportStats: () => ({ transfersIn: 2 }),
     tell: (trace: Trace) => e.emit('trace', { id: s.id, at: 0, trace }),
+    refuse: (reason: string) => e.emit('refused', { id: s.id, reason, source: '127.0.0.1:9' }),
   });
   return e;
 }
@@ -57,6 +61,40 @@ describe('readiness', () => {
   });
 });
 
+describe('readiness: keys short of k', () => {
+  const peer = (r: ReplicationStatus, s = snap()) => ({ isInRing: true, snapshot: () => s, replicationStatus: () => r });
+
+  test('every owned key at k copies: ready, with the counts', () => {
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 4, shortOfK: 0, handovers: 0 }) });
+    assert.deepEqual(r, { ready: true, reason: 'in the ring, successors answering, every key it owns at k=3 copies', phase: 'active', successors: 1, k: 3, keysOwned: 4, keysShortOfK: 0, repairing: false });
+  });
+
+  test('keys short while copies are on their way to live replica holders: repair under way, ready', () => {
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 4, shortOfK: 3, handovers: 0 }) });
+    assert.equal(r.ready, true);
+    assert.equal(r.repairing, true);
+    assert.equal(r.keysShortOfK, 3);
+    assert.match(r.reason, /repair under way: 3 keys being copied to reach k=3$/);
+  });
+
+  test('keys short with too few live successors to hold k - 1 copies: 503 naming the keys short', () => {
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 1, owned: 5, shortOfK: 5, handovers: 0 }) });
+    assert.equal(r.ready, false);
+    assert.equal(r.repairing, false);
+    assert.deepEqual([r.keysOwned, r.keysShortOfK], [5, 5]);
+    assert.equal(r.reason, '5 keys it owns short of k=3 copies: only 1 live successor to hold the other 2, no repair possible until peers join');
+    // a ring of one started alone holding keys it cannot copy anywhere is not ready either
+    const alone = readiness({ stopping: false, seeded: false, peer: peer({ k: 2, replicaHolders: 0, owned: 1, shortOfK: 1, handovers: 0 }, snap({ successors: [] })) });
+    assert.equal(alone.ready, false);
+    assert.match(alone.reason, /^1 key it owns short of k=2 copies: no live successor to hold the other 1/);
+  });
+
+  test('no keys of its own, or k = 1: nothing can be short', () => {
+    assert.equal(readiness({ stopping: false, seeded: false, peer: peer({ k: 3, replicaHolders: 0, owned: 0, shortOfK: 0, handovers: 0 }, snap({ successors: [] })) }).reason, 'a ring of one');
+    assert.equal(readiness({ stopping: false, seeded: true, peer: peer({ k: 1, replicaHolders: 0, owned: 9, shortOfK: 0, handovers: 0 }) }).ready, true);
+  });
+});
+
 describe('HTTP routes', () => {
   test('/healthz 200, /readyz 200 or 503 with the reason in JSON, /metrics as given, others 404', async () => {
     let ready = false;
@@ -86,8 +124,11 @@ describe('metrics', () => {
     const peer = fakePeer(s);
     const m = new PeerMetrics();
     m.follow(peer);
-    peer.tell({ kind: 'lookup-result', key: 3n, owner: 10n, hops: 3 });
-    peer.tell({ kind: 'lookup-result', key: 4n, hops: 0 });
+    peer.tell({ kind: 'lookup-result', key: 3n, owner: 10n, hops: 3, ms: 4 });
+    peer.tell({ kind: 'lookup-result', key: 4n, hops: 0, ms: 5000 });
+    peer.refuse('undecodable');
+    peer.refuse('undecodable');
+    peer.refuse('tls-handshake');
     peer.tell({ kind: 'store-accepted', file: '0150', origin: 10n });
     // 1000 bytes arrive in two sampled reports and a completion; 500 go out, the last 200 unreported
     peer.tell({ kind: 'transfer-progress', file: '0150', peer: 10n, direction: 'in', bytes: 300, size: 1000 });
@@ -100,6 +141,18 @@ describe('metrics', () => {
     assert.equal(sampleValue(e, 'cdht_lookups_total', { result: 'found' }), 1);
     assert.equal(sampleValue(e, 'cdht_lookups_total', { result: 'failed' }), 1);
     assert.equal(sampleValue(e, 'cdht_lookup_hops_sum'), 3);
+    assert.equal(e.types.get('cdht_lookup_duration_seconds'), 'histogram');
+    assert.equal(sampleValue(e, 'cdht_lookup_duration_seconds_sum', { result: 'found' }), 0.004);
+    assert.equal(sampleValue(e, 'cdht_lookup_duration_seconds_bucket', { result: 'found', le: '0.005' }), 1);
+    assert.equal(sampleValue(e, 'cdht_lookup_duration_seconds_bucket', { result: 'found', le: '0.0025' }), 0);
+    assert.equal(sampleValue(e, 'cdht_lookup_duration_seconds_count', { result: 'failed' }), 1);
+    assert.equal(sampleValue(e, 'cdht_refused_total', { reason: 'undecodable' }), 2);
+    assert.equal(sampleValue(e, 'cdht_refused_total', { reason: 'tls-handshake' }), 1);
+    assert.equal(sampleValue(e, 'cdht_refused_total', { reason: 'oversize' }), 0, 'every reason shows from the start');
+    assert.equal(sampleValue(e, 'cdht_tls_handshake_failures_total', { reason: 'handshake' }), 1);
+    assert.equal(sampleValue(e, 'cdht_tls_handshake_failures_total', { reason: 'certificate' }), 0);
+    assert.equal(sampleValue(e, 'cdht_keys_short_of_k'), 0);
+    assert.equal(sampleValue(e, 'cdht_handovers_pending'), 0);
     assert.equal(sampleValue(e, 'cdht_stores_total', { role: 'owner' }), 1);
     assert.equal(sampleValue(e, 'cdht_transfer_bytes_total', { direction: 'in' }), 1000);
     assert.equal(sampleValue(e, 'cdht_transfer_bytes_total', { direction: 'out' }), 500);

@@ -1,10 +1,11 @@
 // The HTTP face a load balancer, an orchestrator and Prometheus see: /healthz (the process
-// answers), /readyz (the peer is in the ring with successors that answer) and /metrics.
+// answers), /readyz (the peer is in the ring with successors that answer, its keys at k copies or
+// under repair) and /metrics.
 // Readiness is a pure function of the node's state, so its rules are tested without sockets.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Address } from '../core/contact.js';
-import type { PeerSnapshot } from '../peer.js';
+import type { PeerSnapshot, ReplicationStatus } from '../peer.js';
 
 export interface Readiness {
   ready: boolean;
@@ -12,6 +13,12 @@ export interface Readiness {
   reason: string;
   phase?: string;
   successors?: number;
+  /** Copies asked for (k), keys it owns, and those of them short of k copies as far as it knows. */
+  k?: number;
+  keysOwned?: number;
+  keysShortOfK?: number;
+  /** Short keys are being copied to the replica holders now (the repair readiness waits out). */
+  repairing?: boolean;
 }
 
 export interface ReadinessInput {
@@ -19,9 +26,17 @@ export interface ReadinessInput {
   stopping: boolean;
   /** It joined through seeds: alone, it has lost its ring; without seeds, alone is a ring of one. */
   seeded: boolean;
-  peer?: { isInRing: boolean; snapshot(): PeerSnapshot };
+  peer?: { isInRing: boolean; snapshot(): PeerSnapshot; replicationStatus?(): ReplicationStatus };
 }
 
+/**
+ * Ready: in the ring, successors answering, and every key it owns at k copies or under repair.
+ * "Repair under way" means the missing copies are offered to, or streaming to, live replica
+ * holders now (the core's offers and pushes, which expire after two minutes and are redone at
+ * the next sync). Keys short with no repair possible (fewer live successors than the k - 1
+ * copies need: a ring smaller than k, or one whose successors died) make it not ready: its
+ * keys are at risk until peers join. A peer holding no keys of its own is never short.
+ */
 export function readiness(i: ReadinessInput): Readiness {
   if (i.stopping) return { ready: false, reason: 'stopping: leaving the ring' };
   if (!i.peer) return { ready: false, reason: 'starting' };
@@ -31,7 +46,17 @@ export function readiness(i: ReadinessInput): Readiness {
   const joining = s.phase === 'joining' || (i.seeded && !i.peer.isInRing && s.phase !== 'leaving');
   if (!i.peer.isInRing || s.phase !== 'active') return { ready: false, reason: joining ? 'not in a ring yet: joining through its seeds' : `not in the ring (${s.phase})`, ...at };
   if (s.successors.length === 0 && i.seeded) return { ready: false, reason: 'no successor answers: this peer is alone, cut off from its ring', ...at };
-  return { ready: true, reason: s.successors.length === 0 ? 'a ring of one' : 'in the ring, successors answering', ...at };
+  const r = i.peer.replicationStatus?.();
+  if (!r) return { ready: true, reason: s.successors.length === 0 ? 'a ring of one' : 'in the ring, successors answering', ...at };
+  const keys = { ...at, k: r.k, keysOwned: r.owned, keysShortOfK: r.shortOfK };
+  const short = r.shortOfK > 0 && r.k > 1;
+  if (short && r.replicaHolders < r.k - 1) {
+    const have = r.replicaHolders === 0 ? 'no live successor' : `only ${r.replicaHolders} live successor${r.replicaHolders === 1 ? '' : 's'}`;
+    return { ready: false, reason: `${r.shortOfK} key${r.shortOfK === 1 ? '' : 's'} it owns short of k=${r.k} copies: ${have} to hold the other ${r.k - 1}, no repair possible until peers join`, ...keys, repairing: false };
+  }
+  if (short) return { ready: true, reason: `in the ring, successors answering; repair under way: ${r.shortOfK} key${r.shortOfK === 1 ? '' : 's'} being copied to reach k=${r.k}`, ...keys, repairing: true };
+  const how = s.successors.length === 0 ? 'a ring of one' : 'in the ring, successors answering';
+  return { ready: true, reason: r.owned === 0 || r.k === 1 ? how : `${how}, every key it owns at k=${r.k} copies`, ...keys, repairing: false };
 }
 
 export interface OpsHandlers {

@@ -215,8 +215,8 @@ export class LinkPool implements LinkOwner {
           budget: this.ctx.budget,
           limits: this.ctx.limits,
           firstFrameDeadline: o.firstFrameDeadline ?? false,
-          fail: (detail) => {
-            this.ctx.handlers.onBadInput(detail, sourceOf(remote));
+          fail: (detail, reason) => {
+            this.ctx.handlers.onBadInput(detail, sourceOf(remote), reason);
             if (link) link.destroy(unreachable(detail));
             else sock.destroy();
           },

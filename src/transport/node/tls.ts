@@ -84,7 +84,7 @@ export interface TlsAcceptorEvents {
   /** A member of the ring finished the handshake; `peerId` is the id its certificate names. */
   secure(sock: tls.TLSSocket, peerId: Id): void;
   /** A handshake failed or the certificate was not acceptable: a debug line, with its source. */
-  refused(detail: string, source: string): void;
+  refused(detail: string, source: string, reason: 'tls-handshake' | 'tls-certificate'): void;
   /** What came was not TLS at all (a peer without --tls): it may be told so in plain words. */
   notTls?(sock: tls.TLSSocket): void;
 }
@@ -102,7 +102,7 @@ export function createTlsAcceptor(identity: TlsIdentity, handshakeTimeoutMs: num
     const peerId = sock.authorized ? authenticatedPeerId(sock) : undefined;
     if (peerId === undefined) {
       const why = sock.authorized ? 'its certificate names no cdht peer' : `no certificate of this ring (${sock.authorizationError ?? 'none presented'})`;
-      events.refused(`tls from ${source}: refused, ${why}`, source);
+      events.refused(`tls from ${source}: refused, ${why}`, source, 'tls-certificate');
       sock.destroy();
       return;
     }
@@ -111,7 +111,7 @@ export function createTlsAcceptor(identity: TlsIdentity, handshakeTimeoutMs: num
   server.on('tlsClientError', (err, sock) => {
     const source = sourceOf(remoteOf(sock));
     if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_WRONG_VERSION_NUMBER') events.notTls?.(sock);
-    events.refused(`tls from ${source}: handshake failed: ${describe(err)}`, source);
+    events.refused(`tls from ${source}: handshake failed: ${describe(err)}`, source, 'tls-handshake');
     sock.destroy();
   });
   return server;
