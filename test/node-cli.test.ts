@@ -302,6 +302,67 @@ describe('cdht node: health and metrics', () => {
   });
 });
 
+/** Asks `url` until `done` holds for its answer (each ask waits for the answer; at most `tries`). */
+async function pollUntil(url: string, done: (r: { status: number; body: string }) => boolean, what: string, tries = 300): Promise<{ status: number; body: string }> {
+  let last: { status: number; body: string } | undefined;
+  for (let i = 0; i < tries; i++) {
+    last = await get(url);
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: last answer ${last?.status} ${last?.body}`);
+}
+
+interface ReadyBody {
+  ready: boolean;
+  reason: string;
+  k?: number;
+  keysOwned?: number;
+  keysShortOfK?: number;
+}
+
+describe('cdht node: /readyz and keys short of k', () => {
+  test('k = 3 on three peers: a successor killed leaves the owner\'s keys short (503, counted), a new peer takes the copies (200)', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 50, 100, 200]);
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines', '--replicas', '3'];
+    const [aDir, bDir, cDir, dDir] = ['a', 'b', 'c', 'd'].map((n) => subDir(root, n)) as [string, string, string, string];
+    // key 5 lies in (200, 10]: Peer 10 owns it once the ring is 10 -> 100 -> 200
+    writeFileSync(join(aDir, '0005.pdf'), 'owned by Peer 10');
+    const a = node(['--id', '10', '--data-dir', aDir, '--http', '127.0.0.1:0', ...common], root, 'node 10', cleanEnv());
+    const url = await httpUrl(a);
+    const b = node(['--id', '100', '--data-dir', bDir, '--seeds', '10', ...common], root, 'node 100', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    const c = node(['--id', '200', '--data-dir', cDir, '--seeds', '10', ...common], root, 'node 200', cleanEnv());
+    await c.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    // the copies reach 100 and 200: every key of Peer 10 at k copies
+    // (a sync now and then re-offers what the holders have: short for the moment its offer is unanswered)
+    const settled = (r: { status: number; body: string }) => r.status === 200 && (JSON.parse(r.body) as ReadyBody).keysShortOfK === 0;
+    const whole = await pollUntil(`${url}/readyz`, (r) => settled(r) && existsSync(join(bDir, '0005.pdf')) && existsSync(join(cDir, '0005.pdf')), 'Peer 10 ready with its key on three peers');
+    const ok = JSON.parse(whole.body) as ReadyBody;
+    assert.deepEqual([ok.k, ok.keysOwned, ok.keysShortOfK], [3, 1, 0], whole.body);
+
+    await c.stop(); // SIGKILL: Peer 10 learns it only from unanswered pings
+    await a.waitFor(['Peer 200 is no longer alive'], { timeoutMs: WAIT_MS });
+    // one live successor for the two other copies: short, and no repair can start
+    const short = await pollUntil(`${url}/readyz`, (r) => r.status === 503, '503 once Peer 200 is declared dead', 50);
+    const why = JSON.parse(short.body) as ReadyBody;
+    assert.equal(why.ready, false);
+    assert.ok((why.keysShortOfK ?? 0) >= 1, short.body);
+    assert.match(why.reason, /^\d+ keys? it owns short of k=3 copies: only 1 live successor to hold the other 2/, short.body);
+    const m = parsePrometheus((await get(`${url}/metrics`)).body);
+    assert.ok(sampleValue(m, 'cdht_keys_short_of_k')! >= 1);
+
+    // a new peer between 10 and 100 becomes a replica holder: the copy goes to it, and it is ready again
+    const d = node(['--id', '50', '--data-dir', dDir, '--seeds', '10', ...common], root, 'node 50', cleanEnv());
+    await d.waitFor(['My first successor is Peer 100'], { timeoutMs: WAIT_MS });
+    const again = await pollUntil(`${url}/readyz`, (r) => r.status === 200, 'Peer 10 ready again');
+    assert.equal((JSON.parse(again.body) as ReadyBody).ready, true, again.body);
+    await pollUntil(`${url}/readyz`, (r) => settled(r) && existsSync(join(dDir, '0005.pdf')), `every key of Peer 10 at k copies again (${existsSync(join(dDir, '0005.pdf'))})\n${a.describe()}\n${d.describe()}`);
+    assert.equal(readFileSync(join(dDir, '0005.pdf'), 'utf8'), 'owned by Peer 10', 'the repair copied the key to the new peer');
+  });
+});
+
 describe('cdht node: --log-format json', () => {
   test('every line is one JSON object with the trace kind as event and the text line as msg', async () => {
     const root = tempDir();

@@ -10,6 +10,17 @@ import { readiness, serveOps } from '../src/ops/http.js';
 import { PeerMetrics } from '../src/ops/metrics.js';
 import type { Peer, PeerSnapshot, ReplicationStatus } from '../src/peer.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+import * as dgram from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { createTestnet } from '../src/testnet.js';
+import { createThrowawayRing } from '../src/security/tls.js';
+import type { PeerRefused } from '../src/peer.js';
+import { closed, rawTcp, within } from './helpers/endpoints.js';
+import { freeBasePort } from './helpers/ports.js';
+import { encodeLink } from '../src/wire/index.js';
 
 function snap(over: Partial<PeerSnapshot> = {}): PeerSnapshot {
   return { id: 200n, phase: 'active', successors: [10n], files: [], ...over };
@@ -171,6 +182,72 @@ describe('metrics', () => {
     // a second peer's registry starts from nothing
     const other = parsePrometheus(await new PeerMetrics().text());
     assert.equal(sampleValue(other, 'cdht_lookups_total', { result: 'found' }), 0);
+  });
+});
+
+describe('metrics on real sockets (127.0.0.1)', () => {
+  /** The next refusal `peer` reports (the transport's typed reason), bounded. */
+  const refusal = (peer: Peer) => within(once(peer, 'refused') as Promise<[PeerRefused]>, 'a refusal').then(([r]) => r);
+
+  test('a lookup moves the lookup counters, hops and latency; an undecodable datagram and a bad first frame move cdht_refused_total', { timeout: 60_000 }, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cdht-ops-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const net = await createTestnet({ runtime: 'node', ids: [10, 200], pingIntervalMs: 500, basePort: await freeBasePort([10, 200]), dataDir, perPeerDirs: true });
+    t.after(() => net.close());
+    const peer = net.peer(10)!;
+    const m = new PeerMetrics();
+    m.follow(peer);
+    const before = parsePrometheus(await m.text());
+    assert.equal(sampleValue(before, 'cdht_lookup_duration_seconds_count', { result: 'found' }), undefined, 'no lookup yet');
+    const found = await within(peer.lookup(150), 'the lookup of key 150');
+    assert.equal(found.owner.id, 200n);
+    // the trace is counted as the answer comes: read the scrape after the promise settles
+    const e = parsePrometheus(await m.text());
+    assert.equal(sampleValue(e, 'cdht_lookups_total', { result: 'found' }), 1);
+    assert.equal(sampleValue(e, 'cdht_lookup_duration_seconds_count', { result: 'found' }), 1);
+    assert.ok(sampleValue(e, 'cdht_lookup_duration_seconds_sum', { result: 'found' })! < 30);
+    assert.equal(sampleValue(e, 'cdht_lookup_hops_count'), 1);
+    assert.equal(sampleValue(e, 'cdht_lookup_hops_sum'), found.hops);
+    assert.equal(sampleValue(e, 'cdht_refused_total', { reason: 'undecodable' }), 0);
+
+    // three bytes that are no frame, as a datagram to its UDP port
+    const udp = dgram.createSocket('udp4');
+    t.after(() => udp.close());
+    const r1 = refusal(peer);
+    udp.send(Buffer.from([1, 2, 3]), net.contactOf(10).port, '127.0.0.1');
+    assert.equal((await r1).reason, 'undecodable');
+    // a connection whose first frame is a link frame other than hello: not allowed to open one
+    const tcp = await rawTcp(net.contactOf(10).port);
+    const r2 = refusal(peer);
+    tcp.write(encodeLink({ type: 'ack', count: 1 }));
+    const second = await r2;
+    await within(closed(tcp), 'the refused connection to close');
+    const after = parsePrometheus(await m.text());
+    assert.equal(sampleValue(after, 'cdht_refused_total', { reason: 'undecodable' }), 1);
+    assert.equal(second.reason, 'not-allowed');
+    assert.equal(sampleValue(after, 'cdht_refused_total', { reason: 'not-allowed' }), 1);
+  });
+
+  test('a plain TCP client at a private ring\'s peer: a TLS handshake failure, counted', { timeout: 60_000 }, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'cdht-ops-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    const ring = await createThrowawayRing();
+    const ids = [30n];
+    const identities = new Map(await Promise.all(ids.map(async (id) => [id, await ring.identityFor(id)] as const)));
+    const net = await createTestnet({ runtime: 'node', ids, secure: true, identityFor: (id) => identities.get(id)!, pingIntervalMs: 500, basePort: await freeBasePort([30]), dataDir, perPeerDirs: true });
+    t.after(() => net.close());
+    const peer = net.peer(30)!;
+    const m = new PeerMetrics();
+    m.follow(peer);
+    assert.equal(sampleValue(parsePrometheus(await m.text()), 'cdht_tls_handshake_failures_total', { reason: 'handshake' }), 0);
+    const plain = await rawTcp(net.contactOf(30).port);
+    const r = refusal(peer);
+    plain.write('GET / HTTP/1.0\r\n\r\n');
+    assert.equal((await r).reason, 'tls-handshake');
+    await within(closed(plain), 'the plain connection to close');
+    const e = parsePrometheus(await m.text());
+    assert.equal(sampleValue(e, 'cdht_tls_handshake_failures_total', { reason: 'handshake' }), 1);
+    assert.equal(sampleValue(e, 'cdht_refused_total', { reason: 'tls-handshake' }), 1);
   });
 });
 
