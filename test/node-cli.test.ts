@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,39 @@ describe('cdht node: seeds and identity', () => {
     const other = await runCli(['node', '--bits', '16', '--id', '1', '--data-dir', data], { cwd: root, env: cleanEnv() });
     assert.equal(other.status.code, 2);
     assert.match(other.err[0]!, new RegExp(`--id 1: .*cdht-node\\.json belongs to Peer ${kept.id} of the 16-bit space`));
+  });
+});
+
+describe('cdht node: TLS files kept in the data folder', () => {
+  test('--tls once: its files are kept (key 0600), and a restart without --tls is the same member of the private ring', async () => {
+    const root = tempDir();
+    const [ca, tlsA, tlsB] = [join(root, 'ca'), join(root, 'tls-a'), join(root, 'tls-b')];
+    assert.equal((await runCli(['ca', 'create', ca], { cwd: root })).status.code, 0);
+    for (const [id, out] of [['1000', tlsA], ['2000', tlsB]] as const) assert.equal((await runCli(['ca', 'issue', id, '--ca', ca, '--out', out], { cwd: root })).status.code, 0);
+    const port = await freeBasePort([0, 1, 2]);
+    const portB = port + 1;
+    const data = subDir(root, 'data');
+    const first = node(['--bits', '16', '--id', '1000', '--listen', `127.0.0.1:${port}`, '--tls', tlsA, '--data-dir', data, ...INTERVAL], root, 'first run', cleanEnv());
+    await first.waitFor([/^Peer 1000 \(16-bit ids\) on 127\.0\.0\.1:\d+; no seeds/], { timeoutMs: WAIT_MS });
+    await first.stop();
+    const kept = join(data, '.cdht-tls');
+    for (const f of ['ca.crt', 'peer-1000.key', 'peer-1000.crt']) assert.equal(readFileSync(join(kept, f), 'utf8'), readFileSync(join(f === 'ca.crt' ? ca : tlsA, f), 'utf8'), f);
+    assert.equal(statSync(join(kept, 'peer-1000.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(kept).mode & 0o777, 0o700);
+    assert.ok(!first.out.some((l) => l.startsWith('This ring is open')), first.describe());
+
+    // the --tls directory is gone: id, address and certificate all come from the data folder
+    rmSync(tlsA, { recursive: true });
+    const again = node(['--bits', '16', '--data-dir', data, ...INTERVAL, '--no-ping-lines'], root, 'second run', cleanEnv());
+    await again.waitFor([new RegExp(`^Peer 1000 \\(16-bit ids\\) on 127\\.0\\.0\\.1:${port}; no seeds`), `Private ring: the TLS files kept in ${kept} from an earlier --tls`], { timeoutMs: WAIT_MS });
+    assert.ok(!again.out.some((l) => l.startsWith('This ring is open')), again.describe());
+    // a member with a certificate of the same authority joins it: the handshake used the kept files
+    const b = node(['--bits', '16', '--id', '2000', '--listen', `127.0.0.1:${portB}`, '--tls', tlsB, '--data-dir', subDir(root, 'b'), '--seeds', `1000@127.0.0.1:${port}`, ...INTERVAL, '--no-ping-lines'], root, 'node 2000', cleanEnv());
+    await b.waitFor(['My first successor is Peer 1000'], { timeoutMs: WAIT_MS });
+    await again.waitFor(['Peer 2000 Join request received'], { timeoutMs: WAIT_MS });
+    // a peer without --tls is not let in
+    const open = node(['--bits', '16', '--id', '3000', '--listen', `127.0.0.1:${port + 2}`, '--data-dir', subDir(root, 'open'), '--seeds', `1000@127.0.0.1:${port}`, ...INTERVAL], root, 'open peer', cleanEnv());
+    await open.waitFor([/this ring is private/], { timeoutMs: WAIT_MS });
   });
 });
 

@@ -214,10 +214,12 @@ function peerArg(space: IdSpace, name: string, text: string, place: ((id: Id) =>
   }
 }
 
+export const OPEN_RING_NOTICE = 'This ring is open: anyone who can reach this peer can send it messages, and nothing is encrypted (--tls DIR makes a private ring)';
+
 /** A private ring's credentials for `id` from --tls DIR (or CDHT_TLS_DIR); every problem is one line (exit 2). */
 function privateRing(o: RawOptions, id: Id): { tls?: TlsIdentity; notices: string[] } {
   if (o.tls === undefined || o.tls === '') {
-    return { notices: ['This ring is open: anyone who can reach this peer can send it messages, and nothing is encrypted (--tls DIR makes a private ring)'] };
+    return { notices: [OPEN_RING_NOTICE] };
   }
   const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
   try {
