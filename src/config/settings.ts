@@ -31,8 +31,8 @@ export interface Setting {
 export const DEFAULT_PING_INTERVAL_S = 5;
 /** Under Kubernetes' 30 s grace period, so a pod's leave finishes before it is killed. */
 export const DEFAULT_LEAVE_TIMEOUT_S = 25;
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export { LOG_FORMATS, type LogFormat } from '../cli/args.js';
+import { LOG_FORMATS } from '../cli/args.js';
 
 export const SETTINGS: readonly Setting[] = [
   { name: 'id', kind: 'string', arg: '<ID>', help: 'this peer\'s id (above 8 bits: an id, or auto from the advertised address; default: the id kept in --data-dir, else auto)' },
