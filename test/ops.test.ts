@@ -26,7 +26,7 @@ function snap(over: Partial<PeerSnapshot> = {}): PeerSnapshot {
   return { id: 200n, phase: 'active', successors: [10n], files: [], ...over };
 }
 
-const REPLICATED: ReplicationStatus = { k: 3, replicaHolders: 2, owned: 1, shortOfK: 0, handovers: 0 };
+const REPLICATED: ReplicationStatus = { k: 3, replicaHolders: 2, owned: 1, shortOfK: 0, handovers: 0, unanswered: [] };
 
 function fakePeer(s: PeerSnapshot, inRing = true, repl: ReplicationStatus = REPLICATED): Peer & { tell(t: Trace): void; refuse(reason: string): void } {
   const e = new EventEmitter() as unknown as Peer & { tell(t: Trace): void; refuse(reason: string): void };
@@ -76,33 +76,40 @@ describe('readiness: keys short of k', () => {
   const peer = (r: ReplicationStatus, s = snap()) => ({ isInRing: true, snapshot: () => s, replicationStatus: () => r });
 
   test('every owned key at k copies: ready, with the counts', () => {
-    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 4, shortOfK: 0, handovers: 0 }) });
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 4, shortOfK: 0, handovers: 0, unanswered: [] }) });
     assert.deepEqual(r, { ready: true, reason: 'in the ring, successors answering, every key it owns at k=3 copies', phase: 'active', successors: 1, k: 3, keysOwned: 4, keysShortOfK: 0, repairing: false });
   });
 
   test('keys short while copies are on their way to live replica holders: repair under way, ready', () => {
-    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 4, shortOfK: 3, handovers: 0 }) });
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 4, shortOfK: 3, handovers: 0, unanswered: [] }) });
     assert.equal(r.ready, true);
     assert.equal(r.repairing, true);
     assert.equal(r.keysShortOfK, 3);
     assert.match(r.reason, /repair under way: 3 keys being copied to reach k=3$/);
   });
 
-  test('keys short with too few live successors to hold k - 1 copies: 503 naming the keys short', () => {
-    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 1, owned: 5, shortOfK: 5, handovers: 0 }) });
+  test('a successor it pings leaves pings unanswered: 503 naming it (its copies may be gone)', () => {
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 5, shortOfK: 0, handovers: 0, unanswered: [{ peer: 10n, misses: 2 }] }) });
     assert.equal(r.ready, false);
+    assert.equal(r.reason, 'successor Peer 10 does not answer (2 pings missed): the copies it holds may be gone until it is declared dead and replaced');
+    // a peer no longer in the list (declared dead, replaced) no longer counts
+    assert.equal(readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 2, owned: 5, shortOfK: 0, handovers: 0, unanswered: [{ peer: 77n, misses: 2 }] }) }).ready, true);
+  });
+
+  test('keys short with too few live successors for k - 1 copies: ready (a small ring must be able to grow), the shortage said', () => {
+    const r = readiness({ stopping: false, seeded: true, peer: peer({ k: 3, replicaHolders: 1, owned: 5, shortOfK: 5, handovers: 0, unanswered: [] }) });
+    assert.equal(r.ready, true);
     assert.equal(r.repairing, false);
     assert.deepEqual([r.keysOwned, r.keysShortOfK], [5, 5]);
-    assert.equal(r.reason, '5 keys it owns short of k=3 copies: only 1 live successor to hold the other 2, no repair possible until peers join');
-    // a ring of one started alone holding keys it cannot copy anywhere is not ready either
-    const alone = readiness({ stopping: false, seeded: false, peer: peer({ k: 2, replicaHolders: 0, owned: 1, shortOfK: 1, handovers: 0 }, snap({ successors: [] })) });
-    assert.equal(alone.ready, false);
-    assert.match(alone.reason, /^1 key it owns short of k=2 copies: no live successor to hold the other 1/);
+    assert.equal(r.reason, 'in the ring, successors answering; 5 keys it owns short of k=3 copies: only 1 live successor to hold the other 2 (the ring is smaller than k, or refilling its successors); copied once peers join');
+    const alone = readiness({ stopping: false, seeded: false, peer: peer({ k: 2, replicaHolders: 0, owned: 1, shortOfK: 1, handovers: 0, unanswered: [] }, snap({ successors: [] })) });
+    assert.equal(alone.ready, true);
+    assert.match(alone.reason, /^a ring of one; 1 key it owns short of k=2 copies: no live successor to hold the other 1/);
   });
 
   test('no keys of its own, or k = 1: nothing can be short', () => {
-    assert.equal(readiness({ stopping: false, seeded: false, peer: peer({ k: 3, replicaHolders: 0, owned: 0, shortOfK: 0, handovers: 0 }, snap({ successors: [] })) }).reason, 'a ring of one');
-    assert.equal(readiness({ stopping: false, seeded: true, peer: peer({ k: 1, replicaHolders: 0, owned: 9, shortOfK: 0, handovers: 0 }) }).ready, true);
+    assert.equal(readiness({ stopping: false, seeded: false, peer: peer({ k: 3, replicaHolders: 0, owned: 0, shortOfK: 0, handovers: 0, unanswered: [] }, snap({ successors: [] })) }).reason, 'a ring of one');
+    assert.equal(readiness({ stopping: false, seeded: true, peer: peer({ k: 1, replicaHolders: 0, owned: 9, shortOfK: 0, handovers: 0, unanswered: [] }) }).ready, true);
   });
 });
 

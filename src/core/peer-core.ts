@@ -57,7 +57,8 @@ export interface CoreSnapshot {
  * replicaHolders: successors that hold (or are being given) the owner's k - 1 copies now;
  * owned: keys held here that this peer owns; shortOfK: owned keys whose k copies it knows are not
  * all in place (see Replication.status: all owned keys while holders are fewer than k - 1, else
- * those being copied now); handovers: names of a Quit under way not yet confirmed.
+ * those being copied now); handovers: names of a Quit under way not yet confirmed; unanswered:
+ * the probed successors (the first two) whose latest pings went unanswered, and how many in a row.
  */
 export interface ReplicationStatus {
   k: number;
@@ -65,6 +66,7 @@ export interface ReplicationStatus {
   owned: number;
   shortOfK: number;
   handovers: number;
+  unanswered: { peer: Id; misses: number }[];
 }
 
 export class PeerCore {
@@ -207,6 +209,7 @@ export class PeerCore {
       owned: p1 ? this.keys.inRange(p1.id, this.self.id).length : this.keys.size,
       shortOfK: r.shortOfK ?? 0,
       handovers: r.handovers,
+      unanswered: this.live.unanswered(),
     };
   }
 
