@@ -399,7 +399,7 @@ export class Peer extends EventEmitter implements DataApi {
       onBadInput: (detail: string, source?: string, reason: BadInputReason = 'internal') => {
         // counted every time (metrics), printed at most once a minute per source
         this.emit('refused', { id: this.id, reason, ...(source !== undefined ? { source } : {}) } satisfies PeerRefused);
-        if (this.badInput.allow(source ?? '', now())) this.line(`Dropped bad input: ${detail}`, 'debug');
+        if (this.badInput.allow(source ?? '', now())) this.line(reason === 'tls-dial' ? detail : `Dropped bad input: ${detail}`, 'debug');
       },
       onFileOffer: (header: FileBegin, origin: Origin) => this.offer(header, origin),
       onFileProgress: (header: FileBegin, bytes: number) => {

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { createTestnet } from '../src/testnet.js';
 import { createThrowawayRing } from '../src/security/tls.js';
 import type { PeerRefused } from '../src/peer.js';
@@ -235,13 +236,13 @@ describe('metrics on real sockets (127.0.0.1)', () => {
     assert.equal(sampleValue(after, 'cdht_refused_total', { reason: 'not-allowed' }), 1);
   });
 
-  test('a plain TCP client at a private ring\'s peer: a TLS handshake failure, counted', { timeout: 60_000 }, async (t) => {
+  test('a plain TCP client at a private ring\'s peer, and a peer dialing a server that is no TLS: TLS handshake failures, counted', { timeout: 60_000 }, async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'cdht-ops-'));
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     const ring = await createThrowawayRing();
     const ids = [30n];
-    const identities = new Map(await Promise.all(ids.map(async (id) => [id, await ring.identityFor(id)] as const)));
-    const net = await createTestnet({ runtime: 'node', ids, secure: true, identityFor: (id) => identities.get(id)!, pingIntervalMs: 500, basePort: await freeBasePort([30]), dataDir, perPeerDirs: true });
+    const identities = new Map(await Promise.all([30n, 31n].map(async (id) => [id, await ring.identityFor(id)] as const)));
+    const net = await createTestnet({ runtime: 'node', ids, secure: true, identityFor: (id) => identities.get(id)!, pingIntervalMs: 500, basePort: await freeBasePort([30, 31]), dataDir, perPeerDirs: true });
     t.after(() => net.close());
     const peer = net.peer(30)!;
     const m = new PeerMetrics();
@@ -255,6 +256,21 @@ describe('metrics on real sockets (127.0.0.1)', () => {
     const e = parsePrometheus(await m.text());
     assert.equal(sampleValue(e, 'cdht_tls_handshake_failures_total', { reason: 'handshake' }), 1);
     assert.equal(sampleValue(e, 'cdht_refused_total', { reason: 'tls-handshake' }), 1);
+
+    // the other way: this peer dials something that answers TCP but speaks no TLS
+    const fake = createServer((sock) => sock.end('not TLS at all\r\n'));
+    await new Promise<void>((res) => fake.listen(0, '127.0.0.1', res));
+    t.after(() => fake.close());
+    const port = (fake.address() as AddressInfo).port;
+    // a join through the fake address: the joiner's first message dials it over TLS
+    const joiner = net.start({ id: 31n, mode: { kind: 'join', known: { host: '127.0.0.1', port } } });
+    const jm = new PeerMetrics();
+    jm.follow(joiner);
+    const r2 = await within(once(joiner, 'refused') as Promise<[PeerRefused]>, 'the joiner\'s failed handshake').then(([x]) => x);
+    assert.equal(r2.reason, 'tls-dial');
+    const je = parsePrometheus(await jm.text());
+    assert.equal(sampleValue(je, 'cdht_tls_handshake_failures_total', { reason: 'dial' }), 1);
+    assert.equal(je.samples.filter((s) => s.name === 'cdht_refused_total').reduce((n, s) => n + s.value, 0), 0, 'a dial of its own is no refused input');
   });
 });
 

@@ -13,8 +13,8 @@ const MAX_TRACKED_TRANSFERS = 256;
 const HOP_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128];
 /** A lookup's round trip in seconds: a hop on a LAN is under a millisecond, a lost one waits for the request timeout. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-/** Refusals that are a TLS handshake gone wrong (the accepting side's view). */
-const TLS_REASONS = { 'tls-handshake': 'handshake', 'tls-certificate': 'certificate' } as const;
+/** Refusals that are a TLS handshake gone wrong: accepted (no session, or a foreign certificate), or dialed by this peer. */
+const TLS_REASONS = { 'tls-handshake': 'handshake', 'tls-certificate': 'certificate', 'tls-dial': 'dial' } as const;
 
 interface Tracked {
   bytes: number;
@@ -38,7 +38,7 @@ export class PeerMetrics {
       lookupHops: new Histogram({ name: 'cdht_lookup_hops', help: 'Hops the lookups asked here took', buckets: HOP_BUCKETS, registers }),
       lookupSeconds: new Histogram({ name: 'cdht_lookup_duration_seconds', help: 'Time from asking a lookup here to its answer (or to giving up), by result', labelNames: ['result'], buckets: LATENCY_BUCKETS, registers }),
       refused: counter('cdht_refused_total', 'Input refused by the transport, by reason: frames and datagrams that did not decode, were too large, too slow, not allowed or not sealed; connections without a slot; TLS handshakes', ['reason']),
-      tlsFailures: counter('cdht_tls_handshake_failures_total', 'TLS handshakes accepted here that failed (handshake: no TLS 1.3 session; certificate: none of this ring\'s authority)', ['reason']),
+      tlsFailures: counter('cdht_tls_handshake_failures_total', 'TLS handshakes that failed: accepted here with no TLS 1.3 session (handshake) or no certificate of this ring\'s authority (certificate), or dialed by this peer (dial)', ['reason']),
       forwarded: counter('cdht_forwarded_total', 'Routed messages this peer passed on, by operation (join, store, request)', ['op']),
       stores: counter('cdht_stores_total', 'Stores: taken here as the owner, or confirmed by the owner for a store typed here', ['role']),
       requests: counter('cdht_requests_total', 'Requests: answered here as the holder (sent, failed, missing) or typed here (received, failed, missing, timeout, busy)', ['role', 'result']),
@@ -77,8 +77,8 @@ export class PeerMetrics {
     this.transfers.clear();
     peer.on('trace', (t: PeerTrace) => this.count(t.trace));
     peer.on('refused', (r: PeerRefused) => {
-      this.c.refused.inc({ reason: r.reason });
-      if (r.reason === 'tls-handshake' || r.reason === 'tls-certificate') this.c.tlsFailures.inc({ reason: TLS_REASONS[r.reason] });
+      if (r.reason !== 'tls-dial') this.c.refused.inc({ reason: r.reason });
+      if (r.reason === 'tls-handshake' || r.reason === 'tls-certificate' || r.reason === 'tls-dial') this.c.tlsFailures.inc({ reason: TLS_REASONS[r.reason] });
     });
   }
 

@@ -12,8 +12,9 @@ export type { Origin } from '../core/origin.js';
  * Why input was refused, as metrics count it: bytes that did not decode, a frame or datagram
  * too large, a message where it may not come, a private ring's datagram that did not open, a
  * frame too slow or holding too much memory, a connection closed inside a frame, a broken link
- * rule, no connection slot, a TLS handshake that failed or a certificate not of this ring, and
- * the endpoint's own trouble (a socket error, a handler that threw).
+ * rule, no connection slot, a TLS handshake that failed or a certificate not of this ring (or,
+ * `tls-dial`, the handshake of a connection this peer dialed), and the endpoint's own trouble (a
+ * socket error, a handler that threw).
  */
 export type BadInputReason =
   | 'undecodable'
@@ -27,8 +28,10 @@ export type BadInputReason =
   | 'no-slot'
   | 'tls-handshake'
   | 'tls-certificate'
+  | 'tls-dial'
   | 'internal';
 
+/** Reasons for input refused from others (tls-dial, a handshake of our own dial that failed, is not one). */
 export const BAD_INPUT_REASONS: readonly BadInputReason[] = ['undecodable', 'oversize', 'not-allowed', 'unsealed', 'deadline', 'memory', 'truncated', 'violation', 'no-slot', 'tls-handshake', 'tls-certificate', 'internal'];
 
 export interface EndpointHandlers {

@@ -170,7 +170,7 @@ export class LinkPool implements LinkOwner {
     let dialed;
     try {
       if (this.closing) throw unreachable('endpoint closed');
-      dialed = await dialSocket(to, this.ctx.identity, this.ctx.limits.connectTimeoutMs, this.ctx.sockets);
+      dialed = await dialSocket(to, this.ctx.identity, this.ctx.limits.connectTimeoutMs, this.ctx.sockets, (detail) => this.ctx.handlers.onBadInput(detail, formatAddress(to), 'tls-dial'));
       if (this.closing) {
         dialed.sock.destroy();
         throw unreachable('endpoint closed');

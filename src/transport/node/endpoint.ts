@@ -446,7 +446,7 @@ export class NodeEndpoint implements Endpoint {
       if (this.closing) throw unreachable('endpoint closed');
       // waited past the point where the receiver still wants it (its request timed out): not sent at all
       if (signal?.aborted) throw expired(signal);
-      const { sock } = await dialSocket(to, this.opts.tls, this.limits.connectTimeoutMs, this.outSockets);
+      const { sock } = await dialSocket(to, this.opts.tls, this.limits.connectTimeoutMs, this.outSockets, (detail) => this.handlers.onBadInput(detail, formatAddress(to), 'tls-dial'));
       const where = `${this.opts.tls ? 'tls' : 'tcp'} to ${formatAddress(to)}`;
       const reader = new FrameReader(
         sock,

@@ -25,22 +25,27 @@ export interface Dialed {
  * fails unless the server's certificate comes from the ring's authority and names `to.id`
  * (any member when `to.id` is unknown). Rejects with CDHT_ERR_UNREACHABLE.
  */
-export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeoutMs: number, track: Set<net.Socket>): Promise<Dialed> {
+export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeoutMs: number, track: Set<net.Socket>, onHandshakeFailed?: (detail: string) => void): Promise<Dialed> {
   const where = formatAddress(to);
   return new Promise((resolve, reject) => {
     const sock = identity
       ? tls.connect({ host: to.host, port: to.port, ...tlsClientOptions(identity, to.id) })
       : net.connect({ host: to.host, port: to.port });
     track.add(sock);
+    // on a private ring, TCP connected and TLS not done yet: a failure now is the handshake's
+    let handshaking = false;
+    if (identity) sock.once('connect', () => (handshaking = true));
     const fail = (why: string): void => {
       done();
       sock.destroy();
+      if (handshaking) onHandshakeFailed?.(`tls to ${where}: handshake failed: ${why}`);
       reject(unreachable(`cannot connect to ${where}: ${why}`));
     };
     const onError = (err: Error): void => {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!identity || !FOREIGN_CERT_CODES.has(code)) return fail(describe(err));
       // it answered, with a certificate our authority did not sign: no retry will get us in
+      if (handshaking) onHandshakeFailed?.(`tls to ${where}: handshake failed: a certificate of another authority (${code})`);
       done();
       sock.destroy();
       reject(notAdmitted(`the peer at ${where} has a certificate of another authority (${code}): this peer's --tls DIR is not from that ring's authority`));
@@ -53,6 +58,7 @@ export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeou
     const onConnect = (): void => {
       const peerId = identity ? authenticatedPeerId(sock as tls.TLSSocket) : undefined;
       if (identity && peerId === undefined) return fail('the server is not a member of this ring');
+      handshaking = false;
       done();
       resolve({ sock, peerId });
     };
