@@ -69,6 +69,7 @@ function addPeerOptions(cmd: Command, name: string): Command {
     .option('--replicas <K>', 'copies of each stored file, on the owner and its next K - 1 successors (default 1 at 8 bits, 3 above)')
     .option('--max-file-size <SIZE>', 'refuse incoming files larger than this, before writing a byte (e.g. 500M, 2G)', '1G')
     .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca)').env('CDHT_TLS_DIR'))
+    .addOption(new Option('--log-format <FORMAT>', 'text (the default: the specification\'s lines) or json: one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .addHelpText('after', COMMANDS_HELP)
     // After a usage error: the command's usage line, not its whole help.
     .showHelpAfterError(`Usage: ${name} ${cmd.name()} ${cmd.usage()}\nRun '${name} ${cmd.name()} --help' for the options.`);
@@ -97,6 +98,8 @@ function rawOptions(cmd: Command): RawOptions {
     maxFileSize: str(o['maxFileSize']),
     tls: str(o['tls']),
     ...(cmd.getOptionValueSource('tls') ? { tlsSource: cmd.getOptionValueSource('tls') } : {}),
+    logFormat: str(o['logFormat']),
+    ...(cmd.getOptionValueSource('logFormat') ? { logFormatSource: cmd.getOptionValueSource('logFormat') } : {}),
   };
 }
 
@@ -394,6 +397,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--no-ping-lines', 'hide ping lines (the default)')
     .option('--debug', 'show debug lines')
     .option('--json', 'one JSON object per event instead of text')
+    .addOption(new Option('--log-format <FORMAT>', 'text (the default) or json: pino lines, one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
     .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
     .option('--bits <M>', 'id space size in bits, 8 to 160 (above 8, --random N peers get ids derived from their addresses)')
@@ -414,7 +418,8 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     const o = cmd.opts<RawRingOptions>();
     const source = cmd.getOptionValueSource('basePort');
     const tlsSource = cmd.getOptionValueSource('tls');
-    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}), ...(tlsSource ? { tlsSource } : {}) })));
+    const logFormatSource = cmd.getOptionValueSource('logFormat');
+    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}), ...(tlsSource ? { tlsSource } : {}), ...(logFormatSource ? { logFormatSource } : {}) })));
   });
 
   addCaCommands(program, name, onCa);

@@ -53,6 +53,23 @@ export interface CoreSnapshot {
   files: { name: string; key: Id; size: number }[];
 }
 
+/**
+ * What readiness and metrics read of replication. k: copies asked for, the owner's included;
+ * replicaHolders: successors that hold (or are being given) the owner's k - 1 copies now;
+ * owned: keys held here that this peer owns; shortOfK: owned keys whose k copies it knows are not
+ * all in place (see Replication.status: all owned keys while holders are fewer than k - 1, else
+ * those being copied now); handovers: names of a Quit under way not yet confirmed; unanswered:
+ * the probed successors (the first two) whose latest pings went unanswered, and how many in a row.
+ */
+export interface ReplicationStatus {
+  k: number;
+  replicaHolders: number;
+  owned: number;
+  shortOfK: number;
+  handovers: number;
+  unanswered: { peer: Id; misses: number }[];
+}
+
 export class PeerCore {
   readonly self: Contact;
   readonly space: IdSpace;
@@ -189,6 +206,21 @@ export class PeerCore {
     };
   }
 
+  /** Read only: replication as this peer knows it now. */
+  replicationStatus(): ReplicationStatus {
+    const k = this.ctx.cfg.replicas;
+    const r = this.repl.status();
+    const p1 = this.live.pred1;
+    return {
+      k,
+      replicaHolders: Math.min(this.succ.list.length, Math.max(0, k - 1)),
+      owned: p1 ? this.keys.inRange(p1.id, this.self.id).length : this.keys.size,
+      shortOfK: r.shortOfK ?? 0,
+      handovers: r.handovers,
+      unanswered: this.live.unanswered(),
+    };
+  }
+
   /**
    * The ring's members this peer knows with their addresses: successors, predecessors and
    * fingers (the transport keeps connection slots for them).
@@ -253,7 +285,7 @@ export class PeerCore {
         return this.onCommand(ev.line);
       case 'lookup':
         return this.lookups.find(ev.key, (r) => {
-          this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}) });
+          this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}), ms: this.ctx.now - ev.now });
           if (ev.op === undefined) return;
           const event = r
             ? ({ type: 'owner', owner: r.owner, hops: r.hops, successors: r.owner.id === this.ctx.self.id ? this.succ.list.slice() : r.successors, path: r.path ?? [] } as const)

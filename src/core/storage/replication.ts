@@ -497,11 +497,16 @@ export class Replication {
     const k = this.k;
     if (k > 1 && this.replicaHolders().length < k - 1) return { shortOfK: owned.length, handovers: this.pendingHandover() };
     const holders = new Set(this.replicaHolders().map((c) => c.id));
-    const copying = new Set<string>();
+    // the newest offer of a name to a holder tells (offers are kept in the order made): an earlier
+    // one left unanswered (lost, or sent while the holder was still joining) waits for its expiry,
+    // and counted the key short for two minutes after the holder had confirmed a later one
+    const latest = new Map<string, { name: string; copying: boolean }>();
     for (const o of this.offers.values()) {
       if (!holders.has(o.to.id)) continue;
-      for (const n of o.answered ? o.inFlight : o.names) copying.add(n);
+      for (const n of o.names) latest.set(`${o.to.id} ${n}`, { name: n, copying: !o.answered || o.inFlight.has(n) });
     }
+    const copying = new Set<string>();
+    for (const l of latest.values()) if (l.copying) copying.add(l.name);
     const short = owned.filter((h) => copying.has(h.name)).length;
     return { shortOfK: short, handovers: this.pendingHandover() };
   }
