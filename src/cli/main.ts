@@ -18,6 +18,7 @@ import type { NodeChoice } from './node-plan.js';
 import type { StatusPlan } from './status.js';
 import type { WebPlan } from './web.js';
 import { addOneshotCommands, type OneshotPlan } from './oneshot.js';
+import { addLogFormatEverywhere, commandPath, LOG_FORMAT_HELP } from './log-output.js';
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -445,8 +446,30 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
   addStatusCommands(program, name, (plan) => choose({ kind: 'status', plan }));
   addWebCommand(program, name, (plan) => choose({ kind: 'web', plan }));
   addOneshotCommands(program, checked, (plan) => choose({ kind: 'oneshot', plan }));
+  // every other command logs its printed lines as JSON when asked (the peer commands log their traces)
+  addLogFormatEverywhere(program, () => new Option('--log-format <FORMAT>', LOG_FORMAT_HELP).env('CDHT_LOG_FORMAT'));
+  program.hook('preAction', (_root, action) => {
+    jsonOutputEvent = undefined;
+    const path = commandPath(action);
+    if (PEER_COMMANDS.has(path)) return;
+    const format: unknown = action.opts()['logFormat'];
+    if (format === undefined || format === 'text') return;
+    const name = action.getOptionValueSource('logFormat') === 'env' ? 'CDHT_LOG_FORMAT' : '--log-format';
+    if (format !== 'json') action.error(`error: ${name} must be text or json (got ${JSON.stringify(format)})`, { exitCode: USAGE_EXIT_CODE, code: 'cdht.badArgument' });
+    if (action.opts()['json']) {
+      // an explicit --json wins over the environment's default; typed together they conflict
+      if (name === 'CDHT_LOG_FORMAT') return;
+      action.error(`error: --json and --log-format json cannot be used together: --json prints the result as JSON, --log-format json logs each line printed`, { exitCode: USAGE_EXIT_CODE, code: 'cdht.badArgument' });
+    }
+    jsonOutputEvent = path;
+  });
   return program;
 }
+
+/** Commands that log a peer's traces themselves with --log-format (node-log.ts). */
+const PEER_COMMANDS = new Set(['init', 'join', 'ring', 'node']);
+/** Set by the preAction hook: the command whose printed lines go out as JSON objects. */
+let jsonOutputEvent: string | undefined;
 
 /** Help that was asked for exits 0; every other way out of commander is a usage error. */
 function exitCodeOf(err: CommanderError): number {
@@ -478,6 +501,7 @@ export async function main(argv: string[]): Promise<number> {
       s.on('error', () => {});
     });
   }
+  if (jsonOutputEvent !== undefined) await (await import('./log-output.js')).logOutputAsJson(jsonOutputEvent);
   switch (c?.kind) {
     case 'node':
       return runNodeChoice(c.choice);
