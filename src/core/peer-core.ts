@@ -152,6 +152,7 @@ export class PeerCore {
       replicaArrived: (name, to) => this.repl.pushed(name, to),
       replicaFailed: (name, to, error) => this.repl.pushFailed(name, to, error),
       wantsReplica: (h, origin) => this.repl.wantsReplica(h, origin),
+      replicaNotTaken: (h, record) => this.repl.replicaNotTaken(h, record),
       buried: (name, from) => this.deletes.buried(name, undefined, from),
     });
     this.holds = new Holds(ctx, this.keys, () => this.succ.list.slice());

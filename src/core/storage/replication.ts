@@ -413,6 +413,21 @@ export class Replication {
     return record;
   }
 
+  /**
+   * A replica wantsReplica took did not arrive (our endpoint was busy, or the transfer broke): the
+   * name goes back into its want, so the offerer's retry under the same id is taken.
+   */
+  replicaNotTaken(h: FileBegin, record: KeyInfo): void {
+    if (this.keys.has(h.file)) return;
+    const w = this.wants.get(h.rid);
+    if (w) {
+      w.names.set(h.file, record);
+      return;
+    }
+    if (this.wants.size >= MAX_WANTS) this.wants.delete(this.wants.keys().next().value!);
+    this.wants.set(h.rid, { from: h.from, oid: 0, names: new Map([[h.file, record]]), at: this.ctx.now, refused: [] });
+  }
+
   /** Hands waiting pushes to the shell, up to MAX_PUSHES out at once. */
   private pump(): void {
     const now = this.ctx.now;
