@@ -27,9 +27,10 @@ import type { Id } from '../id-space.js';
 
 /** Offers of ours awaiting a want, and wants of ours awaiting their files. */
 const MAX_OFFERS = 256;
-const MAX_WANTS = 256;
 /** Names wanted and not arrived yet, in all and from one peer: an offerer cannot reserve a name space. */
 const MAX_WANTED_NAMES = 4096;
+/** Every want holds a name, so the names' bound is the wants' too (a hand-over of files found at start may come a few names an offer). */
+const MAX_WANTS = MAX_WANTED_NAMES;
 const MAX_WANTED_PER_PEER = 1024;
 /** Held names without a record asked to be hashed per tick (a file found at start, a Store's source). */
 const HASHES_PER_TICK = 8;
@@ -118,8 +119,20 @@ export class Replication {
   hashed(name: string): void {
     if (!this.hashing.delete(name)) return;
     this.dirty = true;
-    // a hand-over waits for the names it could not offer before they had a record
-    if (this.handover?.waiting.has(name)) this.onHandoverRetry();
+    // a hand-over waits for the names it could not offer before they had a record: they go in
+    // offers of many (one offer a name outran the receiver's wants), while the next are hashed
+    const h = this.handover;
+    if (!h?.waiting.has(name)) return;
+    let ready = 0;
+    for (const n of h.waiting) if (this.keys.get(n)?.sha256) ready++;
+    if (this.hashing.size === 0 || ready >= MAX_OFFER_KEYS / 2) return this.onHandoverRetry();
+    for (const n of h.waiting) {
+      if (this.hashing.size >= HASHES_PER_TICK) break;
+      const x = this.keys.get(n);
+      if (!x || x.sha256 || this.hashing.has(n)) continue;
+      this.hashing.add(n);
+      this.hash(n);
+    }
   }
 
   private get k(): number {
