@@ -10,6 +10,8 @@
 // an hour and runs only when asked for; BENCH=versus-readme makes its table again from bench/results/versus.json.
 // BENCH=multi (bench/multi.ts: one ring of 4096 peers over 4 processes; MULTI_PEERS, MULTI_PROCESSES,
 // MULTI_WARMUP_MS, MULTI_IDLE_MS, MULTI_LOOKUPS, MULTI_PING_MS, MULTI_README=1) takes a few minutes and runs only when asked for.
+// BENCH=surplus (bench/surplus.ts: disk used on a 64-peer ring before and after a simulated churn hour,
+// with surplus copies collected and without) takes a few minutes and runs only when asked for.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -38,7 +40,8 @@ import { clientBench } from './client.js';
 import { versusBench, versusReadme } from './versus.js';
 import { multiBench } from './multi.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
-import { freeBasePort } from '../test/helpers/ports.js';
+import { surplusBench } from './surplus.js';
+import { freeBasePort, freePortSpan } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
 const TRANSFER_MIB = Number(process.env.TRANSFER_MIB ?? 256);
@@ -88,6 +91,29 @@ async function repairOnce(): Promise<{ detectS: number; repairS: number }> {
   }
 }
 
+
+/**
+ * Lean liveness (ids above 8 bits): a 16-peer ring with 32-bit ids on sockets, interval 1 s;
+ * kill a random peer at a random point of the ping cycle and time until both its predecessors'
+ * first two successors have left it behind.
+ */
+async function leanRepairOnce(run: number): Promise<number> {
+  const net = await createTestnet({ bits: 32, count: 16, routing: 'fingers', settled: true, pingIntervalMs: 1000, basePort: await freePortSpan(24) });
+  try {
+    const ids = net.runningIds();
+    await new Promise((r) => setTimeout(r, 3000 + ((run * 397) % 1000)));
+    const at = (run * 5 + 3) % ids.length;
+    const victim = ids[at]!;
+    const preds = [ids[(at - 1 + ids.length) % ids.length]!, ids[(at - 2 + ids.length) % ids.length]!];
+    const t0 = performance.now();
+    await net.kill(victim);
+    const left = () => preds.every((p) => { const two = net.peer(p)!.snapshot().successors.slice(0, 2); return two.length === 2 && !two.includes(victim); });
+    if (!(await net.until(left, 30_000))) throw new Error(`lean repair: Peer ${victim} still named after 30 s`);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await net.close();
+  }
+}
 
 /** A bench child process (transfer-child.ts), spoken to over IPC. */
 class Child {
@@ -311,6 +337,10 @@ async function main(): Promise<void> {
     console.log(`Kill -> repair, reference ring, interval 1 s, --ping-misses 3 (${REPAIR_RUNS} runs; before the quick re-probes: 3.6 to 4 s):`);
     console.log(`  detected after ${runs.map((r) => r.detectS.toFixed(2)).join(', ')} s (median ${median(runs.map((r) => r.detectS)).toFixed(2)} s)`);
     console.log(`  repaired at 9 and 8 after ${runs.map((r) => r.repairS.toFixed(2)).join(', ')} s (median ${median(runs.map((r) => r.repairS)).toFixed(2)} s)`);
+    const lean: number[] = [];
+    for (let i = 0; i < REPAIR_RUNS; i++) lean.push(await leanRepairOnce(i));
+    console.log(`Kill -> repair, 16 peers, 32-bit ids (lean liveness: the first successor pinged), interval 1 s (${REPAIR_RUNS} runs):`);
+    console.log(`  both predecessors repaired after ${lean.map((x) => x.toFixed(2)).join(', ')} s (median ${median(lean).toFixed(2)} s)`);
   }
   if (SECTIONS.has('request')) await transfer();
   if (SECTIONS.has('transport')) {
@@ -330,6 +360,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('versus')) await versusBench();
   if (SECTIONS.has('versus-readme')) versusReadme();
   if (SECTIONS.has('multi')) await multiBench();
+  if (SECTIONS.has('surplus')) await surplusBench();
 }
 
 await main();

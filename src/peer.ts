@@ -15,13 +15,13 @@ import { SPEC_SPACE } from './core/id-space.js';
 import type { FileBegin, Message, Purpose } from './core/messages.js';
 import type { Origin } from './core/origin.js';
 import { PeerCore } from './core/peer-core.js';
-import type { CoreSnapshot } from './core/peer-core.js';
+import type { CoreSnapshot, ReplicationStatus } from './core/peer-core.js';
 import { KeyStore } from './core/storage/key-store.js';
 import type { LineLevel, Trace } from './core/trace.js';
 import { renderTrace } from './core/trace.js';
 import { storeDirOf } from './store-dir.js';
 import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint.js';
-import type { Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
+import type { BadInputReason, Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
 import { RateLimiter } from './util/rate-limit.js';
 import { PeerOps } from './api/peer-ops.js';
 import { ConsoleOps } from './api/console-ops.js';
@@ -70,6 +70,8 @@ export interface PeerOptions {
    * they cost (bench/secure.ts): without them a member can speak for any other through routing.
    */
   originProofs?: boolean;
+  /** Delete surplus copies once their holders confirm theirs (default true). False only to measure what it saves (bench/surplus.ts). */
+  collectSurplus?: boolean;
   /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
   runtime?: Runtime;
   /** How long a Request waits for an answer before giving up. */
@@ -89,6 +91,7 @@ export interface PeerTrace {
   trace: Trace;
 }
 export type PeerSnapshot = CoreSnapshot;
+export type { ReplicationStatus };
 export interface PeerExit {
   code: number;
   reason: string;
@@ -107,8 +110,17 @@ export interface PeerReceived {
   size: number;
 }
 
+/** Input the transport refused (a frame, a datagram, a connection, a TLS handshake), typed by reason. */
+export interface PeerRefused {
+  id: Id;
+  reason: BadInputReason;
+  /** host:port it came from, when known. */
+  source?: string;
+}
+
 /** The events of a Peer, by name: what `peer.on(...)` hands each listener. */
 export interface PeerEvents {
+  refused: [PeerRefused];
   neighbours: [PeerSnapshot];
   stored: [PeerStored];
   received: [PeerReceived];
@@ -207,6 +219,7 @@ export class Peer extends EventEmitter implements DataApi {
       routing: opts.routing ?? (opts.shortcuts ? 'shortcuts' : 'successor'),
       secure: !!opts.tls,
       ...(opts.originProofs === false ? { originProofs: false } : {}),
+      ...(opts.collectSurplus === false ? { collectSurplus: false } : {}),
       ...(opts.successors !== undefined ? { successors: opts.successors } : {}),
       ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
@@ -257,6 +270,10 @@ export class Peer extends EventEmitter implements DataApi {
 
   snapshot(): PeerSnapshot {
     return this.core.snapshot();
+  }
+  /** Replication as this peer knows it: keys owned, short of k, hand-overs pending (read only). */
+  replicationStatus(): ReplicationStatus {
+    return this.core.replicationStatus();
   }
   /** Every peer this one knows of, in any way (see PeerCore.knownPeers). */
   knownPeers(): Id[] {
@@ -384,8 +401,10 @@ export class Peer extends EventEmitter implements DataApi {
     const now = () => this.runtime.now();
     const handlers: EndpointHandlers = {
       onMessage: (msg: Message, origin: Origin) => this.feed({ type: 'receive', msg, origin, now: now() }),
-      onBadInput: (detail: string, source?: string) => {
-        if (this.badInput.allow(source ?? '', now())) this.line(`Dropped bad input: ${detail}`, 'debug');
+      onBadInput: (detail: string, source?: string, reason: BadInputReason = 'internal') => {
+        // counted every time (metrics), printed at most once a minute per source
+        this.emit('refused', { id: this.id, reason, ...(source !== undefined ? { source } : {}) } satisfies PeerRefused);
+        if (this.badInput.allow(source ?? '', now())) this.line(reason === 'tls-dial' ? detail : `Dropped bad input: ${detail}`, 'debug');
       },
       onFileOffer: (header: FileBegin, origin: Origin) => this.offer(header, origin),
       onFileProgress: (header: FileBegin, bytes: number) => {

@@ -60,6 +60,8 @@ export interface TestnetOptions {
    * they cost (bench/secure.ts): without them a member can speak for any other through routing.
    */
   originProofs?: boolean;
+  /** Surplus copies deleted once their holders confirm theirs (default true); false only to measure it. */
+  collectSurplus?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;
   /** Bounds of the Node transport (e.g. fewer links per peer); see DEFAULT_LIMITS. */
@@ -264,6 +266,7 @@ export class Testnet extends EventEmitter {
       ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
       ...(o.secure ? { tls: this.identity(id) } : {}),
       ...(o.originProofs === false ? { originProofs: false } : {}),
+      ...(o.collectSurplus === false ? { collectSurplus: false } : {}),
       ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));

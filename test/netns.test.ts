@@ -5,9 +5,13 @@
 // /readyz in every namespace, /metrics over the bridge, one ring in true order, each file taken by
 // its true owner and fetched from a host without a copy, and a SIGTERM that exits 0 having cost no
 // file more than the leaver's own copy, after which every file is back at k copies and served.
+// `cdht status --peer` (text and --json, with an operator's certificate) run in one namespace
+// against another's peer must print the true ring, before and after the leave; `cdht web --peer`
+// in one namespace serves a page whose state is that ring, and the departure.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,6 +20,7 @@ import { CliProcess, cleanEnv, runCli } from './helpers/cli.js';
 import { DOCKERFILE, dockerInstructions, readCompose, readText, type ComposeService } from './helpers/deploy-files.js';
 import { fetchIn, makeLan, netnsUnavailable, runIn, type Lan, type LanHost } from './helpers/netns.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
+import type { RingState } from '../src/control/view-types.js';
 
 /** Generous: five peers with TLS on two busy cores, and joiners back off between seed rounds. */
 const WAIT_MS = 120_000;
@@ -163,6 +168,70 @@ async function requestAll(peers: readonly Peer[], files: ReadonlyMap<string, Buf
   }
 }
 
+/** One peer as `cdht status --json` prints it. */
+interface StatusRow {
+  id: string;
+  address: string;
+  state: string;
+  keys: number;
+  share: number;
+  pred: string | null;
+  successors: string[];
+}
+
+/**
+ * `cdht status --peer` run in `from`'s namespace, asking `at` (by its advertised name, resolved
+ * there as a container's would be) with the operator's certificate: the text table and the JSON
+ * both list the running peers clockwise from `at`, each at its advertised address, in state
+ * normal, with its true predecessor and successor. Returns the JSON rows.
+ */
+async function statusMatches(root: string, from: Peer, at: Peer, running: readonly Peer[], operator: string): Promise<StatusRow[]> {
+  const sorted = [...running].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const i = sorted.indexOf(at);
+  const order = [...sorted.slice(i), ...sorted.slice(0, i)];
+  const advertised = (p: Peer) => p.service.env['CDHT_ADVERTISE']!;
+  const args = ['status', '--peer', advertised(at), '--tls', operator, '--timeout', '20'];
+  const opts = { cwd: root, env: cleanEnv(), wrap: from.host.wrap, timeoutMs: WAIT_MS };
+
+  const text = await runCli(args, opts);
+  assert.equal(text.status.code, 0, text.describe());
+  assert.match(text.out[0]!, new RegExp(`^Ring of ${running.length} peers \\(32-bit ids\\) walked from ${advertised(at)}$`), text.describe());
+  const rows = text.out.filter((l) => /^\d+\s/.test(l)).map((l) => l.split(/\s{2,}/));
+  assert.deepEqual(rows.map((r) => [r[0], r[1], r[2]]), order.map((p) => [String(p.id), advertised(p), 'normal']), text.describe());
+  assert.ok(text.out.some((l) => l.startsWith('Shares add up to 100.00%')), text.describe());
+
+  const json = await runCli([...args, '--json'], opts);
+  assert.equal(json.status.code, 0, json.describe());
+  const peers = JSON.parse(json.out.join('\n')) as StatusRow[];
+  assert.deepEqual(peers.map((p) => [p.id, p.address, p.state]), order.map((p) => [String(p.id), advertised(p), 'normal']));
+  peers.forEach((p, j) => {
+    assert.equal(p.pred, String(order[(j + order.length - 1) % order.length]!.id), `${p.id}'s predecessor`);
+    assert.equal(p.successors[0], String(order[(j + 1) % order.length]!.id), `${p.id}'s first successor`);
+  });
+  assert.ok(Math.abs(peers.reduce((s, p) => s + p.share, 0) - 1) < 1e-9, 'the shares cover the id space');
+  return peers;
+}
+
+/**
+ * A page's socket opened inside `host`'s namespace (the page listens on its loopback): waits for a
+ * state whose live peers are `ids` in a walk that came round, and resolves with it.
+ */
+const PAGE_SCRIPT = `const WebSocket = require(process.argv[1]); const want = process.argv[3]; let last;
+const ws = new WebSocket(process.argv[2].replace(/^http/, 'ws') + 'ws');
+const stop = setTimeout(() => { process.stdout.write(JSON.stringify({ timedOut: true, last })); process.exit(1); }, Number(process.argv[4]));
+ws.on('message', (d) => { const m = JSON.parse(String(d)); if (m.type !== 'state') return; last = m;
+  const live = m.peers.filter((p) => p.state === 'live').map((p) => p.id).join();
+  if (live === want && m.remote && m.remote.complete && m.stale.length === 0) { clearTimeout(stop); process.stdout.write(JSON.stringify(m)); ws.terminate(); } });
+ws.on('error', (e) => { process.stdout.write(JSON.stringify({ error: String(e) })); process.exit(1); });`;
+
+async function pageShows(host: LanHost, url: string, running: readonly Peer[]): Promise<RingState> {
+  const ids = [...running].sort((a, b) => (a.id < b.id ? -1 : 1)).map((p) => String(p.id));
+  const wsPath = createRequire(import.meta.url).resolve('ws');
+  const r = await runIn(host, [process.execPath, '-e', PAGE_SCRIPT, wsPath, url, ids.join(), String(WAIT_MS - 10_000)], WAIT_MS);
+  assert.equal(r.code, 0, `the page in ${host.ns} shows the ring ${ids.join()}: ${r.out.slice(0, 2000)}`);
+  return JSON.parse(r.out) as RingState;
+}
+
 /** NETNS_LOGS=DIR keeps each peer's whole output there: the failure message shows only a tail. */
 function keepLogs(peers: readonly Peer[]): void {
   const dir = process.env['NETNS_LOGS'];
@@ -174,10 +243,15 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
   const root = mkdtempSync(join(tmpdir(), 'cdht-netns-'));
   let lan: Lan | undefined;
   const peers: Peer[] = [];
+  let web: CliProcess | undefined;
   const started = Date.now();
   const lap = (what: string) => t.diagnostic(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   try {
     const tls = await certificates(root, services.map((s) => s.env['CDHT_ID']!));
+    // an operator's certificate from the same authority (an id no peer has): status on a private ring needs one
+    const operator = join(root, 'operator');
+    const issued = await runCli(['ca', 'issue', '4000000000', '--ca', join(root, 'ca'), '--out', operator], { cwd: root, timeoutMs: 30_000 });
+    assert.equal(issued.status.code, 0, issued.describe());
     lan = makeLan(services.length, SUBNET, services.map((s) => s.name));
     // all at once, as `docker compose up` starts them
     services.forEach((s, i) => peers.push(startPeer(root, s, lan!.hosts[i]!, tls[i]!)));
@@ -186,6 +260,29 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
     await readyEverywhere(peers);
     await metricsInRing(peers);
     lap('every /readyz 200');
+
+    // the walk from another host: cdht-1's namespace asks cdht-3, which it reaches over the bridge
+    await statusMatches(root, peers[0]!, peers[2]!, peers, operator);
+    const anonymous = await runCli(['status', '--peer', peers[2]!.service.env['CDHT_ADVERTISE']!], { cwd: root, env: cleanEnv(), wrap: peers[0]!.host.wrap, timeoutMs: WAIT_MS });
+    assert.equal(anonymous.status.code, 1, anonymous.describe());
+    assert.match(anonymous.err.join('\n'), /is private: give --tls DIR/);
+    lap('cdht status across the namespaces');
+
+    // the page for the ring, served in cdht-1's namespace, walking from cdht-2 with a certificate of
+    // its own (a private ring's peers keep one connection per id: not the status runs' id)
+    const webCert = join(root, 'operator-web');
+    const webIssued = await runCli(['ca', 'issue', '4000000001', '--ca', join(root, 'ca'), '--out', webCert], { cwd: root, timeoutMs: 30_000 });
+    assert.equal(webIssued.status.code, 0, webIssued.describe());
+    web = new CliProcess(['web', '--peer', peers[1]!.service.env['CDHT_ADVERTISE']!, '--tls', webCert, '--web-port', '0', '--refresh', '1', '--timeout', '20'], { cwd: root, label: 'cdht web', env: cleanEnv(), wrap: peers[0]!.host.wrap });
+    await web.waitFor([/^Watching the ring at cdht-2:7000: 5 peers \(32-bit ids\); a peer may be asked to leave/, /^Web page: http:\/\/127\.0\.0\.1:\d+\/$/], { timeoutMs: WAIT_MS });
+    const pageUrl = web.out.find((l) => l.startsWith('Web page: '))!.slice('Web page: '.length);
+    const shown = await pageShows(peers[0]!.host, pageUrl, peers);
+    for (const p of peers) {
+      const v = shown.peers.find((x) => x.id === String(p.id));
+      assert.equal(v?.layers?.['address'], p.service.env['CDHT_ADVERTISE'], `${p.service.name} on the page`);
+      assert.equal(v?.phase, 'active');
+    }
+    lap('cdht web --peer across the namespaces');
 
     // compose sets no CDHT_REPLICAS: the default above 8 bits
     assert.ok(services.every((s) => s.env['CDHT_REPLICAS'] === undefined && Number(s.env['CDHT_BITS']) > 8));
@@ -199,6 +296,8 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
     const files = await storeAll(leaver, root, names);
     for (const n of names) assert.ok(owner.get(n)!.proc.out.includes(`Store ${n} request accepted`), `${n} taken by its true owner, ${owner.get(n)!.service.name}`);
     await until(`every file at ${k} peers`, () => (shortOf(peers, names, k).length === 0 ? true : undefined));
+    const held = await statusMatches(root, peers[4]!, peers[1]!, peers, operator);
+    assert.ok(held.reduce((s, p) => s + p.keys, 0) >= FILES * k, `status counts at least ${FILES * k} keys held: ${JSON.stringify(held.map((p) => p.keys))}`);
     await requestAll(peers, files);
     lap('stored and fetched');
 
@@ -218,10 +317,14 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
     lap('left');
     await until(`every file back at ${k} copies among the four`, () => (shortOf(rest, names, k).length === 0 ? true : undefined));
     await oneRing(rest);
+    // the walk no longer meets the leaver
+    await statusMatches(root, rest[0]!, rest.at(-1)!, rest, operator);
+    const shownAfter = await pageShows(peers[0]!.host, pageUrl, rest);
+    assert.equal(shownAfter.peers.find((p) => p.id === String(leaver.id))?.state, 'departed', 'the leaver is drawn as departed');
     await requestAll(rest, files);
     lap('after the leave');
   } finally {
-    await Promise.all(peers.map((p) => p.proc.stop()));
+    await Promise.all([...peers.map((p) => p.proc.stop()), web?.stop()]);
     keepLogs(peers);
     lan?.close();
     rmSync(root, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,6 +115,39 @@ describe('cdht node: seeds and identity', () => {
     const other = await runCli(['node', '--bits', '16', '--id', '1', '--data-dir', data], { cwd: root, env: cleanEnv() });
     assert.equal(other.status.code, 2);
     assert.match(other.err[0]!, new RegExp(`--id 1: .*cdht-node\\.json belongs to Peer ${kept.id} of the 16-bit space`));
+  });
+});
+
+describe('cdht node: TLS files kept in the data folder', () => {
+  test('--tls once: its files are kept (key 0600), and a restart without --tls is the same member of the private ring', async () => {
+    const root = tempDir();
+    const [ca, tlsA, tlsB] = [join(root, 'ca'), join(root, 'tls-a'), join(root, 'tls-b')];
+    assert.equal((await runCli(['ca', 'create', ca], { cwd: root })).status.code, 0);
+    for (const [id, out] of [['1000', tlsA], ['2000', tlsB]] as const) assert.equal((await runCli(['ca', 'issue', id, '--ca', ca, '--out', out], { cwd: root })).status.code, 0);
+    const port = await freeBasePort([0, 1, 2]);
+    const portB = port + 1;
+    const data = subDir(root, 'data');
+    const first = node(['--bits', '16', '--id', '1000', '--listen', `127.0.0.1:${port}`, '--tls', tlsA, '--data-dir', data, ...INTERVAL], root, 'first run', cleanEnv());
+    await first.waitFor([/^Peer 1000 \(16-bit ids\) on 127\.0\.0\.1:\d+; no seeds/], { timeoutMs: WAIT_MS });
+    await first.stop();
+    const kept = join(data, '.cdht-tls');
+    for (const f of ['ca.crt', 'peer-1000.key', 'peer-1000.crt']) assert.equal(readFileSync(join(kept, f), 'utf8'), readFileSync(join(f === 'ca.crt' ? ca : tlsA, f), 'utf8'), f);
+    assert.equal(statSync(join(kept, 'peer-1000.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(kept).mode & 0o777, 0o700);
+    assert.ok(!first.out.some((l) => l.startsWith('This ring is open')), first.describe());
+
+    // the --tls directory is gone: id, address and certificate all come from the data folder
+    rmSync(tlsA, { recursive: true });
+    const again = node(['--bits', '16', '--data-dir', data, ...INTERVAL, '--no-ping-lines'], root, 'second run', cleanEnv());
+    await again.waitFor([new RegExp(`^Peer 1000 \\(16-bit ids\\) on 127\\.0\\.0\\.1:${port}; no seeds`), `Private ring: the TLS files kept in ${kept} from an earlier --tls`], { timeoutMs: WAIT_MS });
+    assert.ok(!again.out.some((l) => l.startsWith('This ring is open')), again.describe());
+    // a member with a certificate of the same authority joins it: the handshake used the kept files
+    const b = node(['--bits', '16', '--id', '2000', '--listen', `127.0.0.1:${portB}`, '--tls', tlsB, '--data-dir', subDir(root, 'b'), '--seeds', `1000@127.0.0.1:${port}`, ...INTERVAL, '--no-ping-lines'], root, 'node 2000', cleanEnv());
+    await b.waitFor(['My first successor is Peer 1000'], { timeoutMs: WAIT_MS });
+    await again.waitFor(['Peer 2000 Join request received'], { timeoutMs: WAIT_MS });
+    // a peer without --tls is not let in
+    const open = node(['--bits', '16', '--id', '3000', '--listen', `127.0.0.1:${port + 2}`, '--data-dir', subDir(root, 'open'), '--seeds', `1000@127.0.0.1:${port}`, ...INTERVAL], root, 'open peer', cleanEnv());
+    await open.waitFor([/this ring is private/], { timeoutMs: WAIT_MS });
   });
 });
 
@@ -299,6 +332,68 @@ describe('cdht node: health and metrics', () => {
     const alone = await get(`${url}/readyz`);
     assert.equal(alone.status, 503, alone.body);
     assert.match((JSON.parse(alone.body) as { reason: string }).reason, /^no successor answers/);
+  });
+});
+
+/** Asks `url` until `done` holds for its answer (each ask waits for the answer; at most `tries`). */
+async function pollUntil(url: string, done: (r: { status: number; body: string }) => boolean, what: string, tries = 300): Promise<{ status: number; body: string }> {
+  let last: { status: number; body: string } | undefined;
+  for (let i = 0; i < tries; i++) {
+    last = await get(url);
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: last answer ${last?.status} ${last?.body}`);
+}
+
+interface ReadyBody {
+  ready: boolean;
+  reason: string;
+  k?: number;
+  keysOwned?: number;
+  keysShortOfK?: number;
+}
+
+describe('cdht node: /readyz and keys short of k', () => {
+  test('k = 3 on three peers: a successor killed is 503 while it leaves pings unanswered, keys short of k are reported, and a new peer takes the copies', async () => {
+    const root = tempDir();
+    const base = await freeBasePort([10, 50, 100, 200]);
+    // 100 misses before a death is declared: the silence lasts seconds, not a fraction of one
+    const common = ['--base-port', String(base), ...INTERVAL, '--no-ping-lines', '--replicas', '3', '--ping-misses', '100'];
+    const [aDir, bDir, cDir, dDir] = ['a', 'b', 'c', 'd'].map((n) => subDir(root, n)) as [string, string, string, string];
+    // key 5 lies in (200, 10]: Peer 10 owns it once the ring is 10 -> 100 -> 200
+    writeFileSync(join(aDir, '0005.pdf'), 'owned by Peer 10');
+    const a = node(['--id', '10', '--data-dir', aDir, '--http', '127.0.0.1:0', ...common], root, 'node 10', cleanEnv());
+    const url = await httpUrl(a);
+    const b = node(['--id', '100', '--data-dir', bDir, '--seeds', '10', ...common], root, 'node 100', cleanEnv());
+    await b.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    const c = node(['--id', '200', '--data-dir', cDir, '--seeds', '10', ...common], root, 'node 200', cleanEnv());
+    await c.waitFor(['My first successor is Peer 10'], { timeoutMs: WAIT_MS });
+    // the copies reach 100 and 200: every key of Peer 10 at k copies
+    // (a sync now and then re-offers what the holders have: short for the moment its offer is unanswered)
+    const settled = (r: { status: number; body: string }) => r.status === 200 && (JSON.parse(r.body) as ReadyBody).keysShortOfK === 0;
+    const whole = await pollUntil(`${url}/readyz`, (r) => settled(r) && existsSync(join(bDir, '0005.pdf')) && existsSync(join(cDir, '0005.pdf')), 'Peer 10 ready with its key on three peers');
+    const ok = JSON.parse(whole.body) as ReadyBody;
+    assert.deepEqual([ok.k, ok.keysOwned, ok.keysShortOfK], [3, 1, 0], whole.body);
+
+    await c.stop(); // SIGKILL: Peer 10 learns it only from unanswered pings
+    const silent = await pollUntil(`${url}/readyz`, (r) => r.status === 503, '503 while Peer 200 leaves pings unanswered');
+    const why = JSON.parse(silent.body) as ReadyBody;
+    assert.equal(why.ready, false);
+    assert.match(why.reason, /^successor Peer 200 does not answer \(\d+ pings? missed\)/, silent.body);
+    // declared dead: a ring of two holds two copies of three; said, and not held against readiness
+    const short = await pollUntil(`${url}/readyz`, (r) => r.status === 200 && ((JSON.parse(r.body) as ReadyBody).keysShortOfK ?? 0) >= 1, 'ready again, keys short of k');
+    assert.match((JSON.parse(short.body) as ReadyBody).reason, /1 key it owns short of k=3 copies: only 1 live successor to hold the other 2/, short.body);
+    const m = parsePrometheus((await get(`${url}/metrics`)).body);
+    assert.equal(sampleValue(m, 'cdht_keys_short_of_k'), 1);
+
+    // a new peer between 10 and 100 becomes a replica holder: the repair copies the key to it
+    const d = node(['--id', '50', '--data-dir', dDir, '--seeds', '10', ...common], root, 'node 50', cleanEnv());
+    await d.waitFor(['My first successor is Peer 100'], { timeoutMs: WAIT_MS });
+    await pollUntil(`${url}/readyz`, (r) => settled(r) && existsSync(join(dDir, '0005.pdf')), `every key of Peer 10 at k copies again\n${a.describe()}\n${d.describe()}`);
+    assert.equal(readFileSync(join(dDir, '0005.pdf'), 'utf8'), 'owned by Peer 10', 'the repair copied the key to the new peer');
+    // and the gauge is back at 0 (read until a scrape falls between the syncs' brief re-offers)
+    await pollUntil(`${url}/metrics`, (r) => sampleValue(parsePrometheus(r.body), 'cdht_keys_short_of_k') === 0, 'cdht_keys_short_of_k back at 0');
   });
 });
 

@@ -2,7 +2,8 @@
 // clicked like a person: plan a ring with Add Node, Start it, Join Node through the form, Store and
 // Request a real file, Leave (Graceful) and Leave (Abrupt); after each step the drawn ring must be
 // the controller's true ring. Saves screenshots and measures how soon a change reaches the page,
-// at 7 and at 256 peers, and the page's weight.
+// at 7 and at 256 peers, and the page's weight. A ring watched from outside (`cdht web --peer`)
+// is drawn as walked, with no control that would change it.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,10 @@ import { after, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { RingController } from '../src/control/ring-controller.js';
+import { RemoteRing } from '../src/control/remote-ring.js';
+import { CLIENT_ID, StatusClient } from '../src/control/status-walk.js';
+import { createTestnet, REFERENCE_RING } from '../src/testnet.js';
+import { SimNetwork } from '../src/transport/sim/network.js';
 import { ringSuccessors } from '../src/core/ring.js';
 import { startWebServer } from '../src/web/server.js';
 import type { WebServer } from '../src/web/server.js';
@@ -362,5 +367,34 @@ test('256 peers in Chromium: the drawn ring follows kills and joins, and stays s
   // a loose bound (CI runs two test files at once on two cores); the figures tell the real story
   assert.ok(p95 < 250, `95% of frames within 250 ms during churn (p95 ${p95.toFixed(0)} ms)`);
   await shot(page, '5-256-peers.png');
+  assert.deepEqual(errors, []);
+});
+
+test('a ring watched from outside, read-only: drawn as walked, its panel lists the address, no control would change it', { skip: SKIP }, async () => {
+  const net = await createTestnet({ runtime: 'sim', pingIntervalMs: 1000, perPeerDirs: true, sim: new SimNetwork({ seed: 5 }) });
+  await net.run(3000);
+  const client = await StatusClient.open(net.runtime, { id: CLIENT_ID, host: '127.0.0.1', port: 40003 }, 'watcher');
+  // a long refresh: the simulator stands still once the first walk is done
+  const watcher = new RemoteRing({ runtime: net.runtime, client, peer: net.contactOf(8), refreshMs: 3_600_000 });
+  const begun = watcher.begin();
+  let walked = false;
+  void begun.then(() => (walked = true), () => (walked = true));
+  await net.until(() => walked, 20_000);
+  await begun;
+  const web = await startWebServer({ controller: watcher, host: '127.0.0.1', port: 0 });
+  cleanups.push(() => net.close(), () => client.close(), () => watcher.close(), () => web.close());
+  const { page, errors } = await browse(web.url);
+  const drawn = await page.$$eval('#peers [data-peer-id]', (els) => els.map((e) => [e.getAttribute('data-peer-id'), e.getAttribute('data-state'), e.getAttribute('data-successor')]));
+  const n = REFERENCE_RING.length;
+  assert.deepEqual(drawn, REFERENCE_RING.map((id, i) => [String(id), 'live', String(REFERENCE_RING[(i + 1) % n])]));
+  await page.waitForFunction(() => /^The ring at 127\.0\.0\.1:\d+, walked at .*: 7 peers; stale: none\. Read-only\./.test(document.querySelector('#summary')!.textContent ?? ''));
+  for (const id of ['#start', '#stop', '#node-form']) assert.equal(await page.locator(id).isVisible(), false, `${id} is not offered`);
+  await page.locator('#peers [data-peer-id="14"]').click();
+  await page.waitForSelector('#peer-panel:not([hidden])');
+  assert.equal(await page.locator('#peer-title').textContent(), 'Peer 14');
+  assert.match((await page.locator('#peer-layers').textContent()) ?? '', new RegExp(`address127\\.0\\.0\\.1:${net.contactOf(14).port}`));
+  assert.equal(await page.locator('#peer-files').textContent(), 'names are not told outside the ring');
+  for (const id of ['#file-form', '#peer-leave']) assert.equal(await page.locator(id).isVisible(), false, `${id} is not offered`);
+  await shot(page, '6-remote-read-only.png');
   assert.deepEqual(errors, []);
 });

@@ -50,6 +50,27 @@ export interface RawOptions {
   /** A private ring's certificate directory (--tls, or CDHT_TLS_DIR). */
   tls?: string;
   tlsSource?: string;
+  /** --log-format (or CDHT_LOG_FORMAT): text (default) or json. */
+  logFormat?: string;
+  logFormatSource?: string;
+}
+
+/** How a command prints its events: text lines (the specification's), or one JSON object a line. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export function parseLogFormat(text: string, name = '--log-format'): LogFormat {
+  if (!(LOG_FORMATS as readonly string[]).includes(text)) problem(`${name} must be ${LOG_FORMATS.join(' or ')} (got ${JSON.stringify(text)})`);
+  return text as LogFormat;
+}
+
+/** A ring's --log-format: json is pino lines, which --json (the ring's own event objects) is not. */
+function ringLogFormat(o: { json?: boolean; logFormat?: string; logFormatSource?: string }): { logFormat?: LogFormat } {
+  if (o.logFormat === undefined) return {};
+  const name = o.logFormatSource === 'env' ? 'CDHT_LOG_FORMAT' : '--log-format';
+  const logFormat = parseLogFormat(o.logFormat, name);
+  if (logFormat === 'json' && o.json) problem(`--json and ${name} json cannot be used together: --json prints the ring's state objects, ${name} json log lines`);
+  return { logFormat };
 }
 
 /** What the CLI does with the lines a peer prints. */
@@ -63,6 +84,8 @@ export interface RunPlan {
   show: LineFilter;
   /** Said once at start: the ring is open, or a private ring's key file is readable by others. */
   notices: string[];
+  /** init and join: text lines (default) or JSON lines. */
+  logFormat?: LogFormat;
 }
 
 export class ArgumentProblem extends Error {}
@@ -104,7 +127,7 @@ export function parseSize(name: string, value: string): number {
   return n;
 }
 
-function parseHost(value: string, name = '--host'): string {
+export function parseHost(value: string, name = '--host'): string {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes === 0 || bytes > MAX_HOST_BYTES || /[\s\u0000-\u001f\u007f]/.test(value)) {
     problem(`${name} must be an address or host name of 1 to ${MAX_HOST_BYTES} bytes without spaces (got ${quoted(value)})`);
@@ -214,10 +237,12 @@ function peerArg(space: IdSpace, name: string, text: string, place: ((id: Id) =>
   }
 }
 
+export const OPEN_RING_NOTICE = 'This ring is open: anyone who can reach this peer can send it messages, and nothing is encrypted (--tls DIR makes a private ring)';
+
 /** A private ring's credentials for `id` from --tls DIR (or CDHT_TLS_DIR); every problem is one line (exit 2). */
 function privateRing(o: RawOptions, id: Id): { tls?: TlsIdentity; notices: string[] } {
   if (o.tls === undefined || o.tls === '') {
-    return { notices: ['This ring is open: anyone who can reach this peer can send it messages, and nothing is encrypted (--tls DIR makes a private ring)'] };
+    return { notices: [OPEN_RING_NOTICE] };
   }
   const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
   try {
@@ -239,7 +264,8 @@ function planOf(c: ReturnType<typeof commonOptions>, at: ReturnType<typeof place
     if (keys === store || keys.startsWith(store + sep)) problem(`${o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls'}: ${keys} is inside ${store}, the folder this peer serves its stored files from; keep the keys elsewhere`);
   }
   const peer = { ...rest, id: at.id, host: at.self.host, port: at.self.port, ...(at.listen ? { listen: at.listen } : {}), ...(tls ? { tls } : {}), mode, pingIntervalMs };
-  return { peer, show, notices };
+  const logFormat = o.logFormat === undefined ? undefined : parseLogFormat(o.logFormat, o.logFormatSource === 'env' ? 'CDHT_LOG_FORMAT' : '--log-format');
+  return { peer, show, notices, ...(logFormat ? { logFormat } : {}) };
 }
 
 export function initPlan(words: { peer: string; first: string; second: string; interval: string }, o: RawOptions): RunPlan {
@@ -315,6 +341,8 @@ export interface RawRingOptions {
   pingLines?: boolean;
   debug?: boolean;
   json?: boolean;
+  logFormat?: string;
+  logFormatSource?: string;
   reporter?: boolean;
   pingMisses?: string;
   bits?: string;
@@ -402,6 +430,7 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     ...(o.pingLines !== undefined ? { pingLines: o.pingLines } : {}),
     debug: !!o.debug,
     json: !!o.json,
+    ...ringLogFormat(o),
     reporter: !!o.reporter,
     pingMisses: common.pingMisses!,
     bits: space.bits,

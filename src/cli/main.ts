@@ -16,7 +16,9 @@ import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
 import { CONFIG_SETTING, SETTINGS, camelName, type Setting } from '../config/settings.js';
 import type { NodeChoice } from './node-plan.js';
 import type { StatusPlan } from './status.js';
+import type { WebPlan } from './web.js';
 import { addOneshotCommands, type OneshotPlan } from './oneshot.js';
+import { addLogFormatEverywhere, commandPath, LOG_FORMAT_HELP } from './log-output.js';
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -68,6 +70,7 @@ function addPeerOptions(cmd: Command, name: string): Command {
     .option('--replicas <K>', 'copies of each stored file, on the owner and its next K - 1 successors (default 1 at 8 bits, 3 above)')
     .option('--max-file-size <SIZE>', 'refuse incoming files larger than this, before writing a byte (e.g. 500M, 2G)', '1G')
     .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca)').env('CDHT_TLS_DIR'))
+    .addOption(new Option('--log-format <FORMAT>', 'text (the default: the specification\'s lines) or json: one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .addHelpText('after', COMMANDS_HELP)
     // After a usage error: the command's usage line, not its whole help.
     .showHelpAfterError(`Usage: ${name} ${cmd.name()} ${cmd.usage()}\nRun '${name} ${cmd.name()} --help' for the options.`);
@@ -96,6 +99,8 @@ function rawOptions(cmd: Command): RawOptions {
     maxFileSize: str(o['maxFileSize']),
     tls: str(o['tls']),
     ...(cmd.getOptionValueSource('tls') ? { tlsSource: cmd.getOptionValueSource('tls') } : {}),
+    logFormat: str(o['logFormat']),
+    ...(cmd.getOptionValueSource('logFormat') ? { logFormatSource: cmd.getOptionValueSource('logFormat') } : {}),
   };
 }
 
@@ -270,6 +275,42 @@ function addStatusCommands(program: Command, name: string, onStatus: (plan: Stat
   }
 }
 
+const WEB_HELP = `
+Serves the web page for a ring that runs elsewhere (peers in other processes or on other hosts):
+it walks the ring from the peer given over the peers' own protocol, as cdht status does, without
+joining it, and walks it again every --refresh seconds; the page draws each peer, its successors
+and predecessor, its address, keys, bytes and share. Read-only: without a certificate the page
+changes nothing. On a private ring --tls DIR (a certificate its authority issued; --id picks one
+when DIR holds several) also lets the page ask a peer to leave (decommission), with that peer's
+own certificate when DIR holds it, or one the authority's key in DIR issues for the request; the
+peer refuses any other. Runs until Ctrl+C or SIGTERM; exit 1 when the first walk finds no peer.
+
+Examples:
+  cdht web --peer 10.0.0.1:7000
+  cdht web --peer 10.0.0.1:7000 --tls ring-ca --id 1000 --web-port 8080`;
+
+function addWebCommand(program: Command, name: string, onWeb: (plan: WebPlan) => void): void {
+  program
+    .command('web')
+    .description('serve the web page for a ring running elsewhere, walked from any of its peers (read-only without a certificate)')
+    .usage('--peer <HOST:PORT> [options]')
+    .option('--peer <HOST:PORT>', 'a peer of the ring (required)')
+    .option('--refresh <S>', 'seconds between walks of the ring (1..3600)', '2')
+    .option('--timeout <S>', 'seconds each peer has to answer (1..600)', '5')
+    .option('--max <N>', 'visit at most N peers a walk (1..4096)', '4096')
+    .option('--web-port <N>', `port of the web page, 0 for any free one (default ${DEFAULT_WEB_PORT}, or a free one when that is taken)`)
+    .option('--web-host <ADDR>', 'address the web page listens on (default 127.0.0.1: this machine only)')
+    .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and a certificate its authority issued; lets the page ask a peer to leave').env('CDHT_TLS_DIR'))
+    .option('--id <ID>', 'with --tls: which peer-ID certificate of DIR to walk with')
+    .addHelpText('after', WEB_HELP)
+    .showHelpAfterError(`Usage: ${name} web --peer <HOST:PORT> [options]\nRun '${name} web --help' for the options.`)
+    .allowExcessArguments()
+    .action(async (_opts: unknown, c: Command) => {
+      const { webPlan } = await import('./web.js');
+      onWeb(checked(c, c.args, () => webPlan(c.opts())));
+    });
+}
+
 async function runStatusPlan(plan: StatusPlan): Promise<number> {
   const { runStatus, runDecommission } = await import('./status.js');
   return plan.kind === 'status' ? runStatus(plan) : runDecommission(plan);
@@ -289,6 +330,7 @@ export type Chosen =
   | { kind: 'check'; plan: CheckPlan }
   | { kind: 'node'; choice: NodeChoice }
   | { kind: 'status'; plan: StatusPlan }
+  | { kind: 'web'; plan: WebPlan }
   | { kind: 'oneshot'; plan: OneshotPlan };
 
 export function buildProgram(name: string, choose: (c: Chosen) => void): Command {
@@ -311,7 +353,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
         `       ${name} join <PEER> <KNOWN_PEER> <PING_INTERVAL> [options]\n` +
         `Run '${name} --help' for more.`,
     )
-    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30\n  ${name} ring --web`)
+    .addHelpText('after', `\nExamples:\n  ${name} init 2 4 5 30\n  ${name} join 15 4 30\n  ${name} ring --web\n  ${name} web --peer 10.0.0.1:7000`)
     .version(packageVersion(), '-V, --version', 'print the version');
 
   addPeerOptions(
@@ -358,6 +400,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--no-ping-lines', 'hide ping lines (the default)')
     .option('--debug', 'show debug lines')
     .option('--json', 'one JSON object per event instead of text')
+    .addOption(new Option('--log-format <FORMAT>', 'text (the default) or json: pino lines, one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
     .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
     .option('--bits <M>', 'id space size in bits, 8 to 160 (above 8, --random N peers get ids derived from their addresses)')
@@ -380,7 +423,8 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     const o = cmd.opts<RawRingOptions>();
     const source = cmd.getOptionValueSource('basePort');
     const tlsSource = cmd.getOptionValueSource('tls');
-    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}), ...(tlsSource ? { tlsSource } : {}) })));
+    const logFormatSource = cmd.getOptionValueSource('logFormat');
+    onRing(checked(cmd, cmd.args, () => ringPlan({ ...o, ...(source ? { basePortSource: source } : {}), ...(tlsSource ? { tlsSource } : {}), ...(logFormatSource ? { logFormatSource } : {}) })));
   });
 
   addCaCommands(program, name, onCa);
@@ -404,9 +448,32 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
   addCheckCommand(program, name, (plan) => choose({ kind: 'check', plan }));
   addNodeCommand(program, name, (choice) => choose({ kind: 'node', choice }));
   addStatusCommands(program, name, (plan) => choose({ kind: 'status', plan }));
+  addWebCommand(program, name, (plan) => choose({ kind: 'web', plan }));
   addOneshotCommands(program, checked, (plan) => choose({ kind: 'oneshot', plan }));
+  // every other command logs its printed lines as JSON when asked (the peer commands log their traces)
+  addLogFormatEverywhere(program, () => new Option('--log-format <FORMAT>', LOG_FORMAT_HELP).env('CDHT_LOG_FORMAT'));
+  program.hook('preAction', (_root, action) => {
+    jsonOutputEvent = undefined;
+    const path = commandPath(action);
+    if (PEER_COMMANDS.has(path)) return;
+    const format: unknown = action.opts()['logFormat'];
+    if (format === undefined || format === 'text') return;
+    const name = action.getOptionValueSource('logFormat') === 'env' ? 'CDHT_LOG_FORMAT' : '--log-format';
+    if (format !== 'json') action.error(`error: ${name} must be text or json (got ${JSON.stringify(format)})`, { exitCode: USAGE_EXIT_CODE, code: 'cdht.badArgument' });
+    if (action.opts()['json']) {
+      // an explicit --json wins over the environment's default; typed together they conflict
+      if (name === 'CDHT_LOG_FORMAT') return;
+      action.error(`error: --json and --log-format json cannot be used together: --json prints the result as JSON, --log-format json logs each line printed`, { exitCode: USAGE_EXIT_CODE, code: 'cdht.badArgument' });
+    }
+    jsonOutputEvent = path;
+  });
   return program;
 }
+
+/** Commands that log a peer's traces themselves with --log-format (node-log.ts). */
+const PEER_COMMANDS = new Set(['init', 'join', 'ring', 'node']);
+/** Set by the preAction hook: the command whose printed lines go out as JSON objects. */
+let jsonOutputEvent: string | undefined;
 
 /** Help that was asked for exits 0; every other way out of commander is a usage error. */
 function exitCodeOf(err: CommanderError): number {
@@ -431,13 +498,14 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const c = chosen as Chosen | undefined;
-  if (c?.kind === 'peer' || c?.kind === 'ring' || (c?.kind === 'node' && c.choice.kind === 'run')) {
+  if (c?.kind === 'peer' || c?.kind === 'ring' || c?.kind === 'web' || (c?.kind === 'node' && c.choice.kind === 'run')) {
     // their own handlers take over (a write error must still never be thrown as unhandled)
     outputs.forEach((s) => {
       s.off('error', quietEnd);
       s.on('error', () => {});
     });
   }
+  if (jsonOutputEvent !== undefined) await (await import('./log-output.js')).logOutputAsJson(jsonOutputEvent);
   switch (c?.kind) {
     case 'node':
       return runNodeChoice(c.choice);
@@ -451,6 +519,8 @@ export async function main(argv: string[]): Promise<number> {
       return runCa(c.plan, name);
     case 'status':
       return runStatusPlan(c.plan);
+    case 'web':
+      return (await import('./web.js')).runWeb(c.plan);
     case 'oneshot':
       return (await import('./oneshot.js')).runOneshot(c.plan, name);
     case 'peer':

@@ -1,6 +1,7 @@
-// What `cdht node` prints: the peer's own lines as text (the default, the same words as init and
-// join print), or one JSON object a line through pino with the trace's kind as `event`. Both read
-// the same traces; the node shell's own sentences (start, seeds, leaving) go through `say`.
+// What a peer's command prints (node, init, join; ring shares the JSON half): the peer's own lines
+// as text (the default, the specification's words), or one JSON object a line through pino with
+// the trace's kind as `event`. Both read the same traces; the shell's own sentences (start,
+// seeds, leaving, console answers) go through `say`.
 import { pino, type Logger } from 'pino';
 import type { Id, IdSpace } from '../core/id-space.js';
 import type { LineLevel } from '../core/trace.js';
@@ -39,25 +40,38 @@ function textLog(show: LineFilter, out: NodeJS.WritableStream): NodeLog {
 /** pino's levels for the peer's: ping and debug lines are detail an operator filters out. */
 const PINO_LEVELS: Record<LineLevel, 'info' | 'debug'> = { info: 'info', ping: 'debug', debug: 'debug' };
 
-function jsonLog(show: LineFilter, out: NodeJS.WritableStream): NodeLog {
-  // synchronous: a line said just before exit must not be lost, and the rate is a peer's, not a server's
-  const logger: Logger = pino(
+/**
+ * pino writing one JSON object a line to `out` (stdout synchronously: a line said just before
+ * exit must not be lost, and the rate is a peer's, not a server's).
+ */
+export function jsonLogger(out: NodeJS.WritableStream = process.stdout): Logger {
+  return pino(
     { level: 'debug', base: { pid: process.pid }, formatters: { level: (label) => ({ level: label }) } },
     out === process.stdout ? pino.destination({ dest: 1, sync: true }) : out,
   );
+}
+
+/**
+ * One trace as JSON lines: each line it renders to (those `show` lets through) with the trace's
+ * fields and its kind as `event`, then the transfer meter's rate lines. `id`: the peer logging
+ * (trace fields such as `peer` name the others it speaks of).
+ */
+export function logTraceJson(logger: Logger, t: PeerTrace, space: IdSpace, show: LineFilter, meter: TransferMeter, id: string): void {
+  const fields = { ...plainFields(t.trace, space), event: t.trace.kind, id };
+  for (const l of renderTrace(t.trace, space)) {
+    if (shouldShow(l.level, show)) logger[PINO_LEVELS[l.level]](fields, l.text);
+  }
+  for (const text of meter.lines(t.id, t.at, t.trace)) logger.info({ event: 'transfer-rate', id, file: fieldOf(t.trace, 'file') }, text);
+}
+
+function jsonLog(show: LineFilter, out: NodeJS.WritableStream): NodeLog {
+  const logger = jsonLogger(out);
   return {
     say: (event, text, fields = {}) => logger.info({ event, ...fields }, text),
     follow(peer) {
       const meter = new TransferMeter();
-      // `id`: the peer logging (trace fields such as `peer` name the others it speaks of)
       const id = peer.space.format(peer.id);
-      peer.on('trace', (t: PeerTrace) => {
-        const fields = { ...plainFields(t.trace, peer.space), event: t.trace.kind, id };
-        for (const l of renderTrace(t.trace, peer.space)) {
-          if (shouldShow(l.level, show)) logger[PINO_LEVELS[l.level]](fields, l.text);
-        }
-        for (const text of meter.lines(t.id, t.at, t.trace)) logger.info({ event: 'transfer-rate', id, file: fieldOf(t.trace, 'file') }, text);
-      });
+      peer.on('trace', (t: PeerTrace) => logTraceJson(logger, t, peer.space, show, meter, id));
     },
   };
 }

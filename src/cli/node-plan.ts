@@ -3,11 +3,11 @@
 // data directory. A mistake is one line naming where the value came from (flag, variable, file).
 import { resolve } from 'node:path';
 import type { Address, Target } from '../core/contact.js';
-import { ArgumentProblem, nodePlan, parseHttpAddress, parseInterval, parseSeeds, type RawOptions, type RunPlan } from './args.js';
+import { ArgumentProblem, nodePlan, OPEN_RING_NOTICE, parseHttpAddress, parseInterval, parseSeeds, type RawOptions, type RunPlan } from './args.js';
 import { formatAddressOf } from './contacts.js';
 import { ConfigProblem, describeSource, loadConfig, type MergedConfig } from '../config/merge.js';
 import { LOG_FORMATS, SETTINGS, camelName, type LogFormat } from '../config/settings.js';
-import { identityPath, readIdentity, type NodeIdentity } from './node-identity.js';
+import { identityPath, keptTlsPath as keptTlsDir, readIdentity, readKeptTls, type NodeIdentity } from './node-identity.js';
 
 export interface NodePlan {
   run: RunPlan;
@@ -21,6 +21,8 @@ export interface NodePlan {
   dataDir: string;
   /** Kept in the data directory once the node starts. */
   identity: NodeIdentity;
+  /** The TLS files are to be kept in the data directory (given by --tls), or were read from there. */
+  tlsKept?: 'save' | 'loaded';
 }
 
 /** What `cdht node` was asked: print its merged settings, or run. */
@@ -53,7 +55,7 @@ function planOf(config: MergedConfig): NodePlan {
   const raw = rawOptionsOf(config);
   const dataDir = resolve(raw.dataDir ?? process.cwd());
   const kept = readIdentity(dataDir);
-  const run = nodePlan({ ...withIdentity(raw, kept), pingInterval: String(v['ping-interval']) });
+  const run = withKeptTls(nodePlan({ ...withIdentity(raw, kept), pingInterval: String(v['ping-interval']) }), dataDir);
   const { space, id, host, port } = run.peer;
   const identity: NodeIdentity = { id: space.format(BigInt(id)), bits: space.bits, advertise: formatAddressOf({ host: host!, port: port! }) };
   checkIdentity(identity, kept, dataDir);
@@ -68,7 +70,20 @@ function planOf(config: MergedConfig): NodePlan {
     leaveTimeoutMs: parseInterval(String(v['leave-timeout']), '--leave-timeout'),
     dataDir,
     identity,
+    ...(run.peer.tls ? { tlsKept: raw.tls ? ('save' as const) : ('loaded' as const) } : {}),
   };
+}
+
+/**
+ * Without --tls (nor CDHT_TLS_DIR, nor tls in the file), the TLS files kept in the data directory
+ * from an earlier run: the peer comes back to its private ring as itself.
+ */
+function withKeptTls(run: RunPlan, dataDir: string): RunPlan {
+  if (run.peer.tls) return run;
+  const kept = readKeptTls(dataDir, BigInt(run.peer.id));
+  if (!kept) return run;
+  const notices = [...run.notices.filter((n) => n !== OPEN_RING_NOTICE), `Private ring: the TLS files kept in ${keptTlsDir(dataDir)} from an earlier --tls`, ...kept.notices];
+  return { ...run, peer: { ...run.peer, tls: kept.tls }, notices };
 }
 
 /**

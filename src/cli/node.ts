@@ -6,7 +6,7 @@ import { formatAddress, type Target } from '../core/contact.js';
 import { Peer, type PeerExit, type PeerOptions } from '../peer.js';
 import type { MergedConfig } from '../config/merge.js';
 import { readCommands } from './node-console.js';
-import { writeIdentity } from './node-identity.js';
+import { keepTls, keptTlsPath, writeIdentity } from './node-identity.js';
 import { nodeLog, type NodeLog } from './node-log.js';
 import type { NodePlan } from './node-plan.js';
 import { readiness, serveOps, type OpsServer } from '../ops/http.js';
@@ -133,6 +133,13 @@ async function enterRing(plan: NodePlan, state: NodeState, log: NodeLog, follow:
 export async function runNode(plan: NodePlan): Promise<number> {
   writeIdentity(plan.dataDir, plan.identity);
   const log = nodeLog(plan.logFormat, plan.run.show);
+  if (plan.tlsKept === 'save' && plan.run.peer.tls) {
+    try {
+      keepTls(plan.dataDir, plan.run.peer.tls);
+    } catch (err) {
+      log.say('tls-not-kept', `Cannot keep the TLS files in ${keptTlsPath(plan.dataDir)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; a restart will need --tls again`);
+    }
+  }
   const state = new NodeState(plan.seeds.length > 0);
   log.say('start', startLine(plan), { id: plan.identity.id, advertise: plan.identity.advertise });
   plan.run.notices.forEach((n) => log.say('notice', n));

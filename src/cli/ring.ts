@@ -22,6 +22,8 @@ import { renderReport } from './reporter.js';
 import { printable, shouldShow } from './run.js';
 import { TransferMeter } from './transfer-meter.js';
 import { startSlices, type SliceProcesses } from './ring-processes.js';
+import type { logTraceJson as LogTraceJson } from './node-log.js';
+import type { LogFormat } from './args.js';
 
 export interface RingOptions {
   ids?: Id[];
@@ -38,6 +40,8 @@ export interface RingOptions {
   pingLines?: boolean;
   debug: boolean;
   json: boolean;
+  /** json: pino lines (one object a line, the trace's kind as `event`) instead of text; not with --json. */
+  logFormat?: LogFormat;
   reporter: boolean;
   pingMisses: number;
   bits?: number;
@@ -80,7 +84,11 @@ export function pickIds(n: number, random: () => number): Id[] {
 export async function runRing(o: RingOptions): Promise<number> {
   const input = o.input ?? process.stdin;
   const output = o.output ?? process.stdout;
-  const tty = !!output.isTTY && !o.json;
+  // --log-format json: each line a pino object; like --json, no redrawn screen and no colours
+  const jsonLog = o.logFormat === 'json' ? await import('./node-log.js') : undefined;
+  const logger = jsonLog?.jsonLogger(output);
+  const logTraceJson: typeof LogTraceJson | undefined = jsonLog?.logTraceJson;
+  const tty = !!output.isTTY && !o.json && !logger;
   // A reader that went away (`| head -2`, jq stopped with Ctrl+C) ends the ring quietly, whenever it goes.
   let gone: number | undefined;
   let stopRing: ((code: number) => void) | undefined;
@@ -141,7 +149,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     }
   };
   const json = (obj: object) => gone === undefined && output.write(JSON.stringify(obj) + '\n');
-  const say = (text: string) => (o.json ? json({ type: 'console', text }) : write(text));
+  const say = (text: string) => (o.json ? json({ type: 'console', text }) : logger ? gone === undefined && logger.info({ event: 'console' }, text) : write(text));
 
   // above 8 bits ports are not derived from ids: each peer takes the next port from the base
   const ports = big ? `ports from ${o.basePort} up, one a peer` : `ports ${o.basePort}+id`;
@@ -170,6 +178,7 @@ export async function runRing(o: RingOptions): Promise<number> {
       if (lines.length > 0 || v.lines.length === 0) json({ type: 'trace', ...v, lines });
       return;
     }
+    if (logger) return gone === undefined && logTraceJson!(logger, raw, ctl.space, show, meter, v.peer);
     for (const l of lines) write(`${tag(v.peer)} ${printable(l.text)}`);
     for (const l of meter.lines(raw.id, raw.at, raw.trace)) write(`${tag(v.peer)} ${l}`);
   });
@@ -179,8 +188,8 @@ export async function runRing(o: RingOptions): Promise<number> {
   const drawReport = () => {
     if (!watching || ctl.phase !== 'running') return;
     const text = renderReport(ctl.state());
-    if (o.json) {
-      // --json carries the structured state ({"type":"state"}) on every change instead
+    if (o.json || logger) {
+      // --json carries the structured state ({"type":"state"}) on every change instead; JSON lines have no screen
     } else if (tty) {
       const rows = output.rows ?? 40;
       const reportLines = text.split('\n');

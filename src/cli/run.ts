@@ -5,10 +5,9 @@ import { formatBytes, listFolder, nodeDisk } from '../control/files.js';
 import { formatAddress } from '../core/contact.js';
 import type { Address } from '../core/contact.js';
 import { Peer } from '../peer.js';
-import type { PeerExit, PeerLine, PeerTrace } from '../peer.js';
+import type { PeerExit, PeerLine } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
 import { publishTyped } from '../control/publish.js';
-import { TransferMeter } from './transfer-meter.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
 const KILL_GRACE_MS = 2_000;
@@ -70,6 +69,9 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   process.stderr.on('error', ignore);
   process.stdin.on('error', ignore);
 
+  // loaded here, not at the top: pino is no start-up cost for the commands that never run a peer
+  // (and before the peer exists, so that it misses none of its lines)
+  const { nodeLog } = await import('./node-log.js');
   let peer: Peer;
   try {
     peer = new Peer(plan.peer);
@@ -77,14 +79,12 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
     process.stderr.write(`${programName}: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  const out = (text: string) => process.stdout.write(`${printable(text)}\n`);
-  peer.on('line', (l: PeerLine) => {
-    if (shouldShow(l.level, plan.show)) out(l.text);
-  });
-  const meter = new TransferMeter();
-  peer.on('trace', (t: PeerTrace) => meter.lines(t.id, t.at, t.trace).forEach(out));
-  out(startLine(peer, plan));
-  plan.notices.forEach(out);
+  // text: the peer's lines and the shell's as they are; json: one object a line, with its event
+  const log = nodeLog(plan.logFormat ?? 'text', plan.show);
+  log.follow(peer);
+  const out = (text: string) => log.say('console', text);
+  log.say('start', startLine(peer, plan), { id: peer.space.format(peer.id), host: peer.self.host, port: peer.self.port });
+  plan.notices.forEach((n) => log.say('notice', n));
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   rl.on('line', (typed) => {
@@ -107,7 +107,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
   // Only at a terminal: a script's input ending (or /dev/null) is nothing to report.
   let leaving = false;
   rl.on('close', () => {
-    if (process.stdin.isTTY && !leaving && !peer.isClosed) out('Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring');
+    if (process.stdin.isTTY && !leaving && !peer.isClosed) log.say('input-closed', 'Input closed (Ctrl+D): this peer keeps running but reads no more commands; Ctrl+C leaves the ring');
   });
 
   let signalCode: number | undefined;

@@ -111,14 +111,15 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-async function openClient(plan: StatusPlan, dataDir: string): Promise<StatusClient> {
-  const host = await localAddressFor(plan.peer);
+/** A client endpoint that reaches `peer` (the web page's watcher opens one too), as `tls`'s id or CLIENT_ID. */
+export async function openStatusClient(peer: Address, tls: TlsIdentity | undefined, dataDir: string): Promise<StatusClient> {
+  const host = await localAddressFor(peer);
   const runtime = createNodeRuntime();
   let last: unknown;
   for (let i = 0; i < BIND_TRIES; i++) {
-    const self: Contact = { id: plan.tls?.id ?? CLIENT_ID, host, port: await freePort(host) };
+    const self: Contact = { id: tls?.id ?? CLIENT_ID, host, port: await freePort(host) };
     try {
-      return await StatusClient.open(runtime, self, dataDir, plan.tls);
+      return await StatusClient.open(runtime, self, dataDir, tls);
     } catch (err) {
       last = err;
     }
@@ -131,7 +132,7 @@ async function withClient(plan: StatusPlan, body: (c: StatusClient) => Promise<n
   const dataDir = mkdtempSync(join(tmpdir(), 'cdht-status-'));
   let client: StatusClient | undefined;
   try {
-    client = await openClient(plan, dataDir);
+    client = await openStatusClient(plan.peer, plan.tls, dataDir);
     return await body(client);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);

@@ -31,8 +31,8 @@ export interface Setting {
 export const DEFAULT_PING_INTERVAL_S = 5;
 /** Under Kubernetes' 30 s grace period, so a pod's leave finishes before it is killed. */
 export const DEFAULT_LEAVE_TIMEOUT_S = 25;
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export { LOG_FORMATS, type LogFormat } from '../cli/args.js';
+import { LOG_FORMATS } from '../cli/args.js';
 
 export const SETTINGS: readonly Setting[] = [
   { name: 'id', kind: 'string', arg: '<ID>', help: 'this peer\'s id (above 8 bits: an id, or auto from the advertised address; default: the id kept in --data-dir, else auto)' },
@@ -44,7 +44,7 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'listen', kind: 'string', arg: '<HOST:PORT>', help: 'address to bind (default: the advertised one)' },
   { name: 'advertise', kind: 'string', arg: '<HOST:PORT>', help: 'address the other peers reach this one at (default: the one kept in --data-dir, else --listen)' },
   { name: 'data-dir', kind: 'string', arg: '<DIR>', help: 'where stored files and this peer\'s identity are kept (default: the current directory)' },
-  { name: 'tls', kind: 'string', arg: '<DIR>', help: 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca)', aliases: ['CDHT_TLS_DIR'] },
+  { name: 'tls', kind: 'string', arg: '<DIR>', help: 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca); copied to DATA_DIR/.cdht-tls, so a restart needs it only to replace them', aliases: ['CDHT_TLS_DIR'] },
   { name: 'routing', kind: 'string', arg: '<R>', help: 'successor, shortcuts or fingers (default: successor at 8 bits, fingers above)' },
   { name: 'shortcuts', kind: 'boolean', help: 'forward past the first successor when the second is closer to the key', default: false },
   { name: 'successors', kind: 'integer', arg: '<R>', help: 'successor list length (2..32)', default: DEFAULT_SUCCESSORS },

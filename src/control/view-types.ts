@@ -63,7 +63,13 @@ export type ControlCode =
   | 'BUSY'
   | 'EMPTY_PLAN'
   | 'START_FAILED'
-  | 'JOIN_FAILED';
+  | 'JOIN_FAILED'
+  /** A remote ring watched without a certificate: nothing may change it from here. */
+  | 'READ_ONLY'
+  /** Not something a remote ring can be asked over its protocol (start, add, store, ...). */
+  | 'UNSUPPORTED'
+  /** The peer asked said no (a decommission without its own certificate). */
+  | 'REFUSED';
 
 export type RingPhase = 'planned' | 'starting' | 'running' | 'stopping';
 
@@ -89,6 +95,24 @@ export interface RingState {
   keys: KeyView[];
   /** Names with fewer live copies than the ring keeps (`holders.length < want`). */
   short: string[];
+  /** Set when the ring runs elsewhere and this view is a walk of it (`cdht web --peer`). */
+  remote?: RemoteView;
+}
+
+/** A ring in other processes, seen by walking it over the peers' protocol (`cdht status`'s walk). */
+export interface RemoteView {
+  /** The peer the last walk started from, as host:port. */
+  peer: string;
+  /** When the last walk ended (ms, the watcher's clock). */
+  walkedAt: number;
+  /** The last walk came back to where it started. */
+  complete: boolean;
+  /** Peers the walk stepped past, or why it stopped short. */
+  notes: string[];
+  /** Why the last walk found no peer at all (the view then shows the one before it). */
+  error?: string;
+  /** Verbs this page may use on the ring besides watching it: ['quit'] with a certificate, else none. */
+  actions: string[];
 }
 
 export interface RouteView {

@@ -45,6 +45,11 @@ export interface CoreConfig {
    * other through routing. Not offered by the CLI.
    */
   originProofs?: boolean;
+  /**
+   * Delete ring copies beyond a key's k holders once those confirm theirs (default true; never in
+   * the 8-bit spec mode). False only to measure what it saves (bench/surplus.ts). Not offered by the CLI.
+   */
+  collectSurplus?: boolean;
   requestTimeoutMs?: number;
   joinTimeoutMs?: number;
   quitTimeoutMs?: number;
@@ -59,6 +64,7 @@ export const DEFAULTS = {
   maxFileBytes: 1024 * 1024 * 1024,
   secure: false,
   originProofs: true,
+  collectSurplus: true,
   requestTimeoutMs: 15_000,
   joinTimeoutMs: 10_000,
   quitTimeoutMs: 3_000,

@@ -37,6 +37,7 @@ import { Transfers } from './storage/transfers.js';
 import { StatusDesk } from './status.js';
 import { Holds } from './storage/holds.js';
 import { Deletes } from './storage/deletes.js';
+import { Surplus } from './storage/surplus.js';
 
 export type { CoreConfig, Phase, RoutingName } from './context.js';
 
@@ -50,6 +51,23 @@ export interface CoreSnapshot {
   fingers?: Id[];
   /** What this peer holds (stored names, not received copies). */
   files: { name: string; key: Id; size: number }[];
+}
+
+/**
+ * What readiness and metrics read of replication. k: copies asked for, the owner's included;
+ * replicaHolders: successors that hold (or are being given) the owner's k - 1 copies now;
+ * owned: keys held here that this peer owns; shortOfK: owned keys whose k copies it knows are not
+ * all in place (see Replication.status: all owned keys while holders are fewer than k - 1, else
+ * those being copied now); handovers: names of a Quit under way not yet confirmed; unanswered:
+ * the probed successors (the first two) whose latest pings went unanswered, and how many in a row.
+ */
+export interface ReplicationStatus {
+  k: number;
+  replicaHolders: number;
+  owned: number;
+  shortOfK: number;
+  handovers: number;
+  unanswered: { peer: Id; misses: number }[];
 }
 
 export class PeerCore {
@@ -71,6 +89,7 @@ export class PeerCore {
   private readonly desk: StatusDesk;
   private readonly holds: Holds;
   private readonly deletes: Deletes;
+  private readonly surplus: Surplus;
 
   constructor(config: CoreConfig) {
     const ctx = (this.ctx = new Ctx(config));
@@ -126,16 +145,22 @@ export class PeerCore {
       (name) => this.transfers.check(name),
       (name) => this.transfers.restore(name),
       (name, sha256, from) => this.deletes.buried(name, sha256, from),
+      (to, name, done) => this.holds.check(to, name, done),
     );
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),
       replicaArrived: (name, to) => this.repl.pushed(name, to),
       replicaFailed: (name, to, error) => this.repl.pushFailed(name, to, error),
       wantsReplica: (h, origin) => this.repl.wantsReplica(h, origin),
+      replicaNotTaken: (h, record) => this.repl.replicaNotTaken(h, record),
       buried: (name, from) => this.deletes.buried(name, undefined, from),
     });
     this.holds = new Holds(ctx, this.keys, () => this.succ.list.slice());
     this.deletes = new Deletes(ctx, this.keys, this.lookups, this.router, () => this.succ.list.slice(), this.holds);
+    this.surplus = new Surplus(ctx, this.live, this.succ, this.keys, this.lookups, {
+      check: (to, name, done) => this.holds.check(to, name, done),
+      busy: (name) => this.repl.inUse(name) || this.transfers.serves(name) || this.depart.leaving,
+    });
     this.join = new Join(ctx, this.live, this.succ, this.router, {
       onJoined: (queued) => {
         ctx.emit({ kind: 'ready' });
@@ -179,6 +204,21 @@ export class PeerCore {
       successors: this.succ.ids(),
       ...(this.fingers ? { fingers: this.fingers.snapshot() } : {}),
       files: this.keys.all().map((h) => ({ name: h.name, key: h.key, size: h.size })),
+    };
+  }
+
+  /** Read only: replication as this peer knows it now. */
+  replicationStatus(): ReplicationStatus {
+    const k = this.ctx.cfg.replicas;
+    const r = this.repl.status();
+    const p1 = this.live.pred1;
+    return {
+      k,
+      replicaHolders: Math.min(this.succ.list.length, Math.max(0, k - 1)),
+      owned: p1 ? this.keys.inRange(p1.id, this.self.id).length : this.keys.size,
+      shortOfK: r.shortOfK ?? 0,
+      handovers: r.handovers,
+      unanswered: this.live.unanswered(),
     };
   }
 
@@ -246,7 +286,7 @@ export class PeerCore {
         return this.onCommand(ev.line);
       case 'lookup':
         return this.lookups.find(ev.key, (r) => {
-          this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}) });
+          this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}), ms: this.ctx.now - ev.now });
           if (ev.op === undefined) return;
           const event = r
             ? ({ type: 'owner', owner: r.owner, hops: r.hops, successors: r.owner.id === this.ctx.self.id ? this.succ.list.slice() : r.successors, path: r.path ?? [] } as const)
@@ -322,6 +362,7 @@ export class PeerCore {
           this.holds.expire();
           this.deletes.expire();
           this.deletes.tick();
+          this.surplus.tick();
         }
         return;
       case 'liveness':

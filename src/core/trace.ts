@@ -38,8 +38,8 @@ export type Trace =
   | { kind: 'transfer-progress'; file: string; peer: Id; direction: 'in' | 'out'; bytes: number; size: number }
   /** Origin side of a store: copying the file to the owner. */
   | { kind: 'copy'; file: string; to: Id; phase: 'start' | 'sent' | 'failed' | 'missing'; error?: string }
-  /** The answer to a lookup asked here (`cdht sim`, fingers): the owner, or none within the timeout. */
-  | { kind: 'lookup-result'; key: Id; owner?: Id; hops: number }
+  /** The answer to a lookup asked here (`cdht sim`, fingers): the owner, or none within the timeout, `ms` after it was asked. */
+  | { kind: 'lookup-result'; key: Id; owner?: Id; hops: number; ms?: number }
   | { kind: 'note'; level: LineLevel; text: string };
 
 export type TraceKind = Trace['kind'];

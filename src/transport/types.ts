@@ -8,6 +8,32 @@ import type { Origin } from '../core/origin.js';
 
 export type { Origin } from '../core/origin.js';
 
+/**
+ * Why input was refused, as metrics count it: bytes that did not decode, a frame or datagram
+ * too large, a message where it may not come, a private ring's datagram that did not open, a
+ * frame too slow or holding too much memory, a connection closed inside a frame, a broken link
+ * rule, no connection slot, a TLS handshake that failed or a certificate not of this ring (or,
+ * `tls-dial`, the handshake of a connection this peer dialed), and the endpoint's own trouble (a
+ * socket error, a handler that threw).
+ */
+export type BadInputReason =
+  | 'undecodable'
+  | 'oversize'
+  | 'not-allowed'
+  | 'unsealed'
+  | 'deadline'
+  | 'memory'
+  | 'truncated'
+  | 'violation'
+  | 'no-slot'
+  | 'tls-handshake'
+  | 'tls-certificate'
+  | 'tls-dial'
+  | 'internal';
+
+/** Reasons for input refused from others (tls-dial, a handshake of our own dial that failed, is not one). */
+export const BAD_INPUT_REASONS: readonly BadInputReason[] = ['undecodable', 'oversize', 'not-allowed', 'unsealed', 'deadline', 'memory', 'truncated', 'violation', 'no-slot', 'tls-handshake', 'tls-certificate', 'internal'];
+
 export interface EndpointHandlers {
   /** A decoded message, from a datagram or a connection. */
   onMessage(msg: Message, origin: Origin): void;
@@ -15,7 +41,7 @@ export interface EndpointHandlers {
    * Bytes that did not decode, a connection that broke a rule, a datagram that did not open.
    * `source` names who sent it (an address), so the shell can rate-limit its lines per source.
    */
-  onBadInput(detail: string, source?: string): void;
+  onBadInput(detail: string, source?: string, reason?: BadInputReason): void;
   /**
    * A file transfer is starting: return the file name to save it as (a plain name, or an
    * acceptance with the record the bytes must match), or null to refuse.

@@ -1,6 +1,7 @@
 // The web page's server: serves the page's files (built into dist/browser by `npm run build`)
-// and one WebSocket at /ws that carries the RingController to the page. It holds no ring logic:
-// verbs go to the controller as typed, its state and traces come back. Every bad message gets one
+// and one WebSocket at /ws that carries a ring source to the page: a RingController (peers in this
+// process) or a RemoteRing (`cdht web --peer`). It holds no ring logic: verbs go to the source as
+// typed, its state and traces come back. Every bad message gets one
 // error reply; nothing a client sends can stop the server.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -11,13 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { ControlError } from '../control/ring-controller.js';
-import type { ControlResult, RingController } from '../control/ring-controller.js';
+import type { ControlResult } from '../control/ring-controller.js';
+import type { RingSource } from '../control/ring-source.js';
 import type { RingState, TraceView } from '../control/view-types.js';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, VERBS } from './protocol.js';
 import type { ClientMessage, ErrorCode, ReplyMessage, ServerMessage, Verb } from './protocol.js';
 
 export interface WebServerOptions {
-  controller: RingController;
+  /** The ring the page shows and drives (the name is the first source's, a RingController). */
+  controller: RingSource;
   host?: string;
   port?: number;
   /** When `port` is taken, listen on any free port instead of failing. */
@@ -100,6 +103,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const host = o.host ?? '127.0.0.1';
   const assets = loadAssets(o.assetDir ?? fileURLToPath(new URL('../../browser/web/page/', import.meta.url)));
   const version = readVersion();
+  const verbs = VERBS.filter((v) => ctl.verbs === undefined || ctl.verbs.includes(v));
   const clients = new Set<Client>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
 
@@ -156,7 +160,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     ws.on('error', () => ws.terminate());
     ws.on('close', () => clients.delete(c));
     ws.on('message', (data: RawData, isBinary: boolean) => void onMessage(c, data, isBinary));
-    send(c, { type: 'hello', protocol: PROTOCOL_VERSION, version, verbs: VERBS, maxMessageBytes: MAX_MESSAGE_BYTES });
+    send(c, { type: 'hello', protocol: PROTOCOL_VERSION, version, verbs, maxMessageBytes: MAX_MESSAGE_BYTES });
     send(c, ctl.state());
   }
 

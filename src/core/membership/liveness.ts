@@ -171,6 +171,11 @@ export class Liveness {
 
   // ---- marks ------------------------------------------------------------------------------
 
+  /** Read only: the probed successors whose last probes went unanswered, and how many in a row. */
+  unanswered(): { peer: Id; misses: number }[] {
+    return [...this.probes].filter(([, p]) => p.misses > 0).map(([peer, p]) => ({ peer, misses: p.misses }));
+  }
+
   /** Declared dead or departed recently (the memory fades, so a false alarm heals). */
   isDead(id: Id): boolean {
     const d = this.dead.get(id);

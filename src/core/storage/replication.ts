@@ -27,9 +27,10 @@ import type { Id } from '../id-space.js';
 
 /** Offers of ours awaiting a want, and wants of ours awaiting their files. */
 const MAX_OFFERS = 256;
-const MAX_WANTS = 256;
 /** Names wanted and not arrived yet, in all and from one peer: an offerer cannot reserve a name space. */
 const MAX_WANTED_NAMES = 4096;
+/** Every want holds a name, so the names' bound is the wants' too (a hand-over of files found at start may come a few names an offer). */
+const MAX_WANTS = MAX_WANTED_NAMES;
 const MAX_WANTED_PER_PEER = 1024;
 /** Held names without a record asked to be hashed per tick (a file found at start, a Store's source). */
 const HASHES_PER_TICK = 8;
@@ -47,6 +48,8 @@ const SYNC_EVERY_PROBES = 10;
 const MAX_PUSHES = 16;
 /** A push the shell never reported back (it cannot happen, but a stuck count would stop every copy) stops counting after this. */
 const PUSH_TTL_MS = 120_000;
+/** Offered names waiting for our second predecessor to vouch for them, at most. */
+const MAX_VOUCHING = 512;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
 export const HANDOVER_TIMEOUT_MS = 30_000;
 
@@ -81,7 +84,15 @@ export class Replication {
   private retryAt = Infinity;
   /** A quit under way: offers out, names not offered yet (their taker failed), and what to do when all are taken. */
   private handover:
-    | { oids: Set<number>; waiting: Set<string>; covered: Set<string>; refusedBy: Map<string, Set<Id>>; done: () => void }
+    | {
+        oids: Set<number>;
+        waiting: Set<string>;
+        covered: Set<string>;
+        refusedBy: Map<string, Set<Id>>;
+        done: () => void;
+        /** The second stage's offers (copies for the peers that will hold the keys once we are gone); undefined before it starts. */
+        extra?: Set<number>;
+      }
     | undefined;
 
   constructor(
@@ -97,14 +108,31 @@ export class Replication {
     private readonly restore: (name: string) => void = () => undefined,
     /** Whether the name was deleted lately with these bytes (its offerer is then told to drop them). */
     private readonly buried: (name: string, sha256: Uint8Array | undefined, from: Contact) => boolean = () => false,
+    /** Asks a peer directly whether it holds a name (a second predecessor vouching for a leaver's copy). */
+    private readonly checkHolds: (to: Contact, name: string, done: (reply: MessageOf<'holds-reply'> | undefined) => void) => void = (_t, _n, done) => done(undefined),
   ) {}
+
+  /** Names of offers waiting for our second predecessor to vouch for them (bounded). */
+  private vouching = 0;
 
   /** A name's record came back from the shell (or the file is gone). */
   hashed(name: string): void {
     if (!this.hashing.delete(name)) return;
     this.dirty = true;
-    // a hand-over waits for the names it could not offer before they had a record
-    if (this.handover?.waiting.has(name)) this.onHandoverRetry();
+    // a hand-over waits for the names it could not offer before they had a record: they go in
+    // offers of many (one offer a name outran the receiver's wants), while the next are hashed
+    const h = this.handover;
+    if (!h?.waiting.has(name)) return;
+    let ready = 0;
+    for (const n of h.waiting) if (this.keys.get(n)?.sha256) ready++;
+    if (this.hashing.size === 0 || ready >= MAX_OFFER_KEYS / 2) return this.onHandoverRetry();
+    for (const n of h.waiting) {
+      if (this.hashing.size >= HASHES_PER_TICK) break;
+      const x = this.keys.get(n);
+      if (!x || x.sha256 || this.hashing.has(n)) continue;
+      this.hashing.add(n);
+      this.hash(n);
+    }
   }
 
   private get k(): number {
@@ -120,6 +148,19 @@ export class Replication {
   /** The successors that should hold replicas of our keys. */
   private replicaHolders(): Contact[] {
     return this.succ.list.slice(0, Math.max(0, this.k - 1));
+  }
+
+  /**
+   * Whether a copy of `name` is being sent from here (wanted by a peer and not arrived yet), or a
+   * hand-over is under way. An offer not answered yet does not count: a want of a name no longer
+   * held is not sent.
+   */
+  inUse(name: string): boolean {
+    if (this.handover) return true;
+    if (this.pushQueue.some((p) => p.name === name)) return true;
+    for (const k of this.pushing.keys()) if (k.endsWith(`:${name}`)) return true;
+    for (const o of this.offers.values()) if (o.answered && o.inFlight.has(name)) return true;
+    return false;
   }
 
   /** Membership changed: sync at the next tick. */
@@ -210,7 +251,7 @@ export class Replication {
   }
 
   /** An offer: ask for what is missing here and ours to hold (an empty want says "nothing"). */
-  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin): void {
+  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin, vouched?: ReadonlySet<string>): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a key offer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
@@ -245,6 +286,7 @@ export class Replication {
     const room = Math.max(0, Math.min(MAX_WANTED_NAMES - wantedAll, MAX_WANTED_PER_PEER - wantedHere));
     const missing = new Map<string, KeyInfo>();
     const refused: string[] = [];
+    const vouch: KeyInfo[] = [];
     for (const k of msg.keys) {
       if (this.keys.has(k.name) || missing.has(k.name)) continue;
       // a name deleted lately comes back only as a new put, never as an old copy
@@ -252,11 +294,17 @@ export class Replication {
         refused.push(k.name);
         continue;
       }
-      const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
+      let may = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes ? this.mayHold(space.keyOf(k.name), msg.from) : false;
+      if (may === 'vouch') {
+        if (!vouched && this.vouching < MAX_VOUCHING) vouch.push(k);
+        may = !!vouched?.has(k.name);
+      }
+      const ours = may;
       // refused, so that a hand-over looks for another taker: not ours, or no room for it now
       if (!ours || missing.size >= room) refused.push(k.name);
       else missing.set(k.name, k);
     }
+    if (vouch.length) return this.askVouch(msg, origin, vouch);
     if (refused.length) ctx.note(`Refused ${refused.length} of ${msg.keys.length} names Peer ${ctx.fmt(msg.from.id)} offered: not ours to hold, or not from a neighbour`, 'debug');
     // the copies come under an id of ours, which only the offerer at its own address hears
     const wid = ctx.nonce();
@@ -265,6 +313,27 @@ export class Replication {
       this.wants.set(wid, { from: msg.from, oid: msg.oid, names: missing, at: ctx.now, refused });
     }
     ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...missing.keys()], refused });
+  }
+
+  /**
+   * Names a peer upstream of our second predecessor offers (a leaver handing its keys to the
+   * peers that hold them once it is gone): each is ours only if our second predecessor answers,
+   * itself, that it holds the very same bytes. The offer is then judged again with those names.
+   */
+  private askVouch(msg: MessageOf<'key-offer'>, origin: Origin, names: readonly KeyInfo[]): void {
+    const pred2 = this.live.pred2;
+    if (!pred2) return this.onKeyOffer(msg, origin, new Set());
+    const ok = new Set<string>();
+    let left = names.length;
+    this.vouching += left;
+    for (const k of names) {
+      this.checkHolds(pred2, k.name, (reply) => {
+        const r = reply?.record;
+        if (r && r.size === k.size && r.sha256 && k.sha256 && sameBytes(r.sha256, k.sha256)) ok.add(k.name);
+        this.vouching--;
+        if (--left === 0 && this.ctx.phase === 'active') this.onKeyOffer(msg, origin, ok);
+      });
+    }
   }
 
   /** A peer this one's own view names as a neighbour: a successor in its list, or one of its predecessors. */
@@ -286,7 +355,7 @@ export class Replication {
    * back by a successor (we hold that range's first replica). Knowing no predecessor, it cannot
    * tell its range: it takes what it is offered.
    */
-  private mayHold(key: Id, from: Contact): boolean {
+  private mayHold(key: Id, from: Contact): boolean | 'vouch' {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
     const { pred1, pred2 } = this.live;
@@ -301,7 +370,8 @@ export class Replication {
     }
     if (ahead && space.betweenRightClosed(self, key, ahead.id)) return false;
     const upstream = from.id === key || space.betweenOpen(key, from.id, self);
-    if (upstream) return this.isPredecessor(from) || this.k > 3;
+    // with k = 3 a peer upstream of our second predecessor may be its predecessor, leaving: ask pred2
+    if (upstream) return this.isPredecessor(from) || this.k > 3 || (this.k === 3 && !!pred2 && pred2.id !== from.id && space.betweenOpen(from.id, pred2.id, self) ? 'vouch' : false);
     return !!pred2 && space.betweenRightClosed(pred2.id, key, pred1.id) && this.isNeighbour(from);
   }
 
@@ -313,7 +383,10 @@ export class Replication {
     o.answered = true;
     o.wid = msg.wid;
     const ho = this.handover;
-    if (ho?.oids.has(msg.oid) && msg.refused.length) {
+    if (ho?.extra?.has(msg.oid)) {
+      // a copy for a peer that will hold the key once we are gone: one it refuses stays k - 1 until the ring repairs it
+      if (msg.refused.length) this.ctx.note(`Peer ${ctx.fmt(o.to.id)} refused ${msg.refused.length} copies of the keys we leave`, 'debug');
+    } else if (ho?.oids.has(msg.oid) && msg.refused.length) {
       // not that peer's to hold: the hand-over offers them to the next neighbour that may take them
       for (const name of msg.refused) {
         if (!o.names.has(name)) continue;
@@ -351,6 +424,21 @@ export class Replication {
     w.names.delete(h.file);
     if (w.names.size === 0) this.wants.delete(h.rid);
     return record;
+  }
+
+  /**
+   * A replica wantsReplica took did not arrive (our endpoint was busy, or the transfer broke): the
+   * name goes back into its want, so the offerer's retry under the same id is taken.
+   */
+  replicaNotTaken(h: FileBegin, record: KeyInfo): void {
+    if (this.keys.has(h.file)) return;
+    const w = this.wants.get(h.rid);
+    if (w) {
+      w.names.set(h.file, record);
+      return;
+    }
+    if (this.wants.size >= MAX_WANTS) this.wants.delete(this.wants.keys().next().value!);
+    this.wants.set(h.rid, { from: h.from, oid: 0, names: new Map([[h.file, record]]), at: this.ctx.now, refused: [] });
   }
 
   /** Hands waiting pushes to the shell, up to MAX_PUSHES out at once. */
@@ -409,6 +497,7 @@ export class Replication {
     const o = this.offers.get(oid);
     if (!o || o.answered) return;
     this.offers.delete(oid);
+    if (this.handover?.extra?.delete(oid)) return this.checkHandover();
     if (!this.handover?.oids.delete(oid)) return;
     this.handOn([...o.names], to);
     this.checkHandover();
@@ -436,11 +525,16 @@ export class Replication {
     const k = this.k;
     if (k > 1 && this.replicaHolders().length < k - 1) return { shortOfK: owned.length, handovers: this.pendingHandover() };
     const holders = new Set(this.replicaHolders().map((c) => c.id));
-    const copying = new Set<string>();
+    // the newest offer of a name to a holder tells (offers are kept in the order made): an earlier
+    // one left unanswered (lost, or sent while the holder was still joining) waits for its expiry,
+    // and counted the key short for two minutes after the holder had confirmed a later one
+    const latest = new Map<string, { name: string; copying: boolean }>();
     for (const o of this.offers.values()) {
       if (!holders.has(o.to.id)) continue;
-      for (const n of o.answered ? o.inFlight : o.names) copying.add(n);
+      for (const n of o.names) latest.set(`${o.to.id} ${n}`, { name: n, copying: !o.answered || o.inFlight.has(n) });
     }
+    const copying = new Set<string>();
+    for (const l of latest.values()) if (l.copying) copying.add(l.name);
     const short = owned.filter((h) => copying.has(h.name)).length;
     return { shortOfK: short, handovers: this.pendingHandover() };
   }
@@ -542,11 +636,51 @@ export class Replication {
     }
     // a store taken just before Quit: its copy is coming, and goes on with the rest once here
     if (h.waiting.size > 0 || this.awaitingCopies() > 0) return;
-    for (const oid of h.oids) {
+    // a second-stage offer left unanswered (its peer went quiet) stops holding the leave up
+    for (const oid of h.extra ?? []) {
+      const o = this.offers.get(oid);
+      if (!o || (!o.answered && this.ctx.now - o.at >= 2 * this.retryMs())) h.extra!.delete(oid);
+    }
+    for (const oid of [...h.oids, ...(h.extra ?? [])]) {
       const o = this.offers.get(oid);
       if (o && (!o.answered || o.inFlight.size > 0)) return;
     }
+    if (!h.extra) return this.beyondSuccessor(h);
     this.finishHandover();
+  }
+
+  /**
+   * The hand-over's second stage, once the first successor has every key: each key we held goes to
+   * the peers that will hold it after we are gone (only what they lack travels), so that it is at
+   * k copies when we exit, not once the new owner has noticed and repaired it. By our own view: a
+   * key we own goes to successors 2 .. k - 1 too (the first has it), one of our first
+   * predecessor's range to successors 2 .. k - 2; the rest the first successor covers. A third
+   * successor that does not count us among its predecessors takes a copy of ours only once its
+   * second predecessor (our first successor) answers that it holds the same bytes (mayHold).
+   */
+  private beyondSuccessor(h: NonNullable<Replication['handover']>): void {
+    h.extra = new Set();
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const { pred1, pred2 } = this.live;
+    const list: Contact[] = [];
+    for (const s of this.succ.list) {
+      if (s.id === self || list.some((x) => x.id === s.id)) break;
+      if (!this.live.isSuspect(s.id) && !this.live.isDead(s.id)) list.push(s);
+    }
+    const to = new Map<Contact, Held[]>();
+    for (const name of h.covered) {
+      const x = this.keys.get(name);
+      if (!x) continue;
+      const j = !pred1 || space.betweenRightClosed(pred1.id, x.key, self) ? 0 : pred2 && space.betweenRightClosed(pred2.id, x.key, pred1.id) ? 1 : 2;
+      for (const t of list.slice(1, Math.max(1, this.k - j))) {
+        const l = to.get(t);
+        if (l) l.push(x);
+        else to.set(t, [x]);
+      }
+    }
+    for (const [t, held] of to) for (const oid of this.offer(held, t)) h.extra.add(oid);
+    this.checkHandover();
   }
 
   private finishHandover(): void {

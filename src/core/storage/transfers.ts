@@ -69,6 +69,8 @@ export interface TransferHooks {
   replicaFailed(name: string, to: Contact, error?: string): void;
   /** The record a replica transfer must match, if it was asked for (key-want) from that peer under that offer. */
   wantsReplica(h: FileBegin, origin: Origin): KeyInfo | undefined;
+  /** A replica taken by wantsReplica did not arrive (busy, or the transfer failed): its offerer may send it again. */
+  replicaNotTaken(h: FileBegin, record: KeyInfo): void;
   /** Whether a store of `name` by `from` is of a name deleted lately (refused; `from` is told to drop its copy). */
   buried(name: string, from: Contact): boolean;
 }
@@ -497,6 +499,12 @@ export class Transfers {
     this.opFailed(req.op, 'CDHT_ERR_NOT_FOUND', `Peer ${this.ctx.fmt(msg.from.id)}, which owns the key of ${msg.file}, does not have it`);
   }
 
+  /** Whether `name` is being served from here now (a Request's answer under way). */
+  serves(name: string): boolean {
+    for (const m of this.serving.values()) if (m.file === name) return true;
+    return false;
+  }
+
   /** Whether a new answer would go over the serving bounds (in all, or for this requester). */
   private tooBusy(requester: Id): boolean {
     if (this.streaming.size >= MAX_SERVING_FILES) return true;
@@ -601,7 +609,15 @@ export class Transfers {
       if (!req || req.file !== h.file || req.receiving) return;
       return this.onFileBusy({ type: 'file-busy', from: h.from, file: h.file, rid: h.rid, retryAfterMs: BUSY_RETRY_AFTER_MS }, { via: 'tcp', src: ctx.self, authId: h.from.id });
     }
-    if (busy) return ctx.note(`Refused File ${h.file} from Peer ${ctx.fmt(h.from.id)}: ${error ?? 'busy'}`, 'debug');
+    if (busy) {
+      // a replica's header was taken before the endpoint found no room: the same push comes again
+      const wanted = h.purpose === 'replica' ? this.receivingReplicas.get(`${h.from.id}:${h.file}`) : undefined;
+      if (wanted) {
+        this.receivingReplicas.delete(`${h.from.id}:${h.file}`);
+        this.hooks.replicaNotTaken(h, wanted);
+      }
+      return ctx.note(`Refused File ${h.file} from Peer ${ctx.fmt(h.from.id)}: ${error ?? 'busy'}`, 'debug');
+    }
     if (h.purpose === 'request') {
       const req = this.requests.get(h.rid);
       if (!ok && req && error?.includes(RECORD_MISMATCH)) {
@@ -617,8 +633,10 @@ export class Transfers {
         else this.opFailed(req.op, error?.includes(RECORD_MISMATCH) ? 'CDHT_ERR_INTEGRITY' : 'CDHT_ERR_TRANSFER', `the transfer from Peer ${ctx.fmt(h.from.id)} failed: ${error ?? 'unknown error'}`);
       }
     }
-    const publisher = h.purpose === 'store' ? this.receivingStores.get(h.file) : h.purpose === 'replica' ? this.receivingReplicas.get(`${h.from.id}:${h.file}`)?.publisher : undefined;
+    const wanted = h.purpose === 'replica' ? this.receivingReplicas.get(`${h.from.id}:${h.file}`) : undefined;
+    const publisher = h.purpose === 'store' ? this.receivingStores.get(h.file) : wanted?.publisher;
     if (h.purpose === 'replica') this.receivingReplicas.delete(`${h.from.id}:${h.file}`);
+    if (!ok && wanted) this.hooks.replicaNotTaken(h, wanted);
     const record = ok ? { name: h.file, size: h.size, ...(sha256 ? { sha256 } : {}), ...(publisher ? { publisher } : {}) } : undefined;
     if (record?.publisher) ctx.emit({ kind: 'remember', name: record.name, publisher: record.publisher });
     if (h.purpose === 'replica') {

@@ -90,7 +90,7 @@ export class Acceptor {
             this.slots.promote(slot, 'member');
             this.opened(sock, remote, peerId, slot);
           },
-          refused: (detail, source) => ctx.handlers.onBadInput(detail, source),
+          refused: (detail, source, reason) => ctx.handlers.onBadInput(detail, source, reason),
           notTls: (sock) => this.tellPlainPeer(sock),
         })
       : undefined;
@@ -121,14 +121,14 @@ export class Acceptor {
     const admitted = this.slots.admit(raw, remote.host);
     if ('refused' in admitted) {
       const source = sourceOf(remote);
-      this.ctx.handlers.onBadInput(`tcp from ${source}: ${admitted.refused}`, source);
+      this.ctx.handlers.onBadInput(`tcp from ${source}: ${admitted.refused}`, source, 'no-slot');
       raw.destroy();
       return;
     }
     if (admitted.evicted) {
       const victim = admitted.evicted.slot.item;
       const source = sourceOf(remoteOf(victim));
-      this.ctx.handlers.onBadInput(`tcp from ${source}: closed to make room (${admitted.evicted.why})`, admitted.evicted.slot.host);
+      this.ctx.handlers.onBadInput(`tcp from ${source}: closed to make room (${admitted.evicted.why})`, admitted.evicted.slot.host, 'no-slot');
       victim.destroy();
     }
     this.acceptedTotal++;
@@ -176,8 +176,8 @@ export class Acceptor {
         budget: slot.standing === 'member' ? this.ctx.memberBudget : this.ctx.budget,
         limits: this.ctx.limits,
         firstFrameDeadline: true,
-        fail: (detail) => {
-          this.ctx.handlers.onBadInput(detail, source);
+        fail: (detail, reason) => {
+          this.ctx.handlers.onBadInput(detail, source, reason);
           sock.destroy();
         },
       },
@@ -191,7 +191,7 @@ export class Acceptor {
     );
     sock.on('end', () => {
       if (!decided && reader.partialBytes > 0) {
-        this.ctx.handlers.onBadInput(`${where}: connection closed inside a frame (${reader.partialBytes} bytes)`, source);
+        this.ctx.handlers.onBadInput(`${where}: connection closed inside a frame (${reader.partialBytes} bytes)`, source, 'truncated');
       }
     });
   }
@@ -218,7 +218,7 @@ export class Acceptor {
       }
     } else if (isLinkCode(code) && code !== LINK_CODES.hello) {
       const source = sourceOf(remote);
-      this.ctx.handlers.onBadInput(`tcp from ${source}: a connection must open with hello, a message or file-begin; dropped`, source);
+      this.ctx.handlers.onBadInput(`tcp from ${source}: a connection must open with hello, a message or file-begin; dropped`, source, 'not-allowed');
       sock.destroy();
       return;
     }

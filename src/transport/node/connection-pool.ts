@@ -170,7 +170,7 @@ export class LinkPool implements LinkOwner {
     let dialed;
     try {
       if (this.closing) throw unreachable('endpoint closed');
-      dialed = await dialSocket(to, this.ctx.identity, this.ctx.limits.connectTimeoutMs, this.ctx.sockets);
+      dialed = await dialSocket(to, this.ctx.identity, this.ctx.limits.connectTimeoutMs, this.ctx.sockets, (detail) => this.ctx.handlers.onBadInput(detail, formatAddress(to), 'tls-dial'));
       if (this.closing) {
         dialed.sock.destroy();
         throw unreachable('endpoint closed');
@@ -215,8 +215,8 @@ export class LinkPool implements LinkOwner {
           budget: this.ctx.budget,
           limits: this.ctx.limits,
           firstFrameDeadline: o.firstFrameDeadline ?? false,
-          fail: (detail) => {
-            this.ctx.handlers.onBadInput(detail, sourceOf(remote));
+          fail: (detail, reason) => {
+            this.ctx.handlers.onBadInput(detail, sourceOf(remote), reason);
             if (link) link.destroy(unreachable(detail));
             else sock.destroy();
           },

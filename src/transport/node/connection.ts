@@ -184,10 +184,10 @@ export class Link implements FrameHandler {
     this.lastActive = performance.now();
     const d = decodeBytes(bytes, owned);
     const h = this.owner.handlers;
-    if (!d.ok) return h.onBadInput(`${this.where}: ${d.error.code}: ${d.error.message}`, this.source);
+    if (!d.ok) return h.onBadInput(`${this.where}: ${d.error.code}: ${d.error.message}`, this.source, 'undecodable');
     const type = d.msg.type;
     if (type === 'file-begin' || type === 'file-data' || type === 'file-end') {
-      return h.onBadInput(`${this.where}: ${type} outside a file transfer`, this.source);
+      return h.onBadInput(`${this.where}: ${type} outside a file transfer`, this.source, 'not-allowed');
     }
     if (this.identify?.(d.msg)) this.identify = undefined;
     h.onMessage(d.msg, this.origin);
@@ -241,7 +241,7 @@ export class Link implements FrameHandler {
   }
 
   private violation(detail: string): void {
-    this.owner.handlers.onBadInput(`${this.where}: ${detail}; dropped`, this.source);
+    this.owner.handlers.onBadInput(`${this.where}: ${detail}; dropped`, this.source, 'violation');
     this.destroy(unreachable(`${this.where}: ${detail}`));
   }
 
@@ -266,7 +266,7 @@ export class Link implements FrameHandler {
   private onEnd(): void {
     if (this.pending.length > 0) this.failure ??= unreachable(`${this.where}: connection closed before the acknowledgement`);
     if (this.reader.partialBytes > 0) {
-      this.owner.handlers.onBadInput(`${this.where}: connection closed inside a frame (${this.reader.partialBytes} bytes)`, this.source);
+      this.owner.handlers.onBadInput(`${this.where}: connection closed inside a frame (${this.reader.partialBytes} bytes)`, this.source, 'truncated');
     }
   }
 

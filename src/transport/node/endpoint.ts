@@ -14,7 +14,7 @@ import { isRouted, speakerOf } from '../../core/messages.js';
 import type { Origin, ProofCheck } from '../../core/origin.js';
 import { OriginSigner, OriginVerifier } from '../../security/origin-proofs.js';
 import { decodeFrame, encodeFrame } from '../../wire/index.js';
-import type { Endpoint, EndpointHandlers, EndpointOptions, Runtime } from '../types.js';
+import type { BadInputReason, Endpoint, EndpointHandlers, EndpointOptions, Runtime } from '../types.js';
 import { Acceptor } from './acceptor.js';
 import { MemoryBudget } from './budget.js';
 import type { Link } from './connection.js';
@@ -213,11 +213,11 @@ export class NodeEndpoint implements Endpoint {
     this.udp = dgram.createSocket(bindAt.host.includes(':') ? 'udp6' : 'udp4');
     this.udp.on('message', (bytes, from) => this.onDatagram(bytes, { host: from.address, port: from.port }));
     this.udp.on('error', (err) => {
-      if (this.listening) handlers.onBadInput(`udp socket: ${describe(err)}`);
+      if (this.listening) handlers.onBadInput(`udp socket: ${describe(err)}`, undefined, 'internal');
     });
     this.server = net.createServer((sock) => this.acceptor.handle(sock));
     this.server.on('error', (err) => {
-      if (this.listening) handlers.onBadInput(`tcp server: ${describe(err)}`);
+      if (this.listening) handlers.onBadInput(`tcp server: ${describe(err)}`, undefined, 'internal');
     });
   }
 
@@ -261,20 +261,20 @@ export class NodeEndpoint implements Endpoint {
   private onDatagram(bytes: Buffer, src: Address): void {
     const source = sourceOf(src);
     const where = `udp from ${source}`;
-    const bad = (detail: string): void => this.handlers.onBadInput(`${where}: ${detail}`, source);
-    if (bytes.length > this.limits.maxDatagramBytes) return bad(`${bytes.length} bytes is more than a datagram may carry`);
+    const bad = (detail: string, reason: BadInputReason): void => this.handlers.onBadInput(`${where}: ${detail}`, source, reason);
+    if (bytes.length > this.limits.maxDatagramBytes) return bad(`${bytes.length} bytes is more than a datagram may carry`, 'oversize');
     let frame: Uint8Array = bytes;
     let authId: Id | undefined;
     if (this.keys) {
       const opened = this.keys.open(bytes);
-      if (!opened.ok) return bad(`dropped, ${opened.error}`);
+      if (!opened.ok) return bad(`dropped, ${opened.error}`, 'unsealed');
       frame = opened.frame;
       authId = opened.authId;
     }
     const d = decodeFrame(frame);
-    if (!d.ok) return bad(`${d.error.code}: ${d.error.message}`);
+    if (!d.ok) return bad(`${d.error.code}: ${d.error.message}`, 'undecodable');
     // datagrams carry liveness and lookup answers; everything else needs a connection
-    if (!DATAGRAM_TYPES.has(d.msg.type)) return bad(`${d.msg.type} is not allowed over udp`);
+    if (!DATAGRAM_TYPES.has(d.msg.type)) return bad(`${d.msg.type} is not allowed over udp`, 'not-allowed');
     this.handlers.onMessage(d.msg, authId === undefined ? { via: 'udp', src } : { via: 'udp', src, authId });
   }
 
@@ -446,7 +446,7 @@ export class NodeEndpoint implements Endpoint {
       if (this.closing) throw unreachable('endpoint closed');
       // waited past the point where the receiver still wants it (its request timed out): not sent at all
       if (signal?.aborted) throw expired(signal);
-      const { sock } = await dialSocket(to, this.opts.tls, this.limits.connectTimeoutMs, this.outSockets);
+      const { sock } = await dialSocket(to, this.opts.tls, this.limits.connectTimeoutMs, this.outSockets, (detail) => this.handlers.onBadInput(detail, formatAddress(to), 'tls-dial'));
       const where = `${this.opts.tls ? 'tls' : 'tcp'} to ${formatAddress(to)}`;
       const reader = new FrameReader(
         sock,
@@ -456,8 +456,8 @@ export class NodeEndpoint implements Endpoint {
           budget: this.memberBudget,
           limits: this.limits,
           firstFrameDeadline: false,
-          fail: (detail) => {
-            this.handlers.onBadInput(detail, formatAddress(to));
+          fail: (detail, reason) => {
+            this.handlers.onBadInput(detail, formatAddress(to), reason);
             sock.destroy();
           },
         },

@@ -6,6 +6,7 @@ import type { CdhtError } from '../../core/errors.js';
 import { FrameSplitter, messageCode, type FrameSink } from '../../wire/index.js';
 import type { BudgetAccount, MemoryBudget } from './budget.js';
 import type { Limits } from './limits.js';
+import type { BadInputReason } from '../types.js';
 
 /** What a connection does with the frames read off it (a message link, a file receiver, ...). */
 export interface FrameHandler {
@@ -26,7 +27,7 @@ export interface ReaderContext {
   /** Accepted connections must send a whole first frame within FIRST_FRAME_TIMEOUT_MS; dialed ones wait for their peer. */
   readonly firstFrameDeadline: boolean;
   /** The reader drops the connection: an impossible frame, a missed deadline, too much memory. */
-  fail(detail: string): void;
+  fail(detail: string, reason: BadInputReason): void;
 }
 
 const FILE_DATA_CODE = messageCode('file-data');
@@ -128,7 +129,7 @@ export class FrameReader implements FrameSink {
   }
 
   broken(error: CdhtError): void {
-    this.ctx.fail(`${this.ctx.where}: ${error.message}`);
+    this.ctx.fail(`${this.ctx.where}: ${error.message}`, error.code === 'CDHT_ERR_FRAME_TOO_LARGE' ? 'oversize' : 'undecodable');
   }
 
   // ---- reading -----------------------------------------------------------------------------
@@ -146,6 +147,7 @@ export class FrameReader implements FrameSink {
       this.ctx.fail(
         `${this.ctx.where}: partial frames would hold more than ${l.maxBufferedBytesPerHost} bytes for ${this.ctx.host} ` +
           `or ${l.maxBufferedBytesTotal} in all; dropped`,
+        'memory',
       );
       return;
     }
@@ -180,6 +182,6 @@ export class FrameReader implements FrameSink {
     }
     if (now < this.deadlineAt) return this.arm();
     const what = this.firstDone ? `a frame did not arrive whole within ${this.frameDeadlineMs} ms` : `no whole frame within ${this.ctx.limits.firstFrameTimeoutMs} ms of connecting`;
-    this.ctx.fail(`${this.ctx.where}: ${what}; dropped`);
+    this.ctx.fail(`${this.ctx.where}: ${what}; dropped`, 'deadline');
   }
 }

@@ -2,7 +2,7 @@
 // socket callback, one-line error descriptions, and the CDHT_ERR_UNREACHABLE constructor.
 import { formatAddress, type Address } from '../../core/contact.js';
 import { CdhtError } from '../../core/errors.js';
-import type { EndpointHandlers } from '../types.js';
+import type { BadInputReason, EndpointHandlers } from '../types.js';
 
 /** An errno code when there is one (ECONNREFUSED), else the message on one line. */
 export function describe(err: unknown): string {
@@ -60,9 +60,9 @@ export function sourceOf(a: Address): string {
 
 /** Handlers that never throw back into a socket callback: a throwing handler is logged and ignored. */
 export function guard(h: EndpointHandlers): Required<EndpointHandlers> {
-  const bad = (detail: string, source?: string): void => {
+  const bad = (detail: string, source?: string, reason: BadInputReason = 'internal'): void => {
     try {
-      h.onBadInput(oneLine(detail), source);
+      h.onBadInput(oneLine(detail), source, reason);
     } catch {
       // The log itself failed; there is nowhere left to report it.
     }

@@ -25,22 +25,27 @@ export interface Dialed {
  * fails unless the server's certificate comes from the ring's authority and names `to.id`
  * (any member when `to.id` is unknown). Rejects with CDHT_ERR_UNREACHABLE.
  */
-export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeoutMs: number, track: Set<net.Socket>): Promise<Dialed> {
+export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeoutMs: number, track: Set<net.Socket>, onHandshakeFailed?: (detail: string) => void): Promise<Dialed> {
   const where = formatAddress(to);
   return new Promise((resolve, reject) => {
     const sock = identity
       ? tls.connect({ host: to.host, port: to.port, ...tlsClientOptions(identity, to.id) })
       : net.connect({ host: to.host, port: to.port });
     track.add(sock);
+    // on a private ring, TCP connected and TLS not done yet: a failure now is the handshake's
+    let handshaking = false;
+    if (identity) sock.once('connect', () => (handshaking = true));
     const fail = (why: string): void => {
       done();
       sock.destroy();
+      if (handshaking) onHandshakeFailed?.(`tls to ${where}: handshake failed: ${why}`);
       reject(unreachable(`cannot connect to ${where}: ${why}`));
     };
     const onError = (err: Error): void => {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!identity || !FOREIGN_CERT_CODES.has(code)) return fail(describe(err));
       // it answered, with a certificate our authority did not sign: no retry will get us in
+      if (handshaking) onHandshakeFailed?.(`tls to ${where}: handshake failed: a certificate of another authority (${code})`);
       done();
       sock.destroy();
       reject(notAdmitted(`the peer at ${where} has a certificate of another authority (${code}): this peer's --tls DIR is not from that ring's authority`));
@@ -53,6 +58,7 @@ export function dialSocket(to: Target, identity: TlsIdentity | undefined, timeou
     const onConnect = (): void => {
       const peerId = identity ? authenticatedPeerId(sock as tls.TLSSocket) : undefined;
       if (identity && peerId === undefined) return fail('the server is not a member of this ring');
+      handshaking = false;
       done();
       resolve({ sock, peerId });
     };
@@ -84,7 +90,7 @@ export interface TlsAcceptorEvents {
   /** A member of the ring finished the handshake; `peerId` is the id its certificate names. */
   secure(sock: tls.TLSSocket, peerId: Id): void;
   /** A handshake failed or the certificate was not acceptable: a debug line, with its source. */
-  refused(detail: string, source: string): void;
+  refused(detail: string, source: string, reason: 'tls-handshake' | 'tls-certificate'): void;
   /** What came was not TLS at all (a peer without --tls): it may be told so in plain words. */
   notTls?(sock: tls.TLSSocket): void;
 }
@@ -102,7 +108,7 @@ export function createTlsAcceptor(identity: TlsIdentity, handshakeTimeoutMs: num
     const peerId = sock.authorized ? authenticatedPeerId(sock) : undefined;
     if (peerId === undefined) {
       const why = sock.authorized ? 'its certificate names no cdht peer' : `no certificate of this ring (${sock.authorizationError ?? 'none presented'})`;
-      events.refused(`tls from ${source}: refused, ${why}`, source);
+      events.refused(`tls from ${source}: refused, ${why}`, source, 'tls-certificate');
       sock.destroy();
       return;
     }
@@ -111,7 +117,7 @@ export function createTlsAcceptor(identity: TlsIdentity, handshakeTimeoutMs: num
   server.on('tlsClientError', (err, sock) => {
     const source = sourceOf(remoteOf(sock));
     if ((err as NodeJS.ErrnoException).code === 'ERR_SSL_WRONG_VERSION_NUMBER') events.notTls?.(sock);
-    events.refused(`tls from ${source}: handshake failed: ${describe(err)}`, source);
+    events.refused(`tls from ${source}: handshake failed: ${describe(err)}`, source, 'tls-handshake');
     sock.destroy();
   });
   return server;

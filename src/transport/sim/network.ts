@@ -740,7 +740,7 @@ export class SimNetwork {
     const origin = this.originOf(ep, src, via);
     if (!origin) {
       this.counters.badInputs++;
-      ep.handlers.onBadInput(`${via} from ${from}: refused, no certificate of this ring`, from);
+      ep.handlers.onBadInput(`${via} from ${from}: refused, no certificate of this ring`, from, 'tls-certificate');
       return;
     }
     if ('msg' in payload) {
@@ -752,7 +752,7 @@ export class SimNetwork {
       ep.handlers.onMessage(decoded.msg, this.vouch(ep, decoded.msg, origin));
     } else {
       this.counters.badInputs++;
-      ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from);
+      ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from, 'undecodable');
     }
   }
 
@@ -775,7 +775,7 @@ export class SimNetwork {
   private refusedAt(dst: SimEndpoint, src: SimEndpoint, via: 'udp' | 'tcp', problem: string): void {
     this.counters.badInputs++;
     const from = addressOf(src.self);
-    dst.handlers.onBadInput(`${via} from ${from}: refused, ${problem}`, from);
+    dst.handlers.onBadInput(`${via} from ${from}: refused, ${problem}`, from, 'tls-handshake');
   }
 
   /** @internal */
@@ -1059,7 +1059,7 @@ export class SimNetwork {
     const decoded = safeDecode(payload.bytes);
     if (decoded.ok && decoded.msg.type === 'file-begin') return decoded.msg;
     this.counters.badInputs++;
-    dst.handlers.onBadInput(`tcp from ${from}: file-begin did not decode: ${decoded.ok ? decoded.msg.type : decoded.error.message}`);
+    dst.handlers.onBadInput(`tcp from ${from}: file-begin did not decode: ${decoded.ok ? decoded.msg.type : decoded.error.message}`, from, 'undecodable');
     return null;
   }
 }

@@ -16,6 +16,9 @@ let selected: string | null = null;
 let drawPending = false;
 let nextRef = 1;
 let reconnectMs = 500;
+/** What the server lets this page do (its hello says; a remote ring watched read-only offers no change). */
+let offered: ReadonlySet<string> | undefined;
+const may = (verb: string) => offered === undefined || offered.has(verb);
 const pending = new Map<number, (m: ReplyMessage | ErrorMessage) => void>();
 const hiddenLayers = new Set<string>();
 
@@ -80,6 +83,8 @@ function onMessage(m: ServerMessage): void {
       return;
     case 'hello':
       document.body.dataset['version'] = m.version;
+      offered = new Set(m.verbs);
+      render();
       return;
   }
 }
@@ -128,16 +133,20 @@ function render(): void {
   const running = s.phase === 'running';
   const planned = s.phase === 'planned';
   if (!running) hops.clear(); // a stopped ring's arrows and rings would tell of peers no longer there
-  $<HTMLButtonElement>('#start').hidden = !planned && s.phase !== 'starting';
+  $<HTMLButtonElement>('#start').hidden = (!planned && s.phase !== 'starting') || !may('start');
   $<HTMLButtonElement>('#start').disabled = !planned;
-  $<HTMLButtonElement>('#stop').hidden = !running && s.phase !== 'stopping';
+  $<HTMLButtonElement>('#stop').hidden = (!running && s.phase !== 'stopping') || !may('stop');
   $<HTMLButtonElement>('#stop').disabled = !running;
+  $('#node-form').hidden = !may('add') && !may('join');
   $('#known-wrap').hidden = !running;
   $<HTMLButtonElement>('#add-node').hidden = running;
   $<HTMLButtonElement>('#join-node').hidden = !running;
   const count = (st: PeerView['state']) => s.peers.filter((p) => p.state === st).length;
-  $('#summary').textContent =
-    s.phase === 'planned'
+  const r = s.remote;
+  $('#summary').textContent = r
+    ? `The ring at ${r.peer}, walked at ${new Date(r.walkedAt).toLocaleTimeString()}: ${count('live')} peer${count('live') === 1 ? '' : 's'}${r.complete ? '' : ' (the walk did not come round)'}; stale: ${s.stale.length ? s.stale.join(', ') : 'none'}. ` +
+      `${r.actions.includes('quit') ? 'A peer may be asked to leave.' : 'Read-only.'}${r.error ? ` Last walk failed: ${r.error}.` : ''}${r.notes.length ? ` ${r.notes.join('; ')}.` : ''}`
+    : s.phase === 'planned'
       ? `Planned: ${count('planned')} peer${count('planned') === 1 ? '' : 's'}. Add Node plans more; Start starts them.`
       : `${s.phase === 'running' ? 'Running' : s.phase}: ${count('live')} live, ${count('departed')} departed${s.outside.length ? `, ${s.outside.length} outside this process` : ''}; stale: ${s.stale.length ? s.stale.join(', ') : 'none'}.`;
   transcript.peers(s.peers.filter((p) => p.state !== 'planned').map((p) => p.id));
@@ -181,19 +190,23 @@ function renderPanel(s: RingState): void {
     p.state === 'planned'
       ? 'Planned: not started yet.'
       : p.state === 'departed'
-        ? `Departed (${p.departure}${p.reason && p.reason !== 'quit' && p.reason !== 'killed' ? `: ${p.reason}` : ''}).`
+        ? `Departed (${[p.departure, p.reason !== 'quit' && p.reason !== 'killed' ? p.reason : undefined].filter(Boolean).join(': ') || 'gone'}).`
         : `${p.pred2 ?? '?'} > ${p.pred1 ?? '?'} > [${p.id}] > ${p.successors.slice(0, 2).join(' > ') || '?'}` +
           (p.phase !== 'active' ? ` (${p.phase})` : '') +
           (p.stale ? `: stale, the true ring says ${(p.want ?? []).join(' > ')}` : '');
   $('#peer-neighbours').textContent = what;
   // only a live peer can store, request or leave: a departed or planned one is not offered them
-  $('#file-form').hidden = !live;
-  $('#peer-leave').hidden = !live;
+  $('#file-form').hidden = !live || (!may('store') && !may('request'));
+  $('#peer-leave').hidden = !live || (!may('quit') && !may('kill'));
+  $('#leave-graceful').hidden = !may('quit');
+  $('#leave-abrupt').hidden = !may('kill');
   for (const id of ['#store', '#request', '#leave-graceful', '#leave-abrupt', '#file-name']) $<HTMLButtonElement>(id).disabled = !live;
   const files = $('#peer-files');
   const items = p.files.map((f) => `${f.name} (${formatBytes(f.size)})${f.received ? ', received' : ''}`);
-  if ([...files.children].map((li) => li.textContent).join('\n') !== (items.join('\n') || 'none')) {
-    files.replaceChildren(...(items.length ? items : ['none']).map((t) => Object.assign(document.createElement('li'), { textContent: t })));
+  // a ring watched from outside tells counts, never names (keys and bytes are listed below)
+  const none = s.remote ? 'names are not told outside the ring' : 'none';
+  if ([...files.children].map((li) => li.textContent).join('\n') !== (items.join('\n') || none)) {
+    files.replaceChildren(...(items.length ? items : [none]).map((t) => Object.assign(document.createElement('li'), { textContent: t })));
   }
   const layers = $('#peer-layers');
   layers.replaceChildren(

@@ -278,7 +278,7 @@ export class RingDrawing {
     if (els.badgeText.textContent !== String(files)) els.badgeText.textContent = String(files);
     const preds = `${p.pred2 ?? '?'} > ${p.pred1 ?? '?'}`;
     const succ = p.successors.slice(0, 2).join(' > ') || '?';
-    const what = p.state === 'departed' ? `departed (${p.departure})` : p.state === 'planned' ? 'planned' : `${preds} > [${p.id}] > ${succ}${p.stale ? ', stale' : ''}`;
+    const what = p.state === 'departed' ? `departed${p.departure ? ` (${p.departure})` : ''}` : p.state === 'planned' ? 'planned' : `${preds} > [${p.id}] > ${succ}${p.stale ? ', stale' : ''}`;
     const title = `Peer ${p.id}: ${what}${files ? `, ${files} file${files > 1 ? 's' : ''}` : ''}`;
     if (els.title.textContent !== title) els.title.textContent = title;
   }
