@@ -3,7 +3,7 @@
 // decommission makes its peer leave (its process exits 0, its predecessors repair), a stranger's
 // is refused on a private ring, and usage mistakes and unreachable peers say so in one line.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -96,7 +96,7 @@ describe('cdht status and decommission, end to end', () => {
     }
   });
 
-  test('a private ring: status needs a certificate; decommission only with the peer\'s own', async () => {
+  test('a private ring: status needs a certificate; decommission only with the peer\'s own, or its authority\'s key', async () => {
     const dir = tempDir();
     // the keys live outside the folder the peers serve their files from
     const keys = tempDir();
@@ -131,5 +131,12 @@ describe('cdht status and decommission, end to end', () => {
     assert.equal(own.status.code, 0, own.describe());
     assert.deepEqual(await ring.peer(5).waitForExit(), { code: 0, signal: null });
     await ring.peer(4).waitFor(['Peer 5 will depart from the network', 'My new first successor is Peer 2'], { ordered: true });
+
+    // the ring's authority, holding no certificate of peer 4: one is issued in memory, and 4 leaves
+    for (const f of readdirSync(ca)) if (f.startsWith('peer-4.')) rmSync(join(ca, f));
+    const byAuthority = await runCli(['decommission', '--peer', at(4), '--tls', ca, '--id', '4'], { cwd: dir });
+    assert.equal(byAuthority.status.code, 0, byAuthority.describe());
+    assert.match(byAuthority.out.join('\n'), /Peer 4 at .* is leaving the ring/);
+    assert.deepEqual(await ring.peer(4).waitForExit(), { code: 0, signal: null });
   });
 });

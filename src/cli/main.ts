@@ -244,7 +244,8 @@ const DECOMMISSION_HELP = `
 Asks the peer to leave gracefully, as its console's Quit: it hands its keys over, tells its
 predecessors and exits. An open ring accepts this only from the peer's own host (a loopback
 address); a private ring only from a connection holding that peer's own certificate (--tls DIR
---id ID; the authority's holder can issue it). Exit 0 when the peer confirmed it is leaving.
+--id ID; when DIR holds the authority's ca.key and no peer-ID.key, one is issued in memory for
+this request). Exit 0 when the peer confirmed it is leaving.
 
 Examples:
   cdht decommission --peer 127.0.0.1:12014

@@ -4,14 +4,14 @@
 // of the two commands runs.
 import { formatBytes } from '../control/files.js';
 import * as dgram from 'node:dgram';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatAddress, type Address, type Contact } from '../core/contact.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import { CLIENT_ID, MAX_WALK_PEERS, StatusClient, UnreachableError, walkRing, type PeerStatus } from '../control/status-walk.js';
-import { loadTlsIdentity } from '../security/ca-files.js';
+import { CA_KEY_FILE, loadTlsIdentity, peerKeyFile } from '../security/ca-files.js';
 import { parseDecimalPeerId, TlsSetupError, type TlsIdentity } from '../security/identity.js';
 import { createNodeRuntime } from '../transport/node/endpoint.js';
 import { ArgumentProblem, parseIntegerIn } from './args.js';
@@ -25,6 +25,11 @@ export interface StatusPlan {
   timeoutMs: number;
   /** A private ring: the client's certificate (its id is the client's id). */
   tls?: TlsIdentity;
+  /**
+   * decommission with --tls DIR --id ID where DIR holds the ring authority's key and no
+   * certificate of ID: one is issued in memory for this request (the authority may speak for any peer).
+   */
+  authority?: { dir: string; id: bigint };
 }
 
 export interface RawStatusOptions {
@@ -76,8 +81,14 @@ export function statusPlan(kind: StatusPlan['kind'], o: RawStatusOptions): Statu
   const max = o.max === undefined ? MAX_WALK_PEERS : parseIntegerIn('--max', o.max, 1, MAX_WALK_PEERS);
   const timeoutMs = 1000 * (o.timeout === undefined ? 5 : parseIntegerIn('--timeout', o.timeout, 1, MAX_TIMEOUT_S));
   if (o.id !== undefined && !o.tls) throw new ArgumentProblem('--id chooses a certificate of --tls DIR: give --tls too');
+  const base = { kind, peer, json: o.json === true, max, timeoutMs };
+  if (kind === 'decommission' && o.tls && o.id !== undefined) {
+    const dir = resolve(o.tls);
+    const id = parseDecimalPeerId(o.id);
+    if (id !== undefined && !existsSync(join(dir, peerKeyFile(id))) && existsSync(join(dir, CA_KEY_FILE))) return { ...base, authority: { dir, id } };
+  }
   const tls = o.tls ? tlsOf(resolve(o.tls), o.id) : undefined;
-  return { kind, peer, json: o.json === true, max, timeoutMs, ...(tls ? { tls } : {}) };
+  return { ...base, ...(tls ? { tls } : {}) };
 }
 
 /** The local address this host reaches `peer` from (a UDP "connect" sends nothing; it only picks the route). */
@@ -194,7 +205,15 @@ export function runStatus(plan: StatusPlan): Promise<number> {
   });
 }
 
-export function runDecommission(plan: StatusPlan): Promise<number> {
+export async function runDecommission(plan: StatusPlan): Promise<number> {
+  if (plan.authority) {
+    const { dir, id } = plan.authority;
+    const { readAuthority, issuePeer } = await import('../security/ca.js'); // the certificate tools, only when used
+    const ca = await readAuthority(dir);
+    const c = await issuePeer(ca, id, { days: 1 });
+    const { authority: _a, ...rest } = plan;
+    return runDecommission({ ...rest, tls: { id, keyPem: c.keyPem, certPem: c.certPem, caPem: ca.certPem } });
+  }
   return withClient(plan, async (client) => {
     const r = await client.decommission(plan.peer, plan.timeoutMs);
     const who = `Peer ${r.from.id} at ${formatAddress(plan.peer)}`;

@@ -481,9 +481,9 @@ export class Liveness {
   private heardFromPredecessor(from: Contact, role: 1 | 2): void {
     if (from.id === this.ctx.self.id || this.isDead(from.id)) return;
     this.preds.heard(from.id);
-    // the predecessor it already is, at the same address, answered a ping of ours when it was taken
+    // lean: the predecessor it already is, at the same address, answered a ping of ours when it was taken
     const cur = role === 1 ? this.pred1 : this.pred2;
-    if (this.isVerified(from) || (cur?.id === from.id && sameAddress(cur, from))) return this.preds.take(from, role);
+    if (this.isVerified(from) || (this.lean && cur?.id === from.id && sameAddress(cur, from))) return this.preds.take(from, role);
     this.verify(from, (ok) => ok && this.preds.take(from, role));
   }
 

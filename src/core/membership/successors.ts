@@ -343,8 +343,9 @@ export class Successors {
     const [s1, s2] = this.list;
     if (!s1 || !s2 || this.r <= 2) return;
     const space = this.ctx.space;
-    // only as many as our list holds: a longer list would send us verifying its last entry each refresh
-    const beyond = theirs.filter((c) => c.id !== this.ctx.self.id && space.betweenOpen(s2.id, c.id, this.ctx.self.id)).slice(0, this.r - 2);
+    // lean: only as many as our list holds (a longer list sent us verifying its last entry each
+    // refresh); the spec's space keeps its traffic as it was, which its sweeps were tuned on
+    const beyond = theirs.filter((c) => c.id !== this.ctx.self.id && space.betweenOpen(s2.id, c.id, this.ctx.self.id)).slice(0, this.live.lean ? this.r - 2 : undefined);
     const known = this.list.slice(2);
     if (beyond.length === known.length && beyond.every((c, i) => c.id === known[i]!.id)) return;
     this.live.verifyAll(beyond.filter((c) => !known.some((k) => k.id === c.id)), (alive) => {

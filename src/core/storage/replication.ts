@@ -48,8 +48,6 @@ const SYNC_EVERY_PROBES = 10;
 const MAX_PUSHES = 16;
 /** A push the shell never reported back (it cannot happen, but a stuck count would stop every copy) stops counting after this. */
 const PUSH_TTL_MS = 120_000;
-/** Offered names waiting for our second predecessor to vouch for them, at most. */
-const MAX_VOUCHING = 512;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
 export const HANDOVER_TIMEOUT_MS = 30_000;
 
@@ -108,12 +106,8 @@ export class Replication {
     private readonly restore: (name: string) => void = () => undefined,
     /** Whether the name was deleted lately with these bytes (its offerer is then told to drop them). */
     private readonly buried: (name: string, sha256: Uint8Array | undefined, from: Contact) => boolean = () => false,
-    /** Asks a peer directly whether it holds a name (a second predecessor vouching for a leaver's copy). */
-    private readonly checkHolds: (to: Contact, name: string, done: (reply: MessageOf<'holds-reply'> | undefined) => void) => void = (_t, _n, done) => done(undefined),
   ) {}
 
-  /** Names of offers waiting for our second predecessor to vouch for them (bounded). */
-  private vouching = 0;
 
   /** A name's record came back from the shell (or the file is gone). */
   hashed(name: string): void {
@@ -251,7 +245,7 @@ export class Replication {
   }
 
   /** An offer: ask for what is missing here and ours to hold (an empty want says "nothing"). */
-  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin, vouched?: ReadonlySet<string>): void {
+  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a key offer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
@@ -286,7 +280,6 @@ export class Replication {
     const room = Math.max(0, Math.min(MAX_WANTED_NAMES - wantedAll, MAX_WANTED_PER_PEER - wantedHere));
     const missing = new Map<string, KeyInfo>();
     const refused: string[] = [];
-    const vouch: KeyInfo[] = [];
     for (const k of msg.keys) {
       if (this.keys.has(k.name) || missing.has(k.name)) continue;
       // a name deleted lately comes back only as a new put, never as an old copy
@@ -294,17 +287,11 @@ export class Replication {
         refused.push(k.name);
         continue;
       }
-      let may = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes ? this.mayHold(space.keyOf(k.name), msg.from) : false;
-      if (may === 'vouch') {
-        if (!vouched && this.vouching < MAX_VOUCHING) vouch.push(k);
-        may = !!vouched?.has(k.name);
-      }
-      const ours = may;
+      const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
       // refused, so that a hand-over looks for another taker: not ours, or no room for it now
       if (!ours || missing.size >= room) refused.push(k.name);
       else missing.set(k.name, k);
     }
-    if (vouch.length) return this.askVouch(msg, origin, vouch);
     if (refused.length) ctx.note(`Refused ${refused.length} of ${msg.keys.length} names Peer ${ctx.fmt(msg.from.id)} offered: not ours to hold, or not from a neighbour`, 'debug');
     // the copies come under an id of ours, which only the offerer at its own address hears
     const wid = ctx.nonce();
@@ -313,27 +300,6 @@ export class Replication {
       this.wants.set(wid, { from: msg.from, oid: msg.oid, names: missing, at: ctx.now, refused });
     }
     ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...missing.keys()], refused });
-  }
-
-  /**
-   * Names a peer upstream of our second predecessor offers (a leaver handing its keys to the
-   * peers that hold them once it is gone): each is ours only if our second predecessor answers,
-   * itself, that it holds the very same bytes. The offer is then judged again with those names.
-   */
-  private askVouch(msg: MessageOf<'key-offer'>, origin: Origin, names: readonly KeyInfo[]): void {
-    const pred2 = this.live.pred2;
-    if (!pred2) return this.onKeyOffer(msg, origin, new Set());
-    const ok = new Set<string>();
-    let left = names.length;
-    this.vouching += left;
-    for (const k of names) {
-      this.checkHolds(pred2, k.name, (reply) => {
-        const r = reply?.record;
-        if (r && r.size === k.size && r.sha256 && k.sha256 && sameBytes(r.sha256, k.sha256)) ok.add(k.name);
-        this.vouching--;
-        if (--left === 0 && this.ctx.phase === 'active') this.onKeyOffer(msg, origin, ok);
-      });
-    }
   }
 
   /** A peer this one's own view names as a neighbour: a successor in its list, or one of its predecessors. */
@@ -355,7 +321,7 @@ export class Replication {
    * back by a successor (we hold that range's first replica). Knowing no predecessor, it cannot
    * tell its range: it takes what it is offered.
    */
-  private mayHold(key: Id, from: Contact): boolean | 'vouch' {
+  private mayHold(key: Id, from: Contact): boolean {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
     const { pred1, pred2 } = this.live;
@@ -370,8 +336,9 @@ export class Replication {
     }
     if (ahead && space.betweenRightClosed(self, key, ahead.id)) return false;
     const upstream = from.id === key || space.betweenOpen(key, from.id, self);
-    // with k = 3 a peer upstream of our second predecessor may be its predecessor, leaving: ask pred2
-    if (upstream) return this.isPredecessor(from) || this.k > 3 || (this.k === 3 && !!pred2 && pred2.id !== from.id && space.betweenOpen(from.id, pred2.id, self) ? 'vouch' : false);
+    // (a leaver upstream of our second predecessor is not taken at k = 3: asking that predecessor
+    // to vouch for its copy broke a byzantine seed, 693, and was taken out; the new owner repairs)
+    if (upstream) return this.isPredecessor(from) || this.k > 3;
     return !!pred2 && space.betweenRightClosed(pred2.id, key, pred1.id) && this.isNeighbour(from);
   }
 
