@@ -21,20 +21,6 @@ async function ring(): Promise<Testnet> {
   return net;
 }
 
-/** Runs the simulator while `p` is under way; resolves with what `p` gave. */
-async function during<T>(net: Testnet, p: Promise<T>, ms = 20_000): Promise<T> {
-  let done = false;
-  const settled = p.then(
-    (v) => ({ ok: true as const, v }),
-    (e: unknown) => ({ ok: false as const, e }),
-  );
-  void settled.then(() => (done = true));
-  await net.until(() => done, ms);
-  const r = await settled;
-  if (!r.ok) throw r.e;
-  return r.v;
-}
-
 const ids = (xs: readonly bigint[]) => xs.map(String);
 const live = (s: RingState) => s.peers.filter((p) => p.state === 'live').map((p) => p.id);
 /** Successor lists hold this many (the testnet's default). */
@@ -64,7 +50,7 @@ test('the walked state is the true ring, follows a kill of its own start peer, a
   const net = await ring();
   const client = await StatusClient.open(net.runtime, { id: CLIENT_ID, host: '127.0.0.1', port: 40001 }, 'watcher');
   const watcher = new RemoteRing({ runtime: net.runtime, client, peer: net.contactOf(2), refreshMs: REFRESH_MS });
-  const first = await during(net, watcher.begin());
+  const first = await net.settle(watcher.begin());
   assert.equal(first.complete, true, first.notes.join('; '));
   const s = watcher.state();
   assert.deepEqual(s.peers.map((p) => p.id), ids(REFERENCE_RING));
@@ -126,11 +112,11 @@ test('given a way to decommission, Quit asks the peer, which leaves; other chang
       return client.decommission(to);
     },
   });
-  await during(net, watcher.begin());
+  await net.settle(watcher.begin());
   assert.deepEqual(watcher.verbs, ['state', 'pings', 'quit']);
   await assert.rejects(async () => watcher.kill('14'), (e: unknown) => e instanceof ControlError && e.code === 'UNSUPPORTED');
-  await assert.rejects(during(net, watcher.quit('77')), (e: unknown) => e instanceof ControlError && e.code === 'UNKNOWN_PEER');
-  const r = await during(net, watcher.quit('14'));
+  await assert.rejects(net.settle(watcher.quit('77')), (e: unknown) => e instanceof ControlError && e.code === 'UNKNOWN_PEER');
+  const r = await net.settle(watcher.quit('14'));
   assert.match(r.message, /^Peer 14 is leaving the ring/);
   assert.deepEqual(asked, [14n]);
   const after = await stateWhere(net, watcher, (x) => settled(x, REFERENCE_RING.length - 1), 'six live peers, settled');
