@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { WebSocket } from 'ws';
+import { PageSocket } from './helpers/page-socket.js';
 import type { RingState } from '../src/control/view-types.js';
 import type { ServerMessage } from '../src/web/protocol.js';
 import { CliProcess, CliRing, cleanEnv, FIGURE1, freeBasePort, runCli } from './helpers/cli.js';
@@ -29,45 +29,20 @@ function tempDir(): string {
   return d;
 }
 
-/** A page's socket that keeps every message and can wait for one. */
-class Page {
-  readonly got: ServerMessage[] = [];
-  readonly ws: WebSocket;
-  readonly opened: Promise<void>;
+/** A page's socket that keeps every message and can wait for one (the newest that matches). */
+class Page extends PageSocket {
   private ref = 1;
   constructor(url: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}ws`);
-    this.ws.on('message', (d) => this.got.push(JSON.parse(String(d)) as ServerMessage));
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-    cleanups.push(async () => this.ws.terminate());
+    super(url, cleanups);
   }
   wait<T extends ServerMessage>(pred: (m: ServerMessage) => boolean, what: string, ms = WAIT_MS): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const finish = (err?: Error, hit?: ServerMessage) => {
-        clearTimeout(timer);
-        this.ws.off('message', check);
-        if (err) reject(err);
-        else resolve(hit as T);
-      };
-      const check = () => {
-        const hit = [...this.got].reverse().find(pred);
-        if (hit) finish(undefined, hit);
-      };
-      const timer = setTimeout(() => finish(new Error(`${what}: not within ${ms} ms; last: ${JSON.stringify({ ...(this.got.at(-1) as object), peers: undefined })}`)), ms);
-      this.ws.on('message', check);
-      check();
-    });
+    return this.waitFor<T>(pred, { ms, what, latest: true });
   }
   state(pred: (s: RingState) => boolean, what: string): Promise<RingState> {
     return this.wait<RingState>((m) => m.type === 'state' && pred(m), what);
   }
-  async ask(msg: Record<string, unknown>): Promise<ServerMessage & { type: 'reply' | 'error' }> {
-    const ref = this.ref++;
-    this.ws.send(JSON.stringify({ ...msg, ref }));
-    return this.wait((m) => (m.type === 'reply' || m.type === 'error') && m.ref === ref, `the answer to ${JSON.stringify(msg)}`);
+  ask(msg: Record<string, unknown>): Promise<ServerMessage & { type: 'reply' | 'error' }> {
+    return this.askWith(msg, this.ref++, WAIT_MS);
   }
 }
 

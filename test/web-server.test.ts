@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, test } from 'node:test';
-import { WebSocket } from 'ws';
+import { PageSocket } from './helpers/page-socket.js';
 import { RingController } from '../src/control/ring-controller.js';
 import type { ServerMessage } from '../src/web/protocol.js';
 import { MAX_MESSAGE_BYTES } from '../src/web/protocol.js';
@@ -24,45 +24,15 @@ async function serve(ids = [2, 4, 5, 8, 9, 14, 19]): Promise<{ ctl: RingControll
 }
 
 /** A client that keeps every message and can wait for one. */
-class Client {
-  readonly got: ServerMessage[] = [];
-  readonly ws: WebSocket;
-  readonly opened: Promise<void>;
-  closed: { code: number } | undefined;
+class Client extends PageSocket {
   constructor(url: string, headers: Record<string, string> = {}) {
-    this.ws = new WebSocket(url.replace(/^http/, 'ws') + 'ws', { headers });
-    this.ws.on('message', (d) => this.got.push(JSON.parse(String(d)) as ServerMessage));
-    this.ws.on('close', (code) => (this.closed = { code }));
-    this.opened = new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-    cleanups.push(async () => this.ws.terminate());
+    super(url, cleanups, headers);
   }
   wait<T extends ServerMessage>(pred: (m: ServerMessage) => boolean, ms = 10_000): Promise<T> {
-    // one listener and one deadline per wait, both removed when it ends (a listener added on every
-    // check piled up past ten on a busy socket: MaxListenersExceededWarning)
-    return new Promise((resolve, reject) => {
-      const finish = (err?: Error, hit?: ServerMessage) => {
-        clearTimeout(timer);
-        this.ws.off('message', check);
-        if (err) reject(err);
-        else resolve(hit as T);
-      };
-      const check = () => {
-        const hit = this.got.find(pred);
-        if (hit) finish(undefined, hit);
-      };
-      const timer = setTimeout(() => finish(new Error(`no such message; got ${JSON.stringify(this.got.slice(-3)).slice(0, 600)}`)), ms);
-      // the client's own 'message' listener (added first) has stored the message by the time this runs
-      this.ws.on('message', check);
-      check();
-    });
+    return this.waitFor<T>(pred, { ms });
   }
-  /** Sends and waits for the reply or error carrying `ref`. */
-  async ask(msg: Record<string, unknown>, ref: number): Promise<ServerMessage & { type: 'reply' | 'error' }> {
-    this.ws.send(JSON.stringify({ ...msg, ref }));
-    return this.wait((m) => (m.type === 'reply' || m.type === 'error') && m.ref === ref);
+  ask(msg: Record<string, unknown>, ref: number): Promise<ServerMessage & { type: 'reply' | 'error' }> {
+    return this.askWith(msg, ref);
   }
 }
 
