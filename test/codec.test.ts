@@ -115,6 +115,7 @@ const SAMPLES: Message[] = [
   { type: 'delete-reply', from: B, qid: 11, file: 'notes.txt', result: 'forbidden' },
   { type: 'key-delete', from: B, file: 'notes.txt', sha256: SHA },
   { type: 'key-offer', from: A, oid: 7, keys: [{ name: 'a.txt', size: 1, sha256: SHA, publisher: C }, { name: 'b.txt', size: 2, publisher: B }] },
+  { type: 'key-offer', from: A, oid: 8, keys: [{ name: 'c.txt', size: 3, sha256: SHA }], leaving: true },
 ];
 
 /** Whether a message can be written in wire version 1 (the first release's types and fields). */
@@ -597,4 +598,16 @@ test('encoding invalid fields throws CDHT_ERR_BAD_PAYLOAD', () => {
   throwsBad({ type: 'nope' });
   // The largest chunk fits exactly in MAX_FRAME_BYTES.
   assert.equal(encodeFrame({ type: 'file-data', chunk: new Uint8Array(MAX_FRAME_BYTES - 6) }).length, MAX_FRAME_BYTES);
+});
+
+test('key-offer\'s leaving flag: one trailing byte 1 when set, nothing otherwise; any other byte refused', () => {
+  const offer = { type: 'key-offer', from: { id: 9n, host: 'h', port: 2 }, oid: 0x01020304, keys: [] } as Message;
+  // len 13 | v2 | type 20 | id len 1, 09, port 2, host len 1, "h" | oid | 0 keys
+  const plain = '0000000d 02 14 01 09 0002 01 68 01020304 00';
+  assert.equal(toHex(encodeFrame(offer)), toHex(hex(plain)));
+  const leaving = '0000000e 02 14 01 09 0002 01 68 01020304 00 01';
+  assert.equal(toHex(encodeFrame({ ...offer, leaving: true } as Message)), toHex(hex(leaving)));
+  assert.deepEqual(ok(decodeFrame(hex(leaving))), { ...offer, leaving: true });
+  failsWith(decodeFrame(hex('0000000e 02 14 01 09 0002 01 68 01020304 00 02')), 'CDHT_ERR_BAD_PAYLOAD');
+  failsWith(decodeFrame(hex('0000000f 02 14 01 09 0002 01 68 01020304 00 01 01')), 'CDHT_ERR_BAD_PAYLOAD');
 });

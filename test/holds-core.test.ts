@@ -34,7 +34,7 @@ const at = (host: string, authId?: bigint): Origin => ({ via: 'tcp', src: { host
 const sends = (effects: Effect[]) => effects.filter((e): e is Extract<Effect, { kind: 'send' }> => e.kind === 'send');
 const receive = (c: PeerCore, msg: Message, origin: Origin, now = 10) => c.handle({ type: 'receive', msg, origin, now });
 
-test('a holds reply names the record and the successors, only to the host the query came from, at most HOLDS_BURST a second', () => {
+test('a holds reply names the record and the successors, only to the host the query came from (a DNS name too), at most HOLDS_BURST a second', () => {
   const c = core();
   const asker: Contact = { id: 20n, host: '10.1.2.3', port: 40000 };
   const out = sends(receive(c, { type: 'holds-query', from: asker, qid: 5, file: '2056' }, at('10.1.2.3')));
@@ -45,8 +45,12 @@ test('a holds reply names the record and the successors, only to the host the qu
   assert.equal(reply.record?.publisher, undefined, 'who published a name is not told');
   assert.deepEqual(reply.successors.map((s) => s.id), [9n, 14n]);
   assert.equal((sends(receive(c, { type: 'holds-query', from: asker, qid: 6, file: '9999' }, at('10.1.2.3')))[0]!.msg as MessageOf<'holds-reply'>).record, undefined);
-  // another host than the connection's: nobody is answered (no reflection)
-  assert.deepEqual(sends(receive(c, { type: 'holds-query', from: asker, qid: 7, file: '2056' }, at('10.9.9.9'))), []);
+  // another host than the connection's (a DNS name, or a lie): answered where the connection came
+  // from, at the port named, never at the host named (no reflection to a third host)
+  const moved = sends(receive(c, { type: 'holds-query', from: asker, qid: 7, file: '2056' }, at('10.9.9.9')));
+  assert.deepEqual(moved.map((e) => [e.to.host, e.to.port]), [['10.9.9.9', 40000]]);
+  const named = sends(receive(c, { type: 'holds-query', from: { id: 21n, host: 'cdht-4', port: 7000 }, qid: 8, file: '2056' }, at('10.213.7.4')));
+  assert.deepEqual(named.map((e) => [e.to.host, e.to.port, (e.msg as MessageOf<'holds-reply'>).qid]), [['10.213.7.4', 7000, 8]]);
   let answered = 0;
   for (let q = 0; q < HOLDS_BURST + 50; q++) answered += sends(receive(c, { type: 'holds-query', from: asker, qid: q, file: '2056' }, at('10.1.2.3'), 5_000)).length;
   assert.equal(answered, HOLDS_BURST);

@@ -135,7 +135,7 @@ const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   rec({ type: fc.constant('lookup' as const), origin: arbContact, key: fc.bigInt({ min: 0n, max: 2n ** 160n - 1n }), lid: u32, final: fc.boolean(), hops, path: fc.array(fc.bigInt({ min: 0n, max: 2n ** 160n - 1n }), { maxLength: 64 }) }),
   rec({ type: fc.constant('lookup-reply' as const), from: arbContact, lid: u32, hops, successors: list, path: fc.array(fc.bigInt({ min: 0n, max: 2n ** 160n - 1n }), { maxLength: 64 }) }),
   rec({ type: fc.constant('lookup-reply' as const), from: arbContact, lid: u32, hops, successors: list }),
-  rec({ type: fc.constant('key-offer' as const), from: arbContact, oid: u32, keys: fc.array(keyInfo, { maxLength: 20 }) }),
+  recWith<MessageOf<'key-offer'>>({ type: fc.constant('key-offer' as const), from: arbContact, oid: u32, keys: fc.array(keyInfo, { maxLength: 20 }), leaving: fc.constant(true as const) }, ['leaving']),
   rec({ type: fc.constant('key-want' as const), from: arbContact, oid: u32, wid: u32, names: fc.array(arbName, { maxLength: 20 }), refused: fc.array(arbName, { maxLength: 20 }) }),
   rec({ type: fc.constant('file-busy' as const), from: arbContact, file: arbName, rid: u32, retryAfterMs: u32 }),
   fc.oneof(

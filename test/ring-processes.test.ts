@@ -114,3 +114,24 @@ test('a slice that cannot start is told in one line and stops the ring with 1', 
     squatter.close();
   }
 });
+
+test('--log-format json over 2 processes: every line is one JSON object, the other slice\'s peers among them', { timeout: 90_000 }, async () => {
+  const basePort = await freePortSpan(PEERS);
+  const ring = ringOf(basePort);
+  const theirs = sliceRange(PEERS, { index: 1, of: 2 });
+  const ids = ring.slice(theirs.from, theirs.to).map(String);
+  const p = start(['--processes', '2', '--base-port', String(basePort), '--interval', '0.5', '--ping-lines', '--log-format', 'json']);
+  // a ping line of a peer that runs in the other process, passed on as it logged it
+  await p.waitFor([new RegExp(`"id":"(${ids.join('|')})".*"event":"pong-received"|"event":"pong-received".*"id":"(${ids.join('|')})"`)], { timeoutMs: 60_000 });
+  p.child.stdin!.end();
+  const status = await p.waitForExit(30_000);
+  assert.equal(status.code, 0, p.describe());
+  const notJson = p.out.filter((l) => {
+    try {
+      return typeof JSON.parse(l) !== 'object';
+    } catch {
+      return true;
+    }
+  });
+  assert.deepEqual(notJson, [], 'lines that are not JSON');
+});

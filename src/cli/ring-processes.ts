@@ -29,6 +29,7 @@ export function sliceArgs(o: RingOptions, index: number, processes: number): str
   args.push(o.pingLines ? '--ping-lines' : '--no-ping-lines');
   if (o.debug) args.push('--debug');
   if (o.json) args.push('--json');
+  else if (o.logFormat === 'json') args.push('--log-format', 'json');
   return args;
 }
 
@@ -45,7 +46,7 @@ export function startSlices(o: RingOptions, processes: number, onLine: (line: st
     let lastError = '';
     // the console and header lines of a child are for nobody: only its peers' lines come through
     readline.createInterface({ input: proc.stdout! }).on('line', (l) => {
-      if (l.startsWith('[') || l.startsWith('{"type":"trace"')) onLine(l);
+      if (l.startsWith('[') || l.startsWith('{"type":"trace"') || peerLogLine(l)) onLine(l);
     });
     readline.createInterface({ input: proc.stderr! }).on('line', (l) => {
       if (l.trim()) lastError = l.trim();
@@ -79,4 +80,15 @@ export function startSlices(o: RingOptions, processes: number, onLine: (line: st
       );
     },
   };
+}
+
+/** A line a child's peer logged with --log-format json (pino, with the peer's id), not the child's console. */
+function peerLogLine(line: string): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    const o = JSON.parse(line) as { event?: unknown; id?: unknown };
+    return typeof o.event === 'string' && o.event !== 'console' && o.id !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -210,7 +210,7 @@ export async function runRing(o: RingOptions): Promise<number> {
     slices = startSlices(
       o,
       o.processes,
-      (line) => (o.json ? gone === undefined && output.write(line + '\n') : write(line)),
+      (line) => (o.json || logger ? gone === undefined && output.write(line + '\n') : write(line)),
       (text) => {
         sliceFailed = true;
         process.stderr.write(`cdht: error: ${text}; stopping the ring\n`);

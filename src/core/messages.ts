@@ -95,8 +95,12 @@ export type Message =
   | { type: 'lookup'; origin: Contact; key: Id; lid: number; final: boolean; hops: number; path?: Id[]; proof?: OriginProof }
   /** from: the owner of the key, with its successors; hops: how many forwards the lookup took; path: as it came, the owner last. */
   | { type: 'lookup-reply'; from: Contact; lid: number; hops: number; successors: Contact[]; path?: Id[] }
-  /** Keys a holder offers to a peer that should hold them too: a replica, or their new owner. */
-  | { type: 'key-offer'; from: Contact; oid: number; keys: KeyInfo[] }
+  /**
+   * Keys a holder offers to a peer that should hold them too: a replica, or their new owner.
+   * leaving: the holder is handing its keys over before it quits (the receiver may then judge by
+   * the ring without it; the claim gives it no copy that a neighbour does not hold or vouch for).
+   */
+  | { type: 'key-offer'; from: Contact; oid: number; keys: KeyInfo[]; leaving?: true }
   /**
    * The names of an offer the receiver lacks: send them, each as a transfer whose rid is `wid`
    * (an unguessable id only the offerer at its own address hears, so nobody else can push the

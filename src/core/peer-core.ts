@@ -145,6 +145,7 @@ export class PeerCore {
       (name) => this.transfers.check(name),
       (name) => this.transfers.restore(name),
       (name, sha256, from) => this.deletes.buried(name, sha256, from),
+      (to, name, done) => this.holds.check(to, name, done),
     );
     this.transfers = new Transfers(ctx, this.router, this.keys, {
       onHeld: (name) => this.repl.onHeld(name),

@@ -34,6 +34,7 @@
 //                         [path: u8 count (<= 64) | ids, when flagged]
 //   19  lookup-reply      from: contact, lid: u32, hops, successors[, path: u8 count | ids, when traced]
 //   20  key-offer         from: contact, oid: u32, u8 count (<= 128) | count x (file, size: u64, u8 0|1 then sha256 if 1)
+//                         [, leaving: u8 1, only when the offerer hands its keys over before quitting]
 //   21  key-want          from: contact, oid: u32, wid: u32, u8 count (<= 128) | count x file,
 //                         u8 count (<= 128) | count x file (names refused: not the receiver's to hold)
 //   22  file-busy         from: contact, file, rid, retryAfterMs: u32
@@ -499,6 +500,7 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       writeU32(w, 'oid', m.oid);
       writeCount(w, 'keys', Array.isArray(m.keys) ? m.keys.length : -1, MAX_OFFER_KEYS);
       for (const k of m.keys) writeKeyInfo(w, k);
+      if (m.leaving) w.u8(1);
     },
     read(r) {
       const from = readContact(r, 'from');
@@ -506,7 +508,9 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const n = readCount(r, 'keys', MAX_OFFER_KEYS);
       const keys: KeyInfo[] = [];
       for (let i = 0; i < n; i++) keys.push(readKeyInfo(r));
-      return { type: 'key-offer', from, oid, keys };
+      if (r.left === 0) return { type: 'key-offer', from, oid, keys };
+      if (r.u8('leaving') !== 1) throw bad('key-offer leaving flag must be 1 when present');
+      return { type: 'key-offer', from, oid, keys, leaving: true };
     },
   },
   'key-want': {

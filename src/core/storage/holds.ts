@@ -6,7 +6,9 @@
 //   size and SHA-256, and this peer's successors (which its pongs tell its neighbours anyway).
 //   On a private ring only a connection with this ring's certificate is answered.
 // - It goes only to the host the query came from, at the port it names: a query cannot make a
-//   peer send to a third host. At most HOLDS_BURST answers go to one host per window.
+//   peer send to a third host. A peer that advertises a DNS name (cdht-4:7000 in compose.yaml) is
+//   answered at the address its connection came from, since the core resolves no names. At most
+//   HOLDS_BURST answers go to one host per window.
 // - An answer is taken only for a query of ours still waiting, about the same name, from the
 //   peer asked (on a private ring, proven by its certificate).
 import { plainHost, sameHost, type Contact, type Target } from '../contact.js';
@@ -88,9 +90,7 @@ export class Holds {
 
   private refusal(from: Contact, origin: Origin): string | undefined {
     if (origin.via !== 'tcp') return 'not over a connection';
-    if (!sameHost(from.host, origin.src.host)) {
-      return `it names another host (${from.host}) than it came from (${origin.src.host})`;
-    }
+    if (from.port === undefined || !Number.isInteger(from.port) || from.port < 1 || from.port > 65535) return 'no port to answer at';
     if (this.ctx.cfg.secure && origin.authId === undefined) return 'no certificate';
     return undefined;
   }
@@ -113,7 +113,9 @@ export class Holds {
     if (!this.allow(origin.src.host)) return ctx.note(`Dropped a holds query from ${origin.src.host}: more than ${HOLDS_BURST} a second`, 'debug');
     const held = this.keys.get(msg.file);
     const record = held ? { name: held.name, size: held.size, ...(held.sha256 ? { sha256: held.sha256 } : {}) } : undefined;
-    const to: Target = { ...(msg.from.id !== undefined ? { id: msg.from.id } : {}), host: msg.from.host, port: msg.from.port };
+    // the host it names if that is where it came from, else (a name, or a lie) where it came from
+    const host = sameHost(msg.from.host, origin.src.host) ? msg.from.host : origin.src.host;
+    const to: Target = { ...(msg.from.id !== undefined ? { id: msg.from.id } : {}), host, port: msg.from.port };
     const deleted = this.keys.tombstone(msg.file, ctx.now)?.sha256;
     ctx.send(to, { type: 'holds-reply', from: ctx.self, qid: msg.qid, file: msg.file, ...(record ? { record } : {}), successors: this.successors(), ...(deleted ? { deleted } : {}) });
   }

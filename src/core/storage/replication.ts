@@ -48,6 +48,11 @@ const SYNC_EVERY_PROBES = 10;
 const MAX_PUSHES = 16;
 /** A push the shell never reported back (it cannot happen, but a stuck count would stop every copy) stops counting after this. */
 const PUSH_TTL_MS = 120_000;
+/** Offered names waiting for our second predecessor to vouch for them, at most. */
+const MAX_VOUCHING = 512;
+/** A copy a peer took is not pushed to it again for this long (two offers crossed), and at most this many are remembered. */
+const DELIVERED_MS = 10_000;
+const MAX_DELIVERED = 1024;
 /** A quitting peer waits at most this long for its successor to confirm the keys it hands over. */
 export const HANDOVER_TIMEOUT_MS = 30_000;
 
@@ -65,9 +70,11 @@ interface Offer {
 export class Replication {
   private readonly offers = new Map<number, Offer>();
   /** Pushes asked for and not handed to the shell yet (`due`: not before, after a busy answer), and how many are out. */
-  private readonly pushQueue: { name: string; to: Contact; rid: number; sha256: Uint8Array; due: number }[] = [];
+  private pushQueue: { name: string; to: Contact; rid: number; sha256: Uint8Array; due: number }[] = [];
   /** `${to}:${name}` -> when it was handed to the shell; one never reported back is forgotten after PUSH_TTL_MS. */
   private readonly pushing = new Map<string, number>();
+  /** `${to}:${name}` -> when that peer took the copy: a second want crossing it is not pushed again (it would be refused). */
+  private readonly delivered = new Map<string, number>();
   /** wid -> a want of ours: the offer it answers, the records wanted, and what it refused. */
   private readonly wants = new Map<number, { from: Contact; oid: number; names: Map<string, KeyInfo>; at: number; refused: string[] }>();
   /** Names sent to be hashed and not answered yet. */
@@ -106,8 +113,12 @@ export class Replication {
     private readonly restore: (name: string) => void = () => undefined,
     /** Whether the name was deleted lately with these bytes (its offerer is then told to drop them). */
     private readonly buried: (name: string, sha256: Uint8Array | undefined, from: Contact) => boolean = () => false,
+    /** Asks a peer directly whether it holds a name (a second predecessor vouching for a leaver's copy). */
+    private readonly checkHolds: (to: Contact, name: string, done: (reply: MessageOf<'holds-reply'> | undefined) => void) => void = (_t, _n, done) => done(undefined),
   ) {}
 
+  /** Names of offers waiting for our second predecessor to vouch for them (bounded). */
+  private vouching = 0;
 
   /** A name's record came back from the shell (or the file is gone). */
   hashed(name: string): void {
@@ -219,7 +230,7 @@ export class Replication {
   }
 
   /** Offers `all` to `to` in batches (those with a record; the others are hashed first); returns the offer ids. */
-  private offer(all: readonly Held[], to: Contact): number[] {
+  private offer(all: readonly Held[], to: Contact, leaving = false): number[] {
     const ctx = this.ctx;
     if (to.id === ctx.self.id) return [];
     const held = all.filter((h) => h.sha256);
@@ -238,14 +249,14 @@ export class Replication {
       const oid = ctx.nonce();
       this.offers.set(oid, { to, names: new Set(batch.map((h) => h.name)), at: ctx.now, inFlight: new Set(), answered: false });
       const keys: KeyInfo[] = batch.map((h) => ({ name: h.name, size: h.size, sha256: h.sha256!, ...(h.publisher ? { publisher: h.publisher } : {}) }));
-      ctx.send(to, { type: 'key-offer', from: ctx.self, oid, keys });
+      ctx.send(to, { type: 'key-offer', from: ctx.self, oid, keys, ...(leaving ? { leaving: true as const } : {}) });
       oids.push(oid);
     }
     return oids;
   }
 
   /** An offer: ask for what is missing here and ours to hold (an empty want says "nothing"). */
-  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin): void {
+  onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin, vouched?: ReadonlySet<string>): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.note(`Dropped a key offer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
@@ -280,6 +291,7 @@ export class Replication {
     const room = Math.max(0, Math.min(MAX_WANTED_NAMES - wantedAll, MAX_WANTED_PER_PEER - wantedHere));
     const missing = new Map<string, KeyInfo>();
     const refused: string[] = [];
+    const vouch: KeyInfo[] = [];
     for (const k of msg.keys) {
       if (this.keys.has(k.name) || missing.has(k.name)) continue;
       // a name deleted lately comes back only as a new put, never as an old copy
@@ -287,12 +299,19 @@ export class Replication {
         refused.push(k.name);
         continue;
       }
-      const ours = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes && this.mayHold(space.keyOf(k.name), msg.from);
+      let may = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes ? this.mayHold(space.keyOf(k.name), msg.from, msg.leaving === true) : false;
+      if (may === 'vouch') {
+        if (!vouched && this.vouching < MAX_VOUCHING) vouch.push(k);
+        may = !!vouched?.has(k.name);
+      }
+      const ours = may;
       // refused, so that a hand-over looks for another taker: not ours, or no room for it now
       if (!ours || missing.size >= room) refused.push(k.name);
       else missing.set(k.name, k);
     }
+    if (vouch.length) return this.askVouch(msg, origin, vouch);
     if (refused.length) ctx.note(`Refused ${refused.length} of ${msg.keys.length} names Peer ${ctx.fmt(msg.from.id)} offered: not ours to hold, or not from a neighbour`, 'debug');
+    if (missing.size) ctx.note(`Asked Peer ${ctx.fmt(msg.from.id)} for ${missing.size} of the ${msg.keys.length} names it offered: ${[...missing.keys()].slice(0, 8).join(', ')}${missing.size > 8 ? ', …' : ''}`, 'debug');
     // the copies come under an id of ours, which only the offerer at its own address hears
     const wid = ctx.nonce();
     if (missing.size) {
@@ -300,6 +319,27 @@ export class Replication {
       this.wants.set(wid, { from: msg.from, oid: msg.oid, names: missing, at: ctx.now, refused });
     }
     ctx.send(msg.from, { type: 'key-want', from: ctx.self, oid: msg.oid, wid, names: [...missing.keys()], refused });
+  }
+
+  /**
+   * Names a peer upstream of our second predecessor offers (a leaver handing its keys to the
+   * peers that hold them once it is gone): each is ours only if our second predecessor answers,
+   * itself, that it holds the very same bytes. The offer is then judged again with those names.
+   */
+  private askVouch(msg: MessageOf<'key-offer'>, origin: Origin, names: readonly KeyInfo[]): void {
+    const pred2 = this.live.pred2;
+    if (!pred2) return this.onKeyOffer(msg, origin, new Set());
+    const ok = new Set<string>();
+    let left = names.length;
+    this.vouching += left;
+    for (const k of names) {
+      this.checkHolds(pred2, k.name, (reply) => {
+        const r = reply?.record;
+        if (r && r.size === k.size && r.sha256 && k.sha256 && sameBytes(r.sha256, k.sha256)) ok.add(k.name);
+        this.vouching--;
+        if (--left === 0 && this.ctx.phase === 'active') this.onKeyOffer(msg, origin, ok);
+      });
+    }
   }
 
   /** A peer this one's own view names as a neighbour: a successor in its list, or one of its predecessors. */
@@ -321,13 +361,22 @@ export class Replication {
    * back by a successor (we hold that range's first replica). Knowing no predecessor, it cannot
    * tell its range: it takes what it is offered.
    */
-  private mayHold(key: Id, from: Contact): boolean {
+  private mayHold(key: Id, from: Contact, leaving: boolean): boolean | 'vouch' {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
     const { pred1, pred2 } = this.live;
     // at the owner, a copy of a name it does not hold is no more than a Store of it by the sender
     // (the first completed Store of a name wins): taken from any peer that answered at its address
     if (!pred1 || space.betweenRightClosed(pred1.id, key, self)) return true;
+    const upstream = from.id === key || space.betweenOpen(key, from.id, self);
+    // with k = 3 a peer upstream of our second predecessor may be its predecessor, leaving: it
+    // gives a key only once that predecessor vouches for the bytes
+    const vouch = this.k === 3 && !!pred2 && pred2.id !== from.id && space.betweenOpen(from.id, pred2.id, self);
+    // A ring small enough that our successor list runs round into our predecessors is one we know
+    // whole, and there a key ahead of us may be one we hold once an offerer that says it leaves is
+    // gone: a predecessor's key, or one of a peer our second predecessor vouches for
+    const whole = leaving ? this.wholeRing() : undefined;
+    if (whole && upstream && (this.isPredecessor(from) || vouch) && this.holdsWithout(whole, key, from.id)) return this.isPredecessor(from) || 'vouch';
     // a key ahead, up to the last successor before the list wraps round to our predecessors, is theirs
     let ahead: Contact | undefined;
     for (const s of this.succ.list) {
@@ -335,11 +384,30 @@ export class Replication {
       ahead = s;
     }
     if (ahead && space.betweenRightClosed(self, key, ahead.id)) return false;
-    const upstream = from.id === key || space.betweenOpen(key, from.id, self);
-    // (a leaver upstream of our second predecessor is not taken at k = 3: asking that predecessor
-    // to vouch for its copy broke a byzantine seed, 693, and was taken out; the new owner repairs)
-    if (upstream) return this.isPredecessor(from) || this.k > 3;
+    if (upstream) return this.isPredecessor(from) || this.k > 3 || (vouch ? 'vouch' : false);
     return !!pred2 && space.betweenRightClosed(pred2.id, key, pred1.id) && this.isNeighbour(from);
+  }
+
+  /** Every peer of the ring, in order, when our successor list runs round into our predecessors (else undefined). */
+  private wholeRing(): Id[] | undefined {
+    const self = this.ctx.self.id;
+    const { pred1, pred2 } = this.live;
+    const back = new Set([pred1?.id, pred2?.id, self]);
+    if (!this.succ.list.some((s) => back.has(s.id))) return undefined;
+    const ids = new Set<Id>([self]);
+    for (const s of this.succ.list) ids.add(s.id);
+    if (pred1) ids.add(pred1.id);
+    if (pred2) ids.add(pred2.id);
+    return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Whether we are among the k holders of `key` in `ring` once `gone` has left it. */
+  private holdsWithout(ring: readonly Id[], key: Id, gone: Id): boolean {
+    const rest = ring.filter((id) => id !== gone);
+    const at = rest.findIndex((id) => id >= key);
+    const owner = at < 0 ? 0 : at;
+    for (let i = 0; i < Math.min(this.k, rest.length); i++) if (rest[(owner + i) % rest.length] === this.ctx.self.id) return true;
+    return false;
   }
 
   /** The answer to an offer of ours: send what was asked for (and only what we offered). */
@@ -373,6 +441,8 @@ export class Replication {
     for (const name of msg.names) {
       const h = this.keys.get(name);
       if (!o.names.has(name) || !h?.sha256) continue;
+      const took = this.delivered.get(`${o.to.id}:${name}`);
+      if (took !== undefined && ctx.now - took < DELIVERED_MS) continue;
       o.inFlight.add(name);
       this.pushQueue.push({ name, to: o.to, rid: msg.wid, sha256: h.sha256, due: ctx.now });
     }
@@ -414,7 +484,8 @@ export class Replication {
     for (const [k, at] of this.pushing) if (now - at > PUSH_TTL_MS) this.pushing.delete(k);
     for (let i = 0; i < this.pushQueue.length && this.pushing.size < MAX_PUSHES; ) {
       const p = this.pushQueue[i]!;
-      if (p.due > now) {
+      // one copy of a name to a peer at a time: a second offer's push waits for the first's end
+      if (p.due > now || this.pushing.has(`${p.to.id}:${p.name}`)) {
         i++;
         continue;
       }
@@ -427,7 +498,11 @@ export class Replication {
   /** A replica push of ours arrived. */
   pushed(name: string, to: Contact): void {
     this.pushing.delete(`${to.id}:${name}`);
+    if (this.delivered.size >= MAX_DELIVERED) this.delivered.delete(this.delivered.keys().next().value!);
+    this.delivered.set(`${to.id}:${name}`, this.ctx.now);
     for (const o of this.offers.values()) if (o.to.id === to.id) o.inFlight.delete(name);
+    // a second want of the same name (two offers crossed) would only be refused now: it is there
+    this.pushQueue = this.pushQueue.filter((p) => p.to.id !== to.id || p.name !== name);
     this.pump();
     this.checkHandover();
   }
@@ -569,7 +644,7 @@ export class Replication {
       if (list) list.push(x);
       else to.set(t, [x]);
     }
-    for (const [t, list] of to) for (const oid of this.offer(list, t)) h.oids.add(oid);
+    for (const [t, list] of to) for (const oid of this.offer(list, t, true)) h.oids.add(oid);
     this.ctx.setTimer('handover-retry', now + retryMs);
   }
 
@@ -646,7 +721,7 @@ export class Replication {
         else to.set(t, [x]);
       }
     }
-    for (const [t, held] of to) for (const oid of this.offer(held, t)) h.extra.add(oid);
+    for (const [t, held] of to) for (const oid of this.offer(held, t, true)) h.extra.add(oid);
     this.checkHandover();
   }
 
