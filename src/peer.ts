@@ -25,7 +25,6 @@ import type { BadInputReason, Endpoint, EndpointHandlers, EndpointOptions, FileA
 import { RateLimiter } from './util/rate-limit.js';
 import { PeerOps } from './api/peer-ops.js';
 import { ConsoleOps } from './api/console-ops.js';
-import { parseCommand } from './core/command.js';
 import { RecordLog } from './api/records.js';
 import type { DataApi, FileStat, GetFileResult, LookupResult, OpOptions, PutOptions, PutResult, PutSource } from './api/types.js';
 import type { Readable } from 'node:stream';
@@ -168,8 +167,8 @@ export class Peer extends EventEmitter implements DataApi {
   /** What the transport was last told of the members (PeerCore.membersVersion). */
   private membersTold = '';
   private started = false;
-  /** Commands typed before the core started (the data directory is still being read): replayed after. */
-  private readonly early: string[] = [];
+  /** Commands given before the core started (the data directory is still being read): run after. */
+  private readonly early: { what: string; run: () => void }[] = [];
   private closedDone = false;
   private isReady = false;
   private resolveReady!: () => void;
@@ -295,51 +294,40 @@ export class Peer extends EventEmitter implements DataApi {
   }
 
   /**
-   * A line as typed on stdin: `Store 2067`, `Request 4103`, `Quit` (case-insensitive). Above the
-   * 8-bit space a Store or Request in the ring runs the library's put or get (one outcome line
-   * follows the core's usual lines); in the specification's mode, and for Quit and every line
-   * refused, the core answers as the specification has it (its Store moves no bytes in the shared
-   * folder: a put always does, and would print more than the specification's lines).
-   */
-  command(line: string): void {
-    if (!this.started) {
-      if (this.early.length < MAX_EARLY_COMMANDS) this.early.push(line);
-      else {
-        const shown = line.trim().length > 40 ? `${line.trim().slice(0, 40)}…` : line.trim();
-        this.line(`Still starting: '${shown}' was not taken (${MAX_EARLY_COMMANDS} commands wait already); type it again once the peer is up`, 'info');
-      }
-      return;
-    }
-    if (!this.space.spec && this.core.phase === 'active' && !this.stopped) {
-      const c = parseCommand(line, this.space);
-      if (c.kind === 'store') return void this.consoleOps.store(c.name);
-      if (c.kind === 'request') return void this.consoleOps.request(c.name);
-    }
-    this.feed({ type: 'command', line, now: this.runtime.now() });
-  }
-  /**
-   * Types `Store NAME` (a name in the store folder, not a path): quoted above 8 bits, where the
-   * rest of the line is the name, spaces and all. No result: the console's lines tell it; a
-   * program that wants one calls put.
+   * The console's `Store NAME` (a name in the store folder, not a path). Above the 8-bit space, in
+   * the ring, it runs the library's put (one outcome line follows the core's usual lines); in the
+   * specification's mode, and while not in a ring, the core answers as the specification has it
+   * (its Store moves no bytes in the shared folder: a put always does, and would print more than
+   * the specification's lines). No result: the console's lines tell it; a program calls put.
    */
   store(file: string): void {
-    this.command(`Store ${this.typedName(file)}`);
+    this.typed('store', file);
   }
-  /** Types `Request NAME` (see store). */
+  /** The console's `Request NAME` (see store): above 8 bits in the ring, the library's get. */
   request(file: string): void {
-    this.command(`Request ${this.typedName(file)}`);
+    this.typed('request', file);
   }
   /**
    * The core's own Store or Request, as the specification's mode runs a typed one, in any space:
    * no put or get around it, no outcome line, its result told by traces only. For the simulation
    * checker (src/check) and the benchmark of the core's path, whose invariants and timings follow
-   * those traces; programs call put and get, consoles command(). @internal
+   * those traces; programs call put and get, consoles store() and request(). @internal
    */
   coreTyped(kind: 'store' | 'request', file: string): void {
-    this.feed({ type: 'command', line: `${kind === 'store' ? 'Store' : 'Request'} ${this.typedName(file)}`, now: this.runtime.now() });
+    this.feed({ type: kind, name: file, now: this.runtime.now() });
   }
-  private typedName(file: string): string {
-    return this.space.spec ? file : `"${file}"`;
+  private typed(kind: 'store' | 'request', file: string): void {
+    if (!this.started) return this.later(`${kind === 'store' ? 'Store' : 'Request'} ${file}`, () => this.typed(kind, file));
+    if (!this.space.spec && this.core.phase === 'active' && !this.stopped) {
+      return void (kind === 'store' ? this.consoleOps.store(file) : this.consoleOps.request(file));
+    }
+    this.coreTyped(kind, file);
+  }
+  /** A command given while the data directory is still being read runs once the peer is up (a bounded wait). */
+  private later(what: string, run: () => void): void {
+    if (this.early.length < MAX_EARLY_COMMANDS) return void this.early.push({ what, run });
+    const shown = what.length > 40 ? `${what.slice(0, 40)}…` : what;
+    this.line(`Still starting: '${shown}' was not taken (${MAX_EARLY_COMMANDS} commands wait already); type it again once the peer is up`, 'info');
   }
   /** Asks the ring who owns `key` without waiting: the answer comes as a 'lookup-result' trace (the simulator's measures use it). */
   findOwner(key: Id): void {
@@ -388,7 +376,8 @@ export class Peer extends EventEmitter implements DataApi {
   }
   /** Graceful departure: hands its keys on, tells the predecessors, then stops. */
   quit(): Promise<PeerExit> {
-    this.command('Quit');
+    if (!this.started) this.later('Quit', () => this.feed({ type: 'quit', now: this.runtime.now() }));
+    else this.feed({ type: 'quit', now: this.runtime.now() });
     return this.closed;
   }
   /** Abrupt departure: stops at once, tells no one. */
@@ -438,7 +427,7 @@ export class Peer extends EventEmitter implements DataApi {
     if (this.stopped) return void (await this.endpoint.close());
     this.feed({ type: 'start', files: held, deleted, now: now() });
     this.started = true;
-    for (const line of this.early.splice(0)) this.command(line);
+    for (const c of this.early.splice(0)) c.run();
   }
 
   private feed(ev: CoreEvent): void {

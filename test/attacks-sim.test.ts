@@ -274,7 +274,7 @@ test('commands typed while a peer starts wait, and each one past the cap gets a 
   const peer = net.start({ id: 16, mode: { kind: 'join', known: 14 } });
   const said: string[] = [];
   peer.on('line', (l: PeerLine) => said.push(l.text));
-  for (let i = 0; i < 80; i++) peer.command(`Request ${String(i).padStart(4, '0')}`);
+  for (let i = 0; i < 80; i++) peer.request(String(i).padStart(4, '0'));
   const refused = said.filter((t) => t.startsWith('Still starting:'));
   assert.equal(refused.length, 16, 'one line for each of the 16 past the 64 that wait');
   assert.match(refused[0]!, /'Request 0064' was not taken/);

@@ -237,7 +237,7 @@ test('a quitting peer loses no store: one taken while it hands over waits for it
     }
     assert.equal(core.snapshot().pred1, 40n);
     // holding a file, it is still handing over (active); holding none, it has announced (leaving)
-    const quit = core.handle({ type: 'command', line: 'Quit', now: 10 });
+    const quit = core.handle({ type: 'quit', now: 10 });
     const handed = quit.find((e) => e.kind === 'send' && e.msg.type === 'key-offer');
     assert.equal(core.snapshot().phase, holding ? 'active' : 'leaving');
     const effects = core.handle({ type: 'receive', msg: { type: 'store', origin: c(10), file: '0060', final: true, hops: 2 }, origin: { via: 'tcp', src: c(40) }, now: 20 });
@@ -272,7 +272,7 @@ test('hand-over: a store taken just before Quit waits for its copy, which is han
   // 119 takes Store 4467 (key 115) from 194; the user types Quit before the copy is in
   const took = core.handle({ type: 'receive', msg: { type: 'store', origin: c(194), file: '4467', final: true, hops: 3 }, origin: { via: 'tcp', src: c(114) }, now: 10 });
   assert.ok(took.some((e) => e.kind === 'trace' && e.trace.kind === 'store-accepted'));
-  const quit = core.handle({ type: 'command', line: 'Quit', now: 12 });
+  const quit = core.handle({ type: 'quit', now: 12 });
   assert.ok(!quit.some((e) => e.kind === 'trace' && e.trace.kind === 'leaving'), 'it does not leave with the copy still coming');
   const header = { type: 'file-begin', from: c(194), file: '4467', rid: 0, purpose: 'store', size: 3386 } as const;
   core.handle({ type: 'file-offer', header, origin: { via: 'tcp', src: c(194) }, now: 17 });

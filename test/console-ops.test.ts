@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runTyped } from '../src/cli/commands.js';
 import type { PeerLine } from '../src/peer.js';
 import { createTestnet, type Testnet, type TestnetOptions } from '../src/testnet.js';
 
@@ -52,7 +53,7 @@ test('sim, 16 bits: a typed Store is a put (owner and 2 replicas hold the bytes,
     const all: string[] = [];
     net.on('line', (l: PeerLine) => all.push(l.text));
 
-    origin.command(`Store ${name}`);
+    origin.store(name);
     const stored = await lineStarting(net, atOrigin, `Stored ${name}:`);
     assert.equal(stored, `Stored ${name}: ${bytes.length} bytes at Peer ${origin.space.format(owner.owner.id)} and 2 more copies (sha256 ${sha(bytes).slice(0, 12)}…)`);
     // the core's trace lines are there as before: forwarded at the origin, accepted at the owner
@@ -65,7 +66,7 @@ test('sim, 16 bits: a typed Store is a put (owner and 2 replicas hold the bytes,
     // a Request at another peer: the outcome line, and received_NAME with the very bytes
     const asker = net.peer(ids.find((id) => id !== origin.id && !holderIds.includes(id))!)!;
     const atAsker = linesOf(net, asker.id);
-    asker.command(`Request "${name}"`);
+    asker.request(name);
     const received = await lineStarting(net, atAsker, `Received ${name}:`);
     const saved = join(net.dataDirOf(asker.id), `received_${name}`);
     assert.equal(received, `Received ${name}: ${bytes.length} bytes, sha256 ${sha(bytes).slice(0, 12)}…, saved as ${saved}`);
@@ -90,24 +91,25 @@ test('sim, 16 bits: a typed Store of a missing file, or a Request of an unknown 
   try {
     const peer = net.peer(net.runningIds()[1]!)!;
     const lines = linesOf(net, peer.id);
-    peer.command('Store nothing-here.txt');
+    peer.store('nothing-here.txt');
     const failed = await lineStarting(net, lines, 'Store nothing-here.txt failed:');
     assert.match(failed, /there is no file nothing-here\.txt in this peer's store folder to store — Fix the argument/);
     assert.equal(lines.filter((l) => l.includes('nothing-here.txt')).length, 1, `one line: ${lines.join(' | ')}`);
 
-    peer.command('Request never-stored.txt');
+    peer.request('never-stored.txt');
     const missing = await lineStarting(net, lines, 'Request never-stored.txt failed:');
     assert.match(missing, /CDHT_ERR|does not have it|No holder in the ring has this name/);
     assert.equal(net.sim!.disk.read(net.dataDirOf(peer.id), 'received_never-stored.txt'), undefined, 'nothing saved');
 
-    // the parser's refusals read as before, and the peer is still in its ring and takes the next line
-    peer.command('Store');
+    // the console parser's refusals read as before, and the peer is still in its ring and takes the next line
+    const say = (text: string) => lines.push(text);
+    runTyped('Store', peer.space, peer, say);
     await lineStarting(net, lines, 'Store takes one file name, e.g. Store notes.txt');
-    peer.command('Fetch x');
+    runTyped('Fetch x', peer.space, peer, say);
     await lineStarting(net, lines, "Unknown command 'Fetch': type Store NAME, Request NAME or Quit");
     assert.ok(peer.isInRing);
     net.sim!.disk.write(peer.storeDir, 'later.txt', Buffer.from('still here'));
-    peer.command('store later.txt');
+    peer.store('later.txt');
     assert.equal(await lineStarting(net, lines, 'Stored later.txt:'), `Stored later.txt: 10 bytes at Peer ${(await lineStarting(net, lines, 'Stored later.txt:')).split('at Peer ')[1]!.split(' ')[0]} and 1 more copy (sha256 ${sha(Buffer.from('still here')).slice(0, 12)}…)`);
   } finally {
     await net.close();

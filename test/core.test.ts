@@ -286,7 +286,7 @@ test('on a private ring a message rerouted round an unreachable peer keeps the p
   // a store of 9's own (the shell signs it as it leaves, so the core's copy has no proof)
   const other = new FakeLink();
   other.add(9, { kind: 'init', successors: [14, 19] }, { secure: true });
-  const typed = other.feed(9, { type: 'command', line: 'Store 2013', now: T + 20 });
+  const typed = other.feed(9, { type: 'store', name: '2013', now: T + 20 });
   const own = typed.find((e) => e.kind === 'send' && e.msg.type === 'store');
   assert.ok(own && own.kind === 'send' && own.to.id === 14n, 'typed at 9, sent to 14');
   const ownAgain = other.feed(9, { type: 'send-failed', to: own.to, msg: own.msg, error: 'unreachable', now: T + 30 });

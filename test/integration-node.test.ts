@@ -27,13 +27,13 @@ test('reference ring on real sockets: store copies, request streams, a kill is r
     // store at 8 with the file in 8's folder: 19 (key 19's owner) ends with an identical copy
     const doc = randomBytes(700_000);
     writeFileSync(join(dataDir, 'peer-8', '2067.pdf'), doc);
-    net.peer(8)!.command('Store 2067');
+    net.peer(8)!.store('2067');
     assert.ok(await net.until(() => saw(19, 'File 2067 stored here'), 5000), 'copy stored at 19');
     assert.deepEqual(readFileSync(join(dataDir, 'peer-19', '2067.pdf')), doc);
     assert.ok(saw(14, 'Store 2067 request forwarded to my successor'));
 
     // request it from 4: streamed from 19's folder into 4's, verified, nothing partial left
-    net.peer(4)!.command('Request 2067');
+    net.peer(4)!.request('2067');
     assert.ok(await net.until(() => saw(4, 'File 2067 received'), 5000));
     assert.deepEqual(readFileSync(join(dataDir, 'peer-4', 'received_2067.pdf')), doc);
     assert.deepEqual(readdirSync(join(dataDir, 'peer-4')).filter((f) => f.endsWith('.part')), []);
@@ -47,7 +47,7 @@ test('reference ring on real sockets: store copies, request streams, a kill is r
     assert.deepEqual(net.staleIds().map(Number), []);
 
     // a request for a file nobody has: both sides say so
-    net.peer(2)!.command('Request 4103');
+    net.peer(2)!.request('4103');
     assert.ok(await net.until(() => saw(2, 'Peer 8 does not have File 4103'), 5000));
     assert.ok(!existsSync(join(dataDir, 'peer-2', 'received_4103.pdf')));
   } finally {

@@ -109,7 +109,7 @@ test('a store in this peer\'s own name that it never started is dropped; a peer 
   const h: FileBegin = { type: 'file-begin', from: c(10), file: '0150', rid: 0, purpose: 'store', size: 10 };
   core.handle({ type: 'file-offer', header: h, origin: { via: 'tcp', src: c(10) }, now: 22 });
   core.handle({ type: 'file-done', header: h, ok: true, sha256: SHA, now: 23 });
-  core.handle({ type: 'command', line: 'Quit', now: 30 });
+  core.handle({ type: 'quit', now: 30 });
   const asked = core.handle({ type: 'receive', msg: { type: 'file-request', requester: c(5), file: '0150', rid: 8, final: true, hops: 1, fallback: 2 }, origin: { via: 'tcp', src: c(5) }, now: 31 });
   assert.ok(!asked.some((e) => e.kind === 'serve-file'), 'not served by a peer on its way out');
   const on = asked.find((e) => e.kind === 'send' && e.msg.type === 'file-request');

@@ -66,7 +66,7 @@ test('the reference scenario, line for line, on virtual time', async () => {
 
   // data insertion
   m = t.mark();
-  net.peer(8)!.command('Store 2067');
+  net.peer(8)!.store('2067');
   await net.until(() => t.of(19, m).includes('Store 2067 request accepted'), 2000);
   t.assertLines(8, ['Store 2067 request forwarded to my successor'], m);
   t.assertLines(14, ['Store 2067 request forwarded to my successor'], m);
@@ -100,7 +100,7 @@ test('the reference scenario, line for line, on virtual time', async () => {
   const bytes = new Uint8Array(300_000).map((_, i) => (i * 31 + 7) & 255);
   sim.disk.write('data', '4103.pdf', bytes);
   m = t.mark();
-  net.peer(2)!.command('Request 4103');
+  net.peer(2)!.request('4103');
   await net.until(() => t.of(2, m).includes('File 4103 received'), 5000);
   t.assertLines(2, ['File request for 4103 has been sent to my successor'], m);
   for (const id of [4, 5]) t.assertLines(id, ['Request for File 4103 has been received, but the file is not stored here'], m);
@@ -178,7 +178,7 @@ test('a message forwarded to a peer that just died goes on to the next successor
   await net.run(1500);
   await net.kill(5); // not yet detected by anyone
   const m = t.mark();
-  net.peer(2)!.command('Store 2055'); // key 7: owned by 8, route 2 -> 4 -> (5 dead) -> 8
+  net.peer(2)!.store('2055'); // key 7: owned by 8, route 2 -> 4 -> (5 dead) -> 8
   await net.until(() => t.of(8, m).includes('Store 2055 request accepted'), 3000);
   t.assertLines(4, ['Store 2055 request forwarded to my successor', 'Peer 5 cannot be reached; routing Store 2055 without it', 'Store 2055 request forwarded to my successor'], m);
   assert.ok(!t.of(4, m).some((l) => l.includes('no longer alive')), 'delivered before detection');
@@ -202,11 +202,11 @@ test('store copies the file to the owner when their data directories differ', as
   const bytes = new Uint8Array(5000).map((_, i) => i % 251);
   sim.disk.write('data/peer-8', '2067.pdf', bytes);
   const m = t.mark();
-  net.peer(8)!.command('Store 2067');
+  net.peer(8)!.store('2067');
   await net.until(() => t.of(19, m).includes('File 2067 stored here'), 3000);
   assert.deepEqual(sim.disk.read('data/peer-19', '2067.pdf'), bytes);
   // and the owner serves it to a requester elsewhere
-  net.peer(4)!.command('Request 2067');
+  net.peer(4)!.request('2067');
   await net.until(() => t.of(4, m).includes('File 2067 received'), 3000);
   assert.deepEqual(sim.disk.read('data/peer-4', 'received_2067.pdf'), bytes);
   await net.close();
@@ -216,26 +216,26 @@ test('requests: missing file said on both sides, at the owner itself, and timeou
   const { net, t, sim } = await ring({ requestTimeoutMs: 4000 });
   await net.run(1500);
   let m = t.mark();
-  net.peer(2)!.command('Request 4103');
+  net.peer(2)!.request('4103');
   await net.until(() => t.of(2, m).some((l) => l.includes('does not have')), 3000);
   t.assertLines(8, ['File 4103 belongs here (key 7), but there is no 4103.pdf in my data directory'], m);
   t.assertLines(2, ['Peer 8 does not have File 4103'], m);
   sim.disk.write('data', '4103.pdf', new Uint8Array([1, 2, 3]));
   m = t.mark();
-  net.peer(8)!.command('request 4103');
+  net.peer(8)!.request('4103');
   await net.run(50);
   t.assertLines(8, ['File 4103 is stored here'], m);
   assert.ok(!t.of(8, m).some((l) => l.startsWith('Sending')));
   // the owner dies before the request arrives and nobody has noticed: the requester gives up
   m = t.mark();
   sim.failNextTransfer();
-  net.peer(2)!.command('Request 4103');
+  net.peer(2)!.request('4103');
   await net.until(() => t.of(2, m).some((l) => l.includes('could not be received')), 5000);
   assert.equal(sim.disk.read('data', 'received_4103.pdf'), undefined, 'no partial file');
   // three peers in a row die before anyone notices: the request goes round them (r = 4) to 19
   await Promise.all([net.kill(8), net.kill(9), net.kill(14)]);
   m = t.mark();
-  net.peer(4)!.command('Request 4103');
+  net.peer(4)!.request('4103');
   await net.until(() => t.of(4, m).includes('File 4103 received'), 10_000);
   t.assertLines(4, ['Peer 19 had File 4103', 'File 4103 received'], m);
   await net.close();
@@ -247,7 +247,7 @@ test('a request whose every route is dead gives up after the request timeout', a
   await net.run(1500);
   await Promise.all([net.kill(8), net.kill(9), net.kill(14)]);
   const m = t.mark();
-  net.peer(4)!.command('Request 4103');
+  net.peer(4)!.request('4103');
   await net.until(() => t.of(4, m).some((l) => l.startsWith('No answer')), 10_000);
   t.assertLines(4, ['No answer to the request for File 4103 within 4 s'], m);
   await net.close();
@@ -273,7 +273,7 @@ test('shortcuts forward past the first successor when the second is closer', asy
   const { net, t } = await ring({ shortcuts: true });
   await net.run(1500);
   const m = t.mark();
-  net.peer(2)!.command('Store 2067'); // key 19
+  net.peer(2)!.store('2067'); // key 19
   await net.until(() => t.of(19, m).includes('Store 2067 request accepted'), 2000);
   t.assertLines(2, ['Store 2067 request forwarded to my second successor'], m);
   assert.equal(t.of(4, m).length + t.of(8, m).length + t.of(14, m).length, 0, 'odd hops skipped');
@@ -316,8 +316,8 @@ test('a peer refused while joining hands back the traffic it got meanwhile', asy
   const newcomer = net.start({ id: 4, mode: { kind: 'join', known: 19 } });
   await net.run(1);
   const m = t.mark();
-  net.peer(2)!.command('Store 2053'); // key 5: 2 forwards it to "4"
-  net.peer(2)!.command('Store 2052'); // key 4: 2 sends it to "4" marked final (4 owns it)
+  net.peer(2)!.store('2053'); // key 5: 2 forwards it to "4"
+  net.peer(2)!.store('2052'); // key 4: 2 sends it to "4" marked final (4 owns it)
   await net.until(() => t.of(5, m).includes('Store 2053 request accepted') && t.of(5, m).includes('Store 2052 request accepted'), 5000);
   t.assertLines(5, ['Store 2053 request accepted'], m);
   // key 4's owner is dead, so its successor 5 inherits it; the known peer 19 must not accept it
@@ -338,7 +338,7 @@ test('one seed replays the same run: every line at the same virtual time', async
     await net.join(15, 4);
     await net.quit(9);
     sim.disk.write('data', '4103.pdf', new Uint8Array(1000));
-    net.peer(2)!.command('Request 4103');
+    net.peer(2)!.request('4103');
     await net.run(20_000);
     await net.close();
     return t.lines.map((l) => `${l.at} [${l.id}] ${l.level} ${l.text}`);

@@ -6,6 +6,7 @@ import { ControlError } from '../control/ring-controller.js';
 import type { RingController } from '../control/ring-controller.js';
 import { formatBytes } from '../control/files.js';
 import type { FileView } from '../control/view-types.js';
+import { parseCommand } from './commands.js';
 
 export const HELP = [
   'Commands (ids are 0-255, files are four digits):',
@@ -61,16 +62,19 @@ async function dispatch(host: ConsoleHost, words: string[], line: string): Promi
     say(res.warning ? `${res.message} (${res.warning})` : res.message);
   };
   if (/^\d+$/.test(w0)) {
-    const sub = (w1 ?? '').toLowerCase();
-    // above 8 bits a name or path may hold spaces: the rest of the line is the file
-    const file = ctl.space.spec ? w2 : line.replace(/^\S+\s+\S+\s+/, '');
-    if ((sub === 'store' || sub === 'request') && (words.length === 3 || (!ctl.space.spec && words.length > 3))) {
+    // what follows the id is read as the single peer's console reads it (the shared parser)
+    const c = parseCommand(line.slice(w0.length), ctl.space);
+    if (c.kind === 'quit') return answer(ctl.quit(w0));
+    const sub = c.kind === 'store' || c.kind === 'request' ? c.kind : c.kind === 'refused' && c.reason !== 'unknown' ? (w1 ?? '').toLowerCase() : undefined;
+    if (sub === 'store' || sub === 'request') {
+      if (c.kind === 'refused' && c.reason === 'usage') return say(ctl.space.spec ? `Usage: ${w0} ${sub} NNNN (a file name of exactly four digits)` : `Usage: ${w0} ${sub} ${sub === 'store' ? 'PATH' : 'NAME'}`);
+      // the name as typed (quotes and all): the controller checks the id first, then the name,
+      // and a Store above 8 bits may name a path to publish
+      const file = ctl.space.spec ? w2 : line.replace(/^\S+\s+\S+\s+/, '');
       const res = sub === 'store' ? ctl.store(w0, file) : ctl.request(w0, file);
       if (res.warning) say(res.warning);
       return;
     }
-    if ((sub === 'store' || sub === 'request') && words.length !== 3) return say(ctl.space.spec ? `Usage: ${w0} ${sub} NNNN (a file name of exactly four digits)` : `Usage: ${w0} ${sub} ${sub === 'store' ? 'PATH' : 'NAME'}`);
-    if (sub === 'quit' && words.length === 2) return answer(ctl.quit(w0));
     return say(`Unknown peer command ${cut(words.slice(1).join(' '))}: use <id> store NNNN, <id> request NNNN or <id> quit`);
   }
   switch (verb) {

@@ -3,6 +3,7 @@
 // Nothing else: leaving is SIGTERM's, with its bound. Input that ends (/dev/null) ends nothing.
 import { createInterface } from 'node:readline';
 import { publishTyped } from '../control/publish.js';
+import { runTyped } from './commands.js';
 import type { NodeLog } from './node-log.js';
 import type { NodeState } from './node.js';
 
@@ -19,7 +20,7 @@ export function readCommands(state: NodeState, log: NodeLog, input: NodeJS.Reada
     if (!peer || state.stopping) return log.say('command-refused', `Not in a ring${state.stopping ? ' any more' : ' yet'}: '${typed.trim()}' was not taken`);
     const published = publishTyped(typed, peer.space, peer.storeDir, peer.isInRing);
     if ('error' in published) return log.say('command-refused', published.error);
-    peer.command(published.line);
+    runTyped(published.line, peer.space, peer, (text) => log.say('command-refused', text));
   });
   return () => rl.close();
 }

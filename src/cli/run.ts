@@ -8,6 +8,7 @@ import { Peer } from '../peer.js';
 import type { PeerExit, PeerLine } from '../peer.js';
 import type { LineFilter, RunPlan } from './args.js';
 import { publishTyped } from '../control/publish.js';
+import { runTyped } from './commands.js';
 
 /** After a signal, how long the sockets get to close before we exit anyway. */
 const KILL_GRACE_MS = 2_000;
@@ -96,7 +97,7 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
     try {
       const published = publishTyped(typed, peer.space, peer.storeDir, peer.isInRing);
       if ('error' in published) return out(published.error);
-      peer.command(published.line);
+      runTyped(published.line, peer.space, peer, (text) => log.say('command-refused', text));
     } catch (err) {
       // The core checks commands itself; this is only a guard against a bug taking the peer down.
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);

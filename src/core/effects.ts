@@ -42,7 +42,14 @@ export type CoreEvent =
   | { type: 'receive'; msg: Message; origin: Origin; now: number }
   /** `refused`: the peer there answered that it will not have us (not silence: do not call it unreachable). */
   | { type: 'send-failed'; to: Target; msg: Message; error: string; refused?: boolean; now: number }
-  | { type: 'command'; line: string; now: number }
+  /**
+   * The console's Store, Request and Quit, typed (the console's parser is the CLI's): in the
+   * specification's mode a Store moves no bytes in its shared folder and its lines are the spec's.
+   */
+  | { type: 'store'; name: string; now: number }
+  | { type: 'request'; name: string; now: number }
+  /** Graceful departure: hand the keys on, tell the predecessors, then exit. */
+  | { type: 'quit'; now: number }
   /** Ask the ring who owns `key`; answered by a lookup-result trace (and an op event when `op` is given). */
   | { type: 'lookup'; key: Id; op?: number; now: number }
   /** The library's put: the bytes are staged already; store them under `name` (op events follow). */

@@ -19,7 +19,6 @@ import type { Contact, Target } from './contact.js';
 import { Ctx, type CoreConfig, type Phase } from './context.js';
 import type { CoreEvent, Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
-import { parseCommand, verbOf } from './command.js';
 import { Depart } from './membership/depart.js';
 import { Join, type RoutedMessage } from './membership/join.js';
 import { Liveness } from './membership/liveness.js';
@@ -282,8 +281,11 @@ export class PeerCore {
         return this.onReceive(ev.msg, ev.origin);
       case 'send-failed':
         return this.onSendFailed(ev.to, ev.msg, ev.error, ev.refused === true);
-      case 'command':
-        return this.onCommand(ev.line);
+      case 'store':
+      case 'request':
+        return this.onTyped(ev.type, ev.name);
+      case 'quit':
+        return this.depart.quit();
       case 'lookup':
         return this.lookups.find(ev.key, (r) => {
           this.ctx.trace({ kind: 'lookup-result', key: ev.key, hops: r?.hops ?? 0, ...(r ? { owner: r.owner.id } : {}), ms: this.ctx.now - ev.now });
@@ -382,17 +384,16 @@ export class PeerCore {
 
   // ---- commands --------------------------------------------------------------------------
 
-  private onCommand(line: string): void {
+  /** A Store or Request typed at the console (the CLI parsed it): the name is checked again at this door. */
+  private onTyped(command: 'store' | 'request', file: string): void {
     const ctx = this.ctx;
-    const c = parseCommand(line, ctx.space);
-    if (c.kind === 'none') return;
-    if (c.kind === 'refused') return ctx.note(c.text);
-    if (c.kind === 'quit') return this.depart.quit();
-    if (ctx.phase !== 'active') return ctx.note(`Not in a ring yet: ${verbOf(c.kind)} ${c.name} ignored`);
+    const problem = ctx.space.nameProblem(file);
+    if (problem) return ctx.trace({ kind: 'command-refused', command, file, reason: 'bad-name', problem });
+    if (ctx.phase !== 'active') return ctx.trace({ kind: 'command-refused', command, file, reason: 'not-in-ring' });
     // the specification's mode: a Store moves no bytes in its shared folder, and its lines are
     // checked byte for byte (above 8 bits the peer's shell runs these as the library's put and get)
-    if (c.kind === 'store') this.transfers.storeTyped(c.name);
-    else this.transfers.requestTyped(c.name);
+    if (command === 'store') this.transfers.storeTyped(file);
+    else this.transfers.requestTyped(file);
   }
 
   /** The library's put and get: the console's Store and Request, with their outcome told by op events. */

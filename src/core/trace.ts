@@ -40,6 +40,11 @@ export type Trace =
   | { kind: 'copy'; file: string; to: Id; phase: 'start' | 'sent' | 'failed' | 'missing'; error?: string }
   /** The answer to a lookup asked here (`cdht sim`, fingers): the owner, or none within the timeout, `ms` after it was asked. */
   | { kind: 'lookup-result'; key: Id; owner?: Id; hops: number; ms?: number }
+  /**
+   * A Store or Request given to this peer that it will not run: a name the space does not take
+   * (`problem` says why), not in a ring yet, or too many requests in flight here.
+   */
+  | { kind: 'command-refused'; command: 'store' | 'request'; file: string; reason: 'bad-name' | 'not-in-ring' | 'busy'; problem?: string }
   | { kind: 'note'; level: LineLevel; text: string };
 
 export type TraceKind = Trace['kind'];
@@ -125,6 +130,12 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       if (t.phase === 'sent') return info(`File ${t.file} copied to ${P(t.to)}`);
       if (t.phase === 'failed') return info(`Copying file ${t.file} to ${P(t.to)} failed: ${t.error ?? 'unknown error'}`);
       return info(`There is no ${f.fileOf(t.file)} here to copy to ${P(t.to)}: the owner holds nothing for ${t.file}`);
+    case 'command-refused': {
+      const verb = t.command === 'store' ? 'Store' : 'Request';
+      if (t.reason === 'bad-name') return info(t.problem ?? `${verb} ${t.file}: not a file name`);
+      if (t.reason === 'busy') return info(`Too many requests in flight; ${verb} ${t.file} ignored`);
+      return info(`Not in a ring yet: ${verb} ${t.file} ignored`);
+    }
     case 'note':
       return { text: t.text, level: t.level };
   }

@@ -5,6 +5,7 @@ import type { CoreEvent, Effect } from '../../src/core/effects.js';
 import { SPEC_SPACE } from '../../src/core/id-space.js';
 import type { Message } from '../../src/core/messages.js';
 import { renderTrace } from '../../src/core/trace.js';
+import { parseCommand } from '../../src/cli/commands.js';
 import { PeerCore } from '../../src/core/peer-core.js';
 import type { CoreConfig, CoreSnapshot } from '../../src/core/peer-core.js';
 
@@ -61,8 +62,12 @@ export class FakeLink {
     return effects;
   }
 
+  /** A console line, read by the CLI's parser (as a console reads it) and fed as its typed event. */
   command(id: number, line: string): void {
-    this.feed(id, { type: 'command', line, now: this.now });
+    const c = parseCommand(line, SPEC_SPACE);
+    if (c.kind === 'refused') this.lines.push({ id, line: c.text, at: this.now });
+    else if (c.kind === 'quit') this.feed(id, { type: 'quit', now: this.now });
+    else if (c.kind !== 'none') this.feed(id, { type: c.kind, name: c.name, now: this.now });
     this.flush();
   }
 

@@ -369,7 +369,7 @@ export class Transfers {
     if (r.accept && op === undefined) return this.serve({ type: 'file-request', requester: ctx.self, file, rid: 0, final: true, hops: 0, fallback: 0 });
     if (this.requests.size >= MAX_PENDING_REQUESTS) {
       if (op !== undefined) return this.opFailed(op, 'CDHT_ERR_BUSY', `${MAX_PENDING_REQUESTS} requests are in flight here`);
-      return ctx.note(`Too many requests in flight; Request ${file} ignored`);
+      return ctx.trace({ kind: 'command-refused', command: 'request', file, reason: 'busy' });
     }
     const rid = ctx.nonce();
     this.requests.set(rid, { file, receiving: false, until: ctx.now + ctx.cfg.requestTimeoutMs, busy: 0, ...(op !== undefined ? { op, saveAs: saveAs ?? ctx.space.receivedFileOf(file) } : {}) });
