@@ -162,12 +162,18 @@ test('console: every operation of the spec, and bad input answered in one line',
   assert.match(said.at(-1)!, /^Joining 3 new peers: \d+, \d+, \d+$/);
   await until(() => ctl.liveIds().length === 8 && ctl.state().stale.length === 0);
 
-  ctl.sim!.disk.write('d/peer-19', '2067.pdf', new Uint8Array(1536));
-  ctl.sim!.disk.write('d/peer-19', 'received_4103.pdf', new Uint8Array(10));
+  // file lists come from the key stores (and the copies Requests received), not from the folders
+  ctl.sim!.disk.write('d/peer-8', '2067.pdf', new Uint8Array(1536));
+  await runCommand(h, '8 store 2067');
+  await until(() => ctl.state().peers.find((p) => p.id === '19')!.files.some((f) => f.name === '2067.pdf'));
+  await runCommand(h, '2 request 2067');
+  await until(() => lines.includes('[2] File 2067 received'));
+  ctl.sim!.disk.write('d/peer-19', 'by-hand.pdf', new Uint8Array(10));
   await runCommand(h, 'files 19');
-  assert.equal(said.at(-1), 'Peer 19 holds 2 files: 2067.pdf (1.5 KiB), received_4103.pdf (10 B)');
+  assert.equal(said.at(-1), 'Peer 19 holds 1 file: 2067.pdf (1.5 KiB)');
   await runCommand(h, 'files');
-  assert.ok(said.includes('Peer  19: 2067.pdf (1.5 KiB), received_4103.pdf (10 B)'), said.slice(-9).join('\n'));
+  assert.ok(said.includes('Peer  19: 2067.pdf (1.5 KiB)'), said.slice(-9).join('\n'));
+  assert.ok(said.includes('Peer   2: received_2067.pdf (1.5 KiB)'), said.slice(-9).join('\n'));
   await runCommand(h, 'pings on');
   assert.equal(said.at(-1), 'Ping lines shown');
   assert.equal(h.shown, true);

@@ -1,14 +1,14 @@
-// What a peer holds: the files in its data folder, with sizes. Reads the real disk or the
-// simulator's; in a shared folder (the reference set-up) each peer is shown the stored files
-// whose key it owns, and the received copies it asked for.
+// A data folder as the disk has it (the single peer's status command lists its folder; the
+// controller asks it only whether a typed file is there: its file lists come from key stores).
+// Reads the real disk or the simulator's.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Id, IdSpace } from '../core/id-space.js';
+import type { IdSpace } from '../core/id-space.js';
 import type { SimNetwork } from '../transport/sim/network.js';
 import type { FileView } from './view-types.js';
 import { storeDirOf } from '../store-dir.js';
 
-/** Files listed per folder at most (a folder of a million files must not stall the ring). */
+/** Files listed per folder or peer at most (a folder of a million files must not stall the ring). */
 export const MAX_FILES_LISTED = 1000;
 const RECEIVED = 'received_';
 
@@ -46,12 +46,6 @@ export function isDataFile(space: IdSpace, name: string): boolean {
   return /^(received_)?\d{4}\.pdf$/.test(name);
 }
 
-/** The stored name a file holds (`2067` for 2067.pdf and received_2067.pdf). */
-export function storedName(space: IdSpace, file: string): string {
-  const bare = file.startsWith(RECEIVED) ? file.slice(RECEIVED.length) : file;
-  return space.spec ? bare.replace(/\.pdf$/, '') : bare;
-}
-
 /**
  * Lists a data folder once (sorted, capped, with sizes): above the 8-bit space its stored names
  * are in the peer's store folder, and only the received copies beside it.
@@ -67,16 +61,6 @@ export function listFolder(disk: Disk, space: IdSpace, dir: string): FileView[] 
     if (size !== undefined) out.push({ name, size, received: d === dir && name.startsWith(RECEIVED) });
   }
   return out;
-}
-
-/**
- * A peer's share of a folder others use too: stored files whose key it owns among `members`,
- * and received copies that `receivedBy` says it asked for.
- */
-export function sharedShare(all: FileView[], space: IdSpace, id: Id, members: readonly Id[], receivedBy: ReadonlyMap<string, Id>): FileView[] {
-  return all.filter((f) =>
-    f.received ? receivedBy.get(f.name) === id : space.ownerOf(space.keyOf(storedName(space, f.name)), members) === id,
-  );
 }
 
 /** 1536 -> "1.5 KiB"; bytes below 1 KiB as "512 B". */

@@ -14,7 +14,7 @@ import { idSpace } from '../space.js';
 import { createTestnet } from '../testnet.js';
 import type { Testnet, TestnetOptions } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
-import { listFolder, nodeDisk, sharedShare, simDisk } from './files.js';
+import { MAX_FILES_LISTED, nodeDisk, simDisk } from './files.js';
 import type { Disk } from './files.js';
 import { publishPath } from './publish.js';
 import { storeDirOf } from '../store-dir.js';
@@ -57,13 +57,11 @@ export interface ControllerOptions extends Omit<TestnetOptions, 'ids'> {
 const SIM_SLICE_MS = 50;
 const DEFAULT_STATE_EVERY_MS = 100;
 const DEFAULT_WAIT_MS = 20_000;
-/** Data folders are listed again this often, to see files put there by hand. */
-const FILES_RESCAN_MS = 2_000;
 /** A route never takes more hops than this (a ring being repaired may loop for a moment). */
 const MAX_ROUTE_HOPS = 512;
 /** Members quoted in an error message at most. */
 const MAX_IDS_QUOTED = 12;
-/** Traces whose peer's files may have changed. */
+/** Traces whose peer's files may have changed (a changed key store also changes its neighbours' version). */
 const FILE_TRACES: ReadonlySet<Trace['kind']> = new Set(['receive', 'store-accepted', 'copy', 'serve']);
 
 /** The controller's events and what their listeners receive. */
@@ -98,16 +96,13 @@ export class RingController extends EventEmitter {
   private readonly departed = new Map<Id, Departed>();
   private readonly known = new Set<Id>();
   private readonly watched = new Set<Peer>();
-  /** received_NNNN.pdf -> who asked for it (a shared folder does not say). */
-  private readonly receivedBy = new Map<string, Id>();
-  private readonly folderCache = new Map<string, FileView[]>();
+  /** Per peer: the copies its Requests received (received_NNNN.pdf -> size), which no key store holds. */
+  private readonly received = new Map<Id, Map<string, number>>();
   private seq = 0;
   private lastPublished = 0;
   private stateTimer: NodeJS.Timeout | undefined;
-  private rescanTimer: NodeJS.Timeout | undefined;
   private pacer: NodeJS.Timeout | undefined;
   private pacing: Promise<void> | undefined;
-  private lastFiles = '';
   private closed = false;
   private readonly planSpace: IdSpace;
 
@@ -199,7 +194,7 @@ export class RingController extends EventEmitter {
     this.plan = ids;
     this.departed.clear();
     this.watched.clear();
-    this.folderCache.clear();
+    this.received.clear();
     this.ringPhase = 'planned';
     this.changed();
     return { message: `The ring is stopped; ${ids.length} peer${ids.length === 1 ? '' : 's'} planned again` };
@@ -214,8 +209,6 @@ export class RingController extends EventEmitter {
     net.on('neighbours', () => this.changed());
     for (const p of net.peers.values()) this.watch(p);
     if (this.sim) this.startPacing();
-    this.rescanTimer ??= setInterval(() => this.rescan(), FILES_RESCAN_MS);
-    this.rescanTimer.unref();
     this.changed();
   }
 
@@ -273,9 +266,9 @@ export class RingController extends EventEmitter {
   store(idText: unknown, fileText: unknown): ControlResult {
     const { peer, file } = this.fileCommand(idText, this.published(idText, fileText));
     peer.store(file);
-    this.folderCache.delete(this.net!.dataDirOf(peer.id));
-    // above 8 bits a Store is a put: a missing file fails with a line of the peer's own
-    const has = !this.space.spec || this.filesOf(peer.id).some((f) => f.name === this.space.fileOf(file));
+    // above 8 bits a Store is a put: a missing file fails with a line of the peer's own; at 8 bits
+    // the file typed may have been put in the folder by hand, so the folder is asked (one stat)
+    const has = !this.space.spec || this.disk.size(storeDirOf(this.net!.dataDirOf(peer.id), this.space), this.space.fileOf(file)) !== undefined;
     return {
       message: `Peer ${this.fmt(peer.id)}: Store ${file}`,
       ...(has ? {} : { warning: `Peer ${this.fmt(peer.id)} has no ${this.space.fileOf(file)}: the store is routed and accepted, but no bytes are copied` }),
@@ -376,10 +369,9 @@ export class RingController extends EventEmitter {
     };
   }
 
-  /** Files of every live peer, or of one, read afresh from the data folders. */
+  /** Files of every live peer, or of one, as their key stores hold them now (and the copies their Requests received). */
   files(idText?: unknown): Map<Id, FileView[]> {
     const net = this.running();
-    this.folderCache.clear();
     if (idText !== undefined) {
       const id = this.parseId(idText, 'Peer ID');
       if (!net.peers.get(id)?.isRunning) throw new ControlError('UNKNOWN_PEER', `Peer ${this.fmt(id)} is not running here`);
@@ -393,7 +385,6 @@ export class RingController extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.stateTimer);
-    clearInterval(this.rescanTimer);
     await this.stopPacing();
     if (this.net) await this.net.close();
     this.emit('closed');
@@ -426,12 +417,12 @@ export class RingController extends EventEmitter {
     }
     const trace = t.trace;
     if (trace.kind === 'receive' && trace.phase === 'done' && trace.purpose === 'request') {
-      this.receivedBy.set(this.space.receivedFileOf(trace.file), t.id);
+      let got = this.received.get(t.id);
+      if (!got) this.received.set(t.id, (got = new Map()));
+      const file = this.space.receivedFileOf(trace.file);
+      if (got.has(file) || got.size < MAX_FILES_LISTED) got.set(file, trace.size ?? 0);
     }
-    if (FILE_TRACES.has(trace.kind)) {
-      this.folderCache.delete(this.net?.dataDirOf(t.id) ?? '');
-      this.changed();
-    }
+    if (FILE_TRACES.has(trace.kind)) this.changed();
     if (this.listenerCount('trace') === 0) return;
     const view: TraceView = {
       peer: this.fmt(t.id),
@@ -455,23 +446,22 @@ export class RingController extends EventEmitter {
     }, wait);
   }
 
-  private rescan(): void {
-    if (!this.net || this.ringPhase !== 'running') return;
-    const now = JSON.stringify([...this.files()].map(([id, f]) => [this.fmt(id), f]));
-    if (now !== this.lastFiles) this.changed();
-    this.lastFiles = now;
-  }
-
+  /**
+   * What a peer holds, from its key store (a snapshot: stored names, replicas included), and the
+   * copies its Requests received; sorted, at most MAX_FILES_LISTED. In a shared folder (the
+   * reference set-up) every peer's store read the same files at start: each is shown at its owner.
+   */
   private filesOf(id: Id): FileView[] {
-    const net = this.net;
-    if (!net) return [];
-    const dir = net.dataDirOf(id);
-    let all = this.folderCache.get(dir);
-    if (!all) {
-      all = listFolder(this.disk, this.space, dir);
-      this.folderCache.set(dir, all);
-    }
-    return net.opts.perPeerDirs ? all : sharedShare(all, this.space, id, this.members(), this.receivedBy);
+    const peer = this.net?.peers.get(id);
+    if (!peer) return [];
+    const shared = !this.net!.opts.perPeerDirs;
+    const members = shared ? this.members() : [];
+    const stored = peer
+      .snapshot()
+      .files.filter((f) => !shared || this.space.ownerOf(f.key, members) === id)
+      .map((f) => ({ name: this.space.fileOf(f.name), size: f.size, received: false }));
+    const got = [...(this.received.get(id) ?? [])].map(([name, size]) => ({ name, size, received: true }));
+    return [...stored, ...got].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, MAX_FILES_LISTED);
   }
 
   private startPacing(): void {
