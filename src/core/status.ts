@@ -124,11 +124,11 @@ export class StatusDesk {
     const reply = (accepted: boolean, reason: string) =>
       ctx.send(replyTarget(msg.from), { type: 'decommission-reply', from: ctx.self, qid: msg.qid, accepted, reason });
     if (refused) {
-      ctx.note(`Refused a decommission request from ${origin.src.host}: ${refused}`);
+      ctx.trace({ kind: 'decommission', from: origin.src.host, accepted: false, reason: refused });
       return reply(false, refused);
     }
     if (this.phase() === 'leaving') return reply(true, 'already leaving');
-    ctx.note(`Asked to leave by ${origin.src.host} (decommission)`);
+    ctx.trace({ kind: 'decommission', from: origin.src.host, accepted: true });
     // the answer goes first: a joining peer's Quit exits at once
     reply(true, ctx.phase === 'active' ? 'leaving: handing its keys over' : 'leaving: it was still joining');
     this.depart.quit();

@@ -45,6 +45,21 @@ export type Trace =
    * (`problem` says why), not in a ring yet, or too many requests in flight here.
    */
   | { kind: 'command-refused'; command: 'store' | 'request'; file: string; reason: 'bad-name' | 'not-in-ring' | 'busy'; problem?: string }
+  /**
+   * How a leaving peer's hand-over went where it did not simply go: `peer` refused `count` copies
+   * of the keys it leaves (copies-refused), could not take the keys (handed-on: the next neighbour
+   * gets them), no neighbour would take `file` (kept here), the successor did not confirm every
+   * key in time (keys-unconfirmed) or a predecessor the departure (departure-unconfirmed).
+   */
+  | { kind: 'handover'; outcome: 'copies-refused' | 'handed-on' | 'kept' | 'keys-unconfirmed' | 'departure-unconfirmed'; peer?: Id; file?: string; count?: number }
+  /** Every successor failed: this peer looks for the ring again through `via`. */
+  | { kind: 'rejoining'; via: Id }
+  /** A Store that changes nothing: the name is held already (here, or by `holder`, the owner that answered). */
+  | { kind: 'store-unchanged'; file: string; holder?: Id }
+  /** A stored name dropped here: at its publisher's request (this peer owned it) or as its owner told. */
+  | { kind: 'deleted'; file: string; by: 'publisher' | 'owner' }
+  /** An operator at `from` asked this peer to leave: it leaves, or refuses with `reason`. */
+  | { kind: 'decommission'; from: string; accepted: boolean; reason?: string }
   | { kind: 'note'; level: LineLevel; text: string };
 
 export type TraceKind = Trace['kind'];
@@ -136,7 +151,34 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       if (t.reason === 'busy') return info(`Too many requests in flight; ${verb} ${t.file} ignored`);
       return info(`Not in a ring yet: ${verb} ${t.file} ignored`);
     }
+    case 'handover':
+      return handover(t, P);
+    case 'rejoining':
+      return info(`Every successor has failed; rejoining the ring through ${P(t.via)}`);
+    case 'store-unchanged':
+      return info(t.holder === undefined ? `File ${t.file} is already stored here; stored files do not change, so nothing is copied` : `${P(t.holder)} holds File ${t.file} already; nothing is copied`);
+    case 'deleted':
+      return info(t.by === 'publisher' ? `File ${t.file} deleted at its publisher's request` : `Dropped the copy of File ${t.file}: its owner deleted it`);
+    case 'decommission':
+      return info(t.accepted ? `Asked to leave by ${t.from} (decommission)` : `Refused a decommission request from ${t.from}: ${t.reason ?? 'refused'}`);
     case 'note':
       return { text: t.text, level: t.level };
+  }
+}
+
+function handover(t: Extract<Trace, { kind: 'handover' }>, P: (id: Id) => string): RenderedLine {
+  const debug = (text: string) => ({ text, level: 'debug' as const });
+  const peer = t.peer === undefined ? 'A peer' : P(t.peer);
+  switch (t.outcome) {
+    case 'copies-refused':
+      return debug(`${peer} refused ${t.count ?? 0} copies of the keys we leave`);
+    case 'handed-on':
+      return debug(`${peer} cannot take the keys handed over; handing them on`);
+    case 'kept':
+      return debug(`No neighbour would take File ${t.file ?? '?'}; it stays here`);
+    case 'keys-unconfirmed':
+      return { text: 'The successor did not confirm every key in time; leaving anyway', level: 'info' };
+    case 'departure-unconfirmed':
+      return debug('Not every predecessor confirmed the departure; leaving anyway');
   }
 }

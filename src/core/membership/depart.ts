@@ -64,7 +64,7 @@ export class Depart {
 
   onTimeout(): void {
     if (this.ctx.phase !== 'leaving') return;
-    this.ctx.note('Not every predecessor confirmed the departure; leaving anyway', 'debug');
+    this.ctx.trace({ kind: 'handover', outcome: 'departure-unconfirmed' });
     this.hooks.exit(0, 'quit');
   }
 

@@ -300,7 +300,7 @@ export class Successors {
   private rejoin(quiet = false): void {
     const via = this.candidates()[0];
     if (!via) return this.declareAlone();
-    if (!quiet && !this.lost) this.ctx.note(`Every successor has failed; rejoining the ring through Peer ${this.ctx.fmt(via.id)}`);
+    if (!quiet && !this.lost) this.ctx.trace({ kind: 'rejoining', via: via.id });
     this.lost = true;
     this.owesLines = true;
     this.turn = 1;

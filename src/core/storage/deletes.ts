@@ -153,7 +153,7 @@ export class Deletes {
     this.keys.bury(held.name, sha256, ctx.now, held.publisher);
     ctx.emit({ kind: 'delete-file', name: held.name });
     ctx.emit({ kind: 'remember', name: held.name, deleted: { sha256, at: ctx.now } });
-    ctx.note(owner ? `File ${held.name} deleted at its publisher's request` : `Dropped the copy of File ${held.name}: its owner deleted it`);
+    ctx.trace({ kind: 'deleted', file: held.name, by: owner ? 'publisher' : 'owner' });
     if (!owner || !held.sha256) return;
     if (this.recent.length >= REPEAT_NAMES) this.recent.shift();
     this.recent.push({ name: held.name, sha256: held.sha256, at: ctx.now });

@@ -420,7 +420,7 @@ export class Replication {
     const ho = this.handover;
     if (ho?.extra?.has(msg.oid)) {
       // a copy for a peer that will hold the key once we are gone: one it refuses stays k - 1 until the ring repairs it
-      if (msg.refused.length) this.ctx.note(`Peer ${ctx.fmt(o.to.id)} refused ${msg.refused.length} copies of the keys we leave`, 'debug');
+      if (msg.refused.length) this.ctx.trace({ kind: 'handover', outcome: 'copies-refused', peer: o.to.id, count: msg.refused.length });
     } else if (ho?.oids.has(msg.oid) && msg.refused.length) {
       // not that peer's to hold: the hand-over offers them to the next neighbour that may take them
       for (const name of msg.refused) {
@@ -551,7 +551,7 @@ export class Replication {
     if (!h) return;
     this.live.suspect(failed.id);
     for (const n of names) h.waiting.add(n);
-    this.ctx.note(`Peer ${this.ctx.fmt(failed.id)} cannot take the keys handed over; handing them on`, 'debug');
+    this.ctx.trace({ kind: 'handover', outcome: 'handed-on', peer: failed.id });
     this.sendHandover();
   }
 
@@ -637,7 +637,7 @@ export class Replication {
       if (!x.sha256) h.waiting.add(x.name);
       const t = takers.find((c) => !h.refusedBy.get(x.name)?.has(c.id));
       if (!t) {
-        this.ctx.note(`No neighbour would take File ${x.name}; it stays here`, 'debug');
+        this.ctx.trace({ kind: 'handover', outcome: 'kept', file: x.name });
         continue;
       }
       const list = to.get(t);
@@ -660,7 +660,7 @@ export class Replication {
 
   onHandoverTimeout(): void {
     if (!this.handover) return;
-    this.ctx.note('The successor did not confirm every key in time; leaving anyway');
+    this.ctx.trace({ kind: 'handover', outcome: 'keys-unconfirmed', ...(this.succ.list[0] ? { peer: this.succ.list[0].id } : {}) });
     this.finishHandover();
   }
 

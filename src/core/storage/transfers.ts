@@ -249,7 +249,7 @@ export class Transfers {
     // stored files never change: a name held here already is not copied again (an empty storeId says
     // so); nor is one deleted lately, unless its publisher stores it again
     if (this.keys.has(file) || this.hooks.buried(file, origin)) {
-      ctx.note(`File ${file} is already stored here; stored files do not change, so nothing is copied`);
+      ctx.trace({ kind: 'store-unchanged', file });
       return ctx.send(origin, { type: 'store-accepted', from: ctx.self, file, storeId: '' });
     }
     this.prune();
@@ -276,7 +276,7 @@ export class Transfers {
     if (msg.storeId === ctx.cfg.storeId && !this.putOps.has(msg.file)) return;
     if (msg.storeId === '') {
       this.putEnded(msg.file, { type: 'failed', code: 'CDHT_ERR_EXISTS', message: `Peer ${ctx.fmt(msg.from.id)} holds ${msg.file} already; stored files do not change` });
-      return ctx.note(`Peer ${ctx.fmt(msg.from.id)} holds File ${msg.file} already; nothing is copied`);
+      return ctx.trace({ kind: 'store-unchanged', file: msg.file, holder: msg.from.id });
     }
     this.op(this.putOps.get(msg.file), { type: 'accepted', by: msg.from });
     ctx.emit({ kind: 'push-file', name: msg.file, to: msg.from, purpose: 'store', rid: 0 });
