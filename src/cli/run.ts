@@ -89,15 +89,17 @@ export async function runPeer(plan: RunPlan, programName: string): Promise<numbe
 
   const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
   rl.on('line', (typed) => {
-    // help and status are the shell's; Store, Request and Quit go to the core as the spec has them
+    // help and status are the shell's; Store, Request and Quit are parsed here and go to the peer typed
     const word = typed.trim().toLowerCase();
     if (word === 'quit') leaving = true;
     if (word === 'help') return HELP.forEach(out);
     if (word === 'status') return status(peer, plan).forEach(out);
     try {
+      // a line refused (by the parser, or a path that cannot be published) is one line of its own kind
+      const refused = (text: string) => log.say('command-refused', text);
       const published = publishTyped(typed, peer.space, peer.storeDir, peer.isInRing);
-      if ('error' in published) return out(published.error);
-      runTyped(published.line, peer.space, peer, (text) => log.say('command-refused', text));
+      if ('error' in published) return refused(published.error);
+      runTyped(published.line, peer.space, peer, refused);
     } catch (err) {
       // The core checks commands itself; this is only a guard against a bug taking the peer down.
       process.stderr.write(`${programName}: command failed: ${printable(err instanceof Error ? err.message : String(err))}\n`);
