@@ -23,52 +23,8 @@ import { printable, shouldShow } from './run.js';
 import { TransferMeter } from './transfer-meter.js';
 import { startSlices, type SliceProcesses } from './ring-processes.js';
 import type { logTraceJson as LogTraceJson } from './node-log.js';
-import type { LogFormat } from './args.js';
+import { DEFAULT_WEB_PORT, type RingOptions } from './ring-options.js';
 
-export interface RingOptions {
-  ids?: Id[];
-  random?: number;
-  intervalS: number;
-  basePort: number;
-  host: string;
-  dataDir?: string;
-  sharedDir: boolean;
-  sim: boolean;
-  speed: number;
-  seed?: number;
-  /** Ping lines: hidden unless true (the console's `pings on` shows them). */
-  pingLines?: boolean;
-  debug: boolean;
-  json: boolean;
-  /** json: pino lines (one object a line, the trace's kind as `event`) instead of text; not with --json. */
-  logFormat?: LogFormat;
-  reporter: boolean;
-  pingMisses: number;
-  bits?: number;
-  routing?: RoutingName;
-  successors?: number;
-  replicas?: number;
-  maxFileBytes?: number;
-  /** A private ring: a throwaway authority in memory (--secure) ... */
-  secure?: boolean;
-  /** ... or the certificates in this directory (--tls DIR). */
-  tlsDir?: string;
-  /** Serve the web page (`--web`). */
-  web?: boolean;
-  webHost?: string;
-  /** undefined: 8080, or any free port when 8080 is taken. */
-  webPort?: number;
-  /** false: plan the ring and wait for Start (from the page or the console). */
-  start?: boolean;
-  /** One ring over this many processes: this one runs slice 0 and starts the others (`--processes`). */
-  processes?: number;
-  /** This process runs only this share of the --random N peers (`--slice I/P`, one terminal a slice). */
-  slice?: RingSlice;
-  input?: NodeJS.ReadableStream;
-  output?: NodeJS.WritableStream & { isTTY?: boolean; rows?: number };
-}
-
-export const DEFAULT_WEB_PORT = 8080;
 const REPORT_EVERY_MS = 1000;
 /** Lines kept for the redrawn reporter screen. */
 const SCREEN_LOG_LINES = 200;
