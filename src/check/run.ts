@@ -20,10 +20,11 @@
 //   it, a replica, a hand-over) has not crashed since: a crash of every holder before the copies
 //   were made is the one loss the protocol does not claim to survive.
 import { createHash } from 'node:crypto';
+import { CHECK_DEFAULTS } from './defaults.js';
 import type { Contact } from '../core/contact.js';
 import { defaultContact } from '../core/contact.js';
 import type { RoutingName } from '../core/context.js';
-import { SPEC_BITS, type Id, type IdSpace } from '../core/id-space.js';
+import type { Id, IdSpace } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
@@ -61,18 +62,7 @@ export interface CheckOptions {
   secure?: boolean;
 }
 
-export const CHECK_DEFAULTS = {
-  pingIntervalMs: 1000,
-  successors: 4,
-  replicas: 3,
-  quietMs: 4_000,
-  settleMs: 30_000,
-  pollMs: 500,
-  requestBoundMs: 5_000,
-  byzantine: 0,
-  bits: SPEC_BITS,
-  secure: false,
-} as const;
+export { CHECK_DEFAULTS };
 
 export interface RunFailure extends Violation {
   /** Virtual time of the failure, in ms. */

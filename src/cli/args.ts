@@ -14,7 +14,7 @@ import { TlsSetupError, type TlsIdentity } from '../security/identity.js';
 import { defaultRouting, idSpace } from '../space.js';
 import { storeDirOf } from '../store-dir.js';
 import { ContactProblem, parseAddress, parsePeer } from './contacts.js';
-import type { RingOptions } from './ring.js';
+import type { RingOptions } from './ring-options.js';
 
 export const MIN_BASE_PORT = 1;
 /** Peer 255 must still fit below 65536. */

@@ -1,11 +1,12 @@
 // `cdht check`: the seed sweep. Runs seeds on the fault simulator with real peers, checks every
 // invariant (src/check), and exits 0 only if every seed kept every one. A failing seed prints
-// the one command that replays it and the shortest schedule the shrinker found.
+// the one command that replays it and the shortest schedule the shrinker found. The command is
+// declared here without the simulator, which loads only when a sweep runs.
 import { Command } from 'commander';
-import { CHECK_DEFAULTS } from '../check/run.js';
+import { CHECK_DEFAULTS } from '../check/defaults.js';
 import type { RoutingName } from '../core/context.js';
 import { DEFAULT_EPISODES } from '../check/scenario.js';
-import { sweep, type SeedFailure, type SweepResult } from '../check/sweep.js';
+import type { SeedFailure, SweepResult } from '../check/sweep.js';
 import { PROFILES, type Profile } from '../check/profiles.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseRouting } from './args.js';
 
@@ -170,6 +171,8 @@ function describe(f: SeedFailure): string[] {
 }
 
 export async function runCheck(plan: CheckPlan, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  // the simulator and the peers load only for a sweep: the command's declaration above stays light
+  const { sweep } = await import('../check/sweep.js');
   const r = await sweep({
     from: plan.from,
     seeds: plan.seeds,

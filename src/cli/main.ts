@@ -1,18 +1,18 @@
 // The `cdht` (alias `p2p`) command: parses `init` / `join` / `ring` / `ca` with commander, then runs
 // the plan. Usage mistakes print one `cdht: error: ...` line and the usage, exit code 2.
+// Start-up loads only what declares the commands (their help, checks and defaults): a command's
+// own module, with the ring, the simulator, the certificates or the web server, loads when it
+// runs, so --help, --version and a one-shot start without them.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
-import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
-import { addCheckCommand, runCheck, type CheckPlan } from './check.js';
 import type { CaPlan } from './ca.js';
-import type { RingOptions } from './ring.js';
-import { DEFAULT_WEB_PORT, runRing } from './ring.js';
-import { runPeer } from './run.js';
-import { runSim, simPlan, type RawSimOptions, type SimPlan } from './sim.js';
+import { addCheckCommand, runCheck, type CheckPlan } from './check.js';
+import { DEFAULT_WEB_PORT, type RingOptions } from './ring-options.js';
+import type { RawSimOptions, SimPlan } from './sim.js';
 import { CONFIG_SETTING, SETTINGS, camelName, type Setting } from '../config/settings.js';
 import type { NodeChoice } from './node-plan.js';
 import type { StatusPlan } from './status.js';
@@ -160,7 +160,8 @@ function addCaCommands(program: Command, name: string, onCa: (plan: CaPlan) => v
     .allowExcessArguments();
   create
     .showHelpAfterError(`Usage: ${name} ca create ${create.usage()}\nRun '${name} ca create --help' for the options.`)
-    .action((dir: string, _opts: unknown, cmd: Command) => {
+    .action(async (dir: string, _opts: unknown, cmd: Command) => {
+      const { caCreatePlan } = await import('./ca.js');
       onCa(checked(cmd, cmd.args.slice(1), () => caCreatePlan(dir, cmd.opts())));
     });
   const issue = ca
@@ -173,7 +174,8 @@ function addCaCommands(program: Command, name: string, onCa: (plan: CaPlan) => v
     .allowExcessArguments();
   issue
     .showHelpAfterError(`Usage: ${name} ca issue ${issue.usage()}\nRun '${name} ca issue --help' for the options.`)
-    .action((id: string, _opts: unknown, cmd: Command) => {
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { caIssuePlan } = await import('./ca.js');
       onCa(checked(cmd, cmd.args.slice(1), () => caIssuePlan(id, cmd.opts())));
     });
 }
@@ -442,7 +444,8 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--json', 'one JSON object: peers, lookups, failures, meanHops, p50Hops, p99Hops, maxHops, virtualMs, wallMs')
     .showHelpAfterError(`Usage: ${name} sim --peers N [options]\nRun '${name} sim --help' for the options.`)
     .allowExcessArguments()
-    .action((_opts: unknown, cmd: Command) => {
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { simPlan } = await import('./sim.js');
       onSim(checked(cmd, cmd.args, () => simPlan(cmd.opts<RawSimOptions>())));
     });
 
@@ -511,13 +514,13 @@ export async function main(argv: string[]): Promise<number> {
     case 'node':
       return runNodeChoice(c.choice);
     case 'ring':
-      return runRing(c.plan);
+      return (await import('./ring.js')).runRing(c.plan);
     case 'sim':
-      return runSim(c.plan);
+      return (await import('./sim.js')).runSim(c.plan);
     case 'check':
-      return runCheck(c.plan);
+      return runCheck(c.plan); // check.ts loads the sweep itself
     case 'ca':
-      return runCa(c.plan, name);
+      return (await import('./ca.js')).runCa(c.plan, name);
     case 'status':
       return runStatusPlan(c.plan);
     case 'web':
@@ -525,7 +528,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'oneshot':
       return (await import('./oneshot.js')).runOneshot(c.plan, name);
     case 'peer':
-      return runPeer(c.plan, name);
+      return (await import('./run.js')).runPeer(c.plan, name);
     default:
       return USAGE_EXIT_CODE; // commander only returns without a choice for help, handled above
   }

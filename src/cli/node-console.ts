@@ -3,14 +3,20 @@
 // Nothing else: leaving is SIGTERM's, with its bound. Input that ends (/dev/null) ends nothing.
 import { createInterface } from 'node:readline';
 import { publishTyped } from '../control/publish.js';
+import type { Peer } from '../peer.js';
 import { runTyped } from './commands.js';
 import type { NodeLog } from './node-log.js';
-import type { NodeState } from './node.js';
+
+/** What the console reads of the node (node.ts's NodeState): its peer, and whether it is stopping. */
+export interface ConsoleTarget {
+  readonly peer: Peer | undefined;
+  readonly stopping: boolean;
+}
 
 const COMMANDS = /^\s*(store|request)\s+\S/i;
 
 /** Reads commands until the returned function is called. */
-export function readCommands(state: NodeState, log: NodeLog, input: NodeJS.ReadableStream = process.stdin): () => void {
+export function readCommands(state: ConsoleTarget, log: NodeLog, input: NodeJS.ReadableStream = process.stdin): () => void {
   input.on('error', () => {}); // a closed terminal must not take the node down
   const rl = createInterface({ input, crlfDelay: Infinity });
   rl.on('line', (typed) => {

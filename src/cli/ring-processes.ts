@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as readline from 'node:readline';
-import type { RingOptions } from './ring.js';
+import type { RingOptions } from './ring-options.js';
 
 /** A child still running this long after its input closed gets SIGTERM, and SIGKILL as long again after that. */
 const STOP_GRACE_MS = 10_000;

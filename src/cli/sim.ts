@@ -1,7 +1,8 @@
 // `cdht sim`: a settled ring of N peers on the simulator, L lookups of random keys from random
 // peers through the real protocol, and how many hops they took. How a user explores scale.
+// The simulator loads only when the ring is built, not to check the words.
 import type { RoutingName } from '../core/context.js';
-import { runScale, type ScaleResult } from '../scale.js';
+import type { ScaleResult } from '../scale.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseInterval, parseRouting } from './args.js';
 
 export interface RawSimOptions {
@@ -57,6 +58,7 @@ export function renderSim(r: ScaleResult): string[] {
 }
 
 export async function runSim(p: SimPlan, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const { runScale } = await import('../scale.js');
   const r = await runScale({
     peers: p.peers,
     bits: p.bits,

@@ -15,7 +15,7 @@ import { CA_KEY_FILE, readAuthority } from '../security/ca-files.js';
 import type { TlsIdentity } from '../security/identity.js';
 import { createNodeRuntime } from '../transport/node/endpoint.js';
 import { parseHost, parseIntegerIn } from './args.js';
-import { DEFAULT_WEB_PORT } from './ring.js';
+import { DEFAULT_WEB_PORT } from './ring-options.js';
 import { openStatusClient, statusPlan, tlsOf, type RawStatusOptions } from './status.js';
 import { startWebServer, type WebServer } from '../web/server.js';
 
