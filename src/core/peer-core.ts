@@ -380,6 +380,7 @@ export class PeerCore {
     }
     if (name.startsWith('request:')) this.transfers.onRequestTimeout(Number(name.slice('request:'.length)));
     else if (name.startsWith('request-retry:')) this.transfers.onRequestRetry(Number(name.slice('request-retry:'.length)));
+    else if (name.startsWith('lookup-retry:')) this.lookups.onRetry(Number(name.slice('lookup-retry:'.length)));
   }
 
   // ---- commands --------------------------------------------------------------------------

@@ -1,7 +1,14 @@
 // Lookups: a routed question "who owns key k?", answered by the owner straight to the asker
 // with its successors. Fingers refresh themselves with them; `cdht sim` measures routing with
 // them (hops, and whether the true owner answered).
-import type { Contact } from '../contact.js';
+//
+// On an open ring above 8 bits a lookup travels by datagram, hop by hop, and its answer too: a
+// finger's refresh then keeps no connection open to every peer it crosses (those connections were
+// most of an idle peer's memory and writes). A datagram to a peer that is gone says nothing, so a
+// lookup unanswered after LOOKUP_DATAGRAM_RETRY_MS goes once more over connections, which find a
+// dead hop and route round it (and stay on connections to the end). A private ring seals datagrams
+// only for neighbours, and the specification's 8-bit ring keeps its connections.
+import { isLoopback, plainHost, type Contact } from '../contact.js';
 import type { Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
 import type { MessageOf } from '../messages.js';
@@ -11,6 +18,12 @@ import type { Router } from './router.js';
 
 /** Lookups of ours awaiting an answer. */
 const MAX_PENDING_LOOKUPS = 1024;
+/** A lookup sent by datagram and not answered in this long goes again over connections. */
+export const LOOKUP_DATAGRAM_RETRY_MS = 1_000;
+/** Answers by datagram one host may be sent per window (loopback aside: a whole ring may share it). */
+const DATAGRAM_ANSWERS_PER_HOST = 1024;
+const ANSWER_WINDOW_MS = 1_000;
+const MAX_ANSWER_HOSTS = 4096;
 
 export interface LookupResult {
   key: Id;
@@ -25,10 +38,14 @@ interface Pending {
   key: Id;
   at: number;
   done: (r: LookupResult | undefined) => void;
+  /** Sent by datagram: where and what goes again over connections if no answer comes in time. */
+  again?: { to: Contact; msg: MessageOf<'lookup'> };
 }
 
 export class Lookups {
   private readonly pending = new Map<number, Pending>();
+  /** Answers sent by datagram to each host in the current window. */
+  private readonly answered = new Map<string, { at: number; count: number }>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -46,8 +63,32 @@ export class Lookups {
     if (r.accept) return done({ key, owner: ctx.self, hops: 0, successors: [], ...(traced ? { path: [ctx.self.id] } : {}) });
     if (this.pending.size >= MAX_PENDING_LOOKUPS) this.expire(true);
     const lid = ctx.nonce();
-    this.pending.set(lid, { key, at: ctx.now, done });
-    ctx.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1, ...(traced ? { path: [ctx.self.id] } : {}) });
+    this.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1, ...(traced ? { path: [ctx.self.id] } : {}) }, { key, at: ctx.now, done });
+  }
+
+  /** Whether lookups travel by datagram here: an open ring above 8 bits. */
+  private byDatagram(): boolean {
+    return !this.ctx.cfg.secure && this.ctx.space.bits > 8;
+  }
+
+  /** Sends a lookup of ours, by datagram (with a retry over connections) where lookups travel so. */
+  private send(to: Contact, msg: MessageOf<'lookup'>, p: Pending): void {
+    const ctx = this.ctx;
+    if (this.byDatagram()) {
+      p.again = { to, msg };
+      ctx.setTimer(`lookup-retry:${msg.lid}`, ctx.now + LOOKUP_DATAGRAM_RETRY_MS);
+    }
+    this.pending.set(msg.lid, p);
+    ctx.send(to, msg, p.again ? 'udp' : 'tcp');
+  }
+
+  /** A lookup sent by datagram is still unanswered: once more, over connections. */
+  onRetry(lid: number): void {
+    const p = this.pending.get(lid);
+    if (!p?.again) return;
+    const { to, msg } = p.again;
+    p.again = undefined;
+    this.ctx.send(to, msg, 'tcp');
   }
 
   /**
@@ -58,8 +99,7 @@ export class Lookups {
     const ctx = this.ctx;
     if (this.pending.size >= MAX_PENDING_LOOKUPS) this.expire(true);
     const lid = ctx.nonce();
-    this.pending.set(lid, { key, at: ctx.now, done });
-    ctx.send(via, { type: 'lookup', origin: ctx.self, key, lid, final: false, hops: 1 });
+    this.send(via, { type: 'lookup', origin: ctx.self, key, lid, final: false, hops: 1 }, { key, at: ctx.now, done });
   }
 
   onLookup(msg: MessageOf<'lookup'>, origin: Origin): void {
@@ -83,16 +123,35 @@ export class Lookups {
       // seals datagrams only for neighbours, so its answer goes on a link
       const path = msg.path ? [...msg.path, ctx.self.id].slice(0, MAX_PATH) : undefined;
       const reply = { type: 'lookup-reply', from: ctx.self, lid: msg.lid, hops: msg.hops, successors: this.router.routable(), ...(path ? { path } : {}) } as const;
-      return ctx.send(msg.origin, reply, ctx.cfg.secure ? 'tcp' : 'udp');
+      if (ctx.cfg.secure) return ctx.send(msg.origin, reply, 'tcp');
+      // a datagram's sender may be forged, and the answer goes to the asker it names: a bounded
+      // number a second to any one host, so nobody turns the ring on a third host
+      if (!this.mayAnswer(msg.origin.host)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: more than ${DATAGRAM_ANSWERS_PER_HOST} answers a second to ${msg.origin.host}`, 'debug');
+      return ctx.send(msg.origin, reply, 'udp');
     }
     const path = msg.path && msg.path.length < MAX_PATH ? { path: [...msg.path, ctx.self.id] } : {};
-    ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1, ...path });
+    // on as it came: by datagram, or (a retry, a reroute) over connections
+    ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1, ...path }, origin.via === 'udp' && this.byDatagram() ? 'udp' : 'tcp');
+  }
+
+  /** True when `host` may be sent one more answer by datagram now (and counts it). */
+  private mayAnswer(host: string): boolean {
+    if (isLoopback(host)) return true;
+    const now = this.ctx.now;
+    const key = plainHost(host);
+    const w = this.answered.get(key);
+    if (w && now - w.at < ANSWER_WINDOW_MS) return w.count++ < DATAGRAM_ANSWERS_PER_HOST;
+    this.answered.delete(key);
+    if (this.answered.size >= MAX_ANSWER_HOSTS) this.answered.delete(this.answered.keys().next().value!);
+    this.answered.set(key, { at: now, count: 1 });
+    return true;
   }
 
   onLookupReply(msg: MessageOf<'lookup-reply'>): void {
     const p = this.pending.get(msg.lid);
     if (!p) return;
     this.pending.delete(msg.lid);
+    if (p.again) this.ctx.cancelTimer(`lookup-retry:${msg.lid}`);
     p.done({ key: p.key, owner: msg.from, hops: msg.hops, successors: msg.successors, ...(msg.path ? { path: msg.path } : {}) });
   }
 
@@ -101,6 +160,7 @@ export class Lookups {
     for (const [lid, p] of this.pending) {
       if (all || this.ctx.now - p.at > this.ctx.cfg.requestTimeoutMs) {
         this.pending.delete(lid);
+        if (p.again) this.ctx.cancelTimer(`lookup-retry:${lid}`);
         p.done(undefined);
       }
     }

@@ -110,8 +110,11 @@ interface Waiting {
   frames: Uint8Array[];
 }
 
-/** Messages a datagram may carry: pings, pongs, and a lookup's answer (matched by its unguessable id). */
-const DATAGRAM_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'pong', 'lookup-reply']);
+/**
+ * Messages a datagram may carry: pings, pongs, lookups (open rings above 8 bits send them so) and
+ * a lookup's answer (matched by its unguessable id).
+ */
+const DATAGRAM_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'pong', 'lookup', 'lookup-reply']);
 
 /** A send whose caller stopped wanting it (its request's time is up) while it waited for a slot. */
 function expired(signal: AbortSignal): CdhtError {
