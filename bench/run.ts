@@ -12,6 +12,8 @@
 // MULTI_WARMUP_MS, MULTI_IDLE_MS, MULTI_LOOKUPS, MULTI_PING_MS, MULTI_README=1) takes a few minutes and runs only when asked for.
 // BENCH=surplus (bench/surplus.ts: disk used on a 64-peer ring before and after a simulated churn hour,
 // with surplus copies collected and without) takes a few minutes and runs only when asked for.
+// BENCH=idle (bench/idle.ts: what an idle peer sends, by transport and type, counted on the simulator;
+// IDLE_PEERS, IDLE_PING_MS, IDLE_WARMUP_S, IDLE_WINDOW_S, IDLE_SEED) runs only when asked for.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -41,6 +43,7 @@ import { versusBench, versusReadme } from './versus.js';
 import { multiBench } from './multi.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { surplusBench } from './surplus.js';
+import { idleBench } from './idle.js';
 import { freeBasePort, freePortSpan } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
@@ -352,6 +355,7 @@ async function main(): Promise<void> {
     await perHop(true);
   }
   if (SECTIONS.has('sim')) await simulate();
+  if (SECTIONS.has('idle')) await idleBench();
   if (SECTIONS.has('flood')) await floodBench();
   if (SECTIONS.has('node')) await nodeBench();
   if (SECTIONS.has('one-ring')) await oneRingBench();
