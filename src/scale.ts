@@ -2,9 +2,9 @@
 // keys from random peers through the real protocol, and measure hops against the true owners.
 // `cdht sim`, the scale tests and the benchmarks all use this.
 import type { Id } from './core/id-space.js';
-import type { RoutingName } from './core/context.js';
+import { defaultRouting, TESTNET_PING_INTERVAL_MS, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
-import { defaultRouting, idSpace } from './space.js';
+import { idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
 import { createTestnet } from './testnet.js';
 import { mulberry32 } from './util/prng.js';
@@ -63,7 +63,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     bits,
     routing,
     settled: true,
-    pingIntervalMs: 1000,
+    pingIntervalMs: TESTNET_PING_INTERVAL_MS,
     basePort: 10_000,
     ...(bits > 8 ? { count: o.peers } : { ids: pickSpecIds(o.peers, seed) }),
     // fingers from the protocol: start from successors only and let fix_fingers fill the tables

@@ -5,10 +5,10 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import type { Contact } from './core/contact.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_SUCCESSORS, settingsOf, TESTNET_PING_INTERVAL_MS, type PeerSettings } from './core/config.js';
 import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
-import { idSpace } from './space.js';
+import { defaultContact, idSpace } from './space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
@@ -32,7 +32,12 @@ function allSettledWithin(all: readonly Promise<unknown>[], ms: number): Promise
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
 
-export interface TestnetOptions {
+/**
+ * A ring's options. Its peers' settings (PeerSettings: routing, successors, replicas, pingMisses,
+ * maxFileBytes, requestTimeoutMs, originProofs, collectSurplus) reach every peer untouched and
+ * are defaulted by the Peer (core/config.ts, the library's defaults).
+ */
+export interface TestnetOptions extends PeerSettings {
   /** The peers' ids (default: the reference ring; above 8 bits, `count` ids derived from addresses). */
   ids?: readonly IdLike[];
   /** Id space size in bits (default 8, the specification's). */
@@ -55,13 +60,6 @@ export interface TestnetOptions {
    * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
    */
   secure?: boolean;
-  /**
-   * A private ring's origin proofs on routed messages (default true). False only to measure what
-   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
-   */
-  originProofs?: boolean;
-  /** Surplus copies deleted once their holders confirm theirs (default true); false only to measure it. */
-  collectSurplus?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;
   /** Bounds of the Node transport (e.g. fewer links per peer); see DEFAULT_LIMITS. */
@@ -79,14 +77,6 @@ export interface TestnetOptions {
   /** Data directory; with perPeerDirs each peer gets `<dataDir>/peer-<id>`. */
   dataDir?: string;
   perPeerDirs?: boolean;
-  pingMisses?: number;
-  shortcuts?: boolean;
-  routing?: PeerOptions['routing'];
-  /** Successor list length r and copies per file k (see PeerOptions). */
-  successors?: number;
-  replicas?: number;
-  maxFileBytes?: number;
-  requestTimeoutMs?: number;
 }
 
 /** Share `index` (0-based) of `of` shares of a ring spread over several processes. */
@@ -144,7 +134,7 @@ export class Testnet extends EventEmitter {
     net.planned = IdSpace.sort(new Set(ids));
     const mine = net.ownIds();
     if (opts.secure && opts.prepareIdentity) for (const id of mine) await opts.prepareIdentity(id);
-    const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
+    const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? DEFAULT_SUCCESSORS) : 2);
     const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
     const sorted = seedFingers ? net.planned : [];
     for (const id of mine) {
@@ -253,21 +243,13 @@ export class Testnet extends EventEmitter {
       mode,
       space: this.space,
       port: self.port,
-      pingIntervalMs: o.pingIntervalMs ?? 1000,
+      pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
       runtime: this.runtime,
       dataDir: this.dataDirOf(p.id),
       ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
       ...(o.host !== undefined ? { host: o.host } : {}),
-      ...(o.pingMisses !== undefined ? { pingMisses: o.pingMisses } : {}),
-      ...(o.shortcuts !== undefined ? { shortcuts: o.shortcuts } : {}),
-      ...(o.routing !== undefined ? { routing: o.routing } : {}),
-      ...(o.successors !== undefined ? { successors: o.successors } : {}),
-      ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
-      ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+      ...settingsOf(o),
       ...(o.secure ? { tls: this.identity(id) } : {}),
-      ...(o.originProofs === false ? { originProofs: false } : {}),
-      ...(o.collectSurplus === false ? { collectSurplus: false } : {}),
-      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
     peer.on('trace', (t: PeerTrace) => this.emit('trace', t));

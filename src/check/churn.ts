@@ -5,6 +5,7 @@
 // smaller test.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { SPEC_SPACE } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -79,11 +80,11 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
     runtime: o.runtime,
     ...(sim ? { sim } : {}),
     ids,
-    pingIntervalMs: o.pingIntervalMs ?? 1000,
+    pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
     perPeerDirs: true,
     dataDir,
-    successors: o.successors ?? 4,
-    replicas: o.replicas ?? 3,
+    successors: o.successors ?? DEFAULT_SUCCESSORS,
+    replicas: o.replicas ?? RING_REPLICAS,
     ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
   });
   const dirOf = (id: number) => net.dataDirOf(id);
@@ -184,7 +185,7 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
   await net.run(SETTLE_MS);
 
   const order2 = live().map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const k = Math.min(o.replicas ?? 3, order2.length);
+  const k = Math.min(o.replicas ?? RING_REPLICAS, order2.length);
   for (const name of names) {
     const holders = order2.filter((id) => has(Number(id), SPEC_SPACE.fileOf(name)));
     if (holders.length === 0) {

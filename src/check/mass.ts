@@ -10,7 +10,8 @@
 // - files lost: those whose every holder died, against what theory expects (fraction^k of F).
 // `cdht check --mass`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import type { RoutingName } from '../core/context.js';
+import { defaultRouting, DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type RoutingName } from '../core/config.js';
+import { idSpace } from '../space.js';
 import type { PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
@@ -63,8 +64,8 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
   const t0 = performance.now();
   const seed = o.seed ?? 1;
   const bits = o.bits ?? 32;
-  const r = o.successors ?? 4;
-  const k = o.replicas ?? 3;
+  const r = o.successors ?? DEFAULT_SUCCESSORS;
+  const k = o.replicas ?? RING_REPLICAS;
   const fileCount = o.files ?? 300;
   const maxMs = o.maxMs ?? 180_000;
   const rand = mulberry32((seed ^ 0x3a55) >>> 0);
@@ -73,11 +74,11 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     runtime: 'sim',
     sim,
     bits,
-    routing: o.routing ?? 'fingers',
+    routing: o.routing ?? defaultRouting(idSpace(bits)),
     settled: true,
     successors: r,
     replicas: k,
-    pingIntervalMs: o.pingIntervalMs ?? 1000,
+    pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
     basePort: 10_000,
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.peers } : { ids: specIds(o.peers, rand) }),

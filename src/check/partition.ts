@@ -5,7 +5,7 @@
 // - copies: the first moment every file, stored before or during the cut, is on its k right peers.
 // `cdht check --partition`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import type { RoutingName } from '../core/context.js';
+import { DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type RoutingName } from '../core/config.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
 import { storeFolder, testnetView } from './testnet-view.js';
@@ -47,8 +47,8 @@ const SAMPLE_MS = 500;
 
 export async function runPartition(o: PartitionOptions): Promise<PartitionResult> {
   const seed = o.seed ?? 1;
-  const r = o.successors ?? 4;
-  const k = o.replicas ?? 3;
+  const r = o.successors ?? DEFAULT_SUCCESSORS;
+  const k = o.replicas ?? RING_REPLICAS;
   const rand = mulberry32((seed ^ 0x9a27) >>> 0);
   const sim = new SimNetwork({ seed });
   const bits = o.bits ?? 8;
@@ -60,7 +60,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
     settled: true,
     successors: r,
     replicas: k,
-    pingIntervalMs: 1000,
+    pingIntervalMs: TESTNET_PING_INTERVAL_MS,
     basePort: 10_000,
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.count ?? 6 } : { ids: o.ids ?? [10, 50, 90, 130, 170, 210] }),

@@ -21,13 +21,12 @@
 //   were made is the one loss the protocol does not claim to survive.
 import { createHash } from 'node:crypto';
 import type { Contact } from '../core/contact.js';
-import { defaultContact } from '../core/contact.js';
-import type { RoutingName } from '../core/context.js';
+import { DEFAULT_HOST, DEFAULT_SUCCESSORS, RING_REPLICAS, surfaceRouting, TESTNET_PING_INTERVAL_MS, type RoutingName } from '../core/config.js';
 import { SPEC_BITS, type Id, type IdSpace } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
-import { defaultRouting, idSpace } from '../space.js';
+import { defaultContact, idSpace } from '../space.js';
 import { storeDirOf } from '../store-dir.js';
 import { simIdentity } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
@@ -55,16 +54,17 @@ export interface CheckOptions {
   byzantine?: number;
   /** Id space size in bits (8, the specification's, by default). */
   bits?: number;
-  /** How the peers route (default: what a peer does in that space when not told, see defaultRouting). */
+  /** How the peers route (default: the routing of that id space, see core/config.ts's defaultRouting). */
   routing?: RoutingName;
   /** A private ring: every peer holds the simulator's stand-in certificate for its id. */
   secure?: boolean;
 }
 
 export const CHECK_DEFAULTS = {
-  pingIntervalMs: 1000,
-  successors: 4,
-  replicas: 3,
+  pingIntervalMs: TESTNET_PING_INTERVAL_MS,
+  successors: DEFAULT_SUCCESSORS,
+  // a whole ring on one machine (core/config.ts's 'ring' surface)
+  replicas: RING_REPLICAS,
   quietMs: 4_000,
   settleMs: 30_000,
   pollMs: 500,
@@ -91,7 +91,7 @@ export interface RunResult {
 }
 
 const BASE_PORT = 20_000;
-const HOST = '127.0.0.1';
+const HOST = DEFAULT_HOST;
 /** Peers of the first ring get this long to open their endpoints. */
 const START_BOUND_MS = 5_000;
 /** A slot's data directory, or a folder in it (its store folder above 8 bits). */
@@ -186,7 +186,7 @@ export class CheckWorld {
     opts: CheckOptions,
   ) {
     this.space = idSpace(opts.bits ?? CHECK_DEFAULTS.bits);
-    this.o = { ...CHECK_DEFAULTS, ...opts, routing: opts.routing ?? defaultRouting(this.space) };
+    this.o = { ...CHECK_DEFAULTS, ...opts, routing: opts.routing ?? surfaceRouting(this.space, 'ring') };
     this.slots = slotContacts(this.space);
     this.slotOfId = new Map(this.slots.map((c, slot) => [c.id, slot]));
     this.rand = mulberry32((sc.seed ^ 0x85ebca6b) >>> 0);

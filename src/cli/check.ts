@@ -3,7 +3,7 @@
 // the one command that replays it and the shortest schedule the shrinker found.
 import { Command } from 'commander';
 import { CHECK_DEFAULTS } from '../check/run.js';
-import type { RoutingName } from '../core/context.js';
+import { defaultRouting, type RoutingName } from '../core/config.js';
 import { DEFAULT_EPISODES } from '../check/scenario.js';
 import { sweep, type SeedFailure, type SweepResult } from '../check/sweep.js';
 import { PROFILES, type Profile } from '../check/profiles.js';
@@ -105,7 +105,7 @@ export function checkPlan(o: RawCheckOptions): CheckPlan {
     }
   }
   const space = parseBits(o.bits);
-  const routing = parseRouting(o.routing, space, false);
+  const routing = parseRouting(o.routing) ?? defaultRouting(space);
   // the forgers spell names and ids the 8-bit way
   if (byzantine > 0 && !space.spec) throw new ArgumentProblem(`--byzantine runs in the 8-bit space only (got --bits ${space.bits})`);
   const profile = (o.profile ?? 'faults') as Profile;

@@ -7,7 +7,7 @@ import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
 import { RingController } from '../control/ring-controller.js';
 import type { RingState, TraceView } from '../control/view-types.js';
-import type { RoutingName } from '../core/context.js';
+import { settingsOf, type PeerSettings } from '../core/config.js';
 import { identitiesFromDir, throwawayIdentities } from '../security/ring-identities.js';
 import type { Id } from '../core/id-space.js';
 import type { PeerTrace } from '../peer.js';
@@ -25,7 +25,8 @@ import { startSlices, type SliceProcesses } from './ring-processes.js';
 import type { logTraceJson as LogTraceJson } from './node-log.js';
 import type { LogFormat } from './args.js';
 
-export interface RingOptions {
+/** What `cdht ring` runs; its peers' settings (PeerSettings) reach every peer as ringPlan checked them. */
+export interface RingOptions extends PeerSettings {
   ids?: Id[];
   random?: number;
   intervalS: number;
@@ -45,10 +46,6 @@ export interface RingOptions {
   reporter: boolean;
   pingMisses: number;
   bits?: number;
-  routing?: RoutingName;
-  successors?: number;
-  replicas?: number;
-  maxFileBytes?: number;
   /** A private ring: a throwaway authority in memory (--secure) ... */
   secure?: boolean;
   /** ... or the certificates in this directory (--tls DIR). */
@@ -107,12 +104,8 @@ export async function runRing(o: RingOptions): Promise<number> {
     basePort: o.basePort,
     host: o.host,
     perPeerDirs: !o.sharedDir,
-    pingMisses: o.pingMisses,
+    ...settingsOf(o),
     ...(o.bits !== undefined ? { bits: o.bits } : {}),
-    ...(o.routing ? { routing: o.routing } : {}),
-    ...(o.successors !== undefined ? { successors: o.successors } : {}),
-    ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
-    ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
     ...(identities ? { secure: true, identityFor: identities.identityFor, prepareIdentity: identities.prepare } : {}),
     // a ring over processes starts settled: every peer knows its true successors and fingers from the
     // start, wherever they run, rather than learning a ring of thousands by walking it

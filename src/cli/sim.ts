@@ -1,6 +1,6 @@
 // `cdht sim`: a settled ring of N peers on the simulator, L lookups of random keys from random
 // peers through the real protocol, and how many hops they took. How a user explores scale.
-import type { RoutingName } from '../core/context.js';
+import { defaultRouting, type RoutingName } from '../core/config.js';
 import { runScale, type ScaleResult } from '../scale.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseInterval, parseRouting } from './args.js';
 
@@ -37,7 +37,7 @@ export function simPlan(o: RawSimOptions): SimPlan {
   return {
     peers,
     bits: space.bits,
-    routing: parseRouting(o.routing, space, false),
+    routing: parseRouting(o.routing) ?? defaultRouting(space),
     lookups: parseIntegerIn('--lookups', o.lookups, 1, 1_000_000),
     seed: parseIntegerIn('--seed', o.seed, 0, 2 ** 32 - 1),
     fingers: o.fingers,

@@ -5,6 +5,7 @@
 // Events: 'state' (RingState), coalesced to at most one per `stateEveryMs`; 'trace'
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
+import { DEFAULTS } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -322,7 +323,7 @@ export class RingController extends EventEmitter {
       departed: this.departed,
       known: this.known,
       files: (id) => (net?.peers.get(id)?.isRunning ? this.filesOf(id) : []),
-      replicas: this.opts.replicas ?? 1,
+      replicas: this.opts.replicas ?? DEFAULTS.replicas,
     });
   }
 
