@@ -2,17 +2,17 @@
 // keys from random peers through the real protocol, and measure hops against the true owners.
 // `cdht sim`, the scale tests and the benchmarks all use this.
 import type { Id } from './core/id-space.js';
-import { defaultRouting, TESTNET_PING_INTERVAL_MS, type RoutingName } from './core/config.js';
+import { defaultRouting, SCALE_BITS, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
 import { idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
 import { createTestnet } from './testnet.js';
 import { mulberry32 } from './util/prng.js';
 
-export interface ScaleOptions {
+/** Routing as core/config.ts declares it (default: the id space's). */
+export interface ScaleOptions extends Pick<PeerSettings, 'routing'> {
   peers: number;
   bits?: number;
-  routing?: RoutingName;
   lookups?: number;
   seed?: number;
   /**
@@ -53,7 +53,7 @@ function quantile(sorted: readonly number[], q: number): number {
 export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const t0 = performance.now();
   const seed = o.seed ?? 1;
-  const bits = o.bits ?? 32;
+  const bits = o.bits ?? SCALE_BITS;
   const routing = o.routing ?? defaultRouting(idSpace(bits));
   const lookups = o.lookups ?? 1000;
   const sim = new SimNetwork({ seed });

@@ -5,7 +5,7 @@
 // smaller test.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS } from '../core/config.js';
+import { DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { SPEC_SPACE } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -15,7 +15,8 @@ import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { ID_COUNT, contentOf } from './scenario.js';
 
-export interface ChurnOptions {
+/** r and k as core/config.ts declares them (default: the ring's, 4 and 3). */
+export interface ChurnOptions extends Pick<PeerSettings, 'successors' | 'replicas'> {
   runtime: 'sim' | 'node';
   peers: number;
   /** Files stored before the churn starts. */
@@ -27,8 +28,6 @@ export interface ChurnOptions {
   /** A Request this often. */
   requestEveryMs: number;
   seed: number;
-  successors?: number;
-  replicas?: number;
   pingIntervalMs?: number;
   /** Real sockets: the base port (ids 0..255 above it must be free) and the data directory. */
   basePort?: number;

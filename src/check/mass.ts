@@ -10,7 +10,7 @@
 // - files lost: those whose every holder died, against what theory expects (fraction^k of F).
 // `cdht check --mass`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import { defaultRouting, DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type RoutingName } from '../core/config.js';
+import { defaultRouting, DEFAULT_SUCCESSORS, SCALE_BITS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { idSpace } from '../space.js';
 import type { PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
@@ -20,14 +20,12 @@ import { storeFolder, testnetView } from './testnet-view.js';
 import { mulberry32 } from '../util/prng.js';
 import { checkAlone, checkCopies, checkSuccessors, rightPeers, type RingView } from './invariants.js';
 
-export interface MassOptions {
+/** Routing, r and k as core/config.ts declares them (default: the id space's routing, 4 and 3). */
+export interface MassOptions extends Pick<PeerSettings, 'routing' | 'successors' | 'replicas'> {
   peers: number;
   /** Share of the peers killed at once (0 to 0.9). */
   fraction: number;
   bits?: number;
-  routing?: RoutingName;
-  successors?: number;
-  replicas?: number;
   files?: number;
   seed?: number;
   /** Lookups a second asked during the repair. */
@@ -63,7 +61,7 @@ const SAMPLE_MS = 250;
 export async function runMassFailure(o: MassOptions): Promise<MassResult> {
   const t0 = performance.now();
   const seed = o.seed ?? 1;
-  const bits = o.bits ?? 32;
+  const bits = o.bits ?? SCALE_BITS;
   const r = o.successors ?? DEFAULT_SUCCESSORS;
   const k = o.replicas ?? RING_REPLICAS;
   const fileCount = o.files ?? 300;

@@ -21,7 +21,7 @@
 //   were made is the one loss the protocol does not claim to survive.
 import { createHash } from 'node:crypto';
 import type { Contact } from '../core/contact.js';
-import { DEFAULT_HOST, DEFAULT_SUCCESSORS, RING_REPLICAS, surfaceRouting, TESTNET_PING_INTERVAL_MS, type RoutingName } from '../core/config.js';
+import { DEFAULT_HOST, DEFAULT_SUCCESSORS, RING_REPLICAS, surfaceRouting, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { SPEC_BITS, type Id, type IdSpace } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { Peer } from '../peer.js';
@@ -36,14 +36,12 @@ import { Forger, SECRET_FILE, type ForgerWorld } from './byzantine.js';
 import { checkCopies, checkRing, checkWrite, storedNameOf, type RingView, type Violation } from './invariants.js';
 import { contentOf, ID_COUNT, MIN_UP, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
 
-export interface CheckOptions {
+/** r, k and routing as core/config.ts declares them (default: CHECK_DEFAULTS, and the routing of the id space). */
+export interface CheckOptions extends Pick<PeerSettings, 'routing' | 'successors' | 'replicas'> {
   /** Peers the ring starts with. */
   peers: number;
   episodes?: number;
   pingIntervalMs?: number;
-  /** Successor list length r and copies per file k. */
-  successors?: number;
-  replicas?: number;
   /** A checkpoint starts this long after the last fault ... */
   quietMs?: number;
   /** ... and the structure must hold this long after it at the latest. */
@@ -54,8 +52,6 @@ export interface CheckOptions {
   byzantine?: number;
   /** Id space size in bits (8, the specification's, by default). */
   bits?: number;
-  /** How the peers route (default: the routing of that id space, see core/config.ts's defaultRouting). */
-  routing?: RoutingName;
   /** A private ring: every peer holds the simulator's stand-in certificate for its id. */
   secure?: boolean;
 }

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { CHECK_DEFAULTS } from '../check/run.js';
 import { defaultRouting, type RoutingName } from '../core/config.js';
 import { DEFAULT_EPISODES } from '../check/scenario.js';
+import { MAX_BITS, MIN_BITS } from '../core/id-space.js';
 import { sweep, type SeedFailure, type SweepResult } from '../check/sweep.js';
 import { PROFILES, type Profile } from '../check/profiles.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseRouting } from './args.js';
@@ -126,7 +127,7 @@ export function addCheckCommand(program: Command, name: string, onCheck: (plan: 
     .option('--quiet-ms <MS>', 'virtual time without a step before the invariants are checked', String(CHECK_DEFAULTS.quietMs))
     .option('--settle-ms <MS>', 'virtual time after the last step by which the ring must be right', String(CHECK_DEFAULTS.settleMs))
     .option('--steps <LIST>', 'run only these steps of each schedule (a shrunk schedule\'s replay gives them)')
-    .option('--bits <B>', 'id space size in bits, 8 to 160 (default 8; above, each peer\'s id is its address\'s)')
+    .option('--bits <B>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS} (default 8; above, each peer's id is its address's)`)
     .option('--routing <R>', 'successor, shortcuts or fingers (default: a peer\'s own, successor at 8 bits, fingers above)')
     .option('--secure', 'a private ring: each peer holds the simulator\'s stand-in certificate for its id')
     .option('--profile <P>', `the kind of schedule: ${PROFILES.join(', ')} (long partitions; concurrent joins with failures in rings of 1 to 8)`, 'faults')

@@ -5,7 +5,8 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, ringPlan } from './args.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_BASE_PORT, MAX_PING_MISSES, MAX_SUCCESSORS, MIN_BASE_PORT, MIN_PING_MISSES, MIN_SUCCESSORS, RING_REPLICAS } from '../core/config.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_BASE_PORT, MAX_PING_MISSES, MAX_SUCCESSORS, MIN_BASE_PORT, MIN_PING_MISSES, MIN_SUCCESSORS, RING_REPLICAS, SCALE_BITS } from '../core/config.js';
+import { MAX_BITS, MIN_BITS } from '../core/id-space.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
 import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
 import { addCheckCommand, runCheck, type CheckPlan } from './check.js';
@@ -65,7 +66,7 @@ function addPeerOptions(cmd: Command, name: string): Command {
     .option('--no-ping-lines', 'hide the ping request and response lines')
     .option('--debug', 'show debug lines (dropped input, retries)')
     .option('--shortcuts', 'forward past the first successor when the second is closer to the key (changes the routes)')
-    .option('--bits <M>', 'id space size in bits, 8 to 160 (default 8: ids 0..255 and four-digit files, as the specification says)')
+    .option('--bits <M>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS} (default 8: ids 0..255 and four-digit files, as the specification says)`)
     .option('--id <ID>', 'this peer\'s id (instead of PEER; above 8 bits PEER may be auto: derived from the advertised address)')
     .option('--listen <HOST:PORT>', 'address to bind (default: the advertised one)')
     .option('--advertise <HOST:PORT>', 'address the other peers reach this one at (default: --host and port base + id; required above 8 bits)')
@@ -408,7 +409,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .addOption(new Option('--log-format <FORMAT>', 'text (the default) or json: pino lines, one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
     .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (${MIN_PING_MISSES}..${MAX_PING_MISSES})`, String(DEFAULT_PING_MISSES))
-    .option('--bits <M>', 'id space size in bits, 8 to 160 (above 8, --random N peers get ids derived from their addresses)')
+    .option('--bits <M>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS} (above 8, --random N peers get ids derived from their addresses)`)
     .option('--routing <R>', 'successor, shortcuts or fingers (default: successor at 8 bits, fingers above)')
     .option('--successors <R>', `successor list length (${MIN_SUCCESSORS}..${MAX_SUCCESSORS})`, String(DEFAULT_SUCCESSORS))
     .option('--replicas <K>', `copies of each stored file (default ${RING_REPLICAS})`)
@@ -437,7 +438,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .command('sim')
     .description('a settled ring of N peers on the simulator: L lookups of random keys, and the hops they take')
     .option('--peers <N>', 'how many peers (required)')
-    .option('--bits <M>', 'id space size in bits, 8 to 160', '32')
+    .option('--bits <M>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS}`, String(SCALE_BITS))
     .option('--routing <R>', 'successor, shortcuts or fingers (default: fingers above 8 bits)')
     .option('--lookups <L>', 'how many lookups', '1000')
     .option('--seed <S>', 'seed of the ids, the lookups and the simulator', '1')

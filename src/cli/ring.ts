@@ -14,7 +14,7 @@ import type { PeerTrace } from '../peer.js';
 import { REFERENCE_RING, sliceRange, type RingSlice } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
-import { startWebServer } from '../web/server.js';
+import { DEFAULT_WEB_HOST, startWebServer } from '../web/server.js';
 import type { WebServer } from '../web/server.js';
 import { complete, runCommand } from './console.js';
 import type { ConsoleHost } from './console.js';
@@ -235,7 +235,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   }
   if (o.web) {
     try {
-      web = await startWebServer({ controller: ctl, host: o.webHost ?? '127.0.0.1', port: o.webPort ?? DEFAULT_WEB_PORT, fallbackToFreePort: o.webPort === undefined });
+      web = await startWebServer({ controller: ctl, host: o.webHost ?? DEFAULT_WEB_HOST, port: o.webPort ?? DEFAULT_WEB_PORT, fallbackToFreePort: o.webPort === undefined });
     } catch (err) {
       process.stderr.write(`cdht: error: cannot serve the web page: ${err instanceof Error ? err.message : String(err)}\n`);
       await cleanUp();

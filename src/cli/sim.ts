@@ -1,6 +1,6 @@
 // `cdht sim`: a settled ring of N peers on the simulator, L lookups of random keys from random
 // peers through the real protocol, and how many hops they took. How a user explores scale.
-import { defaultRouting, type RoutingName } from '../core/config.js';
+import { defaultRouting, SCALE_BITS, type RoutingName } from '../core/config.js';
 import { runScale, type ScaleResult } from '../scale.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseInterval, parseRouting } from './args.js';
 
@@ -31,7 +31,7 @@ export const MAX_SIM_PEERS = 65_536;
 
 export function simPlan(o: RawSimOptions): SimPlan {
   if (o.peers === undefined) throw new ArgumentProblem('--peers N is required (for example --peers 1024)');
-  const space = parseBits(o.bits ?? '32');
+  const space = parseBits(o.bits ?? String(SCALE_BITS));
   const peers = parseIntegerIn('--peers', o.peers, 1, space.spec ? 256 : MAX_SIM_PEERS);
   if (o.fingers !== 'seeded' && o.fingers !== 'protocol') throw new ArgumentProblem(`--fingers must be seeded or protocol (got '${o.fingers}')`);
   return {

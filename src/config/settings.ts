@@ -2,7 +2,7 @@
 // a config file), its environment variable, its type and its default. The defaults and limits
 // are core/config.ts's, imported, never written down a second time.
 import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_SUCCESSORS, MIN_SUCCESSORS, RING_REPLICAS } from '../core/config.js';
-import { SPEC_BITS } from '../core/id-space.js';
+import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 
 /**
  * integer and number: a number in a file, or its digits as text (range checks are args.ts's);
@@ -34,7 +34,7 @@ import { LOG_FORMATS } from '../cli/args.js';
 
 export const SETTINGS: readonly Setting[] = [
   { name: 'id', kind: 'string', arg: '<ID>', help: 'this peer\'s id (above 8 bits: an id, or auto from the advertised address; default: the id kept in --data-dir, else auto)' },
-  { name: 'bits', kind: 'integer', arg: '<M>', help: 'id space size in bits, 8 to 160', default: SPEC_BITS },
+  { name: 'bits', kind: 'integer', arg: '<M>', help: `id space size in bits, ${MIN_BITS} to ${MAX_BITS}`, default: SPEC_BITS },
   { name: 'seeds', kind: 'list', arg: '<LIST>', help: 'peers to join through, tried in turn with back-off: host:port or ID@host:port, comma-separated (none: start a ring of one)', default: [] },
   { name: 'ping-interval', kind: 'number', arg: '<S>', help: 'seconds between pings to the successors (fractions allowed)', default: DEFAULT_PING_INTERVAL_S },
   { name: 'base-port', kind: 'integer', arg: '<N>', help: 'at 8 bits, peer ID listens on port N + ID', default: DEFAULT_BASE_PORT },

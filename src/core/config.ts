@@ -73,6 +73,9 @@ export const DEFAULTS = {
   quitTimeoutMs: 3_000,
 } as const;
 
+/** The id space of rings built to measure scale (`cdht sim`, runScale, runMassFailure): ids from addresses. */
+export const SCALE_BITS = 32;
+
 /** Ping interval of rings started in one process (testnet, checker, simulations): a ping a second. */
 export const TESTNET_PING_INTERVAL_MS = 1000;
 

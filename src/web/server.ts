@@ -98,9 +98,12 @@ function loadAssets(dir: string): Map<string, { body: Buffer; type: string }> {
   return assets;
 }
 
+/** The page listens on this machine only unless told otherwise (--web-host). */
+export const DEFAULT_WEB_HOST = '127.0.0.1';
+
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const ctl = o.controller;
-  const host = o.host ?? '127.0.0.1';
+  const host = o.host ?? DEFAULT_WEB_HOST;
   const assets = loadAssets(o.assetDir ?? fileURLToPath(new URL('../../browser/web/page/', import.meta.url)));
   const version = readVersion();
   const verbs = VERBS.filter((v) => ctl.verbs === undefined || ctl.verbs.includes(v));
