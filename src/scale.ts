@@ -2,7 +2,7 @@
 // keys from random peers through the real protocol, and measure hops against the true owners.
 // `cdht sim`, the scale tests and the benchmarks all use this.
 import type { Id } from './core/id-space.js';
-import { defaultRouting, SCALE_BITS, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
+import { SIM_BASE_PORT, defaultRouting, SCALE_BITS, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
 import { idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
@@ -64,7 +64,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     routing,
     settled: true,
     pingIntervalMs: TESTNET_PING_INTERVAL_MS,
-    basePort: 10_000,
+    basePort: SIM_BASE_PORT,
     ...(bits > 8 ? { count: o.peers } : { ids: pickSpecIds(o.peers, seed) }),
     // fingers from the protocol: start from successors only and let fix_fingers fill the tables
     seedFingers: o.fingers !== 'protocol',

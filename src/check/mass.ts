@@ -10,7 +10,7 @@
 // - files lost: those whose every holder died, against what theory expects (fraction^k of F).
 // `cdht check --mass`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import { defaultRouting, DEFAULT_SUCCESSORS, SCALE_BITS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
+import { SIM_BASE_PORT, defaultRouting, DEFAULT_SUCCESSORS, SCALE_BITS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { idSpace } from '../space.js';
 import type { PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
@@ -77,7 +77,7 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     successors: r,
     replicas: k,
     pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
-    basePort: 10_000,
+    basePort: SIM_BASE_PORT,
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.peers } : { ids: specIds(o.peers, rand) }),
   });

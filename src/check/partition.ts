@@ -5,7 +5,7 @@
 // - copies: the first moment every file, stored before or during the cut, is on its k right peers.
 // `cdht check --partition`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import { DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
+import { SIM_BASE_PORT, DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
 import { storeFolder, testnetView } from './testnet-view.js';
@@ -59,7 +59,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
     successors: r,
     replicas: k,
     pingIntervalMs: TESTNET_PING_INTERVAL_MS,
-    basePort: 10_000,
+    basePort: SIM_BASE_PORT,
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.count ?? 6 } : { ids: o.ids ?? [10, 50, 90, 130, 170, 210] }),
   });

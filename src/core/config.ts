@@ -76,6 +76,12 @@ export const DEFAULTS = {
 /** The id space of rings built to measure scale (`cdht sim`, runScale, runMassFailure): ids from addresses. */
 export const SCALE_BITS = 32;
 
+/**
+ * The first port of rings simulated to measure (runScale, runPartition, runMassFailure): above 8
+ * bits ids come from addresses, so every figure measured so far hangs on it.
+ */
+export const SIM_BASE_PORT = 10_000;
+
 /** Ping interval of rings started in one process (testnet, checker, simulations): a ping a second. */
 export const TESTNET_PING_INTERVAL_MS = 1000;
 
