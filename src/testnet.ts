@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import type { Contact } from './core/contact.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_SUCCESSORS, settingsOf, TESTNET_PING_INTERVAL_MS, type PeerSettings } from './core/config.js';
+import { checkConfig, DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_SUCCESSORS, settingsOf, TESTNET_PING_INTERVAL_MS, type PeerSettings } from './core/config.js';
 import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
 import { defaultContact, idSpace } from './space.js';
@@ -109,6 +109,8 @@ export class Testnet extends EventEmitter {
     this.setMaxListeners(0);
     this.opts = opts;
     this.space = idSpace(opts.bits);
+    // a setting out of range is refused before a socket is opened, in the words a Peer would use
+    checkConfig(settingsOf(opts), { space: this.space, surface: 'library' });
     this.nextPort = opts.basePort ?? DEFAULT_BASE_PORT;
     if (opts.slice) checkSlice(opts, this.space);
     if (opts.runtime === 'sim') {

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { ArgumentProblem, initPlan, nodePlan, ringPlan } from '../src/cli/args.js';
 import { checkConfig, ConfigError, DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, MAX_SUCCESSORS, settingsOf, type ConfigInput, type Surface } from '../src/core/config.js';
 import { MAX_SUCCESSORS as WIRE_MAX_SUCCESSORS } from '../src/core/messages.js';
+import { RingController } from '../src/control/ring-controller.js';
 import { startPeer } from '../src/peer.js';
+import { createTestnet } from '../src/testnet.js';
 import { idSpace } from '../src/space.js';
 import { ConfigProblem, describeSource, loadConfig, mergeConfig, readConfigFile } from '../src/config/merge.js';
 import { SETTINGS, camelName, envName } from '../src/config/settings.js';
@@ -294,5 +296,10 @@ describe('checkConfig: each surface renders its refusal', () => {
     assert.throws(start({ replicas: 6 }), { name: 'RangeError', message: 'replicas must be an integer from 1 to the successor list length + 1' });
     assert.throws(start({ pingMisses: 0 }), { name: 'RangeError', message: 'ping misses must be an integer from 1 to 100' });
     assert.throws(start({ pingIntervalMs: 0 }), { name: 'RangeError', message: 'ping interval must be a positive number' });
+  });
+
+  test('a testnet and a ring controller refuse a setting before they start a peer', async () => {
+    await assert.rejects(createTestnet({ runtime: 'sim', successors: 40 }), { name: 'RangeError', message: 'successors must be an integer from 2 to 32' });
+    assert.throws(() => new RingController({ runtime: 'sim', successors: 2, replicas: 4 }), { name: 'RangeError', message: 'replicas must be an integer from 1 to the successor list length + 1' });
   });
 });

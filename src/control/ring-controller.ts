@@ -5,7 +5,7 @@
 // Events: 'state' (RingState), coalesced to at most one per `stateEveryMs`; 'trace'
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
-import { DEFAULTS } from '../core/config.js';
+import { checkConfig, settingsOf } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -111,6 +111,8 @@ export class RingController extends EventEmitter {
   private lastFiles = '';
   private closed = false;
   private readonly planSpace: IdSpace;
+  /** Copies per file its peers keep (core/config.ts's default when not told), for the ring's view. */
+  private readonly replicas: number;
 
   constructor(opts: ControllerOptions = {}) {
     super();
@@ -120,6 +122,8 @@ export class RingController extends EventEmitter {
     this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 })) : undefined;
     this.disk = this.sim ? simDisk(this.sim) : nodeDisk;
     this.planSpace = opts.bits === undefined ? SPEC_SPACE : idSpace(opts.bits);
+    // a setting out of range is refused here, before a plan is made, as a Peer would refuse it
+    this.replicas = checkConfig(settingsOf(opts), { space: this.planSpace, surface: 'library' }).replicas;
     this.plan = IdSpace.sort(new Set((opts.ids ?? []).map((x) => BigInt(x))));
     for (const id of this.plan) if (!this.space.isId(id)) throw new RangeError(`planned id ${id} is not in the id space`);
   }
@@ -323,7 +327,7 @@ export class RingController extends EventEmitter {
       departed: this.departed,
       known: this.known,
       files: (id) => (net?.peers.get(id)?.isRunning ? this.filesOf(id) : []),
-      replicas: this.opts.replicas ?? DEFAULTS.replicas,
+      replicas: this.replicas,
     });
   }
 
