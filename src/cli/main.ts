@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { ArgumentProblem, initPlan, joinPlan, ringPlan } from './args.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_BASE_PORT, MAX_PING_MISSES, MAX_SUCCESSORS, MIN_BASE_PORT, MIN_PING_MISSES, MIN_SUCCESSORS, RING_REPLICAS, SCALE_BITS } from '../core/config.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_BASE_PORT, MAX_PING_MISSES, MAX_SUCCESSORS, MIN_BASE_PORT, MIN_PING_MISSES, MIN_SUCCESSORS, RING_REPLICAS, SCALE_BITS, TESTNET_PING_INTERVAL_MS } from '../core/config.js';
 import { MAX_BITS, MIN_BITS } from '../core/id-space.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
 import { caCreatePlan, caIssuePlan, runCa } from './ca.js';
@@ -394,7 +394,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .description('start a whole ring in this process, with a console to drive it and a reporter to watch it')
     .option('--peers <IDS>', 'comma-separated peer ids (default: the reference ring 2,4,5,8,9,14,19)')
     .option('--random <N>', 'N distinct random ids instead (1..256)')
-    .option('--interval <S>', 'ping interval in seconds (fractions allowed)', '1')
+    .option('--interval <S>', 'ping interval in seconds (fractions allowed)', String(TESTNET_PING_INTERVAL_MS / 1000))
     .addOption(new Option('--base-port <N>', 'peer ID listens on port N + ID').env('CDHT_BASE_PORT').default(String(DEFAULT_BASE_PORT)))
     .option('--host <ADDR>', 'address to listen on', DEFAULT_HOST)
     .option('--data-dir <DIR>', 'parent folder of the peers\' data (default: a new temporary folder)')
