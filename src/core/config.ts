@@ -62,7 +62,8 @@ export function defaultRouting(space: IdSpace): RoutingName {
 export const DEFAULTS = {
   routing: 'successor',
   successors: DEFAULT_SUCCESSORS,
-  replicas: MIN_REPLICAS,
+  // the specification's one copy
+  replicas: 1,
   pingMisses: DEFAULT_PING_MISSES,
   maxFileBytes: 1024 * 1024 * 1024,
   secure: false,
