@@ -2,7 +2,7 @@
 // keys from random peers through the real protocol, and measure hops against the true owners.
 // `cdht sim`, the scale tests and the benchmarks all use this.
 import type { Id } from './core/id-space.js';
-import { SIM_BASE_PORT, defaultRouting, SCALE_BITS, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
+import { DEFAULT_SIM_SEED, defaultRouting, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
 import { idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
@@ -52,7 +52,7 @@ function quantile(sorted: readonly number[], q: number): number {
 
 export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const t0 = performance.now();
-  const seed = o.seed ?? 1;
+  const seed = o.seed ?? DEFAULT_SIM_SEED;
   const bits = o.bits ?? SCALE_BITS;
   const routing = o.routing ?? defaultRouting(idSpace(bits));
   const lookups = o.lookups ?? 1000;

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import type { Contact } from './core/contact.js';
-import { checkConfig, DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_SUCCESSORS, settingsOf, TESTNET_PING_INTERVAL_MS, type PeerSettings } from './core/config.js';
+import { checkConfig, DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_RING_PEERS, DEFAULT_SIM_SEED, DEFAULT_SUCCESSORS, settingsOf, TESTNET_PING_INTERVAL_MS, type PeerSettings } from './core/config.js';
 import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
 import { defaultContact, idSpace } from './space.js';
@@ -114,7 +114,7 @@ export class Testnet extends EventEmitter {
     this.nextPort = opts.basePort ?? DEFAULT_BASE_PORT;
     if (opts.slice) checkSlice(opts, this.space);
     if (opts.runtime === 'sim') {
-      this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 });
+      this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? DEFAULT_SIM_SEED });
       this.runtime = this.sim.runtime();
     } else {
       this.sim = undefined;
@@ -168,7 +168,7 @@ export class Testnet extends EventEmitter {
     const o = this.opts;
     if (!o.slice) return [...this.planned];
     const base = o.basePort ?? DEFAULT_BASE_PORT;
-    const { from, to } = sliceRange(o.count ?? 16, o.slice);
+    const { from, to } = sliceRange(o.count ?? DEFAULT_RING_PEERS, o.slice);
     return [...this.addresses.values()].filter((c) => c.port >= base + from && c.port < base + to).map((c) => c.id);
   }
 
@@ -181,7 +181,7 @@ export class Testnet extends EventEmitter {
     const o = this.opts;
     if (o.ids) return o.ids.map((x) => BigInt(x));
     if (this.space.spec) return [...REFERENCE_RING];
-    const count = o.count ?? 16;
+    const count = o.count ?? DEFAULT_RING_PEERS;
     const host = o.host ?? DEFAULT_HOST;
     const ids: Id[] = [];
     for (let i = 0; i < count; i++) {
@@ -381,7 +381,8 @@ function checkSlice(o: TestnetOptions, space: IdSpace): void {
   if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) throw new Error(`a slice is index/of with 0 <= index < of (got ${index}/${of})`);
   if (space.spec || o.ids) throw new Error('a sliced ring needs ids derived from addresses: --bits above 8 and a count, not listed ids');
   if (o.runtime === 'sim') throw new Error('a sliced ring runs on sockets, one process a slice, not on the simulator');
-  if ((o.count ?? 16) < of) throw new Error(`${o.count ?? 16} peers cannot be shared among ${of} processes`);
+  const count = o.count ?? DEFAULT_RING_PEERS;
+  if (count < of) throw new Error(`${count} peers cannot be shared among ${of} processes`);
 }
 
 /** A private ring's stand-in credentials for `id` on the simulator, which only reads the id (it delivers it as proven). */

@@ -10,7 +10,7 @@
 // - files lost: those whose every holder died, against what theory expects (fraction^k of F).
 // `cdht check --mass`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import { SIM_BASE_PORT, defaultRouting, DEFAULT_SUCCESSORS, SCALE_BITS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
+import { defaultRouting, DEFAULT_SUCCESSORS, RING_REPLICAS, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { idSpace } from '../space.js';
 import type { PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';

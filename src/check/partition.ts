@@ -5,7 +5,7 @@
 // - copies: the first moment every file, stored before or during the cut, is on its k right peers.
 // `cdht check --partition`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import { SIM_BASE_PORT, DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
+import { DEFAULT_SUCCESSORS, RING_REPLICAS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
 import { storeFolder, testnetView } from './testnet-view.js';

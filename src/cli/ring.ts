@@ -7,7 +7,8 @@ import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
 import { RingController } from '../control/ring-controller.js';
 import type { RingState, TraceView } from '../control/view-types.js';
-import { settingsOf, type PeerSettings } from '../core/config.js';
+import { DEFAULT_RING_PEERS, DEFAULT_SIM_SEED, settingsOf, type PeerSettings } from '../core/config.js';
+import { SPEC_BITS } from '../core/id-space.js';
 import { identitiesFromDir, throwawayIdentities } from '../security/ring-identities.js';
 import type { Id } from '../core/id-space.js';
 import type { PeerTrace } from '../peer.js';
@@ -99,7 +100,7 @@ export async function runRing(o: RingOptions): Promise<number> {
   const seed = o.seed ?? (o.random !== undefined ? Math.floor(Math.random() * 2 ** 32) : undefined);
   const ctlOpts = {
     runtime: o.sim ? ('sim' as const) : ('node' as const),
-    ...(o.sim ? { seed: seed ?? 1, speed: o.speed } : {}),
+    ...(o.sim ? { seed: seed ?? DEFAULT_SIM_SEED, speed: o.speed } : {}),
     pingIntervalMs: o.intervalS * 1000,
     basePort: o.basePort,
     host: o.host,
@@ -111,13 +112,13 @@ export async function runRing(o: RingOptions): Promise<number> {
     // start, wherever they run, rather than learning a ring of thousands by walking it
     ...(slice ? { slice, settled: true } : {}),
   };
-  const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
+  const sim = o.sim ? new SimNetwork({ seed: seed ?? DEFAULT_SIM_SEED }) : undefined;
   const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
-  const big = (o.bits ?? 8) > 8;
+  const big = (o.bits ?? SPEC_BITS) > SPEC_BITS;
   const ids = o.ids ?? (big ? [] : o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
   const tempDir = o.dataDir === undefined && !o.sim ? mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')) : undefined;
   const dataDir = o.dataDir ?? tempDir ?? 'data';
-  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? 16 } : {}) });
+  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? DEFAULT_RING_PEERS } : {}) });
   /** Prefixes line up: `[ 2]` in the reference ring, `[  2]` once ids reach three digits. */
   const width = big ? 10 : ids.some((id) => id >= 100n) ? 3 : 2;
   const screen: string[] = [];
@@ -146,10 +147,10 @@ export async function runRing(o: RingOptions): Promise<number> {
 
   // above 8 bits ports are not derived from ids: each peer takes the next port from the base
   const ports = big ? `ports from ${o.basePort} up, one a peer` : `ports ${o.basePort}+id`;
-  const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ${ports}`;
+  const where = o.sim ? `the simulator (seed ${seed ?? DEFAULT_SIM_SEED}, ${o.speed}x real time)` : `${o.host}, ${ports}`;
   const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
-  const count = ids.length || (o.random ?? 16);
-  say(`cdht ring: ${count} peer${count === 1 ? '' : 's'}${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
+  const count = ids.length || (o.random ?? DEFAULT_RING_PEERS);
+  say(`cdht ring: ${count} peer${count === 1 ? '' : 's'}${listed}, ${o.bits ?? SPEC_BITS}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
   if (slice) {
     const { from, to } = sliceRange(count, slice);
     const others = o.processes ? `; this process starts the other ${o.processes - 1} (cdht ring --slice I/${o.processes})` : '';

@@ -5,7 +5,7 @@
 // Events: 'state' (RingState), coalesced to at most one per `stateEveryMs`; 'trace'
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
-import { checkConfig, settingsOf } from '../core/config.js';
+import { checkConfig, DEFAULT_SIM_SEED, settingsOf } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -119,7 +119,7 @@ export class RingController extends EventEmitter {
     this.setMaxListeners(0);
     this.opts = opts;
     this.runtime = opts.runtime ?? 'node';
-    this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 })) : undefined;
+    this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? DEFAULT_SIM_SEED })) : undefined;
     this.disk = this.sim ? simDisk(this.sim) : nodeDisk;
     this.planSpace = opts.bits === undefined ? SPEC_SPACE : idSpace(opts.bits);
     // a setting out of range is refused here, before a plan is made, as a Peer would refuse it

@@ -74,18 +74,7 @@ export const DEFAULTS = {
   quitTimeoutMs: 3_000,
 } as const;
 
-/** The id space of rings built to measure scale (`cdht sim`, runScale, runMassFailure): ids from addresses. */
-export const SCALE_BITS = 32;
-
-/**
- * The first port of rings simulated to measure (runScale, runPartition, runMassFailure): above 8
- * bits ids come from addresses, so every figure measured so far hangs on it.
- */
-export const SIM_BASE_PORT = 10_000;
-
-/** Ping interval of rings started in one process (testnet, checker, simulations): a ping a second. */
-export const TESTNET_PING_INTERVAL_MS = 1000;
-
+/** How a peer routes when not told, by who started it (see Surface). */
 export function surfaceRouting(space: IdSpace, surface: Surface): RoutingName {
   return surface === 'library' ? DEFAULTS.routing : defaultRouting(space);
 }
@@ -95,6 +84,26 @@ export function surfaceReplicas(space: IdSpace, surface: Surface, successors: nu
   const wanted = surface === 'ring' || (surface === 'peer' && !space.spec) ? RING_REPLICAS : DEFAULTS.replicas;
   return Math.min(wanted, maxReplicas(successors));
 }
+
+// ---- rings started in one process (testnet, checker, simulations) ----------------------------
+
+/** The id space of rings built to measure scale (`cdht sim`, runScale, runMassFailure): ids from addresses. */
+export const SCALE_BITS = 32;
+
+/**
+ * The first port of rings simulated to measure (runScale, runPartition, runMassFailure): above 8
+ * bits ids come from addresses, so every figure measured so far hangs on it.
+ */
+export const SIM_BASE_PORT = 10_000;
+
+/** Peers of a ring started in one process above 8 bits when no count is given (testnet, `cdht ring`). */
+export const DEFAULT_RING_PEERS = 16;
+
+/** The simulator's seed when none is given (testnet, controller, `cdht ring --sim`, runScale). */
+export const DEFAULT_SIM_SEED = 1;
+
+/** The ping interval of these rings when not told: a ping a second. */
+export const TESTNET_PING_INTERVAL_MS = 1000;
 
 // ---- checking ----------------------------------------------------------------------------------
 
@@ -189,10 +198,13 @@ export function checkConfig(input: ConfigInput, at: { space: IdSpace; surface: S
   };
 }
 
+// every key of PeerSettings, or this does not compile: a setting added there reaches the peers
+const ALL_SETTINGS: Record<keyof PeerSettings, true> = { pingMisses: true, routing: true, successors: true, replicas: true, maxFileBytes: true, requestTimeoutMs: true, originProofs: true, collectSurplus: true };
+const SETTING_KEYS = Object.keys(ALL_SETTINGS) as (keyof PeerSettings)[];
+
 /** The settings named in `o`, and only those: how a ring's options reach each of its peers untouched. */
 export function settingsOf(o: PeerSettings): PeerSettings {
   const out: PeerSettings = {};
   for (const key of SETTING_KEYS) if (o[key] !== undefined) (out as Record<string, unknown>)[key] = o[key];
   return out;
 }
-const SETTING_KEYS: readonly (keyof PeerSettings)[] = ['pingMisses', 'routing', 'successors', 'replicas', 'maxFileBytes', 'requestTimeoutMs', 'originProofs', 'collectSurplus'];
