@@ -5,9 +5,8 @@ import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
+import { checkConfig, DEFAULT_HOST, type CheckedConfig, type PeerSettings } from './core/config.js';
 import type { Address, Contact, Target } from './core/contact.js';
-import { DEFAULTS, type RoutingName } from './core/context.js';
 import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
 import { CdhtError } from './core/errors.js';
 import type { Id, IdSpace } from './core/id-space.js';
@@ -19,6 +18,7 @@ import type { CoreSnapshot, ReplicationStatus } from './core/peer-core.js';
 import { KeyStore } from './core/storage/key-store.js';
 import type { LineLevel, Trace } from './core/trace.js';
 import { renderTrace } from './core/trace.js';
+import { defaultContact } from './space.js';
 import { storeDirOf } from './store-dir.js';
 import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint.js';
 import type { BadInputReason, Endpoint, EndpointHandlers, EndpointOptions, FileAcceptance, Runtime, TlsIdentity } from './transport/types.js';
@@ -32,7 +32,12 @@ import type { Readable } from 'node:stream';
 /** An id as a program gives it: a bigint, or a plain number for the small spaces. */
 export type IdLike = Id | number;
 
-export interface PeerOptions {
+/**
+ * A peer's options. The settings with a default or a limit (pingMisses, routing, successors,
+ * replicas, maxFileBytes, requestTimeoutMs, originProofs, collectSurplus) are core/config.ts's
+ * PeerSettings: declared and defaulted there, checked by its checkConfig.
+ */
+export interface PeerOptions extends PeerSettings {
   id: IdLike;
   /**
    * init: the successors (ids, placed by the reference layout, or contacts); join: a peer
@@ -52,29 +57,10 @@ export interface PeerOptions {
   listen?: Address;
   /** Where stored files are kept and received copies land; default: the current directory. */
   dataDir?: string;
-  pingMisses?: number;
-  /** Routing strategy (default: the specification's successor walk). `shortcuts: true` is the same as routing 'shortcuts'. */
-  routing?: RoutingName;
-  shortcuts?: boolean;
-  /** Successor list length r (default 4). */
-  successors?: number;
-  /** Copies of each stored file, the owner's included (default 1). */
-  replicas?: number;
-  /** Offers of larger files are refused before a byte is written (default 1 GiB). */
-  maxFileBytes?: number;
   /** A private ring: mutual TLS and sealed pings with these credentials. */
   tls?: TlsIdentity;
-  /**
-   * A private ring's origin proofs on routed messages (default true). False only to measure what
-   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
-   */
-  originProofs?: boolean;
-  /** Delete surplus copies once their holders confirm theirs (default true). False only to measure what it saves (bench/surplus.ts). */
-  collectSurplus?: boolean;
   /** Default: the Node runtime (real UDP/TCP sockets, files on disk, wall clock). */
   runtime?: Runtime;
-  /** How long a Request waits for an answer before giving up. */
-  requestTimeoutMs?: number;
 }
 
 export interface PeerLine {
@@ -184,16 +170,16 @@ export class Peer extends EventEmitter implements DataApi {
   constructor(opts: PeerOptions) {
     super();
     this.space = opts.space ?? SPEC_SPACE;
-    validateOptions(opts, this.space);
+    const cfg = validateOptions(opts, this.space);
     this.id = BigInt(opts.id);
     this.runtime = opts.runtime ?? createNodeRuntime();
-    const basePort = opts.basePort ?? DEFAULT_BASE_PORT;
+    const basePort = cfg.basePort;
     const host = opts.host ?? DEFAULT_HOST;
     const place = (x: IdLike | Contact): Contact => (typeof x === 'object' ? x : defaultContact(BigInt(x), host, basePort));
     this.self = opts.port !== undefined ? { id: this.id, host, port: opts.port } : place(this.id);
     this.dataDir = opts.dataDir ?? process.cwd();
     this.storeDir = storeDirOf(this.dataDir, this.space);
-    this.requestTimeoutMs = opts.requestTimeoutMs || DEFAULTS.requestTimeoutMs;
+    this.requestTimeoutMs = cfg.requestTimeoutMs;
     this.endpointOptions = {
       self: this.self,
       dataDir: this.dataDir,
@@ -201,7 +187,7 @@ export class Peer extends EventEmitter implements DataApi {
       ...(opts.listen ? { listen: opts.listen } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
-      ...(opts.originProofs === false ? { originProofs: false } : {}),
+      ...(cfg.originProofs ? {} : { originProofs: false }),
     };
     const mode = opts.mode;
     this.core = new PeerCore({
@@ -212,24 +198,24 @@ export class Peer extends EventEmitter implements DataApi {
           ? { kind: 'init', successors: mode.successors.map(place), ...(mode.fingers ? { fingers: mode.fingers } : {}) }
           : { kind: 'join', known: typeof mode.known === 'object' ? mode.known : place(mode.known) },
       pingIntervalMs: opts.pingIntervalMs,
-      pingMisses: opts.pingMisses ?? 3,
+      pingMisses: cfg.pingMisses,
       random32: () => this.runtime.random32(),
       storeId: storeIdentity(this.runtime, this.storeDir),
-      routing: opts.routing ?? (opts.shortcuts ? 'shortcuts' : 'successor'),
+      routing: cfg.routing,
       secure: !!opts.tls,
-      ...(opts.originProofs === false ? { originProofs: false } : {}),
-      ...(opts.collectSurplus === false ? { collectSurplus: false } : {}),
-      ...(opts.successors !== undefined ? { successors: opts.successors } : {}),
-      ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
-      ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
-      ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+      originProofs: cfg.originProofs,
+      collectSurplus: cfg.collectSurplus,
+      successors: cfg.successors,
+      replicas: cfg.replicas,
+      maxFileBytes: cfg.maxFileBytes,
+      requestTimeoutMs: cfg.requestTimeoutMs,
     });
-    const maxFileBytes = opts.maxFileBytes ?? DEFAULTS.maxFileBytes;
+    const maxFileBytes = cfg.maxFileBytes;
     this.ops = new PeerOps({
       space: this.space,
       self: this.self,
       runtime: this.runtime,
-      replicas: opts.replicas ?? DEFAULTS.replicas,
+      replicas: cfg.replicas,
       maxFileBytes,
       library: () => this.endpoint?.library,
       inRing: () => this.isInRing,
@@ -634,7 +620,8 @@ function isIdLike(x: unknown): x is IdLike {
   return (typeof x === 'number' && Number.isInteger(x) && x >= 0) || typeof x === 'bigint';
 }
 
-function validateOptions(o: PeerOptions, space: IdSpace): void {
+/** The options checked: ids and credentials here, every setting by core/config.ts (the library's defaults). */
+function validateOptions(o: PeerOptions, space: IdSpace): CheckedConfig {
   const bad = (what: string) => {
     throw new RangeError(what);
   };
@@ -645,19 +632,8 @@ function validateOptions(o: PeerOptions, space: IdSpace): void {
     bad(`successor ids must be ${range}`);
   }
   if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isId(o.mode.known)) bad(`the known peer id must be ${range}`);
-  if (!(o.pingIntervalMs > 0) || !Number.isFinite(o.pingIntervalMs)) bad('ping interval must be a positive number');
   if (o.tls !== undefined && o.tls.id !== BigInt(o.id)) bad(`the certificate is for peer ${o.tls.id}, not ${o.id}`);
-  if (o.maxFileBytes !== undefined && !(Number.isSafeInteger(o.maxFileBytes) && o.maxFileBytes >= 0)) bad('maxFileBytes must be a non-negative integer');
-  if (o.pingMisses !== undefined && !(Number.isInteger(o.pingMisses) && o.pingMisses >= 1 && o.pingMisses <= 100)) {
-    bad('ping misses must be an integer from 1 to 100');
-  }
-  if (o.successors !== undefined && !(Number.isInteger(o.successors) && o.successors >= 2 && o.successors <= 32)) bad('successors must be an integer from 2 to 32');
-  if (o.replicas !== undefined && !(Number.isInteger(o.replicas) && o.replicas >= 1 && o.replicas <= (o.successors ?? 4) + 1)) {
-    bad('replicas must be an integer from 1 to the successor list length + 1');
-  }
-  const base = o.basePort ?? DEFAULT_BASE_PORT;
-  if (o.port === undefined && (!Number.isInteger(base) || base < 1 || base + 255 > 65535)) bad('base port must be an integer from 1 to 65280');
-  if (o.port !== undefined && !(Number.isInteger(o.port) && o.port >= 1 && o.port <= 65535)) bad('port must be an integer from 1 to 65535');
+  return checkConfig(o, { space, surface: 'library' });
 }
 
 /** Names a data directory so two peers can tell whether they share it (then no copy is needed). */

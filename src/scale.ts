@@ -2,17 +2,17 @@
 // keys from random peers through the real protocol, and measure hops against the true owners.
 // `cdht sim`, the scale tests and the benchmarks all use this.
 import type { Id } from './core/id-space.js';
-import type { RoutingName } from './core/context.js';
+import { DEFAULT_SIM_SEED, defaultRouting, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
-import { defaultRouting, idSpace } from './space.js';
+import { idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
 import { createTestnet } from './testnet.js';
 import { mulberry32 } from './util/prng.js';
 
-export interface ScaleOptions {
+/** Routing as core/config.ts declares it (default: the id space's). */
+export interface ScaleOptions extends Pick<PeerSettings, 'routing'> {
   peers: number;
   bits?: number;
-  routing?: RoutingName;
   lookups?: number;
   seed?: number;
   /**
@@ -52,8 +52,8 @@ function quantile(sorted: readonly number[], q: number): number {
 
 export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const t0 = performance.now();
-  const seed = o.seed ?? 1;
-  const bits = o.bits ?? 32;
+  const seed = o.seed ?? DEFAULT_SIM_SEED;
+  const bits = o.bits ?? SCALE_BITS;
   const routing = o.routing ?? defaultRouting(idSpace(bits));
   const lookups = o.lookups ?? 1000;
   const sim = new SimNetwork({ seed });
@@ -63,8 +63,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     bits,
     routing,
     settled: true,
-    pingIntervalMs: 1000,
-    basePort: 10_000,
+    pingIntervalMs: TESTNET_PING_INTERVAL_MS,
+    basePort: SIM_BASE_PORT,
     ...(bits > 8 ? { count: o.peers } : { ids: pickSpecIds(o.peers, seed) }),
     // fingers from the protocol: start from successors only and let fix_fingers fill the tables
     seedFingers: o.fingers !== 'protocol',

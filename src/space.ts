@@ -1,8 +1,9 @@
 // Id spaces for the shells: the core's IdSpace with Node's SHA-256 handed in (the core imports
-// nothing from Node). One instance per size, shared.
+// nothing from Node), one instance per size, shared; and the reference layout's addresses.
 import { createHash } from 'node:crypto';
-import type { RoutingName } from './core/context.js';
-import { IdSpace, SPEC_BITS, SPEC_SPACE } from './core/id-space.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST } from './core/config.js';
+import type { Contact } from './core/contact.js';
+import { IdSpace, SPEC_BITS, SPEC_SPACE, type Id } from './core/id-space.js';
 
 const sha256 = (bytes: Uint8Array): Uint8Array => createHash('sha256').update(bytes).digest();
 const spaces = new Map<number, IdSpace>([[SPEC_BITS, SPEC_SPACE]]);
@@ -18,9 +19,9 @@ export function idSpace(bits: number = SPEC_BITS): IdSpace {
 }
 
 /**
- * How a peer routes when not told: the specification's successor walk in its 8-bit space (the
- * lines it prints are the spec's), Chord's fingers above, where a walk round a large ring is slow.
+ * The reference layout: peer `id` listens on TCP and UDP port `basePort + id` (8-bit ids). Built
+ * here, in the shell: the core is handed contacts and never makes an address.
  */
-export function defaultRouting(space: IdSpace): RoutingName {
-  return space.spec ? 'successor' : 'fingers';
+export function defaultContact(id: Id, host: string = DEFAULT_HOST, basePort: number = DEFAULT_BASE_PORT): Contact {
+  return { id, host, port: basePort + Number(id) };
 }

@@ -5,10 +5,10 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import type { Contact } from './core/contact.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from './core/contact.js';
+import { checkConfig, DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_RING_PEERS, DEFAULT_SIM_SEED, DEFAULT_SUCCESSORS, settingsOf, TESTNET_PING_INTERVAL_MS, type PeerSettings } from './core/config.js';
 import type { Id } from './core/id-space.js';
 import { IdSpace } from './core/id-space.js';
-import { idSpace } from './space.js';
+import { defaultContact, idSpace } from './space.js';
 import { ringSuccessors, staleSuccessors } from './core/ring.js';
 import { Peer } from './peer.js';
 import type { IdLike, PeerExit, PeerLine, PeerOptions, PeerTrace } from './peer.js';
@@ -32,7 +32,12 @@ function allSettledWithin(all: readonly Promise<unknown>[], ms: number): Promise
 /** The spec's Figure 1. */
 export const REFERENCE_RING: readonly Id[] = [2n, 4n, 5n, 8n, 9n, 14n, 19n];
 
-export interface TestnetOptions {
+/**
+ * A ring's options. Its peers' settings (PeerSettings: routing, successors, replicas, pingMisses,
+ * maxFileBytes, requestTimeoutMs, originProofs, collectSurplus) reach every peer untouched and
+ * are defaulted by the Peer (core/config.ts, the library's defaults).
+ */
+export interface TestnetOptions extends PeerSettings {
   /** The peers' ids (default: the reference ring; above 8 bits, `count` ids derived from addresses). */
   ids?: readonly IdLike[];
   /** Id space size in bits (default 8, the specification's). */
@@ -55,13 +60,6 @@ export interface TestnetOptions {
    * simulator delivers the sender's id as proven); on sockets, `identities` gives real ones.
    */
   secure?: boolean;
-  /**
-   * A private ring's origin proofs on routed messages (default true). False only to measure what
-   * they cost (bench/secure.ts): without them a member can speak for any other through routing.
-   */
-  originProofs?: boolean;
-  /** Surplus copies deleted once their holders confirm theirs (default true); false only to measure it. */
-  collectSurplus?: boolean;
   /** Credentials per peer for a private ring on sockets (e.g. from createThrowawayRing). */
   identityFor?: (id: Id) => TlsIdentity;
   /** Bounds of the Node transport (e.g. fewer links per peer); see DEFAULT_LIMITS. */
@@ -79,14 +77,6 @@ export interface TestnetOptions {
   /** Data directory; with perPeerDirs each peer gets `<dataDir>/peer-<id>`. */
   dataDir?: string;
   perPeerDirs?: boolean;
-  pingMisses?: number;
-  shortcuts?: boolean;
-  routing?: PeerOptions['routing'];
-  /** Successor list length r and copies per file k (see PeerOptions). */
-  successors?: number;
-  replicas?: number;
-  maxFileBytes?: number;
-  requestTimeoutMs?: number;
 }
 
 /** Share `index` (0-based) of `of` shares of a ring spread over several processes. */
@@ -119,10 +109,12 @@ export class Testnet extends EventEmitter {
     this.setMaxListeners(0);
     this.opts = opts;
     this.space = idSpace(opts.bits);
+    // a setting out of range is refused before a socket is opened, in the words a Peer would use
+    checkConfig(settingsOf(opts), { space: this.space, surface: 'library' });
     this.nextPort = opts.basePort ?? DEFAULT_BASE_PORT;
     if (opts.slice) checkSlice(opts, this.space);
     if (opts.runtime === 'sim') {
-      this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 });
+      this.sim = opts.sim ?? new SimNetwork({ seed: opts.seed ?? DEFAULT_SIM_SEED });
       this.runtime = this.sim.runtime();
     } else {
       this.sim = undefined;
@@ -144,7 +136,7 @@ export class Testnet extends EventEmitter {
     net.planned = IdSpace.sort(new Set(ids));
     const mine = net.ownIds();
     if (opts.secure && opts.prepareIdentity) for (const id of mine) await opts.prepareIdentity(id);
-    const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? 4) : 2);
+    const succ = ringSuccessors(ids, opts.settled ? (opts.successors ?? DEFAULT_SUCCESSORS) : 2);
     const seedFingers = opts.settled && opts.routing === 'fingers' && opts.seedFingers !== false;
     const sorted = seedFingers ? net.planned : [];
     for (const id of mine) {
@@ -176,7 +168,7 @@ export class Testnet extends EventEmitter {
     const o = this.opts;
     if (!o.slice) return [...this.planned];
     const base = o.basePort ?? DEFAULT_BASE_PORT;
-    const { from, to } = sliceRange(o.count ?? 16, o.slice);
+    const { from, to } = sliceRange(o.count ?? DEFAULT_RING_PEERS, o.slice);
     return [...this.addresses.values()].filter((c) => c.port >= base + from && c.port < base + to).map((c) => c.id);
   }
 
@@ -189,7 +181,7 @@ export class Testnet extends EventEmitter {
     const o = this.opts;
     if (o.ids) return o.ids.map((x) => BigInt(x));
     if (this.space.spec) return [...REFERENCE_RING];
-    const count = o.count ?? 16;
+    const count = o.count ?? DEFAULT_RING_PEERS;
     const host = o.host ?? DEFAULT_HOST;
     const ids: Id[] = [];
     for (let i = 0; i < count; i++) {
@@ -253,21 +245,13 @@ export class Testnet extends EventEmitter {
       mode,
       space: this.space,
       port: self.port,
-      pingIntervalMs: o.pingIntervalMs ?? 1000,
+      pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
       runtime: this.runtime,
       dataDir: this.dataDirOf(p.id),
       ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
       ...(o.host !== undefined ? { host: o.host } : {}),
-      ...(o.pingMisses !== undefined ? { pingMisses: o.pingMisses } : {}),
-      ...(o.shortcuts !== undefined ? { shortcuts: o.shortcuts } : {}),
-      ...(o.routing !== undefined ? { routing: o.routing } : {}),
-      ...(o.successors !== undefined ? { successors: o.successors } : {}),
-      ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
-      ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
+      ...settingsOf(o),
       ...(o.secure ? { tls: this.identity(id) } : {}),
-      ...(o.originProofs === false ? { originProofs: false } : {}),
-      ...(o.collectSurplus === false ? { collectSurplus: false } : {}),
-      ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
     });
     peer.on('line', (l: PeerLine) => this.emit('line', l));
     peer.on('trace', (t: PeerTrace) => this.emit('trace', t));
@@ -397,7 +381,8 @@ function checkSlice(o: TestnetOptions, space: IdSpace): void {
   if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) throw new Error(`a slice is index/of with 0 <= index < of (got ${index}/${of})`);
   if (space.spec || o.ids) throw new Error('a sliced ring needs ids derived from addresses: --bits above 8 and a count, not listed ids');
   if (o.runtime === 'sim') throw new Error('a sliced ring runs on sockets, one process a slice, not on the simulator');
-  if ((o.count ?? 16) < of) throw new Error(`${o.count ?? 16} peers cannot be shared among ${of} processes`);
+  const count = o.count ?? DEFAULT_RING_PEERS;
+  if (count < of) throw new Error(`${count} peers cannot be shared among ${of} processes`);
 }
 
 /** A private ring's stand-in credentials for `id` on the simulator, which only reads the id (it delivers it as proven). */

@@ -4,7 +4,8 @@
 // checkpoint fails the seed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultContact, type Contact } from '../src/core/contact.js';
+import type { Contact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import type { Message } from '../src/core/messages.js';
 import { checkRing } from '../src/check/invariants.js';
 import { CheckWorld, runScenario } from '../src/check/run.js';

@@ -1,12 +1,18 @@
 // The settings of `cdht node`: flags over CDHT_* variables over a config file (TOML or JSON)
-// over the defaults, each value's shape checked and its source kept for error messages.
+// over the defaults, each value's shape checked and its source kept for error messages; and
+// core/config.ts's checkConfig, where every default, limit and cross-rule of a peer is decided.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_PING_MISSES } from '../src/cli/args.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST } from '../src/core/contact.js';
+import { ArgumentProblem, initPlan, nodePlan, ringPlan } from '../src/cli/args.js';
+import { checkConfig, ConfigError, DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, MAX_SUCCESSORS, settingsOf, type ConfigInput, type Surface } from '../src/core/config.js';
+import { MAX_SUCCESSORS as WIRE_MAX_SUCCESSORS } from '../src/core/messages.js';
+import { RingController } from '../src/control/ring-controller.js';
+import { startPeer } from '../src/peer.js';
+import { createTestnet } from '../src/testnet.js';
+import { idSpace } from '../src/space.js';
 import { ConfigProblem, describeSource, loadConfig, mergeConfig, readConfigFile } from '../src/config/merge.js';
 import { SETTINGS, camelName, envName } from '../src/config/settings.js';
 import { REPO_ROOT } from './helpers/cli.js';
@@ -130,3 +136,170 @@ test('the README\'s config file example holds only known settings of the right t
   assert.equal(c.values['log-format'], 'json');
 });
 
+
+// ---- checkConfig -------------------------------------------------------------------------------
+// Expected values are written out here on purpose: a default or a limit changed in config.ts
+// changes what every surface does, and must fail a test.
+
+const SPEC = idSpace(8);
+const WIDE = idSpace(32);
+const checked = (input: ConfigInput, surface: Surface = 'library', space = SPEC) => checkConfig(input, { space, surface });
+
+/** The ConfigError checkConfig throws for `input`. */
+function refusal(input: ConfigInput, surface: Surface = 'library'): ConfigError {
+  try {
+    checked(input, surface);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `a ConfigError, got ${String(err)}`);
+    assert.ok(err instanceof RangeError, 'a RangeError, as Peer always threw');
+    return err;
+  }
+  assert.fail(`${JSON.stringify(input)} was taken`);
+}
+
+describe('checkConfig: defaults', () => {
+  test('the library\'s defaults are the specification\'s in every id space: the successor walk and one copy', () => {
+    for (const space of [SPEC, idSpace(16), WIDE]) {
+      assert.deepEqual(checked({}, 'library', space), {
+        pingMisses: 3,
+        routing: 'successor',
+        successors: 4,
+        replicas: 1,
+        maxFileBytes: 1024 ** 3,
+        requestTimeoutMs: 15_000,
+        originProofs: true,
+        collectSurplus: true,
+        basePort: 12000,
+      });
+    }
+  });
+
+  test('a peer started by the CLI routes and copies by its id space: successor and 1 at 8 bits, fingers and 3 above', () => {
+    assert.equal(checked({}, 'peer', SPEC).routing, 'successor');
+    assert.equal(checked({}, 'peer', SPEC).replicas, 1);
+    for (const space of [idSpace(9), idSpace(16), WIDE, idSpace(160)]) {
+      assert.equal(checked({}, 'peer', space).routing, 'fingers', `${space.bits} bits`);
+      assert.equal(checked({}, 'peer', space).replicas, 3, `${space.bits} bits`);
+    }
+  });
+
+  test('a whole ring on one machine keeps three copies even at 8 bits, and routes by its id space', () => {
+    assert.deepEqual([checked({}, 'ring', SPEC).routing, checked({}, 'ring', SPEC).replicas], ['successor', 3]);
+    assert.deepEqual([checked({}, 'ring', WIDE).routing, checked({}, 'ring', WIDE).replicas], ['fingers', 3]);
+  });
+
+  test('what is given is kept, and a request timeout of 0 means the default', () => {
+    const c = checked({ routing: 'shortcuts', successors: 8, replicas: 9, pingMisses: 1, requestTimeoutMs: 0, originProofs: false }, 'ring', WIDE);
+    assert.deepEqual([c.routing, c.successors, c.replicas, c.pingMisses, c.requestTimeoutMs, c.originProofs], ['shortcuts', 8, 9, 1, 15_000, false]);
+    assert.equal(checked({ requestTimeoutMs: 250 }).requestTimeoutMs, 250);
+  });
+
+  test('the longest successor list is the longest a message carries', () => {
+    assert.equal(MAX_SUCCESSORS, 32);
+    assert.equal(MAX_SUCCESSORS, WIRE_MAX_SUCCESSORS);
+  });
+});
+
+describe('checkConfig: each limit at its edge', () => {
+  const edges: { field: ConfigError['field']; ok: ConfigInput[]; bad: ConfigInput[]; message: RegExp }[] = [
+    { field: 'pingMisses', ok: [{ pingMisses: 1 }, { pingMisses: 100 }], bad: [{ pingMisses: 0 }, { pingMisses: 101 }, { pingMisses: 2.5 }, { pingMisses: NaN }], message: /^ping misses must be an integer from 1 to 100$/ },
+    { field: 'successors', ok: [{ successors: 2 }, { successors: 32 }], bad: [{ successors: 1 }, { successors: 33 }, { successors: NaN }], message: /^successors must be an integer from 2 to 32$/ },
+    { field: 'replicas', ok: [{ replicas: 1 }, { replicas: 5 }], bad: [{ replicas: 0 }, { replicas: 6 }, { replicas: 1.5 }], message: /^replicas must be an integer from 1 to the successor list length \+ 1$/ },
+    { field: 'basePort', ok: [{ basePort: 1 }, { basePort: 65280 }], bad: [{ basePort: 0 }, { basePort: 65281 }], message: /^base port must be an integer from 1 to 65280$/ },
+    { field: 'port', ok: [{ port: 1 }, { port: 65535 }], bad: [{ port: 0 }, { port: 65536 }], message: /^port must be an integer from 1 to 65535$/ },
+    { field: 'maxFileBytes', ok: [{ maxFileBytes: 0 }, { maxFileBytes: Number.MAX_SAFE_INTEGER }], bad: [{ maxFileBytes: -1 }, { maxFileBytes: 0.5 }, { maxFileBytes: 2 ** 53 }], message: /^maxFileBytes must be a non-negative integer$/ },
+    { field: 'pingIntervalMs', ok: [{ pingIntervalMs: 0.001 }], bad: [{ pingIntervalMs: 0 }, { pingIntervalMs: -5 }, { pingIntervalMs: Infinity }], message: /^ping interval must be a positive number$/ },
+    { field: 'routing', ok: [{ routing: 'successor' }, { routing: 'shortcuts' }, { routing: 'fingers' }], bad: [{ routing: 'chord' as never }], message: /^routing must be one of successor, shortcuts, fingers$/ },
+  ];
+  for (const e of edges) {
+    test(`${e.field}: ${e.ok.map((o) => JSON.stringify(o)).join(' ')} taken; ${e.bad.map((o) => JSON.stringify(o)).join(' ')} refused`, () => {
+      for (const o of e.ok) assert.doesNotThrow(() => checked(o), JSON.stringify(o));
+      for (const o of e.bad) {
+        const err = refusal(o);
+        assert.equal(err.field, e.field);
+        assert.match(err.message, e.message);
+      }
+    });
+  }
+
+  test('a refusal carries the bounds a CLI quotes', () => {
+    const err = refusal({ pingMisses: 0 });
+    assert.deepEqual([err.min, err.max], [1, 100]);
+    const succ = refusal({ successors: 40 });
+    assert.deepEqual([succ.min, succ.max], [2, 32]);
+  });
+
+  test('with an advertised port the base port is not used, so not checked', () => {
+    assert.doesNotThrow(() => checked({ basePort: 65500, port: 7000 }));
+    assert.equal(refusal({ basePort: 65500 }).field, 'basePort');
+  });
+});
+
+describe('checkConfig: cross-rules', () => {
+  test('replicas ≤ successors + 1: the bound follows the list length given', () => {
+    assert.equal(checked({ successors: 2, replicas: 3 }).replicas, 3);
+    const err = refusal({ successors: 2, replicas: 4 });
+    assert.equal(err.field, 'replicas');
+    assert.deepEqual([err.min, err.max], [1, 3]);
+    assert.equal(checked({ successors: 32, replicas: 33 }).replicas, 33);
+    assert.deepEqual([refusal({ successors: 32, replicas: 34 }).max], [33]);
+  });
+
+  test('a bad list length is named before the replicas it bounds', () => {
+    assert.equal(refusal({ successors: 1, replicas: 9 }).field, 'successors');
+  });
+
+  test('settingsOf passes a ring\'s settings through untouched, and nothing else', () => {
+    const o = { routing: 'fingers' as const, replicas: 2, pingMisses: undefined, collectSurplus: false, host: '10.0.0.1', bits: 16 };
+    assert.deepEqual(settingsOf(o), { routing: 'fingers', replicas: 2, collectSurplus: false });
+  });
+});
+
+describe('checkConfig: each surface renders its refusal', () => {
+  const init = (o: Record<string, string>) => initPlan({ peer: '2', first: '4', second: '5', interval: '30' }, { pingLines: true, ...o });
+  const problem = (f: () => unknown): string => {
+    try {
+      f();
+    } catch (err) {
+      assert.ok(err instanceof ArgumentProblem, String(err));
+      return err.message;
+    }
+    return assert.fail('taken');
+  };
+
+  test('the CLI names the flag and quotes what was typed', () => {
+    assert.equal(problem(() => init({ successors: '33' })), "--successors must be an integer from 2 to 32 (got '33')");
+    assert.equal(problem(() => init({ successors: 'four' })), "--successors must be an integer from 2 to 32 (got 'four')");
+    assert.equal(problem(() => init({ replicas: '6' })), "--replicas must be an integer from 1 to 5 (got '6')");
+    assert.equal(problem(() => init({ successors: '2', replicas: '4' })), "--replicas must be an integer from 1 to 3 (got '4')");
+    assert.equal(problem(() => init({ pingMisses: '101' })), "--ping-misses must be an integer from 1 to 100 (got '101')");
+    assert.equal(problem(() => init({ basePort: '65281' })), "--base-port must be an integer from 1 to 65280 (got '65281')");
+    assert.equal(problem(() => init({ basePort: '0', basePortSource: 'env' })), "--base-port (from CDHT_BASE_PORT) must be an integer from 1 to 65280 (got '0')");
+    assert.equal(problem(() => ringPlan({ interval: '1', speed: '1', successors: '40' })), "--successors must be an integer from 2 to 32 (got '40')");
+  });
+
+  test('init, node and ring take their defaults from the config\'s surfaces', () => {
+    const spec = init({}).peer;
+    assert.deepEqual([spec.routing, spec.replicas, spec.successors, spec.pingMisses, spec.basePort], ['successor', 1, 4, 3, 12000]);
+    assert.equal(init({ shortcuts: true as never }).peer.routing, 'shortcuts');
+    const wide = nodePlan({ pingLines: true, bits: '16', advertise: '127.0.0.1:40000', pingInterval: '5' }).peer;
+    assert.deepEqual([wide.routing, wide.replicas], ['fingers', 3]);
+    const ring = ringPlan({ interval: '1', speed: '1' });
+    assert.deepEqual([ring.routing, ring.replicas, ring.successors, ring.pingMisses, ring.basePort], ['successor', 3, 4, 3, 12000]);
+    const big = ringPlan({ interval: '1', speed: '1', bits: '32', random: '8' });
+    assert.deepEqual([big.routing, big.replicas], ['fingers', 3]);
+  });
+
+  test('a library peer throws the config\'s sentence as a RangeError, before it opens a socket', () => {
+    const start = (o: ConfigInput) => () => startPeer({ id: 2, mode: { kind: 'init', successors: [4, 5] }, pingIntervalMs: 1000, ...o });
+    assert.throws(start({ successors: 33 }), { name: 'RangeError', message: 'successors must be an integer from 2 to 32' });
+    assert.throws(start({ replicas: 6 }), { name: 'RangeError', message: 'replicas must be an integer from 1 to the successor list length + 1' });
+    assert.throws(start({ pingMisses: 0 }), { name: 'RangeError', message: 'ping misses must be an integer from 1 to 100' });
+    assert.throws(start({ pingIntervalMs: 0 }), { name: 'RangeError', message: 'ping interval must be a positive number' });
+  });
+
+  test('a testnet and a ring controller refuse a setting before they start a peer', async () => {
+    await assert.rejects(createTestnet({ runtime: 'sim', successors: 40 }), { name: 'RangeError', message: 'successors must be an integer from 2 to 32' });
+    assert.throws(() => new RingController({ runtime: 'sim', successors: 2, replicas: 4 }), { name: 'RangeError', message: 'replicas must be an integer from 1 to the successor list length + 1' });
+  });
+});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import { ringSuccessors as ringSuccessorsOf } from '../src/core/ring.js';
-import { defaultContact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import { BASE, FakeLink } from './helpers/fake-link.js';
 import type { Effect } from '../src/core/effects.js';
 import type { Message } from '../src/core/messages.js';

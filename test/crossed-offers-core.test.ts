@@ -5,7 +5,7 @@
 // The core alone, its timers driven by hand, no sockets, no clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultContact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import type { Effect } from '../src/core/effects.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { MessageOf } from '../src/core/messages.js';

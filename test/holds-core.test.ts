@@ -2,7 +2,8 @@
 // answer tells, and who may delete a name.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultContact, type Contact } from '../src/core/contact.js';
+import type { Contact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import type { Effect } from '../src/core/effects.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { Message, MessageOf } from '../src/core/messages.js';

@@ -2,7 +2,8 @@
 // many, and under which id they must come.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultContact, type Contact } from '../src/core/contact.js';
+import type { Contact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import type { Effect } from '../src/core/effects.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { FileBegin, Message } from '../src/core/messages.js';

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DEFAULT_REPLICAS } from '../src/cli/args.js';
+import { RING_REPLICAS } from '../src/core/config.js';
 import { CliProcess, cleanEnv, runCli } from './helpers/cli.js';
 import { DOCKERFILE, dockerInstructions, readCompose, readText, type ComposeService } from './helpers/deploy-files.js';
 import { fetchIn, makeLan, netnsUnavailable, runIn, type Lan, type LanHost } from './helpers/netns.js';
@@ -286,7 +286,7 @@ test('compose.yaml\'s private ring in five network namespaces: ready, one ring, 
 
     // compose sets no CDHT_REPLICAS: the default above 8 bits
     assert.ok(services.every((s) => s.env['CDHT_REPLICAS'] === undefined && Number(s.env['CDHT_BITS']) > 8));
-    const k = DEFAULT_REPLICAS;
+    const k = RING_REPLICAS;
     const names = Array.from({ length: FILES }, (_, i) => `file-${i}.bin`);
     const owner = new Map(names.map((n) => [n, ownerOf(keyOf(n, Number(services[0]!.env['CDHT_BITS'])), peers)]));
     // The owner of the most files stores them all, and later leaves: its hand-over has the most

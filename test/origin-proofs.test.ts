@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ctx } from '../src/core/context.js';
-import { defaultContact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { RoutedMessage } from '../src/core/messages.js';
 import { proven } from '../src/core/origin.js';

@@ -3,7 +3,7 @@
 // not refused as "no such replica was asked for". The core alone, no sockets, no clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultContact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import type { Effect } from '../src/core/effects.js';
 import { SPEC_SPACE } from '../src/core/id-space.js';
 import type { FileBegin, MessageOf } from '../src/core/messages.js';

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimNetwork, type SimNetworkOptions } from '../src/transport/sim/network.js';
 import type { Contact } from '../src/core/contact.js';
-import { defaultContact } from '../src/core/contact.js';
+import { defaultContact } from '../src/space.js';
 import { CdhtError } from '../src/core/errors.js';
 import type { FileBegin, Message } from '../src/core/messages.js';
 import type { Endpoint } from '../src/transport/types.js';

@@ -270,7 +270,7 @@ test('garbage on the wire is dropped with a debug line and the peer keeps answer
 });
 
 test('shortcuts forward past the first successor when the second is closer', async () => {
-  const { net, t } = await ring({ shortcuts: true });
+  const { net, t } = await ring({ routing: 'shortcuts' });
   await net.run(1500);
   const m = t.mark();
   net.peer(2)!.store('2067'); // key 19

@@ -5,6 +5,7 @@
 // smaller test.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_SUCCESSORS, RING_REPLICAS, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { SPEC_SPACE } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -14,7 +15,8 @@ import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { ID_COUNT, contentOf } from './scenario.js';
 
-export interface ChurnOptions {
+/** r and k as core/config.ts declares them (default: the ring's, 4 and 3). */
+export interface ChurnOptions extends Pick<PeerSettings, 'successors' | 'replicas'> {
   runtime: 'sim' | 'node';
   peers: number;
   /** Files stored before the churn starts. */
@@ -26,8 +28,6 @@ export interface ChurnOptions {
   /** A Request this often. */
   requestEveryMs: number;
   seed: number;
-  successors?: number;
-  replicas?: number;
   pingIntervalMs?: number;
   /** Real sockets: the base port (ids 0..255 above it must be free) and the data directory. */
   basePort?: number;
@@ -79,11 +79,11 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
     runtime: o.runtime,
     ...(sim ? { sim } : {}),
     ids,
-    pingIntervalMs: o.pingIntervalMs ?? 1000,
+    pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
     perPeerDirs: true,
     dataDir,
-    successors: o.successors ?? 4,
-    replicas: o.replicas ?? 3,
+    successors: o.successors ?? DEFAULT_SUCCESSORS,
+    replicas: o.replicas ?? RING_REPLICAS,
     ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
   });
   const dirOf = (id: number) => net.dataDirOf(id);
@@ -184,7 +184,7 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
   await net.run(SETTLE_MS);
 
   const order2 = live().map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const k = Math.min(o.replicas ?? 3, order2.length);
+  const k = Math.min(o.replicas ?? RING_REPLICAS, order2.length);
   for (const name of names) {
     const holders = order2.filter((id) => has(Number(id), SPEC_SPACE.fileOf(name)));
     if (holders.length === 0) {

@@ -10,7 +10,8 @@
 // - files lost: those whose every holder died, against what theory expects (fraction^k of F).
 // `cdht check --mass`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import type { RoutingName } from '../core/context.js';
+import { defaultRouting, DEFAULT_SUCCESSORS, RING_REPLICAS, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
+import { idSpace } from '../space.js';
 import type { PeerTrace } from '../peer.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
@@ -19,14 +20,12 @@ import { storeFolder, testnetView } from './testnet-view.js';
 import { mulberry32 } from '../util/prng.js';
 import { checkAlone, checkCopies, checkSuccessors, rightPeers, type RingView } from './invariants.js';
 
-export interface MassOptions {
+/** Routing, r and k as core/config.ts declares them (default: the id space's routing, 4 and 3). */
+export interface MassOptions extends Pick<PeerSettings, 'routing' | 'successors' | 'replicas'> {
   peers: number;
   /** Share of the peers killed at once (0 to 0.9). */
   fraction: number;
   bits?: number;
-  routing?: RoutingName;
-  successors?: number;
-  replicas?: number;
   files?: number;
   seed?: number;
   /** Lookups a second asked during the repair. */
@@ -62,9 +61,9 @@ const SAMPLE_MS = 250;
 export async function runMassFailure(o: MassOptions): Promise<MassResult> {
   const t0 = performance.now();
   const seed = o.seed ?? 1;
-  const bits = o.bits ?? 32;
-  const r = o.successors ?? 4;
-  const k = o.replicas ?? 3;
+  const bits = o.bits ?? SCALE_BITS;
+  const r = o.successors ?? DEFAULT_SUCCESSORS;
+  const k = o.replicas ?? RING_REPLICAS;
   const fileCount = o.files ?? 300;
   const maxMs = o.maxMs ?? 180_000;
   const rand = mulberry32((seed ^ 0x3a55) >>> 0);
@@ -73,12 +72,12 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     runtime: 'sim',
     sim,
     bits,
-    routing: o.routing ?? 'fingers',
+    routing: o.routing ?? defaultRouting(idSpace(bits)),
     settled: true,
     successors: r,
     replicas: k,
-    pingIntervalMs: o.pingIntervalMs ?? 1000,
-    basePort: 10_000,
+    pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
+    basePort: SIM_BASE_PORT,
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.peers } : { ids: specIds(o.peers, rand) }),
   });

@@ -5,25 +5,23 @@
 // - copies: the first moment every file, stored before or during the cut, is on its k right peers.
 // `cdht check --partition`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
-import type { RoutingName } from '../core/context.js';
+import { DEFAULT_SUCCESSORS, RING_REPLICAS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
 import { storeFolder, testnetView } from './testnet-view.js';
 import { mulberry32 } from '../util/prng.js';
 import { checkAlone, checkCopies, checkSuccessors } from './invariants.js';
 
-export interface PartitionOptions {
+/** Routing, r and k as core/config.ts declares them (default: the peer's routing, 4 and 3). */
+export interface PartitionOptions extends Pick<PeerSettings, 'routing' | 'successors' | 'replicas'> {
   /** The ring's ids (8-bit space) or, above 8 bits, how many peers. */
   ids?: readonly number[];
   count?: number;
   bits?: number;
-  routing?: RoutingName;
   /** Which peers (by index in ring order) are on the cut side. */
   side: readonly number[];
   /** How long the cut lasts (virtual ms). */
   lengthMs: number;
-  successors?: number;
-  replicas?: number;
   /** Files stored on each side while cut off (and as many before). */
   filesPerSide?: number;
   seed?: number;
@@ -47,8 +45,8 @@ const SAMPLE_MS = 500;
 
 export async function runPartition(o: PartitionOptions): Promise<PartitionResult> {
   const seed = o.seed ?? 1;
-  const r = o.successors ?? 4;
-  const k = o.replicas ?? 3;
+  const r = o.successors ?? DEFAULT_SUCCESSORS;
+  const k = o.replicas ?? RING_REPLICAS;
   const rand = mulberry32((seed ^ 0x9a27) >>> 0);
   const sim = new SimNetwork({ seed });
   const bits = o.bits ?? 8;
@@ -60,8 +58,8 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
     settled: true,
     successors: r,
     replicas: k,
-    pingIntervalMs: 1000,
-    basePort: 10_000,
+    pingIntervalMs: TESTNET_PING_INTERVAL_MS,
+    basePort: SIM_BASE_PORT,
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.count ?? 6 } : { ids: o.ids ?? [10, 50, 90, 130, 170, 210] }),
   });

@@ -22,13 +22,12 @@
 import { createHash } from 'node:crypto';
 import { CHECK_DEFAULTS } from './defaults.js';
 import type { Contact } from '../core/contact.js';
-import { defaultContact } from '../core/contact.js';
-import type { RoutingName } from '../core/context.js';
-import type { Id, IdSpace } from '../core/id-space.js';
+import { DEFAULT_HOST, DEFAULT_SUCCESSORS, RING_REPLICAS, surfaceRouting, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
+import { SPEC_BITS, type Id, type IdSpace } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import { Peer } from '../peer.js';
 import type { PeerSnapshot, PeerTrace } from '../peer.js';
-import { defaultRouting, idSpace } from '../space.js';
+import { defaultContact, idSpace } from '../space.js';
 import { storeDirOf } from '../store-dir.js';
 import { simIdentity } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
@@ -38,14 +37,12 @@ import { Forger, SECRET_FILE, type ForgerWorld } from './byzantine.js';
 import { checkCopies, checkRing, checkWrite, storedNameOf, type RingView, type Violation } from './invariants.js';
 import { contentOf, ID_COUNT, MIN_UP, NORMAL_LATENCY, type Scenario, type Step } from './scenario.js';
 
-export interface CheckOptions {
+/** r, k and routing as core/config.ts declares them (default: CHECK_DEFAULTS, and the routing of the id space). */
+export interface CheckOptions extends Pick<PeerSettings, 'routing' | 'successors' | 'replicas'> {
   /** Peers the ring starts with. */
   peers: number;
   episodes?: number;
   pingIntervalMs?: number;
-  /** Successor list length r and copies per file k. */
-  successors?: number;
-  replicas?: number;
   /** A checkpoint starts this long after the last fault ... */
   quietMs?: number;
   /** ... and the structure must hold this long after it at the latest. */
@@ -56,8 +53,6 @@ export interface CheckOptions {
   byzantine?: number;
   /** Id space size in bits (8, the specification's, by default). */
   bits?: number;
-  /** How the peers route (default: what a peer does in that space when not told, see defaultRouting). */
-  routing?: RoutingName;
   /** A private ring: every peer holds the simulator's stand-in certificate for its id. */
   secure?: boolean;
 }
@@ -81,7 +76,7 @@ export interface RunResult {
 }
 
 const BASE_PORT = 20_000;
-const HOST = '127.0.0.1';
+const HOST = DEFAULT_HOST;
 /** Peers of the first ring get this long to open their endpoints. */
 const START_BOUND_MS = 5_000;
 /** A slot's data directory, or a folder in it (its store folder above 8 bits). */
@@ -176,7 +171,7 @@ export class CheckWorld {
     opts: CheckOptions,
   ) {
     this.space = idSpace(opts.bits ?? CHECK_DEFAULTS.bits);
-    this.o = { ...CHECK_DEFAULTS, ...opts, routing: opts.routing ?? defaultRouting(this.space) };
+    this.o = { ...CHECK_DEFAULTS, ...opts, routing: opts.routing ?? surfaceRouting(this.space, 'ring') };
     this.slots = slotContacts(this.space);
     this.slotOfId = new Map(this.slots.map((c, slot) => [c.id, slot]));
     this.rand = mulberry32((sc.seed ^ 0x85ebca6b) >>> 0);

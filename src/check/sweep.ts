@@ -3,7 +3,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { IdSpace } from '../core/id-space.js';
-import { defaultRouting, idSpace } from '../space.js';
+import { defaultRouting } from '../core/config.js';
+import { idSpace } from '../space.js';
 import { CHECK_DEFAULTS, runScenario, slotContacts, type CheckOptions, type RunResult } from './run.js';
 import { DEFAULT_EPISODES, formatStep, generate, units, type Scenario } from './scenario.js';
 import { generateJoins, generatePartitions, type Profile } from './profiles.js';

@@ -4,27 +4,17 @@ import { isIP } from 'node:net';
 import { statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Address, Contact, Target } from '../core/contact.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST, defaultContact } from '../core/contact.js';
-import type { RoutingName } from '../core/context.js';
+import { checkConfig, ConfigError, DEFAULT_HOST, ROUTINGS, type ConfigField, type RoutingName, type Surface } from '../core/config.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 import type { PeerOptions } from '../peer.js';
 import { loadTlsIdentity } from '../security/ca-files.js';
 import { TlsSetupError, type TlsIdentity } from '../security/identity.js';
-import { defaultRouting, idSpace } from '../space.js';
+import { defaultContact, idSpace } from '../space.js';
 import { storeDirOf } from '../store-dir.js';
 import { ContactProblem, parseAddress, parsePeer } from './contacts.js';
 import type { RingOptions } from './ring-options.js';
 
-export const MIN_BASE_PORT = 1;
-/** Peer 255 must still fit below 65536. */
-export const MAX_BASE_PORT = 65535 - 255;
-export const DEFAULT_PING_MISSES = 3;
-export const MAX_PING_MISSES = 100;
-export const DEFAULT_SUCCESSORS = 4;
-export const MAX_SUCCESSORS = 32;
-/** Copies per file above the 8-bit space and in `cdht ring` (the specification's mode keeps 1). */
-export const DEFAULT_REPLICAS = 3;
 /** The wire carries a host in at most 255 bytes. */
 const MAX_HOST_BYTES = 255;
 
@@ -160,36 +150,62 @@ export function parseBits(value: string | undefined): IdSpace {
   return idSpace(parseIntegerIn('--bits', value, MIN_BITS, MAX_BITS));
 }
 
-export function parseRouting(value: string | undefined, space: IdSpace, shortcuts: boolean): RoutingName {
-  if (value === undefined) return shortcuts ? 'shortcuts' : defaultRouting(space);
+/** --routing, or --shortcuts (the older flag for --routing shortcuts, mapped here and nowhere else). */
+export function parseRouting(value: string | undefined, shortcuts = false): RoutingName | undefined {
+  if (value === undefined) return shortcuts ? 'shortcuts' : undefined;
   if (!ROUTINGS.includes(value as RoutingName)) problem(`--routing must be one of ${ROUTINGS.join(', ')} (got ${quoted(value)})`);
   if (shortcuts && value !== 'shortcuts') problem(`--shortcuts and --routing ${value} cannot be used together`);
   return value as RoutingName;
 }
 
-const ROUTINGS: RoutingName[] = ['successor', 'shortcuts', 'fingers'];
 /** Wildcard listen addresses cannot be advertised: others could not reach them. */
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
 
-/** r and k, checked together (k copies need k - 1 successors). */
-export function parseReplication(o: { successors?: string; replicas?: string }, defaultReplicas: number): { successors: number; replicas: number } {
-  const successors = o.successors === undefined ? DEFAULT_SUCCESSORS : parseIntegerIn('--successors', o.successors, 2, MAX_SUCCESSORS);
-  const replicas = o.replicas === undefined ? Math.min(defaultReplicas, successors + 1) : parseIntegerIn('--replicas', o.replicas, 1, successors + 1);
-  return { successors, replicas };
+/** The integer flags core/config.ts checks, as typed, and each one's name in a message. */
+type IntegerFlags = Partial<Record<'basePort' | 'pingMisses' | 'successors' | 'replicas', { name: string; text: string }>>;
+
+/**
+ * The numeric settings and routing, checked by checkConfig and completed with `surface`'s
+ * defaults; a value out of range is one sentence naming its flag and quoting what was typed.
+ */
+export function peerSettings(flags: IntegerFlags, routing: RoutingName | undefined, space: IdSpace, surface: Surface): ReturnType<typeof checkConfig> {
+  // text that is not digits becomes NaN: checkConfig refuses it with the same range
+  const n = (f: keyof IntegerFlags) => (flags[f] === undefined ? {} : { [f]: /^\d+$/.test(flags[f]!.text) ? Number(flags[f]!.text) : NaN });
+  try {
+    return checkConfig({ ...n('basePort'), ...n('pingMisses'), ...n('successors'), ...n('replicas'), ...(routing ? { routing } : {}) }, { space, surface });
+  } catch (err) {
+    const flag = err instanceof ConfigError ? flags[err.field as keyof IntegerFlags] : undefined;
+    if (!(err instanceof ConfigError) || !flag) throw err;
+    problem(`${flag.name} must be an integer from ${err.min} to ${err.max} (got ${quoted(flag.text)})`);
+  }
+}
+
+/** The integer flags of RawOptions (and of `cdht ring`'s) that were typed, with their names. */
+function integerFlags(o: { basePort?: string; basePortSource?: string; pingMisses?: string; successors?: string; replicas?: string }): IntegerFlags {
+  const flags: IntegerFlags = {};
+  const add = (field: ConfigField & keyof IntegerFlags, name: string, text: string | undefined) => {
+    if (text !== undefined) flags[field] = { name, text };
+  };
+  add('basePort', o.basePortSource === 'env' ? '--base-port (from CDHT_BASE_PORT)' : '--base-port', o.basePort);
+  add('pingMisses', '--ping-misses', o.pingMisses);
+  add('successors', '--successors', o.successors);
+  add('replicas', '--replicas', o.replicas);
+  return flags;
 }
 
 /** The options both commands share, checked. */
 export function commonOptions(o: RawOptions): Omit<PeerOptions, 'id' | 'mode' | 'pingIntervalMs'> & { show: LineFilter; space: IdSpace } {
-  const portName = o.basePortSource === 'env' ? '--base-port (from CDHT_BASE_PORT)' : '--base-port';
   const space = parseBits(o.bits);
+  const s = peerSettings(integerFlags(o), parseRouting(o.routing, !!o.shortcuts), space, 'peer');
   return {
     space,
-    basePort: o.basePort === undefined ? DEFAULT_BASE_PORT : parseIntegerIn(portName, o.basePort, MIN_BASE_PORT, MAX_BASE_PORT),
+    basePort: s.basePort,
     host: o.host === undefined ? DEFAULT_HOST : parseHost(o.host),
     dataDir: parseDataDir(o.dataDir ?? process.cwd()),
-    pingMisses: o.pingMisses === undefined ? DEFAULT_PING_MISSES : parseIntegerIn('--ping-misses', o.pingMisses, 1, MAX_PING_MISSES),
-    routing: parseRouting(o.routing, space, !!o.shortcuts),
-    ...parseReplication(o, space.spec ? 1 : DEFAULT_REPLICAS),
+    pingMisses: s.pingMisses,
+    routing: s.routing,
+    successors: s.successors,
+    replicas: s.replicas,
     ...(o.maxFileSize !== undefined ? { maxFileBytes: parseSize('--max-file-size', o.maxFileSize) } : {}),
     show: { pingLines: o.pingLines !== false, debug: !!o.debug },
   };
@@ -408,21 +424,17 @@ export function ringPlan(o: RawRingOptions): RingOptions {
   const speed = /^(\d+(\.\d*)?|\.\d+)$/.test(o.speed) ? Number(o.speed) : NaN;
   if (!(speed > 0 && speed <= 10_000)) problem(`--speed must be a number above 0, at most 10000 (got ${quoted(o.speed)})`);
   if (o.speed !== '1' && !o.sim) problem('--speed only applies with --sim');
-  const common = commonOptions({
-    pingLines: true,
-    ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
-    ...(o.basePortSource !== undefined ? { basePortSource: o.basePortSource } : {}),
-    ...(o.host !== undefined ? { host: o.host } : {}),
-    ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
-    ...(o.pingMisses !== undefined ? { pingMisses: o.pingMisses } : {}),
-  });
+  // a whole ring on one machine: copies on three peers unless asked otherwise (the 'ring' surface)
+  const settings = peerSettings(integerFlags(o), parseRouting(o.routing), space, 'ring');
+  const host = o.host === undefined ? DEFAULT_HOST : parseHost(o.host);
+  const dataDir = o.dataDir === undefined ? undefined : parseDataDir(o.dataDir);
   return {
     ...(ids ? { ids } : {}),
     ...(random !== undefined ? { random } : {}),
     intervalS: parseInterval(o.interval, '--interval') / 1000,
-    basePort: common.basePort!,
-    host: common.host!,
-    ...(o.dataDir !== undefined ? { dataDir: common.dataDir! } : {}),
+    basePort: settings.basePort,
+    host,
+    ...(dataDir !== undefined ? { dataDir } : {}),
     sharedDir: !!o.sharedDir,
     sim: !!o.sim,
     speed,
@@ -432,11 +444,11 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     json: !!o.json,
     ...ringLogFormat(o),
     reporter: !!o.reporter,
-    pingMisses: common.pingMisses!,
+    pingMisses: settings.pingMisses,
     bits: space.bits,
-    routing: parseRouting(o.routing, space, false),
-    // a whole ring on one machine: copies on three peers unless asked otherwise
-    ...parseReplication(o, DEFAULT_REPLICAS),
+    routing: settings.routing,
+    successors: settings.successors,
+    replicas: settings.replicas,
     ...(o.maxFileSize !== undefined ? { maxFileBytes: parseSize('--max-file-size', o.maxFileSize) } : {}),
     ...(o.web ? { web: true } : {}),
     ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, 65535) } : {}),

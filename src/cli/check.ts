@@ -4,8 +4,9 @@
 // declared here without the simulator, which loads only when a sweep runs.
 import { Command } from 'commander';
 import { CHECK_DEFAULTS } from '../check/defaults.js';
-import type { RoutingName } from '../core/context.js';
+import { defaultRouting, type RoutingName } from '../core/config.js';
 import { DEFAULT_EPISODES } from '../check/scenario.js';
+import { MAX_BITS, MIN_BITS } from '../core/id-space.js';
 import type { SeedFailure, SweepResult } from '../check/sweep.js';
 import { PROFILES, type Profile } from '../check/profiles.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseRouting } from './args.js';
@@ -106,7 +107,7 @@ export function checkPlan(o: RawCheckOptions): CheckPlan {
     }
   }
   const space = parseBits(o.bits);
-  const routing = parseRouting(o.routing, space, false);
+  const routing = parseRouting(o.routing) ?? defaultRouting(space);
   // the forgers spell names and ids the 8-bit way
   if (byzantine > 0 && !space.spec) throw new ArgumentProblem(`--byzantine runs in the 8-bit space only (got --bits ${space.bits})`);
   const profile = (o.profile ?? 'faults') as Profile;
@@ -127,7 +128,7 @@ export function addCheckCommand(program: Command, name: string, onCheck: (plan: 
     .option('--quiet-ms <MS>', 'virtual time without a step before the invariants are checked', String(CHECK_DEFAULTS.quietMs))
     .option('--settle-ms <MS>', 'virtual time after the last step by which the ring must be right', String(CHECK_DEFAULTS.settleMs))
     .option('--steps <LIST>', 'run only these steps of each schedule (a shrunk schedule\'s replay gives them)')
-    .option('--bits <B>', 'id space size in bits, 8 to 160 (default 8; above, each peer\'s id is its address\'s)')
+    .option('--bits <B>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS} (default 8; above, each peer's id is its address's)`)
     .option('--routing <R>', 'successor, shortcuts or fingers (default: a peer\'s own, successor at 8 bits, fingers above)')
     .option('--secure', 'a private ring: each peer holds the simulator\'s stand-in certificate for its id')
     .option('--profile <P>', `the kind of schedule: ${PROFILES.join(', ')} (long partitions; concurrent joins with failures in rings of 1 to 8)`, 'faults')

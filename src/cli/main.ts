@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { ArgumentProblem, initPlan, joinPlan, MAX_BASE_PORT, MAX_PING_MISSES, MIN_BASE_PORT, ringPlan } from './args.js';
+import { ArgumentProblem, initPlan, joinPlan, ringPlan } from './args.js';
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_BASE_PORT, MAX_PING_MISSES, MAX_SUCCESSORS, MIN_BASE_PORT, MIN_PING_MISSES, MIN_SUCCESSORS, RING_REPLICAS, SCALE_BITS, TESTNET_PING_INTERVAL_MS } from '../core/config.js';
+import { MAX_BITS, MIN_BITS } from '../core/id-space.js';
 import type { RawOptions, RawRingOptions, RunPlan } from './args.js';
 import type { CaPlan } from './ca.js';
 import { addCheckCommand, runCheck, type CheckPlan } from './check.js';
@@ -19,6 +21,9 @@ import type { StatusPlan } from './status.js';
 import type { WebPlan } from './web.js';
 import { addOneshotCommands, type OneshotPlan } from './oneshot.js';
 import { addLogFormatEverywhere, commandPath, LOG_FORMAT_HELP } from './log-output.js';
+
+/** The core's file size limit as --max-file-size's default reads it (1 GiB is 1G). */
+const DEFAULT_MAX_FILE_SIZE = `${DEFAULTS.maxFileBytes / 1024 ** 3}G`;
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -53,22 +58,22 @@ function addPeerOptions(cmd: Command, name: string): Command {
     .addOption(
       new Option('--base-port <N>', `peer ID listens on TCP and UDP port N + ID (${MIN_BASE_PORT}..${MAX_BASE_PORT})`)
         .env('CDHT_BASE_PORT')
-        .default('12000'),
+        .default(String(DEFAULT_BASE_PORT)),
     )
-    .option('--host <ADDR>', 'address to listen on and to reach the other peers at', '127.0.0.1')
+    .option('--host <ADDR>', 'address to listen on and to reach the other peers at', DEFAULT_HOST)
     .option('--data-dir <DIR>', 'where NNNN.pdf files are kept and received (default: the current directory)')
-    .option('--ping-misses <K>', `consecutive unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
+    .option('--ping-misses <K>', `consecutive unanswered pings before a successor is declared dead (${MIN_PING_MISSES}..${MAX_PING_MISSES})`, String(DEFAULT_PING_MISSES))
     .option('--no-ping-lines', 'hide the ping request and response lines')
     .option('--debug', 'show debug lines (dropped input, retries)')
     .option('--shortcuts', 'forward past the first successor when the second is closer to the key (changes the routes)')
-    .option('--bits <M>', 'id space size in bits, 8 to 160 (default 8: ids 0..255 and four-digit files, as the specification says)')
+    .option('--bits <M>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS} (default 8: ids 0..255 and four-digit files, as the specification says)`)
     .option('--id <ID>', 'this peer\'s id (instead of PEER; above 8 bits PEER may be auto: derived from the advertised address)')
     .option('--listen <HOST:PORT>', 'address to bind (default: the advertised one)')
     .option('--advertise <HOST:PORT>', 'address the other peers reach this one at (default: --host and port base + id; required above 8 bits)')
     .option('--routing <R>', 'successor (the specification\'s walk), shortcuts, or fingers (Chord; the default above 8 bits)')
-    .option('--successors <R>', 'successor list length: any R - 1 adjacent failures are survived (2..32)', '4')
-    .option('--replicas <K>', 'copies of each stored file, on the owner and its next K - 1 successors (default 1 at 8 bits, 3 above)')
-    .option('--max-file-size <SIZE>', 'refuse incoming files larger than this, before writing a byte (e.g. 500M, 2G)', '1G')
+    .option('--successors <R>', `successor list length: any R - 1 adjacent failures are survived (${MIN_SUCCESSORS}..${MAX_SUCCESSORS})`, String(DEFAULT_SUCCESSORS))
+    .option('--replicas <K>', `copies of each stored file, on the owner and its next K - 1 successors (default ${DEFAULTS.replicas} at 8 bits, ${RING_REPLICAS} above)`)
+    .option('--max-file-size <SIZE>', 'refuse incoming files larger than this, before writing a byte (e.g. 500M, 2G)', DEFAULT_MAX_FILE_SIZE)
     .addOption(new Option('--tls <DIR>', 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca)').env('CDHT_TLS_DIR'))
     .addOption(new Option('--log-format <FORMAT>', 'text (the default: the specification\'s lines) or json: one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .addHelpText('after', COMMANDS_HELP)
@@ -391,9 +396,9 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .description('start a whole ring in this process, with a console to drive it and a reporter to watch it')
     .option('--peers <IDS>', 'comma-separated peer ids (default: the reference ring 2,4,5,8,9,14,19)')
     .option('--random <N>', 'N distinct random ids instead (1..256)')
-    .option('--interval <S>', 'ping interval in seconds (fractions allowed)', '1')
-    .addOption(new Option('--base-port <N>', 'peer ID listens on port N + ID').env('CDHT_BASE_PORT').default('12000'))
-    .option('--host <ADDR>', 'address to listen on', '127.0.0.1')
+    .option('--interval <S>', 'ping interval in seconds (fractions allowed)', String(TESTNET_PING_INTERVAL_MS / 1000))
+    .addOption(new Option('--base-port <N>', 'peer ID listens on port N + ID').env('CDHT_BASE_PORT').default(String(DEFAULT_BASE_PORT)))
+    .option('--host <ADDR>', 'address to listen on', DEFAULT_HOST)
     .option('--data-dir <DIR>', 'parent folder of the peers\' data (default: a new temporary folder)')
     .option('--shared-dir', 'all peers use the data folder itself instead of a subfolder peer-<id> each')
     .option('--sim', 'run on the simulated network and virtual clock instead of real sockets')
@@ -405,12 +410,12 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .option('--json', 'one JSON object per event instead of text')
     .addOption(new Option('--log-format <FORMAT>', 'text (the default) or json: pino lines, one object a line, the event\'s kind as "event"').env('CDHT_LOG_FORMAT'))
     .option('--reporter', 'redraw each peer\'s neighbours every second (the console\'s watch toggles it)')
-    .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (1..${MAX_PING_MISSES})`, '3')
-    .option('--bits <M>', 'id space size in bits, 8 to 160 (above 8, --random N peers get ids derived from their addresses)')
+    .option('--ping-misses <K>', `unanswered pings before a successor is declared dead (${MIN_PING_MISSES}..${MAX_PING_MISSES})`, String(DEFAULT_PING_MISSES))
+    .option('--bits <M>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS} (above 8, --random N peers get ids derived from their addresses)`)
     .option('--routing <R>', 'successor, shortcuts or fingers (default: successor at 8 bits, fingers above)')
-    .option('--successors <R>', 'successor list length (2..32)', '4')
-    .option('--replicas <K>', 'copies of each stored file (default 3)')
-    .option('--max-file-size <SIZE>', 'refuse incoming files larger than this (e.g. 500M, 2G)', '1G')
+    .option('--successors <R>', `successor list length (${MIN_SUCCESSORS}..${MAX_SUCCESSORS})`, String(DEFAULT_SUCCESSORS))
+    .option('--replicas <K>', `copies of each stored file (default ${RING_REPLICAS})`)
+    .option('--max-file-size <SIZE>', 'refuse incoming files larger than this (e.g. 500M, 2G)', DEFAULT_MAX_FILE_SIZE)
     .option('--web', 'serve the ring\'s web page and print its URL')
     .option('--web-port <N>', `port of the web page (default ${DEFAULT_WEB_PORT}, or a free one when that is taken)`)
     .option('--web-host <ADDR>', 'address the web page listens on (default 127.0.0.1: this machine only)')
@@ -435,7 +440,7 @@ export function buildProgram(name: string, choose: (c: Chosen) => void): Command
     .command('sim')
     .description('a settled ring of N peers on the simulator: L lookups of random keys, and the hops they take')
     .option('--peers <N>', 'how many peers (required)')
-    .option('--bits <M>', 'id space size in bits, 8 to 160', '32')
+    .option('--bits <M>', `id space size in bits, ${MIN_BITS} to ${MAX_BITS}`, String(SCALE_BITS))
     .option('--routing <R>', 'successor, shortcuts or fingers (default: fingers above 8 bits)')
     .option('--lookups <L>', 'how many lookups', '1000')
     .option('--seed <S>', 'seed of the ids, the lookups and the simulator', '1')

@@ -2,14 +2,15 @@
 // them, ring.ts runs them, ring-processes.ts hands them to the slices and main.ts declares the
 // command with them. Types and constants only, importing nothing of the CLI, so that none of
 // those modules has to import another for them (and the command line loads no ring to print help).
-import type { RoutingName } from '../core/context.js';
+import type { PeerSettings } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import type { RingSlice } from '../testnet.js';
 
 /** `--web` listens here unless told otherwise (or on a free port when this one is taken). */
 export const DEFAULT_WEB_PORT = 8080;
 
-export interface RingOptions {
+/** What `cdht ring` runs; its peers' settings (PeerSettings) reach every peer as ringPlan checked them. */
+export interface RingOptions extends PeerSettings {
   ids?: Id[];
   random?: number;
   intervalS: number;
@@ -32,10 +33,6 @@ export interface RingOptions {
   reporter: boolean;
   pingMisses: number;
   bits?: number;
-  routing?: RoutingName;
-  successors?: number;
-  replicas?: number;
-  maxFileBytes?: number;
   /** A private ring: a throwaway authority in memory (--secure) ... */
   secure?: boolean;
   /** ... or the certificates in this directory (--tls DIR). */

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import * as readline from 'node:readline';
 import { RingController } from '../control/ring-controller.js';
-import type { Id } from '../core/id-space.js';
+import { DEFAULT_RING_PEERS, DEFAULT_SIM_SEED, settingsOf } from '../core/config.js';
+import { SPEC_BITS, type Id } from '../core/id-space.js';
 import { identitiesFromDir, throwawayIdentities, type RingIdentities } from '../security/ring-identities.js';
 import { REFERENCE_RING, sliceRange, type RingSlice } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
@@ -106,29 +107,25 @@ async function planRing(o: RingOptions): Promise<PlannedRing> {
   const seed = o.seed ?? (o.random !== undefined ? Math.floor(Math.random() * 2 ** 32) : undefined);
   const ctlOpts = {
     runtime: o.sim ? ('sim' as const) : ('node' as const),
-    ...(o.sim ? { seed: seed ?? 1, speed: o.speed } : {}),
+    ...(o.sim ? { seed: seed ?? DEFAULT_SIM_SEED, speed: o.speed } : {}),
     pingIntervalMs: o.intervalS * 1000,
     basePort: o.basePort,
     host: o.host,
     perPeerDirs: !o.sharedDir,
-    pingMisses: o.pingMisses,
+    ...settingsOf(o),
     ...(o.bits !== undefined ? { bits: o.bits } : {}),
-    ...(o.routing ? { routing: o.routing } : {}),
-    ...(o.successors !== undefined ? { successors: o.successors } : {}),
-    ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
-    ...(o.maxFileBytes !== undefined ? { maxFileBytes: o.maxFileBytes } : {}),
     ...(identities ? { secure: true, identityFor: identities.identityFor, prepareIdentity: identities.prepare } : {}),
     // a ring over processes starts settled: every peer knows its true successors and fingers from the
     // start, wherever they run, rather than learning a ring of thousands by walking it
     ...(slice ? { slice, settled: true } : {}),
   };
-  const sim = o.sim ? new SimNetwork({ seed: seed ?? 1 }) : undefined;
+  const sim = o.sim ? new SimNetwork({ seed: seed ?? DEFAULT_SIM_SEED }) : undefined;
   const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
-  const big = (o.bits ?? 8) > 8;
+  const big = (o.bits ?? SPEC_BITS) > SPEC_BITS;
   const ids = o.ids ?? (big ? [] : o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
   const tempDir = o.dataDir === undefined && !o.sim ? mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')) : undefined;
   const dataDir = o.dataDir ?? tempDir ?? 'data';
-  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? 16 } : {}) });
+  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? DEFAULT_RING_PEERS } : {}) });
   return { ctl, ids, big, seed, slice, identities, random, dataDir, tempDir };
 }
 
@@ -138,10 +135,10 @@ function introduce(o: RingOptions, ring: PlannedRing, out: RingOutput): void {
   const say = (text: string) => out.say(text);
   // above 8 bits ports are not derived from ids: each peer takes the next port from the base
   const ports = ring.big ? `ports from ${o.basePort} up, one a peer` : `ports ${o.basePort}+id`;
-  const where = o.sim ? `the simulator (seed ${seed ?? 1}, ${o.speed}x real time)` : `${o.host}, ${ports}`;
+  const where = o.sim ? `the simulator (seed ${seed ?? DEFAULT_SIM_SEED}, ${o.speed}x real time)` : `${o.host}, ${ports}`;
   const listed = ids.length > 0 && ids.length <= 32 ? ` (${ids.join(', ')})` : '';
-  const count = ids.length || (o.random ?? 16);
-  say(`cdht ring: ${count} peer${count === 1 ? '' : 's'}${listed}, ${o.bits ?? 8}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
+  const count = ids.length || (o.random ?? DEFAULT_RING_PEERS);
+  say(`cdht ring: ${count} peer${count === 1 ? '' : 's'}${listed}, ${o.bits ?? SPEC_BITS}-bit ids, on ${where}, ping interval ${o.intervalS} s`);
   if (slice) {
     const { from, to } = sliceRange(count, slice);
     const others = o.processes ? `; this process starts the other ${o.processes - 1} (cdht ring --slice I/${o.processes})` : '';
@@ -172,8 +169,8 @@ async function startWeb(o: RingOptions, held: Held, out: RingOutput): Promise<bo
   if (!o.web) return true;
   const port = o.webPort ?? DEFAULT_WEB_PORT;
   try {
-    const { startWebServer } = await import('../web/server.js');
-    held.web = await startWebServer({ controller: held.ctl, host: o.webHost ?? '127.0.0.1', port, fallbackToFreePort: o.webPort === undefined });
+    const { startWebServer, DEFAULT_WEB_HOST } = await import('../web/server.js');
+    held.web = await startWebServer({ controller: held.ctl, host: o.webHost ?? DEFAULT_WEB_HOST, port, fallbackToFreePort: o.webPort === undefined });
   } catch (err) {
     process.stderr.write(`cdht: error: cannot serve the web page: ${err instanceof Error ? err.message : String(err)}\n`);
     return false;

@@ -1,7 +1,7 @@
 // `cdht sim`: a settled ring of N peers on the simulator, L lookups of random keys from random
 // peers through the real protocol, and how many hops they took. How a user explores scale.
 // The simulator loads only when the ring is built, not to check the words.
-import type { RoutingName } from '../core/context.js';
+import { defaultRouting, SCALE_BITS, type RoutingName } from '../core/config.js';
 import type { ScaleResult } from '../scale.js';
 import { ArgumentProblem, parseBits, parseIntegerIn, parseInterval, parseRouting } from './args.js';
 
@@ -32,13 +32,13 @@ export const MAX_SIM_PEERS = 65_536;
 
 export function simPlan(o: RawSimOptions): SimPlan {
   if (o.peers === undefined) throw new ArgumentProblem('--peers N is required (for example --peers 1024)');
-  const space = parseBits(o.bits ?? '32');
+  const space = parseBits(o.bits ?? String(SCALE_BITS));
   const peers = parseIntegerIn('--peers', o.peers, 1, space.spec ? 256 : MAX_SIM_PEERS);
   if (o.fingers !== 'seeded' && o.fingers !== 'protocol') throw new ArgumentProblem(`--fingers must be seeded or protocol (got '${o.fingers}')`);
   return {
     peers,
     bits: space.bits,
-    routing: parseRouting(o.routing, space, false),
+    routing: parseRouting(o.routing) ?? defaultRouting(space),
     lookups: parseIntegerIn('--lookups', o.lookups, 1, 1_000_000),
     seed: parseIntegerIn('--seed', o.seed, 0, 2 ** 32 - 1),
     fingers: o.fingers,

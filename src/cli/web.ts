@@ -17,7 +17,7 @@ import { createNodeRuntime } from '../transport/node/endpoint.js';
 import { parseHost, parseIntegerIn } from './args.js';
 import { DEFAULT_WEB_PORT } from './ring-options.js';
 import { openStatusClient, statusPlan, tlsOf, type RawStatusOptions } from './status.js';
-import { startWebServer, type WebServer } from '../web/server.js';
+import { DEFAULT_WEB_HOST, startWebServer, type WebServer } from '../web/server.js';
 
 export interface WebPlan {
   peer: Address;
@@ -48,7 +48,7 @@ export function webPlan(o: RawWebOptions): WebPlan {
     max: s.max,
     timeoutMs: s.timeoutMs,
     refreshMs: o.refresh === undefined ? DEFAULT_REFRESH_MS : 1000 * parseIntegerIn('--refresh', o.refresh, 1, MAX_REFRESH_S),
-    webHost: o.webHost === undefined ? '127.0.0.1' : parseHost(o.webHost, '--web-host'),
+    webHost: o.webHost === undefined ? DEFAULT_WEB_HOST : parseHost(o.webHost, '--web-host'),
     // 0: any free port (scripts and tests read the URL it prints)
     ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 0, 65535) } : {}),
     ...(s.tls ? { tls: s.tls, tlsDir: resolve(o.tls!) } : {}),

@@ -1,10 +1,8 @@
 // Every setting a long-running peer reads, in one table: its long option's name (also its key in
-// a config file), its environment variable, its type and its default. The defaults are the ones
-// args.ts, contact.ts and the core already use, imported, never written down a second time.
-import { DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS } from '../cli/args.js';
-import { DEFAULT_BASE_PORT, DEFAULT_HOST } from '../core/contact.js';
-import { DEFAULTS } from '../core/context.js';
-import { SPEC_BITS } from '../core/id-space.js';
+// a config file), its environment variable, its type and its default. The defaults and limits
+// are core/config.ts's, imported, never written down a second time.
+import { DEFAULT_BASE_PORT, DEFAULT_HOST, DEFAULT_PING_MISSES, DEFAULT_SUCCESSORS, DEFAULTS, MAX_SUCCESSORS, MIN_SUCCESSORS, RING_REPLICAS } from '../core/config.js';
+import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 
 /**
  * integer and number: a number in a file, or its digits as text (range checks are args.ts's);
@@ -36,7 +34,7 @@ import { LOG_FORMATS } from '../cli/args.js';
 
 export const SETTINGS: readonly Setting[] = [
   { name: 'id', kind: 'string', arg: '<ID>', help: 'this peer\'s id (above 8 bits: an id, or auto from the advertised address; default: the id kept in --data-dir, else auto)' },
-  { name: 'bits', kind: 'integer', arg: '<M>', help: 'id space size in bits, 8 to 160', default: SPEC_BITS },
+  { name: 'bits', kind: 'integer', arg: '<M>', help: `id space size in bits, ${MIN_BITS} to ${MAX_BITS}`, default: SPEC_BITS },
   { name: 'seeds', kind: 'list', arg: '<LIST>', help: 'peers to join through, tried in turn with back-off: host:port or ID@host:port, comma-separated (none: start a ring of one)', default: [] },
   { name: 'ping-interval', kind: 'number', arg: '<S>', help: 'seconds between pings to the successors (fractions allowed)', default: DEFAULT_PING_INTERVAL_S },
   { name: 'base-port', kind: 'integer', arg: '<N>', help: 'at 8 bits, peer ID listens on port N + ID', default: DEFAULT_BASE_PORT },
@@ -47,8 +45,8 @@ export const SETTINGS: readonly Setting[] = [
   { name: 'tls', kind: 'string', arg: '<DIR>', help: 'a private ring: DIR/ca.crt and this peer\'s DIR/peer-ID.key and .crt (made by cdht ca); copied to DATA_DIR/.cdht-tls, so a restart needs it only to replace them', aliases: ['CDHT_TLS_DIR'] },
   { name: 'routing', kind: 'string', arg: '<R>', help: 'successor, shortcuts or fingers (default: successor at 8 bits, fingers above)' },
   { name: 'shortcuts', kind: 'boolean', help: 'forward past the first successor when the second is closer to the key', default: false },
-  { name: 'successors', kind: 'integer', arg: '<R>', help: 'successor list length (2..32)', default: DEFAULT_SUCCESSORS },
-  { name: 'replicas', kind: 'integer', arg: '<K>', help: 'copies of each stored file (default 1 at 8 bits, 3 above)' },
+  { name: 'successors', kind: 'integer', arg: '<R>', help: `successor list length (${MIN_SUCCESSORS}..${MAX_SUCCESSORS})`, default: DEFAULT_SUCCESSORS },
+  { name: 'replicas', kind: 'integer', arg: '<K>', help: `copies of each stored file (default ${DEFAULTS.replicas} at 8 bits, ${RING_REPLICAS} above)` },
   { name: 'ping-misses', kind: 'integer', arg: '<K>', help: 'consecutive unanswered pings before a successor is declared dead', default: DEFAULT_PING_MISSES },
   { name: 'max-file-size', kind: 'string', arg: '<SIZE>', help: 'refuse incoming files larger than this, in bytes or with K, M, G (e.g. 500M)', default: String(DEFAULTS.maxFileBytes) },
   { name: 'ping-lines', kind: 'boolean', help: 'show the ping request and response lines', offHelp: 'hide the ping request and response lines', default: true },

@@ -5,6 +5,7 @@
 // Events: 'state' (RingState), coalesced to at most one per `stateEveryMs`; 'trace'
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
+import { checkConfig, DEFAULT_SIM_SEED, settingsOf } from '../core/config.js';
 import type { Id } from '../core/id-space.js';
 import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -105,15 +106,19 @@ export class RingController extends EventEmitter {
   private pacing: Promise<void> | undefined;
   private closed = false;
   private readonly planSpace: IdSpace;
+  /** Copies per file its peers keep (core/config.ts's default when not told), for the ring's view. */
+  private readonly replicas: number;
 
   constructor(opts: ControllerOptions = {}) {
     super();
     this.setMaxListeners(0);
     this.opts = opts;
     this.runtime = opts.runtime ?? 'node';
-    this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? 1 })) : undefined;
+    this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? DEFAULT_SIM_SEED })) : undefined;
     this.disk = this.sim ? simDisk(this.sim) : nodeDisk;
     this.planSpace = opts.bits === undefined ? SPEC_SPACE : idSpace(opts.bits);
+    // a setting out of range is refused here, before a plan is made, as a Peer would refuse it
+    this.replicas = checkConfig(settingsOf(opts), { space: this.planSpace, surface: 'library' }).replicas;
     this.plan = IdSpace.sort(new Set((opts.ids ?? []).map((x) => BigInt(x))));
     for (const id of this.plan) if (!this.space.isId(id)) throw new RangeError(`planned id ${id} is not in the id space`);
   }
@@ -315,7 +320,7 @@ export class RingController extends EventEmitter {
       departed: this.departed,
       known: this.known,
       files: (id) => (net?.peers.get(id)?.isRunning ? this.filesOf(id) : []),
-      replicas: this.opts.replicas ?? 1,
+      replicas: this.replicas,
     });
   }
 

@@ -2,9 +2,6 @@
 // contacts in (from the command line, a join, a message); the core never builds an address.
 import type { Id } from './id-space.js';
 
-export const DEFAULT_BASE_PORT = 12000;
-export const DEFAULT_HOST = '127.0.0.1';
-
 export interface Address {
   readonly host: string;
   readonly port: number;
@@ -16,11 +13,6 @@ export interface Contact extends Address {
 
 /** Where a message goes: an address, with the id of the peer there when it is known. */
 export type Target = Address & { readonly id?: Id };
-
-/** The reference layout: peer `id` listens on TCP and UDP port `basePort + id` (8-bit ids). */
-export function defaultContact(id: Id, host: string = DEFAULT_HOST, basePort: number = DEFAULT_BASE_PORT): Contact {
-  return { id, host, port: basePort + Number(id) };
-}
 
 export function sameAddress(a: Address | undefined, b: Address | undefined): boolean {
   return !!a && !!b && a.port === b.port && a.host === b.host;

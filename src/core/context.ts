@@ -1,6 +1,7 @@
 // What every part of a peer's core shares while it handles one event: who it is, its
 // settings, the `now` of the event, and the effects it is collecting. The parts (liveness,
 // successors, join, depart, routing, storage) each keep their own state and talk through here.
+import { DEFAULTS, type RoutingName } from './config.js';
 import type { Contact, Target } from './contact.js';
 import type { Effect } from './effects.js';
 import type { Id, IdSpace } from './id-space.js';
@@ -9,7 +10,7 @@ import { RoutedOrigins } from './routed-origins.js';
 import type { LineLevel, Trace } from './trace.js';
 
 export type Phase = 'starting' | 'joining' | 'active' | 'leaving' | 'stopped';
-export type RoutingName = 'successor' | 'shortcuts' | 'fingers';
+export type { RoutingName } from './config.js';
 
 export interface CoreConfig {
   self: Contact;
@@ -56,19 +57,6 @@ export interface CoreConfig {
 }
 
 export type Resolved = Required<CoreConfig>;
-
-export const DEFAULTS = {
-  routing: 'successor',
-  successors: 4,
-  replicas: 1,
-  maxFileBytes: 1024 * 1024 * 1024,
-  secure: false,
-  originProofs: true,
-  collectSurplus: true,
-  requestTimeoutMs: 15_000,
-  joinTimeoutMs: 10_000,
-  quitTimeoutMs: 3_000,
-} as const;
 
 export class Ctx {
   readonly self: Contact;

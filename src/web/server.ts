@@ -36,6 +36,8 @@ export interface WebServer {
 /** Frames above this close the socket (code 1009); between MAX_MESSAGE_BYTES and this, an error reply. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const MAX_CLIENTS = 16;
+/** The page listens on this machine only unless told otherwise (--web-host). */
+export const DEFAULT_WEB_HOST = '127.0.0.1';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -143,7 +145,7 @@ async function listenOn(server: Server, host: string, o: WebServerOptions): Prom
 
 export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const ctl = o.controller;
-  const host = o.host ?? '127.0.0.1';
+  const host = o.host ?? DEFAULT_WEB_HOST;
   const assets = loadAssets(o.assetDir ?? fileURLToPath(new URL('../../browser/web/page/', import.meta.url)));
   const verbs = VERBS.filter((v) => ctl.verbs === undefined || ctl.verbs.includes(v));
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, clientTracking: false });

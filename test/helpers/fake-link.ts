@@ -1,6 +1,6 @@
 // Layer 1 of the tests: protocol cores wired to each other by hand, with a clock the test
 // moves. No runtime, no sockets, no promises: every step is synchronous and visible.
-import { defaultContact } from '../../src/core/contact.js';
+import { defaultContact } from '../../src/space.js';
 import type { CoreEvent, Effect } from '../../src/core/effects.js';
 import { SPEC_SPACE } from '../../src/core/id-space.js';
 import type { Message } from '../../src/core/messages.js';

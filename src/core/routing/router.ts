@@ -6,6 +6,7 @@
 // lost, or when k lies in (first predecessor, itself]. A wrong owner's answer is worse than none:
 // a peer that lost its successors takes no key it cannot place, and passes it on instead. A hop is `final` when the sender knows the receiver owns the key
 // (k in (self, first successor]), so the receiver accepts without asking its own predecessor.
+import type { RoutingName } from '../config.js';
 import type { Contact } from '../contact.js';
 import type { Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
@@ -26,7 +27,7 @@ export type Route = { accept: true } | ({ accept: false } & Hop);
 
 /** How a strategy picks the next hop for a key this peer does not own and its first successor does not either. */
 export interface Strategy {
-  readonly name: 'successor' | 'shortcuts' | 'fingers';
+  readonly name: RoutingName;
   /** `routable` are the live successors in ring order; the key lies beyond the first of them. */
   pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined;
 }
