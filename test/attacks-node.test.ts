@@ -25,7 +25,7 @@ import { encodeFrame, FILE_CHUNK_BYTES } from '../src/wire/index.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const IDS = [2, 4, 5, 8, 9, 14, 19];
-const T = { timeout: 60_000 };
+const T = { timeout: 180_000 };
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -79,13 +79,16 @@ test('open ring on sockets: forged successor changes and pongs leave the ring wh
       }
     }, 20);
     const m = lines.length;
-    const killedAt = Date.now();
     await net.kill(14);
     const seen = await net.until(() => of(lines, 9, m).includes('Peer 14 is no longer alive'), 5000);
     clearInterval(flood);
     udp.close();
     assert.ok(seen, 'forged pongs kept a killed peer alive');
-    assert.ok(Date.now() - killedAt < 2 * 250 + 1000, 'seen within two intervals (and a margin for a loaded machine)');
+    // counted in 9's own ping rounds, not in wall time: on a loaded machine a round can come late,
+    // but the forged pongs must not buy 14 a round more than the two intervals a kill takes
+    const said = of(lines, 9, m);
+    const rounds = said.slice(0, said.indexOf('Peer 14 is no longer alive')).filter((l) => l.startsWith('Ping requests sent to Peers')).length;
+    assert.ok(rounds <= 3, `seen within two intervals (and the round under way at the kill): ${rounds} ping rounds of 9's`);
     assert.ok(await net.until(() => net.staleIds().length === 0, 5000), `stale rows: ${net.staleIds()}`);
     assert.deepEqual(net.peer(8)!.snapshot().successors.slice(0, 2), [9n, 19n]);
   } finally {

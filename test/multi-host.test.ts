@@ -43,7 +43,7 @@ async function threeHosts(hosts: Host[], port: number): Promise<void> {
     await Promise.all(peers.map((p, i) => p.waitFor([`Ping response received from Peer ${ids[(i + 1) % 3]}`], { timeoutMs: 15_000 })));
     const joiner = start(3, ['join', '40', at(1), '0.3']);
     await joiner.waitFor(['Join request has been accepted', 'My first successor is Peer 10', 'My second successor is Peer 20'], { timeoutMs: 15_000 });
-    await peers[2]!.waitFor(['Peer 40 Join request received', 'My new first successor is Peer 40'], { timeoutMs: 5000 });
+    await peers[2]!.waitFor(['Peer 40 Join request received', 'My new first successor is Peer 40']);
     // a file stored from the joiner's host (key 4103 mod 256 = 7: owned by 10) and fetched from 30's
     const bytes = randomBytes(200_000);
     writeFileSync(join(dir, 'peer-3', '4103.pdf'), bytes);

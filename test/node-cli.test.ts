@@ -12,7 +12,7 @@ import { freeBasePort } from './helpers/ports.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 
 /** Generous: two busy cores, and a join waits for pings to answer. */
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 const INTERVAL = ['--ping-interval', '0.5'];
 const dirs: string[] = [];
 const procs: CliProcess[] = [];

@@ -21,7 +21,7 @@ const HOST = '127.0.0.1';
 const IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
 const BASE = await freeBasePort(IDS);
 const ring = await createThrowawayRing();
-const T = { timeout: 60_000 };
+const T = { timeout: 180_000 };
 
 function contact(id: number): Contact {
   assert.ok(IDS.includes(id), `id ${id} is missing from IDS`);
