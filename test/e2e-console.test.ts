@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CLI_SCRIPT, CliProcess, REPO_ROOT, runCli } from './helpers/cli.js';
+import { CLI_SCRIPT, CliProcess, inCliTurn, REPO_ROOT, runCli } from './helpers/cli.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const procs: CliProcess[] = [];
@@ -60,14 +60,14 @@ test('--json | head -2: the reader going away ends the ring quietly, with no sta
 test('help, ring --help and sim through a pipe that closes at once end quietly with 0', async () => {
   const cases = [['--help'], ['ring', '--help'], ['sim', '--peers', '100', '--lookups', '10'], ['check', '--help']];
   await Promise.all(
-    cases.map(async (args) => {
+    cases.map((args) => inCliTurn(async () => {
       const p = spawn(args, `cdht ${args.join(' ')} | head -0`);
       // closed before the child has written a byte (node takes tens of ms to start), so every write fails with EPIPE
       p.child.stdout!.destroy();
       const st = await p.waitForExit();
       assert.equal(st.code, 0, p.describe());
       assert.deepEqual(p.err, [], `nothing on stderr: ${p.describe()}`);
-    }),
+    })),
   );
 });
 

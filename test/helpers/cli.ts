@@ -225,6 +225,16 @@ async function cliTurn(): Promise<() => void> {
   };
 }
 
+/** Runs `work` (a one-shot process started and awaited by hand) in one of runCli's turns. */
+export async function inCliTurn<T>(work: () => Promise<T>): Promise<T> {
+  const done = await cliTurn();
+  try {
+    return await work();
+  } finally {
+    done();
+  }
+}
+
 /**
  * Runs the CLI to completion (it must exit by itself within the bound). At most MAX_PARALLEL_CLIS
  * run at once; the bound counts from the process's start, not from the call.

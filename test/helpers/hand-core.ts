@@ -4,7 +4,7 @@
 import { defaultContact, type Contact, type Target } from '../../src/core/contact.js';
 import type { CoreEvent, Effect, OpEvent } from '../../src/core/effects.js';
 import { SPEC_SPACE } from '../../src/core/id-space.js';
-import type { KeyInfo, Message, MessageOf } from '../../src/core/messages.js';
+import type { FileBegin, KeyInfo, Message, MessageOf } from '../../src/core/messages.js';
 import type { Origin } from '../../src/core/origin.js';
 import { PeerCore, type CoreConfig } from '../../src/core/peer-core.js';
 import { renderTrace } from '../../src/core/trace.js';
@@ -76,6 +76,20 @@ export class HandCore {
     const from = (msg as { from: Contact }).from;
     const origin: Origin = typeof via === 'object' ? via : via === 'tcp' ? over(from) : { via: 'udp', src: { host: from.host, port: from.port } };
     return this.feed({ type: 'receive', msg, origin, now: this.now });
+  }
+
+  /**
+   * A file arrives with this header: the core's answer to the offer (where to save it and what it
+   * must match, or undefined: refused), then, when taken, the transfer's end with `sha256`, the
+   * file landing on the disk under the name it was sent as when it is a stored copy.
+   */
+  fileArrives(header: FileBegin, sha256: Uint8Array, origin: Origin = over(header.from)): Extract<Effect, { kind: 'accept-file' }> | undefined {
+    const accepted = this.feed({ type: 'file-offer', header, origin, now: this.now }).find((e): e is Extract<Effect, { kind: 'accept-file' }> => e.kind === 'accept-file');
+    if (!accepted) return undefined;
+    const ok = !accepted.sha256 || accepted.sha256.every((b, i) => b === sha256[i]);
+    if (ok && accepted.keep) this.disk.set(header.file, { name: header.file, size: header.size, sha256 });
+    this.feed({ type: 'file-done', header, ok, ...(ok ? { sha256 } : { error: 'the bytes do not match the record' }), now: this.now });
+    return accepted;
   }
 
   /** Moves the clock forward by `ms`, firing the core's timers in order. */
