@@ -77,6 +77,8 @@ export interface TestnetOptions extends PeerSettings {
   /** Data directory; with perPeerDirs each peer gets `<dataDir>/peer-<id>`. */
   dataDir?: string;
   perPeerDirs?: boolean;
+  /** How long a new ring's peers get to be up (default START_WAIT_MS); a test sets an hour to show nothing waits it out. */
+  startWaitMs?: number;
 }
 
 /** Share `index` (0-based) of `of` shares of a ring spread over several processes. */
@@ -153,10 +155,11 @@ export class Testnet extends EventEmitter {
     }
     // On sockets wait on the promises themselves: `until` looks again only when a line or a
     // neighbour change comes, and a lone peer, ready at once, has nothing more to say (it waited 10 s).
-    const ok = net.sim ? await net.until(() => settled === all.length, START_WAIT_MS) : await allSettledWithin(all.map((p) => p.ready), START_WAIT_MS);
+    const waitMs = opts.startWaitMs ?? START_WAIT_MS;
+    const ok = net.sim ? await net.until(() => settled === all.length, waitMs) : await allSettledWithin(all.map((p) => p.ready), waitMs);
     const failed = all.filter((p) => !p.isInRing);
     if (!ok || failed.length) {
-      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : `not up within ${START_WAIT_MS / 1000} s`)));
+      const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : `not up within ${waitMs / 1000} s`)));
       await net.close();
       throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }

@@ -25,7 +25,9 @@ import { encodeFrame, FILE_CHUNK_BYTES } from '../src/wire/index.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const IDS = [2, 4, 5, 8, 9, 14, 19];
-const T = { timeout: 60_000 };
+const T = { timeout: 180_000 };
+/** How long a wait on real sockets may take: a safety net for a busy machine, not a measure of speed. */
+const WAIT_MS = 30_000;
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -37,7 +39,7 @@ async function ring(opts: { secure?: boolean; identityFor?: (id: bigint) => TlsI
   const lines: PeerLine[] = [];
   net.on('line', (l: PeerLine) => lines.push(l));
   // every peer has heard both successors and both predecessors
-  assert.ok(await net.until(() => IDS.every((id) => net.peer(id)!.snapshot().pred2 !== undefined), 10_000), 'the ring settled');
+  assert.ok(await net.until(() => IDS.every((id) => net.peer(id)!.snapshot().pred2 !== undefined), WAIT_MS), 'the ring settled');
   return { net, lines, dir, base };
 }
 
@@ -79,14 +81,17 @@ test('open ring on sockets: forged successor changes and pongs leave the ring wh
       }
     }, 20);
     const m = lines.length;
-    const killedAt = Date.now();
     await net.kill(14);
-    const seen = await net.until(() => of(lines, 9, m).includes('Peer 14 is no longer alive'), 5000);
+    const seen = await net.until(() => of(lines, 9, m).includes('Peer 14 is no longer alive'), WAIT_MS);
     clearInterval(flood);
     udp.close();
     assert.ok(seen, 'forged pongs kept a killed peer alive');
-    assert.ok(Date.now() - killedAt < 2 * 250 + 1000, 'seen within two intervals (and a margin for a loaded machine)');
-    assert.ok(await net.until(() => net.staleIds().length === 0, 5000), `stale rows: ${net.staleIds()}`);
+    // counted in 9's own ping rounds, not in wall time: on a loaded machine a round can come late,
+    // but the forged pongs must not buy 14 a round more than the two intervals a kill takes
+    const said = of(lines, 9, m);
+    const rounds = said.slice(0, said.indexOf('Peer 14 is no longer alive')).filter((l) => l.startsWith('Ping requests sent to Peers')).length;
+    assert.ok(rounds <= 3, `seen within two intervals (and the round under way at the kill): ${rounds} ping rounds of 9's`);
+    assert.ok(await net.until(() => net.staleIds().length === 0, WAIT_MS), `stale rows: ${net.staleIds()}`);
     assert.deepEqual(net.peer(8)!.snapshot().successors.slice(0, 2), [9n, 19n]);
   } finally {
     await net.close();
@@ -103,7 +108,7 @@ test('open ring on sockets: forged acceptances and file offers change no file', 
     await tcpSend(net.contactOf(8).port, [encodeFrame({ type: 'store-accepted', from: evil, file: '2067', storeId: 'x' })]);
     let m = lines.length;
     net.peer(8)!.store('2067');
-    assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), 10_000), of(lines, 19, m).join('\n'));
+    assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), WAIT_MS), of(lines, 19, m).join('\n'));
     assert.ok(!of(lines, 8).some((l) => l.startsWith('Copying file 2067 to Peer 66')), 'no upload to the forger');
     // the forger's bytes offered as the store's copy, and as an answer to a Request with guessed ids
     const junk = Buffer.alloc(100_000, 0xee);
@@ -111,7 +116,7 @@ test('open ring on sockets: forged acceptances and file offers change no file', 
     m = lines.length;
     net.peer(2)!.request('2067');
     await Promise.all(Array.from({ length: 30 }, (_, rid) => tcpSend(net.contactOf(2).port, fileFrames(evil, '2067', rid + 1, 'request', junk))));
-    assert.ok(await net.until(() => of(lines, 2, m).includes('File 2067 received'), 10_000), of(lines, 2, m).join('\n'));
+    assert.ok(await net.until(() => of(lines, 2, m).includes('File 2067 received'), WAIT_MS), of(lines, 2, m).join('\n'));
     assert.deepEqual(readFileSync(join(dir, 'peer-19', '2067.pdf')), original);
     assert.deepEqual(readFileSync(join(dir, 'peer-2', 'received_2067.pdf')), original);
     // an offer over --max-file-size is refused before a byte is written
@@ -138,7 +143,7 @@ test('open ring on sockets: connections held open by another host do not stop a 
     }
     const m = lines.length;
     net.peer(2)!.request('4103');
-    assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), 10_000), of(lines, 2, m).join('\n'));
+    assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), WAIT_MS), of(lines, 2, m).join('\n'));
     assert.ok(net.staleIds().length === 0);
   } finally {
     held.forEach((s) => s.destroy());
@@ -184,11 +189,11 @@ test('private ring on sockets: outsiders and forgers are refused, a tampered rec
     relayed.close();
     assert.ok(!of(lines, 14, m).includes('Store 0014 request accepted'));
     // the ring is whole and works
-    assert.ok(await net.until(() => net.staleIds().length === 0, 5000));
+    assert.ok(await net.until(() => net.staleIds().length === 0, WAIT_MS));
     writeFileSync(join(dir, 'peer-8', '4103.pdf'), Buffer.from('private'));
     const m2 = lines.length;
     net.peer(2)!.request('4103');
-    assert.ok(await net.until(() => of(lines, 2, m2).includes('File 4103 received'), 10_000), of(lines, 2, m2).join('\n'));
+    assert.ok(await net.until(() => of(lines, 2, m2).includes('File 4103 received'), WAIT_MS), of(lines, 2, m2).join('\n'));
   } finally {
     await net.close();
   }
@@ -216,7 +221,7 @@ test('private ring on sockets: a member cannot speak for another at any hop (uns
     const request = (rid: number): RoutedMessage => ({ type: 'file-request', requester: nine, file: '4103', rid, final: true, hops: 3, fallback: 0 });
     const foreign = await (await createThrowawayRing()).identityFor(9n);
     const dropped = async (id: number, since: number, why: RegExp) => {
-      const seen = await net.until(() => of(lines, id, since).some((l) => /^Dropped/.test(l)), 10_000);
+      const seen = await net.until(() => of(lines, id, since).some((l) => /^Dropped/.test(l)), WAIT_MS);
       const drops = of(lines, id, since).filter((l) => /^Dropped/.test(l));
       assert.ok(seen && drops.length === 1, `one debug line at ${id}: ${drops.join(' | ')}`);
       assert.match(drops[0]!, why);
@@ -246,7 +251,7 @@ test('private ring on sockets: a member cannot speak for another at any hop (uns
     const genuine = as(ids.get(9n)!, store);
     m = lines.length;
     await member.sendMessage(net.contactOf(2), genuine);
-    assert.ok(await net.until(() => of(lines, 2, m).includes('Store 0159 request accepted'), 10_000));
+    assert.ok(await net.until(() => of(lines, 2, m).includes('Store 0159 request accepted'), WAIT_MS));
     for (const hops of [4, 5, 6]) {
       const r = lines.length;
       await member.sendMessage(net.contactOf(2), { ...genuine, hops });
@@ -261,10 +266,10 @@ test('private ring on sockets: a member cannot speak for another at any hop (uns
     writeFileSync(join(dir, 'peer-4', '2067.pdf'), Buffer.from('honest'));
     m = lines.length;
     net.peer(4)!.store('2067');
-    assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), 10_000), of(lines, 19, m).join('\n'));
+    assert.ok(await net.until(() => of(lines, 19, m).includes('File 2067 stored here'), WAIT_MS), of(lines, 19, m).join('\n'));
     m = lines.length;
     net.peer(9)!.request('4103');
-    assert.ok(await net.until(() => of(lines, 9, m).includes('File 4103 received'), 10_000), of(lines, 9, m).join('\n'));
+    assert.ok(await net.until(() => of(lines, 9, m).includes('File 4103 received'), WAIT_MS), of(lines, 9, m).join('\n'));
     assert.ok(net.staleIds().length === 0);
   } finally {
     await net.close();
@@ -368,11 +373,11 @@ async function storesAndRequests(net: Testnet, lines: PeerLine[], dir: string): 
     net.peer(from)!.store(name);
   });
   const stored = () => OWNED_BY_8.filter((name) => of(lines, 8, m).includes(`File ${name} stored here`));
-  assert.ok(await net.until(() => stored().length === OWNED_BY_8.length, 20_000), `stored ${stored().length} of ${OWNED_BY_8.length}:\n${of(lines, 8, m).join('\n')}`);
+  assert.ok(await net.until(() => stored().length === OWNED_BY_8.length, WAIT_MS), `stored ${stored().length} of ${OWNED_BY_8.length}:\n${of(lines, 8, m).join('\n')}`);
   const m2 = lines.length;
   OWNED_BY_8.forEach((name, i) => net.peer(MEMBERS[(i + 1) % MEMBERS.length]!)!.request(name));
   const received = () => OWNED_BY_8.filter((name, i) => of(lines, MEMBERS[(i + 1) % MEMBERS.length]!, m2).includes(`File ${name} received`));
-  assert.ok(await net.until(() => received().length === OWNED_BY_8.length, 20_000), `received ${received().length} of ${OWNED_BY_8.length}`);
+  assert.ok(await net.until(() => received().length === OWNED_BY_8.length, WAIT_MS), `received ${received().length} of ${OWNED_BY_8.length}`);
 }
 
 test('open ring on sockets: idle connections from 50 addresses hold every stranger slot, Stores and Requests between members all succeed', T, async () => {
@@ -384,7 +389,7 @@ test('open ring on sockets: idle connections from 50 addresses hold every strang
   try {
     const victim = net.peer(8)!;
     // strangers fill their whole share (64 - 16)
-    assert.ok(await net.until(() => (victim.transportStats()?.inbound ?? 0) >= 48, 10_000), `flooded: ${JSON.stringify(victim.transportStats())}`);
+    assert.ok(await net.until(() => (victim.transportStats()?.inbound ?? 0) >= 48, WAIT_MS), `flooded: ${JSON.stringify(victim.transportStats())}`);
     await storesAndRequests(net, lines, dir);
     const st = victim.transportStats()!;
     assert.ok(st.inbound <= 64, JSON.stringify(st));
@@ -405,10 +410,10 @@ test('open ring on sockets: slow connections from the members\' own host do not 
   const attacks = [8, 2, 4, 14, 19].map((id) => flood(net.contactOf(id).port, ['127.0.0.1'], 64, 3000, slowFrame, 250));
   try {
     writeFileSync(join(dir, 'peer-8', '4103.pdf'), randomBytes(300_000));
-    assert.ok(await net.until(() => (net.peer(8)!.transportStats()?.inbound ?? 0) >= 30, 10_000), `the slow connections are in: ${JSON.stringify(net.peer(8)!.transportStats())}`);
+    assert.ok(await net.until(() => (net.peer(8)!.transportStats()?.inbound ?? 0) >= 30, WAIT_MS), `the slow connections are in: ${JSON.stringify(net.peer(8)!.transportStats())}`);
     const m = lines.length;
     net.peer(2)!.request('4103');
-    assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), 15_000), of(lines, 2, m).join('\n'));
+    assert.ok(await net.until(() => of(lines, 2, m).includes('File 4103 received'), WAIT_MS), of(lines, 2, m).join('\n'));
     await storesAndRequests(net, lines, dir);
     assert.ok(of(lines, 8).some((l) => /closed to make room \(127\.0\.0\.1 holds 32 connections\)/.test(l)), 'the slow ones made room');
     assert.ok(net.staleIds().length === 0);
@@ -482,14 +487,14 @@ async function overwriteAndPlant(net: Testnet, dir: string, ep: Endpoint, me: Co
   writeFileSync(join(peerDir(8), '2067.pdf'), genuine);
   net.peer(8)!.store('2067');
   const holders = () => [19, 2, 4].filter((id) => existsSync(join(peerDir(id), '2067.pdf')) && readFileSync(join(peerDir(id), '2067.pdf')).equals(genuine));
-  assert.ok(await net.until(() => holders().length === 3, 15_000), `the owner and its replicas hold the genuine bytes (${holders().join(', ')})`);
+  assert.ok(await net.until(() => holders().length === 3, WAIT_MS), `the owner and its replicas hold the genuine bytes (${holders().join(', ')})`);
   for (const rid of [1, 2, 20]) await push(19, '2067', rid, net.contactOf(14));
   assert.deepEqual(holders(), [19, 2, 4], 'still the genuine bytes everywhere');
   assert.ok(!existsSync(join(peerDir(9), '0017.pdf')) && !existsSync(join(peerDir(14), '0017.pdf')));
   // a member speaking from a second address may confuse the others about its own id for a while;
   // once it is gone the ring must be the true ring again
   await ep.close();
-  assert.ok(await net.until(() => net.staleIds().length === 0, 15_000), `stale: ${net.staleIds().join(', ')}`);
+  assert.ok(await net.until(() => net.staleIds().length === 0, WAIT_MS), `stale: ${net.staleIds().join(', ')}`);
 }
 
 for (const secure of [false, true]) {
@@ -546,7 +551,7 @@ test('a final request on sockets is answered only for stored names: no key, no f
       for (const [i, file] of ['secret.txt', `peer-${a}.key`, 'dropped.txt'].entries()) {
         await ep.sendMessage(net.contactOf(a!), { type: 'file-request', requester: me, file, rid: 100 + i, final: true, hops: 1, fallback: 200 });
       }
-      assert.ok(await net.until(() => got.filter((m) => m.type === 'file-missing').length === 3, 10_000), 'each is answered missing');
+      assert.ok(await net.until(() => got.filter((m) => m.type === 'file-missing').length === 3, WAIT_MS), 'each is answered missing');
       assert.deepEqual(offered, [], 'no file was offered');
     } finally {
       await ep.close();

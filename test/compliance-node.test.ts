@@ -15,7 +15,7 @@ import { complianceSuite, Recorder, type ComplianceWorld, type Party } from './t
 const HOST = '127.0.0.1';
 const IDS = [1, 2, 10, 11, 20, 21, 22, 23, 30, 31, 40, 41];
 const BASE = await freeBasePort(IDS);
-const WAIT_MS = 10_000;
+const WAIT_MS = 30_000;
 const ring = await createThrowawayRing();
 const outsiders = await createThrowawayRing();
 const runtime = createNodeRuntime();

@@ -49,7 +49,7 @@ describe('cdht CLI, end to end', () => {
       at(8).waitFor(['Peer 9 will depart from the network', 'My new first successor is Peer 14', 'My new second successor is Peer 19'], { ordered: true }),
       at(5).waitFor(['Peer 9 will depart from the network', 'My new first successor is Peer 8', 'My new second successor is Peer 14'], { ordered: true }),
     ]);
-    assert.deepEqual(await at(9).waitForExit(10_000), { code: 0, signal: null }, 'peer 9 exits with 0 after Quit');
+    assert.deepEqual(await at(9).waitForExit(), { code: 0, signal: null }, 'peer 9 exits with 0 after Quit');
     await at(14).waitFor(['Ping request message received from Peer 8', 'Ping request message received from Peer 5']);
 
     // Store 2067 (key 19) typed at 8 travels 8 -> 14 -> 19.
@@ -79,7 +79,7 @@ describe('cdht CLI, end to end', () => {
     // 14 is killed (Ctrl+C): 8 and 5, whose successor it was, notice after missed pings and repair.
     ring.markAll();
     at(14).signal('SIGINT');
-    assert.deepEqual(await at(14).waitForExit(5_000), { code: 130, signal: null }, 'SIGINT exits with 130');
+    assert.deepEqual(await at(14).waitForExit(), { code: 130, signal: null }, 'SIGINT exits with 130');
     await Promise.all([
       at(8).waitFor(['Peer 14 is no longer alive', 'My new first successor is Peer 15', 'My new second successor is Peer 19'], { ordered: true }),
       at(5).waitFor(['Peer 14 is no longer alive', 'My new first successor is Peer 8', 'My new second successor is Peer 15'], { ordered: true }),
@@ -123,19 +123,18 @@ describe('cdht CLI, end to end', () => {
     assert.ok(help.out.some((l) => l.startsWith('Usage: cdht init')));
   });
 
-  test('join through a peer nobody runs fails within 5 s', async () => {
+  test('join through a peer nobody runs fails on the refused connection, not after a wait', async () => {
     const base = await freeBasePort();
-    const t0 = Date.now();
-    const p = await runCli(['join', '15', '4', '1', '--base-port', String(base)], { cwd: tempDir(), timeoutMs: 5_000 });
-    assert.ok(Date.now() - t0 < 5_000);
+    const p = await runCli(['join', '15', '4', '1', '--base-port', String(base)], { cwd: tempDir() });
     assert.notEqual(p.status.code, 0, p.describe());
-    assert.ok([...p.out, ...p.err].some((l) => /Peer 4 cannot be reached/.test(l)), p.describe());
+    // the refusal itself ends the join (no timer ran out): the line names it
+    assert.ok([...p.out, ...p.err].some((l) => /Peer 4 cannot be reached.*ECONNREFUSED/.test(l)), p.describe());
   });
 
   test('a peer whose port is taken says so and exits 1', async () => {
     const ring = await newRing();
     await ring.init(2, 4, 5, INTERVAL_S).waitFor(['Ping requests sent to Peers 4 and 5']);
-    const p = await runCli(['init', '2', '4', '5', '1', '--base-port', String(ring.basePort)], { cwd: ring.cwd, timeoutMs: 5_000 });
+    const p = await runCli(['init', '2', '4', '5', '1', '--base-port', String(ring.basePort)], { cwd: ring.cwd });
     assert.equal(p.status.code, 1, p.describe());
     assert.ok([...p.out, ...p.err].some((l) => /Peer 2.*in use/.test(l)), p.describe());
     assert.ok(ring.peer(2).running, 'the first peer is unharmed');

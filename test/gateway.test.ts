@@ -15,7 +15,7 @@ import { CdhtError } from '../src/core/errors.js';
 import { createAuthority, issuePeer, type TlsIdentity } from '../src/security/ca.js';
 import { FakeApi, latch } from './helpers/fake-api.js';
 
-const WAIT_MS = 10_000;
+const WAIT_MS = 30_000;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const addr = (g: Gateway): string => `${g.address.host}:${g.address.port}`;
 

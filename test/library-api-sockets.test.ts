@@ -365,9 +365,9 @@ test('sockets: aborting a put whose source is stalled rejects at once', { timeou
     const put = a.put('stalled', source, { signal: ac.signal });
     await reached;
     ac.abort();
-    const t0 = Date.now();
+    // the source never yields again, so a put that waited for it would never settle: that it
+    // rejects at all is the proof (the test's bound is the safety net), no wall time compared
     await rejectsWith(put, 'CDHT_ERR_ABORTED');
-    assert.ok(Date.now() - t0 < 2000, 'rejects without waiting for the source');
     assert.deepEqual(leftovers(dataDir), []);
     // and a deadline ends it the same way
     const never = (async function* () {

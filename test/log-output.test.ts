@@ -36,7 +36,7 @@ function jsonLines(text: string): Record<string, unknown>[] {
   });
 }
 
-test('ca create: the same sentence as text and as one JSON object', { timeout: 60_000 }, async () => {
+test('ca create: the same sentence as text and as one JSON object', { timeout: 300_000 }, async () => {
   const base = mkdtempSync(join(tmpdir(), 'cdht-logout-'));
   dirs.push(base);
   const text = await run(['ca', 'create', join(base, 'a')]);
@@ -49,7 +49,7 @@ test('ca create: the same sentence as text and as one JSON object', { timeout: 6
   assert.equal(objs[0]!['msg'], text.out.trim().replaceAll(join(base, 'a'), join(base, 'b')));
 });
 
-test('an error goes to stderr as a JSON object at level error, with the exit code unchanged', { timeout: 60_000 }, async () => {
+test('an error goes to stderr as a JSON object at level error, with the exit code unchanged', { timeout: 300_000 }, async () => {
   const text = await run(['lookup', '5', '--via', '127.0.0.1:1']);
   const json = await run(['lookup', '5', '--via', '127.0.0.1:1', '--log-format', 'json']);
   assert.notEqual(text.code, 0);
@@ -61,7 +61,7 @@ test('an error goes to stderr as a JSON object at level error, with the exit cod
   assert.equal(objs[0]!['msg'], text.err.trim().split('\n')[0]);
 });
 
-test('check through CDHT_LOG_FORMAT: every line an object; --json typed beside it wins over the environment', { timeout: 120_000 }, async () => {
+test('check through CDHT_LOG_FORMAT: every line an object; --json typed beside it wins over the environment', { timeout: 300_000 }, async () => {
   const json = await run(['check', '--seeds', '2', '--no-shrink'], { CDHT_LOG_FORMAT: 'json' });
   assert.equal(json.code, 0, json.err);
   const objs = jsonLines(json.out);
@@ -73,7 +73,7 @@ test('check through CDHT_LOG_FORMAT: every line an object; --json typed beside i
   assert.equal(result['msg'], undefined, 'the result object itself, not a log line');
 });
 
-test('a bad value, or json beside --json on the command line, is a usage error', { timeout: 60_000 }, async () => {
+test('a bad value, or json beside --json on the command line, is a usage error', { timeout: 300_000 }, async () => {
   const bad = await run(['lookup', '5', '--via', '127.0.0.1:1', '--log-format', 'yaml']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--log-format must be text or json \(got "yaml"\)/);

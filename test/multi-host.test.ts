@@ -40,24 +40,24 @@ async function threeHosts(hosts: Host[], port: number): Promise<void> {
       start(i, ['init', String(ids[i]), `${ids[s1]}@${at(s1)}`, `${ids[s2]}@${at(s2)}`, '0.3']);
     }
     // every first peer is up and answering before the fourth joins
-    await Promise.all(peers.map((p, i) => p.waitFor([`Ping response received from Peer ${ids[(i + 1) % 3]}`], { timeoutMs: 15_000 })));
+    await Promise.all(peers.map((p, i) => p.waitFor([`Ping response received from Peer ${ids[(i + 1) % 3]}`])));
     const joiner = start(3, ['join', '40', at(1), '0.3']);
-    await joiner.waitFor(['Join request has been accepted', 'My first successor is Peer 10', 'My second successor is Peer 20'], { timeoutMs: 15_000 });
-    await peers[2]!.waitFor(['Peer 40 Join request received', 'My new first successor is Peer 40'], { timeoutMs: 5000 });
+    await joiner.waitFor(['Join request has been accepted', 'My first successor is Peer 10', 'My second successor is Peer 20']);
+    await peers[2]!.waitFor(['Peer 40 Join request received', 'My new first successor is Peer 40']);
     // a file stored from the joiner's host (key 4103 mod 256 = 7: owned by 10) and fetched from 30's
     const bytes = randomBytes(200_000);
     writeFileSync(join(dir, 'peer-3', '4103.pdf'), bytes);
     joiner.send('Store 4103');
-    await peers[0]!.waitFor(['Store 4103 request accepted', 'File 4103 stored here'], { timeoutMs: 10_000 });
+    await peers[0]!.waitFor(['Store 4103 request accepted', 'File 4103 stored here']);
     peers[2]!.send('Request 4103');
-    await peers[2]!.waitFor(['Peer 10 had File 4103', 'File 4103 received'], { timeoutMs: 10_000 });
+    await peers[2]!.waitFor(['Peer 10 had File 4103', 'File 4103 received']);
     assert.deepEqual(readFileSync(join(dir, 'peer-2', 'received_4103.pdf')), bytes);
   } finally {
     await Promise.all(peers.map((p) => p.stop()));
   }
 }
 
-test('three loopback hosts, one port: join across them and move a file', { timeout: 60_000 }, async () => {
+test('three loopback hosts, one port: join across them and move a file', { timeout: 300_000 }, async () => {
   const hosts = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
   let port = 0;
   for (let tries = 0; tries < 20 && !port; tries++) {
@@ -68,7 +68,7 @@ test('three loopback hosts, one port: join across them and move a file', { timeo
   await threeHosts(hosts.map((addr) => ({ addr })), port);
 });
 
-test('three network namespaces joined by veth links', { timeout: 60_000, skip: netnsUnavailable() }, async () => {
+test('three network namespaces joined by veth links', { timeout: 300_000, skip: netnsUnavailable() }, async () => {
   // a /24 that exists only inside the namespaces made for this test
   const lan = makeLan(4, '10.213.6');
   try {

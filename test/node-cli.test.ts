@@ -12,7 +12,7 @@ import { freeBasePort } from './helpers/ports.js';
 import { parsePrometheus, sampleValue } from './helpers/prometheus.js';
 
 /** Generous: two busy cores, and a join waits for pings to answer. */
-const WAIT_MS = 30_000;
+const WAIT_MS = 60_000;
 const INTERVAL = ['--ping-interval', '0.5'];
 const dirs: string[] = [];
 const procs: CliProcess[] = [];
@@ -336,7 +336,7 @@ describe('cdht node: health and metrics', () => {
 });
 
 /** Asks `url` until `done` holds for its answer (each ask waits for the answer; at most `tries`). */
-async function pollUntil(url: string, done: (r: { status: number; body: string }) => boolean, what: string, tries = 300): Promise<{ status: number; body: string }> {
+async function pollUntil(url: string, done: (r: { status: number; body: string }) => boolean, what: string, tries = 600): Promise<{ status: number; body: string }> {
   let last: { status: number; body: string } | undefined;
   for (let i = 0; i < tries; i++) {
     last = await get(url);

@@ -20,7 +20,7 @@ const ATTACKER = '127.0.0.2';
 const OTHER_ATTACKER = '127.0.0.3';
 const IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
 const BASE = await freeBasePort(IDS);
-const T = { timeout: 60_000 };
+const T = { timeout: 180_000 };
 
 function contact(id: number): Contact {
   assert.ok(IDS.includes(id), `id ${id} is missing from IDS`);
@@ -78,15 +78,14 @@ test('no acknowledgement in time: the send is rejected and the connection droppe
 });
 
 test('a peer that dies with messages unacknowledged: every pending send is rejected at once', T, async (t) => {
-  const a = await openPeer(t, contact(5));
+  // an hour to acknowledge: a send rejected at all was rejected by the close, never by the deadline
+  const a = await openPeer(t, contact(5), { limits: { ackTimeoutMs: 3_600_000 } });
   const hang = await silentServer(t, contact(6).port);
   const sends = Array.from({ length: 5 }, (_, i) => a.ep.sendMessage(contact(6), query(a.me, i)));
   const outcomes = Promise.allSettled(sends);
   await eventually('the messages to arrive', () => hang.received() > 0 && hang.sockets.length === 1);
-  const t0 = performance.now();
   hang.sockets[0]!.destroy(); // the peer's process is gone
   const results = await within(outcomes, 'the sends to settle');
-  assert.ok(performance.now() - t0 < 2000, 'well before the acknowledgement deadline');
   for (const r of results) {
     assert.equal(r.status, 'rejected');
     assert.equal((r as PromiseRejectedResult).reason.code, 'CDHT_ERR_UNREACHABLE');
@@ -261,9 +260,8 @@ test('one host cannot take every slot: strangers capped per host and in their sh
   await eventually('the strangers\' slots to be shared', () => first.filter((s) => !s.destroyed).length === 8 && b.stats().inbound === 16);
   assert.ok(second.every((s) => !s.destroyed), 'the newcomers from the other host stay');
   // a member (its first message names it, at its own host) gets a slot of the members' share
-  const t0 = performance.now();
-  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a member while the strangers\' share is full', 2000);
-  assert.ok(performance.now() - t0 < 1000);
+  // no stranger lets go of a slot here, so a member made to wait for one would never be answered
+  await within(a.ep.sendMessage(b.me, query(a.me, 1)), 'a member while the strangers\' share is full');
   await eventually('the member\'s connection to count as a member\'s', () => b.stats().memberInbound === 1);
   // more strangers never evict it: its link carries the next message, no new connection is made
   const third = await Promise.all(Array.from({ length: 24 }, () => rawTcp(b.me.port, { localAddress: OTHER_ATTACKER })));

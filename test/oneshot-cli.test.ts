@@ -12,7 +12,7 @@ import { createAuthority, issuePeer, loadTlsIdentity, writeAuthority, writePeer 
 import { FakeApi } from './helpers/fake-api.js';
 import { CLI_SCRIPT, cleanEnv } from './helpers/cli.js';
 
-const WAIT_MS = 20_000;
+const WAIT_MS = 60_000;
 
 interface Run {
   code: number | null;

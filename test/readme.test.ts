@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from './helpers/cli.js';
-import { libraryExamples, README } from './helpers/readme-examples.js';
+import { libraryExamples, onBasePort, README } from './helpers/readme-examples.js';
 
 const readme = README;
 const blocks = libraryExamples();
@@ -15,6 +15,13 @@ test('the README has library examples to run', () => {
 });
 
 // The examples themselves run in package.test.ts, from the packed package in an empty folder.
+
+test('every ring and peer an example starts takes the test\'s base port, never the README\'s fixed 12000', () => {
+  for (const code of blocks) {
+    const starts = code.match(/\b(createTestnet|startPeer)\(/g)?.length ?? 0;
+    assert.equal(onBasePort(code, 23456).match(/\b(createTestnet|startPeer)\(\{ basePort: 23456,/g)?.length ?? 0, starts, code);
+  }
+});
 
 test('the licence package.json names is there, and the README warns about ephemeral base ports', () => {
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { license: string };

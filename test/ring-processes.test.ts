@@ -15,6 +15,8 @@ import { CliProcess, cleanEnv, expectUsageErrors } from './helpers/cli.js';
 import { freePortSpan } from './helpers/ports.js';
 
 const PEERS = 16;
+/** Looks at the reporter's rows, one a ping round, before the ring must have settled. */
+const PING_ROUNDS = 120;
 const procs: CliProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'cdht-ring-processes-'));
 after(async () => {
@@ -43,7 +45,7 @@ const start = (args: string[]) => {
   return p;
 };
 
-test('--processes and --slice: usage mistakes are told in one line', { timeout: 120_000 }, async () => {
+test('--processes and --slice: usage mistakes are told in one line', { timeout: 300_000 }, async () => {
   // one at a time: seven node processes at once overrun the helper's bound on a loaded machine
   const cases: [string[], RegExp][] = [
     [['ring', '--random', '8', '--processes', '2'], /--processes needs --bits above 8 and --random N/],
@@ -57,7 +59,7 @@ test('--processes and --slice: usage mistakes are told in one line', { timeout: 
   for (const c of cases) await expectUsageErrors([c], dir, 'Usage: cdht ring');
 });
 
-test(`${PEERS} peers over 2 processes make one ring; the end of input stops both`, { timeout: 90_000 }, async () => {
+test(`${PEERS} peers over 2 processes make one ring; the end of input stops both`, { timeout: 300_000 }, async () => {
   const basePort = await freePortSpan(PEERS);
   const ring = ringOf(basePort);
   const truth = ringSuccessors(ring);
@@ -74,13 +76,20 @@ test(`${PEERS} peers over 2 processes make one ring; the end of input stops both
     const id = BigInt(m[1]!);
     return [m[2], m[3], m[5], m[6]].join(' ') === [at(id, -2), at(id, -1), ...truth.get(id)!.slice(0, 2)].join(' ');
   };
+  // between two looks, a ping round of this slice's first peer (its lines shown): the event that can change a row
+  const pinger = new RegExp(`^\\[ *${ring[mine.from]}\\] Ping request`);
+  p.send('pings on');
+  await p.waitFor(['Ping lines shown']);
   let right = 0;
-  for (let round = 0; round < 40 && right < mine.to - mine.from; round++) {
+  for (let round = 0; round < PING_ROUNDS && right < mine.to - mine.from; round++) {
     p.mark();
     p.send('ring');
     await p.waitFor([/^Unmonitored Peers/]);
     right = p.linesSinceMark().filter(rightRow).length;
-    if (right < mine.to - mine.from) await new Promise((r) => setTimeout(r, 500)); // the next ping round
+    if (right < mine.to - mine.from) {
+      p.mark();
+      await p.waitFor([pinger]);
+    }
   }
   assert.equal(right, mine.to - mine.from, `every peer of slice 0 has its true neighbours, some in the other process\n  ${p.describe()}`);
   // stop and start again: this slice starts its own share of the addresses again
@@ -92,20 +101,20 @@ test(`${PEERS} peers over 2 processes make one ring; the end of input stops both
   // the other slice runs in its own process: its ports answer, and stop answering once input ends
   assert.ok(await listening(basePort + PEERS - 1), 'the last peer (slice 1) listens');
   p.child.stdin!.end();
-  const status = await p.waitForExit(30_000);
+  const status = await p.waitForExit();
   assert.equal(status.code, 0, p.describe());
   assert.equal(await listening(basePort + PEERS - 1), false, 'slice 1 stopped with the ring');
   assert.deepEqual(p.err, []);
 });
 
-test('a slice that cannot start is told in one line and stops the ring with 1', { timeout: 60_000 }, async () => {
+test('a slice that cannot start is told in one line and stops the ring with 1', { timeout: 300_000 }, async () => {
   const basePort = await freePortSpan(PEERS);
   // a port of slice 1 taken: that process cannot start its peers
   const squatter = net.createServer().listen(basePort + PEERS - 2, '127.0.0.1');
   await new Promise((r) => squatter.once('listening', r));
   try {
     const p = start(['--processes', '2', '--base-port', String(basePort)]);
-    const status = await p.waitForExit(45_000);
+    const status = await p.waitForExit();
     assert.equal(status.code, 1, p.describe());
     const lines = p.err.filter((l) => l.includes('--slice 1/2'));
     assert.equal(lines.length, 1, p.describe());
@@ -115,7 +124,7 @@ test('a slice that cannot start is told in one line and stops the ring with 1', 
   }
 });
 
-test('--log-format json over 2 processes: every line is one JSON object, the other slice\'s peers among them', { timeout: 90_000 }, async () => {
+test('--log-format json over 2 processes: every line is one JSON object, the other slice\'s peers among them', { timeout: 300_000 }, async () => {
   const basePort = await freePortSpan(PEERS);
   const ring = ringOf(basePort);
   const theirs = sliceRange(PEERS, { index: 1, of: 2 });
@@ -124,7 +133,7 @@ test('--log-format json over 2 processes: every line is one JSON object, the oth
   // a ping line of a peer that runs in the other process, passed on as it logged it
   await p.waitFor([new RegExp(`"id":"(${ids.join('|')})".*"event":"pong-received"|"event":"pong-received".*"id":"(${ids.join('|')})"`)], { timeoutMs: 60_000 });
   p.child.stdin!.end();
-  const status = await p.waitForExit(30_000);
+  const status = await p.waitForExit();
   assert.equal(status.code, 0, p.describe());
   const notJson = p.out.filter((l) => {
     try {

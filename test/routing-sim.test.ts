@@ -8,7 +8,7 @@ import { runScale } from '../src/scale.js';
 const SEED = Number(process.env.SEED ?? 1);
 
 for (const peers of [16, 256, 4096, 16384]) {
-  test(`fingers at ${peers} peers: every lookup reaches the true owner in at most ½·log2 N + 0.5 hops on average`, { timeout: 120_000 }, async () => {
+  test(`fingers at ${peers} peers: every lookup reaches the true owner in at most ½·log2 N + 0.5 hops on average`, async () => {
     const r = await runScale({ peers, bits: 32, routing: 'fingers', lookups: 1000, seed: SEED });
     assert.equal(r.peers, peers);
     assert.equal(r.failures, 0, `${r.failures} of ${r.lookups} lookups missed the owner (seed ${SEED})`);
@@ -17,13 +17,13 @@ for (const peers of [16, 256, 4096, 16384]) {
   });
 }
 
-test('fix_fingers builds the tables from nothing: 256 peers after 40 s of virtual time', { timeout: 60_000 }, async () => {
+test('fix_fingers builds the tables from nothing: 256 peers after 40 s of virtual time', async () => {
   const r = await runScale({ peers: 256, bits: 32, routing: 'fingers', lookups: 500, seed: SEED, fingers: 'protocol', warmupMs: 40_000 });
   assert.equal(r.failures, 0);
   assert.ok(r.meanHops <= r.halfLog2N + 0.5, `mean ${r.meanHops.toFixed(2)}`);
 });
 
-test('on a private ring too: fix_fingers builds the tables with lookups that carry their origin proofs (128 peers)', { timeout: 60_000 }, async () => {
+test('on a private ring too: fix_fingers builds the tables with lookups that carry their origin proofs (128 peers)', async () => {
   const r = await runScale({ peers: 128, bits: 32, routing: 'fingers', lookups: 300, seed: SEED, fingers: 'protocol', warmupMs: 40_000, secure: true });
   assert.equal(r.failures, 0);
   assert.ok(r.meanHops <= r.halfLog2N + 0.5, `mean ${r.meanHops.toFixed(2)}`);

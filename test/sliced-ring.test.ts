@@ -26,7 +26,7 @@ test('a slice needs ids derived from addresses, on sockets, and a share that exi
   await assert.rejects(createTestnet({ bits: 32, count: 8, slice: { index: 2, of: 2 } }), /0 <= index < of/);
 });
 
-test(`two slices of ${PEERS} peers, started apart, make one ring: true neighbours, lookups across`, { timeout: 60_000 }, async () => {
+test(`two slices of ${PEERS} peers, started apart, make one ring: true neighbours, lookups across`, { timeout: 180_000 }, async () => {
   const basePort = await freePortSpan(PEERS);
   const opts = { bits: 32, count: PEERS, basePort, routing: 'fingers' as const, settled: true, seedFingers: false, pingIntervalMs: 500 };
   const nets: Testnet[] = [];
@@ -63,7 +63,7 @@ test(`two slices of ${PEERS} peers, started apart, make one ring: true neighbour
       for (const owner of to.runningIds().slice(0, 4)) {
         const key = a.space.add(at(owner, -1), 1n); // just past its predecessor: owned by `owner`
         const asker = from.peer(from.runningIds()[0]!)!;
-        const r = await asker.lookup(key, { timeoutMs: 5_000 });
+        const r = await asker.lookup(key, { timeoutMs: 30_000 });
         assert.equal(r.owner.id, owner, `key ${key} from Peer ${asker.id}`);
         assert.equal(r.owner.id, a.space.ownerOf(key, ring));
       }

@@ -28,7 +28,7 @@ class Client extends PageSocket {
   constructor(url: string, headers: Record<string, string> = {}) {
     super(url, cleanups, headers);
   }
-  wait<T extends ServerMessage>(pred: (m: ServerMessage) => boolean, ms = 10_000): Promise<T> {
+  wait<T extends ServerMessage>(pred: (m: ServerMessage) => boolean, ms = 30_000): Promise<T> {
     return this.waitFor<T>(pred, { ms });
   }
   ask(msg: Record<string, unknown>, ref: number): Promise<ServerMessage & { type: 'reply' | 'error' }> {

@@ -10,7 +10,17 @@ import { freeBasePort as freeBaseFor } from './ports.js';
 /** Tests run from dist/test/helpers, three levels below the repository. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI_SCRIPT = join(REPO_ROOT, 'bin', 'cdht.js');
-export const DEFAULT_WAIT_MS = 15_000;
+/**
+ * How long a wait on a process's output or exit may take before the test fails: a safety net for
+ * a hung process, not a measure of speed. Generous, since on a busy 2-core machine a `cdht`
+ * process alone can take 5 s to import its modules.
+ */
+export const DEFAULT_WAIT_MS = 60_000;
+/**
+ * One-shot commands (runCli) running at once in this test process; more wait their turn. A dozen
+ * started together on two cores each took longer than any bound meant for one.
+ */
+export const MAX_PARALLEL_CLIS = 2;
 /** Lines of a process's output quoted in a failure message. */
 const TAIL_LINES = 20;
 /** Lines kept per stream; a runaway peer must not eat the test's memory. */
@@ -200,25 +210,59 @@ function show(list: readonly Expect[]): string {
   return list.map((e) => (typeof e === 'string' ? JSON.stringify(e) : String(e))).join(', ');
 }
 
-/** Runs the CLI to completion (it must exit by itself within the bound). */
-export async function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number }): Promise<CliProcess & { status: ExitStatus }> {
-  const p = new CliProcess(args, opts);
+/** Turns for runCli: at most MAX_PARALLEL_CLIS one-shots run, the rest wait in order. */
+let runningClis = 0;
+const waitingClis: Array<() => void> = [];
+
+async function cliTurn(): Promise<() => void> {
+  if (runningClis >= MAX_PARALLEL_CLIS) await new Promise<void>((resolve) => waitingClis.push(resolve));
+  else runningClis++;
+  // the finished one hands its turn straight to the next in line, so the count stays right
+  return () => {
+    const next = waitingClis.shift();
+    if (next) next();
+    else runningClis--;
+  };
+}
+
+/** Runs `work` (a one-shot process started and awaited by hand) in one of runCli's turns. */
+export async function inCliTurn<T>(work: () => Promise<T>): Promise<T> {
+  const done = await cliTurn();
   try {
-    await p.waitForExit(opts.timeoutMs ?? DEFAULT_WAIT_MS);
+    return await work();
   } finally {
-    await p.stop();
+    done();
   }
-  return p as CliProcess & { status: ExitStatus };
+}
+
+/**
+ * Runs the CLI to completion (it must exit by itself within the bound). At most MAX_PARALLEL_CLIS
+ * run at once; the bound counts from the process's start, not from the call.
+ */
+export async function runCli(args: string[], opts: SpawnOptions & { timeoutMs?: number }): Promise<CliProcess & { status: ExitStatus }> {
+  const done = await cliTurn();
+  try {
+    const p = new CliProcess(args, opts);
+    try {
+      await p.waitForExit(opts.timeoutMs ?? DEFAULT_WAIT_MS);
+    } finally {
+      await p.stop();
+    }
+    return p as CliProcess & { status: ExitStatus };
+  } finally {
+    done();
+  }
 }
 
 /**
  * Runs each case (arguments and a pattern the error must match) and checks the usage-error contract:
  * exit code 2, exactly one `cdht: error:` line and it comes first, then the usage, nothing on stdout.
+ * The cases are started together but run MAX_PARALLEL_CLIS at a time (runCli's turns).
  */
 export async function expectUsageErrors(cases: ReadonlyArray<readonly [string[], RegExp]>, cwd: string, usage: string): Promise<void> {
   await Promise.all(
     cases.map(async ([args, names]) => {
-      const p = await runCli(args, { cwd, timeoutMs: 10_000 });
+      const p = await runCli(args, { cwd });
       const what = `cdht ${args.join(' ')}\n  ${p.describe()}`;
       assert.equal(p.status.code, 2, `exit code 2 for ${what}`);
       const errors = p.err.filter((l) => l.startsWith('cdht: error:'));

@@ -12,7 +12,8 @@ import type { Endpoint, EndpointOptions } from '../../src/transport/types.js';
 import { Recorder } from '../transport-compliance.js';
 
 export { Recorder };
-export const WAIT_MS = 10_000;
+/** A safety net for waits on sockets, not a measure of speed: generous for a busy 2-core machine. */
+export const WAIT_MS = 30_000;
 
 /** Fires whenever any recorder saw something: waits re-check their condition then. */
 export const changes = new EventEmitter();

@@ -27,7 +27,7 @@ export class PageSocket {
    * after `ms` naming `what` and the last messages.
    */
   waitFor<T extends ServerMessage>(pred: (m: ServerMessage) => boolean, o: { ms?: number; what?: string; latest?: boolean } = {}): Promise<T> {
-    const ms = o.ms ?? 10_000;
+    const ms = o.ms ?? 30_000;
     return new Promise((resolve, reject) => {
       const finish = (err?: Error, hit?: ServerMessage) => {
         clearTimeout(timer);

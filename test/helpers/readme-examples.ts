@@ -16,3 +16,13 @@ export function libraryExamples(): string[] {
 export function exampleTitle(code: string): string {
   return (code.split('\n').find((l) => l.trim() && !l.startsWith('import')) ?? '').slice(0, 60);
 }
+
+/**
+ * The example with `basePort` given to every ring and peer it starts (createTestnet, startPeer):
+ * the README's examples use the default 12000, which a test must not count on being free.
+ */
+export function onBasePort(code: string, basePort: number): string {
+  const out = code.replace(/\b(createTestnet|startPeer)\(\{/g, `$1({ basePort: ${basePort},`);
+  if (out === code && /\b(createTestnet|startPeer)\(/.test(code)) throw new Error('a ring or peer started without an options object: give it a base port by hand');
+  return out;
+}
