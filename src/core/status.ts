@@ -14,8 +14,9 @@
 //   only from a connection proven by the peer's own certificate (its id). The ring authority's
 //   holder can issue that certificate at will (`cdht ca issue ID`), so "the authority or the peer
 //   itself" comes to the same thing without a second kind of credential on the wire.
-import { isLoopback, plainHost, type Address, type Contact, type Target } from './contact.js';
+import { isLoopback, plainHost, type Contact, type Target } from './contact.js';
 import type { Ctx } from './context.js';
+import { HostWindow } from './host-window.js';
 import type { Depart } from './membership/depart.js';
 import type { Liveness } from './membership/liveness.js';
 import type { Successors } from './membership/successors.js';
@@ -37,8 +38,8 @@ function replyTarget(from: Contact): Target {
 }
 
 export class StatusDesk {
-  /** host -> replies sent in its current window, and when that window began. */
-  private readonly sent = new Map<string, { at: number; count: number }>();
+  /** Replies each host had in its current window. */
+  private readonly replies = new HostWindow(STATUS_BURST, STATUS_WINDOW_MS, MAX_RATE_HOSTS);
 
   constructor(
     private readonly ctx: Ctx,
@@ -64,27 +65,11 @@ export class StatusDesk {
     return undefined;
   }
 
-  /** True when `host` may have one more reply now (and counts it). */
-  private allow(host: Address['host']): boolean {
-    const now = this.ctx.now;
-    const key = plainHost(host);
-    const w = this.sent.get(key);
-    if (w && now - w.at < STATUS_WINDOW_MS) {
-      if (w.count >= STATUS_BURST) return false;
-      w.count++;
-      return true;
-    }
-    this.sent.delete(key);
-    if (this.sent.size >= MAX_RATE_HOSTS) this.sent.delete(this.sent.keys().next().value!);
-    this.sent.set(key, { at: now, count: 1 });
-    return true;
-  }
-
   onStatusQuery(msg: MessageOf<'status-query'>, origin: Origin): void {
     const ctx = this.ctx;
     const why = this.refusal(msg.from, origin);
     if (why) return ctx.note(`Dropped a status query from ${origin.src.host}: ${why}`, 'debug');
-    if (!this.allow(origin.src.host)) return ctx.note(`Dropped a status query from ${origin.src.host}: more than ${STATUS_BURST} a second`, 'debug');
+    if (!this.replies.take(origin.src.host, this.ctx.now)) return ctx.note(`Dropped a status query from ${origin.src.host}: more than ${STATUS_BURST} a second`, 'debug');
     const held = this.keys.all();
     const r = this.repl.status();
     const pred = this.live.pred1;
@@ -119,7 +104,7 @@ export class StatusDesk {
     const why = this.refusal(msg.from, origin);
     if (why) return ctx.note(`Dropped a decommission request from ${origin.src.host}: ${why}`, 'debug');
     // refusals are answered too (the operator should know why), within the same budget
-    if (!this.allow(origin.src.host)) return ctx.note(`Dropped a decommission request from ${origin.src.host}: more than ${STATUS_BURST} a second`, 'debug');
+    if (!this.replies.take(origin.src.host, this.ctx.now)) return ctx.note(`Dropped a decommission request from ${origin.src.host}: more than ${STATUS_BURST} a second`, 'debug');
     const refused = this.decommissionRefusal(origin);
     const reply = (accepted: boolean, reason: string) =>
       ctx.send(replyTarget(msg.from), { type: 'decommission-reply', from: ctx.self, qid: msg.qid, accepted, reason });

@@ -8,7 +8,8 @@
 // lookup unanswered after LOOKUP_DATAGRAM_RETRY_MS goes once more over connections, which find a
 // dead hop and route round it (and stay on connections to the end). A private ring seals datagrams
 // only for neighbours, and the specification's 8-bit ring keeps its connections.
-import { isLoopback, plainHost, type Contact } from '../contact.js';
+import { isLoopback, type Contact } from '../contact.js';
+import { HostWindow } from '../host-window.js';
 import type { Ctx } from '../context.js';
 import type { Id } from '../id-space.js';
 import type { MessageOf } from '../messages.js';
@@ -45,7 +46,7 @@ interface Pending {
 export class Lookups {
   private readonly pending = new Map<number, Pending>();
   /** Answers sent by datagram to each host in the current window. */
-  private readonly answered = new Map<string, { at: number; count: number }>();
+  private readonly answered = new HostWindow(DATAGRAM_ANSWERS_PER_HOST, ANSWER_WINDOW_MS, MAX_ANSWER_HOSTS);
 
   constructor(
     private readonly ctx: Ctx,
@@ -126,25 +127,12 @@ export class Lookups {
       if (ctx.cfg.secure) return ctx.send(msg.origin, reply, 'tcp');
       // a datagram's sender may be forged, and the answer goes to the asker it names: a bounded
       // number a second to any one host, so nobody turns the ring on a third host
-      if (!this.mayAnswer(msg.origin.host)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: more than ${DATAGRAM_ANSWERS_PER_HOST} answers a second to ${msg.origin.host}`, 'debug');
+      if (!isLoopback(msg.origin.host) && !this.answered.take(msg.origin.host, ctx.now)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: more than ${DATAGRAM_ANSWERS_PER_HOST} answers a second to ${msg.origin.host}`, 'debug');
       return ctx.send(msg.origin, reply, 'udp');
     }
     const path = msg.path && msg.path.length < MAX_PATH ? { path: [...msg.path, ctx.self.id] } : {};
     // on as it came: by datagram, or (a retry, a reroute) over connections
     ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1, ...path }, origin.via === 'udp' && this.byDatagram() ? 'udp' : 'tcp');
-  }
-
-  /** True when `host` may be sent one more answer by datagram now (and counts it). */
-  private mayAnswer(host: string): boolean {
-    if (isLoopback(host)) return true;
-    const now = this.ctx.now;
-    const key = plainHost(host);
-    const w = this.answered.get(key);
-    if (w && now - w.at < ANSWER_WINDOW_MS) return w.count++ < DATAGRAM_ANSWERS_PER_HOST;
-    this.answered.delete(key);
-    if (this.answered.size >= MAX_ANSWER_HOSTS) this.answered.delete(this.answered.keys().next().value!);
-    this.answered.set(key, { at: now, count: 1 });
-    return true;
   }
 
   onLookupReply(msg: MessageOf<'lookup-reply'>): void {

@@ -11,8 +11,9 @@
 //   HOLDS_BURST answers go to one host per window.
 // - An answer is taken only for a query of ours still waiting, about the same name, from the
 //   peer asked (on a private ring, proven by its certificate).
-import { plainHost, sameHost, type Contact, type Target } from '../contact.js';
+import { sameHost, type Contact, type Target } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
+import { HostWindow } from '../host-window.js';
 import type { MessageOf } from '../messages.js';
 import type { Origin } from '../origin.js';
 import type { KeyStore } from './key-store.js';
@@ -28,7 +29,7 @@ const MAX_PENDING = 4096;
 export class Holds {
   /** qid -> a query of ours: the operation it answers (or the core's own callback), whom we asked, about what, and when. */
   private readonly pending = new Map<number, { op: number; to: Contact; file: string; at: number; done?: (reply: MessageOf<'holds-reply'> | undefined) => void }>();
-  private readonly sent = new Map<string, { at: number; count: number }>();
+  private readonly answers = new HostWindow(HOLDS_BURST, HOLDS_WINDOW_MS, MAX_RATE_HOSTS);
 
   constructor(
     private readonly ctx: Ctx,
@@ -95,22 +96,11 @@ export class Holds {
     return undefined;
   }
 
-  private allow(host: string): boolean {
-    const now = this.ctx.now;
-    const key = plainHost(host);
-    const w = this.sent.get(key);
-    if (w && now - w.at < HOLDS_WINDOW_MS) return w.count++ < HOLDS_BURST;
-    this.sent.delete(key);
-    if (this.sent.size >= MAX_RATE_HOSTS) this.sent.delete(this.sent.keys().next().value!);
-    this.sent.set(key, { at: now, count: 1 });
-    return true;
-  }
-
   onQuery(msg: MessageOf<'holds-query'>, origin: Origin): void {
     const ctx = this.ctx;
     const why = this.refusal(msg.from, origin) ?? ctx.space.nameProblem(msg.file);
     if (why) return ctx.note(`Dropped a holds query from ${origin.src.host}: ${why}`, 'debug');
-    if (!this.allow(origin.src.host)) return ctx.note(`Dropped a holds query from ${origin.src.host}: more than ${HOLDS_BURST} a second`, 'debug');
+    if (!this.answers.take(origin.src.host, ctx.now)) return ctx.note(`Dropped a holds query from ${origin.src.host}: more than ${HOLDS_BURST} a second`, 'debug');
     const held = this.keys.get(msg.file);
     const record = held ? { name: held.name, size: held.size, ...(held.sha256 ? { sha256: held.sha256 } : {}) } : undefined;
     // the host it names if that is where it came from, else (a name, or a lie) where it came from
