@@ -25,6 +25,12 @@ test('docs/api.md lists every error code with its kind and exit status', () => {
   }
 });
 
+test('docs/api.md lists no error code the catalog lacks', () => {
+  const listed = doc.split('\n').flatMap((l) => /^\| `(CDHT_ERR_\w+)`/.exec(l)?.[1] ?? []);
+  assert.deepEqual(listed.filter((c) => !Object.hasOwn(ERROR_CODES, c)), []);
+  assert.equal(new Set(listed).size, listed.length, 'a code listed twice');
+});
+
 test('every error code has a hint, an exit status, and a CdhtError says them', () => {
   for (const code of Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[]) {
     const e = new cdht.CdhtError(code, 'x');

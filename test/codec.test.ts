@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeFrame, encodeFrame, FrameDecoder, MAX_FRAME_BYTES, WIRE_VERSION, type Decoded } from '../src/wire/index.js';
 import type { Message } from '../src/core/messages.js';
-import type { ErrorCode } from '../src/core/errors.js';
+import { LocalProtocolError, RemoteProtocolError, type ErrorCode } from '../src/core/errors.js';
 import { mulberry32 } from '../src/util/prng.js';
 import { concat, hex } from './helpers/bytes.js';
 
@@ -571,6 +571,23 @@ test('a reason longer than 512 bytes is truncated on a character boundary', () =
   assert.equal(msg.type === 'join-reject' && msg.reason, 'a' + 'é'.repeat(255));
   const plain = ok(decodeFrame(encodeFrame({ type: 'join-reject', from: A, reason: 'x'.repeat(600) })));
   assert.equal(plain.type === 'join-reject' && plain.reason, 'x'.repeat(512));
+});
+
+test('a frame we refuse to encode is a LocalProtocolError; one a peer sent, a RemoteProtocolError', () => {
+  let local: unknown;
+  try {
+    encodeFrame({ type: 'ping', from: A, seq: 1, role: 3, loud: true } as unknown as Message);
+  } catch (e) {
+    local = e;
+  }
+  assert.ok(local instanceof LocalProtocolError, String(local));
+  assert.equal(local.code, 'CDHT_ERR_BAD_PAYLOAD');
+  assert.equal(local.kind, 'local');
+  assert.equal(local.name, 'LocalProtocolError');
+  const d = decodeFrame(hex('00000002 01 10'));
+  assert.ok(!d.ok && d.error instanceof RemoteProtocolError);
+  assert.equal(!d.ok && d.error.kind, 'remote');
+  assert.equal(!d.ok && d.error.name, 'RemoteProtocolError');
 });
 
 test('encoding invalid fields throws CDHT_ERR_BAD_PAYLOAD', () => {

@@ -54,7 +54,8 @@ function settled(s: RingState): boolean {
 async function rejects(p: Promise<unknown> | (() => unknown), code: string, message: RegExp): Promise<void> {
   await assert.rejects(async () => (typeof p === 'function' ? p() : p), (e: unknown) => {
     assert.ok(e instanceof ControlError, String(e));
-    assert.equal(e.code, code);
+    assert.equal(e.reason, code);
+    assert.equal(e.code, 'CDHT_ERR_CONTROL');
     assert.match(e.message, message);
     return true;
   });

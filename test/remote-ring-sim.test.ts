@@ -76,7 +76,7 @@ test('the walked state is the true ring, follows a kill of its own start peer, a
     ['routes', () => watcher.routes('2067', '8')],
   ];
   for (const [verb, call] of refused) {
-    await assert.rejects(async () => call(), (e: unknown) => e instanceof ControlError && e.code === 'READ_ONLY', verb);
+    await assert.rejects(async () => call(), (e: unknown) => e instanceof ControlError && e.reason === 'READ_ONLY', verb);
   }
   assert.deepEqual(net.runningIds(), REFERENCE_RING);
 
@@ -114,8 +114,8 @@ test('given a way to decommission, Quit asks the peer, which leaves; other chang
   });
   await net.settle(watcher.begin());
   assert.deepEqual(watcher.verbs, ['state', 'pings', 'quit']);
-  await assert.rejects(async () => watcher.kill('14'), (e: unknown) => e instanceof ControlError && e.code === 'UNSUPPORTED');
-  await assert.rejects(net.settle(watcher.quit('77')), (e: unknown) => e instanceof ControlError && e.code === 'UNKNOWN_PEER');
+  await assert.rejects(async () => watcher.kill('14'), (e: unknown) => e instanceof ControlError && e.reason === 'UNSUPPORTED');
+  await assert.rejects(net.settle(watcher.quit('77')), (e: unknown) => e instanceof ControlError && e.reason === 'UNKNOWN_PEER');
   const r = await net.settle(watcher.quit('14'));
   assert.match(r.message, /^Peer 14 is leaving the ring/);
   assert.deepEqual(asked, [14n]);

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Address, Contact, Target } from '../core/contact.js';
+import { CdhtError } from '../core/errors.js';
 import { checkConfig, ConfigError, DEFAULT_HOST, ROUTINGS, type ConfigField, type RoutingName, type Surface } from '../core/config.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
@@ -78,7 +79,13 @@ export interface RunPlan {
   logFormat?: LogFormat;
 }
 
-export class ArgumentProblem extends Error {}
+/** A bad argument or option: the CLI prints `error: ` and the message, and exits 2. */
+export class ArgumentProblem extends CdhtError {
+  constructor(message: string) {
+    super('CDHT_ERR_BAD_ARGUMENT', message);
+  }
+}
+ArgumentProblem.prototype.name = 'ArgumentProblem';
 
 function problem(message: string): never {
   throw new ArgumentProblem(message);

@@ -1,9 +1,16 @@
 // Reading peers and addresses as people type them: `14`, `14@127.0.0.3:12014`,
 // `127.0.0.3:12014`, `[::1]:12014`, `host.example:12014`. Each mistake becomes one sentence.
 import type { Address, Contact, Target } from '../core/contact.js';
+import { CdhtError } from '../core/errors.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 
-export class ContactProblem extends Error {}
+/** A contact or address that does not parse; args.ts words it as an ArgumentProblem. */
+export class ContactProblem extends CdhtError {
+  constructor(message: string) {
+    super('CDHT_ERR_BAD_ARGUMENT', message);
+  }
+}
+ContactProblem.prototype.name = 'ContactProblem';
 
 const quoted = (v: string): string => JSON.stringify(v).replace(/^"|"$/g, "'");
 /** The wire carries a host in at most 255 bytes. */

@@ -6,6 +6,7 @@
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
 import { checkConfig, DEFAULT_SIM_SEED, settingsOf } from '../core/config.js';
+import { CdhtError } from '../core/errors.js';
 import type { Id } from '../core/id-space.js';
 import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
@@ -26,16 +27,19 @@ import type { ControlCode, FileView, RingPhase, RingState, RouteView, TraceView 
 export type { ControlCode } from './view-types.js';
 
 
-/** A request the ring cannot carry out; `message` is the sentence every surface shows. */
-export class ControlError extends Error {
+/**
+ * A request the ring cannot carry out; `message` is the sentence every surface shows. Its code
+ * is CDHT_ERR_CONTROL; `reason` says which refusal it is (the web page's protocol carries it).
+ */
+export class ControlError extends CdhtError {
   constructor(
-    readonly code: ControlCode,
+    readonly reason: ControlCode,
     message: string,
   ) {
-    super(message);
-    this.name = 'ControlError';
+    super('CDHT_ERR_CONTROL', message);
   }
 }
+ControlError.prototype.name = 'ControlError';
 
 export interface ControlResult {
   message: string;

@@ -7,6 +7,7 @@
 // are hashes). The id is only a label: peers answer by address (status.ts) and never adopt the
 // asker. On a private ring the id is its certificate's, which the peers check.
 import { formatAddress, type Address, type Contact, type Target } from '../core/contact.js';
+import { CdhtError } from '../core/errors.js';
 import { IdSpace, type Id } from '../core/id-space.js';
 import type { Message, MessageOf, StatusPhase } from '../core/messages.js';
 import type { Endpoint, Runtime, TlsIdentity } from '../transport/types.js';
@@ -50,7 +51,13 @@ export interface Walk {
   notes: string[];
 }
 
-export class UnreachableError extends Error {}
+/** No answer from a peer asked for its status (the first of a walk, or one decommissioned). */
+export class UnreachableError extends CdhtError {
+  constructor(message: string) {
+    super('CDHT_ERR_UNREACHABLE', message);
+  }
+}
+UnreachableError.prototype.name = 'UnreachableError';
 
 /** Distance clockwise from a to b, in (0, size] (a == b: the whole ring). */
 function clockwise(a: Id, b: Id, size: bigint): bigint {

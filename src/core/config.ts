@@ -2,6 +2,7 @@
 // the testnet, the ring controller and the checker take their defaults from the named rules below
 // and check what they are given with checkConfig(); none of them writes a number of its own.
 // Pure data and arithmetic: the shell turns the reference layout's numbers into addresses (space.ts).
+import type { ErrorCode } from './errors.js';
 import type { IdSpace } from './id-space.js';
 import { MAX_SUCCESSORS as WIRE_MAX_SUCCESSORS } from './messages.js';
 
@@ -143,7 +144,12 @@ export type CheckedConfig = Required<Omit<ConfigInput, 'port' | 'pingIntervalMs'
 export type ConfigField = 'pingIntervalMs' | 'maxFileBytes' | 'pingMisses' | 'routing' | 'successors' | 'replicas' | 'basePort' | 'port' | 'requestTimeoutMs';
 
 /** A setting out of its range: which one, and its bounds (a CLI renders them with its flag's name). */
+/**
+ * A setting refused by checkConfig. It stays a RangeError (what Peer has always thrown for a bad
+ * option), so it cannot also be a CdhtError; it carries the catalog's code all the same.
+ */
 export class ConfigError extends RangeError {
+  readonly code: ErrorCode = 'CDHT_ERR_CONFIG';
   constructor(
     readonly field: ConfigField,
     message: string,

@@ -1,6 +1,11 @@
-// One catalog of errors with stable codes. Local misuse (bad arguments, bad commands) is
+// One catalog of errors with stable codes: every code the package raises, with its meaning, in
+// ERROR_CODES below, and one base class, CdhtError. Local misuse (bad arguments, bad commands) is
 // told apart from a remote peer's protocol violation (bad bytes on the wire), and both from
 // the outcomes of an operation (a name not found, a ring too busy) that a program handles.
+// On the wire the same codes serve both sides, so two subclasses say whose fault a frame is
+// (h11's LocalProtocolError / RemoteProtocolError): we refused to encode it, or a peer sent it.
+// A class's `name` is its own and never depends on the code; the message is the sentence
+// every surface (CLI line, web page refusal, library rejection) shows, unchanged.
 // The codes carry a CDHT_ prefix so they never clash with Node's own ERR_* codes, which a
 // stream or file error passing through put/get may carry too.
 
@@ -37,6 +42,10 @@ export const ERROR_CODES = {
   CDHT_ERR_ABORTED: { kind: 'outcome', exit: 130, hint: 'The AbortSignal fired; nothing is left half written.' },
   CDHT_ERR_TIMEOUT: { kind: 'outcome', exit: 4, hint: 'No answer in time: the ring may be repairing; try again, or give a longer timeoutMs.' },
   CDHT_ERR_NOT_IN_RING: { kind: 'outcome', exit: 4, hint: 'The peer is not (or no longer) in a ring: await peer.ready, or connect through another member.' },
+  /** A request to a ring controller (the console, the web page) it cannot carry out; ControlError's `reason` says which. */
+  CDHT_ERR_CONTROL: { kind: 'outcome', exit: 2, hint: 'Read the sentence: it names what the ring cannot do now and why.' },
+  /** A setting out of its range or against another (checkConfig); ConfigError's `field` names it. */
+  CDHT_ERR_CONFIG: { kind: 'local', exit: 2, hint: 'Fix the setting named in the message.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -46,11 +55,9 @@ export class CdhtError extends Error {
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    const kind = ERROR_CODES[code].kind;
-    this.name = kind === 'remote' ? 'RemoteProtocolError' : kind === 'local' ? 'LocalProtocolError' : 'CdhtError';
   }
   get remote(): boolean {
-    return ERROR_CODES[this.code].kind === 'remote';
+    return this.kind === 'remote';
   }
   get kind(): ErrorKind {
     return ERROR_CODES[this.code].kind;
@@ -64,6 +71,32 @@ export class CdhtError extends Error {
     return ERROR_CODES[this.code].exit;
   }
 }
+CdhtError.prototype.name = 'CdhtError';
+
+/** The wire codes: what a frame can be refused for, whichever side refuses it. */
+export type WireErrorCode = 'CDHT_ERR_FRAME_TOO_LARGE' | 'CDHT_ERR_FRAME_TRUNCATED' | 'CDHT_ERR_BAD_VERSION' | 'CDHT_ERR_UNKNOWN_TYPE' | 'CDHT_ERR_BAD_PAYLOAD';
+
+/** We refuse to encode or send a frame: a bug of ours or of our caller, never the peer's. */
+export class LocalProtocolError extends CdhtError {
+  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+  override get kind(): ErrorKind {
+    return 'local';
+  }
+}
+LocalProtocolError.prototype.name = 'LocalProtocolError';
+
+/** A peer sent a frame we refuse; the shell logs it and drops the frame (or the connection). */
+export class RemoteProtocolError extends CdhtError {
+  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+  override get kind(): ErrorKind {
+    return 'remote';
+  }
+}
+RemoteProtocolError.prototype.name = 'RemoteProtocolError';
 
 export function isErrorCode(x: unknown): x is ErrorCode {
   return typeof x === 'string' && Object.hasOwn(ERROR_CODES, x);

@@ -42,9 +42,9 @@ export class TlsSetupError extends CdhtError {
   override readonly code = 'CDHT_ERR_TLS_SETUP' as const;
   constructor(message: string) {
     super('CDHT_ERR_TLS_SETUP', message);
-    this.name = 'TlsSetupError';
   }
 }
+TlsSetupError.prototype.name = 'TlsSetupError';
 
 export function isPeerId(id: bigint): boolean {
   return id >= 0n && id <= MAX_PEER_ID;

@@ -116,7 +116,7 @@ export class PageClients {
       const reply = await this.run(c, checked.ok);
       send(c, { ...reply, ...(ref !== undefined ? { ref } : {}) });
     } catch (err) {
-      if (err instanceof ControlError) fail(err.code, err.message, ref);
+      if (err instanceof ControlError) fail(err.reason, err.message, ref);
       else fail('INTERNAL', `The server could not do this: ${err instanceof Error ? err.message : String(err)}`, ref);
     } finally {
       c.pending--;

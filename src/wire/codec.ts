@@ -59,7 +59,7 @@
 //
 // Decoding is strict (no trailing bytes, no out-of-range values, well-formed UTF-8 only), so a
 // frame that decodes re-encodes to the very same bytes in the same version.
-import { CdhtError } from '../core/errors.js';
+import { CdhtError, RemoteProtocolError } from '../core/errors.js';
 import type { KeyInfo, Message, MessageOf, MessageType, Purpose } from '../core/messages.js';
 import { DELETE_RESULTS, MAX_OFFER_KEYS, MAX_PATH, STATUS_PHASES } from '../core/messages.js';
 import type { Id } from '../core/id-space.js';
@@ -82,7 +82,7 @@ import {
   writeSuccessors,
   writeU32,
 } from './fields.js';
-import { bad, checkBytes, checkInt, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
+import { bad, checkBytes, encoding, refuse, checkInt, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
 
 export type { WireVersion } from './primitives.js';
 /** The version peers send. */
@@ -90,7 +90,7 @@ export const WIRE_VERSION: WireVersion = 2;
 export const MAX_FRAME_BYTES = 1 << 20;
 export const FILE_CHUNK_BYTES = 64 * 1024;
 
-export type Decoded = { ok: true; msg: Message } | { ok: false; error: CdhtError };
+export type Decoded = { ok: true; msg: Message } | { ok: false; error: RemoteProtocolError };
 
 const MIN_LENGTH = 2;
 const MAX_LENGTH = MAX_FRAME_BYTES - PREFIX_BYTES;
@@ -719,7 +719,7 @@ function readNames(r: Reader, what: string): string[] {
  * and chunk separately (no copy of the chunk into a frame).
  */
 export function fileDataHeader(chunkBytes: number, version: WireVersion = WIRE_VERSION): Uint8Array {
-  if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK_BYTES) throw bad(`file-data chunk must be 1..${MAX_CHUNK_BYTES} bytes`);
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > MAX_CHUNK_BYTES) throw refuse(`file-data chunk must be 1..${MAX_CHUNK_BYTES} bytes`);
   const length = chunkBytes + 2;
   return Uint8Array.of(length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff, version, CODECS['file-data'].code);
 }
@@ -734,8 +734,12 @@ for (const codec of Object.values(CODECS) as Codec<MessageType>[]) BY_CODE[codec
 
 // ---------------------------------------------------------------------------------------------
 
-/** Encodes one message as a whole frame. Throws CDHT_ERR_BAD_PAYLOAD on invalid fields. */
+/** Encodes one message as a whole frame. Throws a LocalProtocolError (CDHT_ERR_BAD_PAYLOAD) on invalid fields. */
 export function encodeFrame(msg: Message, version: WireVersion = WIRE_VERSION): Uint8Array {
+  return encoding(() => encodeChecked(msg, version));
+}
+
+function encodeChecked(msg: Message, version: WireVersion): Uint8Array {
   if (typeof msg !== 'object' || msg === null) throw bad('message must be an object');
   const codec = Object.hasOwn(CODECS, msg.type) ? CODECS[msg.type] : undefined;
   if (!codec) throw bad('unknown message type');
@@ -748,9 +752,9 @@ export function encodeFrame(msg: Message, version: WireVersion = WIRE_VERSION): 
 }
 
 /** The error for a length prefix that no frame can have, or undefined if it is possible. */
-export function impossibleLength(length: number): CdhtError | undefined {
+export function impossibleLength(length: number): RemoteProtocolError | undefined {
   if (length > MAX_LENGTH) {
-    return new CdhtError('CDHT_ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds ${MAX_LENGTH}`);
+    return new RemoteProtocolError('CDHT_ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds ${MAX_LENGTH}`);
   }
   if (length < MIN_LENGTH) return bad(`frame length ${length} is below ${MIN_LENGTH}`);
   return undefined;
@@ -761,31 +765,33 @@ export function decodeBytes(frame: Uint8Array, owned: boolean): Decoded {
   try {
     if (!(frame instanceof Uint8Array)) return { ok: false, error: bad('frame is not a Uint8Array') };
     if (frame.length < PREFIX_BYTES) {
-      return { ok: false, error: new CdhtError('CDHT_ERR_FRAME_TRUNCATED', `frame of ${frame.length} bytes has no length prefix`) };
+      return { ok: false, error: new RemoteProtocolError('CDHT_ERR_FRAME_TRUNCATED', `frame of ${frame.length} bytes has no length prefix`) };
     }
     const length = readU32(frame, 0);
     const impossible = impossibleLength(length);
     if (impossible) return { ok: false, error: impossible };
     const total = PREFIX_BYTES + length;
     if (frame.length < total) {
-      return { ok: false, error: new CdhtError('CDHT_ERR_FRAME_TRUNCATED', `frame has ${frame.length} of ${total} bytes`) };
+      return { ok: false, error: new RemoteProtocolError('CDHT_ERR_FRAME_TRUNCATED', `frame has ${frame.length} of ${total} bytes`) };
     }
     if (frame.length > total) return { ok: false, error: bad(`${frame.length - total} bytes after the end of the frame`) };
     const version = frame[4]!;
     if (version !== 1 && version !== 2) {
-      return { ok: false, error: new CdhtError('CDHT_ERR_BAD_VERSION', `wire version ${version}, expected 1 or 2`) };
+      return { ok: false, error: new RemoteProtocolError('CDHT_ERR_BAD_VERSION', `wire version ${version}, expected 1 or 2`) };
     }
     const code = frame[5]!;
     const codec = BY_CODE[code];
     if (!codec || (codec.since ?? 1) > version) {
-      return { ok: false, error: new CdhtError('CDHT_ERR_UNKNOWN_TYPE', `unknown message type code ${code} in wire version ${version}`) };
+      return { ok: false, error: new RemoteProtocolError('CDHT_ERR_UNKNOWN_TYPE', `unknown message type code ${code} in wire version ${version}`) };
     }
     const r = new Reader(frame, HEADER_BYTES, version, owned);
     const msg = codec.read(r);
     r.end();
     return { ok: true, msg };
   } catch (e) {
-    if (e instanceof CdhtError) return { ok: false, error: e };
+    if (e instanceof RemoteProtocolError) return { ok: false, error: e };
+    // A reader's check that threw another coded error still means the peer's bytes are bad.
+    if (e instanceof CdhtError) return { ok: false, error: bad(e.message) };
     // Last resort: a bug in a reader must not take down the event loop.
     const detail = e instanceof Error ? e.message : String(e);
     return { ok: false, error: bad(`undecodable frame: ${detail.split('\n')[0]}`) };

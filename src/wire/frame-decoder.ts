@@ -2,7 +2,7 @@
 // held in a buffer that grows with what has arrived (never the announced size up front), a
 // streamed frame's payload (file-data) is passed through as views of the pushed bytes, and
 // release() lets go of everything at once when the connection ends.
-import { CdhtError } from '../core/errors.js';
+import { RemoteProtocolError } from '../core/errors.js';
 import { decodeBytes, MAX_FRAME_BYTES, type Decoded } from './codec.js';
 import { HEADER_BYTES, PREFIX_BYTES, readU32 } from './primitives.js';
 
@@ -19,7 +19,7 @@ export interface FrameSink {
    */
   data(code: number, bytes: Uint8Array, last: boolean): void;
   /** An impossible length prefix: the stream cannot be resynchronised, and the splitter stops. */
-  broken(error: CdhtError): void;
+  broken(error: RemoteProtocolError): void;
 }
 
 export interface SplitterLimits {
@@ -216,8 +216,8 @@ export class FrameSplitter {
     this.release();
     const error =
       length < MIN_LENGTH
-        ? new CdhtError('CDHT_ERR_BAD_PAYLOAD', `frame length ${length} is below ${MIN_LENGTH}`)
-        : new CdhtError('CDHT_ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds ${this.maxLengthNow()}`);
+        ? new RemoteProtocolError('CDHT_ERR_BAD_PAYLOAD', `frame length ${length} is below ${MIN_LENGTH}`)
+        : new RemoteProtocolError('CDHT_ERR_FRAME_TOO_LARGE', `frame length ${length} exceeds ${this.maxLengthNow()}`);
     sink.broken(error);
   }
 

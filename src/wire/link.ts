@@ -15,10 +15,10 @@
 // reason is u16 length | UTF-8, at most 512 bytes (encode cuts it on a character boundary).
 // A sealed frame's first 22 bytes (prefix, version, code, key id, counter) are the AEAD's
 // associated data; the ciphertext is a whole message frame.
-import { CdhtError } from '../core/errors.js';
+import { CdhtError, RemoteProtocolError } from '../core/errors.js';
 import { MAX_FRAME_BYTES } from './codec.js';
 import { readReason, writeReason, writeU32 } from './fields.js';
-import { bad, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer } from './primitives.js';
+import { bad, encoding, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer } from './primitives.js';
 
 export const LINK_VERSION = 2;
 /** Type codes 64..79 are reserved for link frames; message codes stay below. */
@@ -31,7 +31,7 @@ export const TAG_BYTES = 16;
 export const SEALED_HEADER_BYTES = HEADER_BYTES + KEY_ID_BYTES + 8;
 
 export type LinkFrame = { type: 'hello' } | { type: 'ack'; count: number } | { type: 'goaway' } | { type: 'refuse'; reason: string };
-export type LinkDecoded = { ok: true; frame: LinkFrame } | { ok: false; error: CdhtError };
+export type LinkDecoded = { ok: true; frame: LinkFrame } | { ok: false; error: RemoteProtocolError };
 
 export interface SealedParts {
   readonly keyId: Uint8Array;
@@ -52,6 +52,10 @@ export function isLinkCode(code: number): boolean {
 }
 
 export function encodeLink(frame: LinkFrame): Uint8Array {
+  return encoding(() => encodeLinkChecked(frame));
+}
+
+function encodeLinkChecked(frame: LinkFrame): Uint8Array {
   const w = new Writer(16, LINK_VERSION);
   switch (frame.type) {
     case 'hello':
@@ -81,7 +85,7 @@ export function decodeLink(bytes: Uint8Array): LinkDecoded {
     else if (code === LINK_CODES.ack) frame = { type: 'ack', count: r.u32('count') };
     else if (code === LINK_CODES.refuse) frame = { type: 'refuse', reason: readReason(r) };
     else if (code === LINK_CODES.sealed) throw bad('a sealed frame is a datagram, not a connection frame');
-    else throw new CdhtError('CDHT_ERR_UNKNOWN_TYPE', `unknown link frame type code ${code}`);
+    else throw new RemoteProtocolError('CDHT_ERR_UNKNOWN_TYPE', `unknown link frame type code ${code}`);
     r.end();
     return { ok: true, frame };
   } catch (e) {
@@ -91,6 +95,10 @@ export function decodeLink(bytes: Uint8Array): LinkDecoded {
 
 /** The header (associated data) of a sealed frame carrying `bodyBytes` of ciphertext and tag. */
 export function encodeSealedHeader(keyId: Uint8Array, counter: number, bodyBytes: number): Uint8Array {
+  return encoding(() => sealedHeader(keyId, counter, bodyBytes));
+}
+
+function sealedHeader(keyId: Uint8Array, counter: number, bodyBytes: number): Uint8Array {
   if (!(keyId instanceof Uint8Array) || keyId.length !== KEY_ID_BYTES) throw bad(`key id must be ${KEY_ID_BYTES} bytes`);
   if (!Number.isInteger(bodyBytes) || bodyBytes < TAG_BYTES || SEALED_HEADER_BYTES + bodyBytes > MAX_FRAME_BYTES) {
     throw bad('sealed body size out of range');
@@ -109,7 +117,7 @@ export function encodeSealedHeader(keyId: Uint8Array, counter: number, bodyBytes
 }
 
 /** Splits a sealed datagram into its parts (nothing is decrypted here). Never throws. */
-export function decodeSealed(bytes: Uint8Array): { ok: true; parts: SealedParts } | { ok: false; error: CdhtError } {
+export function decodeSealed(bytes: Uint8Array): { ok: true; parts: SealedParts } | { ok: false; error: RemoteProtocolError } {
   try {
     checkHeader(bytes);
     if (bytes[5] !== LINK_CODES.sealed) throw bad(`not a sealed frame (type code ${bytes[5]})`);
@@ -136,17 +144,18 @@ export function decodeSealed(bytes: Uint8Array): { ok: true; parts: SealedParts 
 /** Checks the length prefix against the bytes and the version; returns the version. */
 function checkHeader(bytes: Uint8Array): 2 {
   if (!(bytes instanceof Uint8Array) || bytes.length < HEADER_BYTES) {
-    throw new CdhtError('CDHT_ERR_FRAME_TRUNCATED', 'link frame shorter than its header');
+    throw new RemoteProtocolError('CDHT_ERR_FRAME_TRUNCATED', 'link frame shorter than its header');
   }
   const total = PREFIX_BYTES + readU32(bytes, 0);
   if (total !== bytes.length) {
-    throw new CdhtError(total > bytes.length ? 'CDHT_ERR_FRAME_TRUNCATED' : 'CDHT_ERR_BAD_PAYLOAD', `link frame has ${bytes.length} bytes, its prefix says ${total}`);
+    throw new RemoteProtocolError(total > bytes.length ? 'CDHT_ERR_FRAME_TRUNCATED' : 'CDHT_ERR_BAD_PAYLOAD', `link frame has ${bytes.length} bytes, its prefix says ${total}`);
   }
-  if (bytes[4] !== LINK_VERSION) throw new CdhtError('CDHT_ERR_BAD_VERSION', `link frames are wire version ${LINK_VERSION}, got ${bytes[4]}`);
+  if (bytes[4] !== LINK_VERSION) throw new RemoteProtocolError('CDHT_ERR_BAD_VERSION', `link frames are wire version ${LINK_VERSION}, got ${bytes[4]}`);
   return LINK_VERSION;
 }
 
-function asError(e: unknown): CdhtError {
-  if (e instanceof CdhtError) return e;
+function asError(e: unknown): RemoteProtocolError {
+  if (e instanceof RemoteProtocolError) return e;
+  if (e instanceof CdhtError) return bad(e.message);
   return bad(`undecodable link frame: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
 }

@@ -1,7 +1,9 @@
 // The byte-level pieces of the wire format: a growable writer, a bounds-checked reader, and
-// the checks they share. Writers throw on local programmer errors; readers throw a CdhtError
-// that the codec turns into { ok: false }, never into the event loop.
-import { CdhtError } from '../core/errors.js';
+// the checks they share. Readers throw a RemoteProtocolError (a peer's bytes we refuse) that the
+// codec turns into { ok: false }, never into the event loop; the checks are shared with the
+// writers, whose entry points run inside encoding() so that a refusal there is a
+// LocalProtocolError (our frame, our bug or our caller's) with the same code and sentence.
+import { LocalProtocolError, RemoteProtocolError, type WireErrorCode } from '../core/errors.js';
 
 export type WireVersion = 1 | 2;
 
@@ -16,8 +18,23 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-export function bad(message: string): CdhtError {
-  return new CdhtError('CDHT_ERR_BAD_PAYLOAD', message);
+export function bad(message: string): RemoteProtocolError {
+  return new RemoteProtocolError('CDHT_ERR_BAD_PAYLOAD', message);
+}
+
+/** An encoder's refusal outside encoding(): a frame we will not build. */
+export function refuse(message: string): LocalProtocolError {
+  return new LocalProtocolError('CDHT_ERR_BAD_PAYLOAD', message);
+}
+
+/** Runs an encoder: a refusal inside it is ours to fix, not a peer's, so it leaves as a LocalProtocolError. */
+export function encoding<T>(encode: () => T): T {
+  try {
+    return encode();
+  } catch (e) {
+    if (e instanceof RemoteProtocolError) throw new LocalProtocolError(e.code as WireErrorCode, e.message);
+    throw e;
+  }
 }
 
 export function checkInt(name: string, v: unknown, min: number, max: number): number {

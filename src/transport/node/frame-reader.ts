@@ -2,7 +2,7 @@
 // frame must each arrive within a deadline, partial frames count against a shared memory
 // budget, and everything held is released when the connection ends.
 import type * as net from 'node:net';
-import type { CdhtError } from '../../core/errors.js';
+import type { RemoteProtocolError } from '../../core/errors.js';
 import { FrameSplitter, messageCode, type FrameSink } from '../../wire/index.js';
 import type { BudgetAccount, MemoryBudget } from './budget.js';
 import type { Limits } from './limits.js';
@@ -128,7 +128,7 @@ export class FrameReader implements FrameSink {
     this.handler.data(bytes, last);
   }
 
-  broken(error: CdhtError): void {
+  broken(error: RemoteProtocolError): void {
     this.ctx.fail(`${this.ctx.where}: ${error.message}`, error.code === 'CDHT_ERR_FRAME_TOO_LARGE' ? 'oversize' : 'undecodable');
   }
 
