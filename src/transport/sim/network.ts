@@ -13,21 +13,11 @@
 //   none, and the turn costs more than the event.
 // - Everything is bounded: queued events, events per run, events at one instant (a
 //   livelock detector), FIFO bookkeeping, file sizes.
-// - Partitions are given as address strings: either a host ('10.0.0.1') which covers every
-//   port on it, or 'host:port' for one endpoint, since simulated peers usually share a host.
-// - Faults, all drawn from the one seeded PRNG (a rate of 0 draws nothing, so runs without a
-//   fault replay exactly as before it existed): datagram loss; delay (the latency range can
-//   change mid-run) and reordering (datagrams always reorder within the range; with
-//   `reorderRate` a TCP message may overtake earlier ones on its pair, as on a fresh connection);
-//   duplicates (`duplicateRate`: a datagram or TCP message arrives twice, the copy one more
-//   latency later: delivery is at least once); partitions; crashes (kill); and pauses.
-// - A pause is a process stopped and resumed (SIGSTOP/SIGCONT, a VM migrating): while paused an
-//   endpoint runs nothing. Its timers, and the settling of its own sends, wait in a parked list;
-//   datagrams sent to it are lost; a TCP message to it waits in its (kernel) buffer and is read on
-//   resume, and its sender, with no acknowledgement, fails after the connect timeout if the pause
-//   lasts longer (the message still arrives on resume: at least once); a file transfer to or from
-//   it breaks. On resume the parked events fire at once, in their order: the clock jumped.
-//   Only timers of a runtime made with `runtime(owner)` know their owner (and so wait).
+// - Faults (loss, delay, reordering, duplicates, partitions, pauses, broken transfers) are
+//   decided in faults.ts, drawn from this network's PRNG; crashes (kill) are an unbind. A paused
+//   endpoint's timers, and the settling of its own sends, wait parked until its resume; then they
+//   fire at once, in their order: the clock jumped. Only timers of a runtime made with
+//   `runtime(owner)` know their owner (and so wait).
 import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { isLibraryTemp } from '../../store-dir.js';
@@ -41,10 +31,12 @@ import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
 import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type FileDir, type LibraryFiles, type Origin, type Runtime } from '../types.js';
 import { SimDisk } from './disk.js';
+import { Faults } from './faults.js';
 import { SimNotary } from './origin-proofs.js';
 import { EventHeap, type SimEvent } from './event-heap.js';
 
 export { SimDisk, MAX_SIM_FILE_BYTES } from './disk.js';
+export { DEFAULT_LATENCY_MS, MAX_FIFO_PAIRS } from './faults.js';
 
 /** Events waiting in the queue (live or cancelled); more means a runaway sender or timer. */
 export const MAX_QUEUED_EVENTS = 2_000_000;
@@ -52,13 +44,10 @@ export const MAX_QUEUED_EVENTS = 2_000_000;
 export const MAX_EVENTS_PER_RUN = 50_000_000;
 /** Consecutive events without the clock advancing; more means a zero-delay loop. */
 export const MAX_EVENTS_AT_ONE_INSTANT = 100_000;
-/** Sender/receiver pairs remembered for in-order TCP delivery before stale ones are pruned. */
-export const MAX_FIFO_PAIRS = 100_000;
 /** Cancelled timers tolerated in the queue before it is compacted. */
 const COMPACT_MIN_CANCELLED = 4096;
 
 export const DEFAULT_SIM_SEED = 1;
-export const DEFAULT_LATENCY_MS: readonly [number, number] = [1, 5];
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 export const DEFAULT_BYTES_PER_MS = 100_000;
 /** Events one paused endpoint may have waiting (timers, held messages) before the run fails. */
@@ -363,10 +352,8 @@ export class SimNetwork {
   /** Issues and checks the origin proofs of private rings' routed messages. */
   readonly notary = new SimNotary();
   private readonly rand: () => number;
-  private latency: readonly [number, number];
-  private lossRate: number;
-  private duplicateRate = 0;
-  private reorderRate = 0;
+  /** What happens to traffic on purpose; consulted wherever a datagram's, message's or transfer's fate is decided. */
+  private readonly faults: Faults;
   private readonly useCodec: boolean;
   private readonly connectTimeoutMs: number;
   private readonly bytesPerMs: number;
@@ -377,13 +364,6 @@ export class SimNetwork {
   private cancelledInQueue = 0;
   private running = false;
   private readonly bound = new Map<string, SimEndpoint>();
-  /** Partitions in force: each cuts every address matching `a` off from every one matching `b`. */
-  private cuts: { a: Set<string>; b: Set<string> }[] = [];
-  /** Last scheduled TCP delivery per (sender, receiver), so messages on a pair stay in order. */
-  private readonly fifo = new Map<string, number>();
-  private failTransfers = 0;
-  /** Paused endpoints (by address) and the events of theirs that wait for the resume. */
-  private readonly paused = new Map<string, SimEvent[]>();
   /** A timer fired, an endpoint call returned a promise, or an event settled one: drain continuations before the next event. */
   promised = false;
   private readonly counters: Omit<SimStats, 'now' | 'queued'> = {
@@ -405,12 +385,7 @@ export class SimNetwork {
   constructor(opts: SimNetworkOptions = {}) {
     this.seed = opts.seed ?? DEFAULT_SIM_SEED;
     this.rand = mulberry32(this.seed);
-    this.latency = DEFAULT_LATENCY_MS;
-    this.setLatency(opts.latencyMs ?? DEFAULT_LATENCY_MS);
-    this.lossRate = 0;
-    this.setLoss(opts.lossRate ?? 0);
-    this.setDuplicates(opts.duplicateRate ?? 0);
-    this.setReorder(opts.reorderRate ?? 0);
+    this.faults = new Faults(this.rand, opts);
     this.useCodec = opts.codec ?? true;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.bytesPerMs = opts.bytesPerMs ?? DEFAULT_BYTES_PER_MS;
@@ -461,17 +436,13 @@ export class SimNetwork {
    */
   pause(contact: Address): boolean {
     const a = addressOf(contact);
-    if (!this.bound.has(a) || this.paused.has(a)) return false;
-    this.paused.set(a, []);
-    return true;
+    return this.bound.has(a) && this.faults.pause(a);
   }
 
   /** Let a paused process go on: what waited fires now, in order. False when it was not paused. */
   resume(contact: Address): boolean {
-    const a = addressOf(contact);
-    const parked = this.paused.get(a);
+    const parked = this.faults.resume(addressOf(contact));
     if (!parked) return false;
-    this.paused.delete(a);
     for (const ev of parked) {
       if (ev.cancelled) continue;
       ev.parked = false;
@@ -482,7 +453,7 @@ export class SimNetwork {
   }
 
   isPaused(contact: Address): boolean {
-    return this.paused.has(addressOf(contact));
+    return this.faults.isPaused(addressOf(contact));
   }
 
   /** Crash the endpoint bound at `contact`'s address (like close, but not the peer's doing). */
@@ -502,41 +473,33 @@ export class SimNetwork {
    * An entry is a host (all its ports) or 'host:port' (one endpoint). Cuts accumulate.
    */
   partition(a: string[], b: string[]): void {
-    this.cuts.push({ a: new Set(a), b: new Set(b) });
+    this.faults.partition(a, b);
   }
 
   heal(): void {
-    this.cuts = [];
+    this.faults.heal();
   }
 
   setLoss(rate: number): void {
-    if (!(rate >= 0 && rate <= 1)) {
-      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `lossRate must be in [0, 1], got ${rate}`);
-    }
-    this.lossRate = rate;
+    this.faults.setLoss(rate);
   }
 
   /** The range of one-way delays from now on (a delay spike, and its end). */
-  setLatency([min, max]: readonly [number, number]): void {
-    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && min <= max)) {
-      throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `latencyMs must be [min, max] with 0 <= min <= max, got [${min}, ${max}]`);
-    }
-    this.latency = [min, max];
+  setLatency(range: readonly [number, number]): void {
+    this.faults.setLatency(range);
   }
 
   setDuplicates(rate: number): void {
-    if (!(rate >= 0 && rate <= 1)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `duplicateRate must be in [0, 1], got ${rate}`);
-    this.duplicateRate = rate;
+    this.faults.setDuplicates(rate);
   }
 
   setReorder(rate: number): void {
-    if (!(rate >= 0 && rate <= 1)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `reorderRate must be in [0, 1], got ${rate}`);
-    this.reorderRate = rate;
+    this.faults.setReorder(rate);
   }
 
   /** The next file transfer accepted by a receiver breaks midway (calls accumulate). */
   failNextTransfer(): void {
-    this.failTransfers++;
+    this.faults.failNextTransfer();
   }
 
   /**
@@ -614,7 +577,7 @@ export class SimNetwork {
         this.cancelledInQueue--;
         continue;
       }
-      const parked = top.owner === undefined ? undefined : this.paused.get(top.owner);
+      const parked = top.owner === undefined ? undefined : this.faults.parkedAt(top.owner);
       if (parked) {
         this.park(parked, top);
         continue;
@@ -634,7 +597,7 @@ export class SimNetwork {
 
   /** Runs `fn` in the process at `owner` now, or on its resume if it is paused. */
   private into(owner: string, fn: () => void): void {
-    const parked = this.paused.get(owner);
+    const parked = this.faults.parkedAt(owner);
     if (!parked) return fn();
     this.park(parked, { time: this.clock, seq: this.nextSeq++, fn, cancelled: false, fired: false, owner });
   }
@@ -688,27 +651,8 @@ export class SimNetwork {
     const addr = addressOf(ep.self);
     if (this.bound.get(addr) === ep) this.bound.delete(addr);
     // a process that dies while stopped takes what waited for it along
-    const parked = this.paused.get(addr);
-    if (parked) {
-      this.paused.delete(addr);
-      for (const ev of parked) ev.cancelled = true;
-    }
-  }
-
-  private matches(entries: Set<string>, c: Address): boolean {
-    return entries.has(c.host) || entries.has(addressOf(c));
-  }
-
-  private partitioned(x: Address, y: Address): boolean {
-    return this.cuts.some(
-      ({ a, b }) => (this.matches(a, x) && this.matches(b, y)) || (this.matches(b, x) && this.matches(a, y)),
-    );
-  }
-
-  private drawLatency(): number {
-    const [min, max] = this.latency;
-    if (Number.isInteger(min) && Number.isInteger(max)) return min + Math.floor(this.rand() * (max - min + 1));
-    return min + this.rand() * (max - min);
+    const parked = this.faults.resume(addr);
+    if (parked) for (const ev of parked) ev.cancelled = true;
   }
 
   private pack(msg: Message): Payload {
@@ -782,17 +726,17 @@ export class SimNetwork {
   sendDatagramFrom(src: SimEndpoint, to: Target, msg: Message): void {
     this.counters.datagramsSent++;
     const payload = this.pack(msg);
-    if (src.closed || this.partitioned(src.self, to) || (this.lossRate > 0 && this.rand() < this.lossRate)) {
+    if (src.closed || this.faults.dropsDatagram(src.self, to)) {
       this.counters.datagramsDropped++;
       return;
     }
-    const copies = this.duplicateRate > 0 && this.rand() < this.duplicateRate ? 2 : 1;
+    const copies = this.faults.datagramCopies();
     for (let i = 0; i < copies; i++) {
-      this.schedule(this.drawLatency() * (i + 1), () => {
+      this.schedule(this.faults.drawLatency() * (i + 1), () => {
         const ep = this.bound.get(addressOf(to));
-        const problem = ep && !this.partitioned(src.self, to) ? this.handshakeProblem(src, ep, to) : 'unreachable';
+        const problem = ep && !this.faults.partitioned(src.self, to) ? this.handshakeProblem(src, ep, to) : 'unreachable';
         // a stopped process reads nothing: its socket buffer overflows, the datagram is lost
-        if (!ep || problem || this.paused.has(addressOf(to))) {
+        if (!ep || problem || this.faults.isPaused(addressOf(to))) {
           this.counters.datagramsDropped++;
           if (ep && problem && problem !== 'unreachable') this.refusedAt(ep, src, 'udp', problem);
           return;
@@ -834,7 +778,7 @@ export class SimNetwork {
         else this.into(from, settle);
       };
       const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
-      if (this.partitioned(src.self, to)) {
+      if (this.faults.partitioned(src.self, to)) {
         fail(unreachable(to, 'connect timed out'), timeout());
         return;
       }
@@ -850,7 +794,7 @@ export class SimNetwork {
       };
       const arrive = () => {
         this.promised = true;
-        if (this.partitioned(src.self, to)) {
+        if (this.faults.partitioned(src.self, to)) {
           fail(unreachable(to, 'connect timed out'), timeout());
           return;
         }
@@ -864,7 +808,7 @@ export class SimNetwork {
           fail(definite ? new CdhtError('CDHT_ERR_NOT_ADMITTED', `${addressOf(to)} will not have this peer: ${problem}`) : unreachable(to, problem ?? 'connection refused'), 0);
           return;
         }
-        const parked = this.paused.get(toAddr);
+        const parked = this.faults.parkedAt(toAddr);
         if (parked) {
           // the receiver's kernel holds the bytes; it reads them when it runs again
           this.park(parked, { time: this.clock, seq: this.nextSeq++, fn: () => !ep.closed && handOver(ep), cancelled: false, fired: false, owner: toAddr });
@@ -873,29 +817,17 @@ export class SimNetwork {
         }
         handOver(ep);
       };
-      const reorder = this.reorderRate > 0 && this.rand() < this.reorderRate;
-      this.schedule(reorder ? this.drawLatency() : this.fifoDelay(from, toAddr), arrive);
-      if (this.duplicateRate > 0 && this.rand() < this.duplicateRate) {
+      this.schedule(this.faults.messageDelay(from, toAddr, this.clock), arrive);
+      if (this.faults.duplicatesMessage()) {
         // a second copy (a retransmission): delivered if the receiver can take it then
-        this.schedule(2 * this.drawLatency() + 1, () => {
+        this.schedule(2 * this.faults.drawLatency() + 1, () => {
           const ep = this.bound.get(toAddr);
-          if (!ep || this.paused.has(toAddr) || this.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) return;
+          if (!ep || this.faults.isPaused(toAddr) || this.faults.partitioned(src.self, to) || this.handshakeProblem(src, ep, to)) return;
           this.counters.messagesDelivered++;
           this.deliver(ep, payload, 'tcp', src);
         });
       }
     });
-  }
-
-  /** A latency for the next TCP message on (from, to), never earlier than the previous one. */
-  private fifoDelay(from: string, to: string): number {
-    const key = `${from}>${to}`;
-    const at = Math.max(this.clock + this.drawLatency(), this.fifo.get(key) ?? 0);
-    if (this.fifo.size >= MAX_FIFO_PAIRS && !this.fifo.has(key)) {
-      for (const [k, t] of this.fifo) if (t <= this.clock) this.fifo.delete(k);
-    }
-    this.fifo.set(key, at);
-    return at - this.clock;
   }
 
   /**
@@ -936,17 +868,17 @@ export class SimNetwork {
           resolve();
         });
       const timeout = () => Math.max(0, sentAt + this.connectTimeoutMs - this.clock);
-      if (this.partitioned(src.self, to)) {
+      if (this.faults.partitioned(src.self, to)) {
         fail(unreachable(to, 'connect timed out'), timeout());
         return;
       }
-      this.schedule(this.drawLatency(), () => {
+      this.schedule(this.faults.drawLatency(), () => {
         this.promised = true;
-        if (this.partitioned(src.self, to)) return fail(unreachable(to, 'connect timed out'), timeout());
+        if (this.faults.partitioned(src.self, to)) return fail(unreachable(to, 'connect timed out'), timeout());
         const dst = this.bound.get(addressOf(to));
         if (!dst) return fail(unreachable(to, 'connection refused'));
         // a stopped receiver never reads the file-begin: the sender gives up
-        if (this.paused.has(addressOf(to))) return fail(unreachable(to, 'no answer (the peer does not respond)'), timeout());
+        if (this.faults.isPaused(addressOf(to))) return fail(unreachable(to, 'no answer (the peer does not respond)'), timeout());
         const problem = this.handshakeProblem(src, dst, to);
         const origin = problem ? undefined : this.originOf(dst, src, 'tcp');
         if (problem) this.refusedAt(dst, src, 'tcp', problem);
@@ -972,8 +904,7 @@ export class SimNetwork {
           dst.handlers.onFileDone(offered, { ok: false, error });
           return fail(new CdhtError('CDHT_ERR_TRANSFER', `${addressOf(to)} refused the file: ${error}`));
         }
-        const breakMidway = this.failTransfers > 0;
-        if (breakMidway) this.failTransfers--;
+        const breakMidway = this.faults.takeTransferBreak();
         let tail: SimIncoming | undefined;
         if (offered.purpose === 'request') {
           tail = new SimIncoming(offered.size);
@@ -987,12 +918,12 @@ export class SimNetwork {
         };
         const deliver = (): void => {
           this.promised = true;
-          const stopped = this.paused.has(from) || this.paused.has(addressOf(to));
+          const stopped = this.faults.isPaused(from) || this.faults.isPaused(addressOf(to));
           const problem = breakMidway
             ? 'transfer broke midway (injected)'
             : src.closed
               ? `sender ${from} went away`
-              : this.partitioned(src.self, to)
+              : this.faults.partitioned(src.self, to)
                 ? 'connection lost (partition)'
                 : stopped
                   ? 'connection timed out (a peer stopped responding)'
