@@ -82,8 +82,8 @@ const deleted = (c: HandCore, name: string) => c.effects.some((e) => e.kind === 
  * keys in (500, 700] from their owner, 100. Then 700 joins through 500 and 900 behind it: those
  * keys are 700's, held by 700, 900 and 100, and 500's copies are one too many.
  */
-function ahead(n = 1, config: Record<string, unknown> = {}): { c: HandCore; names: string[] } {
-  const names = namesIn(500, 700, n);
+function ahead(n = 1, config: Record<string, unknown> = {}, keys: [number, number] = [500, 700]): { c: HandCore; names: string[] } {
+  const names = namesIn(...keys, n);
   const c = new HandCore({ id: 500, ring: [100, 300, 500], space: SPACE, config: { replicas: 3, ...config } });
   take(c, 100, names);
   c.setRing([100, 300, 500, 700, 900]);
@@ -112,6 +112,15 @@ test('a copy ahead of us is asked about at the owner and the k - 1 after it, fro
   assert.equal(c.sentOf('holds-reply', mark)[0]?.msg.record, undefined);
   probes(c, 3 * SURPLUS_EVERY_PROBES);
   assert.deepEqual(questions(c, name, mark), []);
+});
+
+test('a key ahead whose k holders run past the end of our successor list (we are one of them) is kept: nobody asked', () => {
+  // a key in (900, 100]: held by 100, 300 and 500 itself; our list (700, 900, 100, 300) ends at 300
+  const { c, names } = ahead(1, {}, [900, 100]);
+  assert.deepEqual(c.core.snapshot().successors, [700n, 900n, 100n, 300n]);
+  probes(c, 3 * SURPLUS_EVERY_PROBES);
+  assert.deepEqual(questions(c, names[0]!), []);
+  assert.ok(c.disk.has(names[0]!));
 });
 
 test('one silent holder keeps the copy; the name is asked about again a round later, and goes when all answer', () => {
