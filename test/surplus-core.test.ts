@@ -79,8 +79,8 @@ const deleted = (c: HandCore, name: string) => c.effects.some((e) => e.kind === 
 
 /**
  * Peer 500 in a ring of three (100, 300, 500) with k = 3 holds every key: it takes `n` copies of
- * keys in (500, 700] from their owner, 100. Then 700 joins through 500 and 900 behind it: those
- * keys are 700's, held by 700, 900 and 100, and 500's copies are one too many.
+ * keys in (500, 700] from their owner, 100. Then 700 joins through 500, and 500 hears of 900 behind
+ * it from 700's pongs: those keys are 700's, held by 700, 900 and 100, and 500's copies are one too many.
  */
 function ahead(n = 1, config: Record<string, unknown> = {}, keys: [number, number] = [500, 700]): { c: HandCore; names: string[] } {
   const names = namesIn(...keys, n);
@@ -366,6 +366,13 @@ test('a copy found to be ours to hold is judged again only after a while, or at 
   // five minutes on, it is
   probes(c, 300);
   assert.ok(c.sentOf('lookup', mark).some((s) => s.msg.key === key), 'looked up again after KEEP_RECHECK_MS');
+
+  // and at the next round once our view changes (440 joins right behind us)
+  const { c: moved, key: k2 } = behind([360, 420], 3);
+  answerLookup(moved, untilLookedUp(moved, k2).lid!, 360, [420, 500, 700]);
+  moved.setRing([100, 300, 360, 420, 440, 500, 700, 900]);
+  moved.heartbeat();
+  assert.ok(untilLookedUp(moved, k2, SURPLUS_EVERY_PROBES).lid !== undefined, 'looked up again at the next round');
 });
 
 test('a change of our view while the lookup is out: nobody is asked', () => {
