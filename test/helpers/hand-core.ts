@@ -4,7 +4,7 @@
 import type { Contact, Target } from '../../src/core/contact.js';
 import { defaultContact } from '../../src/space.js';
 import type { CoreEvent, Effect, OpEvent } from '../../src/core/effects.js';
-import { SPEC_SPACE } from '../../src/core/id-space.js';
+import { SPEC_SPACE, type IdSpace } from '../../src/core/id-space.js';
 import type { FileBegin, KeyInfo, Message, MessageOf } from '../../src/core/messages.js';
 import type { Origin } from '../../src/core/origin.js';
 import { PeerCore, type CoreConfig } from '../../src/core/peer-core.js';
@@ -24,6 +24,8 @@ export interface HandCoreOptions {
   files?: KeyInfo[];
   deleted?: { name: string; sha256: Uint8Array; at: number }[];
   config?: Partial<CoreConfig>;
+  /** The id space (default the specification's 8 bits). */
+  space?: IdSpace;
 }
 
 export class HandCore {
@@ -37,16 +39,18 @@ export class HandCore {
   readonly ops: { op: number; event: OpEvent }[] = [];
   readonly lines: string[] = [];
   readonly effects: Effect[] = [];
+  readonly space: IdSpace;
   private readonly timers = new Map<string, number>();
-  private readonly sorted: number[];
+  private sorted: number[];
   private nonce = 1000;
 
   constructor(readonly opts: HandCoreOptions) {
+    this.space = opts.space ?? SPEC_SPACE;
     this.sorted = [...opts.ring].sort((a, b) => a - b);
     for (const f of opts.files ?? []) this.disk.set(f.name, f);
     this.core = new PeerCore({
       self: peer(opts.id),
-      space: SPEC_SPACE,
+      space: this.space,
       mode: { kind: 'init', successors: [this.next(opts.id, 1), this.next(opts.id, 2)].map(peer) },
       pingIntervalMs: 1000,
       pingMisses: 3,
@@ -55,9 +59,19 @@ export class HandCore {
       ...opts.config,
     });
     this.feed({ type: 'start', now: 0, files: opts.files ?? [], deleted: opts.deleted ?? [] });
-    // both predecessors ping us, as a settled ring's do
-    this.receive({ type: 'ping', from: peer(this.next(opts.id, -1)), seq: 1, role: 1, loud: false }, 'udp');
-    this.receive({ type: 'ping', from: peer(this.next(opts.id, -2)), seq: 1, role: 2, loud: false }, 'udp');
+    this.heartbeat();
+  }
+
+  /** Both predecessors ping us, as a settled ring's do (a predecessor not heard for a few probes is forgotten). */
+  heartbeat(): void {
+    const id = this.opts.id;
+    this.receive({ type: 'ping', from: peer(this.next(id, -1)), seq: 1, role: 1, loud: false }, 'udp');
+    this.receive({ type: 'ping', from: peer(this.next(id, -2)), seq: 1, role: 2, loud: false }, 'udp');
+  }
+
+  /** The ring changes (peers join or leave): pings are answered, and heartbeat() sent, as this ring's peers would. */
+  setRing(ring: number[]): void {
+    this.sorted = [...ring].sort((a, b) => a - b);
   }
 
   /** The ring's peer `steps` places clockwise (negative: anticlockwise) from `id`. */
@@ -113,7 +127,7 @@ export class HandCore {
 
   private apply(e: Effect): void {
     this.effects.push(e);
-    if (e.kind === 'trace') for (const l of renderTrace(e.trace, SPEC_SPACE)) this.lines.push(l.text);
+    if (e.kind === 'trace') for (const l of renderTrace(e.trace, this.space)) this.lines.push(l.text);
     else if (e.kind === 'set-timer') this.timers.set(e.name, e.at);
     else if (e.kind === 'cancel-timer') this.timers.delete(e.name);
     else if (e.kind === 'op') this.ops.push({ op: e.op, event: e.event });

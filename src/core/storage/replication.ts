@@ -292,6 +292,8 @@ export class Replication {
     const missing = new Map<string, KeyInfo>();
     const refused: string[] = [];
     const vouch: KeyInfo[] = [];
+    // the ring as we know it whole, once an offer (not once a key: a hand-over offers up to MAX_OFFER_KEYS)
+    const whole = msg.leaving === true ? this.wholeRing() : undefined;
     for (const k of msg.keys) {
       if (this.keys.has(k.name) || missing.has(k.name)) continue;
       // a name deleted lately comes back only as a new put, never as an old copy
@@ -299,7 +301,7 @@ export class Replication {
         refused.push(k.name);
         continue;
       }
-      let may = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes ? this.mayHold(space.keyOf(k.name), msg.from, msg.leaving === true) : false;
+      let may = k.sha256 && !space.nameProblem(k.name) && k.size <= ctx.cfg.maxFileBytes ? this.mayHold(space.keyOf(k.name), msg.from, whole) : false;
       if (may === 'vouch') {
         if (!vouched && this.vouching < MAX_VOUCHING) vouch.push(k);
         may = !!vouched?.has(k.name);
@@ -359,9 +361,10 @@ export class Replication {
    * lies between the key and us; with k above 3 the owner may be further back than the two
    * predecessors a peer knows, so any such peer); or a key of its first predecessor's range handed
    * back by a successor (we hold that range's first replica). Knowing no predecessor, it cannot
-   * tell its range: it takes what it is offered.
+   * tell its range: it takes what it is offered. `whole`: the ring known whole (wholeRing()) when
+   * the offerer says it leaves, else undefined.
    */
-  private mayHold(key: Id, from: Contact, leaving: boolean): boolean | 'vouch' {
+  private mayHold(key: Id, from: Contact, whole: readonly Id[] | undefined): boolean | 'vouch' {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
     const { pred1, pred2 } = this.live;
@@ -375,7 +378,6 @@ export class Replication {
     // A ring small enough that our successor list runs round into our predecessors is one we know
     // whole, and there a key ahead of us may be one we hold once an offerer that says it leaves is
     // gone: a predecessor's key, or one of a peer our second predecessor vouches for
-    const whole = leaving ? this.wholeRing() : undefined;
     if (whole && upstream && (this.isPredecessor(from) || vouch) && this.holdsWithout(whole, key, from.id)) return this.isPredecessor(from) || 'vouch';
     // a key ahead, up to the last successor before the list wraps round to our predecessors, is theirs
     let ahead: Contact | undefined;
