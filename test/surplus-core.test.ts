@@ -262,6 +262,24 @@ test(`a round runs every ${SURPLUS_EVERY_PROBES} probe intervals and checks at m
   assert.deepEqual([...askedAbout(next)].sort(), names.filter((n) => !first.has(n)).sort(), `the rest, ${SURPLUS_EVERY_PROBES} probes later`);
 });
 
+test('names whose holders never answer cannot starve the names behind them: each round starts where the last one stopped', () => {
+  const { c, names } = ahead(MAX_SURPLUS_CHECKS + 4);
+  const askedAbout = (since: number) => new Set(c.sentOf('holds-query', since).map((s) => s.msg.file));
+  const mark = c.sent.length;
+  assert.ok(untilAsked(c, names[0]!).asked.length > 0);
+  const first = askedAbout(mark);
+  assert.equal(first.size, MAX_SURPLUS_CHECKS, 'one round: the bound');
+  // nobody answers: the questions time out (15 s) while the next round finds every slot taken,
+  // and the round after that must take up the names the first one never reached
+  const next = c.sent.length;
+  probes(c, 2 * SURPLUS_EVERY_PROBES);
+  const later = askedAbout(next);
+  const rest = names.filter((n) => !first.has(n));
+  assert.equal(rest.length, 4);
+  for (const n of rest) assert.ok(later.has(n), `${n} is asked about within two more rounds`);
+  assert.equal(names.filter((n) => c.disk.has(n)).length, names.length, 'silence deletes nothing');
+});
+
 // ---- a key behind us: looked up, and the owner's chain judged against our own predecessors ---------
 
 /**

@@ -55,6 +55,8 @@ export class Surplus {
   /** name -> until when it counts as ours to hold, and under which view. */
   private readonly kept = new Map<string, { until: number; view: string }>();
   private ticks = 0;
+  /** Where the next round starts in the store's order: after the last name the previous round took up. */
+  private cursor = 0;
 
   constructor(
     private readonly ctx: Ctx,
@@ -83,8 +85,15 @@ export class Surplus {
     if (++this.ticks % SURPLUS_EVERY_PROBES !== Math.floor(SURPLUS_EVERY_PROBES / 2)) return;
     if (!this.live.pred1) return;
     const view = this.view();
-    for (const h of this.keys.all()) {
+    // each round starts where the last one stopped, so names whose holders never answer cannot
+    // take every slot round after round and keep the names behind them from ever being judged
+    const held = this.keys.all();
+    const from = held.length === 0 ? 0 : this.cursor % held.length;
+    for (let i = 0; i < held.length; i++) {
       if (this.checking.size >= MAX_SURPLUS_CHECKS) break;
+      const at = (from + i) % held.length;
+      const h = held[at]!;
+      this.cursor = at + 1;
       if (!h.ring || !h.sha256 || this.checking.has(h.name) || this.hooks.busy(h.name)) continue;
       const kept = this.kept.get(h.name);
       if (kept && kept.view === view && kept.until > ctx.now) continue;
