@@ -1,13 +1,23 @@
 // Runs the test suite: every compiled test file under dist/test, two files at a time.
-// CDHT_TEST_LOAD=N runs N CPU-bound loops beside the suite for its whole life, the way CI runs it,
-// so that a test which races the wall clock fails on a quiet machine too, not only on a busy one.
+//
+// CDHT_TEST_LOAD=N runs N CPU-bound loops beside the suite for its whole life, so that a test
+// which races the wall clock fails on any machine, not only on a busy one.
+//
+// CDHT_TEST_LOAD_FROM_SWEEPS=1 (what CI uses) makes the load useful: the simulator's seed sweeps,
+// which keep both cores busy with worker threads and run on virtual time (a load cannot change
+// what they find), run beside the rest of the suite as its CPU-bound load; when they are done,
+// N plain loops take over until the rest is done too. On two cores the whole suite already keeps
+// both busy, so N plain loops beside all of it would double its time, past CI's 15 minutes.
+//
 // Node 20 does not expand globs for --test, so the files are listed here.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const TEST_DIR = 'dist/test';
 const CONCURRENCY = 2;
+/** The seed sweeps: simulator only, each sweep two worker threads at full speed. */
+const SWEEP_FILES = new Set(['check-sweep.test.js', 'check-spaces.test.js']);
 /** More loops than this is a typo, not a load. */
 const MAX_LOOPS = 16;
 /** A loop looks up whether its parent is gone once in this many turns (the look-up is a system call). */
@@ -35,9 +45,29 @@ function loadFromEnv() {
 
 /** A busy loop in its own process; it ends by itself if this runner dies without killing it. */
 function startLoop() {
-  const parent = process.pid;
-  const body = `const p=${parent};for(let i=1;;i++){if(i%${TURNS_BETWEEN_CHECKS}===0&&process.ppid!==p)process.exit(0)}`;
+  const body = `const p=${process.pid};for(let i=1;;i++){if(i%${TURNS_BETWEEN_CHECKS}===0&&process.ppid!==p)process.exit(0)}`;
   return spawn(process.execPath, ['-e', body], { stdio: 'ignore' });
+}
+
+/**
+ * `node --test` over `list`; resolves with its exit code. With `held`, its report is kept and
+ * printed whole when it ends, so that two runs at once do not interleave their lines.
+ */
+function runTests(list, concurrency, children, held = false) {
+  return new Promise((resolve) => {
+    const run = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...list], { stdio: held ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    const report = [];
+    if (held) {
+      run.stdout.on('data', (b) => report.push(b));
+      run.stderr.on('data', (b) => report.push(b));
+    }
+    children.add(run);
+    run.on('close', (code, signal) => {
+      children.delete(run);
+      if (held) process.stdout.write(Buffer.concat(report));
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
 }
 
 const files = testFiles(TEST_DIR);
@@ -45,21 +75,42 @@ if (files.length === 0) {
   process.stderr.write(`test: no *.test.js under ${TEST_DIR} (run the build first)\n`);
   process.exit(2);
 }
-const loops = Array.from({ length: loadFromEnv() }, startLoop);
-const stopLoops = () => loops.forEach((l) => l.kill('SIGKILL'));
-const started = Date.now();
-process.stdout.write(`test: ${files.length} files, ${CONCURRENCY} at a time${loops.length ? `, beside ${loops.length} CPU-bound loop${loops.length === 1 ? '' : 's'}` : ''}\n`);
+const load = loadFromEnv();
+const fromSweeps = load > 0 && process.env.CDHT_TEST_LOAD_FROM_SWEEPS === '1';
+const children = new Set();
+const loops = [];
+const startLoops = () => {
+  while (loops.length < load) loops.push(startLoop());
+};
+const stopAll = () => {
+  for (const l of loops) l.kill('SIGKILL');
+  for (const c of children) c.kill('SIGTERM');
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => (stopAll(), process.exit(130)));
 
-const run = spawn(process.execPath, ['--test', `--test-concurrency=${CONCURRENCY}`, ...files], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    stopLoops();
-    run.kill(signal);
+const started = Date.now();
+let codes;
+if (fromSweeps) {
+  const sweeps = files.filter((f) => SWEEP_FILES.has(basename(f)));
+  const rest = files.filter((f) => !SWEEP_FILES.has(basename(f)));
+  process.stdout.write(`test: ${rest.length} files, ${CONCURRENCY} at a time, beside the seed sweeps (${sweeps.length} files) and then ${load} CPU-bound loop${load === 1 ? '' : 's'}\n`);
+  let restDone = false;
+  const restRun = runTests(rest, CONCURRENCY, children).then((code) => ((restDone = true), code));
+  const sweepRun = runTests(sweeps, 1, children, true).then((code) => {
+    if (!restDone) {
+      process.stdout.write(`test: the sweeps are done after ${((Date.now() - started) / 1000).toFixed(0)} s; ${load} CPU-bound loops take over\n`);
+      startLoops();
+    }
+    return code;
   });
+  codes = await Promise.all([restRun, sweepRun]);
+} else {
+  startLoops();
+  process.stdout.write(`test: ${files.length} files, ${CONCURRENCY} at a time${load ? `, beside ${load} CPU-bound loop${load === 1 ? '' : 's'}` : ''}\n`);
+  codes = [await runTests(files, CONCURRENCY, children)];
 }
-run.on('exit', (code, signal) => {
-  stopLoops();
-  const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  process.stdout.write(`test: ${code === 0 ? 'passed' : 'FAILED'} in ${seconds} s${loops.length ? ` beside ${loops.length} CPU-bound loops` : ''}\n`);
-  process.exit(code ?? (signal ? 1 : 0));
-});
+for (const l of loops) l.kill('SIGKILL');
+const failed = codes.some((c) => c !== 0);
+const seconds = ((Date.now() - started) / 1000).toFixed(0);
+process.stdout.write(`test: ${failed ? 'FAILED' : 'passed'} in ${seconds} s${load ? ' under load' : ''}\n`);
+process.exit(failed ? 1 : 0);
