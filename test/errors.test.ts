@@ -1,7 +1,7 @@
 // The error catalog: each class keeps its own name whatever its code, and sets a catalog code.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CdhtError, ERROR_CODES, LocalProtocolError, RemoteProtocolError } from '../src/core/errors.js';
+import { CdhtError, ERROR_CODES, LocalProtocolError, ProtocolError, RemoteProtocolError } from '../src/core/errors.js';
 import { ConfigError } from '../src/core/config.js';
 import { ArgumentProblem } from '../src/cli/args.js';
 import { ContactProblem } from '../src/cli/contacts.js';
@@ -38,6 +38,16 @@ test('the thin subclasses set their code and keep their name and message', () =>
   assert.equal(new LocalProtocolError('CDHT_ERR_BAD_PAYLOAD', 'm').kind, 'local');
   assert.equal(new RemoteProtocolError('CDHT_ERR_BAD_PAYLOAD', 'm').remote, true);
   assert.equal(new ControlError('BAD_ID', 'm').reason, 'BAD_ID');
+});
+
+test('both protocol errors are one ProtocolError whose side is its kind', () => {
+  const local = new LocalProtocolError('CDHT_ERR_BAD_VERSION', 'm', { cause: 'c' });
+  const remote = new RemoteProtocolError('CDHT_ERR_BAD_VERSION', 'm');
+  for (const e of [local, remote]) assert.ok(e instanceof ProtocolError && e instanceof CdhtError);
+  assert.ok(!(local instanceof RemoteProtocolError) && !(remote instanceof LocalProtocolError));
+  assert.deepEqual([local.side, local.kind, local.remote, local.cause], ['local', 'local', false, 'c']);
+  assert.deepEqual([remote.side, remote.kind, remote.remote], ['remote', 'remote', true]);
+  assert.equal(String(new ProtocolError('remote', 'CDHT_ERR_BAD_PAYLOAD', 'x')), 'ProtocolError: x');
 });
 
 test('a ConfigError stays a RangeError and carries its catalog code', () => {

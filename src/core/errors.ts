@@ -76,24 +76,41 @@ CdhtError.prototype.name = 'CdhtError';
 /** The wire codes: what a frame can be refused for, whichever side refuses it. */
 export type WireErrorCode = 'CDHT_ERR_FRAME_TOO_LARGE' | 'CDHT_ERR_FRAME_TRUNCATED' | 'CDHT_ERR_BAD_VERSION' | 'CDHT_ERR_UNKNOWN_TYPE' | 'CDHT_ERR_BAD_PAYLOAD';
 
-/** We refuse to encode or send a frame: a bug of ours or of our caller, never the peer's. */
-export class LocalProtocolError extends CdhtError {
-  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
+/** Whose fault a refused frame is: ours (we refused to encode or send it) or a peer's (it sent it). */
+export type ProtocolSide = 'local' | 'remote';
+
+/** A frame refused on the wire; `side` is its kind, whatever the code's own. */
+export class ProtocolError extends CdhtError {
+  constructor(
+    readonly side: ProtocolSide,
+    code: WireErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
   }
   override get kind(): ErrorKind {
-    return 'local';
+    return this.side;
+  }
+}
+ProtocolError.prototype.name = 'ProtocolError';
+
+type SidedArgs = [code: WireErrorCode, message: string, options?: { cause?: unknown }];
+
+/** We refuse to encode or send a frame: a bug of ours or of our caller, never the peer's. */
+export class LocalProtocolError extends ProtocolError {
+  declare readonly side: 'local';
+  constructor(...args: SidedArgs) {
+    super('local', ...args);
   }
 }
 LocalProtocolError.prototype.name = 'LocalProtocolError';
 
 /** A peer sent a frame we refuse; the shell logs it and drops the frame (or the connection). */
-export class RemoteProtocolError extends CdhtError {
-  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-  override get kind(): ErrorKind {
-    return 'remote';
+export class RemoteProtocolError extends ProtocolError {
+  declare readonly side: 'remote';
+  constructor(...args: SidedArgs) {
+    super('remote', ...args);
   }
 }
 RemoteProtocolError.prototype.name = 'RemoteProtocolError';

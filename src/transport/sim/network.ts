@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { isLibraryTemp } from '../../store-dir.js';
 import type { Address, Contact, Target } from '../../core/contact.js';
-import { CdhtError } from '../../core/errors.js';
+import { CdhtError, RemoteProtocolError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import { RECORD_MISMATCH, type FileBegin, type Message } from '../../core/messages.js';
 import type { ProofCheck } from '../../core/origin.js';
@@ -114,7 +114,7 @@ function safeDecode(bytes: Uint8Array): Decoded {
   try {
     return decodeFrame(bytes);
   } catch (err) {
-    return { ok: false, error: new CdhtError('CDHT_ERR_BAD_PAYLOAD', `decoder threw: ${String(err)}`) };
+    return { ok: false, error: new RemoteProtocolError('CDHT_ERR_BAD_PAYLOAD', `decoder threw: ${String(err)}`) };
   }
 }
 
