@@ -115,7 +115,7 @@ export class Holds {
     const p = this.pending.get(msg.qid);
     if (!p || p.file !== msg.file || p.to.id !== msg.from.id) return;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a holds answer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'holds-reply', from: msg.from.id, reason: forged });
     this.pending.delete(msg.qid);
     if (p.done) return p.done(msg);
     ctx.emit({ kind: 'op', op: p.op, event: { type: 'holds', from: msg.from, ...(msg.record ? { record: msg.record } : {}), successors: msg.successors } });
