@@ -13,11 +13,13 @@ export const ROUTINGS: readonly RoutingName[] = ['successor', 'shortcuts', 'fing
 
 /** The reference layout: peer ID listens on port basePort + ID (8-bit ids). */
 export const DEFAULT_BASE_PORT = 12000;
+/** The loopback address: where peers, the gateway and the web page listen unless told, and how a wildcard listener is reached from here. */
 export const DEFAULT_HOST = '127.0.0.1';
-export const MIN_BASE_PORT = 1;
-/** Peer 255 must still fit below 65536. */
-export const MAX_BASE_PORT = 65535 - 255;
+/** The highest port (a u16 on the wire); ports start at 1. */
 export const MAX_PORT = 65535;
+export const MIN_BASE_PORT = 1;
+/** Peer 255 must still fit at or below MAX_PORT. */
+export const MAX_BASE_PORT = MAX_PORT - 255;
 
 export const DEFAULT_PING_MISSES = 3;
 export const MIN_PING_MISSES = 1;
@@ -143,7 +145,6 @@ export type CheckedConfig = Required<Omit<ConfigInput, 'port' | 'pingIntervalMs'
 
 export type ConfigField = 'pingIntervalMs' | 'maxFileBytes' | 'pingMisses' | 'routing' | 'successors' | 'replicas' | 'basePort' | 'port' | 'requestTimeoutMs';
 
-/** A setting out of its range: which one, and its bounds (a CLI renders them with its flag's name). */
 /**
  * A setting refused by checkConfig. It stays a RangeError (what Peer has always thrown for a bad
  * option), so it cannot also be a CdhtError; it carries the catalog's code all the same.

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import type { RingSource } from '../control/ring-source.js';
+import { DEFAULT_HOST } from '../core/config.js';
 import { PageClients } from './page-clients.js';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, VERBS } from './protocol.js';
 
@@ -37,7 +38,7 @@ export interface WebServer {
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const MAX_CLIENTS = 16;
 /** The page listens on this machine only unless told otherwise (--web-host). */
-export const DEFAULT_WEB_HOST = '127.0.0.1';
+export const DEFAULT_WEB_HOST = DEFAULT_HOST;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -165,7 +166,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     pages.close();
     throw err;
   }
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const urlHost = host === '0.0.0.0' || host === '::' ? DEFAULT_HOST : host.includes(':') ? `[${host}]` : host;
 
   return {
     url: `http://${urlHost}:${port}/`,

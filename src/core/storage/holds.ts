@@ -11,6 +11,7 @@
 //   HOLDS_BURST answers go to one host per window.
 // - An answer is taken only for a query of ours still waiting, about the same name, from the
 //   peer asked (on a private ring, proven by its certificate).
+import { MAX_PORT } from '../config.js';
 import { sameHost, type Contact, type Target } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
 import { HostWindow } from '../host-window.js';
@@ -91,7 +92,7 @@ export class Holds {
 
   private refusal(from: Contact, origin: Origin): string | undefined {
     if (origin.via !== 'tcp') return 'not over a connection';
-    if (from.port === undefined || !Number.isInteger(from.port) || from.port < 1 || from.port > 65535) return 'no port to answer at';
+    if (from.port === undefined || !Number.isInteger(from.port) || from.port < 1 || from.port > MAX_PORT) return 'no port to answer at';
     if (this.ctx.cfg.secure && origin.authId === undefined) return 'no certificate';
     return undefined;
   }
