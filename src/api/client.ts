@@ -192,6 +192,7 @@ function streamInto(res: http.IncomingMessage, out: CheckedDownload, ex: Exchang
   return new Promise((resolve, reject) => {
     res.on('error', (err) => reject(ex.errorOf(err)));
     res.once('close', () => {
+      // errorOf codes it (CDHT_ERR_TRANSFER)
       if (!res.complete) reject(ex.errorOf(new Error('the gateway closed the transfer before its end')));
     });
     out.once('error', reject);

@@ -413,6 +413,7 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
     tlsDir = resolve(o.tls);
     try {
+      // plain: caught on the next line, which says the one sentence the user sees
       if (!statSync(join(tlsDir, 'ca.crt')).isFile()) throw new Error('not a file');
     } catch {
       problem(`${name}: ${join(tlsDir, 'ca.crt')} is missing: make the ring's authority with cdht ca create DIR`);

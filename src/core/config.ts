@@ -143,11 +143,19 @@ export interface ConfigInput extends PeerSettings {
 
 export type CheckedConfig = Required<Omit<ConfigInput, 'port' | 'pingIntervalMs'>> & Pick<ConfigInput, 'port' | 'pingIntervalMs'>;
 
-export type ConfigField = 'pingIntervalMs' | 'maxFileBytes' | 'pingMisses' | 'routing' | 'successors' | 'replicas' | 'basePort' | 'port' | 'requestTimeoutMs';
+/** The settings checkConfig checks, and the other options out of range a ConfigError can name. */
+export type ConfigField =
+  | 'pingIntervalMs' | 'maxFileBytes' | 'pingMisses' | 'routing' | 'successors' | 'replicas' | 'basePort' | 'port' | 'requestTimeoutMs'
+  // a peer's id, its start mode's ids and its credentials (Peer); a ring's planned ids and peer count
+  | 'id' | 'mode' | 'tls' | 'ids' | 'count'
+  // an id space's size, a transport's limits, a ring authority's options
+  | 'bits' | 'limits' | 'days' | 'algorithm' | 'authorityName';
 
 /**
- * A setting refused by checkConfig. It stays a RangeError (what Peer has always thrown for a bad
- * option), so it cannot also be a CdhtError; it carries the catalog's code all the same.
+ * A setting or option refused: by checkConfig, or where an option of its own is checked (a
+ * Peer's ids, an id space's bits, the transport's limits). It stays a RangeError (what Peer has
+ * always thrown for a bad option), so it cannot also be a CdhtError; it carries the catalog's
+ * code all the same.
  */
 export class ConfigError extends RangeError {
   readonly code: ErrorCode = 'CDHT_ERR_CONFIG';

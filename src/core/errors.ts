@@ -46,6 +46,12 @@ export const ERROR_CODES = {
   CDHT_ERR_CONTROL: { kind: 'outcome', exit: 2, hint: 'Read the sentence: it names what the ring cannot do now and why.' },
   /** A setting out of its range or against another (checkConfig); ConfigError's `field` names it. */
   CDHT_ERR_CONFIG: { kind: 'local', exit: 2, hint: 'Fix the setting named in the message.' },
+  /** A peer, a ring or the web page cannot listen at its address (in use, or not this machine's). */
+  CDHT_ERR_LISTEN: { kind: 'outcome', exit: 4, hint: 'Something else listens there, or the address is not this machine\'s: choose another port or host.' },
+  /** A peer (or a ring's peers) stopped before joining a ring; the message says why. */
+  CDHT_ERR_NOT_STARTED: { kind: 'outcome', exit: 4, hint: 'Fix what the message names (an address in use, no answer from the peer to join through) and start it again.' },
+  /** The web page's files are missing from this installation. */
+  CDHT_ERR_NOT_BUILT: { kind: 'local', exit: 1, hint: 'Run npm run build in the cdht directory.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
