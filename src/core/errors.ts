@@ -2,8 +2,9 @@
 // ERROR_CODES below, and one base class, CdhtError. Local misuse (bad arguments, bad commands) is
 // told apart from a remote peer's protocol violation (bad bytes on the wire), and both from
 // the outcomes of an operation (a name not found, a ring too busy) that a program handles.
-// On the wire the same codes serve both sides, so two subclasses say whose fault a frame is
-// (h11's LocalProtocolError / RemoteProtocolError): we refused to encode it, or a peer sent it.
+// On the wire the same codes serve both sides, so one ProtocolError says whose fault a frame is,
+// in two subclasses (h11's LocalProtocolError / RemoteProtocolError): we refused to encode it, or
+// a peer sent it.
 // A class's `name` is its own and never depends on the code; the message is the sentence
 // every surface (CLI line, web page refusal, library rejection) shows, unchanged.
 // The codes carry a CDHT_ prefix so they never clash with Node's own ERR_* codes, which a
