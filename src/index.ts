@@ -18,7 +18,7 @@ export type { Message } from './core/messages.js';
 export type { Address, Contact, Target } from './core/contact.js';
 export { IdSpace, SPEC_SPACE } from './core/id-space.js';
 export type { Id } from './core/id-space.js';
-export { CdhtError, ERROR_CODES, isErrorCode, LocalProtocolError, RemoteProtocolError } from './core/errors.js';
+export { CdhtError, ERROR_CODES, isErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError } from './core/errors.js';
 export type { ErrorCode, ErrorKind, WireErrorCode } from './core/errors.js';
 export { encodeFrame, decodeFrame, FrameDecoder } from './wire/index.js';
 export { RingController, ControlError } from './control/ring-controller.js';

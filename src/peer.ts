@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { checkConfig, DEFAULT_HOST, type CheckedConfig, type PeerSettings } from './core/config.js';
+import { checkConfig, ConfigError, DEFAULT_HOST, type CheckedConfig, type ConfigField, type PeerSettings } from './core/config.js';
 import type { Address, Contact, Target } from './core/contact.js';
 import type { CoreEvent, Effect, TransferPhase } from './core/effects.js';
 import { CdhtError } from './core/errors.js';
@@ -586,7 +586,7 @@ export class Peer extends EventEmitter implements DataApi {
     if (this.stopped) return;
     this.stopped = true;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
-    if (!this.isReady) this.rejectReady(new Error(`Peer ${this.space.format(this.id)} stopped before joining a ring: ${reason}`));
+    if (!this.isReady) this.rejectReady(new CdhtError('CDHT_ERR_NOT_STARTED', `Peer ${this.space.format(this.id)} stopped before joining a ring: ${reason}`));
     if (reason !== 'killed' && this.inFlight.size > 0) {
       // a clean exit lets its last messages (acks, handed-back requests) reach their peers, within a bound
       let timer: unknown;
@@ -622,17 +622,17 @@ function isIdLike(x: unknown): x is IdLike {
 
 /** The options checked: ids and credentials here, every setting by core/config.ts (the library's defaults). */
 function validateOptions(o: PeerOptions, space: IdSpace): CheckedConfig {
-  const bad = (what: string) => {
-    throw new RangeError(what);
+  const bad = (field: ConfigField, what: string) => {
+    throw new ConfigError(field, what);
   };
   const range = space.spec ? 'an integer from 0 to 255' : `an id of the ${space.bits}-bit space`;
   const isId = (x: unknown) => isIdLike(x) && space.isId(BigInt(x));
-  if (!isId(o.id)) bad(`peer id must be ${range} (got ${o.id})`);
+  if (!isId(o.id)) bad('id', `peer id must be ${range} (got ${o.id})`);
   if (o.mode.kind === 'init' && !o.mode.successors.every((s) => (typeof s === 'object' ? space.isId(s.id) : isId(s)))) {
-    bad(`successor ids must be ${range}`);
+    bad('mode', `successor ids must be ${range}`);
   }
-  if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isId(o.mode.known)) bad(`the known peer id must be ${range}`);
-  if (o.tls !== undefined && o.tls.id !== BigInt(o.id)) bad(`the certificate is for peer ${o.tls.id}, not ${o.id}`);
+  if (o.mode.kind === 'join' && typeof o.mode.known !== 'object' && !isId(o.mode.known)) bad('mode', `the known peer id must be ${range}`);
+  if (o.tls !== undefined && o.tls.id !== BigInt(o.id)) bad('tls', `the certificate is for peer ${o.tls.id}, not ${o.id}`);
   return checkConfig(o, { space, surface: 'library' });
 }
 

@@ -2,7 +2,7 @@
 // keys from random peers through the real protocol, and measure hops against the true owners.
 // `cdht sim`, the scale tests and the benchmarks all use this.
 import type { Id } from './core/id-space.js';
-import { DEFAULT_SIM_SEED, defaultRouting, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
+import { ConfigError, DEFAULT_SIM_SEED, defaultRouting, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
 import { idSpace } from './space.js';
 import { SimNetwork } from './transport/sim/network.js';
@@ -124,7 +124,7 @@ export function randomKey(rand: () => number, size: bigint): Id {
 
 /** N distinct random ids of the 8-bit space. */
 function pickSpecIds(n: number, seed: number): Id[] {
-  if (n > 256) throw new RangeError('the 8-bit space holds at most 256 peers');
+  if (n > 256) throw new ConfigError('count', 'the 8-bit space holds at most 256 peers', 1, 256);
   const rand = mulberry32(seed);
   const pool = Array.from({ length: 256 }, (_, i) => BigInt(i));
   const out: Id[] = [];

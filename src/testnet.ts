@@ -161,7 +161,7 @@ export class Testnet extends EventEmitter {
     if (!ok || failed.length) {
       const why = await Promise.all(failed.map(async (p) => (p.isClosed ? (await p.closed).reason : `not up within ${waitMs / 1000} s`)));
       await net.close();
-      throw new Error(`peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
+      throw new CdhtError('CDHT_ERR_NOT_STARTED', `peers ${failed.map((p) => net.space.format(p.id)).join(', ')} did not start: ${summarize(failed.map((p, i) => [net.space.format(p.id), why[i]!]))}`);
     }
     return net;
   }
@@ -214,7 +214,7 @@ export class Testnet extends EventEmitter {
   private identity(id: Id): TlsIdentity {
     if (this.opts.identityFor) return this.opts.identityFor(id);
     if (this.sim) return simIdentity(id);
-    throw new Error('a private ring on sockets needs identityFor');
+    throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'a private ring on sockets needs identityFor');
   }
 
   /** The peer with this id (running or not), if this ring ever started one. */
@@ -234,7 +234,7 @@ export class Testnet extends EventEmitter {
   start(p: { id: IdLike; mode: PeerOptions['mode'] }): Peer {
     const id = BigInt(p.id);
     const old = this.peers.get(id);
-    if (old?.isRunning) throw new Error(`Peer ${p.id} is already running here`);
+    if (old?.isRunning) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `Peer ${p.id} is already running here`);
     const o = this.opts;
     const self = this.contactOf(id);
     // ids name peers of this ring: placed where this ring put them (ports are not ids above 8 bits)
@@ -267,7 +267,7 @@ export class Testnet extends EventEmitter {
   /** Starts `id` joining through `via` (default: the lowest running id) and waits until it is in or gave up. */
   async join(id: IdLike, via?: IdLike, maxMs = 15_000): Promise<Peer> {
     const known = via ?? this.runningIds()[0];
-    if (known === undefined) throw new Error('no running peer to join through');
+    if (known === undefined) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'no running peer to join through');
     if (this.opts.secure) await this.opts.prepareIdentity?.(BigInt(id));
     const peer = this.start({ id, mode: { kind: 'join', known: this.contactOf(known) } });
     await this.until(() => peer.isInRing || peer.isClosed, maxMs);
@@ -288,7 +288,7 @@ export class Testnet extends EventEmitter {
 
   private mustGet(id: IdLike): Peer {
     const p = this.peers.get(BigInt(id));
-    if (!p) throw new Error(`no Peer ${id} in this ring`);
+    if (!p) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no Peer ${id} in this ring`);
     return p;
   }
 
@@ -381,11 +381,11 @@ function fingerPeers(space: IdSpace, sorted: readonly Id[], self: Id): Id[] {
 /** A slice needs ids derived from addresses (every process derives the same) and real sockets. */
 function checkSlice(o: TestnetOptions, space: IdSpace): void {
   const { index, of } = o.slice!;
-  if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) throw new Error(`a slice is index/of with 0 <= index < of (got ${index}/${of})`);
-  if (space.spec || o.ids) throw new Error('a sliced ring needs ids derived from addresses: --bits above 8 and a count, not listed ids');
-  if (o.runtime === 'sim') throw new Error('a sliced ring runs on sockets, one process a slice, not on the simulator');
+  if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `a slice is index/of with 0 <= index < of (got ${index}/${of})`);
+  if (space.spec || o.ids) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'a sliced ring needs ids derived from addresses: --bits above 8 and a count, not listed ids');
+  if (o.runtime === 'sim') throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'a sliced ring runs on sockets, one process a slice, not on the simulator');
   const count = o.count ?? DEFAULT_RING_PEERS;
-  if (count < of) throw new Error(`${count} peers cannot be shared among ${of} processes`);
+  if (count < of) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `${count} peers cannot be shared among ${of} processes`);
 }
 
 /** A private ring's stand-in credentials for `id` on the simulator, which only reads the id (it delivers it as proven). */

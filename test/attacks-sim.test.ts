@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Contact } from '../src/core/contact.js';
 import type { Message, RoutedMessage } from '../src/core/messages.js';
-import type { PeerLine } from '../src/peer.js';
+import type { PeerLine, PeerTrace } from '../src/peer.js';
 import { SimNetwork } from '../src/transport/sim/network.js';
 import type { Endpoint, EndpointHandlers } from '../src/transport/types.js';
 import { createTestnet } from '../src/testnet.js';
@@ -138,10 +138,22 @@ test('on a private ring a member cannot speak for another, and outsiders are ref
   // peer 4's certificate, used to forge 9's successor change and 14's departure
   const member = await attacker(net, 7777, 4n);
   const m = lines.length;
+  const dropped: PeerTrace[] = [];
+  net.on('trace', (t: PeerTrace) => void (t.trace.kind === 'dropped' && dropped.push(t)));
   await sent(net, member.ep.sendMessage(net.contactOf(8), { type: 'successor-change', from: net.contactOf(9), successors: [net.contactOf(5)] }));
   await sent(net, member.ep.sendMessage(net.contactOf(9), { type: 'depart', from: net.contactOf(14), successors: [net.contactOf(2)] }), 3000);
   assert.ok(!of(lines, 8, m).includes('Successor Change request received'));
   assert.ok(!of(lines, 9, m).includes('Peer 14 will depart from the network'));
+  // each forgery is one typed trace at the peer it was sent to, and its debug line
+  assert.deepEqual(
+    dropped.map(({ id, trace }) => ({ id, trace })),
+    [
+      { id: 8n, trace: { kind: 'dropped', message: 'successor-change', from: 9n, reason: 'sent by Peer 4' } },
+      { id: 9n, trace: { kind: 'dropped', message: 'depart', from: 14n, reason: 'sent by Peer 4' } },
+    ],
+  );
+  assert.ok(of(lines, 8, m).includes('Dropped a successor change claiming to be from Peer 9: sent by Peer 4'));
+  assert.ok(of(lines, 9, m).includes('Dropped a departure claiming to be from Peer 14: sent by Peer 4'));
   assert.deepEqual(net.staleIds(), []);
   // an outsider (no certificate) cannot even deliver
   const outsider = await attacker(net, 7778);

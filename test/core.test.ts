@@ -12,6 +12,7 @@ import { BASE, FakeLink } from './helpers/fake-link.js';
 import type { Effect } from '../src/core/effects.js';
 import type { Message } from '../src/core/messages.js';
 import { proven, type ProofCheck } from '../src/core/origin.js';
+import { renderTrace } from '../src/core/trace.js';
 
 const space = SPEC_SPACE;
 const keyOf = (f: string) => Number(space.keyOf(f));
@@ -221,7 +222,9 @@ test('on a private ring a routed message is acted on only with its origin proof,
     return net.feed(9, { type: 'receive', msg: withProof, origin, now: T });
   };
   const acted = (effects: Effect[]) => effects.some((e) => (e.kind === 'send' && (e.msg.type === 'store-accepted' || e.msg.type === 'lookup-reply')) || e.kind === 'serve-file');
-  const dropLine = (effects: Effect[]) => effects.filter((e) => e.kind === 'trace' && e.trace.kind === 'note' && /^Dropped/.test(e.trace.text)).map((e) => (e.kind === 'trace' && e.trace.kind === 'note' ? e.trace.text : ''));
+  // a drop is one typed trace, `dropped`, naming the message, whom it speaks for and why; its debug line says the same
+  const drops = (effects: Effect[]) => effects.flatMap((e) => (e.kind === 'trace' && e.trace.kind === 'dropped' ? [e.trace] : []));
+  const dropLine = (effects: Effect[]) => effects.flatMap((e) => (e.kind === 'trace' ? renderTrace(e.trace, SPEC_SPACE) : [])).map((l) => l.text).filter((t) => t.startsWith('Dropped'));
   const by = (id: bigint, nonce: number, at = T): ProofCheck => ({ ok: true, signed: { by: id, at, nonce } });
   // 9 knows no predecessor yet, so it takes whatever is marked final as its own
   const file = '4103';
@@ -248,6 +251,9 @@ test('on a private ring a routed message is acted on only with its origin proof,
       const lines = dropLine(effects);
       assert.equal(lines.length, 1, `${msg.type}: one debug line`);
       assert.match(lines[0]!, why);
+      const [dropped, ...more] = drops(effects);
+      assert.deepEqual([dropped?.message, dropped?.from, more.length], [msg.type, who, 0], `${msg.type}: one dropped trace`);
+      assert.match(dropped!.reason, why);
     }
     // its origin's proof: acted on once; the same proof again (other hops) is a replay
     const good = by(who, 100 + i, T - 1000);

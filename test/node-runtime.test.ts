@@ -336,6 +336,7 @@ test('opening an endpoint on an address in use rejects and releases what it boun
   const a = await openPeer(t, 90);
   const dir = await tempDir(t);
   await assert.rejects(runtime.openEndpoint({ self: a.me, dataDir: dir }, new Recorder()), {
+    code: 'CDHT_ERR_LISTEN',
     message: `cannot listen on ${HOST}:${a.me.port}: address already in use`,
   });
 

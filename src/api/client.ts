@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { MAX_PORT } from '../core/config.js';
 import { CdhtError } from '../core/errors.js';
 import type { TlsIdentity } from '../security/identity.js';
 import { tlsClientOptions } from '../security/tls.js';
@@ -50,7 +51,7 @@ interface Where {
 export function parseGatewayAddress(text: string): Where {
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^\s:@[\]/]+):(\d{1,5})$/.exec(text);
   const port = Number(m?.[2]);
-  if (!m || !(port >= 1 && port <= 65535)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `a gateway address is host:port or [v6]:port (got ${JSON.stringify(text)})`);
+  if (!m || !(port >= 1 && port <= MAX_PORT)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `a gateway address is host:port or [v6]:port (got ${JSON.stringify(text)})`);
   return { host: m[1]!, port };
 }
 
@@ -191,6 +192,7 @@ function streamInto(res: http.IncomingMessage, out: CheckedDownload, ex: Exchang
   return new Promise((resolve, reject) => {
     res.on('error', (err) => reject(ex.errorOf(err)));
     res.once('close', () => {
+      // errorOf codes it (CDHT_ERR_TRANSFER)
       if (!res.complete) reject(ex.errorOf(new Error('the gateway closed the transfer before its end')));
     });
     out.once('error', reject);

@@ -4,13 +4,14 @@ import { once } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_HOST } from '../core/config.js';
 import { CdhtError } from '../core/errors.js';
 import type { TlsIdentity } from '../security/identity.js';
 import { tlsContextOptions } from '../security/tls.js';
 import { errorBody, parseCopies, parseRoute, SHA256_HEADER, statusOf, toJson, type Route } from './gateway-protocol.js';
 import type { DataApi, OpOptions } from './types.js';
 
-export const DEFAULT_GATEWAY_HOST = '127.0.0.1';
+export const DEFAULT_GATEWAY_HOST = DEFAULT_HOST;
 export const DEFAULT_MAX_CONCURRENT = 32;
 /** A peer's own default --max-file-size. */
 export const DEFAULT_MAX_FILE_BYTES = 1024 ** 3;

@@ -94,6 +94,7 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     }
     const viewOf = (files: readonly string[]): RingView => testnetView(net, r, k, files);
     const placed = await net.until(() => !checkCopies(viewOf(unique)), 60_000);
+    // plain: a finding of the check (the run fails with it), not a condition a program handles
     if (!placed) throw new Error(`the files were not all on their k peers before the kill: ${checkCopies(viewOf(unique))?.detail}`);
     await net.run(5_000);
 

@@ -157,6 +157,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
           const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { seeds: share(o.from, o.seeds, w, workers), opts: plain } });
           worker.on('message', (r: SeedReport) => take(r));
           worker.on('error', reject);
+          // plain: a crashed worker is the checker's own failure, reported as it is
           worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`check worker ${w} exited with code ${code}`))));
         }),
       ),

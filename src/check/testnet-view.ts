@@ -13,6 +13,7 @@ export function storeFolder(net: Testnet, id: Id): string {
 /** The live peers of `net` as the invariants see them, with successor lists of length r and k copies a file. */
 export function testnetView(net: Testnet, r: number, k: number, files: readonly string[]): RingView {
   const sim = net.sim;
+  // an assertion: the checker's callers always run on the simulator
   if (!sim) throw new Error('testnetView reads the simulated disk: start the ring with runtime "sim"');
   const live = net.runningIds();
   const snaps = new Map(live.map((id) => [id, net.peer(id)!.snapshot()]));

@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Address, Contact, Target } from '../core/contact.js';
 import { CdhtError } from '../core/errors.js';
-import { checkConfig, ConfigError, DEFAULT_HOST, ROUTINGS, type ConfigField, type RoutingName, type Surface } from '../core/config.js';
+import { checkConfig, ConfigError, DEFAULT_HOST, MAX_PORT, ROUTINGS, type ConfigField, type RoutingName, type Surface } from '../core/config.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 import { MAX_BITS, MIN_BITS, SPEC_BITS } from '../core/id-space.js';
 import type { PeerOptions } from '../peer.js';
@@ -332,7 +332,7 @@ export function nodePlan(o: RawOptions & { pingInterval: string }): RunPlan {
 
 /** --http HOST:PORT, where port 0 asks for any free port (the address bound is said at start). */
 export function parseHttpAddress(value: string, option = '--http'): Address {
-  // parseAddress takes ports 1 to 65535: a trailing :0 is read as :1 and put back
+  // parseAddress takes ports 1 to MAX_PORT: a trailing :0 is read as :1 and put back
   const any = /:0$/.test(value);
   const a = parseListenAddress(option, any ? `${value.slice(0, -1)}1` : value);
   return any ? { ...a, port: 0 } : a;
@@ -413,6 +413,7 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     const name = o.tlsSource === 'env' ? 'CDHT_TLS_DIR' : '--tls';
     tlsDir = resolve(o.tls);
     try {
+      // plain: caught on the next line, which says the one sentence the user sees
       if (!statSync(join(tlsDir, 'ca.crt')).isFile()) throw new Error('not a file');
     } catch {
       problem(`${name}: ${join(tlsDir, 'ca.crt')} is missing: make the ring's authority with cdht ca create DIR`);
@@ -458,7 +459,7 @@ export function ringPlan(o: RawRingOptions): RingOptions {
     replicas: settings.replicas,
     ...(o.maxFileSize !== undefined ? { maxFileBytes: parseSize('--max-file-size', o.maxFileSize) } : {}),
     ...(o.web ? { web: true } : {}),
-    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, 65535) } : {}),
+    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 1, MAX_PORT) } : {}),
     ...(o.webHost !== undefined ? { webHost: parseHost(o.webHost, '--web-host') } : {}),
     ...(o.start === false ? { start: false } : {}),
     ...(o.secure ? { secure: true } : {}),

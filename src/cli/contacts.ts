@@ -1,6 +1,7 @@
 // Reading peers and addresses as people type them: `14`, `14@127.0.0.3:12014`,
 // `127.0.0.3:12014`, `[::1]:12014`, `host.example:12014`. Each mistake becomes one sentence.
 import type { Address, Contact, Target } from '../core/contact.js';
+import { MAX_PORT } from '../core/config.js';
 import { CdhtError } from '../core/errors.js';
 import type { Id, IdSpace } from '../core/id-space.js';
 
@@ -22,7 +23,7 @@ export function parseAddress(text: string): Address | undefined {
   if (!m) return undefined;
   const port = Number(m[2]);
   const host = m[1]!;
-  if (!(port >= 1 && port <= 65535) || Buffer.byteLength(host) > MAX_HOST_BYTES) return undefined;
+  if (!(port >= 1 && port <= MAX_PORT) || Buffer.byteLength(host) > MAX_HOST_BYTES) return undefined;
   return { host, port };
 }
 

@@ -7,6 +7,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { MAX_PORT } from '../core/config.js';
 import { formatAddress, type Address, type Contact } from '../core/contact.js';
 import { DEFAULT_REFRESH_MS, RemoteRing } from '../control/remote-ring.js';
 import { UnreachableError, type DecommissionReply, type StatusClient } from '../control/status-walk.js';
@@ -50,7 +51,7 @@ export function webPlan(o: RawWebOptions): WebPlan {
     refreshMs: o.refresh === undefined ? DEFAULT_REFRESH_MS : 1000 * parseIntegerIn('--refresh', o.refresh, 1, MAX_REFRESH_S),
     webHost: o.webHost === undefined ? DEFAULT_WEB_HOST : parseHost(o.webHost, '--web-host'),
     // 0: any free port (scripts and tests read the URL it prints)
-    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 0, 65535) } : {}),
+    ...(o.webPort !== undefined ? { webPort: parseIntegerIn('--web-port', o.webPort, 0, MAX_PORT) } : {}),
     ...(s.tls ? { tls: s.tls, tlsDir: resolve(o.tls!) } : {}),
   };
 }

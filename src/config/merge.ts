@@ -69,6 +69,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   }
   try {
     const parsed: unknown = ext === '.toml' ? parseToml(text) : JSON.parse(text);
+    // plain: caught below and said as a ConfigProblem, like the parsers' own errors
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the file must hold a table of settings');
     return parsed as Record<string, unknown>;
   } catch (err) {

@@ -5,7 +5,7 @@
 // Events: 'state' (RingState), coalesced to at most one per `stateEveryMs`; 'trace'
 // (TraceView, PeerTrace) for everything every peer does, pings included.
 import { EventEmitter } from 'node:events';
-import { checkConfig, DEFAULT_SIM_SEED, settingsOf } from '../core/config.js';
+import { checkConfig, ConfigError, DEFAULT_SIM_SEED, settingsOf } from '../core/config.js';
 import { CdhtError } from '../core/errors.js';
 import type { Id } from '../core/id-space.js';
 import { IdSpace, SPEC_SPACE, unquoteName } from '../core/id-space.js';
@@ -124,7 +124,7 @@ export class RingController extends EventEmitter {
     // a setting out of range is refused here, before a plan is made, as a Peer would refuse it
     this.replicas = checkConfig(settingsOf(opts), { space: this.planSpace, surface: 'library' }).replicas;
     this.plan = IdSpace.sort(new Set((opts.ids ?? []).map((x) => BigInt(x))));
-    for (const id of this.plan) if (!this.space.isId(id)) throw new RangeError(`planned id ${id} is not in the id space`);
+    for (const id of this.plan) if (!this.space.isId(id)) throw new ConfigError('ids', `planned id ${id} is not in the id space`);
   }
 
   /** A controller for a ring that is already running (its peers started through `net`). */

@@ -13,11 +13,13 @@ export const ROUTINGS: readonly RoutingName[] = ['successor', 'shortcuts', 'fing
 
 /** The reference layout: peer ID listens on port basePort + ID (8-bit ids). */
 export const DEFAULT_BASE_PORT = 12000;
+/** The loopback address: where peers, the gateway and the web page listen unless told, and how a wildcard listener is reached from here. */
 export const DEFAULT_HOST = '127.0.0.1';
-export const MIN_BASE_PORT = 1;
-/** Peer 255 must still fit below 65536. */
-export const MAX_BASE_PORT = 65535 - 255;
+/** The highest port (a u16 on the wire); ports start at 1. */
 export const MAX_PORT = 65535;
+export const MIN_BASE_PORT = 1;
+/** Peer 255 must still fit at or below MAX_PORT. */
+export const MAX_BASE_PORT = MAX_PORT - 255;
 
 export const DEFAULT_PING_MISSES = 3;
 export const MIN_PING_MISSES = 1;
@@ -141,12 +143,19 @@ export interface ConfigInput extends PeerSettings {
 
 export type CheckedConfig = Required<Omit<ConfigInput, 'port' | 'pingIntervalMs'>> & Pick<ConfigInput, 'port' | 'pingIntervalMs'>;
 
-export type ConfigField = 'pingIntervalMs' | 'maxFileBytes' | 'pingMisses' | 'routing' | 'successors' | 'replicas' | 'basePort' | 'port' | 'requestTimeoutMs';
+/** The settings checkConfig checks, and the other options out of range a ConfigError can name. */
+export type ConfigField =
+  | 'pingIntervalMs' | 'maxFileBytes' | 'pingMisses' | 'routing' | 'successors' | 'replicas' | 'basePort' | 'port' | 'requestTimeoutMs'
+  // a peer's id, its start mode's ids and its credentials (Peer); a ring's planned ids and peer count
+  | 'id' | 'mode' | 'tls' | 'ids' | 'count'
+  // an id space's size, a transport's limits, a ring authority's options
+  | 'bits' | 'limits' | 'days' | 'algorithm' | 'authorityName';
 
-/** A setting out of its range: which one, and its bounds (a CLI renders them with its flag's name). */
 /**
- * A setting refused by checkConfig. It stays a RangeError (what Peer has always thrown for a bad
- * option), so it cannot also be a CdhtError; it carries the catalog's code all the same.
+ * A setting or option refused: by checkConfig, or where an option of its own is checked (a
+ * Peer's ids, an id space's bits, the transport's limits). It stays a RangeError (what Peer has
+ * always thrown for a bad option), so it cannot also be a CdhtError; it carries the catalog's
+ * code all the same.
  */
 export class ConfigError extends RangeError {
   readonly code: ErrorCode = 'CDHT_ERR_CONFIG';

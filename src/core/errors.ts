@@ -2,8 +2,9 @@
 // ERROR_CODES below, and one base class, CdhtError. Local misuse (bad arguments, bad commands) is
 // told apart from a remote peer's protocol violation (bad bytes on the wire), and both from
 // the outcomes of an operation (a name not found, a ring too busy) that a program handles.
-// On the wire the same codes serve both sides, so two subclasses say whose fault a frame is
-// (h11's LocalProtocolError / RemoteProtocolError): we refused to encode it, or a peer sent it.
+// On the wire the same codes serve both sides, so one ProtocolError says whose fault a frame is,
+// in two subclasses (h11's LocalProtocolError / RemoteProtocolError): we refused to encode it, or
+// a peer sent it.
 // A class's `name` is its own and never depends on the code; the message is the sentence
 // every surface (CLI line, web page refusal, library rejection) shows, unchanged.
 // The codes carry a CDHT_ prefix so they never clash with Node's own ERR_* codes, which a
@@ -46,6 +47,12 @@ export const ERROR_CODES = {
   CDHT_ERR_CONTROL: { kind: 'outcome', exit: 2, hint: 'Read the sentence: it names what the ring cannot do now and why.' },
   /** A setting out of its range or against another (checkConfig); ConfigError's `field` names it. */
   CDHT_ERR_CONFIG: { kind: 'local', exit: 2, hint: 'Fix the setting named in the message.' },
+  /** A peer, a ring or the web page cannot listen at its address (in use, or not this machine's). */
+  CDHT_ERR_LISTEN: { kind: 'outcome', exit: 4, hint: 'Something else listens there, or the address is not this machine\'s: choose another port or host.' },
+  /** A peer (or a ring's peers) stopped before joining a ring; the message says why. */
+  CDHT_ERR_NOT_STARTED: { kind: 'outcome', exit: 4, hint: 'Fix what the message names (an address in use, no answer from the peer to join through) and start it again.' },
+  /** The web page's files are missing from this installation. */
+  CDHT_ERR_NOT_BUILT: { kind: 'local', exit: 1, hint: 'Run npm run build in the cdht directory.' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -76,24 +83,41 @@ CdhtError.prototype.name = 'CdhtError';
 /** The wire codes: what a frame can be refused for, whichever side refuses it. */
 export type WireErrorCode = 'CDHT_ERR_FRAME_TOO_LARGE' | 'CDHT_ERR_FRAME_TRUNCATED' | 'CDHT_ERR_BAD_VERSION' | 'CDHT_ERR_UNKNOWN_TYPE' | 'CDHT_ERR_BAD_PAYLOAD';
 
-/** We refuse to encode or send a frame: a bug of ours or of our caller, never the peer's. */
-export class LocalProtocolError extends CdhtError {
-  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
+/** Whose fault a refused frame is: ours (we refused to encode or send it) or a peer's (it sent it). */
+export type ProtocolSide = 'local' | 'remote';
+
+/** A frame refused on the wire; `side` is its kind, whatever the code's own. */
+export class ProtocolError extends CdhtError {
+  constructor(
+    readonly side: ProtocolSide,
+    code: WireErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
   }
   override get kind(): ErrorKind {
-    return 'local';
+    return this.side;
+  }
+}
+ProtocolError.prototype.name = 'ProtocolError';
+
+type SidedArgs = [code: WireErrorCode, message: string, options?: { cause?: unknown }];
+
+/** We refuse to encode or send a frame: a bug of ours or of our caller, never the peer's. */
+export class LocalProtocolError extends ProtocolError {
+  declare readonly side: 'local';
+  constructor(...args: SidedArgs) {
+    super('local', ...args);
   }
 }
 LocalProtocolError.prototype.name = 'LocalProtocolError';
 
 /** A peer sent a frame we refuse; the shell logs it and drops the frame (or the connection). */
-export class RemoteProtocolError extends CdhtError {
-  constructor(code: WireErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-  override get kind(): ErrorKind {
-    return 'remote';
+export class RemoteProtocolError extends ProtocolError {
+  declare readonly side: 'remote';
+  constructor(...args: SidedArgs) {
+    super('remote', ...args);
   }
 }
 RemoteProtocolError.prototype.name = 'RemoteProtocolError';

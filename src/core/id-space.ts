@@ -4,6 +4,7 @@
 //
 // Ids are bigints in every space, so one code path serves 8 bits and 160. The hash is handed in
 // by the shell (the core imports nothing from Node), and only spaces above 8 bits need it.
+import { ConfigError } from './config.js';
 
 export type Id = bigint;
 /** SHA-256 of the bytes (32 bytes out). */
@@ -45,7 +46,7 @@ export class IdSpace {
 
   constructor(bits: number, digest?: Digest) {
     if (!Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS) {
-      throw new RangeError(`an id space has ${MIN_BITS} to ${MAX_BITS} bits (got ${bits})`);
+      throw new ConfigError('bits', `an id space has ${MIN_BITS} to ${MAX_BITS} bits (got ${bits})`, MIN_BITS, MAX_BITS);
     }
     this.bits = bits;
     this.size = 1n << BigInt(bits);
@@ -132,6 +133,7 @@ export class IdSpace {
   }
 
   private hashToId(bytes: Uint8Array): Id {
+    // an assertion: the shell's idSpace() always hands spaces above 8 bits their digest
     if (!this.digest) throw new Error(`the ${this.bits}-bit id space needs a digest to hash names`);
     const h = this.digest(bytes);
     let v = 0n;

@@ -60,7 +60,28 @@ export type Trace =
   | { kind: 'deleted'; file: string; by: 'publisher' | 'owner' }
   /** An operator at `from` asked this peer to leave: it leaves, or refuses with `reason`. */
   | { kind: 'decommission'; from: string; accepted: boolean; reason?: string }
+  /**
+   * A message dropped because it does not come from the peer it speaks for (`from`): on a private
+   * ring, no certificate or another peer's, or a routed message's origin proof missing, bad, stale
+   * or replayed; `reason` says which. A lookup names its key, a Store or a request its file.
+   */
+  | ({ kind: 'dropped'; from: Id; reason: string } & ({ message: keyof typeof SENDER_WORDS } | { message: 'lookup'; key: Id } | { message: 'store' | 'file-request'; file: string }))
   | { kind: 'note'; level: LineLevel; text: string };
+
+/** How a dropped message that speaks for its sender (not routed for an origin) is named in its line, by wire type. */
+const SENDER_WORDS = {
+  ping: 'a ping',
+  'successor-query': 'a successor query',
+  'successor-change': 'a successor change',
+  depart: 'a departure',
+  join: 'a join request',
+  'join-accept': 'a join acceptance',
+  'join-reject': 'a join refusal',
+  'holds-reply': 'a holds answer',
+  'key-offer': 'a key offer',
+  'store-accepted': 'a store acceptance',
+  'file-busy': 'a busy answer',
+} as const;
 
 export type TraceKind = Trace['kind'];
 
@@ -161,8 +182,25 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       return info(t.by === 'publisher' ? `File ${t.file} deleted at its publisher's request` : `Dropped the copy of File ${t.file}: its owner deleted it`);
     case 'decommission':
       return info(t.accepted ? `Asked to leave by ${t.from} (decommission)` : `Refused a decommission request from ${t.from}: ${t.reason ?? 'refused'}`);
+    case 'dropped':
+      return { text: dropped(t, f), level: 'debug' };
     case 'note':
       return { text: t.text, level: t.level };
+  }
+}
+
+/** A lookup, Store or request names what it is for, and "comes from" its origin; the rest "are from" their sender. */
+function dropped(t: Extract<Trace, { kind: 'dropped' }>, f: Fmt): string {
+  const claim = (verb: string) => `claiming to ${verb} from Peer ${f.format(t.from)}: ${t.reason}`;
+  switch (t.message) {
+    case 'lookup':
+      return `Dropped a lookup of key ${f.format(t.key)} ${claim('come')}`;
+    case 'store':
+      return `Dropped Store ${t.file} ${claim('come')}`;
+    case 'file-request':
+      return `Dropped a request for File ${t.file} ${claim('come')}`;
+    default:
+      return `Dropped ${SENDER_WORDS[t.message]} ${claim('be')}`;
   }
 }
 
@@ -175,7 +213,7 @@ function handover(t: Extract<Trace, { kind: 'handover' }>, P: (id: Id) => string
     case 'handed-on':
       return debug(`${peer} cannot take the keys handed over; handing them on`);
     case 'kept':
-      return debug(`No neighbour would take File ${t.file ?? '?'}; it stays here`);
+      return debug(`No neighbour would take File ${t.file}; it stays here`);
     case 'keys-unconfirmed':
       return { text: 'The successor did not confirm every key in time; leaving anyway', level: 'info' };
     case 'departure-unconfirmed':

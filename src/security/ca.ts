@@ -3,6 +3,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from '@peculiar/x509';
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
+import { ConfigError } from '../core/config.js';
 import { checkAuthority } from './checks.js';
 import type { KeyAlgorithm } from './checks.js';
 import { assertPeerId, DEFAULT_AUTHORITY_DAYS, DEFAULT_AUTHORITY_NAME, DEFAULT_PEER_DAYS, MAX_DAYS, MAX_NAME_CHARS, peerCommonName, TlsSetupError } from './identity.js';
@@ -30,7 +31,7 @@ const WEB_ALGORITHMS: Record<KeyAlgorithm, { generate: EcKeyGenParams | Algorith
 
 function checkDays(days: number): number {
   if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
-    throw new RangeError(`days must be an integer from 1 to ${MAX_DAYS} (got ${String(days)})`);
+    throw new ConfigError('days', `days must be an integer from 1 to ${MAX_DAYS} (got ${String(days)})`, 1, MAX_DAYS);
   }
   return days;
 }
@@ -55,9 +56,9 @@ function serialNumber(): string {
 /** Creates a new ring authority: a fresh key pair and its self-signed CA certificate. */
 export async function createAuthority(opts: { name?: string; algorithm?: KeyAlgorithm; days?: number } = {}): Promise<RingAuthority> {
   const algorithm = opts.algorithm ?? 'Ed25519';
-  if (!KEY_ALGORITHMS.includes(algorithm)) throw new RangeError(`algorithm must be one of ${KEY_ALGORITHMS.join(', ')} (got ${String(algorithm)})`);
+  if (!KEY_ALGORITHMS.includes(algorithm)) throw new ConfigError('algorithm', `algorithm must be one of ${KEY_ALGORITHMS.join(', ')} (got ${String(algorithm)})`);
   const name = opts.name ?? DEFAULT_AUTHORITY_NAME;
-  if (name.length === 0 || name.length > MAX_NAME_CHARS) throw new RangeError(`the authority name must be 1 to ${MAX_NAME_CHARS} characters (got ${name.length})`);
+  if (name.length === 0 || name.length > MAX_NAME_CHARS) throw new ConfigError('authorityName', `the authority name must be 1 to ${MAX_NAME_CHARS} characters (got ${name.length})`, 1, MAX_NAME_CHARS);
   const days = checkDays(opts.days ?? DEFAULT_AUTHORITY_DAYS);
   const keys = await generateKeys(algorithm);
   const now = Date.now();

@@ -42,6 +42,7 @@ export async function throwawayIdentities(): Promise<RingIdentities> {
     },
     identityFor: (id) => {
       const t = cache.get(id);
+      // a programmer error: the testnet prepares every id before it starts that peer
       if (!t) throw new Error(`Peer ${id} has no certificate of this ring yet`);
       return t;
     },

@@ -47,6 +47,7 @@ export function checkPeerServerIdentity(expectedId?: bigint): (host: string, cer
   if (expectedId !== undefined) assertPeerId(expectedId);
   return (_host, cert) => {
     const id = certificatePeerId(cert);
+    // plain: Node's checkServerIdentity takes an Error; the failed connection is coded where it surfaces
     if (id === undefined) return new Error('the server\'s certificate does not name a cdht peer');
     if (expectedId !== undefined && id !== expectedId) return new Error(`expected peer ${expectedId}, but the server's certificate names peer ${id}`);
     return undefined;

@@ -11,6 +11,8 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import type { RingSource } from '../control/ring-source.js';
+import { DEFAULT_HOST } from '../core/config.js';
+import { CdhtError } from '../core/errors.js';
 import { PageClients } from './page-clients.js';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, VERBS } from './protocol.js';
 
@@ -37,7 +39,7 @@ export interface WebServer {
 export const MAX_FRAME_BYTES = 1024 * 1024;
 export const MAX_CLIENTS = 16;
 /** The page listens on this machine only unless told otherwise (--web-host). */
-export const DEFAULT_WEB_HOST = '127.0.0.1';
+export const DEFAULT_WEB_HOST = DEFAULT_HOST;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -67,14 +69,14 @@ function loadAssets(dir: string): Assets {
   try {
     names = readdirSync(dir);
   } catch {
-    throw new Error(`the web page is not built (no ${dir}); run npm run build`);
+    throw new CdhtError('CDHT_ERR_NOT_BUILT', `the web page is not built (no ${dir}); run npm run build`);
   }
   for (const name of names) {
     const ext = name.slice(name.lastIndexOf('.'));
     const type = TYPES[ext];
     if (type) assets.set(`/${name}`, { body: readFileSync(`${dir}/${name}`), type });
   }
-  if (!assets.has('/index.html')) throw new Error(`the web page is not built (no index.html in ${dir}); run npm run build`);
+  if (!assets.has('/index.html')) throw new CdhtError('CDHT_ERR_NOT_BUILT', `the web page is not built (no index.html in ${dir}); run npm run build`);
   assets.set('/', assets.get('/index.html')!);
   return assets;
 }
@@ -136,7 +138,7 @@ async function listenOn(server: Server, host: string, o: WebServerOptions): Prom
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (!(o.fallbackToFreePort && e.code === 'EADDRINUSE')) {
-      throw new Error(e.code === 'EADDRINUSE' ? `port ${o.port} on ${host} is in use (choose another with --web-port)` : e.message);
+      throw new CdhtError('CDHT_ERR_LISTEN', e.code === 'EADDRINUSE' ? `port ${o.port} on ${host} is in use (choose another with --web-port)` : e.message, { cause: err });
     }
     await listen(server, host, 0);
   }
@@ -165,7 +167,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     pages.close();
     throw err;
   }
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const urlHost = host === '0.0.0.0' || host === '::' ? DEFAULT_HOST : host.includes(':') ? `[${host}]` : host;
 
   return {
     url: `http://${urlHost}:${port}/`,

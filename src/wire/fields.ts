@@ -10,6 +10,7 @@
 //   storeId     u16 length | UTF-8, at most 1024 bytes
 //   proof       v2 only, optional, trailing (present when bytes remain): at: u64 ms | nonce: u32 |
 //               u16 cert length (1..4096) | cert (DER) | u8 sig length (1..255) | sig
+import { MAX_PORT } from '../core/config.js';
 import type { Contact } from '../core/contact.js';
 import type { Id } from '../core/id-space.js';
 import { MAX_NAME_BYTES, SPEC_NAME } from '../core/id-space.js';
@@ -81,7 +82,7 @@ export function writeContact(w: Writer, c: Contact): void {
   if (typeof c !== 'object' || c === null) throw bad('contact must be an object');
   const cached = w.version === 2 ? contactBytes.get(c) : undefined;
   if (cached) return w.bytes(cached);
-  const port = checkInt('contact port', c.port, 1, 0xffff);
+  const port = checkInt('contact port', c.port, 1, MAX_PORT);
   const host = encodeText('contact host', c.host);
   if (host.length < 1 || host.length > MAX_HOST_BYTES) throw bad(`contact host must be 1..${MAX_HOST_BYTES} bytes`);
   if (w.version === 1) {
@@ -106,7 +107,7 @@ export function writeContact(w: Writer, c: Contact): void {
 export function readContact(r: Reader, name: string): Contact {
   const id = readId(r, `${name} id`);
   const port = r.u16(`${name} port`);
-  if (port === 0) throw bad(`${name} port must be 1..65535`);
+  if (port === 0) throw bad(`${name} port must be 1..${MAX_PORT}`);
   const hostLength = r.u8(`${name} host length`);
   if (hostLength === 0) throw bad(`${name} host must not be empty`);
   const host = r.text(hostLength, `${name} host`);

@@ -71,7 +71,7 @@ export class Depart {
   onDepart(msg: MessageOf<'depart'>, origin: Origin): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a departure claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'depart', from: msg.from.id, reason: forged });
     const l = msg.from;
     ctx.trace({ kind: 'depart-received', peer: l.id });
     ctx.send(l, { type: 'depart-ack', from: ctx.self });

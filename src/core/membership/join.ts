@@ -72,11 +72,11 @@ export class Join {
     // the first hop comes from the joiner itself, later ones from members relaying it: on a
     // private ring the joiner's proof speaks for it at every hop
     const forged = ctx.origins.problem(msg, origin);
-    if (forged) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'join', from: j.id, reason: forged });
     const r = this.router.towardsJoiner(j.id);
     const acting = j.id === ctx.self.id || this.succ.has(j.id) || r.accept;
     const refused = acting ? ctx.origins.refuseToAct(msg, origin) : undefined;
-    if (refused) return ctx.note(`Dropped a join request claiming to be from Peer ${ctx.fmt(j.id)}: ${refused}`, 'debug');
+    if (refused) return ctx.trace({ kind: 'dropped', message: 'join', from: j.id, reason: refused });
     if (j.id === ctx.self.id || this.succ.has(j.id)) {
       const reason = `Peer ${ctx.fmt(j.id)} is already in the ring`;
       ctx.trace({ kind: 'join-refused', joiner: j.id, reason });
@@ -137,7 +137,7 @@ export class Join {
     const ctx = this.ctx;
     if (ctx.phase !== 'joining' || this.accepted) return;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a join acceptance claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'join-accept', from: msg.from.id, reason: forged });
     this.accepted = true;
     ctx.cancelTimer('join');
     ctx.trace({ kind: 'join-accepted', by: msg.from.id });
@@ -154,7 +154,7 @@ export class Join {
   onJoinReject(msg: MessageOf<'join-reject'>, origin: Origin): void {
     if (this.ctx.phase !== 'joining') return;
     const forged = impersonation(this.ctx, msg.from, origin.authId);
-    if (forged) return this.ctx.note(`Dropped a join refusal claiming to be from Peer ${this.ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return this.ctx.trace({ kind: 'dropped', message: 'join-reject', from: msg.from.id, reason: forged });
     this.fail(`Join request rejected by Peer ${this.ctx.fmt(msg.from.id)}: ${msg.reason}`, 'join rejected');
   }
 

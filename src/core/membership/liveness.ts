@@ -465,7 +465,7 @@ export class Liveness {
   onPing(msg: MessageOf<'ping'>, origin: Origin): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a ping claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'ping', from: msg.from.id, reason: forged });
     if (msg.loud) ctx.trace({ kind: 'ping-received', from: msg.from.id });
     const pong = this.pongFor(msg.seq, msg.loud);
     ctx.send(msg.from, pong, 'udp');

@@ -189,7 +189,7 @@ export class Successors {
 
   onSuccessorQuery(msg: MessageOf<'successor-query'>, origin: Origin): void {
     const forged = impersonation(this.ctx, msg.from, origin.authId);
-    if (forged) return this.ctx.note(`Dropped a successor query claiming to be from Peer ${this.ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return this.ctx.trace({ kind: 'dropped', message: 'successor-query', from: msg.from.id, reason: forged });
     this.ctx.send(msg.from, { type: 'successor-reply', from: this.ctx.self, qid: msg.qid, successors: this.list });
   }
 
@@ -363,7 +363,7 @@ export class Successors {
   onSuccessorChange(msg: MessageOf<'successor-change'>, origin: Origin): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a successor change claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'successor-change', from: msg.from.id, reason: forged });
     const s1 = this.list[0];
     if (s1 && (s1.id !== msg.from.id || !sameAddress(s1, msg.from))) {
       return ctx.note(`Ignored a successor change from Peer ${ctx.fmt(msg.from.id)}: my first successor is Peer ${ctx.fmt(s1.id)}`, 'debug');

@@ -107,7 +107,7 @@ export class Lookups {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)}: too many hops`, 'debug');
     const forged = ctx.origins.problem(msg, origin);
-    if (forged) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'lookup', from: msg.origin.id, reason: forged, key: msg.key });
     const r = msg.final ? this.router.routeFinal(msg.key) : this.router.route(msg.key);
     if (r.accept) {
       // A peer asking where it belongs (the key just after its own id: the merge probe, a peer
@@ -118,7 +118,7 @@ export class Lookups {
       const placing = msg.key === ctx.space.add(msg.origin.id, 1n);
       if (!placing && !this.router.knowsItOwns(msg.key)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: my first predecessor is gone, so my range is not known yet`, 'debug');
       const refused = ctx.origins.refuseToAct(msg, origin);
-      if (refused) return ctx.note(`Dropped a lookup of key ${ctx.fmt(msg.key)} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
+      if (refused) return ctx.trace({ kind: 'dropped', message: 'lookup', from: msg.origin.id, reason: refused, key: msg.key });
       // an open ring answers by datagram: the asker is rarely a neighbour, and a connection kept
       // open for one small answer per refresh is most of a finger table's cost; a private ring
       // seals datagrams only for neighbours, so its answer goes on a link

@@ -11,6 +11,7 @@
 //   HOLDS_BURST answers go to one host per window.
 // - An answer is taken only for a query of ours still waiting, about the same name, from the
 //   peer asked (on a private ring, proven by its certificate).
+import { MAX_PORT } from '../config.js';
 import { sameHost, type Contact, type Target } from '../contact.js';
 import { impersonation, type Ctx } from '../context.js';
 import { HostWindow } from '../host-window.js';
@@ -91,7 +92,7 @@ export class Holds {
 
   private refusal(from: Contact, origin: Origin): string | undefined {
     if (origin.via !== 'tcp') return 'not over a connection';
-    if (from.port === undefined || !Number.isInteger(from.port) || from.port < 1 || from.port > 65535) return 'no port to answer at';
+    if (from.port === undefined || !Number.isInteger(from.port) || from.port < 1 || from.port > MAX_PORT) return 'no port to answer at';
     if (this.ctx.cfg.secure && origin.authId === undefined) return 'no certificate';
     return undefined;
   }
@@ -115,7 +116,7 @@ export class Holds {
     const p = this.pending.get(msg.qid);
     if (!p || p.file !== msg.file || p.to.id !== msg.from.id) return;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a holds answer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'holds-reply', from: msg.from.id, reason: forged });
     this.pending.delete(msg.qid);
     if (p.done) return p.done(msg);
     ctx.emit({ kind: 'op', op: p.op, event: { type: 'holds', from: msg.from, ...(msg.record ? { record: msg.record } : {}), successors: msg.successors } });

@@ -259,7 +259,7 @@ export class Replication {
   onKeyOffer(msg: MessageOf<'key-offer'>, origin: Origin, vouched?: ReadonlySet<string>): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a key offer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'key-offer', from: msg.from.id, reason: forged });
     // only a neighbour this peer has heard answer may fill its disk
     if (!ctx.cfg.secure && !this.live.isVerified(msg.from)) {
       return this.live.verify(msg.from, (ok) => (ok ? this.onKeyOffer(msg, origin) : ctx.note(`Ignored a key offer from Peer ${ctx.fmt(msg.from.id)}: it does not answer`, 'debug')));

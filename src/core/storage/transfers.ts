@@ -198,7 +198,7 @@ export class Transfers {
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped Store ${msg.file}: too many hops`, 'debug');
     // on a private ring it speaks for its origin only with the origin's proof, at any hop
     const forged = ctx.origins.problem(msg, origin);
-    if (forged) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'store', from: msg.origin.id, reason: forged, file: msg.file });
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped Store of an invalid name`, 'debug');
     // a store in our own name that we never started (ours come back here only when rerouted)
     if (msg.origin.id === ctx.self.id && !this.started.has(msg.file) && !this.restoring.has(msg.file)) {
@@ -224,7 +224,7 @@ export class Transfers {
       // the store fails at its origin and can be typed again
       if (ctx.phase === 'leaving') return ctx.note(`Dropped Store ${msg.file}: this peer is leaving and knows no peer to take it`, 'debug');
       const refused = ctx.origins.refuseToAct(msg, origin);
-      if (refused) return ctx.note(`Dropped Store ${msg.file} claiming to come from Peer ${ctx.fmt(msg.origin.id)}: ${refused}`, 'debug');
+      if (refused) return ctx.trace({ kind: 'dropped', message: 'store', from: msg.origin.id, reason: refused, file: msg.file });
       if (this.handingOver) this.takenWhileHandingOver++;
       return this.acceptStore(msg.file, msg.origin);
     }
@@ -260,7 +260,7 @@ export class Transfers {
   onStoreAccepted(msg: MessageOf<'store-accepted'>, origin: Origin): void {
     const ctx = this.ctx;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a store acceptance claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'store-accepted', from: msg.from.id, reason: forged });
     this.prune();
     if (this.restoring.delete(msg.file)) {
       // a copy stored again through the ring: quietly, as the repair it is
@@ -396,7 +396,7 @@ export class Transfers {
     const ctx = this.ctx;
     if (msg.hops > MAX_HOPS) return ctx.note(`Dropped the request for File ${msg.file}: too many hops`, 'debug');
     const forged = ctx.origins.problem(msg, origin);
-    if (forged) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'file-request', from: msg.requester.id, reason: forged, file: msg.file });
     if (ctx.space.nameProblem(msg.file)) return ctx.note(`Dropped a request for an invalid name`, 'debug');
     // a final mark is taken as it is here: a read plants nothing, and a replica serving the
     // owner's fallback is exactly a peer that does not own the key
@@ -404,7 +404,7 @@ export class Transfers {
     const r = msg.final ? ({ accept: true } as const) : this.router.route(key);
     if (r.accept) {
       const refused = ctx.origins.refuseToAct(msg, origin);
-      if (refused) return ctx.note(`Dropped a request for File ${msg.file} claiming to come from Peer ${ctx.fmt(msg.requester.id)}: ${refused}`, 'debug');
+      if (refused) return ctx.trace({ kind: 'dropped', message: 'file-request', from: msg.requester.id, reason: refused, file: msg.file });
       return this.serve(msg);
     }
     ctx.trace({ kind: 'forwarded', op: 'request', file: msg.file, to: r.to.id, second: r.second, origin: false, ...(r.finger ? { finger: true } : {}) });
@@ -522,7 +522,7 @@ export class Transfers {
     const req = this.requests.get(msg.rid);
     if (!req || req.file !== msg.file || req.receiving) return;
     const forged = impersonation(ctx, msg.from, origin.authId);
-    if (forged) return ctx.note(`Dropped a busy answer claiming to be from Peer ${ctx.fmt(msg.from.id)}: ${forged}`, 'debug');
+    if (forged) return ctx.trace({ kind: 'dropped', message: 'file-busy', from: msg.from.id, reason: forged });
     req.busy++;
     req.holder = msg.from;
     const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(req.busy - 1, 16));

@@ -152,7 +152,7 @@ export class NodeEndpoint implements Endpoint {
       await ep.close();
       const code = (err as NodeJS.ErrnoException).code ?? '';
       const why = LISTEN_ERRORS[code] ?? describe(err);
-      throw new Error(`cannot listen on ${formatAddress(at)}: ${why}`, { cause: err });
+      throw new CdhtError('CDHT_ERR_LISTEN', `cannot listen on ${formatAddress(at)}: ${why}`, { cause: err });
     }
     // what a transfer cut short left behind (a peer killed mid-copy): gone once it is older than any live transfer can be
     const staleMs = STALE_PART_FACTOR * limits.transferIdleMs;

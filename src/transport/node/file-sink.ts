@@ -289,6 +289,7 @@ class WorkerSink implements FileSink {
     this.flush();
     this.worker.post({ op: 'finish', id: this.id });
     const r = await this.ended;
+    // plain: the transfer that awaits it (file-stream.ts) says it in its own refusal
     if (r.op !== 'finished') throw new Error(r.op === 'error' ? r.error : 'aborted');
     return r.sha256;
   }

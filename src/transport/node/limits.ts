@@ -1,5 +1,6 @@
 // Every bound and deadline of the Node transport, named in one place. Tests may shorten them
 // (createNodeRuntime({ limits })); peers run with these defaults.
+import { ConfigError } from '../../core/config.js';
 import { MAX_FRAME_BYTES } from '../../wire/index.js';
 
 // ---- time ----------------------------------------------------------------------------------
@@ -172,9 +173,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {
   const limits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [name, v] of Object.entries(limits)) {
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new RangeError(`limit ${name} must be a positive number (got ${String(v)})`);
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new ConfigError('limits', `limit ${name} must be a positive number (got ${String(v)})`);
   }
-  if (limits.memberSlots >= limits.maxInboundConnections) throw new RangeError('memberSlots must leave strangers at least one of maxInboundConnections');
-  if (limits.fileDataChunkBytes + 6 > limits.maxFileFrameBytes) throw new RangeError('fileDataChunkBytes must fit in maxFileFrameBytes');
+  if (limits.memberSlots >= limits.maxInboundConnections) throw new ConfigError('limits', 'memberSlots must leave strangers at least one of maxInboundConnections');
+  if (limits.fileDataChunkBytes + 6 > limits.maxFileFrameBytes) throw new ConfigError('limits', 'fileDataChunkBytes must fit in maxFileFrameBytes');
   return limits;
 }

@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { isLibraryTemp } from '../../store-dir.js';
 import type { Address, Contact, Target } from '../../core/contact.js';
-import { CdhtError } from '../../core/errors.js';
+import { CdhtError, RemoteProtocolError } from '../../core/errors.js';
 import type { Id } from '../../core/id-space.js';
 import { RECORD_MISMATCH, type FileBegin, type Message } from '../../core/messages.js';
 import type { ProofCheck } from '../../core/origin.js';
@@ -114,7 +114,7 @@ function safeDecode(bytes: Uint8Array): Decoded {
   try {
     return decodeFrame(bytes);
   } catch (err) {
-    return { ok: false, error: new CdhtError('CDHT_ERR_BAD_PAYLOAD', `decoder threw: ${String(err)}`) };
+    return { ok: false, error: new RemoteProtocolError('CDHT_ERR_BAD_PAYLOAD', `decoder threw: ${String(err)}`) };
   }
 }
 
@@ -532,6 +532,8 @@ export class SimNetwork {
 
   private async run(until: number, pred: (() => boolean) | null): Promise<boolean> {
     if (!Number.isFinite(until)) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', 'run duration must be a finite number of ms');
+    // The plain Errors of a run are the simulator's assertions, not operating conditions: a
+    // caller's bug (two runs at once), or a livelock or an unbounded queue in the protocol under test.
     if (this.running) throw new Error('SimNetwork: runFor/runUntil called while a run is in progress');
     this.running = true;
     try {
@@ -589,6 +591,7 @@ export class SimNetwork {
 
   private park(parked: SimEvent[], ev: SimEvent): void {
     if (parked.length >= MAX_PARKED_EVENTS) {
+      // an assertion, as in run(): a bound the protocol under test must never reach
       throw new Error(`SimNetwork: more than ${MAX_PARKED_EVENTS} events wait for a paused endpoint (${ev.owner}) at t=${this.clock}ms, seed ${this.seed}`);
     }
     ev.parked = true;
@@ -610,6 +613,7 @@ export class SimNetwork {
         this.cancelledInQueue = 0;
       }
       if (this.queue.length >= MAX_QUEUED_EVENTS) {
+        // an assertion, as in run(): a bound the protocol under test must never reach
         throw new Error(`SimNetwork: more than ${MAX_QUEUED_EVENTS} queued events at t=${this.clock}ms, seed ${this.seed}`);
       }
     }
@@ -637,7 +641,7 @@ export class SimNetwork {
     const at = opts.listen ?? opts.self;
     const addr = addressOf(at);
     if (this.bound.has(addr)) {
-      return Promise.reject(new Error(`listen EADDRINUSE: address already in use ${addr}`));
+      return Promise.reject(new CdhtError('CDHT_ERR_LISTEN', `listen EADDRINUSE: address already in use ${addr}`));
     }
     const ep = new SimEndpoint(this, { host: at.host, port: at.port }, opts.tls?.id, opts.tls?.caPem, opts.dataDir, opts.storeDir ?? opts.dataDir, opts.maxFileBytes, handlers, opts.originProofs !== false);
     this.bound.set(addr, ep);
