@@ -145,3 +145,24 @@ test('private ring: a refusal or acceptance sent by another peer than the one it
   assert.deepEqual(c.exited(), { code: 1, reason: 'join rejected' });
   assert.ok(c.lines.some((l) => /rejected by Peer 8: full/.test(l)) || c.tracesOf('note').some((n) => /rejected by Peer 8: full/.test(n.text)));
 });
+
+test('a peer that joined between us while the joiner was being checked takes the join instead: it goes on to that peer', () => {
+  const d = new HandCore({ id: 8, ring: RING });
+  d.setRing([...RING, 10, 12]);
+  d.mute.add(12); // 12's answer to the check is held back
+  const mark = d.sent.length;
+  d.receive({ type: 'join', joiner: peer(12), hops: 0 }, over(peer(12)));
+  const check = d.sentOf('ping', mark).find((s) => toId(s) === 12 && s.msg.role === 0)!;
+  assert.ok(check, '12 is being checked');
+  // meanwhile 10 joins right after us, and answers at once
+  d.receive({ type: 'join', joiner: peer(10), hops: 0 }, over(peer(10)));
+  assert.deepEqual(d.core.snapshot().successors.slice(0, 2), [10n, 14n]);
+  // now 12 answers: it belongs after 10, not after us
+  const before = d.sent.length;
+  d.receive({ type: 'pong', from: peer(12), seq: check.msg.seq, loud: false, successors: [] }, 'udp');
+  assert.deepEqual(d.sentOf('join-accept', before), []);
+  const fwd = d.sentOf('join', before);
+  assert.deepEqual(fwd.map(toId), [10]);
+  assert.equal(fwd[0]!.msg.hops, 1);
+  assert.deepEqual(d.tracesOf('join-received').map((t) => t.joiner), [10n]);
+});

@@ -151,3 +151,16 @@ test('a peer that knew only one other, which died, says once that it is alone an
   probes(c, 130_000);
   assert.deepEqual(succ(c), [14]);
 });
+
+test('a successor declared dead that answers again (a false alarm) is taken back in its place', () => {
+  const c = new HandCore({ id: 8, ring: RING, config: { successors: 2 } });
+  probes(c, 2000);
+  c.mute.add(14);
+  const emark = c.effects.length;
+  probes(c, 3000);
+  assert.deepEqual(c.tracesOf('peer-dead', emark).map((t) => t.peer), [14n]);
+  assert.deepEqual(succ(c), [21, 32]);
+  c.mute.delete(14);
+  probes(c, 10_000);
+  assert.deepEqual(succ(c), [14, 21], 'the ghost answered a probe of ours and is back');
+});
