@@ -8,7 +8,7 @@ import { SPEC_SPACE, type IdSpace } from '../../src/core/id-space.js';
 import type { FileBegin, KeyInfo, Message, MessageOf } from '../../src/core/messages.js';
 import type { Origin } from '../../src/core/origin.js';
 import { PeerCore, type CoreConfig } from '../../src/core/peer-core.js';
-import { renderTrace } from '../../src/core/trace.js';
+import { renderTrace, type Trace } from '../../src/core/trace.js';
 
 /** Timers fired in one run() before it gives up on a core that keeps re-arming at the same instant. */
 const MAX_TIMER_STEPS = 100_000;
@@ -26,6 +26,12 @@ export interface HandCoreOptions {
   config?: Partial<CoreConfig>;
   /** The id space (default the specification's 8 bits). */
   space?: IdSpace;
+  /**
+   * Every message the harness delivers by shorthand (receive with 'tcp' or 'udp', the ring's
+   * pongs, heartbeat) carries the id it names as proven (Origin.authId), as a private ring's
+   * transport does. Off by default: without it a private ring's core hears no one.
+   */
+  proven?: boolean;
 }
 
 export class HandCore {
@@ -40,6 +46,8 @@ export class HandCore {
   readonly lines: string[] = [];
   readonly effects: Effect[] = [];
   readonly space: IdSpace;
+  /** Ring peers that stopped answering pings (killed, or cut off): still named by the others until setRing says otherwise. */
+  readonly mute = new Set<number>();
   private readonly timers = new Map<string, number>();
   private sorted: number[];
   private nonce = 1000;
@@ -86,10 +94,15 @@ export class HandCore {
     return effects;
   }
 
-  /** `msg` arrives from its sender: over a connection from its address, or as a datagram. */
+  /**
+   * `msg` arrives from its sender: over a connection from its address, or as a datagram (with
+   * `proven`, proven to come from the peer it names); or from exactly `via`.
+   */
   receive(msg: Message, via: 'tcp' | 'udp' | Origin = 'tcp'): Effect[] {
     const from = (msg as { from: Contact }).from;
-    const origin: Origin = typeof via === 'object' ? via : via === 'tcp' ? over(from) : { via: 'udp', src: { host: from.host, port: from.port } };
+    const made: Origin = typeof via === 'object' ? via : via === 'tcp' ? over(from) : { via: 'udp', src: { host: from.host, port: from.port } };
+    // on a private ring a sender proves who it is: the shorthand proves the id the message names
+    const origin: Origin = typeof via !== 'object' && this.opts.proven && from ? { ...made, authId: from.id } : made;
     return this.feed({ type: 'receive', msg, origin, now: this.now });
   }
 
@@ -120,6 +133,22 @@ export class HandCore {
     this.now = end;
   }
 
+  /** Traces of one kind emitted since `since` (an index into `effects`). */
+  tracesOf<K extends Trace['kind']>(kind: K, since = 0): Extract<Trace, { kind: K }>[] {
+    return this.effects.slice(since).flatMap((e) => (e.kind === 'trace' && e.trace.kind === kind ? [e.trace as Extract<Trace, { kind: K }>] : []));
+  }
+
+  /** The exit the core asked for, if any. */
+  exited(): { code: number; reason: string } | undefined {
+    const e = this.effects.find((x): x is Extract<Effect, { kind: 'exit' }> => x.kind === 'exit');
+    return e && { code: e.code, reason: e.reason };
+  }
+
+  /** Whether a timer of this name is set, and for when. */
+  timerAt(name: string): number | undefined {
+    return this.timers.get(name);
+  }
+
   /** Messages of one type sent since `since` (an index into `sent`). */
   sentOf<T extends Message['type']>(type: T, since = 0): { to: Target; msg: MessageOf<T> }[] {
     return this.sent.slice(since).filter((s): s is { to: Target; msg: MessageOf<T> } => s.msg.type === type);
@@ -146,7 +175,7 @@ export class HandCore {
   private answerPing(to: Target, msg: Message): void {
     if (msg.type !== 'ping') return;
     const id = (to as { id?: bigint }).id;
-    if (id === undefined || !this.sorted.includes(Number(id))) return;
+    if (id === undefined || !this.sorted.includes(Number(id)) || this.mute.has(Number(id))) return;
     const them = peer(Number(id));
     const successors = [this.next(Number(id), 1), this.next(Number(id), 2)].map(peer);
     this.receive({ type: 'pong', from: them, seq: msg.seq, loud: false, successors }, 'udp');
