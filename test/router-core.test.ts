@@ -98,12 +98,10 @@ test('a join never skips the peer it belongs after: shortcuts skip to the second
 });
 
 // Found while writing these tests: with every listed successor suspected (a send to each failed in
-// the last few seconds) and no other peer known to pass a key to, route() falls back to taking the
-// key here (`this.detour() ?? { accept: true }`), so Peer 8 accepts a Store of key 12, which its
-// own first successor 14 owns, and prints the line of a wrong owner. The header and detour() say a
-// peer takes no key it cannot place. Left as a todo (it reports without failing the run) until the
-// fix (forward to the suspected successor anyway, or drop as reroute() does) is chosen.
-test('with every successor suspected and no one else known, a key of a successor\'s range is not taken here', { todo: 'router.route accepts when detour() finds no one' }, () => {
+// the last few seconds) and no other peer known to pass a key to, route() took the key here, so
+// Peer 8 accepted a Store of key 12, which its own first successor 14 owns, and printed the line
+// of a wrong owner. It now goes to the suspected first successor, which may only have been slow.
+test('with every successor suspected and no one else known, a key of a successor\'s range is not taken here: it goes to the first successor', () => {
   const c = new HandCore({ id: 8, ring: [8, 14, 21] });
   c.run(1000);
   c.heartbeat();
@@ -113,5 +111,6 @@ test('with every successor suspected and no one else known, a key of a successor
   const mark = c.sent.length;
   c.receive({ type: 'store', origin: peer(21), file: '0012', final: false, hops: 1 }, { via: 'tcp', src: { host: peer(21).host, port: 50_021 } });
   assert.deepEqual(c.sentOf('store-accepted', mark), [], 'Peer 8 does not own key 12');
-  assert.notEqual(c.core.nextHop(12n), null);
+  assert.deepEqual(c.core.nextHop(12n), { to: 14n, final: true });
+  assert.deepEqual(c.sentOf('store', mark).map((s) => [Number((s.to as { id: bigint }).id), s.msg.final]), [[14, true]], 'the Store goes on to 14, marked final');
 });

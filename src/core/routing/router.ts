@@ -102,12 +102,24 @@ export class Router {
     return { accept: false, to: p1, final: true, second: false, finger: true };
   }
 
+  /**
+   * Every successor is suspected and nobody else is known: the key still goes to the first listed
+   * successor, which may only have been slow (a send that fails there is dropped, as reroute does).
+   * Undefined when no successor is listed at all.
+   */
+  private throughSuspect(key: Id): Route | undefined {
+    const s1 = this.succ.list[0];
+    if (!s1) return undefined;
+    const final = this.ctx.space.betweenRightClosed(this.ctx.self.id, key, s1.id);
+    return { accept: false, to: s1, final, second: false, finger: false };
+  }
+
   /** Where a message for `key` goes: here, or the next hop. */
   route(key: Id): Route {
     if (this.ownsKey(key)) return { accept: true };
     const live = this.routable();
     const s1 = live[0];
-    if (!s1) return this.detour() ?? { accept: true };
+    if (!s1) return this.detour() ?? this.throughSuspect(key) ?? { accept: true };
     if (this.ctx.space.betweenRightClosed(this.ctx.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false, finger: false };
     const hop = this.strategy.pick(key, live, false) ?? { to: s1, final: false, second: false, finger: false };
     return { accept: false, ...hop };
