@@ -4,7 +4,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
+import { createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +23,7 @@ import {
   writePeer,
 } from '../src/security/ca.js';
 import type { KeyAlgorithm, RingAuthority, TlsIdentity } from '../src/security/ca.js';
+import { certificateDer, issuerFacts, positiveSerial } from '../src/security/certificate.js';
 import { authenticatedPeerId, createThrowawayRing, tlsClientOptions, tlsContextOptions } from '../src/security/tls.js';
 import { handshake } from './helpers/tls-handshake.js';
 
@@ -154,6 +157,163 @@ describe('creating and issuing', () => {
     const { warnings } = loadTlsIdentity(dir, 14n);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /peer-14\.key is open to group or others \(mode 0640\)/);
+  });
+});
+
+describe('the certificate writer (certificate.ts: @peculiar/asn1-x509 and node:crypto)', () => {
+  // Until issue 18 @peculiar/x509 wrote the certificates; it stays here, in the tests only, as the
+  // reference: given the same keys, serial and dates the writer must produce the same bytes.
+  const WEB = {
+    Ed25519: { generate: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
+    'P-256': { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
+  } as const;
+  const keyPair = (a: KeyAlgorithm) => (a === 'Ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+  async function webKeys(kp: { publicKey: KeyObject; privateKey: KeyObject }, a: KeyAlgorithm): Promise<CryptoKeyPair> {
+    return {
+      publicKey: await webcrypto.subtle.importKey('spki', kp.publicKey.export({ type: 'spki', format: 'der' }), WEB[a].generate, true, ['verify']),
+      privateKey: await webcrypto.subtle.importKey('pkcs8', kp.privateKey.export({ type: 'pkcs8', format: 'der' }), WEB[a].generate, true, ['sign']),
+    } as CryptoKeyPair;
+  }
+  const dn = (cn: string) => new x509.Name([{ CN: [{ utf8String: cn }] }]);
+  /** The signed part and the signature's algorithm, as DER. */
+  const signedPart = (der: BufferSource) => {
+    const c = AsnConvert.parse(der, Certificate);
+    return [Buffer.from(AsnConvert.serialize(c.tbsCertificate)), Buffer.from(AsnConvert.serialize(c.signatureAlgorithm))];
+  };
+  /** Ed25519 signatures are deterministic, so the whole certificate; ECDSA's are not, so all but the signature. */
+  function assertSameCertificate(a: KeyAlgorithm, ours: Uint8Array<ArrayBuffer>, reference: ArrayBuffer, what: string): void {
+    if (a === 'Ed25519') assert.deepEqual(Buffer.from(ours), Buffer.from(reference), what);
+    else assert.deepEqual(signedPart(ours), signedPart(reference), what);
+  }
+
+  test('it writes the bytes @peculiar/x509 wrote: authority and peer, both algorithms, odd serials, names and dates', async () => {
+    const cases = [
+      { serial: '00000000000000000000000000000001', name: 'cdht ring authority', days: 3650 }, // leading zero octets dropped
+      { serial: 'ff00000000000000000000000000ffff', name: 'lab, "ring" 7 é', days: 10 }, // first bit set: a 0x00 in front
+      { serial: '7f' + randomBytes(15).toString('hex'), name: 'x', days: 36_500 }, // beyond 2049: GeneralizedTime
+      { serial: randomBytes(16).toString('hex'), name: 'cdht peer 014', days: 1 },
+    ];
+    for (const a of ['Ed25519', 'P-256'] as const) {
+      for (const [i, c] of cases.entries()) {
+        const what = `${a}, case ${i}`;
+        const now = Date.now() - i * 1234;
+        const [notBefore, notAfter] = [new Date(now - 3_600_000), new Date(now + c.days * DAY_MS)];
+        const caKp = keyPair(a);
+        const caWeb = await webKeys(caKp, a);
+        const referenceCa = await x509.X509CertificateGenerator.createSelfSigned({
+          name: dn(c.name), keys: caWeb, serialNumber: c.serial, notBefore, notAfter, signingAlgorithm: WEB[a].sign,
+          extensions: [
+            new x509.BasicConstraintsExtension(true, undefined, true),
+            new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+            await x509.SubjectKeyIdentifierExtension.create(caWeb.publicKey),
+          ],
+        });
+        const caDer = certificateDer({
+          role: { kind: 'authority' }, subject: c.name, publicKey: caKp.publicKey, signingKey: caKp.privateKey, algorithm: a,
+          serial: positiveSerial(Buffer.from(c.serial, 'hex')), notBefore, notAfter,
+        });
+        assertSameCertificate(a, caDer, referenceCa.rawData, `${what}: the authority`);
+
+        const caX = new x509.X509Certificate(caDer);
+        const facts = issuerFacts(caDer);
+        assert.equal(facts.notBefore.getTime(), caX.notBefore.getTime(), `${what}: notBefore read back`);
+        assert.equal(facts.notAfter.getTime(), caX.notAfter.getTime(), `${what}: notAfter read back`);
+        const peerKp = keyPair(a);
+        const peerWeb = await webKeys(peerKp, a);
+        const peerSerial = randomBytes(16).toString('hex');
+        const referencePeer = await x509.X509CertificateGenerator.create({
+          subject: dn(`cdht peer ${i}`), issuer: caX.subjectName, publicKey: peerWeb.publicKey, signingKey: caWeb.privateKey,
+          serialNumber: peerSerial, notBefore, notAfter, signingAlgorithm: WEB[a].sign,
+          extensions: [
+            new x509.BasicConstraintsExtension(false, undefined, true),
+            new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+            new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+            await x509.SubjectKeyIdentifierExtension.create(peerWeb.publicKey),
+            new x509.AuthorityKeyIdentifierExtension(caX.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId),
+          ],
+        });
+        const peerDer = certificateDer({
+          role: { kind: 'peer', authorityKeyId: facts.keyId }, subject: `cdht peer ${i}`, issuer: facts.name,
+          publicKey: peerKp.publicKey, signingKey: caKp.privateKey, algorithm: a,
+          serial: positiveSerial(Buffer.from(peerSerial, 'hex')), notBefore, notAfter,
+        });
+        assertSameCertificate(a, peerDer, referencePeer.rawData, `${what}: the peer`);
+        const peer = new X509Certificate(peerDer);
+        assert.ok(peer.verify(new X509Certificate(caDer).publicKey), `${what}: the authority's key verifies the peer's signature`);
+      }
+    }
+  });
+
+  test('a certificate from issuePeer: node reads it, the authority\'s key verifies it, its extensions are a peer\'s', async () => {
+    for (const algorithm of ['Ed25519', 'P-256'] as const) {
+      const ca = await createAuthority({ algorithm });
+      const before = Date.now();
+      const issued = await issuePeer(ca, 14n);
+      const [caCert, cert] = [new X509Certificate(ca.certPem), new X509Certificate(issued.certPem)];
+      assert.ok(cert.verify(caCert.publicKey) && cert.checkIssued(caCert), `${algorithm}: signed by the authority`);
+      assert.ok(!cert.verify(new X509Certificate((await createAuthority({ algorithm })).certPem).publicKey), 'and by no other');
+      assert.equal(cert.publicKey.asymmetricKeyType, algorithm === 'Ed25519' ? 'ed25519' : 'ec');
+      assert.ok(cert.checkPrivateKey(createPrivateKey(issued.keyPem)), 'the key is the certificate\'s');
+      assert.equal(cert.subject, 'CN=cdht peer 14');
+      assert.equal(cert.issuer, caCert.subject);
+      const serial = new Uint8Array(AsnConvert.parse(cert.raw, Certificate).tbsCertificate.serialNumber);
+      assert.ok(serial[0]! < 0x80 && serial.length <= 17, `a positive INTEGER of 128 random bits (${Buffer.from(serial).toString('hex')})`);
+      assert.ok(serial.length === 17 ? serial[0] === 0 && serial[1]! >= 0x80 : serial[0] !== 0 || serial.length === 1, 'in its shortest form');
+      const notBefore = Date.parse(cert.validFrom);
+      assert.ok(notBefore <= before - 3_599_000 && notBefore >= Date.parse(caCert.validFrom), 'an hour backdated, not before the authority');
+
+      const px = new x509.X509Certificate(issued.certPem);
+      const caX = new x509.X509Certificate(ca.certPem);
+      assert.equal(px.signatureAlgorithm.name, algorithm === 'Ed25519' ? 'Ed25519' : 'ECDSA');
+      assert.deepEqual(Array.from(px.extensions, (e) => [e.type, e.critical]), [
+        ['2.5.29.19', true], // basicConstraints
+        ['2.5.29.15', true], // keyUsage
+        ['2.5.29.37', false], // extendedKeyUsage
+        ['2.5.29.14', false], // subjectKeyIdentifier
+        ['2.5.29.35', false], // authorityKeyIdentifier
+      ]);
+      const bc = px.getExtension(x509.BasicConstraintsExtension)!;
+      assert.equal(bc.ca, false);
+      assert.equal(bc.pathLength, undefined);
+      assert.equal(px.getExtension(x509.KeyUsagesExtension)?.usages, x509.KeyUsageFlags.digitalSignature);
+      assert.deepEqual([...(px.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])], [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]);
+      assert.equal(px.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId, Buffer.from(await px.publicKey.getKeyIdentifier()).toString('hex'), 'SHA-1 of the key');
+      assert.equal(px.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId, caX.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId);
+      assert.deepEqual(Array.from(caX.extensions, (e) => [e.type, e.critical]), [['2.5.29.19', true], ['2.5.29.15', true], ['2.5.29.14', false]], 'the authority\'s');
+    }
+  });
+
+  /** An authority made elsewhere (here by @peculiar/x509): its subject key identifier given, or none. */
+  async function foreignAuthority(keyId: string | undefined): Promise<RingAuthority> {
+    const keys = (await webcrypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      name: dn('elsewhere'), keys, signingAlgorithm: { name: 'Ed25519' },
+      notBefore: new Date(Date.now() - DAY_MS), notAfter: new Date(Date.now() + 30 * DAY_MS),
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
+        ...(keyId === undefined ? [] : [new x509.SubjectKeyIdentifierExtension(keyId)]),
+      ],
+    });
+    const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+    return { keyPem, certPem: cert.toString('pem') };
+  }
+
+  test('an authority made elsewhere: the peer names its key as it names itself (or by SHA-1 without), and TLS takes it', async () => {
+    const ownId = randomBytes(20).toString('hex'); // not the SHA-1 of the key: another method
+    for (const keyId of [ownId, undefined]) {
+      const ca = await foreignAuthority(keyId);
+      const caX = new x509.X509Certificate(ca.certPem);
+      const aki = new x509.X509Certificate((await issuePeer(ca, 14n)).certPem).getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
+      assert.equal(aki, keyId ?? Buffer.from(await caX.publicKey.getKeyIdentifier()).toString('hex'), `authorityKeyIdentifier with ${keyId ? 'an identifier of its own' : 'none'}`);
+      const dir = join(tempDir(), 'ring');
+      await writeAuthority(dir, ca);
+      for (const id of [14n, 15n]) await writePeer(dir, id, await issuePeer(ca, id));
+      const [p14, p15] = [loadTlsIdentity(dir, 14n), loadTlsIdentity(dir, 15n)];
+      const h = await handshake(tlsContextOptions(p14), tlsClientOptions(p15, 14n));
+      assert.ok(h.server.ok && h.client.ok, `both accept: ${h.server.error?.message ?? ''} ${h.client.error?.message ?? ''}`);
+      assert.deepEqual([h.server.peerId, h.client.peerId], [15n, 14n]);
+    }
   });
 });
 

@@ -1,11 +1,14 @@
 // What the command line loads before it knows the command, read from the import statements (no
 // clock): --help, --version and a one-shot must not pay for the ring, the simulator, the
-// certificates or the web server; and no module of src/cli imports itself back, types included.
+// certificates or the web server; no module of src/cli imports itself back, types included; and
+// `cdht ca issue` loads the ASN.1 layer it writes certificates with, not all of @peculiar/x509.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { test } from 'node:test';
-import { REPO_ROOT } from './helpers/cli.js';
+import { pathToFileURL } from 'node:url';
+import { after, test } from 'node:test';
+import { cleanEnv, REPO_ROOT, runCli } from './helpers/cli.js';
 
 /** `import ... from '...'`, `import type ...` and `export ... from '...'` at the start of a line. */
 const IMPORT = /^\s*(?:import|export)\s+(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
@@ -66,5 +69,32 @@ test('no import circle in src/cli, type-only imports included', () => {
   for (const name of edges.keys()) {
     const circle = visit(name);
     assert.equal(circle, undefined, `import circle: ${circle?.join(' -> ')}`);
+  }
+});
+
+/** The packages (npm names) of the CommonJS files `cdht args...` loaded, seen by helpers/loaded-modules. */
+async function packagesLoadedBy(args: string[], cwd: string): Promise<Set<string>> {
+  const list = join(cwd, `loaded-${args[1] ?? args[0]}.json`);
+  const hook = pathToFileURL(join(REPO_ROOT, 'dist', 'test', 'helpers', 'loaded-modules.js')).href;
+  const nodeOptions = [process.env.NODE_OPTIONS, `--import=${hook}`].filter(Boolean).join(' ');
+  const p = await runCli(args, { cwd, env: cleanEnv({ NODE_OPTIONS: nodeOptions, LOADED_MODULES_FILE: list }) });
+  assert.equal(p.status.code, 0, p.describe());
+  const files = JSON.parse(readFileSync(list, 'utf8')) as string[];
+  return new Set(files.flatMap((f) => /node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/.exec(f)?.[1]?.replace('\\', '/') ?? []));
+}
+
+const caDir = mkdtempSync(join(tmpdir(), 'cdht-cli-start-'));
+after(() => rmSync(caDir, { recursive: true, force: true }));
+
+test('cdht ca create and ca issue load @peculiar/asn1-x509 and its helpers, not @peculiar/x509\'s dependency injection, CMS or PKCS#12', async () => {
+  // @peculiar/asn1-x509, @peculiar/asn1-schema and what they require; nothing else of a ca command is CommonJS
+  const allowed = new Set(['commander', '@peculiar/asn1-x509', '@peculiar/asn1-schema', '@peculiar/utils', 'asn1js', 'pvtsutils', 'pvutils', 'tslib']);
+  for (const args of [['ca', 'create', join(caDir, 'ring')], ['ca', 'issue', '7', '--ca', join(caDir, 'ring')]]) {
+    const packages = await packagesLoadedBy(args, caDir);
+    assert.ok(packages.has('@peculiar/asn1-x509'), `cdht ${args.slice(0, 2).join(' ')} loads the ASN.1 layer (the hook sees it): ${[...packages].join(', ')}`);
+    for (const heavy of ['@peculiar/x509', 'reflect-metadata', 'tsyringe', '@peculiar/asn1-pfx', '@peculiar/asn1-cms', '@peculiar/asn1-csr']) {
+      assert.ok(!packages.has(heavy), `cdht ${args.slice(0, 2).join(' ')} loads ${heavy}`);
+    }
+    assert.deepEqual([...packages].filter((p) => !allowed.has(p)), [], `cdht ${args.slice(0, 2).join(' ')} loads only what writing a certificate needs`);
   }
 });

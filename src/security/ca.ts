@@ -1,15 +1,12 @@
 // The ring authority: creates the self-signed CA of a private ring and issues peer certificates
-// naming 'cdht peer <id>'. @peculiar/x509 writes the certificates; node:crypto holds the keys.
-import 'reflect-metadata'; // @peculiar/x509's dependency injection needs it loaded first
-import * as x509 from '@peculiar/x509';
-import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
+// naming 'cdht peer <id>'. node:crypto makes the keys; certificate.ts writes the certificates.
+import { generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../core/config.js';
+import { certificateDer, issuerFacts, positiveSerial } from './certificate.js';
 import { checkAuthority } from './checks.js';
 import type { KeyAlgorithm } from './checks.js';
 import { assertPeerId, DEFAULT_AUTHORITY_DAYS, DEFAULT_AUTHORITY_NAME, DEFAULT_PEER_DAYS, MAX_DAYS, MAX_NAME_CHARS, peerCommonName, TlsSetupError } from './identity.js';
 import type { PeerCredentials, RingAuthority } from './identity.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export * from './identity.js';
 export { writeAuthority, readAuthority, writePeer, loadTlsIdentity, writeAuthorityCertificate, CA_CERT_FILE, CA_KEY_FILE, peerCertFile, peerKeyFile } from './ca-files.js';
@@ -21,13 +18,8 @@ export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['Ed25519', 'P-256'];
 /** Certificates start an hour in the past so a peer whose clock is a little behind accepts them. */
 const BACKDATE_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Random serial numbers of 128 bits (RFC 5280 allows up to 20 octets; x509 keeps them positive). */
+/** Random serial numbers of 128 bits (RFC 5280 allows up to 20 octets; positiveSerial keeps them positive). */
 const SERIAL_BYTES = 16;
-
-const WEB_ALGORITHMS: Record<KeyAlgorithm, { generate: EcKeyGenParams | Algorithm; sign: Algorithm | EcdsaParams }> = {
-  Ed25519: { generate: { name: 'Ed25519' }, sign: { name: 'Ed25519' } },
-  'P-256': { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
-};
 
 function checkDays(days: number): number {
   if (!Number.isInteger(days) || days < 1 || days > MAX_DAYS) {
@@ -36,21 +28,26 @@ function checkDays(days: number): number {
   return days;
 }
 
-/** A DN holding one UTF8String CN, built as an object so that commas or quotes in it stay literal. */
-function commonNameDn(cn: string): x509.Name {
-  return new x509.Name([{ CN: [{ utf8String: cn }] }]);
+interface KeyPair {
+  publicKey: KeyObject;
+  privateKey: KeyObject;
 }
 
-async function generateKeys(algorithm: KeyAlgorithm): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(WEB_ALGORITHMS[algorithm].generate, true, ['sign', 'verify'])) as CryptoKeyPair;
+function generateKeys(algorithm: KeyAlgorithm): KeyPair {
+  return algorithm === 'Ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
 }
 
-function pkcs8Pem(key: CryptoKey): string {
-  return KeyObject.from(key as webcrypto.CryptoKey).export({ type: 'pkcs8', format: 'pem' }).toString();
+function pkcs8Pem(key: KeyObject): string {
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
-function serialNumber(): string {
-  return randomBytes(SERIAL_BYTES).toString('hex');
+/** PEM by node:crypto, which parses the DER on the way: a certificate it cannot read is never written. */
+function certificatePem(der: Uint8Array): string {
+  return new X509Certificate(der).toString();
+}
+
+function serialNumber(): Uint8Array {
+  return positiveSerial(randomBytes(SERIAL_BYTES));
 }
 
 /** Creates a new ring authority: a fresh key pair and its self-signed CA certificate. */
@@ -60,22 +57,19 @@ export async function createAuthority(opts: { name?: string; algorithm?: KeyAlgo
   const name = opts.name ?? DEFAULT_AUTHORITY_NAME;
   if (name.length === 0 || name.length > MAX_NAME_CHARS) throw new ConfigError('authorityName', `the authority name must be 1 to ${MAX_NAME_CHARS} characters (got ${name.length})`, 1, MAX_NAME_CHARS);
   const days = checkDays(opts.days ?? DEFAULT_AUTHORITY_DAYS);
-  const keys = await generateKeys(algorithm);
+  const keys = generateKeys(algorithm);
   const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: commonNameDn(name),
-    keys,
-    serialNumber: serialNumber(),
+  const der = certificateDer({
+    role: { kind: 'authority' },
+    subject: name,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    algorithm,
+    serial: serialNumber(),
     notBefore: new Date(now - BACKDATE_MS),
     notAfter: new Date(now + days * DAY_MS),
-    signingAlgorithm: WEB_ALGORITHMS[algorithm].sign,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
   });
-  return { keyPem: pkcs8Pem(keys.privateKey), certPem: cert.toString('pem') };
+  return { keyPem: pkcs8Pem(keys.privateKey), certPem: certificatePem(der) };
 }
 
 /**
@@ -86,36 +80,21 @@ export async function issuePeer(ca: RingAuthority, id: bigint, opts: { days?: nu
   assertPeerId(id);
   const days = checkDays(opts.days ?? DEFAULT_PEER_DAYS);
   const { key, cert, algorithm } = checkAuthority(ca);
-  const caCert = new x509.X509Certificate(ca.certPem);
+  const issuer = issuerFacts(cert.raw);
   const now = Date.now();
-  const caNotAfter = caCert.notAfter.getTime();
-  if (caNotAfter <= now) throw new TlsSetupError(`the authority's certificate expired on ${caCert.notAfter.toISOString()}`);
-  const signingKey = (await webcrypto.subtle.importKey(
-    'pkcs8',
-    key.export({ type: 'pkcs8', format: 'der' }),
-    WEB_ALGORITHMS[algorithm].generate,
-    false,
-    ['sign'],
-  )) as CryptoKey;
-  const keys = await generateKeys(algorithm);
-  const caKeyId = caCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-  const peerCert = await x509.X509CertificateGenerator.create({
-    subject: commonNameDn(peerCommonName(id)),
-    issuer: caCert.subjectName,
+  const caNotAfter = issuer.notAfter.getTime();
+  if (caNotAfter <= now) throw new TlsSetupError(`the authority's certificate expired on ${issuer.notAfter.toISOString()}`);
+  const keys = generateKeys(algorithm);
+  const der = certificateDer({
+    role: { kind: 'peer', authorityKeyId: issuer.keyId },
+    subject: peerCommonName(id),
+    issuer: issuer.name,
     publicKey: keys.publicKey,
-    signingKey,
-    serialNumber: serialNumber(),
-    notBefore: new Date(Math.max(now - BACKDATE_MS, caCert.notBefore.getTime())),
+    signingKey: key,
+    algorithm,
+    serial: serialNumber(),
+    notBefore: new Date(Math.max(now - BACKDATE_MS, issuer.notBefore.getTime())),
     notAfter: new Date(Math.min(now + days * DAY_MS, caNotAfter)),
-    signingAlgorithm: WEB_ALGORITHMS[algorithm].sign,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      // Every peer both accepts connections and makes them.
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      caKeyId ? new x509.AuthorityKeyIdentifierExtension(caKeyId) : await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
-    ],
   });
-  return { keyPem: pkcs8Pem(keys.privateKey), certPem: peerCert.toString('pem') };
+  return { keyPem: pkcs8Pem(keys.privateKey), certPem: certificatePem(der) };
 }
