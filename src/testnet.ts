@@ -1,5 +1,6 @@
 // A whole ring of peers in one process, on real sockets or on the simulator: the tests,
-// the `cdht ring` runner and the benchmarks all start rings through here.
+// the `cdht ring` runner (through the controller), the checker and the benchmarks all start
+// rings through here.
 import { CdhtError } from './core/errors.js';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
