@@ -255,13 +255,13 @@ export class Testnet extends EventEmitter {
       id,
       mode,
       space: this.space,
+      host: self.host,
       port: self.port,
       pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
-      // on the simulator each peer's timers are its own, so a paused peer's wait (SimNetwork's pause rule)
+      // on the simulator each peer's timers are its own, so they wait while it is paused (SimNetwork's pause rule)
       runtime: this.sim ? this.sim.runtime(self) : this.runtime,
       dataDir: p.dataDir ?? this.dataDirOf(p.id),
       ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
-      ...(o.host !== undefined ? { host: o.host } : {}),
       ...settingsOf(o),
       ...(o.secure ? { tls: this.identity(id) } : {}),
     });
