@@ -233,6 +233,7 @@ export class CheckWorld {
   // ---- peers ---------------------------------------------------------------------------------
 
   private startPeer(id: number, mode: PeerOptions['mode']): Peer {
+    // an assertion: runScenario and the tests start the world before any step
     if (!this.net) throw new Error('CheckWorld: start() first');
     // each slot at its own address and folder: the slot table, not the testnet's layout, places it
     const peer = this.net.start({ id: this.idOf(id), contact: this.contact(id), dataDir: this.dir(id), mode });
