@@ -5,7 +5,6 @@ import type { Id } from './core/id-space.js';
 import { ConfigError, DEFAULT_SIM_SEED, defaultRouting, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings, type RoutingName } from './core/config.js';
 import type { PeerTrace } from './peer.js';
 import { idSpace } from './space.js';
-import { SimNetwork } from './transport/sim/network.js';
 import { createTestnet } from './testnet.js';
 import { mulberry32 } from './util/prng.js';
 
@@ -56,10 +55,9 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const bits = o.bits ?? SCALE_BITS;
   const routing = o.routing ?? defaultRouting(idSpace(bits));
   const lookups = o.lookups ?? 1000;
-  const sim = new SimNetwork({ seed });
   const net = await createTestnet({
     runtime: 'sim',
-    sim,
+    seed,
     bits,
     routing,
     settled: true,
@@ -70,6 +68,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     seedFingers: o.fingers !== 'protocol',
     ...(o.secure ? { secure: true } : {}),
   });
+  const sim = net.sim!;
   try {
     const startVirtual = sim.now();
     await net.run(o.warmupMs ?? (o.fingers === 'protocol' ? 40_000 : 0));

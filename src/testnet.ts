@@ -1,5 +1,6 @@
 // A whole ring of peers in one process, on real sockets or on the simulator: the tests,
-// the `cdht ring` runner and the benchmarks all start rings through here.
+// the `cdht ring` runner (through the controller), the checker and the benchmarks all start
+// rings through here.
 import { CdhtError } from './core/errors.js';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -100,7 +101,7 @@ export class Testnet extends EventEmitter {
   readonly runtime: Runtime;
   readonly opts: TestnetOptions;
   readonly space: IdSpace;
-  /** Above 8 bits ports are not derived from ids: each peer gets the next free one. */
+  /** Above 8 bits ports are not derived from ids: each peer gets the next free one (or the one start() was given). */
   private readonly addresses = new Map<Id, Contact>();
   private nextPort: number;
   /** Every peer of the ring as planned, in every process when sliced (sorted). */
@@ -197,16 +198,18 @@ export class Testnet extends EventEmitter {
     return ids;
   }
 
-  /** Where peer `id` listens: the reference layout in the 8-bit space, the next free port above it. */
+  /**
+   * Where peer `id` listens: where start() placed it if told, else the reference layout in the
+   * 8-bit space and the next free port above it.
+   */
   contactOf(id: IdLike): Contact {
     const x = BigInt(id);
     const host = this.opts.host ?? DEFAULT_HOST;
+    const placed = this.addresses.get(x);
+    if (placed) return placed;
     if (this.space.spec) return defaultContact(x, host, this.opts.basePort ?? DEFAULT_BASE_PORT);
-    let c = this.addresses.get(x);
-    if (!c) {
-      c = { id: x, host, port: this.nextPort++ };
-      this.addresses.set(x, c);
-    }
+    const c = { id: x, host, port: this.nextPort++ };
+    this.addresses.set(x, c);
     return c;
   }
 
@@ -230,12 +233,17 @@ export class Testnet extends EventEmitter {
     return dir;
   }
 
-  /** Starts one peer (not waiting for it); its lines are re-emitted by the testnet. */
-  start(p: { id: IdLike; mode: PeerOptions['mode'] }): Peer {
+  /**
+   * Starts one peer (not waiting for it); its lines and traces are re-emitted by the testnet.
+   * `contact` and `dataDir` place it elsewhere than this ring's layout (contactOf, dataDirOf): a
+   * caller with addresses of its own (the checker's slots); the contact is then the peer's for good.
+   */
+  start(p: { id: IdLike; mode: PeerOptions['mode']; contact?: Contact; dataDir?: string }): Peer {
     const id = BigInt(p.id);
     const old = this.peers.get(id);
     if (old?.isRunning) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `Peer ${p.id} is already running here`);
     const o = this.opts;
+    if (p.contact) this.addresses.set(id, p.contact);
     const self = this.contactOf(id);
     // ids name peers of this ring: placed where this ring put them (ports are not ids above 8 bits)
     const m = p.mode;
@@ -247,12 +255,13 @@ export class Testnet extends EventEmitter {
       id,
       mode,
       space: this.space,
+      host: self.host,
       port: self.port,
       pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
-      runtime: this.runtime,
-      dataDir: this.dataDirOf(p.id),
+      // on the simulator each peer's timers are its own, so they wait while it is paused (SimNetwork's pause rule)
+      runtime: this.sim ? this.sim.runtime(self) : this.runtime,
+      dataDir: p.dataDir ?? this.dataDirOf(p.id),
       ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
-      ...(o.host !== undefined ? { host: o.host } : {}),
       ...settingsOf(o),
       ...(o.secure ? { tls: this.identity(id) } : {}),
     });

@@ -10,6 +10,7 @@ import { ControlError, RingController } from '../src/control/ring-controller.js'
 import type { RingState, TraceView } from '../src/control/view-types.js';
 import { ringSuccessors } from '../src/core/ring.js';
 import { Peer } from '../src/peer.js';
+import { mulberry32 } from '../src/util/prng.js';
 import { freeBasePort } from './helpers/ports.js';
 
 const dirs: string[] = [];
@@ -130,6 +131,19 @@ test('a peer that joins from outside is a member: no row is stale for pointing a
   void outsider.kill();
 });
 
+
+test('random ids come from the controller\'s own simulator first thing, so a seed replays them; its random goes on from there', () => {
+  const a = controller({ runtime: 'sim', seed: 9, randomIds: 6 });
+  const b = controller({ runtime: 'sim', seed: 9, randomIds: 6 });
+  assert.equal(new Set(a.plannedIds()).size, 6);
+  assert.deepEqual(a.plannedIds(), b.plannedIds());
+  // one stream: the console's draws and the simulator's own interleave
+  assert.deepEqual([a.random(), a.sim!.random()], [b.sim!.random(), b.random()]);
+  // off the simulator they come from the random given
+  const seeded = (n: number) => controller({ randomIds: 4, random: mulberry32(n) }).plannedIds();
+  assert.deepEqual(seeded(5), seeded(5));
+  assert.notDeepEqual(seeded(5), seeded(6));
+});
 
 test('events are typed: a state listener gets a RingState, a trace listener a TraceView', async () => {
   const ctl = controller({ runtime: 'sim', seed: 3, speed: 100, ids: [3, 40] });

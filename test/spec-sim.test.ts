@@ -173,6 +173,27 @@ test('joining through an unreachable peer fails fast with code 1', async () => {
   await net.close();
 });
 
+test('a peer started at an address and folder of its own keeps them, and its timers wait while the simulator pauses it', async () => {
+  const { net, sim } = await ring({ ids: [2, 9] });
+  await net.run(1500);
+  const at = { id: 30n, host: '127.0.0.3', port: 40_030 };
+  sim.disk.write('thirty', '0030.pdf', new Uint8Array(10));
+  const p = net.start({ id: 30, contact: at, dataDir: 'thirty', mode: { kind: 'join', known: 2 } });
+  assert.ok(await net.until(() => p.isInRing, 5000), 'it joined');
+  assert.deepEqual(p.self, at);
+  assert.deepEqual(net.contactOf(30), at, 'the ring names it where it was started');
+  assert.deepEqual(p.snapshot().files.map((f) => f.name), ['0030'], 'it read its own folder');
+  let traces = 0;
+  net.on('trace', (tr) => tr.id === 30n && traces++);
+  assert.ok(sim.pause(at));
+  await net.run(5000);
+  assert.equal(traces, 0, 'a paused peer does nothing, not even on its own timers');
+  sim.resume(at);
+  await net.run(2000);
+  assert.ok(traces > 0, 'it goes on once resumed');
+  await net.close();
+});
+
 test('a message forwarded to a peer that just died goes on to the next successor', async () => {
   const { net, t } = await ring();
   await net.run(1500);

@@ -11,7 +11,6 @@ import { SPEC_SPACE } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
 import type { PeerTrace } from '../peer.js';
 import { createTestnet, type Testnet } from '../testnet.js';
-import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { ID_COUNT, contentOf } from './scenario.js';
 
@@ -73,11 +72,10 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const order = Array.from({ length: ID_COUNT }, (_, i) => i).sort(() => rand() - 0.5);
   const ids = order.slice(0, o.peers);
-  const sim = o.runtime === 'sim' ? new SimNetwork({ seed: o.seed, codec: true }) : undefined;
   const dataDir = o.dataDir ?? 'churn';
   const net: Testnet = await createTestnet({
     runtime: o.runtime,
-    ...(sim ? { sim } : {}),
+    seed: o.seed,
     ids,
     pingIntervalMs: o.pingIntervalMs ?? TESTNET_PING_INTERVAL_MS,
     perPeerDirs: true,
@@ -86,6 +84,7 @@ export async function churn(o: ChurnOptions): Promise<ChurnResult> {
     replicas: o.replicas ?? RING_REPLICAS,
     ...(o.basePort !== undefined ? { basePort: o.basePort } : {}),
   });
+  const sim = net.sim;
   const dirOf = (id: number) => net.dataDirOf(id);
   const write = (id: number, name: string, bytes: Uint8Array) => {
     if (sim) return sim.disk.write(dirOf(id), name, bytes);

@@ -13,7 +13,6 @@ import type { Id } from '../core/id-space.js';
 import { defaultRouting, DEFAULT_SUCCESSORS, RING_REPLICAS, SCALE_BITS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { idSpace } from '../space.js';
 import type { PeerTrace } from '../peer.js';
-import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
 import { randomKey } from '../scale.js';
 import { storeFolder, testnetView } from './testnet-view.js';
@@ -67,10 +66,9 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
   const fileCount = o.files ?? 300;
   const maxMs = o.maxMs ?? 180_000;
   const rand = mulberry32((seed ^ 0x3a55) >>> 0);
-  const sim = new SimNetwork({ seed });
   const net = await createTestnet({
     runtime: 'sim',
-    sim,
+    seed,
     bits,
     routing: o.routing ?? defaultRouting(idSpace(bits)),
     settled: true,
@@ -81,6 +79,7 @@ export async function runMassFailure(o: MassOptions): Promise<MassResult> {
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.peers } : { ids: specIds(o.peers, rand) }),
   });
+  const sim = net.sim!;
   try {
     await net.run(5_000);
     // the files, stored from random peers; the ring is settled before anyone dies

@@ -6,7 +6,6 @@
 // `cdht check --partition`, the bench and the tests use it.
 import type { Id } from '../core/id-space.js';
 import { DEFAULT_SUCCESSORS, RING_REPLICAS, SIM_BASE_PORT, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
-import { SimNetwork } from '../transport/sim/network.js';
 import { createTestnet } from '../testnet.js';
 import { storeFolder, testnetView } from './testnet-view.js';
 import { mulberry32 } from '../util/prng.js';
@@ -48,11 +47,10 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
   const r = o.successors ?? DEFAULT_SUCCESSORS;
   const k = o.replicas ?? RING_REPLICAS;
   const rand = mulberry32((seed ^ 0x9a27) >>> 0);
-  const sim = new SimNetwork({ seed });
   const bits = o.bits ?? 8;
   const net = await createTestnet({
     runtime: 'sim',
-    sim,
+    seed,
     bits,
     ...(o.routing ? { routing: o.routing } : {}),
     settled: true,
@@ -63,6 +61,7 @@ export async function runPartition(o: PartitionOptions): Promise<PartitionResult
     perPeerDirs: true,
     ...(bits > 8 ? { count: o.count ?? 6 } : { ids: o.ids ?? [10, 50, 90, 130, 170, 210] }),
   });
+  const sim = net.sim!;
   try {
     await net.run(3_000);
     const ids = net.runningIds();

@@ -25,11 +25,10 @@ import type { Contact } from '../core/contact.js';
 import { DEFAULT_HOST, DEFAULT_SUCCESSORS, RING_REPLICAS, surfaceRouting, TESTNET_PING_INTERVAL_MS, type PeerSettings } from '../core/config.js';
 import { SPEC_BITS, type Id, type IdSpace } from '../core/id-space.js';
 import type { Trace } from '../core/trace.js';
-import { Peer } from '../peer.js';
-import type { PeerSnapshot, PeerTrace } from '../peer.js';
+import type { Peer, PeerOptions, PeerSnapshot, PeerTrace } from '../peer.js';
 import { defaultContact, idSpace } from '../space.js';
 import { storeDirOf } from '../store-dir.js';
-import { simIdentity } from '../testnet.js';
+import { createTestnet, type Testnet } from '../testnet.js';
 import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import { sameBytes } from '../core/bytes.js';
@@ -134,6 +133,9 @@ interface PendingRequest {
  */
 export class CheckWorld {
   readonly sim: SimNetwork;
+  /** The ring's builder (on `sim`, started empty): every peer starts through it. */
+  private net: Testnet | undefined;
+  /** The peers by slot (the testnet knows them by id). */
   readonly peers = new Map<number, Peer>();
   failure: RunFailure | undefined;
   checkpoints = 0;
@@ -230,29 +232,30 @@ export class CheckWorld {
 
   // ---- peers ---------------------------------------------------------------------------------
 
-  private startPeer(id: number, mode: ConstructorParameters<typeof Peer>[0]['mode']): Peer {
-    const self = this.contact(id);
-    const peer = new Peer({
-      id: self.id,
-      mode,
-      space: this.space,
-      port: self.port,
-      host: HOST,
-      basePort: BASE_PORT,
-      runtime: this.sim.runtime(self),
-      dataDir: this.dir(id),
-      pingIntervalMs: this.o.pingIntervalMs,
-      successors: this.o.successors,
-      replicas: this.o.replicas,
-      routing: this.o.routing,
-      ...(this.o.secure ? { tls: simIdentity(self.id) } : {}),
-    });
-    peer.on('trace', (t: PeerTrace) => this.onTrace(id, t.trace));
+  private startPeer(id: number, mode: PeerOptions['mode']): Peer {
+    // an assertion: runScenario and the tests start the world before any step
+    if (!this.net) throw new Error('CheckWorld: start() first');
+    // each slot at its own address and folder: the slot table, not the testnet's layout, places it
+    const peer = this.net.start({ id: this.idOf(id), contact: this.contact(id), dataDir: this.dir(id), mode });
     this.peers.set(id, peer);
     return peer;
   }
 
   async start(): Promise<void> {
+    this.net = await createTestnet({
+      runtime: 'sim',
+      sim: this.sim,
+      ids: [],
+      bits: this.space.bits,
+      host: HOST,
+      basePort: BASE_PORT,
+      pingIntervalMs: this.o.pingIntervalMs,
+      successors: this.o.successors,
+      replicas: this.o.replicas,
+      routing: this.o.routing,
+      secure: this.o.secure,
+    });
+    this.net.on('trace', (t: PeerTrace) => this.onTrace(this.slotOf(t.id), t.trace));
     const ids = this.inRingOrder(this.sc.ids);
     ids.forEach((id, i) => {
       const next = [1, 2].filter((d) => d < ids.length).map((d) => this.contact(ids[(i + d) % ids.length]!));

@@ -10,7 +10,6 @@ import { DEFAULT_RING_PEERS, DEFAULT_SIM_SEED, settingsOf } from '../core/config
 import { SPEC_BITS, type Id } from '../core/id-space.js';
 import { identitiesFromDir, throwawayIdentities, type RingIdentities } from '../security/ring-identities.js';
 import { REFERENCE_RING, sliceRange, type RingSlice } from '../testnet.js';
-import { SimNetwork } from '../transport/sim/network.js';
 import { mulberry32 } from '../util/prng.js';
 import type { WebServer } from '../web/server.js';
 import { complete, runCommand } from './console.js';
@@ -21,13 +20,6 @@ import { DEFAULT_WEB_PORT, type RingOptions } from './ring-options.js';
 import { RingOutput } from './ring-output.js';
 
 const REPORT_EVERY_MS = 1000;
-
-export function pickIds(n: number, random: () => number): Id[] {
-  const pool = Array.from({ length: 256 }, (_, i) => BigInt(i));
-  const out: Id[] = [];
-  for (let i = 0; i < n; i++) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
-  return out.sort((a, b) => (a < b ? -1 : 1));
-}
 
 /** A ring planned from its options, not started yet. */
 interface PlannedRing {
@@ -40,8 +32,6 @@ interface PlannedRing {
   /** The share of the ring this process runs (`--slice`, or slice 0 of `--processes`). */
   slice: RingSlice | undefined;
   identities: RingIdentities | undefined;
-  /** Where the console's random choices come from: the simulator's, the seed's or Math.random. */
-  random: () => number;
   dataDir: string;
   /** A folder made for this run (no --data-dir), removed on exit. */
   tempDir: string | undefined;
@@ -119,14 +109,14 @@ async function planRing(o: RingOptions): Promise<PlannedRing> {
     // start, wherever they run, rather than learning a ring of thousands by walking it
     ...(slice ? { slice, settled: true } : {}),
   };
-  const sim = o.sim ? new SimNetwork({ seed: seed ?? DEFAULT_SIM_SEED }) : undefined;
-  const random = sim ? () => sim.random() : seed !== undefined ? mulberry32(seed) : Math.random;
   const big = (o.bits ?? SPEC_BITS) > SPEC_BITS;
-  const ids = o.ids ?? (big ? [] : o.random ? pickIds(o.random, random) : [...REFERENCE_RING]);
   const tempDir = o.dataDir === undefined && !o.sim ? mkdtempSync(joinPath(tmpdir(), 'cdht-ring-')) : undefined;
   const dataDir = o.dataDir ?? tempDir ?? 'data';
-  const ctl = new RingController({ ...ctlOpts, ...(sim ? { sim } : {}), dataDir, ids, ...(big && !o.ids ? { count: o.random ?? DEFAULT_RING_PEERS } : {}) });
-  return { ctl, ids, big, seed, slice, identities, random, dataDir, tempDir };
+  // random ids and the console's random choices: the controller's simulator's PRNG, else the seed's
+  const plan = o.ids ? { ids: o.ids } : big ? { count: o.random ?? DEFAULT_RING_PEERS } : o.random ? { randomIds: o.random } : { ids: REFERENCE_RING };
+  const ctl = new RingController({ ...ctlOpts, dataDir, ...plan, ...(seed !== undefined ? { random: mulberry32(seed) } : {}) });
+  const ids = o.ids ?? (big ? [] : ctl.plannedIds());
+  return { ctl, ids, big, seed, slice, identities, dataDir, tempDir };
 }
 
 /** The opening lines: which peers, where, the slice, the seed to replay, private or open, the data. */
@@ -201,7 +191,7 @@ function readConsole(o: RingOptions, ring: PlannedRing, held: Held, out: RingOut
     setPings: (on) => (out.show.pingLines = on),
     pings: () => out.show.pingLines,
     exit: () => end.stop(0),
-    random: ring.random,
+    random: ctl.random,
   };
   const tty = out.tty;
   const rl = readline.createInterface({ input: o.input ?? process.stdin, output: o.output ?? process.stdout, terminal: tty, historySize: 500, completer: (line: string) => complete(ctl, line) });

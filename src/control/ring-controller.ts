@@ -50,6 +50,10 @@ export interface ControlResult {
 export interface ControllerOptions extends Omit<TestnetOptions, 'ids'> {
   /** The plan: peers to start (default: none; Start needs at least one). */
   ids?: readonly (Id | number)[];
+  /** The plan instead: this many distinct 8-bit ids, drawn from `random` (`cdht ring --random N`). */
+  randomIds?: number;
+  /** Off the simulator, where the ring's random choices come from (default Math.random); on it, the simulator's PRNG, so its seed replays them. */
+  random?: () => number;
   /** On the simulator: virtual ms per real ms (default 1); the controller runs the simulation. */
   speed?: number;
   /** At most one 'state' event per this many ms (default 100). */
@@ -93,6 +97,8 @@ export interface RingController {
 export class RingController extends EventEmitter {
   readonly runtime: 'node' | 'sim';
   readonly sim: SimNetwork | undefined;
+  /** The ring's random choices (random ids, random peers to ask): see ControllerOptions.random. */
+  readonly random: () => number;
   private readonly opts: ControllerOptions;
   private readonly disk: Disk;
   private net: Testnet | undefined;
@@ -118,17 +124,20 @@ export class RingController extends EventEmitter {
     this.setMaxListeners(0);
     this.opts = opts;
     this.runtime = opts.runtime ?? 'node';
-    this.sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? DEFAULT_SIM_SEED })) : undefined;
+    const sim = this.runtime === 'sim' ? (opts.sim ?? new SimNetwork({ seed: opts.seed ?? DEFAULT_SIM_SEED })) : undefined;
+    this.sim = sim;
+    this.random = sim ? () => sim.random() : (opts.random ?? Math.random);
     this.disk = this.sim ? simDisk(this.sim) : nodeDisk;
     this.planSpace = opts.bits === undefined ? SPEC_SPACE : idSpace(opts.bits);
     // a setting out of range is refused here, before a plan is made, as a Peer would refuse it
     this.replicas = checkConfig(settingsOf(opts), { space: this.planSpace, surface: 'library' }).replicas;
-    this.plan = IdSpace.sort(new Set((opts.ids ?? []).map((x) => BigInt(x))));
+    const ids = opts.randomIds !== undefined ? pickIds(opts.randomIds, this.random) : (opts.ids ?? []);
+    this.plan = IdSpace.sort(new Set(ids.map((x) => BigInt(x))));
     for (const id of this.plan) if (!this.space.isId(id)) throw new ConfigError('ids', `planned id ${id} is not in the id space`);
   }
 
   /** A controller for a ring that is already running (its peers started through `net`). */
-  static attach(net: Testnet, opts: Omit<ControllerOptions, 'runtime' | 'sim' | 'ids'> & { speed?: number } = {}): RingController {
+  static attach(net: Testnet, opts: Omit<ControllerOptions, 'runtime' | 'sim' | 'ids' | 'randomIds'> & { speed?: number } = {}): RingController {
     const ctl = new RingController({ ...net.opts, ...opts, runtime: net.sim ? 'sim' : 'node', ...(net.sim ? { sim: net.sim } : {}) });
     ctl.adopt(net);
     return ctl;
@@ -177,7 +186,7 @@ export class RingController extends EventEmitter {
     this.ringPhase = 'starting';
     this.changed();
     const count = this.plan.length || this.opts.count || 0;
-    const { speed: _s, stateEveryMs: _e, waitMs: _w, ids: _i, ...rest } = this.opts;
+    const { speed: _s, stateEveryMs: _e, waitMs: _w, ids: _i, randomIds: _n, random: _r, ...rest } = this.opts;
     try {
       // a slice of a ring over processes starts its share of the addresses again, never a list of ids
       const net = await createTestnet({ ...rest, ...(this.plan.length && !this.opts.slice ? { ids: this.plan } : {}), runtime: this.runtime, ...(this.sim ? { sim: this.sim } : {}) });
@@ -593,6 +602,14 @@ function shown(v: unknown): string {
   const s = typeof v === 'string' ? v : v === undefined ? '' : String(v);
   const cut = s.length > 24 ? `${s.slice(0, 24)}…` : s;
   return `'${cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
+}
+
+/** `n` distinct ids of the 8-bit space drawn with `random`, ascending (each draw takes one from those left, so a seed replays them). */
+function pickIds(n: number, random: () => number): Id[] {
+  const pool = Array.from({ length: 256 }, (_, i) => BigInt(i));
+  const out: Id[] = [];
+  for (let i = 0; i < n; i++) out.push(pool.splice(Math.floor(random() * pool.length), 1)[0]!);
+  return out.sort((a, b) => (a < b ? -1 : 1));
 }
 
 function errorText(err: unknown): string {
