@@ -26,7 +26,6 @@ import { fileURLToPath } from 'node:url';
 import type { Contact } from '../src/core/contact.js';
 import { createThrowawayRing, tlsClientOptions } from '../src/security/tls.js';
 import { createNodeRuntime } from '../src/transport/node/endpoint.js';
-import { SimNetwork } from '../src/transport/sim/network.js';
 import type { TlsIdentity } from '../src/transport/types.js';
 import { encodeFrame, encodeLink } from '../src/wire/index.js';
 import type { ChildCommand, ChildReport } from './transfer-child.js';
@@ -310,10 +309,10 @@ async function transfer(): Promise<void> {
 
 /** 256 peers on the simulator, 60 s of virtual time with churn: how fast the simulator runs. */
 async function simulate(): Promise<void> {
-  const sim = new SimNetwork({ seed: 1 });
   const ids = Array.from({ length: 256 }, (_, i) => i);
   const t0 = performance.now();
-  const net = await createTestnet({ runtime: 'sim', sim, ids, pingIntervalMs: 1000 });
+  const net = await createTestnet({ runtime: 'sim', seed: 1, ids, pingIntervalMs: 1000 });
+  const sim = net.sim!;
   await net.run(10_000);
   for (const id of [7, 8, 100, 200]) void net.kill(id);
   const ok = await net.until(() => net.staleIds().length === 0, 50_000);

@@ -4,7 +4,6 @@
 // and those not on all of their k right peers. SURPLUS_PEERS, SURPLUS_FILES, SURPLUS_KIB,
 // SURPLUS_MINUTES, SURPLUS_SEED change the run.
 import { createTestnet, type Testnet } from '../src/testnet.js';
-import { SimNetwork } from '../src/transport/sim/network.js';
 import { mulberry32 } from '../src/util/prng.js';
 import type { Id } from '../src/core/id-space.js';
 
@@ -61,8 +60,7 @@ function measure(net: Testnet, names: readonly string[]): DiskUse {
 export async function surplusRun(collect: boolean): Promise<{ before: DiskUse; after: DiskUse; kills: number; joins: number; wallMs: number }> {
   const t0 = performance.now();
   const rand = mulberry32(SEED);
-  const sim = new SimNetwork({ seed: SEED });
-  const net = await createTestnet({ runtime: 'sim', sim, bits: 32, count: PEERS, settled: true, replicas: K, perPeerDirs: true, dataDir: '/sim', pingIntervalMs: 1000, collectSurplus: collect });
+  const net = await createTestnet({ runtime: 'sim', seed: SEED, bits: 32, count: PEERS, settled: true, replicas: K, perPeerDirs: true, dataDir: '/sim', pingIntervalMs: 1000, collectSurplus: collect });
   try {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const names: string[] = [];
