@@ -245,13 +245,19 @@ test('the specification\'s 8-bit mode, and a peer told not to collect, never col
   assert.deepEqual(questions(off, names[0]!), [], 'collectSurplus false: no questions');
 });
 
-test(`a round runs every ${SURPLUS_EVERY_PROBES} probe intervals and checks at most ${MAX_SURPLUS_CHECKS} names at once; the next round takes the rest`, () => {
+/** Four names more than a round takes, up to the first round: the names, what each round asked about, and the first one's. */
+function firstRound(): { c: HandCore; names: string[]; askedAbout: (since: number) => Set<string>; first: Set<string>; mark: number } {
   const { c, names } = ahead(MAX_SURPLUS_CHECKS + 4);
   const askedAbout = (since: number) => new Set(c.sentOf('holds-query', since).map((s) => s.msg.file));
   const mark = c.sent.length;
   assert.ok(untilAsked(c, names[0]!).asked.length > 0);
   const first = askedAbout(mark);
   assert.equal(first.size, MAX_SURPLUS_CHECKS, 'one round: the bound');
+  return { c, names, askedAbout, first, mark };
+}
+
+test(`a round runs every ${SURPLUS_EVERY_PROBES} probe intervals and checks at most ${MAX_SURPLUS_CHECKS} names at once; the next round takes the rest`, () => {
+  const { c, names, askedAbout, first, mark } = firstRound();
   // every holder confirms: those go, and nothing is asked until the next round, which takes the rest
   for (const q of c.sentOf('holds-query', mark)) answer(c, { to: Number((q.to as { id: bigint }).id), qid: q.msg.qid, file: q.msg.file });
   assert.equal(names.filter((n) => c.disk.has(n)).length, 4);
@@ -263,12 +269,7 @@ test(`a round runs every ${SURPLUS_EVERY_PROBES} probe intervals and checks at m
 });
 
 test('names whose holders never answer cannot starve the names behind them: each round starts where the last one stopped', () => {
-  const { c, names } = ahead(MAX_SURPLUS_CHECKS + 4);
-  const askedAbout = (since: number) => new Set(c.sentOf('holds-query', since).map((s) => s.msg.file));
-  const mark = c.sent.length;
-  assert.ok(untilAsked(c, names[0]!).asked.length > 0);
-  const first = askedAbout(mark);
-  assert.equal(first.size, MAX_SURPLUS_CHECKS, 'one round: the bound');
+  const { c, names, askedAbout, first } = firstRound();
   // nobody answers: the questions time out (15 s) while the next round finds every slot taken,
   // and the round after that must take up the names the first one never reached
   const next = c.sent.length;
