@@ -100,7 +100,11 @@ export class NodeLibraryFiles implements LibraryFiles {
   }
 
   read(dir: FileDir, name: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
-    return createReadStream(this.path(dir, name), signal ? { signal } : {});
+    const path = this.path(dir, name);
+    // opened when a reader starts, not now: a stream made now opens the file at once, and if it is
+    // never read (a put refused first, a peer stopping) its error has no listener and crashes the
+    // process, or its descriptor stays open with no owner
+    return { [Symbol.asyncIterator]: () => createReadStream(path, signal ? { signal } : {})[Symbol.asyncIterator]() };
   }
 
   async keep(dir: FileDir, temp: string, name: string): Promise<void> {
