@@ -93,6 +93,12 @@ let codes;
 if (fromSweeps) {
   const sweeps = files.filter((f) => SWEEP_FILES.has(basename(f)));
   const rest = files.filter((f) => !SWEEP_FILES.has(basename(f)));
+  // a sweep file renamed would leave the rest with no load at all, and node --test with no file
+  // searches folders of its own: refuse rather than pass without the load CI asks for
+  if (sweeps.length !== SWEEP_FILES.size) {
+    process.stderr.write(`test: CDHT_TEST_LOAD_FROM_SWEEPS wants ${[...SWEEP_FILES].join(' and ')} under ${TEST_DIR}; found ${sweeps.length ? sweeps.map((f) => basename(f)).join(', ') : 'neither'}\n`);
+    process.exit(2);
+  }
   process.stdout.write(`test: ${rest.length} files, ${CONCURRENCY} at a time, beside the seed sweeps (${sweeps.length} files) and then ${load} CPU-bound loop${load === 1 ? '' : 's'}\n`);
   let restDone = false;
   const restRun = runTests(rest, CONCURRENCY, children).then((code) => ((restDone = true), code));
