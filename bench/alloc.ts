@@ -1,0 +1,85 @@
+// BENCH=alloc: what an idle ring allocates, by the code that allocates it. A ring of ALLOC_PEERS
+// (256) peers on 127.0.0.1 in this process (32-bit ids, fingers, a ping every ALLOC_PING_MS, 1000),
+// left ALLOC_WARMUP_S (15) seconds, then V8's sampling heap profiler over ALLOC_WINDOW_S (10) seconds,
+// counting objects the collector has already freed as well (so the figure is the allocation rate,
+// not what is live). Every allocation site's bytes are summed by function and line; the top
+// ALLOC_TOP (20) print. Bytes a peer a second are what drives the young generation's growth (and
+// so the RSS a peer) and the collector's share of the CPU. The sample is random (one per
+// ALLOC_SAMPLE bytes, 4096, on average): runs differ by a few percent.
+// Run on its own: node dist/bench/alloc.js [--json]
+import { Session } from 'node:inspector/promises';
+import { createTestnet } from '../src/testnet.js';
+
+const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+export interface AllocResult {
+  peers: number;
+  pingMs: number;
+  windowS: number;
+  /** Sampled bytes allocated a peer a second, in KiB. */
+  kibPerPeerPerS: number;
+  /** The top sites: `function file:line` -> share of all bytes, in percent. */
+  top: [string, number][];
+}
+
+const site = (n: ProfileNode): string => {
+  const f = n.callFrame;
+  const file = f.url.replace(/^.*\/dist\//, '').replace(/^file:\/\//, '');
+  return `${f.functionName || '(anonymous)'} ${file || '(native)'}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+};
+
+export async function allocProfile(): Promise<AllocResult> {
+  const peers = num('ALLOC_PEERS', 256);
+  const pingMs = num('ALLOC_PING_MS', 1000);
+  const warmupMs = num('ALLOC_WARMUP_S', 15) * 1000;
+  const windowMs = num('ALLOC_WINDOW_S', 10) * 1000;
+  const basePort = 10_000 + Math.floor(Math.random() * 15_000);
+  const tn = await createTestnet({ bits: 32, count: peers, routing: 'fingers', basePort, pingIntervalMs: pingMs, settled: true, seedFingers: false });
+  const session = new Session();
+  try {
+    await new Promise((r) => setTimeout(r, warmupMs));
+    session.connect();
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: num('ALLOC_SAMPLE', 4096), includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await new Promise((r) => setTimeout(r, windowMs));
+    const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
+    const bySite = new Map<string, number>();
+    let total = 0;
+    const stack: ProfileNode[] = [profile.head];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      total += n.selfSize;
+      if (n.selfSize) bySite.set(site(n), (bySite.get(site(n)) ?? 0) + n.selfSize);
+      stack.push(...n.children);
+    }
+    const top = [...bySite].sort((a, b) => b[1] - a[1]).slice(0, num('ALLOC_TOP', 20));
+    return {
+      peers: tn.peers.size,
+      pingMs,
+      windowS: windowMs / 1000,
+      kibPerPeerPerS: Number((total / 1024 / tn.peers.size / (windowMs / 1000)).toFixed(2)),
+      top: top.map(([k, v]) => [k, Number(((100 * v) / total).toFixed(1))]),
+    };
+  } finally {
+    session.disconnect();
+    await tn.close();
+  }
+}
+
+export async function allocBench(): Promise<void> {
+  const r = await allocProfile();
+  if (process.argv.includes('--json')) return void console.log(JSON.stringify(r));
+  console.log(`\n== allocation at rest: ${r.peers} peers on 127.0.0.1, 32-bit ids, fingers, a ping every ${r.pingMs} ms, ${r.windowS} s sampled`);
+  console.log(`   ${r.kibPerPeerPerS} KiB allocated a peer a second; the top sites:`);
+  for (const [k, v] of r.top) console.log(`   ${v.toFixed(1).padStart(5)}%  ${k}`);
+}
+
+if (process.argv[1]?.endsWith('/alloc.js')) {
+  await allocBench();
+  process.exit(0);
+}
