@@ -6,6 +6,7 @@
 // sent by another peer than the one it names is dropped. The spec's 8-bit space, no sockets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { IdSpace } from '../src/core/id-space.js';
 import { HandCore, peer } from './helpers/hand-core.js';
 
 const RING = [1, 8, 14, 21, 32];
@@ -103,4 +104,19 @@ test('a departing first predecessor is forgotten at once; a departure from anoth
   c.receive({ type: 'ping', from: peer(1), seq: 7, role: 1, loud: false }, 'udp');
   c.run(1000);
   assert.equal(c.core.snapshot().pred1, undefined);
+});
+
+test('above 8 bits a peer that has said it departs answers no ping (a second predecessor it could not tell finds it silent); in the spec space it still answers', () => {
+  for (const [space, answers] of [[new IdSpace(16), false], [undefined, true]] as const) {
+    const c = new HandCore({ id: 8, ring: RING, ...(space ? { space } : {}) });
+    const mark = c.sent.length;
+    c.receive({ type: 'ping', from: peer(1), seq: 7, role: 2, loud: false }, 'udp');
+    assert.equal(c.sentOf('pong', mark).length, 1, 'a member answers');
+    c.feed({ type: 'quit', now: c.now });
+    assert.equal(c.core.phase, 'leaving');
+    const mark2 = c.sent.length;
+    c.receive({ type: 'ping', from: peer(1), seq: 8, role: 2, loud: false }, 'udp');
+    c.receive({ type: 'ping', from: peer(40), seq: 9, role: 0, loud: false }, 'udp');
+    assert.equal(c.sentOf('pong', mark2).length, answers ? 2 : 0);
+  }
 });

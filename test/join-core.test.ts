@@ -6,6 +6,7 @@
 // from a wrong sender is dropped. The spec's 8-bit space, an in-memory disk, no sockets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { IdSpace } from '../src/core/id-space.js';
 import { MAX_HOPS } from '../src/core/messages.js';
 import { HandCore, over, peer } from './helpers/hand-core.js';
 
@@ -165,4 +166,51 @@ test('a peer that joined between us while the joiner was being checked takes the
   assert.deepEqual(fwd.map(toId), [10]);
   assert.equal(fwd[0]!.msg.hops, 1);
   assert.deepEqual(d.tracesOf('join-received').map((t) => t.joiner), [10n]);
+});
+
+// ---- above the spec's space: a silent entry of the acceptor's list does not hold the join ----------
+
+test('above 8 bits a joiner is in the ring once its first successor is certain; a silent later entry joins only if it answers', () => {
+  const space = new IdSpace(16);
+  const at16 = (id: number) => new HandCore({ id, ring: [...RING, 10], space, config: { mode: { kind: 'join', known: peer(8) } } });
+  const c = at16(10);
+  c.mute.add(21); // listed by the acceptor, but gone a moment ago
+  c.receive({ type: 'join-accept', from: peer(8), successors: [peer(14), peer(21), peer(32)] });
+  assert.equal(c.core.phase, 'active', 'no wait for the silent entry');
+  assert.deepEqual(c.core.snapshot().successors, [14n, 32n, 8n]);
+  assert.equal(c.core.snapshot().pred1, 8n);
+  assert.deepEqual(c.tracesOf('successor').map((t) => [t.nth, t.peer, t.initial]), [[1, 14n, true], [2, 32n, true]]);
+  c.run(2000);
+  assert.deepEqual(c.core.snapshot().successors.slice(0, 2), [14n, 32n], 'the silent one never enters');
+  assert.equal(c.exited(), undefined);
+
+  // the same entry, slow rather than gone: it enters when it answers, printed as a new second successor
+  const d = at16(10);
+  d.mute.add(21);
+  d.receive({ type: 'join-accept', from: peer(8), successors: [peer(14), peer(21), peer(32)] });
+  d.mute.delete(21);
+  d.run(300);
+  assert.deepEqual(d.core.snapshot().successors.slice(0, 3), [14n, 21n, 32n]);
+  assert.deepEqual(d.tracesOf('successor').map((t) => [t.nth, t.peer, t.initial]), [[1, 14n, true], [2, 32n, true], [2, 21n, false]]);
+});
+
+test('above 8 bits the first successor is never guessed: a silent first entry is waited for', () => {
+  const c = new HandCore({ id: 10, ring: [...RING, 10], space: new IdSpace(16), config: { mode: { kind: 'join', known: peer(8) } } });
+  c.mute.add(14);
+  c.receive({ type: 'join-accept', from: peer(8), successors: [peer(14), peer(21), peer(32)] });
+  assert.equal(c.core.phase, 'joining', 'the first entry is not decided yet');
+  c.run(1000);
+  assert.equal(c.core.phase, 'active');
+  assert.deepEqual(c.core.snapshot().successors.slice(0, 2), [21n, 32n]);
+  assert.deepEqual(c.tracesOf('successor').map((t) => [t.nth, t.peer]), [[1, 21n], [2, 32n]]);
+});
+
+test('in the spec\'s space the joiner waits for every named successor, as its lines expect', () => {
+  const c = joiner(10);
+  c.mute.add(21);
+  c.receive({ type: 'join-accept', from: peer(8), successors: [peer(14), peer(21), peer(32)] });
+  assert.equal(c.core.phase, 'joining');
+  c.run(1000);
+  assert.equal(c.core.phase, 'active');
+  assert.deepEqual(c.tracesOf('successor').map((t) => [t.nth, t.peer]), [[1, 14n], [2, 32n]]);
 });

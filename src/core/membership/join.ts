@@ -141,14 +141,18 @@ export class Join {
     this.accepted = true;
     ctx.cancelTimer('join');
     ctx.trace({ kind: 'join-accepted', by: msg.from.id });
-    this.succ.adopt([...msg.successors, msg.from], 'initial', (alive) => {
+    const cands = [...msg.successors, msg.from];
+    const adopted = (alive: Contact[]) => {
       if (alive.some((a) => a.id === msg.from.id)) this.live.setPredecessor(msg.from);
       if (this.succ.list.length === 0) {
         return this.fail(`Join failed: none of the successors Peer ${ctx.fmt(msg.from.id)} named answers`, 'successors unreachable');
       }
       ctx.phase = 'active';
       this.hooks.onJoined(this.queued.splice(0));
-    });
+    };
+    // above the spec's space a silent entry behind the first successor does not hold the join up
+    if (this.live.lean) this.succ.adoptFirst(cands, [msg.from], adopted);
+    else this.succ.adopt(cands, 'initial', adopted);
   }
 
   onJoinReject(msg: MessageOf<'join-reject'>, origin: Origin): void {

@@ -467,6 +467,9 @@ export class Liveness {
     const forged = impersonation(ctx, msg.from, origin.authId);
     if (forged) return ctx.trace({ kind: 'dropped', message: 'ping', from: msg.from.id, reason: forged });
     if (msg.loud) ctx.trace({ kind: 'ping-received', from: msg.from.id });
+    // lean: a peer that said it departs is gone for everyone: a second predecessor it could not
+    // tell (it learns of it only from its first's pings) then finds it silent, not alive
+    if (this.lean && ctx.phase === 'leaving') return;
     const pong = this.pongFor(msg.seq, msg.loud);
     ctx.send(msg.from, pong, 'udp');
     if (msg.role !== 0 && (ctx.phase === 'active' || ctx.phase === 'leaving')) {

@@ -152,6 +152,56 @@ export class Successors {
     });
   }
 
+  /**
+   * A joiner's first list above the specification's space: like adopt(…, 'initial'), but it ends
+   * as soon as the first successor is certain (every candidate before the first that answered has
+   * answered or failed) and every contact of `wanted` is decided too. A candidate still unanswered
+   * then (an acceptor's list may name a peer that left a moment ago, whose check takes the whole
+   * verification) joins the list if it answers later, printed as a change of the second
+   * successor. In the spec's space a join waits for every candidate, as its lines expect.
+   */
+  adoptFirst(cands: readonly Contact[], wanted: readonly Contact[], then: (alive: Contact[]) => void): void {
+    const self = this.ctx.self.id;
+    const space = this.ctx.space;
+    const fresh = cands
+      .filter((c, i) => c.id !== self && !this.list.some((l) => l.id === c.id) && cands.findIndex((d) => d.id === c.id) === i)
+      .sort((a, b) => {
+        const da = space.distance(self, a.id);
+        const db = space.distance(self, b.id);
+        return da < db ? -1 : da > db ? 1 : 0;
+      });
+    const answers = new Map<Id, boolean>();
+    let done = false;
+    const settled = (): boolean => {
+      if (wanted.some((w) => fresh.some((c) => c.id === w.id) && !answers.has(w.id))) return false;
+      for (const c of fresh) {
+        const a = answers.get(c.id);
+        if (a === undefined) return false;
+        if (a) return true;
+      }
+      return true;
+    };
+    const check = (c: Contact, ok: boolean) => {
+      answers.set(c.id, ok);
+      if (!ok) this.heardOf(c);
+      if (done) {
+        if (!ok) return;
+        const before = this.list;
+        this.set(this.merge(this.list, [c]));
+        return this.print('second', before);
+      }
+      if (!settled()) return;
+      done = true;
+      const alive = fresh.filter((f) => answers.get(f.id) === true);
+      const before = this.list;
+      this.set(this.merge(this.list, alive));
+      this.print('initial', before);
+      then(alive);
+    };
+    if (fresh.length === 0) return then([]);
+    for (const c of fresh) this.live.verify(c, (ok) => check(c, ok));
+  }
+
   /** Drops a peer (it departed or died) without printing; returns whether it was among the first two. */
   remove(id: Id): boolean {
     const idx = this.list.findIndex((c) => c.id === id);
