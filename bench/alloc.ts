@@ -6,7 +6,10 @@
 // ALLOC_TOP (20) print. Bytes a peer a second are what drives the young generation's growth (and
 // so the RSS a peer) and the collector's share of the CPU. The sample is random (one per
 // ALLOC_SAMPLE bytes, 4096, on average): runs differ by a few percent.
-// Run on its own: node dist/bench/alloc.js [--json]
+// BENCH=profile: the same ring (PROFILE_PEERS, 1000; PROFILE_PING_MS, 1000; PROFILE_WARMUP_S, 60),
+// then V8's CPU profiler over PROFILE_WINDOW_S (20) seconds: self time by function and line, the
+// top PROFILE_TOP (10), with the process's CPU a peer a second over the window.
+// Run on their own: node dist/bench/alloc.js [--json] [--cpu]
 import { Session } from 'node:inspector/promises';
 import { createTestnet } from '../src/testnet.js';
 
@@ -71,6 +74,75 @@ export async function allocProfile(): Promise<AllocResult> {
   }
 }
 
+interface CpuNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+export interface CpuResult {
+  peers: number;
+  pingMs: number;
+  windowS: number;
+  /** Process CPU over the window, a peer a second (ms). */
+  cpuMsPerPeerPerS: number;
+  /** Share of the window's samples that were idle, in percent. */
+  idlePercent: number;
+  /** The top functions by self time: share of the samples that were not idle, in percent. */
+  top: [string, number][];
+}
+
+/** A CPU profile of an idle ring: which functions the time at rest goes to. */
+export async function cpuProfile(): Promise<CpuResult> {
+  const peers = num('PROFILE_PEERS', 1000);
+  const pingMs = num('PROFILE_PING_MS', 1000);
+  const warmupMs = num('PROFILE_WARMUP_S', 60) * 1000;
+  const windowMs = num('PROFILE_WINDOW_S', 20) * 1000;
+  const basePort = 10_000 + Math.floor(Math.random() * 15_000);
+  const tn = await createTestnet({ bits: 32, count: peers, routing: 'fingers', basePort, pingIntervalMs: pingMs, settled: true, seedFingers: false });
+  const session = new Session();
+  try {
+    await new Promise((r) => setTimeout(r, warmupMs));
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: { nodes: CpuNode[]; samples: number[] } };
+    const byNode = new Map<number, CpuNode>(profile.nodes.map((n) => [n.id, n]));
+    const bySite = new Map<string, number>();
+    for (const id of profile.samples) {
+      const n = byNode.get(id);
+      if (n) bySite.set(site(n as unknown as ProfileNode), (bySite.get(site(n as unknown as ProfileNode)) ?? 0) + 1);
+    }
+    const total = profile.samples.length || 1;
+    const idle = [...bySite].filter(([k]) => k.startsWith('(idle)')).reduce((a, [, v]) => a + v, 0);
+    const top = [...bySite].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, num('PROFILE_TOP', 10));
+    return {
+      peers: tn.peers.size,
+      pingMs,
+      windowS: Number(secs.toFixed(1)),
+      cpuMsPerPeerPerS: Number(((cpu.user + cpu.system) / 1000 / secs / tn.peers.size).toFixed(3)),
+      idlePercent: Number(((100 * idle) / total).toFixed(1)),
+      top: top.map(([k, v]) => [k, Number(((100 * v) / Math.max(1, total - idle)).toFixed(1))]),
+    };
+  } finally {
+    session.disconnect();
+    await tn.close();
+  }
+}
+
+export async function profileBench(): Promise<void> {
+  const r = await cpuProfile();
+  if (process.argv.includes('--json')) return void console.log(JSON.stringify(r));
+  console.log(`\n== CPU at rest: ${r.peers} peers on 127.0.0.1, 32-bit ids, fingers, a ping every ${r.pingMs} ms, ${r.windowS} s profiled`);
+  console.log(`   ${r.cpuMsPerPeerPerS} ms of CPU a peer a second; idle ${r.idlePercent}% of the samples; top self time (share of the busy samples):`);
+  for (const [k, v] of r.top) console.log(`   ${v.toFixed(1).padStart(5)}%  ${k}`);
+}
+
 export async function allocBench(): Promise<void> {
   const r = await allocProfile();
   if (process.argv.includes('--json')) return void console.log(JSON.stringify(r));
@@ -80,6 +152,6 @@ export async function allocBench(): Promise<void> {
 }
 
 if (process.argv[1]?.endsWith('/alloc.js')) {
-  await allocBench();
+  await (process.argv.includes('--cpu') ? profileBench() : allocBench());
   process.exit(0);
 }

@@ -15,7 +15,8 @@
 // BENCH=idle (bench/idle.ts: what an idle peer sends, by transport and type, counted on the simulator;
 // IDLE_PEERS, IDLE_PING_MS, IDLE_WARMUP_S, IDLE_WINDOW_S, IDLE_SEED) runs only when asked for.
 // BENCH=alloc (bench/alloc.ts: bytes an idle ring of sockets allocates a peer a second, by site; ALLOC_PEERS,
-// ALLOC_PING_MS, ALLOC_WARMUP_S, ALLOC_WINDOW_S) runs only when asked for.
+// ALLOC_PING_MS, ALLOC_WARMUP_S, ALLOC_WINDOW_S) and BENCH=profile (the same file: a CPU profile of an idle
+// ring of PROFILE_PEERS, 1000, top self time) run only when asked for.
 import { writeRandomFile } from './files.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -45,7 +46,7 @@ import { multiBench } from './multi.js';
 import { churnBench, handoverBench, sweepBench } from './check.js';
 import { surplusBench } from './surplus.js';
 import { idleBench } from './idle.js';
-import { allocBench } from './alloc.js';
+import { allocBench, profileBench } from './alloc.js';
 import { freeBasePort, freePortSpan } from '../test/helpers/ports.js';
 
 const REPAIR_RUNS = Number(process.env.REPAIR_RUNS ?? 5);
@@ -359,6 +360,7 @@ async function main(): Promise<void> {
   if (SECTIONS.has('sim')) await simulate();
   if (SECTIONS.has('idle')) await idleBench();
   if (SECTIONS.has('alloc')) await allocBench();
+  if (SECTIONS.has('profile')) await profileBench();
   if (SECTIONS.has('flood')) await floodBench();
   if (SECTIONS.has('node')) await nodeBench();
   if (SECTIONS.has('one-ring')) await oneRingBench();
