@@ -30,6 +30,8 @@ export interface VersusResult {
   /** Added per peer after a GC, KiB. */
   rssKiB?: number;
   heapKiB?: number;
+  /** Median routing table size after the warm-up (cdht: distinct live fingers; hyperdht: its routing table). */
+  tableMedian?: number;
   lookups?: number;
   lookupP50Ms?: number;
   lookupP99Ms?: number;
@@ -76,6 +78,8 @@ interface Ring {
    * `createNode()`, ephemeral: it bootstraps but others do not route through it).
    */
   join(rand: () => number, member: boolean): Promise<number | undefined>;
+  /** Each member's routing table size: cdht's distinct live fingers, hyperdht's routing table. */
+  tables(): number[];
   close(): Promise<void>;
 }
 
@@ -145,6 +149,7 @@ async function cdhtRing(peers: number): Promise<Ring> {
       await within(p.isInRing ? tn.quit(id) : p.kill(), 10_000, undefined);
       return ms;
     },
+    tables: () => tn.runningIds().map((id) => tn.peer(id)!.snapshot().fingers?.length ?? 0),
     close: () => tn.close(),
   };
 }
@@ -189,6 +194,7 @@ async function hyperdhtRing(peers: number): Promise<Ring> {
       await within(node.destroy(), 10_000, undefined);
       return ms;
     },
+    tables: () => members.map((m) => (m as unknown as { table: { toArray(): unknown[] } }).table.toArray().length),
     close: () => tn.destroy(),
   };
 }
@@ -213,6 +219,7 @@ async function measure(system: System, peers: number, out: VersusResult): Promis
   const after = process.memoryUsage();
   out.rssKiB = round((after.rss - before.rss) / 1024 / peers, 1);
   out.heapKiB = round((after.heapUsed - before.heapUsed) / 1024 / peers, 1);
+  out.tableMedian = quantile(ring.tables(), 0.5);
 
   const loop = monitorEventLoopDelay({ resolution: 10 });
   const sent0 = ring.sent();

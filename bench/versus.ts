@@ -67,6 +67,7 @@ const ROWS: Row[] = [
         ? 'as above'
         : `${fmt(median(r, (x) => x.memberJoinP50Ms), 0)} / ${fmt(median(r, (x) => x.memberJoinP99Ms), 0)}, ${fmt(median(r, (x) => x.memberJoinsDone), 0)} of ${fmt(median(r, (x) => x.memberJoins), 0)}`,
   },
+  { label: 'routing table a peer, median (cdht: fingers)', cell: (r) => fmt(median(r, (x) => x.tableMedian), 0) },
   { label: 'idle CPU a peer (ms/s)', cell: (r) => fmt(median(r, (x) => x.idleCpuMsPerS), 3) },
   { label: 'idle datagrams a peer (/s)', cell: (r) => fmt(median(r, (x) => x.idleDatagramsPerS), 2) },
   { label: 'idle TCP writes a peer (/s)', cell: (r) => fmt(median(r, (x) => x.idleTcpWritesPerS), 2) },
