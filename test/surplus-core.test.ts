@@ -417,3 +417,20 @@ test('a lookup nobody answers keeps the copy, and asks nobody', () => {
   assert.deepEqual(questions(c, name, mark), []);
   assert.ok(c.disk.has(name));
 });
+
+test('names that went between two rounds do not move where the next round starts: it takes up the name after the last one asked about', () => {
+  const { c, names } = ahead(2 * MAX_SURPLUS_CHECKS + 4);
+  // the store's own order, which rounds walk
+  const order = c.core.snapshot().files.map((f) => f.name).filter((n) => names.includes(n));
+  assert.equal(order.length, names.length);
+  const askedAbout = (since: number) => [...new Set(c.sentOf('holds-query', since).map((s) => s.msg.file))];
+  const mark = c.sent.length;
+  assert.ok(untilAsked(c, order[0]!).asked.length > 0);
+  assert.deepEqual(askedAbout(mark), order.slice(0, MAX_SURPLUS_CHECKS));
+  // every holder confirms: the first round's names go, and the store's order shifts under the cursor
+  for (const q of c.sentOf('holds-query', mark)) answer(c, { to: Number((q.to as { id: bigint }).id), qid: q.msg.qid, file: q.msg.file });
+  assert.equal(names.filter((n) => c.disk.has(n)).length, MAX_SURPLUS_CHECKS + 4);
+  const next = c.sent.length;
+  probes(c, SURPLUS_EVERY_PROBES);
+  assert.deepEqual(askedAbout(next), order.slice(MAX_SURPLUS_CHECKS, 2 * MAX_SURPLUS_CHECKS), 'the names right after, in order');
+});

@@ -55,8 +55,13 @@ export class Surplus {
   /** name -> until when it counts as ours to hold, and under which view. */
   private readonly kept = new Map<string, { until: number; view: string }>();
   private ticks = 0;
-  /** Where the next round starts in the store's order: after the last name the previous round took up. */
+  /**
+   * Where the next round starts in the store's order: the name after the last one the previous
+   * round took up (found again by name, as names come and go between rounds), or failing that
+   * the same place by index.
+   */
   private cursor = 0;
+  private nextName: string | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -88,12 +93,13 @@ export class Surplus {
     // each round starts where the last one stopped, so names whose holders never answer cannot
     // take every slot round after round and keep the names behind them from ever being judged
     const held = this.keys.all();
-    const from = held.length === 0 ? 0 : this.cursor % held.length;
+    const from = this.startOf(held);
     for (let i = 0; i < held.length; i++) {
       if (this.checking.size >= MAX_SURPLUS_CHECKS) break;
       const at = (from + i) % held.length;
       const h = held[at]!;
       this.cursor = at + 1;
+      this.nextName = held[this.cursor % held.length]!.name;
       if (!h.ring || !h.sha256 || this.checking.has(h.name) || this.hooks.busy(h.name)) continue;
       const kept = this.kept.get(h.name);
       if (kept && kept.view === view && kept.until > ctx.now) continue;
@@ -106,6 +112,14 @@ export class Surplus {
       if ('confirmers' in plan) this.confirm(h, plan.confirmers, view);
       else this.lookUp(h, view);
     }
+  }
+
+  private startOf(held: readonly { name: string }[]): number {
+    if (held.length === 0) return 0;
+    const at = this.cursor % held.length;
+    if (this.nextName === undefined || held[at]!.name === this.nextName) return at;
+    const found = held.findIndex((h) => h.name === this.nextName);
+    return found >= 0 ? found : at;
   }
 
   private keep(name: string, view: string): void {
