@@ -397,7 +397,7 @@ export class Peer extends EventEmitter implements DataApi {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.line(`Cannot start Peer ${this.space.format(this.id)}: ${reason}`, 'info');
-      await this.shutdown(1, reason);
+      await this.shutdown(1, reason, err);
       return;
     }
     if (this.stopped) {
@@ -582,11 +582,12 @@ export class Peer extends EventEmitter implements DataApi {
     this.feed({ type: 'file-stat', name, ...(st ? { size: st.size, sha256: st.sha256 } : {}), now: this.runtime.now() });
   }
 
-  private async shutdown(code: number, reason: string): Promise<void> {
+  /** `cause`: the error that stopped a peer before it started (its `ready` rejects with it as the cause). */
+  private async shutdown(code: number, reason: string, cause?: unknown): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
-    if (!this.isReady) this.rejectReady(new CdhtError('CDHT_ERR_NOT_STARTED', `Peer ${this.space.format(this.id)} stopped before joining a ring: ${reason}`));
+    if (!this.isReady) this.rejectReady(new CdhtError('CDHT_ERR_NOT_STARTED', `Peer ${this.space.format(this.id)} stopped before joining a ring: ${reason}`, cause === undefined ? undefined : { cause }));
     if (reason !== 'killed' && this.inFlight.size > 0) {
       // a clean exit lets its last messages (acks, handed-back requests) reach their peers, within a bound
       let timer: unknown;

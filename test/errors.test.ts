@@ -78,5 +78,8 @@ test('a ring on the simulator: misuse is CDHT_ERR_BAD_ARGUMENT, a peer that cann
   // a second peer at 2's address: its endpoint cannot listen, so it stops before joining
   const twin = new Peer({ id: 2, mode: { kind: 'init', successors: [] }, runtime: net.runtime, dataDir: 'twin', pingIntervalMs: 1000 });
   await assert.rejects(twin.ready, (e: unknown) => e instanceof CdhtError && e.code === 'CDHT_ERR_NOT_STARTED' && /^Peer 2 stopped before joining a ring: listen EADDRINUSE: address already in use /.test(e.message));
+  // the listen error itself is its cause, for a program to look into
+  const why = await twin.ready.catch((e: unknown) => (e as Error).cause);
+  assert.ok(why instanceof Error && /EADDRINUSE/.test(why.message), `the cause is the listen error (${String(why)})`);
   await net.close();
 });
