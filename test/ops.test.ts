@@ -156,7 +156,13 @@ describe('metrics', () => {
     peer.tell({ kind: 'transfer-progress', file: '0005', peer: 40n, direction: 'out', bytes: 300, size: 500 });
     peer.tell({ kind: 'serve', file: '0005', to: 40n, local: false, phase: 'sent' });
     peer.tell({ kind: 'leaving', told: [10n] });
+    peer.tell({ kind: 'dropped', message: 'ping', from: 66n, reason: 'not the peer that sent it' });
+    peer.tell({ kind: 'dropped', message: 'ping', from: 67n, reason: 'not the peer that sent it' });
+    peer.tell({ kind: 'dropped', message: 'store', file: '0150', from: 66n, reason: 'not the peer that sent it' });
     const e = parsePrometheus(await m.text());
+    assert.equal(sampleValue(e, 'cdht_dropped_total', { message: 'ping' }), 2);
+    assert.equal(sampleValue(e, 'cdht_dropped_total', { message: 'store' }), 1);
+    assert.equal(sampleValue(e, 'cdht_dropped_total', { message: 'depart' }), 0, 'every message type shows from the start');
     assert.equal(sampleValue(e, 'cdht_lookups_total', { result: 'found' }), 1);
     assert.equal(sampleValue(e, 'cdht_lookups_total', { result: 'failed' }), 1);
     assert.equal(sampleValue(e, 'cdht_lookup_hops_sum'), 3);

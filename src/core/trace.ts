@@ -83,6 +83,9 @@ const SENDER_WORDS = {
   'file-busy': 'a busy answer',
 } as const;
 
+/** Every message type a `dropped` trace may name (a metric's label values). */
+export const DROPPED_MESSAGES: readonly Extract<Trace, { kind: 'dropped' }>['message'][] = [...(Object.keys(SENDER_WORDS) as (keyof typeof SENDER_WORDS)[]), 'lookup', 'store', 'file-request'];
+
 export type TraceKind = Trace['kind'];
 
 /** How ids print in this space (decimal in the spec space) and which file holds a stored name. */

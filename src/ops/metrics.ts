@@ -3,7 +3,7 @@
 // prom-client's global one), so peers in one process, or a test, never mix their numbers.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Id } from '../core/id-space.js';
-import type { Trace } from '../core/trace.js';
+import { DROPPED_MESSAGES, type Trace } from '../core/trace.js';
 import type { Peer, PeerRefused, PeerTrace } from '../peer.js';
 import { BAD_INPUT_REASONS } from '../transport/types.js';
 
@@ -46,6 +46,7 @@ export class PeerMetrics {
       handovers: counter('cdht_handovers_total', 'Graceful departures: this peer handing its keys over (out), a neighbour handing its keys to this one (in)', ['direction']),
       deaths: counter('cdht_peers_declared_dead_total', 'Neighbours this peer declared dead after unanswered pings'),
       joins: counter('cdht_joins_accepted_total', 'Joiners this peer took in as its new successor'),
+      dropped: counter('cdht_dropped_total', 'Messages the protocol dropped as not speaking for who they name (a forged or impersonating sender, an answer nobody asked for), by message type', ['message']),
     };
     // labelled series show from the first scrape, at 0, so a dashboard's query has them before any event
     const zero = (counter: Counter, label: string, values: string[], fixed: Record<string, string> = {}) => values.forEach((v) => counter.inc({ ...fixed, [label]: v }, 0));
@@ -57,6 +58,7 @@ export class PeerMetrics {
     zero(this.c.bytes, 'direction', ['in', 'out']);
     zero(this.c.handovers, 'direction', ['in', 'out']);
     zero(this.c.refused, 'reason', [...BAD_INPUT_REASONS]);
+    zero(this.c.dropped, 'message', [...DROPPED_MESSAGES]);
     zero(this.c.tlsFailures, 'reason', Object.values(TLS_REASONS));
     gauge('cdht_in_ring', '1 while the peer is in the ring, 0 while it starts, joins or leaves', (g) => g.set(this.peer?.isInRing && this.peer.snapshot().phase === 'active' ? 1 : 0));
     gauge('cdht_peers_known', 'Distinct peers this one knows: successors, predecessors, fingers', (g) => g.set(this.knownPeers()));
@@ -133,6 +135,8 @@ export class PeerMetrics {
         return c.deaths.inc();
       case 'join-received':
         return c.joins.inc();
+      case 'dropped':
+        return c.dropped.inc({ message: t.message });
       default:
         return;
     }
