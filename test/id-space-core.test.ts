@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { Id, IdSpace } from '../src/core/id-space.js';
+import { bitLength } from '../src/core/routing/fingers.js';
 import { idSpace } from '../src/space.js';
 
 const SEED = Number(process.env.SEED ?? Date.now() % 2 ** 31);
@@ -74,3 +75,15 @@ for (const bits of [8, 32, 160]) {
     }
   });
 }
+
+test(`a finger's bit length is the length of the id in binary (seed ${SEED})`, () => {
+  const edges = [0n, 1n, 2n, 3n, 0xffffffffn, 0x100000000n, 0x1ffffffffn, (1n << 159n) - 1n, 1n << 159n, (1n << 160n) - 1n];
+  for (const n of edges) assert.equal(bitLength(n), n === 0n ? 0 : n.toString(2).length, `bitLength(${n})`);
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: (1n << 160n) - 1n }), fc.integer({ min: 0, max: 160 }), (n, shift) => {
+      const v = n >> BigInt(shift);
+      assert.equal(bitLength(v), v === 0n ? 0 : v.toString(2).length, `bitLength(${v})`);
+    }),
+    params,
+  );
+});
