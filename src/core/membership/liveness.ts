@@ -337,14 +337,10 @@ export class Liveness {
   }
 
   private pongFor(seq: number, loud: boolean): MessageOf<'pong'> {
-    return {
-      type: 'pong',
-      from: this.ctx.self,
-      seq,
-      loud,
-      successors: this.hooks.successors(),
-      ...(this.pred1 ? { pred: this.pred1 } : {}),
-    };
+    const from = this.ctx.self;
+    const successors = this.hooks.successors();
+    const pred = this.pred1;
+    return pred ? { type: 'pong', from, seq, loud, successors, pred } : { type: 'pong', from, seq, loud, successors };
   }
 
   /** Pings the next ghost (oldest first, in turn); one that answers goes back to the successors. */
@@ -497,7 +493,7 @@ export class Liveness {
     this.preds.heard(from.id);
     // lean: the predecessor it already is, at the same address, answered a ping of ours when it was taken
     const cur = role === 1 ? this.pred1 : this.pred2;
-    if (this.isVerified(from) || (this.lean && cur?.id === from.id && sameAddress(cur, from))) return this.preds.take(from, role);
+    if ((this.lean && cur?.id === from.id && sameAddress(cur, from)) || this.isVerified(from)) return this.preds.take(from, role);
     this.verify(from, (ok) => ok && this.preds.take(from, role));
   }
 
