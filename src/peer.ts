@@ -16,8 +16,8 @@ import type { Origin } from './core/origin.js';
 import { PeerCore } from './core/peer-core.js';
 import type { CoreSnapshot, ReplicationStatus } from './core/peer-core.js';
 import { KeyStore } from './core/storage/key-store.js';
-import type { LineLevel, Trace } from './core/trace.js';
-import { renderTrace } from './core/trace.js';
+import type { LineLevel, RenderedLine, Trace } from './core/trace.js';
+import { renderLines } from './core/trace.js';
 import { defaultContact } from './space.js';
 import { storeDirOf } from './store-dir.js';
 import { createNodeRuntime, type EndpointStats } from './transport/node/endpoint.js';
@@ -151,7 +151,7 @@ export class Peer extends EventEmitter implements DataApi {
   private readonly badInput = new RateLimiter(BAD_INPUT_LINE_EVERY_MS, 256);
   private stopped = false;
   /** What the transport was last told of the members (PeerCore.membersVersion). */
-  private membersTold = '';
+  private membersTold = -1;
   private started = false;
   /** Commands given before the core started (the data directory is still being read): run after. */
   private readonly early: { what: string; run: () => void }[] = [];
@@ -443,17 +443,22 @@ export class Peer extends EventEmitter implements DataApi {
   /** Emits the lines rendered from a trace, then the trace (so what programs add follows the lines). */
   private report(trace: Trace): void {
     const at = this.runtime.now();
-    for (const l of renderTrace(trace, this.space)) {
-      const line: PeerLine = { id: this.id, text: l.text, level: l.level, at };
-      this.emit('line', line);
+    // lines are rendered only for someone to read them (most traces of a quiet ring are pings)
+    if (this.listenerCount('line') > 0) {
+      const lines = renderLines(trace, this.space);
+      if (Array.isArray(lines)) for (const l of lines) this.emitLine(l, at);
+      else if (lines !== null) this.emitLine(lines, at);
     }
-    const ev: PeerTrace = { id: this.id, at, trace };
-    this.emit('trace', ev);
+    if (this.listenerCount('trace') > 0) this.emit('trace', { id: this.id, at, trace } satisfies PeerTrace);
     if (trace.kind === 'copy' && trace.phase === 'sent') this.emit('stored', { id: this.id, name: trace.file, by: trace.to } satisfies PeerStored);
     else if (trace.kind === 'store-accepted' && trace.origin === this.id) this.emit('stored', { id: this.id, name: trace.file, by: this.id } satisfies PeerStored);
     else if (trace.kind === 'receive' && trace.purpose === 'request' && trace.phase === 'done') {
       this.emit('received', { id: this.id, name: trace.file, from: trace.from, size: trace.size ?? 0 } satisfies PeerReceived);
     }
+  }
+
+  private emitLine(l: RenderedLine, at: number): void {
+    this.emit('line', { id: this.id, text: l.text, level: l.level, at } satisfies PeerLine);
   }
 
   private line(text: string, level: LineLevel): void {

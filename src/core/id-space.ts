@@ -70,18 +70,40 @@ export class IdSpace {
     return (((a + n) % this.size) + this.size) % this.size;
   }
 
+  // The intervals below run on every routed hop and every pong: ids of this space are compared
+  // in place, since the distances' bigint arithmetic allocates. Values outside [0, size) (a
+  // remote peer's id from a larger space) take the modular formula, whose answers they keep.
+
+  private inside(v: Id): boolean {
+    return v >= 0n && v < this.size;
+  }
+
   /** x in the open interval (a, b) going clockwise; when a == b the whole ring but a. */
   betweenOpen(a: Id, x: Id, b: Id): boolean {
     if (a === b) return x !== a;
-    const d = this.distance(a, x);
-    return d > 0n && d < this.distance(a, b);
+    if (!this.inside(a) || !this.inside(x) || !this.inside(b)) {
+      const d = this.distance(a, x);
+      return d > 0n && d < this.distance(a, b);
+    }
+    return a < b ? a < x && x < b : a < x || x < b;
   }
 
   /** x in the half-open interval (a, b] going clockwise; when a == b the whole ring. */
   betweenRightClosed(a: Id, x: Id, b: Id): boolean {
     if (a === b) return true;
-    const d = this.distance(a, x);
-    return d > 0n && d <= this.distance(a, b);
+    if (!this.inside(a) || !this.inside(x) || !this.inside(b)) {
+      const d = this.distance(a, x);
+      return d > 0n && d <= this.distance(a, b);
+    }
+    return a < b ? a < x && x <= b : a < x || x <= b;
+  }
+
+  /** Whether x lies strictly farther clockwise from a than y does: distance(a, x) > distance(a, y). */
+  fartherFrom(a: Id, x: Id, y: Id): boolean {
+    if (!this.inside(a) || !this.inside(x) || !this.inside(y)) return this.distance(a, x) > this.distance(a, y);
+    // ids at or after a come first going round, in their order; those before a follow, in theirs
+    const xAfter = x >= a;
+    return xAfter === y >= a ? x > y : !xAfter;
   }
 
   /** The owner of key k among ids: the first id >= k, wrapping past the top to the smallest. */

@@ -231,9 +231,12 @@ export class PeerCore {
     return all.filter((c) => c.id !== this.self.id);
   }
 
-  /** Changes whenever members() may have changed (cheaper than comparing the lists). */
-  membersVersion(): string {
-    return `${this.ctx.version} ${this.live.marks} ${this.fingers?.version ?? 0}`;
+  /**
+   * Changes whenever members() may have changed (cheaper than comparing the lists): the sum of
+   * counters that only ever go up, so it moves whenever one of them does.
+   */
+  membersVersion(): number {
+    return this.ctx.version + this.live.marks + (this.fingers?.version ?? 0);
   }
 
   /**
@@ -255,19 +258,18 @@ export class PeerCore {
     return this.router.nextHop(key, arrivedFinal);
   }
 
-  /** Changes whenever what a reporter shows changes (cheap: runs around every event). */
-  private neighbourKey(): string {
-    return `${this.ctx.phase} ${this.ctx.version} ${this.keys.size}`;
-  }
-
   /** Feed one event; returns what the shell must do, in order. */
   handle(ev: CoreEvent): Effect[] {
     const ctx = this.ctx;
     if (ctx.phase === 'stopped') return [];
     ctx.begin(ev.now);
-    const before = this.neighbourKey();
+    // what a reporter shows: compared as it was before the event, around every event
+    const phase = ctx.phase;
+    const version = ctx.version;
+    const held = this.keys.size;
     this.dispatch(ev);
-    if ((ctx.phase as Phase) !== 'stopped' && this.neighbourKey() !== before) ctx.emit({ kind: 'neighbours' });
+    const now = ctx.phase as Phase;
+    if (now !== 'stopped' && (now !== phase || ctx.version !== version || this.keys.size !== held)) ctx.emit({ kind: 'neighbours' });
     return ctx.take();
   }
 

@@ -98,77 +98,79 @@ export interface RenderedLine {
 
 /** The lines a trace prints as (the specification's exact words where it has them), often one, sometimes none. */
 export function renderTrace(t: Trace, f: Fmt): RenderedLine[] {
-  const one = render(t, f);
+  const one = renderLines(t, f);
   return one === null ? [] : Array.isArray(one) ? one : [one];
 }
 
-function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
-  const P = (id: Id) => `Peer ${f.format(id)}`;
-  const info = (text: string) => ({ text, level: 'info' as const });
-  const ping = (text: string) => ({ text, level: 'ping' as const });
+const info = (text: string): RenderedLine => ({ text, level: 'info' });
+const ping = (text: string): RenderedLine => ({ text, level: 'ping' });
+const peerName = (f: Fmt, id: Id): string => `Peer ${f.format(id)}`;
+
+/** renderTrace without the array around a single line (a peer renders every trace it makes: no closures here either). */
+export function renderLines(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
   switch (t.kind) {
     case 'ping-sent':
       if (t.to.length === 0) return null;
-      return ping(t.to.length === 1 ? `Ping request sent to ${P(t.to[0]!)}` : `Ping requests sent to Peers ${f.format(t.to[0]!)} and ${f.format(t.to[1]!)}`);
+      return ping(t.to.length === 1 ? `Ping request sent to ${peerName(f, t.to[0]!)}` : `Ping requests sent to Peers ${f.format(t.to[0]!)} and ${f.format(t.to[1]!)}`);
     case 'ping-received':
-      return ping(`Ping request message received from ${P(t.from)}`);
+      return ping(`Ping request message received from ${peerName(f, t.from)}`);
     case 'pong-received':
-      return ping(`Ping response received from ${P(t.from)}`);
+      return ping(`Ping response received from ${peerName(f, t.from)}`);
     case 'successor':
-      return info(`My ${t.initial ? '' : 'new '}${t.nth === 1 ? 'first' : 'second'} successor is ${P(t.peer)}`);
+      return info(`My ${t.initial ? '' : 'new '}${t.nth === 1 ? 'first' : 'second'} successor is ${peerName(f, t.peer)}`);
     case 'peer-dead':
-      return info(`${P(t.peer)} is no longer alive`);
+      return info(`${peerName(f, t.peer)} is no longer alive`);
     case 'alone':
       return info('No live successor is known; this peer is alone until another joins');
     case 'successor-change-received':
       return info('Successor Change request received');
     case 'join-received':
-      return info(`${P(t.joiner)} Join request received`);
+      return info(`${peerName(f, t.joiner)} Join request received`);
     case 'join-accepted':
       return info('Join request has been accepted');
     case 'join-refused':
-      return info(`${P(t.joiner)} Join request refused: ${t.reason}`);
+      return info(`${peerName(f, t.joiner)} Join request refused: ${t.reason}`);
     case 'depart-received':
-      return info(`${P(t.peer)} will depart from the network`);
+      return info(`${peerName(f, t.peer)} will depart from the network`);
     case 'leaving':
       if (t.told.length === 0) return info('Leaving the ring; no predecessor is known, so nobody is told');
       return info(`Leaving the ring; telling Peer${t.told.length > 1 ? 's' : ''} ${t.told.map((id) => f.format(id)).join(' and ')}`);
     case 'forwarded': {
-      const my = t.finger ? P(t.to) : `my ${t.second ? 'second ' : ''}successor`;
-      if (t.op === 'join') return info(`${P(t.joiner)} Join request forwarded to ${my}`);
+      const my = t.finger ? peerName(f, t.to) : `my ${t.second ? 'second ' : ''}successor`;
+      if (t.op === 'join') return info(`${peerName(f, t.joiner)} Join request forwarded to ${my}`);
       if (t.op === 'store') return info(`Store ${t.file} request forwarded to ${my}`);
       return info(t.origin ? `File request for ${t.file} has been sent to ${my}` : `Request for File ${t.file} has been received, but the file is not stored here`);
     }
     case 'store-accepted':
       return info(`Store ${t.file} request accepted`);
     case 'store-confirmed':
-      return info(`Store ${t.file} accepted by ${P(t.by)}`);
+      return info(`Store ${t.file} accepted by ${peerName(f, t.by)}`);
     case 'serve':
-      if (t.phase === 'start') return t.local ? info(`File ${t.file} is stored here`) : [info(`File ${t.file} is stored here`), info(`Sending file ${t.file} to ${P(t.to)}`)];
+      if (t.phase === 'start') return t.local ? info(`File ${t.file} is stored here`) : [info(`File ${t.file} is stored here`), info(`Sending file ${t.file} to ${peerName(f, t.to)}`)];
       if (t.phase === 'sent') return info('The file has been sent');
-      if (t.phase === 'failed') return info(`Sending file ${t.file} to ${P(t.to)} failed: ${t.error ?? 'unknown error'}`);
+      if (t.phase === 'failed') return info(`Sending file ${t.file} to ${peerName(f, t.to)} failed: ${t.error ?? 'unknown error'}`);
       return info(`File ${t.file} belongs here${t.key !== undefined ? ` (key ${f.format(t.key)})` : ''}, but there is no ${f.fileOf(t.file)} in my data directory`);
     case 'request-missing':
-      return info(`${P(t.from)} does not have File ${t.file}`);
+      return info(`${peerName(f, t.from)} does not have File ${t.file}`);
     case 'request-timeout':
       return info(`No answer to the request for File ${t.file} within ${t.seconds} s`);
     case 'request-busy':
-      return info(`Gave up the request for File ${t.file}: ${P(t.from)} was busy (${t.tries} ${t.tries === 1 ? 'answer' : 'answers'} within ${t.seconds} s); try again later`);
+      return info(`Gave up the request for File ${t.file}: ${peerName(f, t.from)} was busy (${t.tries} ${t.tries === 1 ? 'answer' : 'answers'} within ${t.seconds} s); try again later`);
     case 'receive':
       if (t.phase === 'start') {
-        const receiving = info(`Receiving File ${t.file} from ${P(t.from)}`);
-        return t.purpose === 'request' ? [info(`${P(t.from)} had File ${t.file}`), receiving] : receiving;
+        const receiving = info(`Receiving File ${t.file} from ${peerName(f, t.from)}`);
+        return t.purpose === 'request' ? [info(`${peerName(f, t.from)} had File ${t.file}`), receiving] : receiving;
       }
       if (t.phase === 'done') return info(t.purpose === 'request' ? `File ${t.file} received` : `File ${t.file} stored here`);
-      return info(`File ${t.file} could not be received from ${P(t.from)}: ${t.error ?? 'transfer failed'}`);
+      return info(`File ${t.file} could not be received from ${peerName(f, t.from)}: ${t.error ?? 'transfer failed'}`);
     case 'transfer-progress':
     case 'lookup-result':
       return null;
     case 'copy':
-      if (t.phase === 'start') return info(`Copying file ${t.file} to ${P(t.to)}`);
-      if (t.phase === 'sent') return info(`File ${t.file} copied to ${P(t.to)}`);
-      if (t.phase === 'failed') return info(`Copying file ${t.file} to ${P(t.to)} failed: ${t.error ?? 'unknown error'}`);
-      return info(`There is no ${f.fileOf(t.file)} here to copy to ${P(t.to)}: the owner holds nothing for ${t.file}`);
+      if (t.phase === 'start') return info(`Copying file ${t.file} to ${peerName(f, t.to)}`);
+      if (t.phase === 'sent') return info(`File ${t.file} copied to ${peerName(f, t.to)}`);
+      if (t.phase === 'failed') return info(`Copying file ${t.file} to ${peerName(f, t.to)} failed: ${t.error ?? 'unknown error'}`);
+      return info(`There is no ${f.fileOf(t.file)} here to copy to ${peerName(f, t.to)}: the owner holds nothing for ${t.file}`);
     case 'command-refused': {
       const verb = t.command === 'store' ? 'Store' : 'Request';
       if (t.reason === 'bad-name') return info(t.problem ?? `${verb} ${t.file}: not a file name`);
@@ -176,11 +178,11 @@ function render(t: Trace, f: Fmt): RenderedLine | RenderedLine[] | null {
       return info(`Not in a ring yet: ${verb} ${t.file} ignored`);
     }
     case 'handover':
-      return handover(t, P);
+      return handover(t, f);
     case 'rejoining':
-      return info(`Every successor has failed; rejoining the ring through ${P(t.via)}`);
+      return info(`Every successor has failed; rejoining the ring through ${peerName(f, t.via)}`);
     case 'store-unchanged':
-      return info(t.holder === undefined ? `File ${t.file} is already stored here; stored files do not change, so nothing is copied` : `${P(t.holder)} holds File ${t.file} already; nothing is copied`);
+      return info(t.holder === undefined ? `File ${t.file} is already stored here; stored files do not change, so nothing is copied` : `${peerName(f, t.holder)} holds File ${t.file} already; nothing is copied`);
     case 'deleted':
       return info(t.by === 'publisher' ? `File ${t.file} deleted at its publisher's request` : `Dropped the copy of File ${t.file}: its owner deleted it`);
     case 'decommission':
@@ -207,9 +209,9 @@ function dropped(t: Extract<Trace, { kind: 'dropped' }>, f: Fmt): string {
   }
 }
 
-function handover(t: Extract<Trace, { kind: 'handover' }>, P: (id: Id) => string): RenderedLine {
+function handover(t: Extract<Trace, { kind: 'handover' }>, f: Fmt): RenderedLine {
   const debug = (text: string) => ({ text, level: 'debug' as const });
-  const peer = t.peer === undefined ? 'A peer' : P(t.peer);
+  const peer = t.peer === undefined ? 'A peer' : peerName(f, t.peer);
   switch (t.outcome) {
     case 'copies-refused':
       return debug(`${peer} refused ${t.count ?? 0} copies of the keys we leave`);

@@ -85,8 +85,11 @@ interface Verification {
 }
 
 export interface LivenessHooks {
-  /** The first successors, in order (only the first two are pinged). */
-  successors(): readonly Contact[];
+  /**
+   * The first successors, in order (only the first two are pinged). The list is replaced when it
+   * changes, never changed in place, so a pong carries it as it is.
+   */
+  successors(): Contact[];
   /** Successors declared dead by missed probes, all at once. */
   onDead(gone: Contact[]): void;
   /** A pong from the first successor: its successors and predecessor (Chord's stabilize). */
@@ -103,6 +106,15 @@ export interface LivenessHooks {
 
 export function contactKey(c: Contact): string {
   return `${c.id}@${c.host}:${c.port}`;
+}
+
+function idOf(c: Contact): Id {
+  return c.id;
+}
+
+function hasId(list: readonly Contact[], id: Id): boolean {
+  for (const c of list) if (c.id === id) return true;
+  return false;
 }
 
 export class Liveness {
@@ -236,8 +248,7 @@ export class Liveness {
     const v = this.verified.get(contactKey(c));
     return v !== undefined && this.ctx.now - v.at <= this.deadMemoryMs;
   }
-  private markVerified(c: Contact, inRing: boolean): void {
-    const k = contactKey(c);
+  private markVerified(c: Contact, inRing: boolean, k = contactKey(c)): void {
     this.verified.delete(k);
     if (this.verified.size >= MAX_VERIFIED) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(k, { c, at: this.ctx.now, inRing });
@@ -264,8 +275,10 @@ export class Liveness {
     const loud = this.ticks % this.loudEvery === 0;
     this.ticks++;
     const targets = this.targets();
-    for (const id of [...this.probes.keys()]) if (!targets.some((t) => t.id === id)) this.probes.delete(id);
-    targets.forEach((t, i) => {
+    // (a Map may lose the entry being visited: the loop goes on with the next)
+    for (const id of this.probes.keys()) if (!hasId(targets, id)) this.probes.delete(id);
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
       let p = this.probes.get(t.id);
       if (!p || !sameAddress(p.contact, t)) {
         p = { contact: t, misses: 0, deadline: undefined, heard: false };
@@ -273,8 +286,8 @@ export class Liveness {
       }
       this.ping(t, i === 0 ? 1 : 2, loud);
       p.deadline ??= ctx.now + this.reprobeMs;
-    });
-    if (loud) ctx.trace({ kind: 'ping-sent', to: targets.map((t) => t.id) });
+    }
+    if (loud) ctx.trace({ kind: 'ping-sent', to: targets.map(idOf) });
     this.probeGhost();
     this.expirePredecessors();
     this.schedule();
@@ -283,8 +296,10 @@ export class Liveness {
 
   /** Whom each probe pings: the first two successors; lean, the first and a doubted second. */
   private targets(): Contact[] {
-    const [s1, s2] = this.hooks.successors();
-    for (const id of [...this.doubted.keys()]) if (id !== s2?.id) this.doubted.delete(id);
+    const list = this.hooks.successors();
+    const s1 = list[0];
+    const s2 = list[1];
+    for (const id of this.doubted.keys()) if (id !== s2?.id) this.doubted.delete(id);
     if (!s1) return [];
     if (!s2 || (this.lean && !this.doubted.has(s2.id))) return [s1];
     return [s1, s2];
@@ -322,14 +337,10 @@ export class Liveness {
   }
 
   private pongFor(seq: number, loud: boolean): MessageOf<'pong'> {
-    return {
-      type: 'pong',
-      from: this.ctx.self,
-      seq,
-      loud,
-      successors: [...this.hooks.successors()],
-      ...(this.pred1 ? { pred: this.pred1 } : {}),
-    };
+    const from = this.ctx.self;
+    const successors = this.hooks.successors();
+    const pred = this.pred1;
+    return pred ? { type: 'pong', from, seq, loud, successors, pred } : { type: 'pong', from, seq, loud, successors };
   }
 
   /** Pings the next ghost (oldest first, in turn); one that answers goes back to the successors. */
@@ -354,7 +365,8 @@ export class Liveness {
     this.remember(seq, to);
     // lean: the first successor learns its second predecessor from us (our first)
     const pred = this.lean && role === 1 ? this.pred1 : undefined;
-    this.ctx.send(to, { type: 'ping', from: this.ctx.self, seq, role, loud, ...(pred && pred.id !== to.id ? { pred } : {}) }, 'udp');
+    const from = this.ctx.self;
+    this.ctx.send(to, pred && pred.id !== to.id ? { type: 'ping', from, seq, role, loud, pred } : { type: 'ping', from, seq, role, loud }, 'udp');
   }
 
   private remember(seq: number, target: Contact): void {
@@ -442,20 +454,18 @@ export class Liveness {
 
   /** Verifies several contacts; calls back once, with those that answered, in the given order. */
   verifyAll(cands: readonly Contact[], done: (alive: Contact[]) => void): void {
-    const results = new Map<string, boolean>();
     let left = cands.length;
     if (left === 0) return done([]);
+    // by position: one contact listed twice is verified once, and both answers are the same
+    const results = new Array<boolean>(left).fill(false);
     let called = false;
-    const finish = () => {
-      if (called || left > 0) return;
-      called = true;
-      done(cands.filter((c) => results.get(contactKey(c))));
-    };
-    for (const c of cands) {
-      this.verify(c, (ok) => {
-        results.set(contactKey(c), ok);
+    for (let i = 0; i < cands.length; i++) {
+      this.verify(cands[i]!, (ok) => {
+        results[i] = ok;
         left--;
-        finish();
+        if (called || left > 0) return;
+        called = true;
+        done(cands.filter((_, j) => results[j]));
       });
     }
   }
@@ -486,7 +496,7 @@ export class Liveness {
     this.preds.heard(from.id);
     // lean: the predecessor it already is, at the same address, answered a ping of ours when it was taken
     const cur = role === 1 ? this.pred1 : this.pred2;
-    if (this.isVerified(from) || (this.lean && cur?.id === from.id && sameAddress(cur, from))) return this.preds.take(from, role);
+    if ((this.lean && cur?.id === from.id && sameAddress(cur, from)) || this.isVerified(from)) return this.preds.take(from, role);
     this.verify(from, (ok) => ok && this.preds.take(from, role));
   }
 
@@ -496,7 +506,11 @@ export class Liveness {
    */
   private heardFromFirstPredecessor(msg: MessageOf<'ping'>): void {
     if (this.pred1?.id !== msg.from.id) return;
-    this.lastPred1Ping = { from: msg.from, seq: msg.seq };
+    if (this.lastPred1Ping) {
+      // one record, kept: a ping a probe interval from the first predecessor renews it
+      this.lastPred1Ping.from = msg.from;
+      this.lastPred1Ping.seq = msg.seq;
+    } else this.lastPred1Ping = { from: msg.from, seq: msg.seq };
     // our pong to this ping tells it our first successor as it is now
     this.toldFirst = this.hooks.successors()[0]?.id;
     const q = msg.pred;
@@ -524,9 +538,10 @@ export class Liveness {
     }
     this.outstanding.delete(msg.seq);
     const c = o.target;
-    this.markVerified(c, msg.successors.length > 0);
+    const key = contactKey(c);
+    this.markVerified(c, msg.successors.length > 0, key);
     if (msg.successors.length > 0) this.hooks.onHeardInRing(c);
-    this.silent.delete(contactKey(c));
+    this.silent.delete(key);
     this.suspects.delete(c.id);
     // a peer that said it departs may answer while it finishes leaving: it stays gone
     const d = this.dead.get(c.id);
@@ -534,9 +549,9 @@ export class Liveness {
       this.dead.delete(c.id);
       ctx.note(`Peer ${ctx.fmt(c.id)} answers again; it was declared dead by mistake`, 'debug');
     }
-    const v = this.verifying.get(contactKey(c));
+    const v = this.verifying.get(key);
     if (v) {
-      this.verifying.delete(contactKey(c));
+      this.verifying.delete(key);
       for (const w of v.waiters) w(true);
     }
     const p = this.probes.get(c.id);

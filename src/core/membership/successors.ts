@@ -384,14 +384,14 @@ export class Successors {
     const other = pong.successors.find((x) => x.id !== self);
     if (!s2 && other) return this.adopt([other], 'changed');
     // lean liveness: our second successor is probed only once our first stops listing it
-    if (s2 && pong.successors.length > 0 && !pong.successors.some((x) => x.id === s2.id)) this.live.doubt(s2);
+    if (s2 && pong.successors.length > 0 && !listsId(pong.successors, s2.id)) this.live.doubt(s2);
     this.refreshTail(pong.successors);
   }
 
   /** Entries after the second follow the first successor's list (verified), padded with ours. */
   private refreshTail(theirs: readonly Contact[]): void {
     const [s1, s2] = this.list;
-    if (!s1 || !s2 || this.r <= 2) return;
+    if (!s1 || !s2 || this.r <= 2 || this.sameTail(theirs, s2)) return;
     const space = this.ctx.space;
     // lean: only as many as our list holds (a longer list sent us verifying its last entry each
     // refresh); the spec's space keeps its traffic as it was, which its sweeps were tuned on
@@ -407,6 +407,24 @@ export class Successors {
       const pad = wraps ? [] : known.filter((k) => !tail.some((t) => t.id === k.id) && space.betweenOpen(tail[tail.length - 1]?.id ?? s2.id, k.id, this.ctx.self.id));
       this.set(this.merge([s1, s2], [...tail, ...pad]));
     });
+  }
+
+  /**
+   * Whether the entries after the second are already those the first successor's list names
+   * (refreshTail's test, without its arrays: it runs on every pong of the first successor).
+   */
+  private sameTail(theirs: readonly Contact[], s2: Contact): boolean {
+    const self = this.ctx.self.id;
+    const space = this.ctx.space;
+    const limit = this.live.lean ? this.r - 2 : Infinity;
+    let n = 0;
+    for (const c of theirs) {
+      if (n >= limit) break;
+      if (c.id === self || !space.betweenOpen(s2.id, c.id, self)) continue;
+      if (this.list[2 + n]?.id !== c.id) return false;
+      n++;
+    }
+    return n === this.list.length - 2;
   }
 
   /** successor-change: the first successor adopted a joiner and tells us its new list. */
@@ -441,4 +459,9 @@ export class Successors {
       if (this.list.length === 0) this.rejoin();
     });
   }
+}
+
+function listsId(list: readonly Contact[], id: Id): boolean {
+  for (const c of list) if (c.id === id) return true;
+  return false;
 }

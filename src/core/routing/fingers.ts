@@ -28,9 +28,11 @@ export const MAX_GAP_TICKS = 32;
 /** A finger's successor names a key's owner outright only this many probe periods after the entry's refresh. */
 const FRESH_PROBES = 2;
 
-/** Bit length of a non-negative bigint. */
-function bitLength(n: bigint): number {
-  return n === 0n ? 0 : n.toString(2).length;
+/** Bit length of a non-negative bigint (without a string of its bits: this runs every probe interval). */
+export function bitLength(n: bigint): number {
+  if (n < 0x100000000n) return 32 - Math.clz32(Number(n));
+  const hex = n.toString(16);
+  return (hex.length - 1) * 4 + 32 - Math.clz32(Number.parseInt(hex[0]!, 16));
 }
 
 export class Fingers implements Strategy {
@@ -159,42 +161,28 @@ export class Fingers implements Strategy {
     this.wait = 0;
   }
 
+  // pick runs on every routed hop: no closures, arrays or bigint distances made per call
   pick(key: Id, routable: readonly Contact[], joining: boolean): Hop | undefined {
     const space = this.ctx.space;
     const self = this.ctx.self.id;
-    const hop = (to: Contact, final = false): Hop => {
-      const idx = routable.findIndex((c) => c.id === to.id);
-      // the line says "my successor", "my second successor", or names the peer
-      return { to, final, second: idx === 1, finger: idx < 0 || idx > 1 };
-    };
     if (!joining) {
       // the key lies between a known peer and its successor: straight to its owner, one hop,
       // marked final (the owner takes it unless its own predecessor says otherwise)
       for (let i = 0; i + 1 < routable.length; i++) {
-        if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hop(routable[i + 1]!, true);
+        if (space.betweenRightClosed(routable[i]!.id, key, routable[i + 1]!.id)) return hopTo(routable, routable[i + 1]!, true);
       }
       // (only from an entry refreshed lately: between two slow refreshes a peer may have joined
       // after the finger, and a request marked final is served where it lands; an older entry's
       // finger is a hop before the key instead, and its own successor list takes it on)
+      const maxAge = FRESH_PROBES * this.live.probeMs;
       for (const f of this.table) {
-        if (!f?.succ || this.ctx.now - f.at > FRESH_PROBES * this.live.probeMs) continue;
-        if (this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hop(f.succ, true);
+        if (!f?.succ || this.ctx.now - f.at > maxAge) continue;
+        if (this.usable(f.node) && this.usable(f.succ) && space.betweenRightClosed(f.node.id, key, f.succ.id)) return hopTo(routable, f.succ, true);
       }
     }
     // otherwise the closest peer before the key (a join stops before the joiner)
     let best: Contact | undefined;
-    let bestD = -1n;
-    const consider = (c: Contact | undefined) => {
-      if (!this.usable(c)) return;
-      const inside = joining ? space.betweenOpen(self, c.id, key) : space.betweenRightClosed(self, c.id, key);
-      if (!inside) return;
-      const d = space.distance(self, c.id);
-      if (d > bestD) {
-        best = c;
-        bestD = d;
-      }
-    };
-    for (const c of routable) consider(c);
+    for (const c of routable) if (this.beats(c, best, key, joining)) best = c;
     for (const f of this.table) {
       if (!f) continue;
       // a finger routing would have used is dead or suspect: the table needs its refreshes again
@@ -202,12 +190,33 @@ export class Fingers implements Strategy {
         if (this.gap > 1) this.disturb();
         continue;
       }
-      consider(f.node);
+      if (this.beats(f.node, best, key, joining)) best = f.node;
     }
-    return best ? hop(best) : undefined;
+    return best ? hopTo(routable, best, false) : undefined;
+  }
+
+  /** c is usable, lies before the key, and is farther from us than the best so far. */
+  private beats(c: Contact, best: Contact | undefined, key: Id, joining: boolean): boolean {
+    if (!this.usable(c)) return false;
+    const space = this.ctx.space;
+    const self = this.ctx.self.id;
+    const inside = joining ? space.betweenOpen(self, c.id, key) : space.betweenRightClosed(self, c.id, key);
+    return inside && (best === undefined || space.fartherFrom(self, c.id, best.id));
   }
 
   snapshot(): Id[] {
     return this.entries().map((c) => c.id);
   }
+}
+
+/** The line says "my successor", "my second successor", or names the peer. */
+function hopTo(routable: readonly Contact[], to: Contact, final: boolean): Hop {
+  let idx = -1;
+  for (let i = 0; i < routable.length; i++) {
+    if (routable[i]!.id === to.id) {
+      idx = i;
+      break;
+    }
+  }
+  return { to, final, second: idx === 1, finger: idx < 0 || idx > 1 };
 }

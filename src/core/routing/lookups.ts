@@ -130,9 +130,11 @@ export class Lookups {
       if (!isLoopback(msg.origin.host) && !this.answered.take(msg.origin.host, ctx.now)) return ctx.note(`Left a lookup of key ${ctx.fmt(msg.key)} unanswered: more than ${DATAGRAM_ANSWERS_PER_HOST} answers a second to ${msg.origin.host}`, 'debug');
       return ctx.send(msg.origin, reply, 'udp');
     }
-    const path = msg.path && msg.path.length < MAX_PATH ? { path: [...msg.path, ctx.self.id] } : {};
+    const final = r.final;
+    const hops = msg.hops + 1;
+    const on = msg.path && msg.path.length < MAX_PATH ? { ...msg, final, hops, path: [...msg.path, ctx.self.id] } : { ...msg, final, hops };
     // on as it came: by datagram, or (a retry, a reroute) over connections
-    ctx.send(r.to, { ...msg, final: r.final, hops: msg.hops + 1, ...path }, origin.via === 'udp' && this.byDatagram() ? 'udp' : 'tcp');
+    ctx.send(r.to, on, origin.via === 'udp' && this.byDatagram() ? 'udp' : 'tcp');
   }
 
   onLookupReply(msg: MessageOf<'lookup-reply'>): void {
@@ -140,7 +142,8 @@ export class Lookups {
     if (!p) return;
     this.pending.delete(msg.lid);
     if (p.again) this.ctx.cancelTimer(`lookup-retry:${msg.lid}`);
-    p.done({ key: p.key, owner: msg.from, hops: msg.hops, successors: msg.successors, ...(msg.path ? { path: msg.path } : {}) });
+    const r = { key: p.key, owner: msg.from, hops: msg.hops, successors: msg.successors };
+    p.done(msg.path ? { ...r, path: msg.path } : r);
   }
 
   /** Forgets lookups unanswered for longer than the request timeout (all of them when `all`). */

@@ -42,7 +42,9 @@ export class Router {
 
   /** Successors that routed messages may go to: not suspected of being gone. */
   routable(): Contact[] {
-    return this.succ.list.filter((c) => !this.live.isSuspect(c.id) && !this.live.isDead(c.id));
+    const out: Contact[] = [];
+    for (const c of this.succ.list) if (!this.live.isSuspect(c.id) && !this.live.isDead(c.id)) out.push(c);
+    return out;
   }
 
   /** The first predecessor, unless it is suspected of being gone. */
@@ -121,8 +123,8 @@ export class Router {
     const s1 = live[0];
     if (!s1) return this.detour() ?? this.throughSuspect(key) ?? { accept: true };
     if (this.ctx.space.betweenRightClosed(this.ctx.self.id, key, s1.id)) return { accept: false, to: s1, final: true, second: false, finger: false };
-    const hop = this.strategy.pick(key, live, false) ?? { to: s1, final: false, second: false, finger: false };
-    return { accept: false, ...hop };
+    const hop = this.strategy.pick(key, live, false);
+    return hop ? { accept: false, to: hop.to, final: hop.final, second: hop.second, finger: hop.finger } : { accept: false, to: s1, final: false, second: false, finger: false };
   }
 
   /**
@@ -135,8 +137,8 @@ export class Router {
     // a peer that lost its ring still takes a joiner: the two find the ring together (the
     // merge probe and the alone peer's asking join their ring of two to it)
     if (!s1 || this.ctx.space.betweenOpen(this.ctx.self.id, joiner, s1.id)) return { accept: true };
-    const hop = this.strategy.pick(joiner, live, true) ?? { to: s1, final: false, second: false, finger: false };
-    return { accept: false, ...hop };
+    const hop = this.strategy.pick(joiner, live, true);
+    return hop ? { accept: false, to: hop.to, final: hop.final, second: hop.second, finger: hop.finger } : { accept: false, to: s1, final: false, second: false, finger: false };
   }
 
   /**
