@@ -106,10 +106,22 @@ export class Testnet extends EventEmitter {
   private nextPort: number;
   /** Every peer of the ring as planned, in every process when sliced (sorted). */
   private planned: Id[] = [];
+  /**
+   * Each peer's forwarders of its lines and traces to this testnet's listeners: attached only
+   * while this testnet has listeners for them, as a peer renders no line that nobody hears.
+   */
+  private readonly forwarders = new Map<Peer, { line: (l: PeerLine) => void; trace: (t: PeerTrace) => void }>();
 
   private constructor(opts: TestnetOptions) {
     super();
     this.setMaxListeners(0);
+    // 'newListener' comes before the listener is added, 'removeListener' after it is gone
+    this.on('newListener', (event: string | symbol) => {
+      if ((event === 'line' || event === 'trace') && this.listenerCount(event) === 0) for (const p of this.forwarders.keys()) this.forward(p, event, true);
+    });
+    this.on('removeListener', (event: string | symbol) => {
+      if ((event === 'line' || event === 'trace') && this.listenerCount(event) === 0) for (const p of this.forwarders.keys()) this.forward(p, event, false);
+    });
     this.opts = opts;
     this.space = idSpace(opts.bits);
     // a setting out of range is refused before a socket is opened, in the words a Peer would use
@@ -265,10 +277,14 @@ export class Testnet extends EventEmitter {
       ...settingsOf(o),
       ...(o.secure ? { tls: this.identity(id) } : {}),
     });
-    peer.on('line', (l: PeerLine) => this.emit('line', l));
-    peer.on('trace', (t: PeerTrace) => this.emit('trace', t));
+    this.forwarders.set(peer, { line: (l: PeerLine) => this.emit('line', l), trace: (t: PeerTrace) => this.emit('trace', t) });
+    for (const event of ['line', 'trace'] as const) if (this.listenerCount(event) > 0) this.forward(peer, event, true);
     peer.on('neighbours', () => this.emit('neighbours', { id }));
-    peer.on('exit', () => this.emit('neighbours', { id }));
+    peer.on('exit', () => {
+      // a stopped peer tells nothing more: the map keeps only the living
+      this.forwarders.delete(peer);
+      this.emit('neighbours', { id });
+    });
     this.peers.set(id, peer);
     return peer;
   }
@@ -299,6 +315,13 @@ export class Testnet extends EventEmitter {
     const p = this.peers.get(BigInt(id));
     if (!p) throw new CdhtError('CDHT_ERR_BAD_ARGUMENT', `no Peer ${id} in this ring`);
     return p;
+  }
+
+  private forward(peer: Peer, event: 'line' | 'trace', on: boolean): void {
+    const f = this.forwarders.get(peer);
+    if (!f) return;
+    if (on) peer.on(event, f[event] as never);
+    else peer.off(event, f[event] as never);
   }
 
   runningIds(): Id[] {

@@ -8,7 +8,7 @@
 // reserved port, no sleeps: the timer below is a safety net, not a measure).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Testnet } from '../src/testnet.js';
+import { Testnet, createTestnet } from '../src/testnet.js';
 import { freeBasePort } from './helpers/ports.js';
 
 /** The start's bound: far beyond a start that watches its peers, and ends a start that waits it out. */
@@ -42,4 +42,27 @@ test('a ring of one on sockets is up as soon as its peer is, though nothing is s
     if (own) Testnet.prototype.emit = emit;
     else delete (Testnet.prototype as { emit?: unknown }).emit;
   }
+});
+
+test('a testnet hands on its peers\' lines and traces while someone listens, and asks none of them to render lines otherwise', async () => {
+  const net = await createTestnet({ runtime: 'sim', ids: [2, 9, 14], pingIntervalMs: 1000 });
+  const peer = net.peer(9)!;
+  assert.equal(peer.listenerCount('line'), 0, 'nobody listens: no forwarder on the peer');
+  assert.equal(peer.listenerCount('trace'), 0);
+  const lines: string[] = [];
+  const onLine = (l: { text: string }) => lines.push(l.text);
+  net.on('line', onLine);
+  assert.equal(peer.listenerCount('line'), 1);
+  await net.sim!.runFor(2500);
+  assert.ok(lines.some((l) => /ping/i.test(l)), 'lines come through while listened to');
+  net.off('line', onLine);
+  assert.equal(peer.listenerCount('line'), 0, 'and the forwarder goes with the last listener');
+  // a peer started while someone listens gets its forwarder at once
+  const traces: unknown[] = [];
+  net.on('trace', (t: unknown) => traces.push(t));
+  const joiner = await net.join(5, 9);
+  assert.ok(joiner.isInRing);
+  assert.equal(joiner.listenerCount('trace'), 1);
+  assert.ok(traces.some((t) => (t as { id: bigint }).id === 5n), 'the new peer\'s traces come through');
+  await net.close();
 });
