@@ -49,26 +49,29 @@ export function writeId(w: Writer, name: string, id: Id): void {
     if (id > 255n) throw bad(`${name} must be in [0, 255] in wire version 1`);
     return w.u8(Number(id));
   }
+  if (id < 0x100000000n) {
+    // the common small ids straight into the frame, with no bytes of their own
+    const v = Number(id);
+    const n = v === 0 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
+    w.u8(n);
+    for (let shift = 8 * (n - 1); shift >= 0; shift -= 8) w.u8(Math.floor(v / 2 ** shift) & 0xff);
+    return;
+  }
   const bytes = idBytes(id);
   if (bytes.length > MAX_ID_BYTES) throw bad(`${name} must fit in ${MAX_ID_BYTES} bytes`);
   w.u8(bytes.length);
   w.bytes(bytes);
 }
 
-export function readId(r: Reader, name: string): Id {
-  if (r.version === 1) return BigInt(r.u8(name));
-  const n = r.u8(`${name} length`);
-  if (n > MAX_ID_BYTES) throw bad(`${name} of ${n} bytes exceeds ${MAX_ID_BYTES}`);
-  const b = r.bytes(n, name);
-  if (n > 0 && b[0] === 0) throw bad(`${name} has a leading zero byte`);
-  if (n <= 6) {
-    let v = 0;
-    for (const x of b) v = v * 256 + x;
-    return BigInt(v);
-  }
-  let hex = '0x';
-  for (const x of b) hex += x.toString(16).padStart(2, '0');
-  return BigInt(hex);
+/** `name` and `more` (when given) make the field's name in an error; see Reader.take. */
+export function readId(r: Reader, name: string, more?: string): Id {
+  if (r.version === 1) return BigInt(r.u8(name, more));
+  const n = r.u8(name, more === undefined ? ' length' : `${more} length`);
+  if (n > MAX_ID_BYTES) throw bad(`${name}${more ?? ''} of ${n} bytes exceeds ${MAX_ID_BYTES}`);
+  // read in place: the bytes are only a number on their way to a bigint
+  const v = n <= 6 ? r.uint(n, name, more) : r.bigUint(n, name, more);
+  if (v < 0) throw bad(`${name}${more ?? ''} has a leading zero byte`);
+  return typeof v === 'number' ? BigInt(v) : v;
 }
 
 /**
@@ -105,12 +108,12 @@ export function writeContact(w: Writer, c: Contact): void {
 }
 
 export function readContact(r: Reader, name: string): Contact {
-  const id = readId(r, `${name} id`);
-  const port = r.u16(`${name} port`);
+  const id = readId(r, name, ' id');
+  const port = r.u16(name, ' port');
   if (port === 0) throw bad(`${name} port must be 1..${MAX_PORT}`);
-  const hostLength = r.u8(`${name} host length`);
+  const hostLength = r.u8(name, ' host length');
   if (hostLength === 0) throw bad(`${name} host must not be empty`);
-  const host = r.text(hostLength, `${name} host`);
+  const host = r.text(hostLength, name, ' host');
   return { id, host, port };
 }
 
