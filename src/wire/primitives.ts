@@ -206,13 +206,18 @@ export class Reader {
     const view = this.buf.subarray(at, at + n);
     return this.owned ? view : new Uint8Array(view);
   }
-  text(n: number, what: string, more?: string): string {
+  text(n: number, what: string, more?: string, cache?: TextCache): string {
     const at = this.take(n, what, more);
+    const known = cache?.find(this.buf, at, n);
+    if (known !== undefined) return known;
+    let text: string;
     try {
-      return utf8Decoder.decode(this.buf.subarray(at, at + n));
+      text = utf8Decoder.decode(this.buf.subarray(at, at + n));
     } catch {
       throw bad(`${named(what, more)} is not valid UTF-8`);
     }
+    cache?.add(this.buf, at, n, text);
+    return text;
   }
   /**
    * The big-endian unsigned number in the next n bytes (n at most 6, so it is exact), read in
@@ -236,6 +241,40 @@ export class Reader {
 
   end(): void {
     if (this.left !== 0) throw bad(`${this.left} trailing bytes after the payload`);
+  }
+}
+
+/**
+ * The last few strings decoded, by their UTF-8 bytes, for a field that repeats (a contact's host):
+ * a match is found in place, with no view, copy or string made. Entries are replaced in turn, so a
+ * flood of new strings costs a lookup each and never grows it past `entries`.
+ */
+export class TextCache {
+  private readonly bytes: Uint8Array[] = [];
+  private readonly texts: string[] = [];
+  private next = 0;
+
+  constructor(private readonly entries: number) {}
+
+  find(buf: Uint8Array, at: number, n: number): string | undefined {
+    for (let e = 0; e < this.bytes.length; e++) {
+      const b = this.bytes[e]!;
+      if (b.length !== n) continue;
+      let i = 0;
+      while (i < n && b[i] === buf[at + i]) i++;
+      if (i === n) return this.texts[e];
+    }
+    return undefined;
+  }
+
+  add(buf: Uint8Array, at: number, n: number, text: string): void {
+    this.bytes[this.next] = buf.slice(at, at + n);
+    this.texts[this.next] = text;
+    this.next = (this.next + 1) % this.entries;
+  }
+
+  get size(): number {
+    return this.bytes.length;
   }
 }
 
