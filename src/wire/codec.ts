@@ -245,8 +245,9 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const seq = r.u32('seq');
       const loud = r.bool('loud');
       const successors = readSuccessors(r);
-      const pred = r.bool('pred') ? readContact(r, 'pred') : undefined;
-      return { type: 'pong', from, seq, loud, successors, ...(pred ? { pred } : {}) };
+      // literals, not a spread of { pred } or {}: a pong answers every ping
+      if (!r.bool('pred')) return { type: 'pong', from, seq, loud, successors };
+      return { type: 'pong', from, seq, loud, successors, pred: readContact(r, 'pred') };
     },
   },
   join: {
@@ -469,6 +470,8 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       if (flags > 3) throw bad(`lookup flags must be 0..3, got ${flags}`);
       const hops = r.u16('hops');
       const path = flags & 2 ? readPath(r) : undefined;
+      // the common lookup (no path, no proof) as a literal, with no spread objects on the way
+      if (!path && r.left === 0) return { type: 'lookup', origin, key, lid, final: (flags & 1) === 1, hops };
       return { type: 'lookup', origin, key, lid, final: (flags & 1) === 1, hops, ...(path ? { path } : {}), ...readProof(r) };
     },
   },
@@ -488,8 +491,8 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const lid = r.u32('lid');
       const hops = r.u16('hops');
       const successors = readSuccessors(r);
-      const path = r.left > 0 ? readPath(r) : undefined;
-      return { type: 'lookup-reply', from, lid, hops, successors, ...(path ? { path } : {}) };
+      if (r.left === 0) return { type: 'lookup-reply', from, lid, hops, successors };
+      return { type: 'lookup-reply', from, lid, hops, successors, path: readPath(r) };
     },
   },
   'key-offer': {
