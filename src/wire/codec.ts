@@ -82,7 +82,7 @@ import {
   writeSuccessors,
   writeU32,
 } from './fields.js';
-import { bad, checkBytes, encoding, refuse, checkInt, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
+import { asLocal, bad, checkBytes, refuse, checkInt, HEADER_BYTES, PREFIX_BYTES, Reader, readU32, Writer, type WireVersion } from './primitives.js';
 
 export type { WireVersion } from './primitives.js';
 /** The version peers send. */
@@ -245,8 +245,9 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const seq = r.u32('seq');
       const loud = r.bool('loud');
       const successors = readSuccessors(r);
-      const pred = r.bool('pred') ? readContact(r, 'pred') : undefined;
-      return { type: 'pong', from, seq, loud, successors, ...(pred ? { pred } : {}) };
+      // literals, not a spread of { pred } or {}: a pong answers every ping
+      if (!r.bool('pred')) return { type: 'pong', from, seq, loud, successors };
+      return { type: 'pong', from, seq, loud, successors, pred: readContact(r, 'pred') };
     },
   },
   join: {
@@ -469,6 +470,8 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       if (flags > 3) throw bad(`lookup flags must be 0..3, got ${flags}`);
       const hops = r.u16('hops');
       const path = flags & 2 ? readPath(r) : undefined;
+      // the common lookup (no path, no proof) as a literal, with no spread objects on the way
+      if (!path && r.left === 0) return { type: 'lookup', origin, key, lid, final: (flags & 1) === 1, hops };
       return { type: 'lookup', origin, key, lid, final: (flags & 1) === 1, hops, ...(path ? { path } : {}), ...readProof(r) };
     },
   },
@@ -488,8 +491,8 @@ const CODECS: { [T in MessageType]: Codec<T> } = {
       const lid = r.u32('lid');
       const hops = r.u16('hops');
       const successors = readSuccessors(r);
-      const path = r.left > 0 ? readPath(r) : undefined;
-      return { type: 'lookup-reply', from, lid, hops, successors, ...(path ? { path } : {}) };
+      if (r.left === 0) return { type: 'lookup-reply', from, lid, hops, successors };
+      return { type: 'lookup-reply', from, lid, hops, successors, path: readPath(r) };
     },
   },
   'key-offer': {
@@ -736,8 +739,22 @@ for (const codec of Object.values(CODECS) as Codec<MessageType>[]) BY_CODE[codec
 
 /** Encodes one message as a whole frame. Throws a LocalProtocolError (CDHT_ERR_BAD_PAYLOAD) on invalid fields. */
 export function encodeFrame(msg: Message, version: WireVersion = WIRE_VERSION): Uint8Array {
-  return encoding(() => encodeChecked(msg, version));
+  // encoding()'s work, without a closure a frame
+  try {
+    return encodeChecked(msg, version);
+  } catch (e) {
+    throw asLocal(e);
+  }
 }
+
+/**
+ * Frames other than file-data are built in this one buffer and copied out at their exact size (one
+ * allocation a frame, not a guessed buffer and then its trimmed copy). Encoding never re-enters
+ * itself, so one is enough; grown past SCRATCH_MAX_BYTES (a rare big frame) it is not kept.
+ */
+const SCRATCH_BYTES = 512;
+const SCRATCH_MAX_BYTES = 64 * 1024;
+let scratch = new Writer(SCRATCH_BYTES, WIRE_VERSION, true);
 
 function encodeChecked(msg: Message, version: WireVersion): Uint8Array {
   if (typeof msg !== 'object' || msg === null) throw bad('message must be an object');
@@ -745,10 +762,20 @@ function encodeChecked(msg: Message, version: WireVersion): Uint8Array {
   if (!codec) throw bad('unknown message type');
   if (version !== 1 && version !== 2) throw bad(`wire version must be 1 or 2`);
   if ((codec.since ?? 1) > version) throw bad(`${msg.type} does not exist in wire version ${version}`);
-  // file-data is the only payload that can be large; size its buffer exactly.
-  const w = new Writer(msg.type === 'file-data' && msg.chunk instanceof Uint8Array ? HEADER_BYTES + msg.chunk.length : 128, version);
-  codec.write(w, msg as never);
-  return w.finish(codec.code, MAX_FRAME_BYTES);
+  // file-data is the only payload that can be large; size its buffer exactly (and hand it out uncopied).
+  if (msg.type === 'file-data' && msg.chunk instanceof Uint8Array) {
+    const w = new Writer(HEADER_BYTES + msg.chunk.length, version);
+    codec.write(w, msg as never);
+    return w.finish(codec.code, MAX_FRAME_BYTES);
+  }
+  const w = scratch;
+  w.reset(version);
+  try {
+    codec.write(w, msg as never);
+    return w.finish(codec.code, MAX_FRAME_BYTES);
+  } finally {
+    if (w.capacity > SCRATCH_MAX_BYTES) scratch = new Writer(SCRATCH_BYTES, WIRE_VERSION, true);
+  }
 }
 
 /** The error for a length prefix that no frame can have, or undefined if it is possible. */

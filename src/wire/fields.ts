@@ -16,10 +16,11 @@ import type { Id } from '../core/id-space.js';
 import { MAX_NAME_BYTES, SPEC_NAME } from '../core/id-space.js';
 import type { OriginProof } from '../core/messages.js';
 import { MAX_SUCCESSORS, MAX_SUCCESSORS_V1 } from '../core/messages.js';
-import { bad, checkBytes, checkInt, encodeText, utf8, type Reader, type Writer } from './primitives.js';
+import { bad, checkBytes, checkInt, encodeText, TextCache, utf8, type Reader, type Writer } from './primitives.js';
 
 export const MAX_ID_BYTES = 20;
 const MAX_HOST_BYTES = 255;
+const HOST_CACHE_ENTRIES = 16;
 const MAX_REASON_BYTES = 512;
 const MAX_STORE_ID_BYTES = 1024;
 const BAD_NAME_CHARS = /[/\\\u0000-\u001f\u007f]/;
@@ -49,6 +50,14 @@ export function writeId(w: Writer, name: string, id: Id): void {
     if (id > 255n) throw bad(`${name} must be in [0, 255] in wire version 1`);
     return w.u8(Number(id));
   }
+  if (id < 0x100000000n) {
+    // the common small ids straight into the frame, with no bytes of their own
+    const v = Number(id);
+    const n = v === 0 ? 0 : v < 0x100 ? 1 : v < 0x10000 ? 2 : v < 0x1000000 ? 3 : 4;
+    w.u8(n);
+    for (let shift = 8 * (n - 1); shift >= 0; shift -= 8) w.u8(Math.floor(v / 2 ** shift) & 0xff);
+    return;
+  }
   const bytes = idBytes(id);
   if (bytes.length > MAX_ID_BYTES) throw bad(`${name} must fit in ${MAX_ID_BYTES} bytes`);
   w.u8(bytes.length);
@@ -56,19 +65,18 @@ export function writeId(w: Writer, name: string, id: Id): void {
 }
 
 export function readId(r: Reader, name: string): Id {
-  if (r.version === 1) return BigInt(r.u8(name));
-  const n = r.u8(`${name} length`);
-  if (n > MAX_ID_BYTES) throw bad(`${name} of ${n} bytes exceeds ${MAX_ID_BYTES}`);
-  const b = r.bytes(n, name);
-  if (n > 0 && b[0] === 0) throw bad(`${name} has a leading zero byte`);
-  if (n <= 6) {
-    let v = 0;
-    for (const x of b) v = v * 256 + x;
-    return BigInt(v);
-  }
-  let hex = '0x';
-  for (const x of b) hex += x.toString(16).padStart(2, '0');
-  return BigInt(hex);
+  return readIdNamed(r, name, undefined, ' length');
+}
+
+/** An id whose name in an error is `name` then `more`, and its length's `name` then `lengthMore` (see Reader.take). */
+function readIdNamed(r: Reader, name: string, more: string | undefined, lengthMore: string): Id {
+  if (r.version === 1) return BigInt(r.u8(name, more));
+  const n = r.u8(name, lengthMore);
+  if (n > MAX_ID_BYTES) throw bad(`${name}${more ?? ''} of ${n} bytes exceeds ${MAX_ID_BYTES}`);
+  // read in place: the bytes are only a number on their way to a bigint
+  const v = n <= 6 ? r.uint(n, name, more) : r.bigUint(n, name, more);
+  if (v < 0) throw bad(`${name}${more ?? ''} has a leading zero byte`);
+  return typeof v === 'number' ? BigInt(v) : v;
 }
 
 /**
@@ -78,12 +86,28 @@ export function readId(r: Reader, name: string): Id {
  */
 const contactBytes = new WeakMap<Contact, Uint8Array>();
 
+/**
+ * Hosts' UTF-8, by host: a contact object seen for the first time (one decoded from a message) most
+ * often names a host encoded before. Cleared when full, so it holds at most HOST_CACHE_ENTRIES.
+ */
+const hostUtf8 = new Map<string, Uint8Array>();
+
+/** A host's UTF-8 (refused as encodeText refuses it); the bytes are shared, never written to. */
+function hostBytes(host: unknown): Uint8Array {
+  const known = typeof host === 'string' ? hostUtf8.get(host) : undefined;
+  if (known) return known;
+  const b = encodeText('contact host', host);
+  if (hostUtf8.size >= HOST_CACHE_ENTRIES) hostUtf8.clear();
+  hostUtf8.set(host as string, b);
+  return b;
+}
+
 export function writeContact(w: Writer, c: Contact): void {
   if (typeof c !== 'object' || c === null) throw bad('contact must be an object');
   const cached = w.version === 2 ? contactBytes.get(c) : undefined;
   if (cached) return w.bytes(cached);
   const port = checkInt('contact port', c.port, 1, MAX_PORT);
-  const host = encodeText('contact host', c.host);
+  const host = hostBytes(c.host);
   if (host.length < 1 || host.length > MAX_HOST_BYTES) throw bad(`contact host must be 1..${MAX_HOST_BYTES} bytes`);
   if (w.version === 1) {
     writeId(w, 'contact id', c.id);
@@ -91,26 +115,34 @@ export function writeContact(w: Writer, c: Contact): void {
     w.u8(host.length);
     return w.bytes(host);
   }
-  const id = typeof c.id === 'bigint' && c.id >= 0n ? idBytes(c.id) : undefined;
-  if (!id || id.length > MAX_ID_BYTES) throw bad(`contact id must be a non-negative bigint of at most ${MAX_ID_BYTES} bytes`);
-  const out = new Uint8Array(1 + id.length + 3 + host.length);
-  out[0] = id.length;
-  out.set(id, 1);
-  out[1 + id.length] = port >>> 8;
-  out[2 + id.length] = port & 0xff;
-  out[3 + id.length] = host.length;
-  out.set(host, 4 + id.length);
+  if (typeof c.id !== 'bigint' || c.id < 0n) throw bad(`contact id must be a non-negative bigint of at most ${MAX_ID_BYTES} bytes`);
+  // a small id goes straight into the contact's bytes; a large one by way of its own
+  const small = c.id < 0x100000000n ? Number(c.id) : -1;
+  const id = small < 0 ? idBytes(c.id) : undefined;
+  const n = id ? id.length : small === 0 ? 0 : small < 0x100 ? 1 : small < 0x10000 ? 2 : small < 0x1000000 ? 3 : 4;
+  if (n > MAX_ID_BYTES) throw bad(`contact id must be a non-negative bigint of at most ${MAX_ID_BYTES} bytes`);
+  const out = new Uint8Array(1 + n + 3 + host.length);
+  out[0] = n;
+  if (id) out.set(id, 1);
+  else for (let i = 0; i < n; i++) out[n - i] = Math.floor(small / 2 ** (8 * i)) & 0xff;
+  out[1 + n] = port >>> 8;
+  out[2 + n] = port & 0xff;
+  out[3 + n] = host.length;
+  out.set(host, 4 + n);
   contactBytes.set(c, out);
   w.bytes(out);
 }
 
+/** The hosts contacts named last: a ring's messages name the same few hosts over and over. */
+const hostTexts = new TextCache(HOST_CACHE_ENTRIES);
+
 export function readContact(r: Reader, name: string): Contact {
-  const id = readId(r, `${name} id`);
-  const port = r.u16(`${name} port`);
+  const id = readIdNamed(r, name, ' id', ' id length');
+  const port = r.u16(name, ' port');
   if (port === 0) throw bad(`${name} port must be 1..${MAX_PORT}`);
-  const hostLength = r.u8(`${name} host length`);
+  const hostLength = r.u8(name, ' host length');
   if (hostLength === 0) throw bad(`${name} host must not be empty`);
-  const host = r.text(hostLength, `${name} host`);
+  const host = r.text(hostLength, name, ' host', hostTexts);
   return { id, host, port };
 }
 

@@ -32,9 +32,13 @@ export function encoding<T>(encode: () => T): T {
   try {
     return encode();
   } catch (e) {
-    if (e instanceof RemoteProtocolError) throw new LocalProtocolError(e.code as WireErrorCode, e.message);
-    throw e;
+    throw asLocal(e);
   }
+}
+
+/** What encoding() throws for what an encoder threw (for a hot caller that saves the closure). */
+export function asLocal(e: unknown): unknown {
+  return e instanceof RemoteProtocolError ? new LocalProtocolError(e.code as WireErrorCode, e.message) : e;
 }
 
 export function checkInt(name: string, v: unknown, min: number, max: number): number {
@@ -72,9 +76,26 @@ export class Writer {
 
   constructor(
     capacity: number,
-    readonly version: WireVersion,
+    private ver: WireVersion,
+    /** True when the buffer is used again for the next frame, so finish() always copies out. */
+    private readonly reused = false,
   ) {
     this.buf = new Uint8Array(Math.max(capacity, 64));
+  }
+
+  get version(): WireVersion {
+    return this.ver;
+  }
+
+  /** Starts a new frame in the same buffer (a reused writer). */
+  reset(version: WireVersion): void {
+    this.ver = version;
+    this.pos = HEADER_BYTES;
+  }
+
+  /** The buffer's size now (a reused writer's owner drops one grown too large). */
+  get capacity(): number {
+    return this.buf.length;
   }
 
   private reserve(n: number): number {
@@ -125,9 +146,9 @@ export class Writer {
     b[1] = (length >>> 16) & 0xff;
     b[2] = (length >>> 8) & 0xff;
     b[3] = length & 0xff;
-    b[4] = this.version;
+    b[4] = this.ver;
     b[5] = code;
-    return this.pos === b.length ? b : b.slice(0, this.pos);
+    return this.pos === b.length && !this.reused ? b : b.slice(0, this.pos);
   }
 }
 
@@ -148,18 +169,20 @@ export class Reader {
     return this.buf.length - this.pos;
   }
 
-  private take(n: number, what: string): number {
-    if (this.left < n) throw bad(`payload too short: ${what} needs ${n} bytes, ${this.left} left`);
+  // A field's name is `what` followed by `more` (when given): callers on the hot path pass the
+  // two parts as constants, and the sentence is put together only when it is thrown.
+  private take(n: number, what: string, more?: string): number {
+    if (this.left < n) throw bad(`payload too short: ${named(what, more)} needs ${n} bytes, ${this.left} left`);
     const at = this.pos;
     this.pos += n;
     return at;
   }
 
-  u8(what: string): number {
-    return this.buf[this.take(1, what)]!;
+  u8(what: string, more?: string): number {
+    return this.buf[this.take(1, what, more)]!;
   }
-  u16(what: string): number {
-    const at = this.take(2, what);
+  u16(what: string, more?: string): number {
+    const at = this.take(2, what, more);
     return (this.buf[at]! << 8) | this.buf[at + 1]!;
   }
   u32(what: string): number {
@@ -183,19 +206,83 @@ export class Reader {
     const view = this.buf.subarray(at, at + n);
     return this.owned ? view : new Uint8Array(view);
   }
-  text(n: number, what: string): string {
-    const at = this.take(n, what);
+  text(n: number, what: string, more?: string, cache?: TextCache): string {
+    const at = this.take(n, what, more);
+    const known = cache?.find(this.buf, at, n);
+    if (known !== undefined) return known;
+    let text: string;
     try {
-      return utf8Decoder.decode(this.buf.subarray(at, at + n));
+      text = utf8Decoder.decode(this.buf.subarray(at, at + n));
     } catch {
-      throw bad(`${what} is not valid UTF-8`);
+      throw bad(`${named(what, more)} is not valid UTF-8`);
     }
+    cache?.add(this.buf, at, n, text);
+    return text;
+  }
+  /**
+   * The big-endian unsigned number in the next n bytes (n at most 6, so it is exact), read in
+   * place; -1 when n > 0 and the first byte is 0 (not minimal), for the caller to refuse.
+   */
+  uint(n: number, what: string, more?: string): number {
+    const at = this.take(n, what, more);
+    if (n > 0 && this.buf[at] === 0) return -1;
+    let v = 0;
+    for (let i = at; i < at + n; i++) v = v * 256 + this.buf[i]!;
+    return v;
+  }
+  /** The next n bytes as a bigint (any n), read in place; -1n when not minimal, as uint. */
+  bigUint(n: number, what: string, more?: string): bigint {
+    const at = this.take(n, what, more);
+    if (n > 0 && this.buf[at] === 0) return -1n;
+    let hex = '0x';
+    for (let i = at; i < at + n; i++) hex += HEX_BYTES[this.buf[i]!];
+    return BigInt(hex);
   }
 
   end(): void {
     if (this.left !== 0) throw bad(`${this.left} trailing bytes after the payload`);
   }
 }
+
+/**
+ * The last few strings decoded, by their UTF-8 bytes, for a field that repeats (a contact's host):
+ * a match is found in place, with no view, copy or string made. Entries are replaced in turn, so a
+ * flood of new strings costs a lookup each and never grows it past `entries`.
+ */
+export class TextCache {
+  private readonly bytes: Uint8Array[] = [];
+  private readonly texts: string[] = [];
+  private next = 0;
+
+  constructor(private readonly entries: number) {}
+
+  find(buf: Uint8Array, at: number, n: number): string | undefined {
+    for (let e = 0; e < this.bytes.length; e++) {
+      const b = this.bytes[e]!;
+      if (b.length !== n) continue;
+      let i = 0;
+      while (i < n && b[i] === buf[at + i]) i++;
+      if (i === n) return this.texts[e];
+    }
+    return undefined;
+  }
+
+  add(buf: Uint8Array, at: number, n: number, text: string): void {
+    this.bytes[this.next] = buf.slice(at, at + n);
+    this.texts[this.next] = text;
+    this.next = (this.next + 1) % this.entries;
+  }
+
+  get size(): number {
+    return this.bytes.length;
+  }
+}
+
+function named(what: string, more: string | undefined): string {
+  return more === undefined ? what : what + more;
+}
+
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 export function readU32(b: Uint8Array, at: number): number {
   return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);

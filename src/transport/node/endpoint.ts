@@ -116,6 +116,8 @@ interface Waiting {
  */
 const DATAGRAM_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'pong', 'lookup', 'lookup-reply']);
 
+function ignoreSendError(): void {}
+
 /** A send whose caller stopped wanting it (its request's time is up) while it waited for a slot. */
 function expired(signal: AbortSignal): CdhtError {
   const why = signal.reason instanceof Error ? signal.reason.message : 'given up';
@@ -262,23 +264,26 @@ export class NodeEndpoint implements Endpoint {
   // ---- datagrams ---------------------------------------------------------------------------
 
   private onDatagram(bytes: Buffer, src: Address): void {
-    const source = sourceOf(src);
-    const where = `udp from ${source}`;
-    const bad = (detail: string, reason: BadInputReason): void => this.handlers.onBadInput(`${where}: ${detail}`, source, reason);
-    if (bytes.length > this.limits.maxDatagramBytes) return bad(`${bytes.length} bytes is more than a datagram may carry`, 'oversize');
+    if (bytes.length > this.limits.maxDatagramBytes) return this.badDatagram(src, `${bytes.length} bytes is more than a datagram may carry`, 'oversize');
     let frame: Uint8Array = bytes;
     let authId: Id | undefined;
     if (this.keys) {
       const opened = this.keys.open(bytes);
-      if (!opened.ok) return bad(`dropped, ${opened.error}`, 'unsealed');
+      if (!opened.ok) return this.badDatagram(src, `dropped, ${opened.error}`, 'unsealed');
       frame = opened.frame;
       authId = opened.authId;
     }
     const d = decodeFrame(frame);
-    if (!d.ok) return bad(`${d.error.code}: ${d.error.message}`, 'undecodable');
+    if (!d.ok) return this.badDatagram(src, `${d.error.code}: ${d.error.message}`, 'undecodable');
     // datagrams carry liveness and lookup answers; everything else needs a connection
-    if (!DATAGRAM_TYPES.has(d.msg.type)) return bad(`${d.msg.type} is not allowed over udp`, 'not-allowed');
+    if (!DATAGRAM_TYPES.has(d.msg.type)) return this.badDatagram(src, `${d.msg.type} is not allowed over udp`, 'not-allowed');
     this.handlers.onMessage(d.msg, authId === undefined ? { via: 'udp', src } : { via: 'udp', src, authId });
+  }
+
+  /** A datagram refused; its source is written out only now, not for every datagram that arrives. */
+  private badDatagram(src: Address, detail: string, reason: BadInputReason): void {
+    const source = sourceOf(src);
+    this.handlers.onBadInput(`udp from ${source}: ${detail}`, source, reason);
   }
 
   sendDatagram(to: Target, msg: Message): void {
@@ -303,9 +308,11 @@ export class NodeEndpoint implements Endpoint {
 
   private sendUdp(to: Address, bytes: Uint8Array): void {
     try {
-      this.udp.send(bytes, to.port, to.host, () => {
-        // Datagrams are fire and forget: a send error means the same as a lost packet.
-      });
+      // Datagrams are fire and forget: a send error means the same as a lost packet. To an IP
+      // address no callback is needed for that (dgram drops a failed send without one, and only a
+      // host name's failed lookup would become an 'error' event), and none saves a tick a datagram.
+      if (net.isIP(to.host) !== 0) this.udp.send(bytes, to.port, to.host);
+      else this.udp.send(bytes, to.port, to.host, ignoreSendError);
     } catch {
       // Same: an unsendable datagram is a lost datagram.
     }
