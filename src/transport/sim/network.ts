@@ -30,6 +30,7 @@ import { isRouted, speakerOf } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
 import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type FileDir, type LibraryFiles, type Origin, type Runtime } from '../types.js';
+import { copyMessage } from './copy.js';
 import { SimDisk } from './disk.js';
 import { Faults } from './faults.js';
 import { SimNotary } from './origin-proofs.js';
@@ -660,7 +661,7 @@ export class SimNetwork {
   }
 
   private pack(msg: Message): Payload {
-    return this.useCodec ? { bytes: encodeFrame(msg) } : { msg: structuredClone(msg) };
+    return this.useCodec ? { bytes: encodeFrame(msg) } : { msg: copyMessage(msg) };
   }
 
   /**
