@@ -721,9 +721,9 @@ export class SimNetwork {
 
   /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */
   private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', src: Sender): void {
-    const from = addressOf(src.self);
     const origin = this.originOf(ep, src, via);
     if (!origin) {
+      const from = addressOf(src.self);
       this.counters.badInputs++;
       ep.handlers.onBadInput(`${via} from ${from}: refused, no certificate of this ring`, from, 'tls-certificate');
       return;
@@ -736,6 +736,7 @@ export class SimNetwork {
     if (decoded.ok) {
       ep.handlers.onMessage(decoded.msg, this.vouch(ep, decoded.msg, origin));
     } else {
+      const from = addressOf(src.self);
       this.counters.badInputs++;
       ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from, 'undecodable');
     }
@@ -774,10 +775,11 @@ export class SimNetwork {
     const copies = this.faults.datagramCopies();
     for (let i = 0; i < copies; i++) {
       this.schedule(this.faults.drawLatency() * (i + 1), () => {
-        const ep = this.bound.get(addressOf(to));
+        const toAddr = addressOf(to);
+        const ep = this.bound.get(toAddr);
         const problem = ep && !this.faults.partitioned(src.self, to) ? this.handshakeProblem(src, ep, to) : 'unreachable';
         // a stopped process reads nothing: its socket buffer overflows, the datagram is lost
-        if (!ep || problem || this.faults.isPaused(addressOf(to))) {
+        if (!ep || problem || this.faults.isPaused(toAddr)) {
           this.counters.datagramsDropped++;
           if (ep && problem && problem !== 'unreachable') this.refusedAt(ep, src, 'udp', problem);
           return;
