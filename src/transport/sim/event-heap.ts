@@ -31,15 +31,18 @@ export class EventHeap {
   }
 
   push(ev: SimEvent): void {
+    // the new event rises through a hole: each parent it passes moves down once
     const h = this.items;
+    let i = h.length;
     h.push(ev);
-    let i = h.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      const p = h[parent]!;
+      if (!before(ev, p)) break;
+      h[i] = p;
       i = parent;
     }
+    h[i] = ev;
   }
 
   pop(): SimEvent | undefined {
@@ -60,18 +63,22 @@ export class EventHeap {
   }
 
   private siftDown(start: number): void {
+    // the event at `start` sinks through a hole: each child it passes moves up once
     const h = this.items;
+    const n = h.length;
+    const ev = h[start]!;
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let min = i;
-      if (l < h.length && before(h[l]!, h[min]!)) min = l;
-      if (r < h.length && before(h[r]!, h[min]!)) min = r;
-      if (min === i) return;
-      [h[i], h[min]] = [h[min]!, h[i]!];
-      i = min;
+      const c = r < n && before(h[r]!, h[l]!) ? r : l;
+      const child = h[c]!;
+      if (!before(child, ev)) break;
+      h[i] = child;
+      i = c;
     }
+    h[i] = ev;
   }
 }
 

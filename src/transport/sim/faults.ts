@@ -42,9 +42,9 @@ function addressOf(c: Address): string {
   return `${c.host}:${c.port}`;
 }
 
-/** Whether a partition's side names `c`: by its host (every port) or by its host:port. */
-function matches(entries: Set<string>, c: Address): boolean {
-  return entries.has(c.host) || entries.has(addressOf(c));
+/** Whether a partition's side names `c` (whose address is `addr`): by its host (every port) or by its host:port. */
+function matches(entries: Set<string>, c: Address, addr: string): boolean {
+  return entries.has(c.host) || entries.has(addr);
 }
 
 function checkRate(name: string, rate: number): void {
@@ -116,7 +116,10 @@ export class Faults {
   }
 
   partitioned(x: Address, y: Address): boolean {
-    return this.cuts.some(({ a, b }) => (matches(a, x) && matches(b, y)) || (matches(b, x) && matches(a, y)));
+    if (this.cuts.length === 0) return false;
+    const ax = addressOf(x);
+    const ay = addressOf(y);
+    return this.cuts.some(({ a, b }) => (matches(a, x, ax) && matches(b, y, ay)) || (matches(b, x, ax) && matches(a, y, ay)));
   }
 
   // ---- pauses ---------------------------------------------------------------------------

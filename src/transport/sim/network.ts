@@ -7,10 +7,10 @@
 //   Events are ordered by (time, insertion sequence); all randomness comes from one seeded
 //   PRNG (mulberry32); nothing reads the wall clock, Math.random or real timers.
 // - Between two events, promise continuations triggered by the first one run to completion
-//   (one setImmediate turn drains the microtask queue), so async peer drivers react to an
-//   event before the next one fires. The turn is taken only after a timer or an event that
+//   (drained in place, as a setImmediate turn would drain them), so async peer drivers react to
+//   an event before the next one fires. The drain comes only after a timer or an event that
 //   touched one of the simulator's promises: a datagram handed to a synchronous handler needs
-//   none, and the turn costs more than the event.
+//   none. A run is one turn of the event loop: nothing outside the simulator runs inside it.
 // - Everything is bounded: queued events, events per run, events at one instant (a
 //   livelock detector), FIFO bookkeeping, file sizes.
 // - Faults (loss, delay, reordering, duplicates, partitions, pauses, broken transfers) are
@@ -30,6 +30,7 @@ import { isRouted, speakerOf } from '../../core/messages.js';
 import { mulberry32 } from '../../util/prng.js';
 import { decodeFrame, encodeFrame, type Decoded } from '../../wire/index.js';
 import { acceptanceOf, type Endpoint, type EndpointHandlers, type EndpointOptions, type FileDir, type LibraryFiles, type Origin, type Runtime } from '../types.js';
+import { copyMessage } from './copy.js';
 import { SimDisk } from './disk.js';
 import { Faults } from './faults.js';
 import { SimNotary } from './origin-proofs.js';
@@ -46,6 +47,15 @@ export const MAX_EVENTS_PER_RUN = 50_000_000;
 export const MAX_EVENTS_AT_ONE_INSTANT = 100_000;
 /** Cancelled timers tolerated in the queue before it is compacted. */
 const COMPACT_MIN_CANCELLED = 4096;
+
+/**
+ * Runs the promise continuations and next-tick callbacks pending now, to completion, in their
+ * order, as the turn of the event loop a setImmediate waits for runs them, for a tenth of its
+ * cost: Node's own drain (process._tickCallback, kept for compatibility). It does so only when
+ * called outside any continuation: from an immediate's callback. Undefined where Node has none;
+ * a run then takes the turns.
+ */
+const drainContinuations = (process as { _tickCallback?: () => void })._tickCallback?.bind(process);
 
 export const DEFAULT_SIM_SEED = 1;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -537,35 +547,62 @@ export class SimNetwork {
     if (this.running) throw new Error('SimNetwork: runFor/runUntil called while a run is in progress');
     this.running = true;
     try {
-      // Let work the caller started before this run (e.g. an awaited openEndpoint) settle.
-      await new Promise<void>((r) => setImmediate(r));
-      if (pred?.()) return true;
-      let processed = 0;
-      let sameInstant = 0;
-      for (;;) {
-        const ev = this.popDue(until);
-        if (!ev) break;
-        if (++processed > MAX_EVENTS_PER_RUN) {
-          throw new Error(`SimNetwork: more than ${MAX_EVENTS_PER_RUN} events in one run (livelock?) at t=${this.clock}ms, seed ${this.seed}`);
-        }
-        sameInstant = ev.time === this.clock ? sameInstant + 1 : 0;
-        if (sameInstant > MAX_EVENTS_AT_ONE_INSTANT) {
-          throw new Error(`SimNetwork: more than ${MAX_EVENTS_AT_ONE_INSTANT} events at t=${this.clock}ms without time advancing (zero-delay loop?), seed ${this.seed}`);
-        }
-        this.clock = ev.time;
-        this.counters.eventsProcessed++;
-        ev.fn();
-        if (this.promised) {
-          this.promised = false;
+      const events = this.events(until, pred);
+      if (!drainContinuations) {
+        for (;;) {
           await new Promise<void>((r) => setImmediate(r));
+          const r = events.next();
+          if (r.done) return r.value;
         }
-        if (pred?.()) return true;
       }
-      this.clock = until;
-      return pred ? pred() : true;
+      // one turn of the event loop, then the whole run in its immediate, draining in place
+      return await new Promise<boolean>((resolve, reject) =>
+        setImmediate(() => {
+          try {
+            let r = events.next();
+            for (; !r.done; r = events.next()) drainContinuations();
+            resolve(r.value);
+          } catch (err) {
+            reject(err);
+          }
+        }),
+      );
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * The run's events in order; it yields where the continuations they started must run first
+   * (the first time: work the caller started before the run, e.g. an awaited openEndpoint), and
+   * returns whether pred held.
+   */
+  private *events(until: number, pred: (() => boolean) | null): Generator<void, boolean, void> {
+    yield;
+    if (pred?.()) return true;
+    let processed = 0;
+    let sameInstant = 0;
+    for (;;) {
+      const ev = this.popDue(until);
+      if (!ev) break;
+      if (++processed > MAX_EVENTS_PER_RUN) {
+        throw new Error(`SimNetwork: more than ${MAX_EVENTS_PER_RUN} events in one run (livelock?) at t=${this.clock}ms, seed ${this.seed}`);
+      }
+      sameInstant = ev.time === this.clock ? sameInstant + 1 : 0;
+      if (sameInstant > MAX_EVENTS_AT_ONE_INSTANT) {
+        throw new Error(`SimNetwork: more than ${MAX_EVENTS_AT_ONE_INSTANT} events at t=${this.clock}ms without time advancing (zero-delay loop?), seed ${this.seed}`);
+      }
+      this.clock = ev.time;
+      this.counters.eventsProcessed++;
+      ev.fn();
+      if (this.promised) {
+        this.promised = false;
+        yield;
+      }
+      if (pred?.()) return true;
+    }
+    this.clock = until;
+    return pred ? pred() : true;
   }
 
   /** The next live event due at or before `until`, removed from the queue (a paused owner's is parked). */
@@ -660,7 +697,7 @@ export class SimNetwork {
   }
 
   private pack(msg: Message): Payload {
-    return this.useCodec ? { bytes: encodeFrame(msg) } : { msg: structuredClone(msg) };
+    return this.useCodec ? { bytes: encodeFrame(msg) } : { msg: copyMessage(msg) };
   }
 
   /**
@@ -684,9 +721,9 @@ export class SimNetwork {
 
   /** Hand a payload to `ep`: decoded messages to onMessage, undecodable bytes to onBadInput. */
   private deliver(ep: SimEndpoint, payload: Payload, via: 'udp' | 'tcp', src: Sender): void {
-    const from = addressOf(src.self);
     const origin = this.originOf(ep, src, via);
     if (!origin) {
+      const from = addressOf(src.self);
       this.counters.badInputs++;
       ep.handlers.onBadInput(`${via} from ${from}: refused, no certificate of this ring`, from, 'tls-certificate');
       return;
@@ -699,6 +736,7 @@ export class SimNetwork {
     if (decoded.ok) {
       ep.handlers.onMessage(decoded.msg, this.vouch(ep, decoded.msg, origin));
     } else {
+      const from = addressOf(src.self);
       this.counters.badInputs++;
       ep.handlers.onBadInput(`${via} from ${from}: ${decoded.error.code}: ${decoded.error.message}`, from, 'undecodable');
     }
@@ -737,10 +775,11 @@ export class SimNetwork {
     const copies = this.faults.datagramCopies();
     for (let i = 0; i < copies; i++) {
       this.schedule(this.faults.drawLatency() * (i + 1), () => {
-        const ep = this.bound.get(addressOf(to));
+        const toAddr = addressOf(to);
+        const ep = this.bound.get(toAddr);
         const problem = ep && !this.faults.partitioned(src.self, to) ? this.handshakeProblem(src, ep, to) : 'unreachable';
         // a stopped process reads nothing: its socket buffer overflows, the datagram is lost
-        if (!ep || problem || this.faults.isPaused(addressOf(to))) {
+        if (!ep || problem || this.faults.isPaused(toAddr)) {
           this.counters.datagramsDropped++;
           if (ep && problem && problem !== 'unreachable') this.refusedAt(ep, src, 'udp', problem);
           return;
