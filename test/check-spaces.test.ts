@@ -10,10 +10,13 @@ import { generate, ID_COUNT } from '../src/check/scenario.js';
 import { replayCommand, sweep, type SweepOptions } from '../src/check/sweep.js';
 import { idSpace } from '../src/space.js';
 
-/** Seeds per sweep below: enough for every kind of fault many times over, in seconds; CHECK_SPACE_SEEDS scales it up. */
-const SPACE_SEEDS = Number(process.env.CHECK_SPACE_SEEDS ?? 100);
-/** Chord's fingers in a 32-bit ring get the same thousand seeds as the specification's walk (issue 14). */
+/**
+ * Every kind of sweep gets the same thousand seeds as the specification's walk (issues 14 and 16):
+ * fingers and the successor walk above 8 bits, private rings, and rings of 64 peers. CHECK_SEEDS
+ * sets them all (CHECK_SPACE_SEEDS the 16-bit walk's, CHECK_SEEDS_64 the 64-peer rings').
+ */
 const FINGER_SEEDS = Number(process.env.CHECK_SEEDS ?? 1000);
+const SPACE_SEEDS = Number(process.env.CHECK_SPACE_SEEDS ?? FINGER_SEEDS);
 
 /** Each failing seed as one readable block (empty when every seed held). */
 async function failuresOf(o: Omit<SweepOptions, 'from' | 'seeds' | 'peers'>, seeds = SPACE_SEEDS, peers = 8): Promise<string[]> {
@@ -27,11 +30,18 @@ test(`cdht check --bits 32 --routing fingers: ${FINGER_SEEDS} seeds keep every i
   assert.deepEqual(await failuresOf({ bits: 32, routing: 'fingers' }, FINGER_SEEDS), []);
 });
 
-/** Rings of 64 peers (issue 16): the same faults, each seed's ring eight times larger; CHECK_SEEDS_64 scales it up. */
-const SEEDS_64 = Number(process.env.CHECK_SEEDS_64 ?? 100);
+test(`cdht check --secure --bits 32 --routing fingers: ${FINGER_SEEDS} seeds of private rings keep every invariant`, async () => {
+  assert.deepEqual(await failuresOf({ bits: 32, routing: 'fingers', secure: true }, FINGER_SEEDS), []);
+});
 
-test(`cdht check --peers 64: ${SEEDS_64} seeds keep every invariant, by fingers in 32 bits and by the specification's walk`, async () => {
+/** Rings of 64 peers (issue 16): the same faults, each seed's ring eight times larger. */
+const SEEDS_64 = Number(process.env.CHECK_SEEDS_64 ?? FINGER_SEEDS);
+
+test(`cdht check --peers 64 --bits 32 --routing fingers: ${SEEDS_64} seeds keep every invariant`, async () => {
   assert.deepEqual(await failuresOf({ bits: 32, routing: 'fingers' }, SEEDS_64, 64), []);
+});
+
+test(`cdht check --peers 64: ${SEEDS_64} seeds keep every invariant by the specification's walk`, async () => {
   assert.deepEqual(await failuresOf({}, SEEDS_64, 64), []);
 });
 
