@@ -183,6 +183,8 @@ export class CheckWorld {
       latencyMs: sc.net.latencyMs,
       duplicateRate: sc.net.duplicateRate,
       reorderRate: sc.net.reorderRate,
+      // the checker's peers touch no real disk or socket: nothing outside needs a turn
+      inPlace: true,
     });
     this.scenarioFiles = new Set(sc.steps.flatMap((s) => (s.kind === 'store' ? [s.file] : [])));
     this.everyAddress = this.slots.map((c) => `${c.host}:${c.port}`);
