@@ -21,12 +21,12 @@ const sends = (effects: Effect[]) => effects.filter((e): e is Send => e.kind ===
 const lookups = (effects: Effect[]) => sends(effects).filter((e) => e.msg.type === 'lookup');
 
 /** Peer 1000 with successors 2000 and 3000 and, checked, first predecessor 900. */
-function core(opts: { secure?: boolean; space?: IdSpace } = {}): PeerCore {
+function core(opts: { secure?: boolean; space?: IdSpace; fingers?: boolean } = {}): PeerCore {
   const space = opts.space ?? SPACE;
   const self = space.bits > 8 ? at(1000n) : at(100n);
   const [p, s1, s2] = space.bits > 8 ? [900n, 2000n, 3000n] : [90n, 120n, 130n];
   let n = 1;
-  const c = new PeerCore({ self, space, mode: { kind: 'init', successors: [at(s1), at(s2)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => n++, storeId: 'peer', ...(opts.secure ? { secure: true } : {}) });
+  const c = new PeerCore({ self, space, mode: { kind: 'init', successors: [at(s1), at(s2)] }, pingIntervalMs: 1000, pingMisses: 3, random32: () => n++, storeId: 'peer', ...(opts.secure ? { secure: true } : {}), ...(opts.fingers ? { routing: 'fingers' as const } : {}) });
   c.handle({ type: 'start', now: 0 });
   const pred = at(p);
   const check = sends(c.handle({ type: 'receive', msg: { type: 'ping', from: pred, seq: 1, role: 1, loud: false }, origin: udp(pred), now: 5 })).find((e) => e.msg.type === 'ping');
@@ -99,4 +99,22 @@ test('a private ring and the 8-bit ring look up over connections, with no retry 
     assert.deepEqual(lookups(out).map((e) => e.transport), ['tcp']);
     assert.ok(!out.some((e) => e.kind === 'set-timer' && e.name.startsWith('lookup-retry:')));
   }
+});
+
+test('a finger\'s refresh is upkeep: unanswered by datagram in time it ends, with no retry over a connection', () => {
+  const c = core({ fingers: true });
+  let refresh: Send | undefined;
+  let now = 0;
+  for (let i = 1; i <= 6 && !refresh; i++) {
+    now = 10 + 1000 * i;
+    refresh = lookups(c.handle({ type: 'timer', name: 'ping', now }))[0];
+  }
+  assert.ok(refresh, 'a refresh goes out within a few probes');
+  assert.equal(refresh.transport, 'udp');
+  const lid = (refresh.msg as MessageOf<'lookup'>).lid;
+  const after = c.handle({ type: 'timer', name: `lookup-retry:${lid}`, now: now + LOOKUP_DATAGRAM_RETRY_MS });
+  assert.deepEqual(lookups(after), [], 'nothing goes again over a connection');
+  // and the refresh is over: the next probe may send the next one
+  const next = lookups(c.handle({ type: 'timer', name: 'ping', now: now + 2 * LOOKUP_DATAGRAM_RETRY_MS }));
+  assert.ok(next.every((e) => e.transport === 'udp'));
 });

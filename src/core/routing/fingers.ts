@@ -123,9 +123,12 @@ export class Fingers implements Strategy {
     this.wait = this.gap - 1;
     const start = ctx.space.add(ctx.self.id, 1n << BigInt(i));
     this.refreshing = true;
-    this.lookups.find(start, (r) => {
+    this.lookups.find(start, (r, unanswered) => {
       this.refreshing = false;
       const prev = this.table[i];
+      // no answer in time (a refresh is upkeep: it does not go again over connections): the entry
+      // stays as it was until its next turn; a dead finger is found when routing would use it
+      if (!r && unanswered && prev) return;
       if (!r || r.owner.id === ctx.self.id) {
         if (prev) this.disturb();
         this.put(i, undefined);
@@ -139,7 +142,7 @@ export class Fingers implements Strategy {
         if (!next || !prev || !sameAddress(prev.node, next.node) || prev.node.id !== next.node.id || prev.succ?.id !== next.succ?.id) this.disturb();
         this.put(i, next);
       });
-    });
+    }, false, true);
   }
 
   private put(i: number, f: Finger | undefined): void {

@@ -38,9 +38,12 @@ export interface LookupResult {
 interface Pending {
   key: Id;
   at: number;
-  done: (r: LookupResult | undefined) => void;
+  /** `unanswered`: a background lookup that got no answer in time (not a failure of the ring). */
+  done: (r: LookupResult | undefined, unanswered?: boolean) => void;
   /** Sent by datagram: where and what goes again over connections if no answer comes in time. */
   again?: { to: Contact; msg: MessageOf<'lookup'> };
+  /** Upkeep (a finger's refresh): unanswered by datagram in time, it gives up instead of going again over connections. */
+  background?: boolean;
 }
 
 export class Lookups {
@@ -58,13 +61,21 @@ export class Lookups {
    * traced: the answer names the peers the lookup crossed (the library's lookup; a finger's refresh
    * does without, so its messages stay small).
    */
-  find(key: Id, done: (r: LookupResult | undefined) => void, traced = false): void {
+  /**
+   * `background`: upkeep that comes round again by itself (a finger's refresh). Unanswered by
+   * datagram within LOOKUP_DATAGRAM_RETRY_MS it ends with no result rather than going again over
+   * connections: in a process whose event loop lags (many peers at once) the retries of every
+   * refresh would open connections on top of the load that delayed the answers.
+   */
+  find(key: Id, done: (r: LookupResult | undefined, unanswered?: boolean) => void, traced = false, background = false): void {
     const ctx = this.ctx;
     const r = this.router.route(key);
     if (r.accept) return done({ key, owner: ctx.self, hops: 0, successors: [], ...(traced ? { path: [ctx.self.id] } : {}) });
     if (this.pending.size >= MAX_PENDING_LOOKUPS) this.expire(true);
     const lid = ctx.nonce();
-    this.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1, ...(traced ? { path: [ctx.self.id] } : {}) }, { key, at: ctx.now, done });
+    const p: Pending = { key, at: ctx.now, done };
+    if (background) p.background = true;
+    this.send(r.to, { type: 'lookup', origin: ctx.self, key, lid, final: r.final, hops: 1, ...(traced ? { path: [ctx.self.id] } : {}) }, p);
   }
 
   /** Whether lookups travel by datagram here: an open ring above 8 bits. */
@@ -87,6 +98,10 @@ export class Lookups {
   onRetry(lid: number): void {
     const p = this.pending.get(lid);
     if (!p?.again) return;
+    if (p.background) {
+      this.pending.delete(lid);
+      return p.done(undefined, true);
+    }
     const { to, msg } = p.again;
     p.again = undefined;
     this.ctx.send(to, msg, 'tcp');
