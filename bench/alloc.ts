@@ -11,7 +11,7 @@
 // top PROFILE_TOP (10), with the process's CPU a peer a second over the window.
 // Run on their own: node dist/bench/alloc.js [--json] [--cpu]
 import { Session } from 'node:inspector/promises';
-import { createTestnet } from '../src/testnet.js';
+import { createTestnet, type Testnet } from '../src/testnet.js';
 
 const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 
@@ -37,16 +37,19 @@ const site = (n: ProfileNode): string => {
   return `${f.functionName || '(anonymous)'} ${file || '(native)'}${f.url ? `:${f.lineNumber + 1}` : ''}`;
 };
 
-export async function allocProfile(): Promise<AllocResult> {
-  const peers = num('ALLOC_PEERS', 256);
-  const pingMs = num('ALLOC_PING_MS', 1000);
-  const warmupMs = num('ALLOC_WARMUP_S', 15) * 1000;
-  const windowMs = num('ALLOC_WINDOW_S', 10) * 1000;
+/** An idle ring of sockets as `PREFIX_PEERS`, `_PING_MS`, `_WARMUP_S` and `_WINDOW_S` say, once its warm-up is over. */
+async function idleRing(prefix: string, dflt: { peers: number; warmupS: number; windowS: number }): Promise<{ tn: Testnet; pingMs: number; windowMs: number }> {
+  const pingMs = num(`${prefix}_PING_MS`, 1000);
   const basePort = 10_000 + Math.floor(Math.random() * 15_000);
-  const tn = await createTestnet({ bits: 32, count: peers, routing: 'fingers', basePort, pingIntervalMs: pingMs, settled: true, seedFingers: false });
+  const tn = await createTestnet({ bits: 32, count: num(`${prefix}_PEERS`, dflt.peers), routing: 'fingers', basePort, pingIntervalMs: pingMs, settled: true, seedFingers: false });
+  await new Promise((r) => setTimeout(r, num(`${prefix}_WARMUP_S`, dflt.warmupS) * 1000));
+  return { tn, pingMs, windowMs: num(`${prefix}_WINDOW_S`, dflt.windowS) * 1000 };
+}
+
+export async function allocProfile(): Promise<AllocResult> {
+  const { tn, pingMs, windowMs } = await idleRing('ALLOC', { peers: 256, warmupS: 15, windowS: 10 });
   const session = new Session();
   try {
-    await new Promise((r) => setTimeout(r, warmupMs));
     session.connect();
     await session.post('HeapProfiler.enable');
     await session.post('HeapProfiler.startSampling', { samplingInterval: num('ALLOC_SAMPLE', 4096), includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
@@ -94,15 +97,9 @@ export interface CpuResult {
 
 /** A CPU profile of an idle ring: which functions the time at rest goes to. */
 export async function cpuProfile(): Promise<CpuResult> {
-  const peers = num('PROFILE_PEERS', 1000);
-  const pingMs = num('PROFILE_PING_MS', 1000);
-  const warmupMs = num('PROFILE_WARMUP_S', 60) * 1000;
-  const windowMs = num('PROFILE_WINDOW_S', 20) * 1000;
-  const basePort = 10_000 + Math.floor(Math.random() * 15_000);
-  const tn = await createTestnet({ bits: 32, count: peers, routing: 'fingers', basePort, pingIntervalMs: pingMs, settled: true, seedFingers: false });
+  const { tn, pingMs, windowMs } = await idleRing('PROFILE', { peers: 1000, warmupS: 60, windowS: 20 });
   const session = new Session();
   try {
-    await new Promise((r) => setTimeout(r, warmupMs));
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
